@@ -1,0 +1,62 @@
+package adapters
+
+import (
+	"context"
+
+	"gocloud.dev/pubsub"
+)
+
+// Backend is one connection to a message backend, shared by every route whose
+// backend URL is the same.
+type Backend interface {
+	Provisioner
+	Channels
+	// Capabilities reports what this backend guarantees.
+	Capabilities() Capabilities
+	// Ping reports whether the backend is reachable now; it backs /readyz.
+	Ping(ctx context.Context) error
+	// Close releases the connection. Topics and subscriptions opened from it
+	// must be shut down first.
+	Close() error
+}
+
+// Channels opens the data plane of a provisioned channel.
+type Channels interface {
+	// OpenTopic returns a topic that publishes to the named channel. Send
+	// returns only once the backend has stored the message.
+	OpenTopic(ctx context.Context, channel string) (*pubsub.Topic, error)
+	// OpenSubscription returns a subscription that consumes the named
+	// channel. Several subscriptions on one channel compete for its messages.
+	OpenSubscription(ctx context.Context, channel string, opts SubscriptionOptions) (*pubsub.Subscription, error)
+}
+
+// SubscriptionOptions tune one subscription. Zero values mean the defaults.
+type SubscriptionOptions struct {
+	// MaxInflight bounds the messages received but not yet acked or nacked
+	// (a prefetch count where the backend has one). Zero means 16.
+	MaxInflight int
+}
+
+// Provisioner manages the channels pubsub itself does not declare.
+type Provisioner interface {
+	// EnsureChannel creates the channel if it does not exist; it is a no-op
+	// for one that does.
+	EnsureChannel(ctx context.Context, channel string) error
+	// DeleteChannel removes the channel and every message in it.
+	DeleteChannel(ctx context.Context, channel string) error
+	// Depth counts the messages stored in the channel, delivered or not,
+	// that are not yet acked.
+	Depth(ctx context.Context, channel string) (int64, error)
+	// Purge removes every message waiting in the channel.
+	Purge(ctx context.Context, channel string) error
+}
+
+// Capabilities is what a backend guarantees, declared rather than discovered.
+type Capabilities struct {
+	// Durable backends keep stored messages across a restart of the bus.
+	// The bus drains a non-durable channel before it exits.
+	Durable bool
+	// MaxMessageBytes is the largest message body plus metadata the backend
+	// accepts. Publishing a larger one fails with InvalidArgument.
+	MaxMessageBytes int
+}

@@ -1,0 +1,68 @@
+package adapters
+
+import (
+	"fmt"
+
+	"github.com/cloudevents/sdk-go/v2/binding/spec"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+	"gocloud.dev/pubsub"
+)
+
+// EncodeEvent turns a CloudEvent into the canonical message every backend
+// stores: its data as the body, and each context attribute and extension,
+// formatted as a CloudEvents string, as metadata under its own name.
+func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
+	version := spec.VS.Version(e.SpecVersion())
+	if version == nil {
+		return nil, Errorf(InvalidArgument, "specversion %q is not supported", e.SpecVersion())
+	}
+	md := make(map[string]string, 8+len(e.Extensions()))
+	for _, attr := range version.Attributes() {
+		v := attr.Get(e.Context)
+		if v == nil {
+			continue
+		}
+		s, err := types.Format(v)
+		if err != nil {
+			return nil, Errorf(InvalidArgument, "attribute %s: %w", attr.Name(), err)
+		}
+		md[attr.Name()] = s
+	}
+	for name, v := range e.Extensions() {
+		s, err := types.Format(v)
+		if err != nil {
+			return nil, Errorf(InvalidArgument, "extension %s: %w", name, err)
+		}
+		md[name] = s
+	}
+	return &pubsub.Message{Body: e.Data(), Metadata: md}, nil
+}
+
+// DecodeEvent rebuilds the CloudEvent that EncodeEvent encoded. Extensions
+// come back as strings, as in every CloudEvents binary binding.
+func DecodeEvent(m *pubsub.Message) (*event.Event, error) {
+	version := spec.VS.Version(m.Metadata["specversion"])
+	if version == nil {
+		return nil, fmt.Errorf("message %s has no CloudEvents specversion", m.LoggableID)
+	}
+	e := event.New(version.String())
+	for name, value := range m.Metadata {
+		if name == "specversion" {
+			continue
+		}
+		var err error
+		if attr := version.Attribute(name); attr != nil {
+			err = attr.Set(e.Context, value)
+		} else {
+			err = e.Context.SetExtension(name, value)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("message %s: attribute %s: %w", m.LoggableID, name, err)
+		}
+	}
+	if len(m.Body) > 0 {
+		e.DataEncoded = m.Body
+	}
+	return &e, nil
+}

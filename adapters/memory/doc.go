@@ -1,0 +1,25 @@
+// Package memory is the in-memory backend, registered as "mem://": every
+// route's channel is a bounded queue inside the bus process. It is the
+// default backend, for development and tests.
+//
+// It is a gocloud.dev/pubsub driver of its own rather than gocloud's
+// mempubsub, which polls (sleeping up to 250 ms when idle) and has no depth,
+// purge or size limits. Here a receiver blocks until a message arrives and
+// wakes at once.
+//
+// Delivery is at-least-once within the process: a received message belongs
+// to its subscription until acked; a nack, or closing the subscription with
+// the message unacked, puts it back at the head of its channel. Memory is
+// bounded: a channel refuses a publish past its depth or byte limit with
+// ResourceExhausted, and a message over the size limit with InvalidArgument.
+// Nothing survives the process: Capabilities report Durable false, and the
+// bus drains these channels before it exits.
+//
+// URL options (all optional):
+//
+//	mem://?max_depth=100000&max_bytes=67108864&max_message_bytes=4194304
+//
+// max_depth and max_bytes bound each channel; max_message_bytes bounds one
+// message (body plus metadata). Every mem:// URL that differs is a separate
+// set of channels.
+package memory

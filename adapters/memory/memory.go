@@ -1,0 +1,457 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/batcher"
+	"gocloud.dev/pubsub/driver"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+// Scheme is the URL scheme of this backend.
+const Scheme = "mem"
+
+// Defaults for the URL options.
+const (
+	DefaultMaxDepth        = 100_000
+	DefaultMaxBytes        = 64 << 20
+	DefaultMaxMessageBytes = 4 << 20
+)
+
+// receiveWait is how long ReceiveBatch waits for a message before it returns
+// none, as gocloud's driver contract asks (about a second at most).
+const receiveWait = time.Second
+
+// Options bound every channel of a backend. Zero fields mean the defaults.
+type Options struct {
+	MaxDepth        int
+	MaxBytes        int
+	MaxMessageBytes int
+}
+
+// Open is the adapters.Opener for mem:// URLs.
+func Open(_ context.Context, u *url.URL) (adapters.Backend, error) {
+	var opts Options
+	for key, vals := range u.Query() {
+		n, err := strconv.Atoi(vals[0])
+		if err != nil || n <= 0 {
+			return nil, adapters.Errorf(adapters.InvalidArgument, "mem:// option %s=%q must be a positive integer", key, vals[0])
+		}
+		switch key {
+		case "max_depth":
+			opts.MaxDepth = n
+		case "max_bytes":
+			opts.MaxBytes = n
+		case "max_message_bytes":
+			opts.MaxMessageBytes = n
+		default:
+			return nil, adapters.Errorf(adapters.InvalidArgument, "mem:// has no option %q (known: max_depth, max_bytes, max_message_bytes)", key)
+		}
+	}
+	return New(opts), nil
+}
+
+// New returns an empty in-memory backend.
+func New(opts Options) *Backend {
+	if opts.MaxDepth == 0 {
+		opts.MaxDepth = DefaultMaxDepth
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.MaxMessageBytes == 0 {
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	return &Backend{opts: opts, channels: map[string]*channel{}}
+}
+
+// Backend holds the channels of one mem:// URL.
+type Backend struct {
+	opts Options
+
+	mu       sync.Mutex
+	channels map[string]*channel
+	closed   bool
+}
+
+var _ adapters.Backend = (*Backend)(nil)
+
+// Capabilities implements adapters.Backend.
+func (b *Backend) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes}
+}
+
+// Ping implements adapters.Backend: the backend is up until it is closed.
+func (b *Backend) Ping(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errClosed
+	}
+	return nil
+}
+
+// Close implements adapters.Backend. Messages still stored are discarded.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for name, ch := range b.channels {
+		ch.remove()
+		delete(b.channels, name)
+	}
+	return nil
+}
+
+var errClosed = adapters.Errorf(adapters.FailedPrecondition, "in-memory backend is closed")
+
+func (b *Backend) channel(name string) (*channel, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errClosed
+	}
+	ch, ok := b.channels[name]
+	if !ok {
+		return nil, adapters.Errorf(adapters.NotFound, "channel %q does not exist", name)
+	}
+	return ch, nil
+}
+
+// EnsureChannel implements adapters.Provisioner.
+func (b *Backend) EnsureChannel(_ context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errClosed
+	}
+	if _, ok := b.channels[name]; !ok {
+		b.channels[name] = newChannel(name, b.opts)
+	}
+	return nil
+}
+
+// DeleteChannel implements adapters.Provisioner. Subscriptions on the
+// channel fail with NotFound from then on.
+func (b *Backend) DeleteChannel(_ context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ch, ok := b.channels[name]; ok {
+		ch.remove()
+		delete(b.channels, name)
+	}
+	return nil
+}
+
+// Depth implements adapters.Provisioner.
+func (b *Backend) Depth(_ context.Context, name string) (int64, error) {
+	ch, err := b.channel(name)
+	if err != nil {
+		return 0, err
+	}
+	return int64(ch.depth()), nil
+}
+
+// Purge implements adapters.Provisioner. Messages in flight stay.
+func (b *Backend) Purge(_ context.Context, name string) error {
+	ch, err := b.channel(name)
+	if err != nil {
+		return err
+	}
+	ch.purge()
+	return nil
+}
+
+// OpenTopic implements adapters.Channels.
+func (b *Backend) OpenTopic(_ context.Context, name string) (*pubsub.Topic, error) {
+	ch, err := b.channel(name)
+	if err != nil {
+		return nil, err
+	}
+	// Unbounded batches: one SendBatch stores everything queued while the
+	// previous one ran, under a single lock.
+	return pubsub.NewTopic(&topic{ch: ch}, &batcher.Options{MaxHandlers: 1}), nil
+}
+
+// OpenSubscription implements adapters.Channels.
+func (b *Backend) OpenSubscription(_ context.Context, name string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+	ch, err := b.channel(name)
+	if err != nil {
+		return nil, err
+	}
+	prefetch := opts.MaxInflight
+	if prefetch <= 0 {
+		prefetch = 16
+	}
+	s := &subscription{ch: ch, prefetch: prefetch}
+	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
+}
+
+type message struct {
+	id    uint64
+	body  []byte
+	md    map[string]string
+	size  int
+	owner *subscription // nil while ready
+}
+
+// channel is one bounded queue. Ready messages wait in ready; received ones
+// sit in inflight until acked or given back.
+type channel struct {
+	name string
+	opts Options
+
+	mu       sync.Mutex
+	ready    queue
+	inflight map[uint64]*message
+	bytes    int
+	nextID   uint64
+	removed  bool
+	waiters  int
+	wake     chan struct{} // closed and replaced when a waiter should look again
+}
+
+func newChannel(name string, opts Options) *channel {
+	return &channel{name: name, opts: opts, inflight: map[uint64]*message{}, wake: make(chan struct{})}
+}
+
+// signalLocked wakes every receiver waiting on the channel.
+func (c *channel) signalLocked() {
+	if c.waiters > 0 {
+		close(c.wake)
+		c.wake = make(chan struct{})
+	}
+}
+
+func (c *channel) depth() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ready.len() + len(c.inflight)
+}
+
+func (c *channel) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.ready.reset() {
+		c.bytes -= m.size
+	}
+}
+
+func (c *channel) remove() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removed = true
+	c.ready.reset()
+	clear(c.inflight)
+	c.bytes = 0
+	c.signalLocked()
+}
+
+func (c *channel) errRemoved() error {
+	return adapters.Errorf(adapters.NotFound, "channel %q was deleted", c.name)
+}
+
+// publish stores all of ms or none of them.
+func (c *channel) publish(ms []*driver.Message) error {
+	sizes := make([]int, len(ms))
+	total := 0
+	for i, m := range ms {
+		size := len(m.Body)
+		for k, v := range m.Metadata {
+			size += len(k) + len(v)
+		}
+		if size > c.opts.MaxMessageBytes {
+			return adapters.Errorf(adapters.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
+		}
+		sizes[i] = size
+		total += size
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return c.errRemoved()
+	}
+	depth := c.ready.len() + len(c.inflight)
+	if depth+len(ms) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
+		return adapters.Errorf(adapters.ResourceExhausted,
+			"channel %q is full (%d messages, %d bytes; limits %d messages, %d bytes): deliveries are behind, retry later",
+			c.name, depth, c.bytes, c.opts.MaxDepth, c.opts.MaxBytes)
+	}
+	for i, m := range ms {
+		if m.BeforeSend != nil {
+			if err := m.BeforeSend(func(any) bool { return false }); err != nil {
+				return err
+			}
+		}
+		c.nextID++
+		c.ready.push(&message{id: c.nextID, body: m.Body, md: m.Metadata, size: sizes[i]})
+	}
+	c.bytes += total
+	c.signalLocked()
+	return nil
+}
+
+type topic struct{ ch *channel }
+
+var _ driver.Topic = (*topic)(nil)
+
+func (t *topic) SendBatch(_ context.Context, ms []*driver.Message) error {
+	if err := t.ch.publish(ms); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.AfterSend != nil {
+			if err := m.AfterSend(func(any) bool { return false }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// IsRetryable is false: the bus, not the driver, decides about retries.
+func (*topic) IsRetryable(error) bool                 { return false }
+func (*topic) As(any) bool                            { return false }
+func (*topic) ErrorAs(error, any) bool                { return false }
+func (*topic) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
+func (*topic) Close() error                           { return nil }
+
+type subscription struct {
+	ch       *channel
+	prefetch int  // most messages this subscription holds unacked
+	owned    int  // guarded by ch.mu
+	closed   bool // guarded by ch.mu; a closed subscription takes nothing
+}
+
+var _ driver.Subscription = (*subscription)(nil)
+
+// ReceiveBatch waits until a message is ready and this subscription is below
+// its prefetch, for at most receiveWait.
+func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*driver.Message, error) {
+	timer := time.NewTimer(receiveWait)
+	defer timer.Stop()
+	c := s.ch
+	c.mu.Lock()
+	for {
+		if c.removed {
+			c.mu.Unlock()
+			return nil, c.errRemoved()
+		}
+		if s.closed {
+			c.mu.Unlock()
+			return nil, nil
+		}
+		if n := min(maxMessages, s.prefetch-s.owned); n > 0 && c.ready.len() > 0 {
+			taken := c.ready.pop(n)
+			out := make([]*driver.Message, len(taken))
+			for i, m := range taken {
+				m.owner = s
+				c.inflight[m.id] = m
+				out[i] = &driver.Message{
+					LoggableID: strconv.FormatUint(m.id, 10),
+					Body:       m.body,
+					Metadata:   m.md,
+					AckID:      m.id,
+					AsFunc:     func(any) bool { return false },
+				}
+			}
+			s.owned += len(taken)
+			c.mu.Unlock()
+			return out, nil
+		}
+		wake := c.wake
+		c.waiters++
+		c.mu.Unlock()
+		var done bool
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			done = true
+		case <-timer.C:
+			done = true
+		}
+		c.mu.Lock()
+		c.waiters--
+		if done {
+			c.mu.Unlock()
+			return nil, nil
+		}
+	}
+}
+
+// takeOwnedLocked removes the messages with these ids that s still owns
+// from inflight; ids it no longer owns (given back at Close) are skipped.
+func (s *subscription) takeOwnedLocked(ids []driver.AckID) []*message {
+	out := make([]*message, 0, len(ids))
+	for _, id := range ids {
+		m, ok := s.ch.inflight[id.(uint64)]
+		if !ok || m.owner != s {
+			continue
+		}
+		delete(s.ch.inflight, m.id)
+		m.owner = nil
+		out = append(out, m)
+	}
+	s.owned -= len(out)
+	return out
+}
+
+func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
+	c := s.ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range s.takeOwnedLocked(ids) {
+		c.bytes -= m.size
+	}
+	c.signalLocked()
+	return nil
+}
+
+func (s *subscription) CanNack() bool { return true }
+
+// SendNacks gives the messages back at the head of the channel, in order.
+func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
+	c := s.ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ready.pushFront(s.takeOwnedLocked(ids))
+	c.signalLocked()
+	return nil
+}
+
+// Close gives back every message the subscription still owns, so another
+// subscriber receives it: at-least-once across a subscriber restart.
+func (s *subscription) Close() error {
+	c := s.ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.closed = true
+	var owned []*message
+	for _, m := range c.inflight {
+		if m.owner == s {
+			owned = append(owned, m)
+		}
+	}
+	ids := make([]driver.AckID, len(owned))
+	slices.SortFunc(owned, func(a, b *message) int { return cmp.Compare(a.id, b.id) })
+	for i, m := range owned {
+		ids[i] = m.id
+	}
+	c.ready.pushFront(s.takeOwnedLocked(ids))
+	c.signalLocked()
+	return nil
+}
+
+func (*subscription) IsRetryable(error) bool                 { return false }
+func (*subscription) As(any) bool                            { return false }
+func (*subscription) ErrorAs(error, any) bool                { return false }
+func (*subscription) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
