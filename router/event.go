@@ -1,0 +1,163 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+// Event is one event as rules see it: the CloudEvents context attributes and
+// extensions at the top level, with the values they have in the CloudEvents
+// JSON format (time as an RFC 3339 string, integer extensions as numbers,
+// booleans as booleans), and the payload under "data".
+//
+// JSON data is decoded once, on first use, however many rules read it; data
+// that is not JSON (data_base64, or a non-JSON datacontenttype) only counts
+// as present, so only exists can match it. An Event may be matched from
+// several goroutines at once.
+type Event struct {
+	attrs map[string]any // JSON scalars, or any JSON value for ParseEventJSON
+
+	hasData  bool
+	dataJSON []byte // the payload when it is JSON, decoded lazily into data
+	dataOnce sync.Once
+	data     any
+}
+
+// NewEvent adapts an SDK event. It keeps references to e's data: do not
+// modify e while the Event is in use.
+func NewEvent(e *event.Event) *Event {
+	ev := &Event{attrs: make(map[string]any, 8)}
+	if e.Context == nil {
+		return ev
+	}
+	ctx := e.Context.AsV1()
+	ev.attrs["specversion"] = ctx.GetSpecVersion()
+	ev.attrs["id"] = ctx.ID
+	ev.attrs["source"] = ctx.Source.String()
+	ev.attrs["type"] = ctx.Type
+	if ctx.Subject != nil {
+		ev.attrs["subject"] = *ctx.Subject
+	}
+	if ctx.Time != nil {
+		ev.attrs["time"] = ctx.Time.String()
+	}
+	if ctx.DataContentType != nil {
+		ev.attrs["datacontenttype"] = *ctx.DataContentType
+	}
+	if ctx.DataSchema != nil {
+		ev.attrs["dataschema"] = ctx.DataSchema.String()
+	}
+	for name, v := range ctx.Extensions {
+		ev.attrs[name] = extensionValue(v)
+	}
+	if e.DataEncoded != nil {
+		ev.hasData = true
+		if !e.DataBase64 && isJSONMediaType(e.DataContentType()) {
+			ev.dataJSON = e.DataEncoded
+		}
+	}
+	return ev
+}
+
+// extensionValue converts an SDK extension value to its JSON-format value:
+// integers are numbers, booleans are booleans, everything else is its
+// canonical string.
+func extensionValue(v any) any {
+	switch v := v.(type) {
+	case int32:
+		return float64(v)
+	case bool, string:
+		return v
+	}
+	s, err := types.Format(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return s
+}
+
+// ParseEventJSON reads an event written as a JSON object with the
+// attributes at the top level and the payload under "data", as in a
+// structured-mode CloudEvent. Unlike a CloudEvent it need not carry id or
+// specversion, so that test-pattern accepts a hand-written sample; values
+// are taken as they are, without CloudEvents validation.
+func ParseEventJSON(doc []byte) (*Event, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &members); err != nil {
+		return nil, fmt.Errorf("event must be a JSON object such as {\"type\": \"order.created\", \"data\": {...}}: %w", err)
+	}
+	if members == nil {
+		return nil, errors.New(`event must be a JSON object such as {"type": "order.created", "data": {...}}, not null`)
+	}
+	ev := &Event{attrs: make(map[string]any, len(members))}
+	for name, raw := range members {
+		switch name {
+		case "data":
+			ev.hasData = true
+			ev.dataJSON = raw
+		case "data_base64":
+			ev.hasData = true
+		default:
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, fmt.Errorf("event attribute %q: %w", name, err)
+			}
+			ev.attrs[name] = v
+		}
+	}
+	if _, ok := members["data_base64"]; ok {
+		ev.dataJSON = nil
+	}
+	if ct, ok := ev.attrs["datacontenttype"].(string); ok && !isJSONMediaType(ct) {
+		// A text payload in structured mode is a JSON string, but it is
+		// the payload's text, not a JSON value: treat it as opaque like
+		// any other non-JSON data.
+		ev.dataJSON = nil
+	}
+	return ev, nil
+}
+
+// isJSONMediaType reports whether a datacontenttype denotes JSON. As in the
+// CloudEvents JSON format, an absent content type means JSON.
+func isJSONMediaType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "" || mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+// value returns the top-level field name: an attribute, or the payload
+// for "data". ok is false when the event has no such field.
+func (e *Event) value(name string) (v any, ok bool) {
+	if name == "data" {
+		if !e.hasData {
+			return nil, false
+		}
+		return e.payload(), true
+	}
+	v, ok = e.attrs[name]
+	return v, ok
+}
+
+// payload decodes JSON data on first use. Data that is not JSON, or JSON
+// that does not decode, is opaque.
+func (e *Event) payload() any {
+	e.dataOnce.Do(func() {
+		e.data = opaque{}
+		if e.dataJSON == nil {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(e.dataJSON))
+		var v any
+		if err := dec.Decode(&v); err == nil && !dec.More() {
+			e.data = v
+		}
+	})
+	return e.data
+}

@@ -1,0 +1,151 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Explanation says why one rule does or does not select one event, for a
+// human testing a pattern.
+type Explanation struct {
+	Matched bool `json:"matched"`
+	// Reason names, for a non-match, the field and condition that failed
+	// first, e.g. `data.plan: "free" does not match {"prefix":"pro"}`; for
+	// a match, a short summary.
+	Reason string `json:"reason"`
+	// Held lists, for a match, the conditions that held.
+	Held []string `json:"held,omitempty"`
+}
+
+// Explain evaluates one rule against one event, one condition at a time, in
+// the order the rule lists them. It validates the rule with the default
+// Limits and returns the validation error of an invalid rule. Explain is
+// for people; Matcher is for traffic.
+func Explain(r Rule, e *Event) (Explanation, error) {
+	pr, err := parseRule(r, Limits{})
+	if err != nil {
+		return Explanation{}, err
+	}
+	var best clauseResult
+	for i, clause := range pr.clauses {
+		res := explainClause(clause, e)
+		if res.failed == "" {
+			return explainMatch(pr, res), nil
+		}
+		if i == 0 || len(res.held) > len(best.held) {
+			best = res
+		}
+	}
+	reason := best.failed
+	if len(pr.clauses) > 1 {
+		reason = fmt.Sprintf("none of the %d $or combinations matched; the closest fails at %s", len(pr.clauses), reason)
+	}
+	return Explanation{Reason: reason}, nil
+}
+
+func explainMatch(pr *parsedRule, res clauseResult) Explanation {
+	if len(res.held) == 0 {
+		return Explanation{Matched: true, Reason: "the rule is empty, so it matches every event"}
+	}
+	return Explanation{
+		Matched: true,
+		Reason:  fmt.Sprintf("all %d fields of the pattern matched", len(res.held)),
+		Held:    res.held,
+	}
+}
+
+type clauseResult struct {
+	held   []string
+	failed string // empty when every test held
+}
+
+func explainClause(clause []*fieldTest, e *Event) clauseResult {
+	var res clauseResult
+	for _, ft := range clause {
+		values := fieldValues(e, ft.path)
+		if v, ok := ft.holds(values); ok {
+			res.held = append(res.held, fmt.Sprintf("%s: %s matches %s", ft.name, v, ft.text))
+			continue
+		}
+		if len(values) == 0 {
+			res.failed = fmt.Sprintf("%s: the field is missing, so it does not match %s", ft.name, ft.text)
+		} else {
+			res.failed = fmt.Sprintf("%s: %s does not match %s", ft.name, describeValues(values), ft.text)
+		}
+		return res
+	}
+	return res
+}
+
+// holds evaluates a field test on the values found at its path and, when it
+// holds, describes the value that made it hold.
+func (ft *fieldTest) holds(values []any) (string, bool) {
+	if len(values) == 0 {
+		return "missing", ft.absentOK
+	}
+	for _, v := range values {
+		for i := range ft.tests {
+			if ft.tests[i].matches(v) {
+				return describeValue(v), true
+			}
+		}
+	}
+	return "", false
+}
+
+// fieldValues returns the leaf values of e at path, with arrays flattened,
+// the same way Matcher walks an event.
+func fieldValues(e *Event, path []string) []any {
+	top, ok := e.value(path[0])
+	if !ok {
+		return nil
+	}
+	var out []any
+	var walk func(v any, rest []string)
+	walk = func(v any, rest []string) {
+		switch v := v.(type) {
+		case []any:
+			for _, elem := range v {
+				walk(elem, rest)
+			}
+		case map[string]any:
+			if len(rest) > 0 {
+				if cv, ok := v[rest[0]]; ok {
+					walk(cv, rest[1:])
+				}
+			}
+		default:
+			if len(rest) == 0 {
+				out = append(out, v)
+			}
+		}
+	}
+	walk(top, path[1:])
+	return out
+}
+
+func describeValues(values []any) string {
+	if len(values) == 1 {
+		return describeValue(values[0])
+	}
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = describeValue(v)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case opaque:
+		return "(data that is not JSON)"
+	case string:
+		return quoteJSON(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

@@ -1,0 +1,315 @@
+package router
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Matcher holds the compiled rules of one bus. It is immutable and safe for
+// concurrent use; when routes change, the bus compiles a new Matcher and
+// swaps it in.
+//
+// Compilation turns every rule into clauses (one per $or combination) of
+// field tests, and indexes the field tests by the path they read. Matching
+// walks only the parts of the event that some rule reads; each value found
+// looks up the tests it passes (a hash lookup for exact values, a prefix
+// table for prefixes) and counts, per clause, how many of its tests hold. A
+// clause whose count reaches its size selects its rule. The cost per event
+// therefore grows with the number of values read and tests passed, not with
+// the number of routes.
+type Matcher struct {
+	names   []string    // route names in sorted order; rule i is names[i]
+	root    *pathNode   // the fields that some rule reads
+	paths   []pathIndex // by path id
+	fields  []compiledField
+	clauses []compiledClause
+	// always are the clauses without field tests: rules with an empty
+	// pattern.
+	always []int32
+	// absentPaths are the paths with an exists:false test, checked after
+	// the walk for having no value.
+	absentPaths []int32
+
+	states sync.Pool // of *matchState
+}
+
+// pathNode is one field name in the tree of fields that rules read.
+type pathNode struct {
+	children []pathChild
+	id       int32 // index into Matcher.paths, or -1 when no test reads values here
+}
+
+type pathChild struct {
+	name string
+	node *pathNode
+}
+
+// pathIndex finds the field tests that one value at a path passes.
+type pathIndex struct {
+	exactString map[string][]int32
+	exactNumber map[float64][]int32
+	exactTrue   []int32
+	exactFalse  []int32
+	exactNull   []int32
+	prefixes    prefixTable
+	anyValue    []int32 // exists: true
+	absent      []int32 // exists: false
+}
+
+type compiledField struct {
+	clauses []int32 // the clauses that contain this test
+}
+
+type compiledClause struct {
+	rule int32
+	need int32 // the number of distinct field tests in the clause
+}
+
+// matchState is the scratch space of one Match call. Marks are generation
+// numbers rather than booleans so that starting a new match is O(1).
+type matchState struct {
+	gen         uint32
+	fieldMark   []uint32 // field test id -> gen when it held
+	clauseMark  []uint32 // clause id -> gen when its count was last reset
+	clauseCount []int32
+	pathMark    []uint32 // path id -> gen when a value was found there
+	ruleMark    []uint32
+	matched     []int32 // rule ids
+}
+
+// NewMatcher validates and compiles the rules of one bus, keyed by route
+// name. An invalid rule fails the whole compilation with an error that
+// names its route.
+func NewMatcher(rules map[string]Rule, lim Limits) (*Matcher, error) {
+	names := make([]string, 0, len(rules))
+	for name := range rules {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	m := &Matcher{names: names, root: &pathNode{id: -1}}
+	fieldIDs := map[string]int32{}
+	for ruleID, name := range names {
+		pr, err := parseRule(rules[name], lim)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", name, err)
+		}
+		for _, clause := range pr.clauses {
+			m.addClause(int32(ruleID), clause, fieldIDs)
+		}
+	}
+	m.states.New = func() any {
+		return &matchState{
+			fieldMark:   make([]uint32, len(m.fields)),
+			clauseMark:  make([]uint32, len(m.clauses)),
+			clauseCount: make([]int32, len(m.clauses)),
+			pathMark:    make([]uint32, len(m.paths)),
+			ruleMark:    make([]uint32, len(m.names)),
+		}
+	}
+	return m, nil
+}
+
+func (m *Matcher) addClause(ruleID int32, tests []*fieldTest, fieldIDs map[string]int32) {
+	clauseID := int32(len(m.clauses))
+	var ids []int32
+	for _, ft := range tests {
+		id := m.fieldID(ft, fieldIDs)
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		m.fields[id].clauses = append(m.fields[id].clauses, clauseID)
+	}
+	m.clauses = append(m.clauses, compiledClause{rule: ruleID, need: int32(len(ids))})
+	if len(ids) == 0 {
+		m.always = append(m.always, clauseID)
+	}
+}
+
+// fieldID returns the id of a field test, indexing it on first sight.
+// Identical tests of different routes share one id, so that a thousand
+// routes on type "order.created" cost one lookup.
+func (m *Matcher) fieldID(ft *fieldTest, fieldIDs map[string]int32) int32 {
+	key := fmt.Sprintf("%s\x00%t\x00%s", strings.Join(ft.path, "\x00"), ft.absentOK, ft.text)
+	if id, ok := fieldIDs[key]; ok {
+		return id
+	}
+	id := int32(len(m.fields))
+	fieldIDs[key] = id
+	m.fields = append(m.fields, compiledField{})
+	pathID := m.pathID(ft.path)
+	idx := &m.paths[pathID]
+	for _, t := range ft.tests {
+		switch t.op {
+		case opExactString:
+			if idx.exactString == nil {
+				idx.exactString = map[string][]int32{}
+			}
+			idx.exactString[t.str] = append(idx.exactString[t.str], id)
+		case opExactNumber:
+			if idx.exactNumber == nil {
+				idx.exactNumber = map[float64][]int32{}
+			}
+			idx.exactNumber[t.num] = append(idx.exactNumber[t.num], id)
+		case opExactBool:
+			if t.b {
+				idx.exactTrue = append(idx.exactTrue, id)
+			} else {
+				idx.exactFalse = append(idx.exactFalse, id)
+			}
+		case opExactNull:
+			idx.exactNull = append(idx.exactNull, id)
+		case opPrefix:
+			idx.prefixes.add(t.str, id)
+		case opExists:
+			idx.anyValue = append(idx.anyValue, id)
+		}
+	}
+	if ft.absentOK {
+		if len(idx.absent) == 0 {
+			m.absentPaths = append(m.absentPaths, pathID)
+		}
+		idx.absent = append(idx.absent, id)
+	}
+	return id
+}
+
+// pathID returns the id of a field path, adding it to the tree of read
+// fields on first sight.
+func (m *Matcher) pathID(path []string) int32 {
+	n := m.root
+	for _, name := range path {
+		var next *pathNode
+		for _, c := range n.children {
+			if c.name == name {
+				next = c.node
+				break
+			}
+		}
+		if next == nil {
+			next = &pathNode{id: -1}
+			n.children = append(n.children, pathChild{name: name, node: next})
+		}
+		n = next
+	}
+	if n.id < 0 {
+		n.id = int32(len(m.paths))
+		m.paths = append(m.paths, pathIndex{})
+	}
+	return n.id
+}
+
+// Match returns the names of the routes whose rules select e, sorted, or
+// nil when none does. It does no I/O and starts no goroutines.
+func (m *Matcher) Match(e *Event) []string {
+	st := m.states.Get().(*matchState)
+	defer m.states.Put(st)
+	st.gen++
+	if st.gen == 0 { // wrapped: old marks could collide with new generations
+		clear(st.fieldMark)
+		clear(st.clauseMark)
+		clear(st.pathMark)
+		clear(st.ruleMark)
+		st.gen = 1
+	}
+	st.matched = st.matched[:0]
+
+	for _, c := range m.root.children {
+		if v, ok := e.value(c.name); ok {
+			m.visit(st, c.node, v)
+		}
+	}
+	for _, p := range m.absentPaths {
+		if st.pathMark[p] != st.gen {
+			m.hitAll(st, m.paths[p].absent)
+		}
+	}
+	for _, c := range m.always {
+		m.clauseHolds(st, c)
+	}
+	if len(st.matched) == 0 {
+		return nil
+	}
+	slices.Sort(st.matched)
+	out := make([]string, len(st.matched))
+	for i, r := range st.matched {
+		out[i] = m.names[r]
+	}
+	return out
+}
+
+// visit follows the read fields into one event value. Arrays are flattened:
+// each element is visited as if it were the value itself.
+func (m *Matcher) visit(st *matchState, n *pathNode, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, c := range n.children {
+			if cv, ok := v[c.name]; ok {
+				m.visit(st, c.node, cv)
+			}
+		}
+	case []any:
+		for _, elem := range v {
+			m.visit(st, n, elem)
+		}
+	default:
+		if n.id >= 0 {
+			m.leaf(st, n.id, v)
+		}
+	}
+}
+
+// leaf finds the field tests that value v at path id passes.
+func (m *Matcher) leaf(st *matchState, id int32, v any) {
+	st.pathMark[id] = st.gen
+	idx := &m.paths[id]
+	m.hitAll(st, idx.anyValue)
+	switch v := v.(type) {
+	case string:
+		m.hitAll(st, idx.exactString[v])
+		idx.prefixes.each(v, func(ids []int32) { m.hitAll(st, ids) })
+	case float64:
+		m.hitAll(st, idx.exactNumber[normalizeZero(v)])
+	case bool:
+		if v {
+			m.hitAll(st, idx.exactTrue)
+		} else {
+			m.hitAll(st, idx.exactFalse)
+		}
+	case nil:
+		m.hitAll(st, idx.exactNull)
+	}
+}
+
+// hitAll records that the field tests ids hold for this event.
+func (m *Matcher) hitAll(st *matchState, ids []int32) {
+	for _, id := range ids {
+		if st.fieldMark[id] == st.gen {
+			continue // already held through another value
+		}
+		st.fieldMark[id] = st.gen
+		for _, c := range m.fields[id].clauses {
+			if st.clauseMark[c] != st.gen {
+				st.clauseMark[c] = st.gen
+				st.clauseCount[c] = 0
+			}
+			st.clauseCount[c]++
+			if st.clauseCount[c] == m.clauses[c].need {
+				m.clauseHolds(st, c)
+			}
+		}
+	}
+}
+
+// clauseHolds selects the rule of a clause whose every test held.
+func (m *Matcher) clauseHolds(st *matchState, c int32) {
+	r := m.clauses[c].rule
+	if st.ruleMark[r] == st.gen {
+		return
+	}
+	st.ruleMark[r] = st.gen
+	st.matched = append(st.matched, r)
+}
