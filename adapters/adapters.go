@@ -42,10 +42,14 @@ type Provisioner interface {
 	// EnsureChannel creates the channel if it does not exist; it is a no-op
 	// for one that does.
 	EnsureChannel(ctx context.Context, channel string) error
-	// DeleteChannel removes the channel and every message in it.
+	// DeleteChannel removes the channel and every message in it. Deleting
+	// a channel that does not exist is not an error; once deleted, every
+	// operation on the channel fails with NotFound.
 	DeleteChannel(ctx context.Context, channel string) error
-	// Depth counts the messages stored in the channel, delivered or not,
-	// that are not yet acked.
+	// Depth counts the messages stored in the channel and waiting for a
+	// subscriber. Messages delivered and not yet acked may or may not be
+	// counted (RabbitMQ does not count them), so the depth is exact only
+	// when nothing is in flight.
 	Depth(ctx context.Context, channel string) (int64, error)
 	// Purge removes every message waiting in the channel.
 	Purge(ctx context.Context, channel string) error
@@ -56,7 +60,18 @@ type Capabilities struct {
 	// Durable backends keep stored messages across a restart of the bus.
 	// The bus drains a non-durable channel before it exits.
 	Durable bool
-	// MaxMessageBytes is the largest message body plus metadata the backend
-	// accepts. Publishing a larger one fails with InvalidArgument.
+	// MaxMessageBytes is the largest message the backend accepts, as
+	// MessageBytes counts it. Publishing a larger one fails with
+	// InvalidArgument.
 	MaxMessageBytes int
+}
+
+// MessageBytes is the size of a message as every backend's limit counts it:
+// the body's length plus the length of every metadata name and value.
+func MessageBytes(body []byte, metadata map[string]string) int {
+	n := len(body)
+	for k, v := range metadata {
+		n += len(k) + len(v)
+	}
+	return n
 }

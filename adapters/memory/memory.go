@@ -265,10 +265,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 	sizes := make([]int, len(ms))
 	total := 0
 	for i, m := range ms {
-		size := len(m.Body)
-		for k, v := range m.Metadata {
-			size += len(k) + len(v)
-		}
+		size := adapters.MessageBytes(m.Body, m.Metadata)
 		if size > c.opts.MaxMessageBytes {
 			return adapters.Errorf(adapters.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 		}
