@@ -1,0 +1,194 @@
+package adaptertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+// env is one subtest's backend and the helpers that clean up after it.
+type env struct {
+	b    adapters.Backend
+	caps adapters.Capabilities
+}
+
+// open connects to a fresh backend and closes it when t ends.
+func open(t *testing.T, h Harness) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	b, err := h.Open(ctx)
+	if err != nil {
+		t.Fatalf("Harness.Open: %v (the suite needs a reachable backend)", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Backend.Close: %v", err)
+		}
+	})
+	return &env{b: b, caps: b.Capabilities()}
+}
+
+// ctx is a context bounded for one step of a test.
+func stepCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), settleTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// channel provisions a channel with a unique name, deleted when t ends. The
+// name uses only lowercase letters, digits and dashes, which every backend
+// accepts.
+func (e *env) channel(t *testing.T) string {
+	t.Helper()
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	name := "adaptertest-" + strings.ToLower(hex.EncodeToString(r[:]))
+	if err := e.b.EnsureChannel(stepCtx(t), name); err != nil {
+		t.Fatalf("EnsureChannel(%q): %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		defer cancel()
+		if err := e.b.DeleteChannel(ctx, name); err != nil {
+			t.Errorf("cleanup: DeleteChannel(%q): %v", name, err)
+		}
+	})
+	return name
+}
+
+func (e *env) topic(t *testing.T, channel string) *pubsub.Topic {
+	t.Helper()
+	top, err := e.b.OpenTopic(stepCtx(t), channel)
+	if err != nil {
+		t.Fatalf("OpenTopic(%q): %v", channel, err)
+	}
+	t.Cleanup(func() { shutdown(t, "topic", top.Shutdown) })
+	return top
+}
+
+func (e *env) subscription(t *testing.T, channel string, opts adapters.SubscriptionOptions) *pubsub.Subscription {
+	t.Helper()
+	sub, err := e.b.OpenSubscription(stepCtx(t), channel, opts)
+	if err != nil {
+		t.Fatalf("OpenSubscription(%q): %v", channel, err)
+	}
+	t.Cleanup(func() { shutdown(t, "subscription", sub.Shutdown) })
+	return sub
+}
+
+// shutdown shuts a topic or subscription down at cleanup. One the test has
+// shut down already answers FailedPrecondition, which is fine here.
+func shutdown(t *testing.T, what string, f func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	if err := f(ctx); err != nil && gcerrors.Code(err) != gcerrors.FailedPrecondition {
+		t.Errorf("cleanup: %s Shutdown: %v", what, err)
+	}
+}
+
+// message is a minimal CloudEvent in canonical form, identified by id.
+func message(id string, body []byte) *pubsub.Message {
+	return &pubsub.Message{
+		Body: body,
+		Metadata: map[string]string{
+			"specversion": "1.0",
+			"id":          id,
+			"source":      "/adaptertest",
+			"type":        "dev.eventbus.adaptertest",
+		},
+	}
+}
+
+func send(t *testing.T, top *pubsub.Topic, ms ...*pubsub.Message) {
+	t.Helper()
+	for _, m := range ms {
+		if err := top.Send(stepCtx(t), m); err != nil {
+			t.Fatalf("Send(id %s): %v (a publish the backend refuses is an event the bus cannot accept)", m.Metadata["id"], err)
+		}
+	}
+}
+
+// sendIDs publishes one minimal message per id, in order.
+func sendIDs(t *testing.T, top *pubsub.Topic, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		send(t, top, message(id, []byte(id)))
+	}
+}
+
+func ids(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%03d", prefix, i)
+	}
+	return out
+}
+
+// receive waits for the next message; a message that does not come within
+// receiveTimeout is a lost one.
+func receive(t *testing.T, sub *pubsub.Subscription, why string) *pubsub.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), receiveTimeout)
+	defer cancel()
+	m, err := sub.Receive(ctx)
+	if err != nil {
+		t.Fatalf("Receive: %v; expected a message within %v: %s", err, receiveTimeout, why)
+	}
+	return m
+}
+
+// eventually polls check until it returns nil or timeout passes, and fails
+// with the last error.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", timeout, err)
+		}
+		select {
+		case <-tick.C:
+		case <-t.Context().Done():
+			t.Fatalf("test ended while waiting: %v", err)
+		}
+	}
+}
+
+// depthIs polls until the channel's depth is want.
+func (e *env) depthIs(t *testing.T, channel string, want int64, why string) {
+	t.Helper()
+	eventually(t, settleTimeout, func() error {
+		got, err := e.b.Depth(stepCtx(t), channel)
+		if err != nil {
+			return fmt.Errorf("Depth(%q): %w", channel, err)
+		}
+		if got != want {
+			return fmt.Errorf("Depth(%q) = %d, want %d: %s", channel, got, want, why)
+		}
+		return nil
+	})
+}
+
+// wantCode fails unless err carries code.
+func wantCode(t *testing.T, what string, err error, code adapters.Code, why string) {
+	t.Helper()
+	if got := adapters.CodeOf(err); err == nil || got != code {
+		t.Fatalf("%s: got error %v (code %v), want code %v: %s", what, err, got, code, why)
+	}
+}

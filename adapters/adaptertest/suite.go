@@ -1,0 +1,487 @@
+package adaptertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+func testRoundTrip(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+
+	data := make([]byte, 0, 258)
+	for b := range 256 {
+		data = append(data, byte(b))
+	}
+	data = append(data, 0, 0xff) // trailing zero and 0xff bytes survive too
+	want := event.New(event.CloudEventsVersionV1)
+	want.SetID("round-trip-1")
+	want.SetSource("https://example.com/shop/orders?region=eu")
+	want.SetType("com.example.order.created")
+	want.SetSubject("orders/42 ü") // non-ASCII must survive header encodings
+	want.SetTime(time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC))
+	want.SetDataSchema("https://example.com/schemas/order.json")
+	want.SetDataContentType("application/octet-stream")
+	want.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	want.SetExtension("partitionkey", "customer-7")
+	want.SetExtension("attempt", 3)
+	want.SetExtension("urgent", true)
+	want.DataEncoded = data
+
+	m, err := adapters.EncodeEvent(&want)
+	if err != nil {
+		t.Fatalf("EncodeEvent: %v", err)
+	}
+	send(t, top, m)
+	r := receive(t, sub, "a published event must be delivered")
+	r.Ack()
+	got, err := adapters.DecodeEvent(r)
+	if err != nil {
+		t.Fatalf("DecodeEvent of the delivered message: %v (metadata %v)", err, r.Metadata)
+	}
+
+	for _, c := range []struct{ attr, got, want string }{
+		{"specversion", got.SpecVersion(), want.SpecVersion()},
+		{"id", got.ID(), want.ID()},
+		{"source", got.Source(), want.Source()},
+		{"type", got.Type(), want.Type()},
+		{"subject", got.Subject(), want.Subject()},
+		{"time", got.Time().Format(time.RFC3339Nano), want.Time().Format(time.RFC3339Nano)},
+		{"dataschema", got.DataSchema(), want.DataSchema()},
+		{"datacontenttype", got.DataContentType(), want.DataContentType()},
+	} {
+		if c.got != c.want {
+			t.Errorf("attribute %s = %q, want %q: a consumer must see the event its producer sent", c.attr, c.got, c.want)
+		}
+	}
+	for name, v := range want.Extensions() {
+		wantV, _ := types.Format(v)
+		gotV, err := types.Format(got.Extensions()[name])
+		if err != nil || gotV != wantV {
+			t.Errorf("extension %s = %q (%v), want %q: extensions carry tracing and routing keys", name, gotV, err, wantV)
+		}
+	}
+	if len(got.Extensions()) != len(want.Extensions()) {
+		t.Errorf("extensions %v, want exactly %v: the backend must not add or drop metadata", got.Extensions(), want.Extensions())
+	}
+	if !bytes.Equal(got.Data(), data) {
+		t.Errorf("data is %d bytes %q, want the %d bytes sent: binary payloads must not be re-encoded", len(got.Data()), got.Data(), len(data))
+	}
+}
+
+func testAckRemoves(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sendIDs(t, top, "acked")
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	receive(t, sub, "a published message must be delivered").Ack()
+	if err := sub.Shutdown(stepCtx(t)); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	e.depthIs(t, ch, 0, "an acked message is done and must leave the channel")
+
+	// The next subscriber sees the marker, not the acked message again.
+	sendIDs(t, top, "marker")
+	next := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	m := receive(t, next, "the marker published after the ack must be delivered")
+	m.Ack()
+	if id := m.Metadata["id"]; id != "marker" {
+		t.Fatalf("received %q after its ack, want the marker: an acked event must not be delivered again", id)
+	}
+}
+
+func testNackRedelivers(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	sendIDs(t, top, "nacked")
+	first := receive(t, sub, "a published message must be delivered")
+	if !first.Nackable() {
+		t.Fatal("message is not nackable: the bus retries a failed delivery by nacking it")
+	}
+	first.Nack()
+	again := receive(t, sub, "a nacked message must be delivered again")
+	again.Ack()
+	if id := again.Metadata["id"]; id != "nacked" {
+		t.Fatalf("after a nack received %q, want %q again: a failed delivery must be retried", id, "nacked")
+	}
+}
+
+func testUnackedRedelivered(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	want := ids("unacked", 5)
+	sendIDs(t, top, want...)
+
+	first := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: len(want)})
+	held := make([]*pubsub.Message, len(want))
+	for i := range held {
+		held[i] = receive(t, first, "every published message must be delivered")
+	}
+	if err := first.Shutdown(stepCtx(t)); err != nil {
+		t.Fatalf("Shutdown with %d messages unacked: %v", len(held), err)
+	}
+	for _, m := range held {
+		m.Ack() // too late: the subscription is gone, so this must not count
+	}
+
+	second := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	var got []string
+	for range want {
+		m := receive(t, second, "messages unacked when their subscriber stopped must go to the next one (at-least-once across a restart)")
+		got = append(got, m.Metadata["id"])
+		m.Ack()
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the restarted subscriber got %v, want %v: events in flight at a restart must not be lost", got, want)
+	}
+}
+
+func testCompetingConsumers(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	one := adapters.SubscriptionOptions{MaxInflight: 1}
+	a := e.subscription(t, ch, one)
+	b := e.subscription(t, ch, one)
+
+	// While a holds one message, b must be able to take all the others.
+	held := ids("held", 10)
+	sendIDs(t, top, held...)
+	seen := map[string]int{}
+	m := receive(t, a, "a subscriber must receive from a channel with messages")
+	seen[m.Metadata["id"]]++
+	for range len(held) - 1 {
+		mb := receive(t, b, "a second subscriber must take the work the first cannot hold (MaxInflight 1)")
+		seen[mb.Metadata["id"]]++
+		mb.Ack()
+	}
+	m.Ack()
+	for _, id := range held {
+		if seen[id] != 1 {
+			t.Fatalf("message %s received %d times across both subscribers, want once: with no failure each message goes to exactly one consumer (seen %v)", id, seen[id], seen)
+		}
+	}
+
+	// Both consuming at once: nothing is lost.
+	shared := ids("shared", 40)
+	sendIDs(t, top, shared...)
+	var mu sync.Mutex
+	got := map[string]bool{}
+	ctx, cancel := context.WithTimeout(t.Context(), settleTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, sub := range []*pubsub.Subscription{a, b} {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				m, err := sub.Receive(ctx)
+				if err != nil {
+					return
+				}
+				m.Ack()
+				mu.Lock()
+				got[m.Metadata["id"]] = true
+				if len(got) == len(shared) {
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range shared {
+		if !got[id] {
+			t.Fatalf("message %s never received by either competing subscriber within %v: competing consumers must not lose work", id, settleTimeout)
+		}
+	}
+}
+
+func testDepth(t *testing.T, e *env) {
+	ch := e.channel(t)
+	e.depthIs(t, ch, 0, "a new channel is empty")
+	top := e.topic(t, ch)
+	sendIDs(t, top, ids("depth", 5)...)
+	e.depthIs(t, ch, 5, "every published message waits in the channel; admission control reads this")
+
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 2})
+	for range 2 {
+		receive(t, sub, "a published message must be delivered").Ack()
+	}
+	if err := sub.Shutdown(stepCtx(t)); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	e.depthIs(t, ch, 3, "two of five were acked; with nothing in flight the other three wait")
+}
+
+func testPurge(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sendIDs(t, top, ids("purged", 3)...)
+	e.depthIs(t, ch, 3, "three messages were published")
+	if err := e.b.Purge(stepCtx(t), ch); err != nil {
+		t.Fatalf("Purge(%q): %v", ch, err)
+	}
+	e.depthIs(t, ch, 0, "Purge removes every waiting message")
+
+	sendIDs(t, top, "marker")
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	m := receive(t, sub, "a message published after a purge must be delivered")
+	m.Ack()
+	if id := m.Metadata["id"]; id != "marker" {
+		t.Fatalf("received %q, want the marker published after Purge: purged messages must never be delivered", id)
+	}
+}
+
+func testDelete(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	sendIDs(t, top, "before-delete")
+	ctx := stepCtx(t)
+	if err := e.b.DeleteChannel(ctx, ch); err != nil {
+		t.Fatalf("DeleteChannel(%q): %v", ch, err)
+	}
+	if err := e.b.DeleteChannel(ctx, ch); err != nil {
+		t.Fatalf("DeleteChannel(%q) a second time: %v; want no error, so deleting a route can be retried", ch, err)
+	}
+
+	const why = "a deleted route's channel must say so, not swallow events or wait forever"
+	_, err := e.b.Depth(ctx, ch)
+	wantCode(t, "Depth after delete", err, adapters.NotFound, why)
+	wantCode(t, "Purge after delete", e.b.Purge(ctx, ch), adapters.NotFound, why)
+	_, err = e.b.OpenTopic(ctx, ch)
+	wantCode(t, "OpenTopic after delete", err, adapters.NotFound, why)
+	_, err = e.b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{})
+	wantCode(t, "OpenSubscription after delete", err, adapters.NotFound, why)
+	wantCode(t, "Send on a topic opened before delete", top.Send(ctx, message("after-delete", nil)), adapters.NotFound, why)
+
+	rctx, cancel := context.WithTimeout(ctx, receiveTimeout)
+	defer cancel()
+	for {
+		m, err := sub.Receive(rctx)
+		if err != nil {
+			wantCode(t, "Receive on a subscription opened before delete", err, adapters.NotFound, why)
+			break
+		}
+		// A message the subscription fetched before the delete may still
+		// come out; nothing after it may.
+		m.Ack()
+	}
+}
+
+func testMaxMessageSize(t *testing.T, e *env) {
+	limit := e.caps.MaxMessageBytes
+	if limit <= 0 {
+		t.Fatalf("Capabilities.MaxMessageBytes = %d: every backend must declare its limit so ingress can refuse oversized events with 413", limit)
+	}
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+
+	largest := message("largest", nil)
+	largest.Body = bytes.Repeat([]byte{'x'}, limit-adapters.MessageBytes(nil, largest.Metadata))
+	if n := adapters.MessageBytes(largest.Body, largest.Metadata); n != limit {
+		t.Fatalf("test bug: built a message of %d bytes, want %d", n, limit)
+	}
+	send(t, top, largest)
+	m := receive(t, sub, "a message of exactly MaxMessageBytes must be accepted and delivered")
+	m.Ack()
+	if !bytes.Equal(m.Body, largest.Body) {
+		t.Fatalf("the largest message came back with %d body bytes, want %d", len(m.Body), len(largest.Body))
+	}
+
+	over := message("over", nil)
+	over.Body = bytes.Repeat([]byte{'x'}, limit+1-adapters.MessageBytes(nil, over.Metadata))
+	err := top.Send(stepCtx(t), over)
+	wantCode(t, "Send of MaxMessageBytes+1", err, adapters.InvalidArgument,
+		"an oversized event is the producer's mistake (413), not something to retry")
+	if !strings.Contains(err.Error(), strconv.Itoa(limit)) {
+		t.Errorf("error %q does not state the limit %d: the producer needs it to fix the event", err, limit)
+	}
+
+	sendIDs(t, top, "marker")
+	next := receive(t, sub, "the channel must keep working after a refused message")
+	next.Ack()
+	if id := next.Metadata["id"]; id != "marker" {
+		t.Fatalf("received %q, want the marker: a refused message must not be stored", id)
+	}
+}
+
+func testConcurrentPublishers(t *testing.T, e *env) {
+	ch := e.channel(t)
+	const topics, perTopic, each = 4, 2, 25 // publishers share a topic, as ingress does
+	var want []string
+	var wg sync.WaitGroup
+	errs := make(chan error, topics*perTopic*each)
+	for i := range topics {
+		top := e.topic(t, ch)
+		for j := range perTopic {
+			batch := ids(fmt.Sprintf("pub-%d-%d", i, j), each)
+			want = append(want, batch...)
+			wg.Go(func() {
+				for _, id := range batch {
+					if err := top.Send(t.Context(), message(id, []byte(id))); err != nil {
+						errs <- fmt.Errorf("Send(%s): %w", id, err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("%v: concurrent publishers must each get their event stored", err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 64})
+	got := map[string]bool{}
+	for len(got) < len(want) {
+		m := receive(t, sub, fmt.Sprintf("all %d confirmed messages must be delivered (have %d)", len(want), len(got)))
+		got[m.Metadata["id"]] = true
+		m.Ack()
+	}
+	for _, id := range want {
+		if !got[id] {
+			t.Fatalf("message %s was confirmed but never delivered: a confirmed publish is a promise", id)
+		}
+	}
+}
+
+func testShutdownTwice(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sendIDs(t, top, ids("inflight", 3)...)
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 3})
+	var held []*pubsub.Message
+	for range 3 {
+		held = append(held, receive(t, sub, "a published message must be delivered"))
+	}
+	// A receiver blocked on an empty channel must be released by Shutdown.
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := sub.Receive(t.Context())
+		blocked <- err
+	}()
+
+	if err := sub.Shutdown(stepCtx(t)); err != nil {
+		t.Fatalf("first Shutdown with 3 deliveries in flight: %v", err)
+	}
+	select {
+	case err := <-blocked:
+		if err == nil {
+			t.Fatal("a Receive blocked during Shutdown returned a message and no error, want an error")
+		}
+	case <-time.After(receiveTimeout):
+		t.Fatalf("a Receive blocked during Shutdown still waits after %v: shutdown must release receivers", receiveTimeout)
+	}
+	err := sub.Shutdown(stepCtx(t))
+	if gcerrors.Code(err) != gcerrors.FailedPrecondition {
+		t.Fatalf("second Shutdown: %v, want pubsub's FailedPrecondition (already shut down), promptly: shutdown paths run twice", err)
+	}
+	for _, m := range held {
+		m.Nack() // after Shutdown: must neither panic nor reach the backend
+	}
+	if err := top.Shutdown(stepCtx(t)); err != nil {
+		t.Fatalf("topic Shutdown: %v", err)
+	}
+	if err := top.Shutdown(stepCtx(t)); gcerrors.Code(err) != gcerrors.FailedPrecondition {
+		t.Fatalf("second topic Shutdown: %v, want FailedPrecondition (already shut down)", err)
+	}
+	e.depthIs(t, ch, 3, "the three deliveries in flight at Shutdown must be back in the channel")
+}
+
+// testDeadLetter is where dead-lettering after a route's max attempts will be
+// proved, once the delivery work declares it in adapters.Capabilities.
+func testDeadLetter(t *testing.T, _ *env) {
+	t.Skip("adapters.Capabilities declares no dead-letter support yet; the delivery work adds the flag and this test")
+}
+
+// testOrderingKey is where per-key ordering will be proved, once the delivery
+// work declares it in adapters.Capabilities.
+func testOrderingKey(t *testing.T, _ *env) {
+	t.Skip("adapters.Capabilities declares no ordering key support yet; the delivery work adds the flag and this test")
+}
+
+func testOutage(t *testing.T, e *env, o *Outage) {
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+	sendIDs(t, top, "before-outage")
+
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted { // never leave the server down for the next test
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := o.Start(ctx); err != nil {
+				t.Errorf("cleanup: Outage.Start: %v", err)
+			}
+		}
+	})
+	if err := o.Stop(stepCtx(t)); err != nil {
+		t.Fatalf("Outage.Stop: %v", err)
+	}
+
+	const why = "while the backend is away the bus must answer 503, not hang or lose the event"
+	eventually(t, settleTimeout, func() error {
+		if err := e.b.Ping(stepCtx(t)); adapters.CodeOf(err) != adapters.Unavailable {
+			return fmt.Errorf("Ping = %v, want code unavailable: %s", err, why)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), receiveTimeout)
+	defer cancel()
+	wantCode(t, "Send while the backend is away", top.Send(ctx, message("during-outage", nil)), adapters.Unavailable, why)
+	_, err := e.b.Depth(ctx, ch)
+	wantCode(t, "Depth while the backend is away", err, adapters.Unavailable, why)
+
+	if err := o.Start(stepCtx(t)); err != nil {
+		t.Fatalf("Outage.Start: %v", err)
+	}
+	restarted = true
+	eventually(t, settleTimeout, func() error {
+		if err := e.b.Ping(stepCtx(t)); err != nil {
+			return fmt.Errorf("Ping after the backend returned = %v, want nil: the adapter must reconnect by itself", err)
+		}
+		return nil
+	})
+	// The same topic and subscription work again, without a new Open.
+	sendIDs(t, top, "after-outage")
+	want := []string{"after-outage"}
+	if e.caps.Durable {
+		want = append(want, "before-outage")
+	}
+	got := map[string]bool{}
+	for !allIn(want, got) {
+		m := receive(t, sub, "the subscription opened before the outage must deliver again once the backend is back")
+		got[m.Metadata["id"]] = true
+		m.Ack()
+	}
+}
+
+func allIn(want []string, got map[string]bool) bool {
+	for _, id := range want {
+		if !got[id] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,107 @@
+package memory
+
+import (
+	"context"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/driver"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/adaptertest"
+)
+
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		// A small message limit keeps the size test quick; the suite reads
+		// it from Capabilities. Outage stays nil: memory cannot go away.
+		Open: func(context.Context) (adapters.Backend, error) {
+			return New(Options{MaxMessageBytes: 64 << 10}), nil
+		},
+	})
+}
+
+func TestFullChannelIsResourceExhaustedNamingTheChannel(t *testing.T) {
+	ctx := t.Context()
+	b := New(Options{MaxDepth: 2})
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnsureChannel(ctx, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	top, err := b.OpenTopic(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	for range 2 {
+		if err := top.Send(ctx, &pubsub.Message{Body: []byte("x")}); err != nil {
+			t.Fatalf("Send below max_depth: %v", err)
+		}
+	}
+	err = top.Send(ctx, &pubsub.Message{Body: []byte("x")})
+	if adapters.CodeOf(err) != adapters.ResourceExhausted {
+		t.Fatalf("Send past max_depth: %v, want code resource_exhausted: the bus answers 429 and retries later", err)
+	}
+	if !strings.Contains(err.Error(), `"orders"`) {
+		t.Errorf("error %q does not name the channel: an operator must see which route is behind", err)
+	}
+}
+
+func TestUnknownOptionIsRefused(t *testing.T) {
+	u := &url.URL{Scheme: Scheme, RawQuery: "max_dept=10"}
+	_, err := Open(t.Context(), u)
+	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "max_depth") {
+		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
+	}
+}
+
+// A receiver waiting on an empty channel wakes as soon as a message is
+// published, instead of on a polling timer (mempubsub sleeps up to 250 ms).
+func TestWaitingReceiverWakesAtOnce(t *testing.T) {
+	ctx := t.Context()
+	b := New(Options{})
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnsureChannel(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.channel("chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &subscription{ch: ch, prefetch: 1}
+	got := make(chan time.Time, 1)
+	go func() {
+		ms, err := s.ReceiveBatch(ctx, 1)
+		if err != nil || len(ms) != 1 {
+			t.Errorf("ReceiveBatch = %d messages, %v; want the published one", len(ms), err)
+		}
+		got <- time.Now()
+	}()
+	// Publish only once the receiver is parked on the channel.
+	deadline := time.Now().Add(5 * time.Second)
+	for !hasWaiter(ch) {
+		if time.Now().After(deadline) {
+			t.Fatal("the receiver never started waiting on the empty channel")
+		}
+		runtime.Gosched()
+	}
+
+	sent := time.Now()
+	top := &topic{ch: ch}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("hi")}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := (<-got).Sub(sent); d > 100*time.Millisecond {
+		t.Fatalf("the waiting receiver woke %v after the publish, want well under 100ms: chat and request/reply need it", d)
+	}
+}
+
+func hasWaiter(c *channel) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiters > 0
+}
