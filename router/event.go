@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -28,12 +30,21 @@ type Event struct {
 	dataJSON []byte // the payload when it is JSON, decoded lazily into data
 	dataOnce sync.Once
 	data     any
+
+	// The SDK form of the event, which CloudEvents SQL filters evaluate:
+	// given to NewEvent, or built on first use for ParseEventJSON.
+	sdkOnce  sync.Once
+	sdkEvent *event.Event
 }
+
+// contextAttributes are the attributes that CloudEvents defines as strings
+// (or string forms of URIs and timestamps).
+var contextAttributes = []string{"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema"}
 
 // NewEvent adapts an SDK event. It keeps references to e's data: do not
 // modify e while the Event is in use.
 func NewEvent(e *event.Event) *Event {
-	ev := &Event{attrs: make(map[string]any, 8)}
+	ev := &Event{attrs: make(map[string]any, 8), sdkEvent: e}
 	if e.Context == nil {
 		return ev
 	}
@@ -109,7 +120,17 @@ func ParseEventJSON(doc []byte) (*Event, error) {
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, fmt.Errorf("event attribute %q: %w", name, err)
 			}
+			if v == nil {
+				continue // a null attribute is an absent one
+			}
 			ev.attrs[name] = v
+		}
+	}
+	for _, name := range contextAttributes {
+		if v, ok := ev.attrs[name]; ok {
+			if _, isString := v.(string); !isString {
+				return nil, fmt.Errorf("event attribute %q must be a string, not %s", name, raw(members[name]))
+			}
 		}
 	}
 	if _, ok := members["data_base64"]; ok {
@@ -123,6 +144,8 @@ func ParseEventJSON(doc []byte) (*Event, error) {
 	}
 	return ev, nil
 }
+
+func raw(b json.RawMessage) string { return string(b) }
 
 // isJSONMediaType reports whether a datacontenttype denotes JSON. As in the
 // CloudEvents JSON format, an absent content type means JSON.
@@ -160,4 +183,78 @@ func (e *Event) payload() any {
 		}
 	})
 	return e.data
+}
+
+// attributeString returns a context attribute or extension in its
+// canonical string form, as the Subscriptions API filters compare it.
+func (e *Event) attributeString(name string) (string, bool) {
+	v, ok := e.attrs[name]
+	if !ok {
+		return "", false
+	}
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	b, err := json.Marshal(v)
+	return string(b), err == nil
+}
+
+// cloudEvent returns the SDK form of the event for CloudEvents SQL. For an
+// event read by ParseEventJSON it is built from the attributes on first
+// use; attributes the SDK refuses (such as an extension whose name is not
+// lower-case alphanumeric) are left out, so SQL sees them as missing.
+func (e *Event) cloudEvent() event.Event {
+	e.sdkOnce.Do(func() {
+		if e.sdkEvent != nil {
+			return
+		}
+		ce := event.New()
+		for name, v := range e.attrs {
+			s, _ := e.attributeString(name)
+			switch name {
+			case "specversion":
+				ce.SetSpecVersion(s)
+			case "id":
+				ce.SetID(s)
+			case "source":
+				ce.SetSource(s)
+			case "type":
+				ce.SetType(s)
+			case "subject":
+				ce.SetSubject(s)
+			case "datacontenttype":
+				ce.SetDataContentType(s)
+			case "dataschema":
+				ce.SetDataSchema(s)
+			case "time":
+				if t, err := types.ParseTime(s); err == nil {
+					ce.SetTime(t)
+				}
+			default:
+				_ = ce.Context.SetExtension(name, sqlValue(v, s))
+			}
+		}
+		e.sdkEvent = &ce
+	})
+	return *e.sdkEvent
+}
+
+// sqlValue is an extension's value as CloudEvents SQL types it: integers
+// (that fit in 32 bits) as integers, booleans as booleans, the rest as
+// strings.
+func sqlValue(v any, s string) any {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case float64:
+		if v == math.Trunc(v) && v >= math.MinInt32 && v <= math.MaxInt32 {
+			return int32(v)
+		}
+	}
+	return s
 }

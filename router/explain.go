@@ -31,7 +31,7 @@ func Explain(r Rule, e *Event) (Explanation, error) {
 	for i, clause := range pr.clauses {
 		res := explainClause(clause, e)
 		if res.failed == "" {
-			return explainMatch(pr, res), nil
+			return explainFilters(pr, res.held, e), nil
 		}
 		if i == 0 || len(res.held) > len(best.held) {
 			best = res
@@ -44,14 +44,23 @@ func Explain(r Rule, e *Event) (Explanation, error) {
 	return Explanation{Reason: reason}, nil
 }
 
-func explainMatch(pr *parsedRule, res clauseResult) Explanation {
-	if len(res.held) == 0 {
+// explainFilters continues an explanation whose pattern matched with the
+// filters, in order.
+func explainFilters(pr *parsedRule, held []string, e *Event) Explanation {
+	for _, f := range pr.filters {
+		ok, why := f.holds(e)
+		if !ok {
+			return Explanation{Reason: why}
+		}
+		held = append(held, fmt.Sprintf("%s: %s holds", f.path, f.text))
+	}
+	if len(held) == 0 {
 		return Explanation{Matched: true, Reason: "the rule is empty, so it matches every event"}
 	}
 	return Explanation{
 		Matched: true,
-		Reason:  fmt.Sprintf("all %d fields of the pattern matched", len(res.held)),
-		Held:    res.held,
+		Reason:  fmt.Sprintf("all %d conditions of the rule held", len(held)),
+		Held:    held,
 	}
 }
 

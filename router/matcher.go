@@ -14,13 +14,14 @@ import (
 // Compilation turns every rule into clauses (one per $or combination) of
 // field tests, and indexes the field tests by the path they read. Matching
 // walks only the parts of the event that some rule reads; each value found
-// looks up the tests it passes (a hash lookup for exact values, a prefix
-// table for prefixes) and counts, per clause, how many of its tests hold. A
+// looks up the tests it passes (a hash lookup for exact values, a radix
+// tree for prefixes and suffixes) and counts, per clause, how many of its tests hold. A
 // clause whose count reaches its size selects its rule. The cost per event
 // therefore grows with the number of values read and tests passed, not with
 // the number of routes.
 type Matcher struct {
 	names   []string    // route names in sorted order; rule i is names[i]
+	filters [][]*filter // by rule; evaluated once a clause of the rule holds
 	root    *pathNode   // the fields that some rule reads
 	paths   []pathIndex // by path id
 	fields  []compiledField
@@ -53,9 +54,26 @@ type pathIndex struct {
 	exactTrue   []int32
 	exactFalse  []int32
 	exactNull   []int32
-	prefixes    prefixTable
-	anyValue    []int32 // exists: true
-	absent      []int32 // exists: false
+	prefixes    affixTree
+	suffixes    affixTree // fromEnd
+	// The case-insensitive tests, keyed by their case-folded operand.
+	equalsFold map[string][]int32
+	prefixFold affixTree
+	suffixFold affixTree // fromEnd
+	anyValue   []int32   // exists: true
+	absent     []int32   // exists: false
+	// scan holds the tests that no index serves (anything-but, numeric,
+	// wildcard, cidr): each value at the path is checked against each.
+	scan []scannedTest
+}
+
+type scannedTest struct {
+	id   int32
+	test *valueTest
+}
+
+func (idx *pathIndex) hasFoldTests() bool {
+	return idx.equalsFold != nil || !idx.prefixFold.empty() || !idx.suffixFold.empty()
 }
 
 type compiledField struct {
@@ -77,6 +95,7 @@ type matchState struct {
 	pathMark    []uint32 // path id -> gen when a value was found there
 	ruleMark    []uint32
 	matched     []int32 // rule ids
+	event       *Event  // the event being matched, for filters
 }
 
 // NewMatcher validates and compiles the rules of one bus, keyed by route
@@ -95,8 +114,10 @@ func NewMatcher(rules map[string]Rule, lim Limits) (*Matcher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("route %q: %w", name, err)
 		}
+		m.filters = append(m.filters, pr.filters)
+		required := indexableTests(pr.filters)
 		for _, clause := range pr.clauses {
-			m.addClause(int32(ruleID), clause, fieldIDs)
+			m.addClause(int32(ruleID), append(clause[:len(clause):len(clause)], required...), fieldIDs)
 		}
 	}
 	m.states.New = func() any {
@@ -142,7 +163,7 @@ func (m *Matcher) fieldID(ft *fieldTest, fieldIDs map[string]int32) int32 {
 	m.fields = append(m.fields, compiledField{})
 	pathID := m.pathID(ft.path)
 	idx := &m.paths[pathID]
-	for _, t := range ft.tests {
+	for i, t := range ft.tests {
 		switch t.op {
 		case opExactString:
 			if idx.exactString == nil {
@@ -164,6 +185,19 @@ func (m *Matcher) fieldID(ft *fieldTest, fieldIDs map[string]int32) int32 {
 			idx.exactNull = append(idx.exactNull, id)
 		case opPrefix:
 			idx.prefixes.add(t.str, id)
+		case opSuffix:
+			idx.suffixes.add(t.str, id)
+		case opEqualsFold:
+			if idx.equalsFold == nil {
+				idx.equalsFold = map[string][]int32{}
+			}
+			idx.equalsFold[t.str] = append(idx.equalsFold[t.str], id)
+		case opPrefixFold:
+			idx.prefixFold.add(t.str, id)
+		case opSuffixFold:
+			idx.suffixFold.add(t.str, id)
+		case opAnythingBut, opNumeric, opWildcard, opCIDR:
+			idx.scan = append(idx.scan, scannedTest{id: id, test: &ft.tests[i]})
 		case opExists:
 			idx.anyValue = append(idx.anyValue, id)
 		}
@@ -197,7 +231,7 @@ func (m *Matcher) pathID(path []string) int32 {
 	}
 	if n.id < 0 {
 		n.id = int32(len(m.paths))
-		m.paths = append(m.paths, pathIndex{})
+		m.paths = append(m.paths, pathIndex{suffixes: affixTree{fromEnd: true}, suffixFold: affixTree{fromEnd: true}})
 	}
 	return n.id
 }
@@ -216,6 +250,8 @@ func (m *Matcher) Match(e *Event) []string {
 		st.gen = 1
 	}
 	st.matched = st.matched[:0]
+	st.event = e
+	defer func() { st.event = nil }() // let the pool not keep events alive
 
 	for _, c := range m.root.children {
 		if v, ok := e.value(c.name); ok {
@@ -269,8 +305,16 @@ func (m *Matcher) leaf(st *matchState, id int32, v any) {
 	m.hitAll(st, idx.anyValue)
 	switch v := v.(type) {
 	case string:
+		hit := func(ids []int32) { m.hitAll(st, ids) }
 		m.hitAll(st, idx.exactString[v])
-		idx.prefixes.each(v, func(ids []int32) { m.hitAll(st, ids) })
+		idx.prefixes.each(v, hit)
+		idx.suffixes.each(v, hit)
+		if idx.hasFoldTests() {
+			f := foldCase(v)
+			m.hitAll(st, idx.equalsFold[f])
+			idx.prefixFold.each(f, hit)
+			idx.suffixFold.each(f, hit)
+		}
 	case float64:
 		m.hitAll(st, idx.exactNumber[normalizeZero(v)])
 	case bool:
@@ -282,34 +326,51 @@ func (m *Matcher) leaf(st *matchState, id int32, v any) {
 	case nil:
 		m.hitAll(st, idx.exactNull)
 	}
+	for _, sc := range idx.scan {
+		if st.fieldMark[sc.id] != st.gen && sc.test.matches(v) {
+			m.hit(st, sc.id)
+		}
+	}
 }
 
 // hitAll records that the field tests ids hold for this event.
 func (m *Matcher) hitAll(st *matchState, ids []int32) {
 	for _, id := range ids {
-		if st.fieldMark[id] == st.gen {
-			continue // already held through another value
+		m.hit(st, id)
+	}
+}
+
+// hit records that field test id holds, and counts it towards its clauses.
+func (m *Matcher) hit(st *matchState, id int32) {
+	if st.fieldMark[id] == st.gen {
+		return // already held through another value
+	}
+	st.fieldMark[id] = st.gen
+	for _, c := range m.fields[id].clauses {
+		if st.clauseMark[c] != st.gen {
+			st.clauseMark[c] = st.gen
+			st.clauseCount[c] = 0
 		}
-		st.fieldMark[id] = st.gen
-		for _, c := range m.fields[id].clauses {
-			if st.clauseMark[c] != st.gen {
-				st.clauseMark[c] = st.gen
-				st.clauseCount[c] = 0
-			}
-			st.clauseCount[c]++
-			if st.clauseCount[c] == m.clauses[c].need {
-				m.clauseHolds(st, c)
-			}
+		st.clauseCount[c]++
+		if st.clauseCount[c] == m.clauses[c].need {
+			m.clauseHolds(st, c)
 		}
 	}
 }
 
-// clauseHolds selects the rule of a clause whose every test held.
+// clauseHolds selects the rule of a clause whose every test held, if the
+// rule's filters hold too. A rule is decided once per event, whichever of
+// its clauses holds first.
 func (m *Matcher) clauseHolds(st *matchState, c int32) {
 	r := m.clauses[c].rule
 	if st.ruleMark[r] == st.gen {
 		return
 	}
 	st.ruleMark[r] = st.gen
+	for _, f := range m.filters[r] {
+		if ok, _ := f.holds(st.event); !ok {
+			return
+		}
+	}
 	st.matched = append(st.matched, r)
 }

@@ -2,6 +2,8 @@ package router
 
 import (
 	"fmt"
+	"math"
+	"net/netip"
 	"strings"
 )
 
@@ -151,6 +153,9 @@ func (p *patternParser) field(n jsonNode, path []string, jpath string) *fieldTes
 	return ft
 }
 
+// operatorNames lists the operators a field's array accepts, for messages.
+const operatorNames = "prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr"
+
 // operator parses one {"operator": operand} object of a field's array.
 func (p *patternParser) operator(n jsonNode, ft *fieldTest, jpath string) {
 	if len(n.members) != 1 {
@@ -161,13 +166,31 @@ func (p *patternParser) operator(n jsonNode, ft *fieldTest, jpath string) {
 	opath := jsonPathKey(jpath, op)
 	text := n.String()
 	switch op {
-	case "prefix":
-		if arg.kind != jsonString {
-			p.fail(opath, "must be a string, not %s", arg.kind)
-			return
+	case "prefix", "suffix":
+		if t, ok := p.affix(op, arg, opath); ok {
+			t.text = text
+			ft.tests = append(ft.tests, t)
 		}
-		if p.checkOperand(opath, arg.text) {
-			ft.tests = append(ft.tests, valueTest{op: opPrefix, str: arg.text, text: text})
+	case "equals-ignore-case":
+		if s, ok := p.stringOperand(arg, opath); ok {
+			ft.tests = append(ft.tests, valueTest{op: opEqualsFold, str: foldCase(s), text: text})
+		}
+	case "wildcard":
+		if w, ok := p.wildcard(arg, opath); ok {
+			ft.tests = append(ft.tests, valueTest{op: opWildcard, glob: w, text: text})
+		}
+	case "anything-but":
+		if t, ok := p.anythingBut(arg, opath); ok {
+			t.text = text
+			ft.tests = append(ft.tests, t)
+		}
+	case "numeric":
+		if r, ok := p.numeric(arg, opath); ok {
+			ft.tests = append(ft.tests, valueTest{op: opNumeric, rng: r, text: text})
+		}
+	case "cidr":
+		if c, ok := p.cidr(arg, opath); ok {
+			ft.tests = append(ft.tests, valueTest{op: opCIDR, cidr: c, text: text})
 		}
 	case "exists":
 		if arg.kind != jsonBool {
@@ -180,8 +203,246 @@ func (p *patternParser) operator(n jsonNode, ft *fieldTest, jpath string) {
 			ft.absentOK = true
 		}
 	default:
-		p.fail(opath, "is not a known operator; use one of: prefix, exists")
+		p.fail(opath, "is not a known operator; use one of: %s", operatorNames)
 	}
+}
+
+// affix parses the operand of prefix or suffix: a string, or
+// {"equals-ignore-case": string}.
+func (p *patternParser) affix(op string, arg jsonNode, jpath string) (valueTest, bool) {
+	exact, folded := opPrefix, opPrefixFold
+	if op == "suffix" {
+		exact, folded = opSuffix, opSuffixFold
+	}
+	if arg.kind == jsonObject && len(arg.members) == 1 && arg.members[0].key == "equals-ignore-case" {
+		s, ok := p.stringOperand(arg.members[0].val, jsonPathKey(jpath, "equals-ignore-case"))
+		return valueTest{op: folded, str: foldCase(s)}, ok
+	}
+	if arg.kind != jsonString {
+		p.fail(jpath, `must be a string, or {"equals-ignore-case": string}, not %s`, arg)
+		return valueTest{}, false
+	}
+	s, ok := p.stringOperand(arg, jpath)
+	return valueTest{op: exact, str: s}, ok
+}
+
+// stringOperand checks that an operand is a string of allowed length.
+func (p *patternParser) stringOperand(arg jsonNode, jpath string) (string, bool) {
+	if arg.kind != jsonString {
+		p.fail(jpath, "must be a string, not %s", arg.kind)
+		return "", false
+	}
+	return arg.text, p.checkOperand(jpath, arg.text)
+}
+
+// wildcard parses a wildcard operand: '*' matches any run of characters,
+// \* is a literal star and \\ a literal backslash (written "\\*" and
+// "\\\\" in JSON). Consecutive stars and other escapes are refused, as in
+// AWS EventBridge.
+func (p *patternParser) wildcard(arg jsonNode, jpath string) (wildcard, bool) {
+	s, ok := p.stringOperand(arg, jpath)
+	if !ok {
+		return wildcard{}, false
+	}
+	var segs []string
+	var cur strings.Builder
+	stars := 0
+	prevStar := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '*':
+			if prevStar {
+				p.fail(jpath, "%q has consecutive '*': one '*' already matches any run of characters", s)
+				return wildcard{}, false
+			}
+			stars++
+			prevStar = true
+			segs = append(segs, cur.String())
+			cur.Reset()
+			continue
+		case '\\':
+			if i+1 >= len(s) || (s[i+1] != '*' && s[i+1] != '\\') {
+				p.fail(jpath, `%q has a backslash that escapes neither '*' nor '\': write \* for a literal star and \\ for a literal backslash`, s)
+				return wildcard{}, false
+			}
+			i++
+			cur.WriteByte(s[i])
+		default:
+			cur.WriteByte(c)
+		}
+		prevStar = false
+	}
+	segs = append(segs, cur.String())
+	if stars > p.lim.MaxWildcards {
+		p.fail(jpath, "%q has %d '*'; the limit is %d, because each one multiplies the work of matching", s, stars, p.lim.MaxWildcards)
+		return wildcard{}, false
+	}
+	return wildcard{segments: segs}, true
+}
+
+// anythingBut parses the operand of anything-but: a string, a number, a
+// non-empty list of all strings or all numbers, or one of the objects
+// {"prefix": s}, {"suffix": s}, {"equals-ignore-case": s or [s...]},
+// {"wildcard": s or [s...]}.
+func (p *patternParser) anythingBut(arg jsonNode, jpath string) (valueTest, bool) {
+	t := valueTest{op: opAnythingBut}
+	switch arg.kind {
+	case jsonString:
+		if s, ok := p.stringOperand(arg, jpath); ok {
+			t.but = []valueTest{{op: opExactString, str: s}}
+			return t, true
+		}
+		return t, false
+	case jsonNumber:
+		t.but = []valueTest{{op: opExactNumber, num: normalizeZero(arg.num)}}
+		return t, true
+	case jsonArray:
+		if len(arg.elems) == 0 {
+			p.fail(jpath, "is an empty list, which excludes nothing: list the values to exclude")
+			return t, false
+		}
+		kind := arg.elems[0].kind
+		for i, e := range arg.elems {
+			epath := fmt.Sprintf("%s[%d]", jpath, i)
+			if e.kind != kind || (kind != jsonString && kind != jsonNumber) {
+				p.fail(epath, "must be a string or a number, and all entries of the list of one kind, not %s", e.kind)
+				return t, false
+			}
+			if i > 0 {
+				p.values++
+			}
+			if kind == jsonNumber {
+				t.but = append(t.but, valueTest{op: opExactNumber, num: normalizeZero(e.num)})
+			} else if p.checkOperand(epath, e.text) {
+				t.but = append(t.but, valueTest{op: opExactString, str: e.text})
+			}
+		}
+		return t, true
+	case jsonObject:
+		if len(arg.members) != 1 {
+			break
+		}
+		op, inner := arg.members[0].key, arg.members[0].val
+		ipath := jsonPathKey(jpath, op)
+		t.butStringsOnly = true
+		switch op {
+		case "prefix", "suffix":
+			if inner.kind != jsonString {
+				p.fail(ipath, "must be a string, not %s", inner.kind)
+				return t, false
+			}
+			sub, ok := p.affix(op, inner, ipath)
+			t.but = []valueTest{sub}
+			return t, ok
+		case "equals-ignore-case", "wildcard":
+			list := []jsonNode{inner}
+			listPath := func(int) string { return ipath }
+			if inner.kind == jsonArray {
+				if len(inner.elems) == 0 {
+					p.fail(ipath, "is an empty list, which excludes nothing")
+					return t, false
+				}
+				list = inner.elems
+				listPath = func(i int) string { return fmt.Sprintf("%s[%d]", ipath, i) }
+				p.values += len(list) - 1
+			}
+			ok := true
+			for i, e := range list {
+				if op == "wildcard" {
+					w, wok := p.wildcard(e, listPath(i))
+					t.but = append(t.but, valueTest{op: opWildcard, glob: w})
+					ok = ok && wok
+				} else {
+					s, sok := p.stringOperand(e, listPath(i))
+					t.but = append(t.but, valueTest{op: opEqualsFold, str: foldCase(s)})
+					ok = ok && sok
+				}
+			}
+			return t, ok
+		}
+	}
+	p.fail(jpath, `must be a string, a number, a list of strings or of numbers, or one of {"prefix": s}, {"suffix": s}, {"equals-ignore-case": s}, {"wildcard": s}; got %s`, arg)
+	return t, false
+}
+
+// numeric parses ["op", n] or a range ["op", n, "op", n] with one lower
+// (">", ">=") and one upper ("<", "<=") bound.
+func (p *patternParser) numeric(arg jsonNode, jpath string) (numericRange, bool) {
+	var r numericRange
+	const usage = `must be ["=", n], ["<", n], ["<=", n], [">", n], [">=", n] or a range such as [">", 0, "<=", 5]`
+	if arg.kind != jsonArray || (len(arg.elems) != 2 && len(arg.elems) != 4) {
+		p.fail(jpath, usage)
+		return r, false
+	}
+	for i := 0; i < len(arg.elems); i += 2 {
+		opNode, numNode := arg.elems[i], arg.elems[i+1]
+		if opNode.kind != jsonString || numNode.kind != jsonNumber {
+			p.fail(jpath, usage)
+			return r, false
+		}
+		q, ok := quantize(numNode.num)
+		if !ok {
+			p.fail(fmt.Sprintf("%s[%d]", jpath, i+1), "%s is outside the range numeric matching supports, -5e9 to 5e9", numNode.text)
+			return r, false
+		}
+		if math.Abs(float64(q)-numNode.num*numericScale) > 1e-3 {
+			p.fail(fmt.Sprintf("%s[%d]", jpath, i+1), "%s has more than 6 digits after the decimal point, the precision of numeric matching", numNode.text)
+			return r, false
+		}
+		if i > 0 {
+			p.values++
+		}
+		switch opNode.text {
+		case "=":
+			if len(arg.elems) != 2 {
+				p.fail(jpath, `"=" stands alone: use ["=", n]`)
+				return r, false
+			}
+			r.lo, r.hi, r.hasLo, r.hasHi = q, q, true, true
+		case ">", ">=":
+			if r.hasLo {
+				p.fail(jpath, "has two lower bounds: "+usage)
+				return r, false
+			}
+			r.lo, r.hasLo, r.loOpen = q, true, opNode.text == ">"
+		case "<", "<=":
+			if r.hasHi {
+				p.fail(jpath, "has two upper bounds: "+usage)
+				return r, false
+			}
+			r.hi, r.hasHi, r.hiOpen = q, true, opNode.text == "<"
+		default:
+			p.fail(fmt.Sprintf("%s[%d]", jpath, i), "%s is not a comparison: %s", opNode, usage)
+			return r, false
+		}
+	}
+	if r.hasLo && r.hasHi && (r.lo > r.hi || r.lo == r.hi && (r.loOpen || r.hiOpen)) {
+		p.fail(jpath, "is an empty range: no number is above the lower bound and below the upper one")
+		return r, false
+	}
+	return r, true
+}
+
+// cidr parses an IPv4 or IPv6 network such as "10.0.0.0/24".
+func (p *patternParser) cidr(arg jsonNode, jpath string) (netip.Prefix, bool) {
+	s, ok := p.stringOperand(arg, jpath)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	pfx, err := netip.ParsePrefix(s)
+	if err != nil {
+		if ip, ipErr := netip.ParseAddr(s); ipErr == nil {
+			p.fail(jpath, "%q is an address, not a network: write %s/%d for that one address", s, s, ip.BitLen())
+		} else {
+			p.fail(jpath, "%q is not a network in CIDR notation such as 10.0.0.0/24 or 2001:db8::/32", s)
+		}
+		return netip.Prefix{}, false
+	}
+	if pfx != pfx.Masked() {
+		p.fail(jpath, "%q has bits set after the prefix length: did you mean %s?", s, pfx.Masked())
+		return netip.Prefix{}, false
+	}
+	return pfx, true
 }
 
 // checkOperand enforces MaxOperandBytes on a string operand.

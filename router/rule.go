@@ -101,6 +101,8 @@ type parsedRule struct {
 	// matches when every field test of at least one clause holds. An empty
 	// pattern is one clause without tests.
 	clauses [][]*fieldTest
+	// filters must all hold as well.
+	filters []*filter
 }
 
 func parseRule(r Rule, lim Limits) (*parsedRule, error) {
@@ -116,7 +118,9 @@ func parseRule(r Rule, lim Limits) (*parsedRule, error) {
 		pr.clauses = clauses
 	}
 	if !isEmptyJSON(r.Filters) {
-		errs = append(errs, &FieldError{Path: "filters", Message: "filters are not supported yet; use match"})
+		filters, ferrs := parseFilters(r.Filters, lim)
+		errs = append(errs, ferrs...)
+		pr.filters = filters
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
