@@ -1,0 +1,158 @@
+package bus
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// maxAdminBody bounds a route or test-pattern request.
+const maxAdminBody = 1 << 20
+
+// Handler returns the bus's whole HTTP API.
+func (b *Bus) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /events", b.handleEvents)
+	mux.HandleFunc("POST /buses/{bus}/events", b.handleEvents)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", b.handleReady)
+	mux.HandleFunc("GET /v1/routes", b.handleListRoutes)
+	mux.HandleFunc("GET /v1/routes/{name}", b.handleGetRoute)
+	mux.HandleFunc("PUT /v1/routes/{name}", b.handlePutRoute)
+	mux.HandleFunc("DELETE /v1/routes/{name}", b.handleDeleteRoute)
+	mux.HandleFunc("POST /v1/test-pattern", handleTestPattern)
+	return mux
+}
+
+// handleReady answers 200 when every backend in use answers a ping.
+func (b *Bus) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	failed := map[string]string{}
+	for url, be := range b.backends.Opened() {
+		if err := be.Ping(ctx); err != nil {
+			failed[url] = err.Error()
+		}
+	}
+	if len(failed) > 0 {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "backends": failed})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (b *Bus) handleListRoutes(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string][]router.Route{"routes": b.Routes()})
+}
+
+func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
+	route, ok := b.Route(r.PathValue("name"))
+	if !ok {
+		writeError(w, adapters.Errorf(adapters.NotFound, "route %q does not exist", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, route)
+}
+
+func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
+	var route router.Route
+	if err := decodeStrict(w, r, &route); err != nil {
+		writeError(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	if route.Name == "" {
+		route.Name = name
+	}
+	if route.Name != name {
+		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
+		return
+	}
+	created, err := b.PutRoute(r.Context(), route)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	saved, _ := b.Route(name)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, saved)
+}
+
+func (b *Bus) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
+	if err := b.DeleteRoute(r.Context(), r.PathValue("name")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// testPatternRequest is the body of POST /v1/test-pattern.
+type testPatternRequest struct {
+	Match   json.RawMessage `json:"match"`
+	Filters json.RawMessage `json:"filters"`
+	Event   json.RawMessage `json:"event"`
+}
+
+// handleTestPattern says whether an event matches a rule, and why. It
+// touches no route: a pure function of its input.
+func handleTestPattern(w http.ResponseWriter, r *http.Request) {
+	var req testPatternRequest
+	if err := decodeStrict(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	ex, err := TestPattern(router.Rule{Match: req.Match, Filters: req.Filters}, req.Event)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
+}
+
+// TestPattern validates rule and explains how it treats the event document.
+// Bad input is a *router.FieldError naming "match…", "filters…" or "event".
+func TestPattern(rule router.Rule, eventDoc []byte) (router.Explanation, error) {
+	if err := rule.Validate(router.Limits{}); err != nil {
+		return router.Explanation{}, err
+	}
+	if len(bytes.TrimSpace(eventDoc)) == 0 {
+		return router.Explanation{}, &router.FieldError{Path: "event", Message: "is required: the event as JSON, attributes at the top level and the payload under data"}
+	}
+	ev, err := router.ParseEventJSON(eventDoc)
+	if err != nil {
+		return router.Explanation{}, &router.FieldError{Path: "event", Message: err.Error()}
+	}
+	return router.Explain(rule, ev)
+}
+
+// decodeStrict reads a JSON body into v, refusing unknown fields so a typo
+// is an error rather than a silently ignored setting.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is over %d bytes", maxAdminBody)}
+		}
+		if errors.Is(err, io.EOF) {
+			return adapters.Errorf(adapters.InvalidArgument, "request body is empty: send a JSON object")
+		}
+		return adapters.Errorf(adapters.InvalidArgument, "request body: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// The media types of CloudEvents' JSON formats.
+const (
+	mediaStructured = "application/cloudevents+json"
+	mediaBatch      = "application/cloudevents-batch+json"
+)
+
+// decoded is one event of a request, or why it could not be read.
+type decoded struct {
+	event *event.Event
+	err   *apiError
+	// id and source, as far as they could be read, to label an error.
+	id, source string
+}
+
+// readBody reads at most limit bytes of the request body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("request body is over the %d-byte limit (max_body_bytes): send smaller events or split the batch", limit)}
+	case err != nil:
+		return nil, &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "reading request body: " + err.Error()}
+	}
+	return body, nil
+}
+
+// decodeRequest reads the events of a request in any of the three content
+// modes. A request-level problem (unknown content type, a batch that is not
+// an array) is the second result; a bad event in a batch only marks itself.
+func decodeRequest(h http.Header, body []byte) ([]decoded, *apiError) {
+	ct := h.Get("Content-Type")
+	media, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case media == mediaStructured:
+		return []decoded{decodeStructured(body)}, nil
+	case media == mediaBatch:
+		return decodeBatch(body)
+	case strings.HasPrefix(media, "application/cloudevents"):
+		return nil, &apiError{Code: codeUnsupportedMedia, status: http.StatusUnsupportedMediaType,
+			Message: fmt.Sprintf("event format %q is not supported: use %s or %s", media, mediaStructured, mediaBatch)}
+	case hasCloudEventsHeaders(h):
+		e, err := readBinary(h, body)
+		if err != nil {
+			return []decoded{{err: asAPIError(err), id: h.Get("Ce-Id"), source: h.Get("Ce-Source")}}, nil
+		}
+		return []decoded{validated(e)}, nil
+	}
+	if ct == "" {
+		ct = "none"
+	}
+	return nil, &apiError{Code: codeUnsupportedMedia, status: http.StatusUnsupportedMediaType,
+		Message: fmt.Sprintf("content type %q carries no CloudEvent: send ce-* headers (binary mode), %s (structured) or %s (batch)", ct, mediaStructured, mediaBatch)}
+}
+
+func hasCloudEventsHeaders(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(k, headerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func asAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return fieldErrorf("", "%v", err)
+}
+
+func decodeBatch(body []byte) ([]decoded, *apiError) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, fieldErrorf("", "a batch must be a JSON array of structured CloudEvents: %v", err)
+	}
+	if len(items) == 0 {
+		return nil, fieldErrorf("", "the batch holds no events")
+	}
+	out := make([]decoded, len(items))
+	for i, raw := range items {
+		out[i] = decodeStructured(raw)
+	}
+	return out, nil
+}
+
+// decodeStructured reads one event in the JSON format.
+func decodeStructured(raw []byte) decoded {
+	var e event.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		d := diagnoseStructured(raw)
+		if d.err == nil {
+			d.err = fieldErrorf("", "%v", err)
+		}
+		return d
+	}
+	if e.SpecVersion() != event.CloudEventsVersionV1 {
+		return decoded{err: fieldErrorf("specversion", "%q is not supported: this bus accepts CloudEvents 1.0", e.SpecVersion()), id: e.ID(), source: e.Source()}
+	}
+	if len(e.Extensions()) > 0 {
+		// sdk-go folds extension names to lower case; the spec refuses
+		// upper case, so look at the names as the producer wrote them.
+		if d := diagnoseStructured(raw); d.err != nil {
+			return d
+		}
+	}
+	return validated(&e)
+}
+
+// diagnoseStructured explains why sdk-go refused a JSON event, naming the
+// attribute at fault. It runs only on that error path.
+func diagnoseStructured(raw []byte) decoded {
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &attrs); err != nil {
+		return decoded{err: fieldErrorf("", "an event must be a JSON object: %v", err)}
+	}
+	var d decoded
+	str := func(name string) (string, bool) {
+		var s string
+		err := json.Unmarshal(attrs[name], &s)
+		return s, err == nil
+	}
+	d.id, _ = str("id")
+	d.source, _ = str("source")
+	if _, ok := attrs["specversion"]; !ok {
+		d.err = fieldErrorf("specversion", "is required and must be \"1.0\"")
+		return d
+	}
+	if sv, _ := str("specversion"); sv != event.CloudEventsVersionV1 {
+		d.err = fieldErrorf("specversion", "%s is not supported: this bus accepts CloudEvents \"1.0\"", attrs["specversion"])
+		return d
+	}
+	names := make([]string, 0, len(attrs))
+	for name := range attrs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if name == "data" || name == "data_base64" {
+			continue
+		}
+		if err := checkAttributeName(name); err != nil {
+			d.err = fieldErrorf(name, "%v", err)
+			return d
+		}
+		if _, isString := str(name); !isString && isStringAttribute(name) {
+			d.err = fieldErrorf(name, "must be a JSON string, got %s", attrs[name])
+			return d
+		}
+	}
+	if t, ok := attrs["time"]; ok {
+		s, _ := str("time")
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			d.err = fieldErrorf("time", "%s is not an RFC 3339 timestamp such as \"2026-01-02T15:04:05Z\"", t)
+			return d
+		}
+	}
+	return d
+}
+
+func isStringAttribute(name string) bool {
+	switch name {
+	case "id", "source", "type", "subject", "time", "dataschema", "datacontenttype", "specversion":
+		return true
+	}
+	return false
+}
+
+// validated applies the CloudEvents 1.0 rules to a parsed event, reporting
+// the first field at fault.
+func validated(e *event.Event) decoded {
+	d := decoded{id: e.ID(), source: e.Source()}
+	err := e.Validate()
+	if err == nil {
+		d.event = e
+		return d
+	}
+	var verr event.ValidationError
+	if errors.As(err, &verr) {
+		fields := make([]string, 0, len(verr))
+		for f := range verr {
+			fields = append(fields, f)
+		}
+		slices.Sort(fields)
+		d.err = fieldErrorf(fields[0], "%v", verr[fields[0]])
+		for _, f := range fields[1:] {
+			d.err.Fields = append(d.err.Fields, fieldIssue{Path: f, Message: verr[f].Error()})
+		}
+		return d
+	}
+	d.err = fieldErrorf("", "%v", err)
+	return d
+}

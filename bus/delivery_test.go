@@ -1,0 +1,83 @@
+package bus_test
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+func fastRetries(r router.Route, attempts int) router.Route {
+	r.Delivery = router.Delivery{
+		MaxAttempts: attempts,
+		Backoff:     router.Backoff{Initial: router.Duration(5 * time.Millisecond), Max: router.Duration(20 * time.Millisecond)},
+	}
+	return r
+}
+
+// A target that fails, times out or refuses gets the event again until it
+// takes it.
+func TestFailedDeliveriesAreRetriedUntilTheTargetTakesThem(t *testing.T) {
+	var calls atomic.Int32
+	hookURL, got := webhook(t, func(n int) int {
+		calls.Add(1)
+		if n <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hookURL, ""), 5)}})
+	resp, body := post(t, base+"/events", "", binaryHeaders(nil), `{}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	d := receive(t, got)
+	if d.header.Get("Ce-Id") != "1" {
+		t.Fatalf("delivered %v", d.header)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("target called %d times, want 3 (two failures, then success)", n)
+	}
+}
+
+// After max_attempts the bus stops calling the target; the event goes to
+// the dead-letter channel instead of being retried forever.
+func TestAttemptsStopAtMaxAttempts(t *testing.T) {
+	calls := make(chan struct{}, 100)
+	hookURL, _ := webhook(t, func(int) int {
+		calls <- struct{}{}
+		return http.StatusServiceUnavailable
+	})
+	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hookURL, ""), 3)}})
+	post(t, base+"/events", "", binaryHeaders(nil), `{}`)
+	for i := range 3 {
+		select {
+		case <-calls:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("attempt %d never came", i+1)
+		}
+	}
+	// One more attempt would come within a few backoffs (≤20ms each).
+	select {
+	case <-calls:
+		t.Fatal("a 4th attempt was made; max_attempts is 3")
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// The backoff grows exponentially from initial and never exceeds max.
+func TestBackoffStaysWithinItsBounds(t *testing.T) {
+	b := router.Backoff{Initial: router.Duration(100 * time.Millisecond), Max: router.Duration(time.Second)}
+	for attempt := 1; attempt <= 12; attempt++ {
+		for range 200 {
+			d := bus.Backoff(b, attempt)
+			ceiling := min(100*time.Millisecond<<(attempt-1), time.Second)
+			if d < 100*time.Millisecond || d > ceiling {
+				t.Fatalf("attempt %d: backoff %v outside [100ms, %v]", attempt, d, ceiling)
+			}
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// apiError is an error as the HTTP API reports it:
+// {"error":{"code":…,"message":…,"fields":[…]}}.
+type apiError struct {
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Fields  []fieldIssue `json:"fields,omitempty"`
+	status  int
+}
+
+type fieldIssue struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// The HTTP statuses of the error codes, in one table.
+var statusOf = map[adapters.Code]int{
+	adapters.InvalidArgument:    http.StatusBadRequest,
+	adapters.NotFound:           http.StatusNotFound,
+	adapters.FailedPrecondition: http.StatusConflict,
+	adapters.ResourceExhausted:  http.StatusTooManyRequests,
+	adapters.Unavailable:        http.StatusServiceUnavailable,
+	adapters.Internal:           http.StatusInternalServerError,
+	adapters.Unknown:            http.StatusInternalServerError,
+}
+
+// Errors of the ingress that have no adapters.Code of their own.
+const (
+	codeTooLarge         = "too_large"
+	codeUnsupportedMedia = "unsupported_media_type"
+)
+
+// toAPIError classifies err once, for any handler.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var fields []fieldIssue
+	for _, e := range flatten(err) {
+		var fe *router.FieldError
+		if errors.As(e, &fe) {
+			fields = append(fields, fieldIssue{Path: fe.Path, Message: fe.Message})
+		}
+	}
+	if len(fields) > 0 {
+		return &apiError{Code: adapters.InvalidArgument.String(), Message: err.Error(), Fields: fields, status: http.StatusBadRequest}
+	}
+	code := adapters.CodeOf(err)
+	return &apiError{Code: code.String(), Message: err.Error(), status: statusOf[code]}
+}
+
+// flatten lists the errors joined in err (errors.Join), or err itself.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// fieldErrorf reports bad input in one CloudEvent attribute.
+func fieldErrorf(field, format string, args ...any) *apiError {
+	msg := fmt.Sprintf(format, args...)
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	ae := &apiError{Code: adapters.InvalidArgument.String(), Message: msg, status: http.StatusBadRequest}
+	if field != "" {
+		ae.Fields = []fieldIssue{{Path: field, Message: fmt.Sprintf(format, args...)}}
+	}
+	return ae
+}

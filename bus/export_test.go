@@ -1,0 +1,4 @@
+package bus
+
+// Backoff exposes the retry schedule to the package's external tests.
+var Backoff = backoff

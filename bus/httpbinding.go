@@ -1,0 +1,175 @@
+package bus
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cloudevents/sdk-go/v2/binding/spec"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+// The CloudEvents HTTP binding in binary mode: every context attribute and
+// extension travels as a "ce-" header, datacontenttype as Content-Type, and
+// data as the body. Header values are percent-encoded where HTTP needs it.
+
+const headerPrefix = "Ce-" // the canonical form of "ce-"
+
+// readBinary builds an event from a binary-mode request's headers and body.
+// Errors name the header at fault.
+func readBinary(h http.Header, body []byte) (*event.Event, error) {
+	sv := h.Get("Ce-Specversion")
+	if sv == "" {
+		return nil, fieldErrorf("specversion", "is required: set the ce-specversion header to 1.0")
+	}
+	if sv != event.CloudEventsVersionV1 {
+		return nil, fieldErrorf("specversion", "%q is not supported: this bus accepts CloudEvents 1.0", sv)
+	}
+	version := spec.V1
+	e := event.New(sv)
+	for key, values := range h {
+		if !strings.HasPrefix(key, headerPrefix) || key == "Ce-Specversion" {
+			continue
+		}
+		name := strings.ToLower(key[len(headerPrefix):])
+		if err := checkAttributeName(name); err != nil {
+			return nil, fieldErrorf(name, "header %s: %v", key, err)
+		}
+		value, err := percentDecode(values[0])
+		if err != nil {
+			return nil, fieldErrorf(name, "header %s: %v", key, err)
+		}
+		if name == "datacontenttype" {
+			return nil, fieldErrorf(name, "header %s: in binary mode datacontenttype travels as the Content-Type header", key)
+		}
+		if attr := version.Attribute(name); attr != nil {
+			err = attr.Set(e.Context, value)
+		} else {
+			err = e.Context.SetExtension(name, value)
+		}
+		if err != nil {
+			return nil, fieldErrorf(name, "header %s: %v", key, err)
+		}
+	}
+	if ct := h.Get("Content-Type"); ct != "" {
+		if err := e.Context.SetDataContentType(ct); err != nil {
+			return nil, fieldErrorf("datacontenttype", "Content-Type: %v", err)
+		}
+	}
+	if len(body) > 0 {
+		e.DataEncoded = body
+	}
+	return &e, nil
+}
+
+// writeBinary sets the binary-mode headers of e on h; the caller sends
+// e.Data() as the body.
+func writeBinary(h http.Header, e *event.Event) error {
+	for _, attr := range spec.V1.Attributes() {
+		v := attr.Get(e.Context)
+		if v == nil {
+			continue
+		}
+		s, err := types.Format(v)
+		if err != nil {
+			return fmt.Errorf("attribute %s: %w", attr.Name(), err)
+		}
+		if attr.Kind() == spec.DataContentType {
+			h.Set("Content-Type", s)
+			continue
+		}
+		h[http.CanonicalHeaderKey(headerPrefix+attr.Name())] = []string{percentEncode(s)}
+	}
+	for name, v := range e.Extensions() {
+		s, err := types.Format(v)
+		if err != nil {
+			return fmt.Errorf("extension %s: %w", name, err)
+		}
+		h[http.CanonicalHeaderKey("ce-"+name)] = []string{percentEncode(s)}
+	}
+	return nil
+}
+
+// checkAttributeName enforces the CloudEvents naming rule: lower-case ASCII
+// letters and digits only.
+func checkAttributeName(name string) error {
+	if name == "" {
+		return fmt.Errorf("attribute name is empty")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return fmt.Errorf("attribute name %q must be lower-case letters a-z and digits 0-9 only", name)
+		}
+	}
+	return nil
+}
+
+// needsEscape reports whether the binding requires c to be percent-encoded:
+// space, double quote, percent, and anything outside printable ASCII.
+func needsEscape(c byte) bool {
+	return c <= ' ' || c == '"' || c == '%' || c > '~'
+}
+
+func percentEncode(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if needsEscape(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + 2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if needsEscape(c) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func percentDecode(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
+			return "", fmt.Errorf("bad percent-encoding in %q", s)
+		}
+		b.WriteByte(byte(unhex(s[i+1])<<4 | unhex(s[i+2])))
+		i += 2
+	}
+	if !utf8.ValidString(b.String()) {
+		return "", fmt.Errorf("percent-encoded value %q is not UTF-8", s)
+	}
+	return b.String(), nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}

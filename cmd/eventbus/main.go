@@ -1,0 +1,83 @@
+// Command eventbus runs an event bus and talks to one.
+//
+//	eventbus serve                      run the bus (in-memory, 127.0.0.1:8080)
+//	eventbus emit --type T --source S   send an event
+//	eventbus routes list|get|apply|delete
+//	eventbus test-pattern --pattern P --event E
+//	eventbus version
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitError ends the command with a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// run executes the command line and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "eventbus:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "eventbus:", err)
+	return 1
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "eventbus",
+		Short:         "A CloudEvents bus with pluggable backends",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newServeCommand(),
+		newEmitCommand(),
+		newRoutesCommand(),
+		newTestPatternCommand(),
+		newVersionCommand(),
+	)
+	return root
+}
+
+// defaultBusURL is where client commands find the bus unless --url says otherwise.
+func defaultBusURL() string {
+	if u := os.Getenv("EVENTBUS_URL"); u != "" {
+		return u
+	}
+	return "http://127.0.0.1:8080"
+}
+
+// readArg returns s, or the contents of the file s names when it starts with @.
+func readArg(s string) ([]byte, error) {
+	if len(s) > 0 && s[0] == '@' {
+		return os.ReadFile(s[1:])
+	}
+	return []byte(s), nil
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// test-pattern's exit status is its answer, so scripts can branch on it.
+func TestTestPatternExitStatus(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		mention string
+	}{
+		{"match", []string{"--pattern", `{"type":["a"]}`, "--event", `{"type":"a"}`}, 0, `"matched": true`},
+		{"no match", []string{"--pattern", `{"type":["a"]}`, "--event", `{"type":"b"}`}, 1, "type"},
+		{"bad pattern", []string{"--pattern", `{"type":"a"}`, "--event", `{"type":"a"}`}, 2, "match.type"},
+		{"bad event", []string{"--pattern", `{"type":["a"]}`, "--event", `not json`}, 2, "--event"},
+		{"missing event file", []string{"--pattern", `{}`, "--event", "@/nonexistent/event.json"}, 2, "--event"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append([]string{"test-pattern"}, tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, tc.code, stdout, stderr)
+			}
+			if !strings.Contains(stdout+stderr, tc.mention) {
+				t.Errorf("output %q %q does not mention %q", stdout, stderr, tc.mention)
+			}
+		})
+	}
+}
+
+// buildBinary compiles the eventbus command once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "eventbus-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "eventbus")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// serveProcess starts `eventbus serve` as a real process and returns its
+// URL once it listens.
+func serveProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("bus log:\n%s", stderr.String())
+		}
+	})
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if url, ok := strings.CutPrefix(lines.Text(), "eventbus listening on "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return cmd, strings.Fields(url)[0]
+		}
+	}
+	t.Fatalf("the bus never said where it listens; log:\n%s", stderr.String())
+	return nil, ""
+}
+
+// Events the bus accepted before SIGTERM reach the target before the
+// process exits, even on the in-memory backend.
+func TestSIGTERMDeliversAcceptedEventsBeforeExit(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]bool{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond) // a slow target, so events queue up
+		mu.Lock()
+		got[r.Header.Get("Ce-Id")] = true
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	config := filepath.Join(t.TempDir(), "eventbus.yaml")
+	os.WriteFile(config, []byte(`
+routes:
+  - name: slow
+    target: {http: {url: `+hook.URL+`}}
+    delivery: {max_inflight: 2}
+`), 0o644)
+	cmd, url := serveProcess(t, "--config", config)
+
+	const n = 200
+	for i := range n {
+		_, stdout, stderr := runCLI(t, "emit", "--url", url, "--type", "t", "--source", "test", "--id", fmt.Sprint(i))
+		if !strings.Contains(stdout, `"slow"`) {
+			t.Fatalf("emit %d: %s %s", i, stdout, stderr)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the bus exited with %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the bus did not exit within 30s of SIGTERM")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != n {
+		t.Fatalf("%d of %d accepted events were delivered before exit", len(got), n)
+	}
+}
+
+func TestRoutesCommandsApplyListAndDelete(t *testing.T) {
+	_, url := serveProcess(t)
+	file := filepath.Join(t.TempDir(), "routes.yaml")
+	os.WriteFile(file, []byte(`
+routes:
+  - name: signup-mail
+    match: {type: [user.signed_up]}
+    target: {http: {url: "http://127.0.0.1:9/hook"}}
+    paused: true
+`), 0o644)
+	if code, out, errOut := runCLI(t, "routes", "apply", "-f", file, "--url", url); code != 0 || !strings.Contains(out, "signup-mail applied") {
+		t.Fatalf("apply: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "routes", "list", "--url", url); code != 0 || !strings.Contains(out, `"signup-mail"`) {
+		t.Fatalf("list: %d %s", code, out)
+	}
+	_, out, _ := runCLI(t, "emit", "--url", url, "--type", "user.signed_up", "--source", "web", "--data", `{"email":"a@example.com"}`)
+	if !strings.Contains(out, `"signup-mail"`) {
+		t.Errorf("emit did not reach the applied route: %s", out)
+	}
+	if code, out, errOut := runCLI(t, "routes", "delete", "signup-mail", "--url", url); code != 0 {
+		t.Fatalf("delete: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "routes", "get", "signup-mail", "--url", url); code == 0 || !strings.Contains(errOut, "404") {
+		t.Errorf("get after delete: exit %d, %s; want a 404 error", code, errOut)
+	}
+}
+
+// A typo in a route file is an error naming the field, not a silently
+// dropped setting.
+func TestRoutesApplyRefusesUnknownFields(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "routes.yaml")
+	os.WriteFile(file, []byte("name: r\ntarget: {http: {url: 'http://x'}}\ndelivry: {max_attempts: 3}\n"), 0o644)
+	code, _, errOut := runCLI(t, "routes", "apply", "-f", file, "--url", "http://127.0.0.1:1")
+	if code == 0 || !strings.Contains(errOut, "delivry") {
+		t.Fatalf("exit %d, %s; want an error naming delivry", code, errOut)
+	}
+}
+
+func TestServeRefusesABadConfigNamingTheField(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "eventbus.yaml")
+	os.WriteFile(config, []byte("routes:\n  - name: r\n    target: {http: {url: 'not a url'}}\n"), 0o644)
+	code, _, errOut := runCLI(t, "serve", "--config", config, "--addr", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, "routes[0].target.http.url") {
+		t.Fatalf("exit %d, %s; want an error naming routes[0].target.http.url", code, errOut)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventbus-go/eventbus/bus"
+)
+
+func newServeCommand() *cobra.Command {
+	var configPath, addr, logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the bus (in-memory, on 127.0.0.1:8080, unless a config says otherwise)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var cfg bus.Config
+			if configPath != "" {
+				var err error
+				if cfg, err = bus.LoadConfig(configPath); err != nil {
+					return err
+				}
+			}
+			if addr != "" {
+				cfg.Addr = addr
+			}
+			cfg = cfg.WithDefaults()
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			b, err := bus.New(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				_ = b.Shutdown(context.Background())
+				return fmt.Errorf("listen on %s: %w (is another bus running? choose another with --addr)", cfg.Addr, err)
+			}
+			url := "http://" + ln.Addr().String()
+			fmt.Fprintf(cmd.OutOrStdout(), "eventbus listening on %s (default backend %s, %d routes)\n", url, cfg.DefaultBackend, len(cfg.Routes))
+			fmt.Fprintf(cmd.OutOrStdout(), "emit a first event:\n  curl -i %s/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' -H 'ce-source: demo' -H 'ce-type: hello' -H 'Content-Type: application/json' -d '{\"hi\":1}'\n", url)
+			return b.Run(ctx, ln)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file (routes, backends); none means in-memory with no routes")
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default "+bus.DefaultAddr+", or the config's addr)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+func newTestPatternCommand() *cobra.Command {
+	var pattern, filters, eventDoc string
+	cmd := &cobra.Command{
+		Use:   "test-pattern --pattern JSON --event JSON",
+		Short: "Say whether an event matches a rule, and why (offline)",
+		Long: `Evaluates a rule against an event without a running bus.
+Exit status: 0 the event matches, 1 it does not, 2 bad input.
+JSON arguments may be given inline or as @file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var rule router.Rule
+			var err error
+			if rule.Match, err = optionalArg(pattern); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--pattern: %w", err)}
+			}
+			if rule.Filters, err = optionalArg(filters); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--filters: %w", err)}
+			}
+			doc, err := readArg(eventDoc)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--event: %w", err)}
+			}
+			ex, err := bus.TestPattern(rule, doc)
+			if err != nil {
+				return &exitError{code: 2, err: flagNamed(err)}
+			}
+			if err := printJSON(cmd, ex); err != nil {
+				return err
+			}
+			if !ex.Matched {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pattern, "pattern", "", "EventBridge-style pattern (the route's match), JSON or @file")
+	cmd.Flags().StringVar(&filters, "filters", "", "CloudEvents filters (the route's filters), JSON or @file")
+	cmd.Flags().StringVar(&eventDoc, "event", "", "the event as JSON (attributes at top level, payload under data), or @file")
+	_ = cmd.MarkFlagRequired("event")
+	return cmd
+}
+
+func optionalArg(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return readArg(s)
+}
+
+// flagNamed rewords a validation error in terms of the command's flags.
+func flagNamed(err error) error {
+	var fe *router.FieldError
+	if errors.As(err, &fe) && fe.Path == "event" {
+		return fmt.Errorf("--event: %s", fe.Message)
+	}
+	return err
+}

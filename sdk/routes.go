@@ -1,0 +1,105 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// Route is a route as the admin API shows it. Match and Filters are JSON
+// documents; see the bus's docs/rules.md. Fields the bus fills in with
+// defaults come back set.
+type Route struct {
+	Name     string          `json:"name"`
+	Bus      string          `json:"bus,omitempty"`
+	Match    json.RawMessage `json:"match,omitempty"`
+	Filters  json.RawMessage `json:"filters,omitempty"`
+	Backend  string          `json:"backend,omitempty"`
+	Target   Target          `json:"target"`
+	Delivery *Delivery       `json:"delivery,omitempty"`
+	Paused   bool            `json:"paused,omitempty"`
+}
+
+// Target is where a route delivers; set exactly one field.
+type Target struct {
+	HTTP *HTTPTarget `json:"http,omitempty"`
+}
+
+// HTTPTarget receives events as CloudEvents HTTP requests in binary mode.
+type HTTPTarget struct {
+	URL     string            `json:"url"`
+	Timeout string            `json:"timeout,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// Delivery is a route's delivery policy; durations are strings like "200ms".
+type Delivery struct {
+	MaxAttempts int      `json:"max_attempts,omitempty"`
+	Backoff     *Backoff `json:"backoff,omitempty"`
+	MaxInflight int      `json:"max_inflight,omitempty"`
+}
+
+// Backoff bounds the wait between delivery attempts.
+type Backoff struct {
+	Initial string `json:"initial,omitempty"`
+	Max     string `json:"max,omitempty"`
+}
+
+// ListRoutes returns every route of the bus process, sorted by name.
+func (c *Client) ListRoutes(ctx context.Context) ([]Route, error) {
+	var out struct {
+		Routes []Route `json:"routes"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/routes", "", nil, &out)
+	return out.Routes, err
+}
+
+// GetRoute returns one route; a missing one is an *Error with Status 404.
+func (c *Client) GetRoute(ctx context.Context, name string) (Route, error) {
+	var out Route
+	_, err := c.do(ctx, http.MethodGet, "/v1/routes/"+url.PathEscape(name), "", nil, &out)
+	return out, err
+}
+
+// PutRoute creates or replaces the route r.Name and returns it as saved.
+func (c *Client) PutRoute(ctx context.Context, r Route) (Route, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return Route{}, err
+	}
+	var out Route
+	_, err = c.do(ctx, http.MethodPut, "/v1/routes/"+url.PathEscape(r.Name), "application/json", body, &out)
+	return out, err
+}
+
+// DeleteRoute removes a route and the events waiting in its channels.
+func (c *Client) DeleteRoute(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/routes/"+url.PathEscape(name), "", nil, nil)
+	return err
+}
+
+// PatternResult says whether an event matches a rule, and why.
+type PatternResult struct {
+	Matched bool     `json:"matched"`
+	Reason  string   `json:"reason"`
+	Held    []string `json:"held,omitempty"`
+}
+
+// TestPattern asks the bus whether event (a JSON document) matches the rule.
+func (c *Client) TestPattern(ctx context.Context, match, filters, event json.RawMessage) (PatternResult, error) {
+	req := map[string]json.RawMessage{"event": event}
+	if len(match) > 0 {
+		req["match"] = match
+	}
+	if len(filters) > 0 {
+		req["filters"] = filters
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return PatternResult{}, err
+	}
+	var out PatternResult
+	_, err = c.do(ctx, http.MethodPost, "/v1/test-pattern", "application/json", body, &out)
+	return out, err
+}
