@@ -4,10 +4,12 @@
 //	eventbus emit --type T --source S   send an event
 //	eventbus routes list|get|apply|delete
 //	eventbus test-pattern --pattern P --event E
+//	eventbus tail                       print the events a bus delivers
 //	eventbus version
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +19,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // exitError ends the command with a specific exit status.
@@ -29,12 +31,12 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 // run executes the command line and returns the process exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
@@ -61,6 +63,7 @@ func newRootCommand() *cobra.Command {
 		newEmitCommand(),
 		newRoutesCommand(),
 		newTestPatternCommand(),
+		newTailCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -21,7 +21,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := run(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -197,5 +197,64 @@ func TestServeRefusesABadConfigNamingTheField(t *testing.T) {
 	code, _, errOut := runCLI(t, "serve", "--config", config, "--addr", "127.0.0.1:0")
 	if code == 0 || !strings.Contains(errOut, "routes[0].target.http.url") {
 		t.Fatalf("exit %d, %s; want an error naming routes[0].target.http.url", code, errOut)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a command's goroutines
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// eventually polls cond until it holds or 10s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tail adds its own route, prints what the bus delivers, and removes the
+// route when it stops.
+func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
+	_, url := serveProcess(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"tail", "--url", url, "--pattern", `{"type":["greeting"]}`}, &out, io.Discard) }()
+	routeCount := func() int {
+		_, list, _ := runCLI(t, "routes", "list", "--url", url)
+		return strings.Count(list, `"tail-`)
+	}
+	eventually(t, "the tail route", func() bool { return routeCount() == 1 })
+
+	runCLI(t, "emit", "--url", url, "--type", "greeting", "--source", "test", "--id", "hello-1", "--data", `{"to":"world"}`)
+	eventually(t, "the event in tail's output", func() bool { return strings.Contains(out.String(), `"id":"hello-1"`) })
+	if line := out.String(); !strings.Contains(line, `"data":{"to":"world"}`) || !strings.Contains(line, `"type":"greeting"`) {
+		t.Errorf("tail printed %s, want the event's type and data", line)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("tail exited %d", code)
+	}
+	if n := routeCount(); n != 0 {
+		t.Errorf("%d tail routes left after tail stopped", n)
 	}
 }
