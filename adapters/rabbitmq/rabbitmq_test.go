@@ -2,11 +2,15 @@ package rabbitmq_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
@@ -58,16 +62,81 @@ func rabbitmqctl(commands ...string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		for _, c := range commands {
 			if out, err := exec.CommandContext(ctx, "rabbitmqctl", c).CombinedOutput(); err != nil {
-				return &ctlError{command: c, out: strings.TrimSpace(string(out)), err: err}
+				return fmt.Errorf("rabbitmqctl %s: %w: %s", c, err, strings.TrimSpace(string(out)))
 			}
 		}
 		return nil
 	}
 }
 
-type ctlError struct {
-	command, out string
-	err          error
+func TestUnknownOptionIsRefused(t *testing.T) {
+	u := &url.URL{Scheme: rabbitmq.Scheme, Host: "127.0.0.1:5672", Path: "/", RawQuery: "prefech=4"}
+	_, err := rabbitmq.Open(t.Context(), u)
+	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
+		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
+	}
 }
 
-func (e *ctlError) Error() string { return "rabbitmqctl " + e.command + ": " + e.err.Error() + ": " + e.out }
+// The queue's x-delivery-limit bounds redelivery: past it the broker moves
+// the message to the channel's dead-letter channel, which the provisioner
+// exposes as "<channel>.dlq".
+func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
+	ctx := t.Context()
+	b, err := rabbitmq.Open(ctx, brokerURL(t, "delivery_limit=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ch := fmt.Sprintf("rabbit-dlq-%d", time.Now().UnixNano())
+	if err := b.EnsureChannel(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
+
+	top, err := b.OpenTopic(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	ev := &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": "poison", "source": "/t", "type": "t"}}
+	if err := top.Send(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
+	for range 2 { // the first delivery and the one redelivery the limit allows
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := sub.Receive(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Receive: %v; want the message redelivered up to delivery_limit", err)
+		}
+		m.Nack()
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+		n, err := b.Depth(ctx, ch+".dlq")
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Depth(%s.dlq) = %d, %v; want 1: a message nacked past delivery_limit must be dead-lettered, not requeued forever", ch, n, err)
+		}
+	}
+	if err := b.EnsureChannel(ctx, ch+".dlq"); adapters.CodeOf(err) != adapters.InvalidArgument {
+		t.Fatalf("EnsureChannel(%s.dlq) = %v, want invalid_argument: .dlq names belong to dead-letter channels", ch, err)
+	}
+
+	other, err := rabbitmq.Open(ctx, brokerURL(t, "delivery_limit=5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	if err := other.EnsureChannel(ctx, ch); adapters.CodeOf(err) != adapters.FailedPrecondition {
+		t.Fatalf("EnsureChannel with another delivery_limit = %v, want failed_precondition: an existing queue's arguments cannot change silently", err)
+	}
+}
