@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eventbus-go/eventbus/bus"
+)
+
+// TestMain lets the test binary stand in for the bench program: the harness
+// starts servers by re-executing its own binary as "serve-<name>".
+func TestMain(m *testing.M) {
+	if name, ok := childName(os.Args[1:]); ok {
+		if err := runChild(name, os.Args[2:]); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestIngressScenarioRuns runs the ingress scenario for one short round: the
+// harness must start each contender, drive load through it and stop it with
+// every request answered 202. It says nothing of speed; the benchmarks do.
+func TestIngressScenarioRuns(t *testing.T) {
+	s, err := selectScenarios([]string{"ingress"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runScenario(context.Background(), s[0], runOptions{rounds: 1, duration: time.Second}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, con := range s[0].Contenders {
+		w := res.windows[c][0]
+		if w.ops == 0 || w.errs > 0 {
+			t.Errorf("%s: %d events accepted, %d errors (first: %v); want events and no errors, or the figures of this scenario mean nothing",
+				con.Name, w.ops, w.errs, w.firstErr)
+		}
+		if w.cpu <= 0 {
+			t.Errorf("%s: measured no CPU time for the server process; the CPU column would be wrong", con.Name)
+		}
+	}
+	var table bytes.Buffer
+	res.writeTable(&table)
+	t.Logf("%s", &table)
+}
+
+// BenchmarkIngress calls the ingress handler directly, in process, with one
+// binary-mode event per iteration: what decoding, validating, matching and
+// storing cost without the network. "bare" is the least handler, as a floor.
+func BenchmarkIngress(b *testing.B) {
+	b.Run("eventbus", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		bs, err := bus.New(ctx, ingressConfig(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = bs.Shutdown(context.Background()) }()
+		benchmarkHandler(b, bs.Handler())
+	})
+	b.Run("bare", func(b *testing.B) {
+		benchmarkHandler(b, http.HandlerFunc(bareHandler))
+	})
+}
+
+func benchmarkHandler(b *testing.B, h http.Handler) {
+	body := bytes.NewReader(benchData)
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	setEventHeaders(req.Header, "0")
+	w := &discardWriter{header: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchData)))
+	for i := 0; b.Loop(); i++ {
+		body.Reset(benchData)
+		req.Body = io.NopCloser(body)
+		req.Header["Ce-Id"] = []string{strconv.Itoa(i)}
+		clear(w.header)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusAccepted {
+			b.Fatalf("status %d, want 202", w.status)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status.
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(p), nil
+}
+
+func (w *discardWriter) WriteHeader(status int) { w.status = status }

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// The ingress scenario: a producer POSTs one CloudEvent in binary mode and
+// waits for the 202. eventbus decodes and validates the event, matches it
+// against its route and stores it on the route's in-memory channel before
+// answering; the peer, a bare net/http handler, reads the body and answers.
+// The difference is what eventbus's ingress costs over HTTP itself.
+func init() {
+	servers["bare"] = serveBare
+	servers["eventbus-ingress"] = serveBus(ingressConfig())
+	register(Scenario{
+		Name:    "ingress",
+		About:   "POST /events, one CloudEvent in binary mode (ce-* headers, ~100-byte JSON body), until the 202",
+		Workers: 64,
+		Contenders: []Contender{
+			{Name: "eventbus", Start: startIngressBus},
+			{Name: "bare", Start: startBare},
+		},
+	})
+}
+
+// ingressRoute matches every bench event. It is paused, so it stores events
+// without delivering them: the window measures ingress alone, and its
+// channel is sized for a whole window of it (the child is new every round).
+const ingressRoute = "ingress"
+
+const benchEventType = "bench.ingress"
+
+func ingressConfig() bus.Config {
+	return bus.Config{Routes: []router.Route{{
+		Name:    ingressRoute,
+		Match:   json.RawMessage(`{"type":["` + benchEventType + `"]}`),
+		Backend: "mem://?max_depth=20000000&max_bytes=8589934592",
+		// Never called: the route is paused.
+		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}},
+		Paused: true,
+	}}}
+}
+
+// serveBus runs a bus with cfg. It logs errors only, so its log costs nothing
+// in the window.
+func serveBus(cfg bus.Config) server {
+	return func(ctx context.Context, ln net.Listener) error {
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		b, err := bus.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		return b.Run(ctx, ln)
+	}
+}
+
+// bareHandler is the least an HTTP event sink does: read the body, answer 202.
+func bareHandler(w http.ResponseWriter, r *http.Request) {
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func serveBare(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /events", bareHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func startBare(ctx context.Context, opts StartOptions) (*Instance, error) {
+	return startHTTP(ctx, "bare", opts, nil)
+}
+
+func startIngressBus(ctx context.Context, opts StartOptions) (*Instance, error) {
+	return startHTTP(ctx, "eventbus-ingress", opts, probeIngressRoute)
+}
+
+// startHTTP starts server name in a child, runs check (if any) on it, and
+// returns an instance whose operation POSTs one bench event to its /events.
+func startHTTP(ctx context.Context, name string, opts StartOptions, check func(context.Context, *http.Client, string) error) (*Instance, error) {
+	c, err := startChild(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	client := newLoadClient()
+	url := "http://" + c.addr + "/events"
+	stop := func() error {
+		client.CloseIdleConnections()
+		return c.stop()
+	}
+	if check != nil {
+		if err := check(ctx, client, url); err != nil {
+			return nil, errors.Join(err, stop())
+		}
+	}
+	return &Instance{PID: c.cmd.Process.Pid, Op: eventPoster(client, url), Stop: stop}, nil
+}
+
+// probeIngressRoute sends one event and checks that the bus stored it on
+// the bench route: otherwise a window would measure an ingress that stores
+// nothing.
+func probeIngressRoute(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
+	if err != nil {
+		return err
+	}
+	setEventHeaders(req.Header, "probe")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("probe event: %w", err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Results []struct {
+			Routes []string `json:"routes"`
+		} `json:"results"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return fmt.Errorf("probe event: status %s, body: %w", resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusAccepted || len(answer.Results) != 1 || !slices.Equal(answer.Results[0].Routes, []string{ingressRoute}) {
+		return fmt.Errorf("probe event: status %s, results %+v; want 202 and the event stored on route %q", resp.Status, answer.Results, ingressRoute)
+	}
+	return nil
+}
+
+// newLoadClient returns a client that keeps a connection per worker alive
+// and goes straight to the loopback server, never through a proxy.
+func newLoadClient() *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 1024,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// benchData is the event's payload: about 100 bytes of JSON.
+var benchData = []byte(`{"order":"A-100234","customer":"c-42","amount":1999,"currency":"EUR","items":3,"note":"bench payload"}`)
+
+// eventPoster returns an operation that POSTs one event in binary mode, each
+// with its own id, and expects 202.
+func eventPoster(client *http.Client, url string) func(context.Context) error {
+	var seq atomic.Uint64
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
+		if err != nil {
+			return err
+		}
+		setEventHeaders(req.Header, strconv.FormatUint(seq.Add(1), 10))
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		// Read all of it, so the connection is reused.
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		return nil
+	}
+}
+
+// setEventHeaders sets the binary-mode attributes of a bench event.
+func setEventHeaders(h http.Header, id string) {
+	h["Ce-Specversion"] = []string{"1.0"}
+	h["Ce-Id"] = []string{id}
+	h["Ce-Source"] = []string{"/bench/producer"}
+	h["Ce-Type"] = []string{benchEventType}
+	h["Content-Type"] = []string{"application/json"}
+}

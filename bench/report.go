@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+)
+
+// spread is the median and range of one figure over the rounds.
+type spread struct{ median, min, max float64 }
+
+func spreadOf(values []float64) spread {
+	v := slices.Sorted(slices.Values(values))
+	n := len(v)
+	median := v[n/2]
+	if n%2 == 0 {
+		median = (v[n/2-1] + v[n/2]) / 2
+	}
+	return spread{median: median, min: v[0], max: v[n-1]}
+}
+
+// format prints the spread with the given number of decimals.
+func (s spread) format(decimals int) string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', decimals, 64) }
+	return fmt.Sprintf("%s (%s–%s)", f(s.median), f(s.min), f(s.max))
+}
+
+// figure returns one figure of contender c over the rounds.
+func (r result) figure(c int, of func(window) float64) []float64 {
+	out := make([]float64, len(r.windows[c]))
+	for i, w := range r.windows[c] {
+		out[i] = of(w)
+	}
+	return out
+}
+
+// ratio returns, per round, contender a's figure over contender b's.
+func (r result) ratio(a, b int, of func(window) float64) []float64 {
+	out := make([]float64, len(r.windows[a]))
+	for i := range out {
+		out[i] = of(r.windows[a][i]) / of(r.windows[b][i])
+	}
+	return out
+}
+
+// throughputRatio is the median ratio eventbus/first peer of events/s.
+func (r result) throughputRatio() float64 {
+	return spreadOf(r.ratio(0, 1, window.throughput)).median
+}
+
+// writeTable prints the scenario's table: a line per contender, then the
+// ratios of eventbus over each peer.
+func (r result) writeTable(out io.Writer) {
+	s := r.scenario
+	fmt.Fprintf(out, "\n%s: %s\n", s.Name, s.About)
+	fmt.Fprintf(out, "%d workers, %d rounds of %s (after %s warm-up); median (min–max) over rounds\n\n",
+		s.Workers, r.opts.rounds, r.opts.duration, r.opts.warmup())
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "contender\tevents/s\tp50 ms\tp99 ms\tCPU µs/event\terrors")
+	p50 := func(w window) float64 { return float64(w.p50.Microseconds()) / 1000 }
+	p99 := func(w window) float64 { return float64(w.p99.Microseconds()) / 1000 }
+	for c, con := range s.Contenders {
+		errs := 0
+		for _, w := range r.windows[c] {
+			errs += w.errs
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", con.Name,
+			spreadOf(r.figure(c, window.throughput)).format(0),
+			spreadOf(r.figure(c, p50)).format(2),
+			spreadOf(r.figure(c, p99)).format(2),
+			spreadOf(r.figure(c, window.cpuPerOp)).format(1),
+			errs)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(out)
+	for c := 1; c < len(s.Contenders); c++ {
+		fmt.Fprintf(out, "%s/%s: throughput %s, CPU per event %s\n",
+			s.Contenders[0].Name, s.Contenders[c].Name,
+			spreadOf(r.ratio(0, c, window.throughput)).format(2),
+			spreadOf(r.ratio(0, c, window.cpuPerOp)).format(2))
+	}
+	for c, con := range s.Contenders {
+		for i, w := range r.windows[c] {
+			if w.firstErr != nil {
+				fmt.Fprintf(out, "%s round %d: %d errors, the first: %v\n", con.Name, i+1, w.errs, w.firstErr)
+			}
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// runOptions say how long and how often each contender is measured.
+type runOptions struct {
+	rounds   int
+	duration time.Duration // of one measured window
+	// cpuProfile, if set, is the prefix of the CPU profile files the
+	// contenders write: <prefix>.<scenario>.<contender>, each overwritten
+	// every round, so the last round's is kept.
+	cpuProfile string
+}
+
+// warmup is the unmeasured load before each window: enough to open every
+// connection and let the server's heap settle, at most a second.
+func (o runOptions) warmup() time.Duration { return min(o.duration/4, time.Second) }
+
+// window is what one contender did in one measured window.
+type window struct {
+	ops      int
+	errs     int
+	firstErr error
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	cpu      time.Duration // the contender process's user+system time
+}
+
+func (w window) throughput() float64 { return float64(w.ops) / w.elapsed.Seconds() }
+
+// cpuPerOp is in microseconds.
+func (w window) cpuPerOp() float64 {
+	if w.ops == 0 {
+		return 0
+	}
+	return float64(w.cpu.Microseconds()) / float64(w.ops)
+}
+
+// result holds a scenario's windows: windows[c][r] is contender c in round r.
+type result struct {
+	scenario Scenario
+	opts     runOptions
+	windows  [][]window
+}
+
+// runScenario measures every contender opts.rounds times, taking turns:
+// round r starts with contender r mod n. progress gets a line per window.
+func runScenario(ctx context.Context, s Scenario, opts runOptions, progress io.Writer) (result, error) {
+	res := result{scenario: s, opts: opts, windows: make([][]window, len(s.Contenders))}
+	n := len(s.Contenders)
+	for r := range opts.rounds {
+		for i := range n {
+			c := (r + i) % n
+			name := s.Contenders[c].Name
+			w, err := measure(ctx, s, s.Contenders[c], opts)
+			if err != nil {
+				return res, fmt.Errorf("scenario %s, round %d, %s: %w", s.Name, r+1, name, err)
+			}
+			fmt.Fprintf(progress, "  %s round %d/%d %-10s %9.0f events/s  p50 %s  p99 %s  %.1f µs CPU/event  %d errors\n",
+				s.Name, r+1, opts.rounds, name, w.throughput(), ms(w.p50), ms(w.p99), w.cpuPerOp(), w.errs)
+			res.windows[c] = append(res.windows[c], w)
+		}
+	}
+	return res, nil
+}
+
+// measure starts a fresh instance of c, warms it up and measures one window.
+func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ window, err error) {
+	var start StartOptions
+	if opts.cpuProfile != "" {
+		start.CPUProfile = opts.cpuProfile + "." + s.Name + "." + c.Name
+	}
+	inst, err := c.Start(ctx, start)
+	if err != nil {
+		return window{}, err
+	}
+	defer func() {
+		if serr := inst.Stop(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stopping: %w", serr))
+		}
+	}()
+	load(ctx, inst.Op, s.Workers, opts.warmup())
+	before, err := cpuTime(inst.PID)
+	if err != nil {
+		return window{}, err
+	}
+	w := load(ctx, inst.Op, s.Workers, opts.duration)
+	after, err := cpuTime(inst.PID)
+	if err != nil {
+		return window{}, err
+	}
+	w.cpu = after - before
+	return w, ctx.Err()
+}
+
+// load runs op from the given number of workers, each one at a time, until
+// d has passed; an operation under way then completes and counts.
+func load(ctx context.Context, op func(context.Context) error, workers int, d time.Duration) window {
+	type tally struct {
+		latencies []time.Duration
+		errs      int
+		firstErr  error
+	}
+	tallies := make([]tally, workers)
+	begin := time.Now()
+	end := begin.Add(d)
+	var wg sync.WaitGroup
+	for i := range tallies {
+		t := &tallies[i]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
+				if err := op(ctx); err != nil {
+					t.errs++
+					if t.firstErr == nil {
+						t.firstErr = err
+					}
+					continue
+				}
+				t.latencies = append(t.latencies, time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	w := window{elapsed: time.Since(begin)}
+	var all []time.Duration
+	for _, t := range tallies {
+		all = append(all, t.latencies...)
+		w.errs += t.errs
+		if w.firstErr == nil {
+			w.firstErr = t.firstErr
+		}
+	}
+	w.ops = len(all)
+	if w.ops > 0 {
+		slices.Sort(all)
+		w.p50 = all[w.ops*50/100]
+		w.p99 = all[w.ops*99/100]
+	}
+	return w
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, which
+// Linux fixes at 100 for user space.
+const userHZ = 100
+
+// cpuTime returns the user+system CPU time a process has used so far, all
+// its threads together.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// count fields from after its closing parenthesis, where field 3 begins.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	const utime, stime = 14 - 3, 15 - 3
+	if len(fields) <= stime {
+		return 0, fmt.Errorf("/proc/%d/stat has %d fields after the name, want more than %d", pid, len(fields), stime)
+	}
+	var ticks int64
+	for _, f := range []string{fields[utime], fields[stime]} {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: CPU time %q: %w", pid, f, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + "ms"
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// A Scenario compares eventbus with its peers on one kind of work.
+type Scenario struct {
+	Name string
+	// About says in a line what one operation is and under what load.
+	About string
+	// Workers is how many operations are in flight at once: each worker
+	// does one at a time.
+	Workers int
+	// Contenders do the work: eventbus first, then its peers. Ratios
+	// compare the first with each of the others.
+	Contenders []Contender
+}
+
+// A Contender is one program that does a scenario's work.
+type Contender struct {
+	Name string
+	// Start launches the contender for one measured window.
+	Start func(ctx context.Context, opts StartOptions) (*Instance, error)
+}
+
+// StartOptions are the harness's settings that a contender honours.
+type StartOptions struct {
+	// CPUProfile, if set, is the file the contender's process writes a CPU
+	// profile of its whole life to.
+	CPUProfile string
+}
+
+// An Instance is a running contender.
+type Instance struct {
+	// PID is the process whose CPU time is charged to the contender.
+	PID int
+	// Op does one operation (sends one event) and returns once it is
+	// complete. Every worker calls it, concurrently.
+	Op func(ctx context.Context) error
+	// Stop ends everything Start began. It is called once.
+	Stop func() error
+}
+
+// scenarios lists every scenario in the order they run; each file that
+// defines one adds it from an init function.
+var scenarios []Scenario
+
+func register(s Scenario) {
+	if len(s.Contenders) < 2 {
+		panic("scenario " + s.Name + " needs eventbus and at least one peer")
+	}
+	scenarios = append(scenarios, s)
+}
+
+func scenarioNames() []string {
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// selectScenarios returns the named scenarios in registry order, or all of
+// them when names is empty.
+func selectScenarios(names []string) ([]Scenario, error) {
+	if len(names) == 0 {
+		return scenarios, nil
+	}
+	for _, n := range names {
+		if !slices.Contains(scenarioNames(), n) {
+			return nil, fmt.Errorf("no scenario %q (known: %s)", n, strings.Join(scenarioNames(), ", "))
+		}
+	}
+	var out []Scenario
+	for _, s := range scenarios {
+		if slices.Contains(names, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
