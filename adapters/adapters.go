@@ -64,6 +64,12 @@ type Capabilities struct {
 	// MessageBytes counts it. Publishing a larger one fails with
 	// InvalidArgument.
 	MaxMessageBytes int
+	// Delay: the backend holds a message with MetaDeliverAt until then.
+	Delay bool
+	// Ordering: the backend hands out messages with the same
+	// MetaOrderingKey one at a time, in the order they were published, and
+	// the next only once the previous is acked.
+	Ordering bool
 }
 
 // MessageBytes is the size of a message as every backend's limit counts it:

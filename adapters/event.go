@@ -2,11 +2,32 @@ package adapters
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
 	"gocloud.dev/pubsub"
+)
+
+// Metadata the bus sets on messages beside the event's attributes. The names
+// start with MetaPrefix, which no CloudEvents attribute name can (those are
+// lower-case letters and digits only); drivers carry them like any other
+// metadata, and DecodeEvent leaves them out of the event.
+const (
+	MetaPrefix = "eventbus-"
+	// MetaDeliverAt holds a message back until this time (Unix
+	// milliseconds). Backends with Capabilities.Delay honour it.
+	MetaDeliverAt = "eventbus-deliver-at"
+	// MetaOrderingKey groups messages: those with the same key are received
+	// one at a time, in order. Backends with Capabilities.Ordering honour it.
+	MetaOrderingKey = "eventbus-ordering-key"
+	// MetaAttempts counts the delivery attempts already made.
+	MetaAttempts = "eventbus-attempts"
+	// MetaFirstAttempt is when the first attempt was made (Unix milliseconds).
+	MetaFirstAttempt = "eventbus-first-attempt"
+	// MetaAcceptedAt is when ingress accepted the event (Unix milliseconds).
+	MetaAcceptedAt = "eventbus-accepted-at"
 )
 
 // EncodeEvent turns a CloudEvent into the canonical message every backend
@@ -48,7 +69,7 @@ func DecodeEvent(m *pubsub.Message) (*event.Event, error) {
 	}
 	e := event.New(version.String())
 	for name, value := range m.Metadata {
-		if name == "specversion" {
+		if name == "specversion" || strings.HasPrefix(name, MetaPrefix) {
 			continue
 		}
 		var err error

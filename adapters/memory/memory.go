@@ -1,10 +1,8 @@
 package memory
 
 import (
-	"cmp"
 	"context"
 	"net/url"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -87,7 +85,7 @@ var _ adapters.Backend = (*Backend)(nil)
 
 // Capabilities implements adapters.Backend.
 func (b *Backend) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes}
+	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true}
 }
 
 // Ping implements adapters.Backend: the backend is up until it is closed.
@@ -196,107 +194,6 @@ func (b *Backend) OpenSubscription(_ context.Context, name string, opts adapters
 	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
 }
 
-type message struct {
-	id    uint64
-	body  []byte
-	md    map[string]string
-	size  int
-	owner *subscription // nil while ready
-}
-
-// channel is one bounded queue. Ready messages wait in ready; received ones
-// sit in inflight until acked or given back.
-type channel struct {
-	name string
-	opts Options
-
-	mu       sync.Mutex
-	ready    queue
-	inflight map[uint64]*message
-	bytes    int
-	nextID   uint64
-	removed  bool
-	waiters  int
-	wake     chan struct{} // closed and replaced when a waiter should look again
-}
-
-func newChannel(name string, opts Options) *channel {
-	return &channel{name: name, opts: opts, inflight: map[uint64]*message{}, wake: make(chan struct{})}
-}
-
-// signalLocked wakes every receiver waiting on the channel.
-func (c *channel) signalLocked() {
-	if c.waiters > 0 {
-		close(c.wake)
-		c.wake = make(chan struct{})
-	}
-}
-
-func (c *channel) depth() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ready.len() + len(c.inflight)
-}
-
-func (c *channel) purge() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range c.ready.reset() {
-		c.bytes -= m.size
-	}
-}
-
-func (c *channel) remove() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.removed = true
-	c.ready.reset()
-	clear(c.inflight)
-	c.bytes = 0
-	c.signalLocked()
-}
-
-func (c *channel) errRemoved() error {
-	return adapters.Errorf(adapters.NotFound, "channel %q was deleted", c.name)
-}
-
-// publish stores all of ms or none of them.
-func (c *channel) publish(ms []*driver.Message) error {
-	sizes := make([]int, len(ms))
-	total := 0
-	for i, m := range ms {
-		size := adapters.MessageBytes(m.Body, m.Metadata)
-		if size > c.opts.MaxMessageBytes {
-			return adapters.Errorf(adapters.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
-		}
-		sizes[i] = size
-		total += size
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.removed {
-		return c.errRemoved()
-	}
-	depth := c.ready.len() + len(c.inflight)
-	if depth+len(ms) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
-		return adapters.Errorf(adapters.ResourceExhausted,
-			"channel %q is full (%d messages, %d bytes; limits %d messages, %d bytes): deliveries are behind, retry later",
-			c.name, depth, c.bytes, c.opts.MaxDepth, c.opts.MaxBytes)
-	}
-	for i, m := range ms {
-		if m.BeforeSend != nil {
-			if err := m.BeforeSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
-		c.nextID++
-		c.ready.push(&message{id: c.nextID, body: m.Body, md: m.Metadata, size: sizes[i]})
-	}
-	c.bytes += total
-	c.signalLocked()
-	return nil
-}
-
 type topic struct{ ch *channel }
 
 var _ driver.Topic = (*topic)(nil)
@@ -334,82 +231,25 @@ var _ driver.Subscription = (*subscription)(nil)
 // ReceiveBatch waits until a message is ready and this subscription is below
 // its prefetch, for at most receiveWait.
 func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*driver.Message, error) {
-	timer := time.NewTimer(receiveWait)
-	defer timer.Stop()
-	c := s.ch
-	c.mu.Lock()
-	for {
-		if c.removed {
-			c.mu.Unlock()
-			return nil, c.errRemoved()
-		}
-		if s.closed {
-			c.mu.Unlock()
-			return nil, nil
-		}
-		if n := min(maxMessages, s.prefetch-s.owned); n > 0 && c.ready.len() > 0 {
-			taken := c.ready.pop(n)
-			out := make([]*driver.Message, len(taken))
-			for i, m := range taken {
-				m.owner = s
-				c.inflight[m.id] = m
-				out[i] = &driver.Message{
-					LoggableID: strconv.FormatUint(m.id, 10),
-					Body:       m.body,
-					Metadata:   m.md,
-					AckID:      m.id,
-					AsFunc:     func(any) bool { return false },
-				}
-			}
-			s.owned += len(taken)
-			c.mu.Unlock()
-			return out, nil
-		}
-		wake := c.wake
-		c.waiters++
-		c.mu.Unlock()
-		var done bool
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			done = true
-		case <-timer.C:
-			done = true
-		}
-		c.mu.Lock()
-		c.waiters--
-		if done {
-			c.mu.Unlock()
-			return nil, nil
+	taken, err := s.ch.take(ctx, s, maxMessages, receiveWait)
+	if err != nil || len(taken) == 0 {
+		return nil, err
+	}
+	out := make([]*driver.Message, len(taken))
+	for i, m := range taken {
+		out[i] = &driver.Message{
+			LoggableID: strconv.FormatUint(m.id, 10),
+			Body:       m.body,
+			Metadata:   m.md,
+			AckID:      m.id,
+			AsFunc:     func(any) bool { return false },
 		}
 	}
-}
-
-// takeOwnedLocked removes the messages with these ids that s still owns
-// from inflight; ids it no longer owns (given back at Close) are skipped.
-func (s *subscription) takeOwnedLocked(ids []driver.AckID) []*message {
-	out := make([]*message, 0, len(ids))
-	for _, id := range ids {
-		m, ok := s.ch.inflight[id.(uint64)]
-		if !ok || m.owner != s {
-			continue
-		}
-		delete(s.ch.inflight, m.id)
-		m.owner = nil
-		out = append(out, m)
-	}
-	s.owned -= len(out)
-	return out
+	return out, nil
 }
 
 func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range s.takeOwnedLocked(ids) {
-		c.bytes -= m.size
-	}
-	c.signalLocked()
+	s.ch.settle(s, ids, false)
 	return nil
 }
 
@@ -417,34 +257,14 @@ func (s *subscription) CanNack() bool { return true }
 
 // SendNacks gives the messages back at the head of the channel, in order.
 func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ready.pushFront(s.takeOwnedLocked(ids))
-	c.signalLocked()
+	s.ch.settle(s, ids, true)
 	return nil
 }
 
 // Close gives back every message the subscription still owns, so another
 // subscriber receives it: at-least-once across a subscriber restart.
 func (s *subscription) Close() error {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s.closed = true
-	var owned []*message
-	for _, m := range c.inflight {
-		if m.owner == s {
-			owned = append(owned, m)
-		}
-	}
-	ids := make([]driver.AckID, len(owned))
-	slices.SortFunc(owned, func(a, b *message) int { return cmp.Compare(a.id, b.id) })
-	for i, m := range owned {
-		ids[i] = m.id
-	}
-	c.ready.pushFront(s.takeOwnedLocked(ids))
-	c.signalLocked()
+	s.ch.release(s)
 	return nil
 }
 

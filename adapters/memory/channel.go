@@ -1,0 +1,379 @@
+package memory
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"gocloud.dev/pubsub/driver"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+type message struct {
+	id    uint64
+	body  []byte
+	md    map[string]string
+	size  int
+	key   string        // adapters.MetaOrderingKey; "" means unordered
+	due   time.Time     // adapters.MetaDeliverAt; zero means now
+	owner *subscription // while in flight
+}
+
+// channel is one bounded queue of a route. A message is in exactly one of
+// these places: scheduled (waiting for its due time), ready (unordered
+// FIFO), a lane (the FIFO of its ordering key), or in flight (received and
+// not yet settled). A lane hands out one message at a time: the next waits
+// until the previous one is acked.
+type channel struct {
+	name string
+	opts Options
+
+	mu        sync.Mutex
+	scheduled dueHeap
+	ready     queue
+	lanes     map[string]*queue // ordering key → its waiting messages
+	runnable  []string          // keys with waiting messages and none in flight, FIFO
+	busy      map[string]bool   // keys with a message in flight
+	inflight  map[uint64]*message
+	count     int // messages in every place
+	bytes     int
+	nextID    uint64
+	removed   bool
+	waiters   int
+	wake      chan struct{} // closed and replaced when a waiter should look again
+}
+
+func newChannel(name string, opts Options) *channel {
+	return &channel{
+		name:     name,
+		opts:     opts,
+		lanes:    map[string]*queue{},
+		busy:     map[string]bool{},
+		inflight: map[uint64]*message{},
+		wake:     make(chan struct{}),
+	}
+}
+
+// signalLocked wakes every receiver waiting on the channel.
+func (c *channel) signalLocked() {
+	if c.waiters > 0 {
+		close(c.wake)
+		c.wake = make(chan struct{})
+	}
+}
+
+func (c *channel) depth() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+// purge drops every message not in flight.
+func (c *channel) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dropped := c.ready.reset()
+	for _, lane := range c.lanes {
+		dropped = append(dropped, lane.reset()...)
+	}
+	dropped = append(dropped, c.scheduled...)
+	c.scheduled = nil
+	clear(c.lanes)
+	c.runnable = nil
+	for _, m := range dropped {
+		c.forgetLocked(m)
+	}
+}
+
+func (c *channel) remove() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removed = true
+	c.ready.reset()
+	c.scheduled = nil
+	clear(c.lanes)
+	clear(c.busy)
+	clear(c.inflight)
+	c.runnable = nil
+	c.count, c.bytes = 0, 0
+	c.signalLocked()
+}
+
+func (c *channel) errRemoved() error {
+	return adapters.Errorf(adapters.NotFound, "channel %q was deleted", c.name)
+}
+
+func (c *channel) forgetLocked(m *message) {
+	c.count--
+	c.bytes -= m.size
+}
+
+// publish stores all of ms or none of them.
+func (c *channel) publish(ms []*driver.Message) error {
+	msgs := make([]*message, len(ms))
+	total := 0
+	for i, m := range ms {
+		size := adapters.MessageBytes(m.Body, m.Metadata)
+		if size > c.opts.MaxMessageBytes {
+			return adapters.Errorf(adapters.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
+		}
+		msg := &message{body: m.Body, md: m.Metadata, size: size, key: m.Metadata[adapters.MetaOrderingKey]}
+		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
+			ms, err := strconv.ParseInt(at, 10, 64)
+			if err != nil {
+				return adapters.Errorf(adapters.InvalidArgument, "%s %q is not Unix milliseconds", adapters.MetaDeliverAt, at)
+			}
+			msg.due = time.UnixMilli(ms)
+		}
+		msgs[i] = msg
+		total += size
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return c.errRemoved()
+	}
+	if c.count+len(ms) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
+		return adapters.Errorf(adapters.ResourceExhausted,
+			"channel %q is full (%d messages, %d bytes; limits %d messages, %d bytes): deliveries are behind, retry later",
+			c.name, c.count, c.bytes, c.opts.MaxDepth, c.opts.MaxBytes)
+	}
+	for i, m := range ms {
+		if m.BeforeSend != nil {
+			if err := m.BeforeSend(func(any) bool { return false }); err != nil {
+				return err
+			}
+		}
+		c.nextID++
+		msgs[i].id = c.nextID
+	}
+	now := time.Now()
+	for _, m := range msgs {
+		c.count++
+		c.bytes += m.size
+		if m.due.After(now) {
+			heap.Push(&c.scheduled, m)
+		} else {
+			c.enqueueLocked(m)
+		}
+	}
+	c.signalLocked()
+	return nil
+}
+
+// enqueueLocked makes m receivable: at the tail of the ready queue or of
+// its lane.
+func (c *channel) enqueueLocked(m *message) {
+	if m.key == "" {
+		c.ready.push(m)
+		return
+	}
+	lane := c.lanes[m.key]
+	if lane == nil {
+		lane = &queue{}
+		c.lanes[m.key] = lane
+	}
+	lane.push(m)
+	if lane.len() == 1 && !c.busy[m.key] {
+		c.runnable = append(c.runnable, m.key)
+	}
+}
+
+// promoteLocked moves scheduled messages that are due into their queues and
+// returns how long until the next one is.
+func (c *channel) promoteLocked(now time.Time) time.Duration {
+	for len(c.scheduled) > 0 {
+		next := c.scheduled[0]
+		if wait := next.due.Sub(now); wait > 0 {
+			return wait
+		}
+		heap.Pop(&c.scheduled)
+		c.enqueueLocked(next)
+	}
+	return -1
+}
+
+// takeLocked hands up to n receivable messages to s: unordered ones first,
+// then the head of each runnable lane.
+func (c *channel) takeLocked(s *subscription, n int) []*message {
+	taken := c.ready.pop(n)
+	for len(taken) < n && len(c.runnable) > 0 {
+		key := c.runnable[0]
+		c.runnable = c.runnable[1:]
+		lane := c.lanes[key]
+		taken = append(taken, lane.pop(1)...)
+		if lane.len() == 0 {
+			delete(c.lanes, key)
+		}
+		c.busy[key] = true
+	}
+	for _, m := range taken {
+		m.owner = s
+		c.inflight[m.id] = m
+	}
+	s.owned += len(taken)
+	return taken
+}
+
+// take waits up to maxWait for messages s may receive and takes them.
+func (c *channel) take(ctx context.Context, s *subscription, maxMessages int, maxWait time.Duration) ([]*message, error) {
+	deadline := time.Now().Add(maxWait)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.removed {
+			return nil, c.errRemoved()
+		}
+		if s.closed {
+			return nil, nil
+		}
+		now := time.Now()
+		nextDue := c.promoteLocked(now)
+		if n := min(maxMessages, s.prefetch-s.owned); n > 0 {
+			if taken := c.takeLocked(s, n); len(taken) > 0 {
+				return taken, nil
+			}
+		}
+		wait := deadline.Sub(now)
+		if wait <= 0 {
+			return nil, nil
+		}
+		if nextDue >= 0 {
+			wait = min(wait, nextDue)
+		}
+		if !c.waitLocked(ctx, wait) {
+			return nil, nil
+		}
+	}
+}
+
+// waitLocked releases the lock until the channel signals, wait passes or ctx
+// ends; it reports false when ctx ended.
+func (c *channel) waitLocked(ctx context.Context, wait time.Duration) bool {
+	wake := c.wake
+	c.waiters++
+	c.mu.Unlock()
+	timer := time.NewTimer(wait)
+	ok := true
+	select {
+	case <-wake:
+	case <-timer.C:
+	case <-ctx.Done():
+		ok = false
+	}
+	timer.Stop()
+	c.mu.Lock()
+	c.waiters--
+	return ok
+}
+
+// settle acks (requeue false) or nacks (requeue true) the messages with
+// these ids that s still owns; ids it no longer owns are skipped, since
+// they were given back when s closed. Nacked messages go back to the head
+// of their queue, in order.
+func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var back []*message
+	for _, id := range ids {
+		m, ok := c.inflight[id.(uint64)]
+		if !ok || m.owner != s {
+			continue
+		}
+		delete(c.inflight, m.id)
+		m.owner = nil
+		s.owned--
+		if requeue {
+			back = append(back, m)
+			continue
+		}
+		c.forgetLocked(m)
+		c.freeKeyLocked(m.key, false)
+	}
+	c.requeueLocked(back)
+	c.signalLocked()
+}
+
+// requeueLocked puts in-flight messages back at the head of their queues.
+func (c *channel) requeueLocked(ms []*message) {
+	var unordered []*message
+	for _, m := range ms {
+		if m.key == "" {
+			unordered = append(unordered, m)
+			continue
+		}
+		lane := c.lanes[m.key]
+		if lane == nil {
+			lane = &queue{}
+			c.lanes[m.key] = lane
+		}
+		lane.pushFront([]*message{m})
+		c.freeKeyLocked(m.key, true)
+	}
+	c.ready.pushFront(unordered)
+}
+
+// freeKeyLocked marks key as having nothing in flight and, if its lane has
+// messages, makes it runnable (first in line when the message was given
+// back, so the lane keeps its order).
+func (c *channel) freeKeyLocked(key string, first bool) {
+	if key == "" {
+		return
+	}
+	delete(c.busy, key)
+	if c.lanes[key] == nil || c.lanes[key].len() == 0 {
+		return
+	}
+	if first {
+		c.runnable = append([]string{key}, c.runnable...)
+	} else {
+		c.runnable = append(c.runnable, key)
+	}
+}
+
+// release gives back every message s still owns and stops s from taking
+// more: at-least-once across a subscriber restart.
+func (c *channel) release(s *subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.closed = true
+	var owned []*message
+	for _, m := range c.inflight {
+		if m.owner == s {
+			owned = append(owned, m)
+		}
+	}
+	slices.SortFunc(owned, func(a, b *message) int { return cmp.Compare(a.id, b.id) })
+	for _, m := range owned {
+		delete(c.inflight, m.id)
+		m.owner = nil
+	}
+	s.owned = 0
+	c.requeueLocked(owned)
+	c.signalLocked()
+}
+
+// dueHeap orders scheduled messages by due time, then by publish order.
+type dueHeap []*message
+
+func (h dueHeap) Len() int { return len(h) }
+func (h dueHeap) Less(i, j int) bool {
+	if h[i].due.Equal(h[j].due) {
+		return h[i].id < h[j].id
+	}
+	return h[i].due.Before(h[j].due)
+}
+func (h dueHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)   { *h = append(*h, x.(*message)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return m
+}
