@@ -137,7 +137,11 @@ func (s *session) connection() (*amqp.Connection, error) {
 		if s.closed {
 			return nil, adapters.Errorf(adapters.FailedPrecondition, "RabbitMQ backend at %s is closed", s.addr)
 		}
-		return nil, adapters.Errorf(adapters.Unavailable, "RabbitMQ at %s is unreachable, reconnecting (retry later): %v", s.addr, s.lastErr)
+		cause := s.lastErr
+		if cause == nil { // dropped a moment ago; keep has not recorded why yet
+			cause = amqp.ErrClosed
+		}
+		return nil, adapters.Errorf(adapters.Unavailable, "RabbitMQ at %s is unreachable, reconnecting (retry later): %w", s.addr, cause)
 	}
 	return s.conn, nil
 }
