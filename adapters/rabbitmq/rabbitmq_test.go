@@ -140,3 +140,77 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 		t.Fatalf("EnsureChannel with another delivery_limit = %v, want failed_precondition: an existing queue's arguments cannot change silently", err)
 	}
 }
+
+// After the connection drops, the backend reconnects by itself; a delivery
+// of the dead connection is redelivered, and its late ack is not sent on the
+// new channel, where its delivery tag would name another message.
+func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
+	ctx := t.Context()
+	b, err := rabbitmq.Open(ctx, brokerURL(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ch := fmt.Sprintf("rabbit-reconnect-%d", time.Now().UnixNano())
+	if err := b.EnsureChannel(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
+	top, err := b.OpenTopic(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	sub, err := b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{MaxInflight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
+
+	send := func(id string) error {
+		return top.Send(ctx, &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
+	}
+	receive := func() *pubsub.Message {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		m, err := sub.Receive(rctx)
+		if err != nil {
+			t.Fatalf("Receive: %v; want every message after a reconnect", err)
+		}
+		return m
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := send(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := receive()
+	if err := rabbitmq.DropConnection(b); err != nil {
+		t.Fatal(err)
+	}
+	stale.Ack() // its channel is gone: must not be sent on the next one
+
+	got := map[string]int{}
+	for got["a"] == 0 || got["b"] == 0 {
+		m := receive()
+		got[m.Metadata["id"]]++
+		m.Ack()
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+		err := send("c")
+		if err == nil {
+			break
+		}
+		if adapters.CodeOf(err) != adapters.Unavailable || time.Now().After(deadline) {
+			t.Fatalf("Send after reconnecting: %v; want success once the backend is back", err)
+		}
+	}
+	if m := receive(); m.Metadata["id"] != "c" {
+		t.Fatalf("received %q, want c: a and b were acked on the new channel and must not come back", m.Metadata["id"])
+	} else {
+		m.Ack()
+	}
+}

@@ -1,0 +1,13 @@
+package rabbitmq
+
+import "github.com/eventbus-go/eventbus/adapters"
+
+// DropConnection closes b's AMQP connection under it, as a network failure
+// would, so tests can watch the backend reconnect.
+func DropConnection(b adapters.Backend) error {
+	conn, err := b.(*Backend).s.connection()
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
