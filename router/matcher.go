@@ -12,13 +12,16 @@ import (
 // swaps it in.
 //
 // Compilation turns every rule into clauses (one per $or combination) of
-// field tests, and indexes the field tests by the path they read. Matching
-// walks only the parts of the event that some rule reads; each value found
-// looks up the tests it passes (a hash lookup for exact values, a radix
-// tree for prefixes and suffixes) and counts, per clause, how many of its tests hold. A
-// clause whose count reaches its size selects its rule. The cost per event
-// therefore grows with the number of values read and tests passed, not with
-// the number of routes.
+// field tests, shares identical field tests between routes, and indexes them
+// by the path they read. Matching has two phases. First it walks only the
+// parts of the event that some rule reads; each value found looks up the
+// tests it passes (a hash lookup for exact values, a radix tree for prefixes
+// and suffixes) and marks them. Then, for each marked test, it checks the
+// clauses anchored on it: every clause is anchored on its most selective
+// test (the one fewest clauses share), so a test that a thousand routes
+// share, such as a common region, wakes none of them unless their own type
+// or source also holds. The cost per event therefore grows with the values
+// read and the distinct tests they pass, not with the number of routes.
 type Matcher struct {
 	names   []string    // route names in sorted order; rule i is names[i]
 	filters [][]*filter // by rule; evaluated once a clause of the rule holds
@@ -77,25 +80,25 @@ func (idx *pathIndex) hasFoldTests() bool {
 }
 
 type compiledField struct {
-	clauses []int32 // the clauses that contain this test
+	clauses  int32   // how many clauses contain this test, while compiling
+	anchored []int32 // the clauses to check when this test holds
 }
 
 type compiledClause struct {
-	rule int32
-	need int32 // the number of distinct field tests in the clause
+	rule  int32
+	tests []int32 // distinct field test ids, all of which must hold
 }
 
 // matchState is the scratch space of one Match call. Marks are generation
 // numbers rather than booleans so that starting a new match is O(1).
 type matchState struct {
-	gen         uint32
-	fieldMark   []uint32 // field test id -> gen when it held
-	clauseMark  []uint32 // clause id -> gen when its count was last reset
-	clauseCount []int32
-	pathMark    []uint32 // path id -> gen when a value was found there
-	ruleMark    []uint32
-	matched     []int32 // rule ids
-	event       *Event  // the event being matched, for filters
+	gen       uint32
+	fieldMark []uint32 // field test id -> gen when it held
+	held      []int32  // the field tests that held, in the order found
+	pathMark  []uint32 // path id -> gen when a value was found there
+	ruleMark  []uint32 // rule id -> gen when it was decided
+	matched   []int32  // rule ids
+	event     *Event   // the event being matched, for filters
 }
 
 // NewMatcher validates and compiles the rules of one bus, keyed by route
@@ -120,16 +123,47 @@ func NewMatcher(rules map[string]Rule, lim Limits) (*Matcher, error) {
 			m.addClause(int32(ruleID), append(clause[:len(clause):len(clause)], required...), fieldIDs)
 		}
 	}
+	m.anchorClauses()
 	m.states.New = func() any {
 		return &matchState{
-			fieldMark:   make([]uint32, len(m.fields)),
-			clauseMark:  make([]uint32, len(m.clauses)),
-			clauseCount: make([]int32, len(m.clauses)),
-			pathMark:    make([]uint32, len(m.paths)),
-			ruleMark:    make([]uint32, len(m.names)),
+			fieldMark: make([]uint32, len(m.fields)),
+			pathMark:  make([]uint32, len(m.paths)),
+			ruleMark:  make([]uint32, len(m.names)),
 		}
 	}
 	return m, nil
+}
+
+// anchorClauses anchors every clause on its most selective test: the one
+// that the fewest clauses contain. Tests that hold when a field is absent
+// make poor anchors, since most events lack most fields; they anchor a
+// clause only when it has no other test.
+func (m *Matcher) anchorClauses() {
+	isAbsent := make([]bool, len(m.fields))
+	for _, p := range m.paths {
+		for _, id := range p.absent {
+			isAbsent[id] = true
+		}
+	}
+	cost := func(id int32) int64 {
+		c := int64(m.fields[id].clauses)
+		if isAbsent[id] {
+			c += 1 << 40
+		}
+		return c
+	}
+	for c, cl := range m.clauses {
+		if len(cl.tests) == 0 {
+			continue
+		}
+		anchor := cl.tests[0]
+		for _, id := range cl.tests[1:] {
+			if cost(id) < cost(anchor) {
+				anchor = id
+			}
+		}
+		m.fields[anchor].anchored = append(m.fields[anchor].anchored, int32(c))
+	}
 }
 
 func (m *Matcher) addClause(ruleID int32, tests []*fieldTest, fieldIDs map[string]int32) {
@@ -142,9 +176,9 @@ func (m *Matcher) addClause(ruleID int32, tests []*fieldTest, fieldIDs map[strin
 		}
 	}
 	for _, id := range ids {
-		m.fields[id].clauses = append(m.fields[id].clauses, clauseID)
+		m.fields[id].clauses++
 	}
-	m.clauses = append(m.clauses, compiledClause{rule: ruleID, need: int32(len(ids))})
+	m.clauses = append(m.clauses, compiledClause{rule: ruleID, tests: ids})
 	if len(ids) == 0 {
 		m.always = append(m.always, clauseID)
 	}
@@ -244,12 +278,12 @@ func (m *Matcher) Match(e *Event) []string {
 	st.gen++
 	if st.gen == 0 { // wrapped: old marks could collide with new generations
 		clear(st.fieldMark)
-		clear(st.clauseMark)
 		clear(st.pathMark)
 		clear(st.ruleMark)
 		st.gen = 1
 	}
 	st.matched = st.matched[:0]
+	st.held = st.held[:0]
 	st.event = e
 	defer func() { st.event = nil }() // let the pool not keep events alive
 
@@ -261,6 +295,13 @@ func (m *Matcher) Match(e *Event) []string {
 	for _, p := range m.absentPaths {
 		if st.pathMark[p] != st.gen {
 			m.hitAll(st, m.paths[p].absent)
+		}
+	}
+	for _, id := range st.held {
+		for _, c := range m.fields[id].anchored {
+			if m.clauseTestsHold(st, c) {
+				m.clauseHolds(st, c)
+			}
 		}
 	}
 	for _, c := range m.always {
@@ -340,22 +381,23 @@ func (m *Matcher) hitAll(st *matchState, ids []int32) {
 	}
 }
 
-// hit records that field test id holds, and counts it towards its clauses.
+// hit records that field test id holds for this event.
 func (m *Matcher) hit(st *matchState, id int32) {
 	if st.fieldMark[id] == st.gen {
 		return // already held through another value
 	}
 	st.fieldMark[id] = st.gen
-	for _, c := range m.fields[id].clauses {
-		if st.clauseMark[c] != st.gen {
-			st.clauseMark[c] = st.gen
-			st.clauseCount[c] = 0
-		}
-		st.clauseCount[c]++
-		if st.clauseCount[c] == m.clauses[c].need {
-			m.clauseHolds(st, c)
+	st.held = append(st.held, id)
+}
+
+// clauseTestsHold reports whether every test of clause c held.
+func (m *Matcher) clauseTestsHold(st *matchState, c int32) bool {
+	for _, id := range m.clauses[c].tests {
+		if st.fieldMark[id] != st.gen {
+			return false
 		}
 	}
+	return true
 }
 
 // clauseHolds selects the rule of a clause whose every test held, if the
