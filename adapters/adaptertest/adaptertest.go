@@ -20,9 +20,10 @@
 //
 // What a backend guarantees is declared, not discovered: the suite reads the
 // backend's Capabilities and the Harness, and a subtest that does not apply
-// skips saying why. Dead-lettering after a maximum number of attempts and
-// per-key ordering belong to the bus's delivery work; their subtests are
-// named here and skip until adapters.Capabilities declares them.
+// skips saying why: per-key ordering is checked only when
+// Capabilities.Ordering is declared. Dead-lettering after a maximum number of
+// attempts belongs to the bus's delivery work; its subtest is named here and
+// skips until adapters.Capabilities declares it.
 //
 // Every subtest works on channels of its own, with unique names, and deletes
 // them, shuts its topics and subscriptions down and closes its backend when

@@ -413,13 +413,38 @@ func testShutdownTwice(t *testing.T, e *env) {
 // testDeadLetter is where dead-lettering after a route's max attempts will be
 // proved, once the delivery work declares it in adapters.Capabilities.
 func testDeadLetter(t *testing.T, _ *env) {
-	t.Skip("adapters.Capabilities declares no dead-letter support yet; the delivery work adds the flag and this test")
+	t.Skip("adapters.Capabilities declares no dead-letter support yet: the delivery work adds the flag and this test")
 }
 
-// testOrderingKey is where per-key ordering will be proved, once the delivery
-// work declares it in adapters.Capabilities.
-func testOrderingKey(t *testing.T, _ *env) {
-	t.Skip("adapters.Capabilities declares no ordering key support yet; the delivery work adds the flag and this test")
+// testOrderingKey checks what Capabilities.Ordering promises: messages
+// with the same MetaOrderingKey come one at a time, in publish order, the
+// next only once the previous is acked, while other keys flow.
+func testOrderingKey(t *testing.T, e *env) {
+	if !e.caps.Ordering {
+		t.Skip("Capabilities.Ordering is false: the bus keeps order itself or refuses ordered routes")
+	}
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	keyed := func(id, key string) *pubsub.Message {
+		m := message(id, nil)
+		m.Metadata[adapters.MetaOrderingKey] = key
+		return m
+	}
+	send(t, top, keyed("a-0", "a"), keyed("a-1", "a"), keyed("b-0", "b"))
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 8})
+
+	first := receive(t, sub, "the head of each key's lane must be delivered")
+	second := receive(t, sub, "another key must flow while the first is held")
+	if got := first.Metadata["id"] + "," + second.Metadata["id"]; got != "a-0,b-0" && got != "b-0,a-0" {
+		t.Fatalf("first two deliveries %s, want a-0 and b-0: a-1 must wait until a-0 is acked", got)
+	}
+	first.Ack()
+	second.Ack()
+	next := receive(t, sub, "a-1 must follow once a-0 is acked")
+	if id := next.Metadata["id"]; id != "a-1" {
+		t.Fatalf("received %s, want a-1: same-key events must come in publish order", id)
+	}
+	next.Ack()
 }
 
 func testOutage(t *testing.T, e *env, o *Outage) {

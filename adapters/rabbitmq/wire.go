@@ -7,6 +7,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/pubsub/driver"
+
+	"github.com/eventbus-go/eventbus/adapters"
 )
 
 // Header prefixes of the CloudEvents AMQP binding. We write the first; the
@@ -20,13 +22,19 @@ const (
 const contentTypeAttr = "datacontenttype"
 
 // toPublishing maps a message in canonical form (adapters.EncodeEvent) onto
-// a persistent AMQP message in CloudEvents binary content mode.
+// a persistent AMQP message in CloudEvents binary content mode. The bus's
+// own metadata (adapters.MetaPrefix) travels as plain headers, so CloudEvents
+// consumers do not mistake it for extensions.
 func toPublishing(m *driver.Message) amqp.Publishing {
 	headers := make(amqp.Table, len(m.Metadata))
 	var contentType string
 	for name, value := range m.Metadata {
 		if name == contentTypeAttr {
 			contentType = value
+			continue
+		}
+		if strings.HasPrefix(name, adapters.MetaPrefix) {
+			headers[name] = value // the bus's own, not a CloudEvents attribute
 			continue
 		}
 		headers[headerPrefix+name] = value
@@ -49,6 +57,9 @@ func metadataOf(d amqp.Delivery) map[string]string {
 		name, ok := strings.CutPrefix(key, headerPrefix)
 		if !ok {
 			name, ok = strings.CutPrefix(key, altHeaderPrefix)
+		}
+		if !ok && strings.HasPrefix(key, adapters.MetaPrefix) {
+			name, ok = key, true
 		}
 		if ok && name != "" {
 			md[name] = formatHeader(value)

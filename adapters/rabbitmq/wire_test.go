@@ -75,7 +75,11 @@ func TestDeliveryReadsBackTheCanonicalForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Metadata[adapters.MetaAttempts] = "2"
 	p := toPublishing(&driver.Message{Body: m.Body, Metadata: m.Metadata})
+	if p.Headers[adapters.MetaAttempts] != "2" {
+		t.Fatalf("headers %v: the bus's own metadata must travel as a plain %s header, not a CloudEvents extension", p.Headers, adapters.MetaAttempts)
+	}
 	p.Headers["x-delivery-count"] = int64(2) // the broker's, not the event's
 	got := metadataOf(amqp.Delivery{Headers: p.Headers, ContentType: p.ContentType})
 	if !maps.Equal(got, m.Metadata) {
