@@ -40,7 +40,12 @@
 // a header (application property) "cloudEvents:<name>" whose value is the
 // attribute's canonical string, so a time keeps its nanoseconds (AMQP 0-9-1
 // timestamps have whole seconds). Headers written by other CloudEvents SDKs
-// with typed values, or with the "cloudEvents_" prefix, are read too.
+// with typed values, or with the "cloudEvents_" prefix, are read too. The
+// bus's own metadata (adapters.MetaPrefix, "eventbus-...") travels as plain
+// headers of the same name.
+//
+// Capabilities: Durable; no Delay and no Ordering yet (the bus fills those
+// gaps or refuses the route).
 //
 // URL: rabbit://user:password@host:port/vhost?option=value. The path is the
 // vhost ("/" or none for the default vhost "/"). Options, all optional:
