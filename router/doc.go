@@ -19,9 +19,10 @@
 //   - Limits bound what one rule may cost (size, nesting, values, $or
 //     combinations, wildcard stars), so one route cannot exhaust the
 //     memory or CPU of the bus.
-//   - Matcher.Match is safe for concurrent use, allocates only its result,
-//     and costs per event what the event's values select, not the number of
-//     routes: exact values are found by hashing, prefixes by a prefix table.
+//   - Matcher.Match is safe for concurrent use, allocates little beyond its
+//     result, and costs per event what the event's values select, not the
+//     number of routes: exact values are found by hashing, prefixes and
+//     suffixes in radix trees.
 //     An event's JSON data is decoded at most once, however many routes
 //     read it.
 //   - Explain evaluates one rule against one event for a human: which field
