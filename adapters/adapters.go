@@ -55,6 +55,14 @@ type Provisioner interface {
 	Purge(ctx context.Context, channel string) error
 }
 
+// HeadDropper is a backend that can discard the oldest waiting message of a
+// channel, for routes whose overflow policy is drop-oldest.
+type HeadDropper interface {
+	// DropOldest discards the oldest message waiting in the channel (not
+	// one in flight) and reports whether there was one.
+	DropOldest(ctx context.Context, channel string) (bool, error)
+}
+
 // Capabilities is what a backend guarantees, declared rather than discovered.
 type Capabilities struct {
 	// Durable backends keep stored messages across a restart of the bus.

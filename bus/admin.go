@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -30,6 +32,9 @@ func (b *Bus) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/routes/{name}", b.handleGetRoute)
 	mux.HandleFunc("PUT /v1/routes/{name}", b.handlePutRoute)
 	mux.HandleFunc("DELETE /v1/routes/{name}", b.handleDeleteRoute)
+	mux.HandleFunc("GET /v1/routes/{name}/stats", b.handleStats)
+	mux.HandleFunc("GET /v1/routes/{name}/dlq", b.handleListDeadLetters)
+	mux.HandleFunc("POST /v1/routes/{name}/dlq/redrive", b.handleRedrive)
 	mux.HandleFunc("POST /v1/test-pattern", handleTestPattern)
 	return mux
 }
@@ -155,4 +160,65 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
 		return adapters.Errorf(adapters.InvalidArgument, "request body: %v", err)
 	}
 	return nil
+}
+
+func (b *Bus) handleStats(w http.ResponseWriter, r *http.Request) {
+	st, err := b.Stats(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// handleListDeadLetters pages through a route's dead letters:
+// ?limit=50&offset=0 → {"events":[…structured CloudEvents…],"total":n}.
+func (b *Bus) handleListDeadLetters(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryInt(r, "limit", 50, 1, MaxDeadLetterPage)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	offset, err := queryInt(r, "offset", 0, 0, math.MaxInt32)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	events, total, err := b.DeadLetters(r.Context(), r.PathValue("name"), offset, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events, "total": total})
+}
+
+// handleRedrive puts dead letters back: {"ids":[…]} for some, {} for all.
+func (b *Bus) handleRedrive(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		IDs []string `json:"ids"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeStrict(w, r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	n, err := b.Redrive(r.Context(), r.PathValue("name"), req.IDs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+}
+
+func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, adapters.Errorf(adapters.InvalidArgument, "query parameter %s=%q must be a whole number from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
 }

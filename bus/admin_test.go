@@ -63,7 +63,7 @@ func TestRouteLifecycleThroughTheAdminAPI(t *testing.T) {
 	if status, _ := do(t, "DELETE", base+"/v1/routes/orders", ""); status != http.StatusNotFound {
 		t.Errorf("second delete: %d, want 404", status)
 	}
-	_, body = post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-type": "order.created"}), `{}`)
+	_, body = post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-type": "order.created", "ce-id": "2"}), `{}`)
 	if !strings.Contains(body, `"routes":[]`) {
 		t.Errorf("after delete the event still matched a route: %s", body)
 	}

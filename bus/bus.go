@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"gocloud.dev/pubsub"
+	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/memory"
+	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -27,6 +29,8 @@ type Bus struct {
 	log      *slog.Logger
 	backends *adapters.Registry
 	client   *http.Client
+
+	dedup *dedup
 
 	mu     sync.Mutex // serialises route changes and shutdown
 	routes map[string]*liveRoute
@@ -45,6 +49,9 @@ type liveRoute struct {
 	topic      *pubsub.Topic
 	deadLetter *pubsub.Topic
 	dispatcher *dispatcher
+	// stats and admission outlive replacements of the route.
+	stats     *routeStats
+	admission *admission
 }
 
 type snapshot struct {
@@ -62,6 +69,7 @@ type busRoutes struct {
 func newRegistry() *adapters.Registry {
 	r := adapters.NewRegistry()
 	r.Register(memory.Scheme, memory.Open)
+	r.Register(rabbitmq.Scheme, rabbitmq.Open)
 	return r
 }
 
@@ -77,6 +85,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		backends: newRegistry(),
 		client:   newHTTPClient(),
 		routes:   map[string]*liveRoute{},
+		dedup:    newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
 	}
 	b.publishState()
 	for i, r := range cfg.Routes {
@@ -163,6 +172,9 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route) (bool, error) {
 			"route %q cannot move from backend %s to %s: create a new route, and delete this one once its channel is empty",
 			r.Name, adapters.Redact(old.route.Backend), adapters.Redact(r.Backend))
 	}
+	if err := b.checkOverflowTarget(r); err != nil {
+		return false, err
+	}
 	// Compile first: a rule the matcher refuses changes nothing.
 	next := maps.Clone(b.routes)
 	next[r.Name] = &liveRoute{route: r}
@@ -173,11 +185,16 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route) (bool, error) {
 
 	lr := &liveRoute{route: r}
 	if old != nil {
+		if err := checkCapabilities(r, old.backend); err != nil {
+			return false, err
+		}
 		lr.backend, lr.topic, lr.deadLetter = old.backend, old.topic, old.deadLetter
+		lr.stats, lr.admission = old.stats, old.admission
 		b.stopDispatcher(ctx, old, false)
 	} else if err := lr.open(ctx, b.backends); err != nil {
 		return false, err
 	}
+	lr.admission.setMax(r.Delivery.MaxDepth)
 	if !r.Paused {
 		if err := b.startDispatcher(ctx, lr); err != nil {
 			if old == nil {
@@ -210,6 +227,11 @@ func (b *Bus) DeleteRoute(ctx context.Context, name string) error {
 	lr, ok := b.routes[name]
 	if !ok {
 		return adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+	}
+	for _, other := range b.routes {
+		if to, ok := other.route.Delivery.DivertTo(); ok && to == name && other.route.Name != name {
+			return adapters.Errorf(adapters.FailedPrecondition, "route %q is where route %q diverts its overflow: change that route first", name, other.route.Name)
+		}
 	}
 	next := maps.Clone(b.routes)
 	delete(next, name)
@@ -290,6 +312,9 @@ func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) erro
 	if err != nil {
 		return err
 	}
+	if err := checkCapabilities(lr.route, be); err != nil {
+		return err
+	}
 	name := lr.route.Name
 	dlName := name + router.DeadLetterSuffix
 	for _, ch := range []string{name, dlName} {
@@ -306,7 +331,51 @@ func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) erro
 		_ = topic.Shutdown(ctx)
 		return err
 	}
+	// Events already waiting (a durable channel from an earlier run) count
+	// against max_depth.
+	depth, err := be.Depth(ctx, name)
+	if err != nil {
+		_ = topic.Shutdown(ctx)
+		_ = deadLetter.Shutdown(ctx)
+		return err
+	}
 	lr.backend, lr.topic, lr.deadLetter = be, topic, deadLetter
+	lr.stats, lr.admission = &routeStats{}, newAdmission(depth)
+	return nil
+}
+
+// checkCapabilities refuses a route whose delivery policy the backend
+// cannot keep, rather than downgrading it silently.
+func checkCapabilities(r router.Route, be adapters.Backend) error {
+	caps := be.Capabilities()
+	d := r.Delivery
+	if d.OrderingKey != "" && !caps.Ordering {
+		return &router.FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("backend %s cannot keep per-key order", adapters.Redact(r.Backend))}
+	}
+	if d.Delay > 0 && !caps.Delay {
+		return &router.FieldError{Path: "delivery.delay", Message: fmt.Sprintf("backend %s cannot delay delivery", adapters.Redact(r.Backend))}
+	}
+	if _, ok := be.(adapters.HeadDropper); d.Overflow == router.OverflowDropOldest && !ok {
+		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("backend %s cannot drop its oldest events: use reject, block or divert:<route>", adapters.Redact(r.Backend))}
+	}
+	return nil
+}
+
+// checkOverflowTarget makes sure a divert names another route of the same bus.
+func (b *Bus) checkOverflowTarget(r router.Route) error {
+	to, ok := r.Delivery.DivertTo()
+	if !ok {
+		return nil
+	}
+	target, exists := b.routes[to]
+	switch {
+	case to == r.Name:
+		return &router.FieldError{Path: "delivery.overflow", Message: "a route cannot divert to itself"}
+	case !exists:
+		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q does not exist: create it first", to)}
+	case target.route.Bus != r.Bus:
+		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q is on bus %q, not %q", to, target.route.Bus, r.Bus)}
+	}
 	return nil
 }
 
@@ -320,7 +389,23 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	if err != nil {
 		return err
 	}
-	lr.dispatcher = startDispatcher(r, sub, newHTTPTarget(b.client, r.Target.HTTP), lr.deadLetter, b.log)
+	d := &dispatcher{
+		route:      r,
+		sub:        sub,
+		topic:      lr.topic,
+		deadLetter: lr.deadLetter,
+		target:     newHTTPTarget(b.client, &r),
+		requeue:    lr.backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
+		stats:      lr.stats,
+		admission:  lr.admission,
+		log:        b.log,
+	}
+	if r.Delivery.Rate != "" {
+		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
+		d.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
+	}
+	d.start()
+	lr.dispatcher = d
 	return nil
 }
 

@@ -17,6 +17,8 @@ const (
 	DefaultBackend         = "mem://"
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultDedupWindow     = 5 * time.Minute
+	DefaultDedupMaxEvents  = 100_000
 )
 
 // Config is the whole configuration of a bus process, as read from its YAML
@@ -30,10 +32,21 @@ type Config struct {
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
 	ShutdownTimeout router.Duration `json:"shutdown_timeout,omitzero"`
+	// Dedup tunes how ingress recognises a repeated (source, id).
+	Dedup DedupConfig `json:"dedup,omitzero"`
 	// RuleLimits bound what one route's rule may cost.
 	RuleLimits router.Limits `json:"-"`
 	// Routes are created at start.
 	Routes []router.Route `json:"routes,omitempty"`
+}
+
+// DedupConfig bounds the memory of events already stored: a repeat of the
+// same (source, id) on a bus within Window is answered as the first and not
+// stored again. At most MaxEvents are remembered; past that the oldest are
+// forgotten early.
+type DedupConfig struct {
+	Window    router.Duration `json:"window,omitzero"`
+	MaxEvents int             `json:"max_events,omitempty"`
 }
 
 // LoadConfig reads a YAML config file. Unknown fields are errors, so a typo
@@ -67,6 +80,12 @@ func (cfg Config) WithDefaults() Config {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = router.Duration(DefaultShutdownTimeout)
 	}
+	if cfg.Dedup.Window == 0 {
+		cfg.Dedup.Window = router.Duration(DefaultDedupWindow)
+	}
+	if cfg.Dedup.MaxEvents == 0 {
+		cfg.Dedup.MaxEvents = DefaultDedupMaxEvents
+	}
 	return cfg
 }
 
@@ -79,6 +98,12 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		errs = append(errs, &router.FieldError{Path: "shutdown_timeout", Message: "must not be negative"})
+	}
+	if cfg.Dedup.Window < 0 {
+		errs = append(errs, &router.FieldError{Path: "dedup.window", Message: "must not be negative"})
+	}
+	if cfg.Dedup.MaxEvents < 0 {
+		errs = append(errs, &router.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
 	}
 	seen := map[string]int{}
 	for i, r := range cfg.Routes {

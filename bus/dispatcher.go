@@ -3,12 +3,16 @@ package bus
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub"
+	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/router"
@@ -18,24 +22,33 @@ import (
 const (
 	extDeadLetterReason = "deadletterreason"
 	extDeadLetterRoute  = "deadletterroute"
+	extDeadLetterStatus = "deadletterstatus"
 	extAttempts         = "deliveryattempts"
 	extFirstAttempt     = "firstattempttime"
 	extLastAttempt      = "lastattempttime"
 )
 
 // dispatcher delivers one route's channel to its target: at most
-// max_inflight events at once, each retried with backoff until it is
-// delivered or its attempts run out, when it goes to the dead-letter channel.
+// max_inflight events at once, at most rate per second, each retried with
+// backoff until the target takes it, refuses it, or attempts run out.
 type dispatcher struct {
 	route      router.Route
 	sub        *pubsub.Subscription
-	target     target
+	topic      *pubsub.Topic // the route's own channel, for retries
 	deadLetter *pubsub.Topic
-	log        *slog.Logger
+	target     target
+	limiter    *rate.Limiter // nil: no rate cap
+	// requeue: a retry goes back to the channel with a due time, freeing
+	// its slot; otherwise the dispatcher holds it while it waits, as an
+	// ordered route must (its key's lane waits anyway).
+	requeue   bool
+	stats     *routeStats
+	admission *admission
+	log       *slog.Logger
 
 	slots    chan struct{} // one token per delivery in flight
 	inflight sync.WaitGroup
-	busy     atomic.Int64 // deliveries in flight, for the drain check
+	busy     atomic.Int64 // deliveries in flight, for the drain check and stats
 
 	stopReceiving context.CancelFunc // no new events
 	receiving     context.Context
@@ -46,21 +59,14 @@ type dispatcher struct {
 	loopDone      chan struct{}
 }
 
-func startDispatcher(r router.Route, sub *pubsub.Subscription, t target, deadLetter *pubsub.Topic, log *slog.Logger) *dispatcher {
-	d := &dispatcher{
-		route:      r,
-		sub:        sub,
-		target:     t,
-		deadLetter: deadLetter,
-		log:        log.With("route", r.Name),
-		slots:      make(chan struct{}, r.Delivery.MaxInflight),
-		loopDone:   make(chan struct{}),
-	}
+func (d *dispatcher) start() {
+	d.log = d.log.With("route", d.route.Name)
+	d.slots = make(chan struct{}, d.route.Delivery.MaxInflight)
+	d.loopDone = make(chan struct{})
 	d.receiving, d.stopReceiving = context.WithCancel(context.Background())
 	d.waiting, d.stopWaiting = context.WithCancel(context.Background())
 	d.attempts, d.abandon = context.WithCancel(context.Background())
 	go d.receiveLoop()
-	return d
 }
 
 func (d *dispatcher) receiveLoop() {
@@ -99,36 +105,57 @@ func (d *dispatcher) handle(msg *pubsub.Message) {
 		return
 	}
 	log := d.log.With("event_id", e.ID(), "event_source", e.Source())
-	first := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := d.target.Deliver(d.attempts, e)
-		if err == nil {
-			msg.Ack()
-			return
-		}
-		if d.attempts.Err() != nil {
-			msg.Nack()
-			return
-		}
-		if attempt >= d.route.Delivery.MaxAttempts {
-			log.Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempt, "err", err)
-			dl := e.Clone()
-			dl.SetExtension(extDeadLetterReason, err.Error())
-			dl.SetExtension(extDeadLetterRoute, d.route.Name)
-			dl.SetExtension(extAttempts, attempt)
-			dl.SetExtension(extFirstAttempt, first)
-			dl.SetExtension(extLastAttempt, time.Now())
-			m, encErr := adapters.EncodeEvent(&dl)
-			if encErr != nil {
-				log.Error("cannot encode the dead letter; the event stays in the channel", "err", encErr)
+	attempts := metaInt(msg.Metadata, adapters.MetaAttempts)
+	first := metaTime(msg.Metadata, adapters.MetaFirstAttempt)
+	policy := d.route.Delivery
+	for {
+		if d.limiter != nil {
+			if err := d.limiter.Wait(d.waiting); err != nil {
 				msg.Nack()
 				return
 			}
-			d.sendToDeadLetter(msg, m)
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		attempts++
+		out := d.target.Deliver(d.attempts, e)
+		if d.attempts.Err() != nil {
+			msg.Nack() // cut off by shutdown: the next process delivers it
 			return
 		}
-		wait := backoff(d.route.Delivery.Backoff, attempt)
-		log.Info("delivery failed; retrying", "attempt", attempt, "retry_in", wait, "err", err)
+		switch out.verdict {
+		case verdictAck:
+			msg.Ack()
+			d.stats.delivered.Add(1)
+			if at := metaTime(msg.Metadata, adapters.MetaAcceptedAt); !at.IsZero() {
+				d.stats.latency.observe(time.Since(at))
+			}
+			d.admission.release()
+			return
+		case verdictDrop:
+			log.Info("target dropped the event", "reason", out.reason)
+			msg.Ack()
+			d.stats.dropped.Add(1)
+			d.admission.release()
+			return
+		case verdictDeadLetter:
+			log.Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.reason)
+			d.deadLetterEvent(msg, e, out, attempts, first)
+			return
+		}
+		exhausted := attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(first) >= time.Duration(policy.MaxAge))
+		if exhausted {
+			log.Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempts, "reason", out.reason)
+			d.deadLetterEvent(msg, e, out, attempts, first)
+			return
+		}
+		wait := max(backoff(policy.Backoff, attempts), out.retryAfter)
+		d.stats.retried.Add(1)
+		log.Info("delivery failed; retrying", "attempt", attempts, "retry_in", wait, "reason", out.reason)
+		if d.requeue && d.requeueRetry(msg, attempts, first, wait) {
+			return
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
@@ -140,6 +167,51 @@ func (d *dispatcher) handle(msg *pubsub.Message) {
 	}
 }
 
+// requeueRetry stores the event back on the route's channel, due after
+// wait, with its attempt count, then acks this copy. It reports false when
+// the store failed, so the caller holds the event and waits instead.
+func (d *dispatcher) requeueRetry(msg *pubsub.Message, attempts int, first time.Time, wait time.Duration) bool {
+	md := maps.Clone(msg.Metadata)
+	md[adapters.MetaAttempts] = strconv.Itoa(attempts)
+	md[adapters.MetaFirstAttempt] = strconv.FormatInt(first.UnixMilli(), 10)
+	md[adapters.MetaDeliverAt] = strconv.FormatInt(time.Now().Add(wait).UnixMilli(), 10)
+	if err := d.topic.Send(d.attempts, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
+		d.log.Warn("cannot requeue the retry; holding it instead", "err", err)
+		return false
+	}
+	msg.Ack()
+	return true
+}
+
+// deadLetterEvent keeps an event the target will not take on the route's
+// dead-letter channel, with why and when; or drops it when the route says
+// dead_letter: false.
+func (d *dispatcher) deadLetterEvent(msg *pubsub.Message, e *event.Event, out outcome, attempts int, first time.Time) {
+	if !d.route.Delivery.DeadLetters() {
+		d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", e.ID(), "reason", out.reason)
+		msg.Ack()
+		d.stats.dropped.Add(1)
+		d.admission.release()
+		return
+	}
+	dl := e.Clone()
+	dl.SetExtension(extDeadLetterReason, out.reason)
+	dl.SetExtension(extDeadLetterRoute, d.route.Name)
+	if out.status != 0 {
+		dl.SetExtension(extDeadLetterStatus, out.status)
+	}
+	dl.SetExtension(extAttempts, attempts)
+	dl.SetExtension(extFirstAttempt, first)
+	dl.SetExtension(extLastAttempt, time.Now())
+	m, err := adapters.EncodeEvent(&dl)
+	if err != nil {
+		d.log.Error("cannot encode the dead letter; the event stays in the channel", "err", err)
+		msg.Nack()
+		return
+	}
+	d.sendToDeadLetter(msg, m)
+}
+
 // sendToDeadLetter stores m on the dead-letter channel, then acks the
 // original; if the store fails the original is nacked so it is not lost.
 func (d *dispatcher) sendToDeadLetter(orig, m *pubsub.Message) {
@@ -149,6 +221,21 @@ func (d *dispatcher) sendToDeadLetter(orig, m *pubsub.Message) {
 		return
 	}
 	orig.Ack()
+	d.stats.deadLettered.Add(1)
+	d.admission.release()
+}
+
+func metaInt(md map[string]string, key string) int {
+	n, _ := strconv.Atoi(md[key])
+	return n
+}
+
+func metaTime(md map[string]string, key string) time.Time {
+	ms, err := strconv.ParseInt(md[key], 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // backoff is the wait before attempt+1: exponential from Initial, capped at

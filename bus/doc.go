@@ -29,6 +29,30 @@
 // and acked. Delivery is at-least-once: a target may see an event more than
 // once, for example when the bus stops between a delivery and its ack.
 //
+// Verdicts. An HTTP target's 2xx acks; 429 and 503 retry no sooner than
+// their Retry-After; other 4xx dead-letter at once unless the route says
+// client_errors: retry; 5xx, timeouts and refused connections retry. The
+// header Eventbus-Verdict (ack, retry, drop, dead-letter) overrides the
+// status. Retries stop at delivery.max_attempts or delivery.max_age.
+//
+// Retries on a backend that can delay go back to the route's channel with a
+// due time, the attempt count and the first attempt's time, freeing their
+// delivery slot; on an ordered route, or a backend that cannot delay, the
+// dispatcher holds the event while it waits.
+//
+// Dedup. A repeat of (bus, source, id) within dedup.window of its storing is
+// answered as the first and not stored again, also within one batch.
+//
+// Ordering. Events with the same delivery.ordering_key are delivered one at
+// a time, in the order they were accepted; a failing event holds only its
+// own key.
+//
+// Admission. delivery.max_depth caps the events a route has stored and not
+// finished; past it, delivery.overflow rejects (429), blocks up to
+// block_timeout, drops the oldest waiting event, or diverts the event to
+// another route; the event's result says which. delivery.rate paces
+// deliveries; delivery.delay and the deliverafter extension hold events back.
+//
 // Paused routes match and store events but deliver none until resumed.
 //
 // Shutdown. On SIGINT or SIGTERM (Run's context ending) ingress stops

@@ -110,3 +110,11 @@ func post(t *testing.T, url, contentType string, headers map[string]string, body
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// newHook serves handler as an HTTP target until the test ends.
+func newHook(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub"
@@ -20,6 +21,16 @@ type acceptedEvent struct {
 	ID     string   `json:"id"`
 	Source string   `json:"source"`
 	Routes []string `json:"routes"`
+	// Overflow says what happened at routes that were full.
+	Overflow []overflowAction `json:"overflow,omitempty"`
+}
+
+// overflowAction is one full route's overflow policy at work.
+type overflowAction struct {
+	Route  string `json:"route"`
+	Action string `json:"action"`           // "divert", "drop-oldest" or "block"
+	To     string `json:"to,omitempty"`     // with divert: where the event went
+	Waited string `json:"waited,omitempty"` // with block: how long ingress waited
 }
 
 type rejectedEvent struct {
@@ -59,11 +70,11 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 	results := make([]any, len(events))
 	if len(events) == 1 {
-		results[0] = routes.store(r.Context(), events[0])
+		results[0] = b.storeOnce(r.Context(), busName, routes, events[0])
 	} else {
 		var wg sync.WaitGroup
 		for i, d := range events {
-			wg.Go(func() { results[i] = routes.store(r.Context(), d) })
+			wg.Go(func() { results[i] = b.storeOnce(r.Context(), busName, routes, d) })
 		}
 		wg.Wait()
 	}
@@ -87,47 +98,141 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, ingressResponse{Results: results})
 }
 
-// store matches one decoded event and publishes it to every matching
-// route's channel, returning its result.
-func (br *busRoutes) store(ctx context.Context, d decoded) any {
+// storeOnce stores an event unless the same (source, id) was stored on this
+// bus within the dedup window, in which case it answers as the first time.
+func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d decoded) any {
 	if d.err != nil {
 		return rejectedEvent{ID: d.id, Source: d.source, Error: d.err}
 	}
-	e := d.event
-	names := br.matcher.Match(router.NewEvent(e))
-	if names == nil {
-		names = []string{}
+	key := busName + "\x00" + d.event.Source() + "\x00" + d.event.ID()
+	entry, first, err := b.dedup.begin(ctx, key)
+	if err != nil {
+		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(adapters.Errorf(adapters.Unavailable, "waiting for the first copy of this event: %w", err))}
 	}
-	if len(names) > 0 {
-		if err := br.publish(ctx, e, names); err != nil {
-			return rejectedEvent{ID: e.ID(), Source: e.Source(), Error: toAPIError(err)}
-		}
+	if !first {
+		return entry.result
 	}
-	return acceptedEvent{ID: e.ID(), Source: e.Source(), Routes: names}
+	result := br.store(ctx, d.event)
+	_, stored := result.(acceptedEvent)
+	b.dedup.finish(key, entry, result, stored)
+	return result
 }
 
-// publish sends e to the named routes' channels at once and waits for every
-// confirm. The first error wins; routes that did store the event keep it,
-// which a retry by the producer may duplicate (delivery is at-least-once).
-func (br *busRoutes) publish(ctx context.Context, e *event.Event, names []string) error {
+// placement is where one matched route's copy of an event goes, after its
+// overflow policy.
+type placement struct {
+	route    *liveRoute // the route that stores it (the divert route, after a divert)
+	overflow *overflowAction
+}
+
+// store matches one event and publishes it to every matching route's
+// channel, returning its result.
+func (br *busRoutes) store(ctx context.Context, e *event.Event) any {
+	reject := func(err error) any { return rejectedEvent{ID: e.ID(), Source: e.Source(), Error: toAPIError(err)} }
+	names := br.matcher.Match(router.NewEvent(e))
+	accepted := acceptedEvent{ID: e.ID(), Source: e.Source(), Routes: []string{}}
+	if len(names) == 0 {
+		return accepted
+	}
 	msg, err := adapters.EncodeEvent(e)
 	if err != nil {
-		return err
+		return reject(err)
 	}
-	send := func(name string) error {
+	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+
+	placements := make([]placement, 0, len(names))
+	release := func() {
+		for _, p := range placements {
+			p.route.admission.release()
+		}
+	}
+	for _, name := range names {
+		p, err := br.admit(ctx, br.routes[name])
+		if err != nil {
+			release()
+			return reject(err)
+		}
+		placements = append(placements, p)
+	}
+	if err := publish(ctx, e, msg, placements); err != nil {
+		release()
+		return reject(err)
+	}
+	for _, p := range placements {
+		p.route.stats.accepted.Add(1)
+		accepted.Routes = append(accepted.Routes, p.route.route.Name)
+		if p.overflow != nil {
+			accepted.Overflow = append(accepted.Overflow, *p.overflow)
+		}
+	}
+	return accepted
+}
+
+// admit takes room for one event on lr, applying its overflow policy when
+// it is full.
+func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error) {
+	if lr.admission.tryAcquire() {
+		return placement{route: lr}, nil
+	}
+	d := lr.route.Delivery
+	full := fmt.Sprintf("route %s is full (max_depth %d)", lr.route.Name, d.MaxDepth)
+	if to, ok := d.DivertTo(); ok {
+		divert := br.routes[to]
+		if divert == nil || !divert.admission.tryAcquire() {
+			return placement{}, adapters.Errorf(adapters.ResourceExhausted, "%s and its divert route %s is full or gone; retry later", full, to)
+		}
+		lr.stats.diverted.Add(1)
+		return placement{route: divert, overflow: &overflowAction{Route: lr.route.Name, Action: "divert", To: to}}, nil
+	}
+	switch d.Overflow {
+	case router.OverflowBlock:
+		start := time.Now()
+		if !lr.admission.acquire(ctx, time.Duration(d.BlockTimeout)) {
+			return placement{}, adapters.Errorf(adapters.ResourceExhausted, "%s and stayed full for %v; retry later", full, time.Duration(d.BlockTimeout))
+		}
+		return placement{route: lr, overflow: &overflowAction{Route: lr.route.Name, Action: "block", Waited: time.Since(start).Round(time.Millisecond).String()}}, nil
+	case router.OverflowDropOldest:
+		dropper := lr.backend.(adapters.HeadDropper) // checked when the route was saved
+		for range 3 {                                // others may take the room first
+			dropped, err := dropper.DropOldest(ctx, lr.route.Name)
+			if err != nil {
+				return placement{}, err
+			}
+			if dropped {
+				lr.stats.dropped.Add(1)
+				lr.admission.release()
+			}
+			if lr.admission.tryAcquire() {
+				return placement{route: lr, overflow: &overflowAction{Route: lr.route.Name, Action: "drop-oldest"}}, nil
+			}
+		}
+	}
+	return placement{}, adapters.Errorf(adapters.ResourceExhausted, "%s; retry later", full)
+}
+
+// publish sends the event to every placement's channel at once and waits
+// for every confirm. The first error wins; channels that did store the
+// event keep it, which a retry by the producer may duplicate (delivery is
+// at-least-once).
+func publish(ctx context.Context, e *event.Event, msg *pubsub.Message, placements []placement) error {
+	send := func(p placement) error {
+		md, err := routeMetadata(e, msg.Metadata, &p.route.route)
+		if err != nil {
+			return err
+		}
 		// Each Send needs its own Message; body and metadata are shared read-only.
-		if err := br.routes[name].topic.Send(ctx, &pubsub.Message{Body: msg.Body, Metadata: msg.Metadata}); err != nil {
-			return fmt.Errorf("route %s: %w", name, err)
+		if err := p.route.topic.Send(ctx, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
+			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 		}
 		return nil
 	}
-	if len(names) == 1 {
-		return send(names[0])
+	if len(placements) == 1 {
+		return send(placements[0])
 	}
-	errs := make([]error, len(names))
+	errs := make([]error, len(placements))
 	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() { errs[i] = send(name) })
+	for i, p := range placements {
+		wg.Go(func() { errs[i] = send(p) })
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -14,66 +15,128 @@ import (
 	"github.com/eventbus-go/eventbus/router"
 )
 
-// target receives a route's events. Deliver returns nil once the target has
-// taken the event; any error means "try again later".
+// verdict is what should happen to an event after one delivery attempt.
+type verdict int
+
+const (
+	verdictAck        verdict = iota // delivered: remove it
+	verdictRetry                     // try again later
+	verdictDrop                      // discard it, deliberately
+	verdictDeadLetter                // give up now: to the dead-letter channel
+)
+
+var verdictNames = map[string]verdict{"ack": verdictAck, "retry": verdictRetry, "drop": verdictDrop, "dead-letter": verdictDeadLetter}
+
+// outcome is the result of one delivery attempt.
+type outcome struct {
+	verdict    verdict
+	retryAfter time.Duration // with verdictRetry: wait at least this long
+	status     int           // the target's HTTP status, if it answered
+	reason     string        // why, when it is not an ack
+}
+
+// target receives a route's events.
 type target interface {
-	Deliver(ctx context.Context, e *event.Event) error
+	Deliver(ctx context.Context, e *event.Event) outcome
 }
 
-// httpTarget posts each event in CloudEvents binary mode. A 2xx answer
-// acknowledges it; anything else, a timeout or a refused connection fails
-// the attempt.
+// VerdictHeader lets an HTTP target say exactly what it wants done with the
+// event, whatever its status code: ack, retry, drop or dead-letter.
+const VerdictHeader = "Eventbus-Verdict"
+
+// httpTarget posts each event in CloudEvents binary mode. The answer decides:
+// 2xx acks; 429 and 503 retry after their Retry-After; other 4xx dead-letter
+// at once (or retry, with client_errors: retry); 5xx, a timeout or a refused
+// connection retry. An Eventbus-Verdict header overrides the status.
 type httpTarget struct {
-	client  *http.Client
-	url     string
-	headers map[string]string
-	timeout time.Duration
+	client       *http.Client
+	url          string
+	headers      map[string]string
+	timeout      time.Duration
+	retryClient4 bool
 }
 
-func newHTTPTarget(client *http.Client, t *router.HTTPTarget) *httpTarget {
-	return &httpTarget{client: client, url: t.URL, headers: t.Headers, timeout: time.Duration(t.Timeout)}
+func newHTTPTarget(client *http.Client, r *router.Route) *httpTarget {
+	t := r.Target.HTTP
+	return &httpTarget{
+		client:       client,
+		url:          t.URL,
+		headers:      t.Headers,
+		timeout:      time.Duration(t.Timeout),
+		retryClient4: r.Delivery.ClientErrors == router.ClientErrorsRetry,
+	}
 }
 
-func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) error {
+func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(e.Data()))
 	if err != nil {
-		return err
+		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
 	}
 	for k, v := range t.headers {
 		req.Header.Set(k, v)
 	}
 	if err := writeBinary(req.Header, e); err != nil {
-		return err
+		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return err
+		return outcome{verdict: verdictRetry, reason: err.Error()}
 	}
-	// Read a little of the body so the connection can be reused.
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	// Read a little of the body for the reason, and drain it so the
+	// connection is reused.
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	return &targetError{status: resp.StatusCode, body: string(snippet)}
+	return t.judge(resp, strings.TrimSpace(string(snippet)))
 }
 
-// targetError is a target's refusal, kept with the event when it is
-// dead-lettered.
-type targetError struct {
-	status int
-	body   string
+func (t *httpTarget) judge(resp *http.Response, body string) outcome {
+	o := outcome{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	code := resp.StatusCode
+	o.reason = "target answered " + strconv.Itoa(code) + " " + http.StatusText(code)
+	if body != "" {
+		o.reason += fmt.Sprintf(": %q", body)
+	}
+	if v := resp.Header.Get(VerdictHeader); v != "" {
+		verdict, ok := verdictNames[strings.ToLower(strings.TrimSpace(v))]
+		if !ok {
+			o.verdict = verdictRetry
+			o.reason = fmt.Sprintf("target answered %s: %q, which is not ack, retry, drop or dead-letter", VerdictHeader, v)
+			return o
+		}
+		o.verdict = verdict
+		if verdict != verdictAck {
+			o.reason += fmt.Sprintf(" (%s: %s)", VerdictHeader, v)
+		}
+		return o
+	}
+	switch {
+	case code >= 200 && code < 300:
+		o.verdict = verdictAck
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		o.verdict = verdictRetry
+	case code >= 400 && code < 500 && !t.retryClient4:
+		o.verdict = verdictDeadLetter
+	default:
+		o.verdict = verdictRetry
+	}
+	return o
 }
 
-func (e *targetError) Error() string {
-	msg := "target answered " + strconv.Itoa(e.status) + " " + http.StatusText(e.status)
-	if e.body != "" {
-		msg += fmt.Sprintf(": %q", e.body)
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
 	}
-	return msg
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
 }
 
 // newHTTPClient is the client every HTTP target of a bus shares: keep-alive

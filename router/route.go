@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,9 +53,75 @@ type HTTPTarget struct {
 
 // Delivery is a route's delivery policy. Zero fields take the defaults below.
 type Delivery struct {
-	MaxAttempts int     `json:"max_attempts,omitempty"`
-	Backoff     Backoff `json:"backoff,omitzero"`
-	MaxInflight int     `json:"max_inflight,omitempty"`
+	// MaxAttempts and MaxAge bound retries: an event is dead-lettered after
+	// MaxAttempts attempts, or once MaxAge has passed since its first attempt.
+	MaxAttempts int      `json:"max_attempts,omitempty"`
+	MaxAge      Duration `json:"max_age,omitzero"`
+	Backoff     Backoff  `json:"backoff,omitzero"`
+	// DeadLetter false drops exhausted events instead of keeping them on the
+	// route's dead-letter channel. Unset means true.
+	DeadLetter *bool `json:"dead_letter,omitempty"`
+	// ClientErrors says what a 4xx answer other than 429 means:
+	// "dead-letter" at once (the default) or "retry" like a 5xx.
+	ClientErrors string `json:"client_errors,omitempty"`
+	// MaxInflight bounds the deliveries in progress at once.
+	MaxInflight int `json:"max_inflight,omitempty"`
+	// OrderingKey names an attribute ("subject") or a data path
+	// ("data.customer.id"): events with the same key are delivered one at a
+	// time, in order.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	// Rate caps deliveries, e.g. "200/s", "30/m", "1000/h".
+	Rate string `json:"rate,omitempty"`
+	// Delay holds every event back this long before its first delivery.
+	Delay Duration `json:"delay,omitzero"`
+	// MaxDepth caps the events stored and not yet finished; Overflow says
+	// what happens to an event past it: "reject" (429, the default),
+	// "block" (ingress waits up to BlockTimeout for room), "drop-oldest",
+	// or "divert:<route>" (stored on that route instead).
+	MaxDepth     int      `json:"max_depth,omitempty"`
+	Overflow     string   `json:"overflow,omitempty"`
+	BlockTimeout Duration `json:"block_timeout,omitzero"`
+}
+
+// The overflow policies.
+const (
+	OverflowReject     = "reject"
+	OverflowBlock      = "block"
+	OverflowDropOldest = "drop-oldest"
+	OverflowDivert     = "divert:"
+)
+
+// The answers to ClientErrors.
+const (
+	ClientErrorsDeadLetter = "dead-letter"
+	ClientErrorsRetry      = "retry"
+)
+
+// DivertTo returns the route an overflowing event goes to, if the overflow
+// policy is a divert.
+func (d *Delivery) DivertTo() (string, bool) {
+	return strings.CutPrefix(d.Overflow, OverflowDivert)
+}
+
+// DeadLetters reports whether exhausted events are kept (the default).
+func (d *Delivery) DeadLetters() bool { return d.DeadLetter == nil || *d.DeadLetter }
+
+// ParseRate reads a rate such as "200/s" into events per second.
+func ParseRate(s string) (float64, error) {
+	num, unit, ok := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a rate such as \"200/s\", \"30/m\" or \"1000/h\"", s)
+	}
+	switch unit {
+	case "s":
+		return n, nil
+	case "m":
+		return n / 60, nil
+	case "h":
+		return n / 3600, nil
+	}
+	return 0, fmt.Errorf("%q: the unit after / must be s, m or h", s)
 }
 
 // Backoff bounds the exponential wait between attempts.
@@ -70,6 +137,7 @@ const (
 	DefaultBackoffMax     = time.Minute
 	DefaultMaxInflight    = 16
 	DefaultHTTPTimeout    = 10 * time.Second
+	DefaultBlockTimeout   = 5 * time.Second
 )
 
 // WithDefaults returns the route with every zero field that has a default
@@ -90,6 +158,15 @@ func (r Route) WithDefaults() Route {
 	}
 	if d.MaxInflight == 0 {
 		d.MaxInflight = DefaultMaxInflight
+	}
+	if d.ClientErrors == "" {
+		d.ClientErrors = ClientErrorsDeadLetter
+	}
+	if d.MaxDepth > 0 && d.Overflow == "" {
+		d.Overflow = OverflowReject
+	}
+	if d.Overflow == OverflowBlock && d.BlockTimeout == 0 {
+		d.BlockTimeout = Duration(DefaultBlockTimeout)
 	}
 	if h := r.Target.HTTP; h != nil && h.Timeout == 0 {
 		hc := *h
@@ -167,6 +244,46 @@ func (d *Delivery) validate() error {
 	if d.Backoff.Max < 0 || (d.Backoff.Max > 0 && d.Backoff.Max < d.Backoff.Initial) {
 		errs = append(errs, &FieldError{Path: "delivery.backoff.max", Message: "must not be below backoff.initial"})
 	}
+	if d.MaxAge < 0 {
+		errs = append(errs, &FieldError{Path: "delivery.max_age", Message: "must not be negative"})
+	}
+	switch d.ClientErrors {
+	case "", ClientErrorsDeadLetter, ClientErrorsRetry:
+	default:
+		errs = append(errs, &FieldError{Path: "delivery.client_errors", Message: fmt.Sprintf("%q: use %q or %q", d.ClientErrors, ClientErrorsDeadLetter, ClientErrorsRetry)})
+	}
+	if d.OrderingKey != "" && !validOrderingKey(d.OrderingKey) {
+		errs = append(errs, &FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("%q: name an attribute (\"subject\") or a data path (\"data.customer.id\")", d.OrderingKey)})
+	}
+	if d.Rate != "" {
+		if _, err := ParseRate(d.Rate); err != nil {
+			errs = append(errs, &FieldError{Path: "delivery.rate", Message: err.Error()})
+		}
+	}
+	if d.Delay < 0 {
+		errs = append(errs, &FieldError{Path: "delivery.delay", Message: "must not be negative"})
+	}
+	if d.MaxDepth < 0 {
+		errs = append(errs, &FieldError{Path: "delivery.max_depth", Message: "must be positive (0 means no cap)"})
+	}
+	if d.BlockTimeout < 0 {
+		errs = append(errs, &FieldError{Path: "delivery.block_timeout", Message: "must not be negative"})
+	}
+	if d.Overflow != "" {
+		if d.MaxDepth == 0 {
+			errs = append(errs, &FieldError{Path: "delivery.overflow", Message: "needs delivery.max_depth: overflow says what happens past it"})
+		}
+		divert, isDivert := d.DivertTo()
+		switch {
+		case d.Overflow == OverflowReject, d.Overflow == OverflowBlock, d.Overflow == OverflowDropOldest:
+		case isDivert:
+			if err := ValidateName("delivery.overflow", divert); err != nil {
+				errs = append(errs, &FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert:<route> names no valid route: %v", err)})
+			}
+		default:
+			errs = append(errs, &FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("%q: use reject, block, drop-oldest or divert:<route>", d.Overflow)})
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -200,4 +317,23 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// validOrderingKey accepts an attribute name or "data." followed by
+// dot-separated field names.
+func validOrderingKey(k string) bool {
+	if path, ok := strings.CutPrefix(k, "data."); ok {
+		for _, part := range strings.Split(path, ".") {
+			if part == "" {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return k != ""
 }

@@ -377,3 +377,33 @@ func (h *dueHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return m
 }
+
+// dropOldest discards the waiting message published first, if any.
+func (c *channel) dropOldest() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var oldest *message
+	if c.ready.len() > 0 {
+		oldest = c.ready.items[c.ready.head]
+	}
+	for _, lane := range c.lanes {
+		if head := lane.items[lane.head]; oldest == nil || head.id < oldest.id {
+			oldest = head
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	if oldest.key == "" {
+		c.ready.pop(1)
+	} else {
+		lane := c.lanes[oldest.key]
+		lane.pop(1)
+		if lane.len() == 0 {
+			delete(c.lanes, oldest.key)
+			c.runnable = slices.DeleteFunc(c.runnable, func(k string) bool { return k == oldest.key })
+		}
+	}
+	c.forgetLocked(oldest)
+	return true
+}

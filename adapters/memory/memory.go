@@ -169,6 +169,17 @@ func (b *Backend) Purge(_ context.Context, name string) error {
 	return nil
 }
 
+// DropOldest implements adapters.HeadDropper.
+func (b *Backend) DropOldest(_ context.Context, name string) (bool, error) {
+	ch, err := b.channel(name)
+	if err != nil {
+		return false, err
+	}
+	return ch.dropOldest(), nil
+}
+
+var _ adapters.HeadDropper = (*Backend)(nil)
+
 // OpenTopic implements adapters.Channels.
 func (b *Backend) OpenTopic(_ context.Context, name string) (*pubsub.Topic, error) {
 	ch, err := b.channel(name)

@@ -1,0 +1,118 @@
+package bus
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// DeliverAfterExtension holds an event back until a time (RFC 3339) or for a
+// duration ("30s") after it is accepted.
+const DeliverAfterExtension = "deliverafter"
+
+// routeMetadata adds to an event's canonical metadata what one route needs:
+// its ordering key and its due time. Routes that need neither share base.
+func routeMetadata(e *event.Event, base map[string]string, r *router.Route) (map[string]string, error) {
+	d := r.Delivery
+	_, hasDeliverAfter := e.Extensions()[DeliverAfterExtension]
+	if d.OrderingKey == "" && d.Delay == 0 && !hasDeliverAfter {
+		return base, nil
+	}
+	md := maps.Clone(base)
+	if d.OrderingKey != "" {
+		key, err := orderingKey(e, d.OrderingKey)
+		if err != nil {
+			return nil, err
+		}
+		if key != "" {
+			md[adapters.MetaOrderingKey] = key
+		}
+	}
+	due := time.Now().Add(time.Duration(d.Delay))
+	if hasDeliverAfter {
+		at, err := deliverAfter(e)
+		if err != nil {
+			return nil, err
+		}
+		if at.After(due) {
+			due = at
+		}
+	}
+	if due.After(time.Now()) {
+		md[adapters.MetaDeliverAt] = strconv.FormatInt(due.UnixMilli(), 10)
+	}
+	return md, nil
+}
+
+// deliverAfter reads the deliverafter extension.
+func deliverAfter(e *event.Event) (time.Time, error) {
+	v, err := types.ToString(e.Extensions()[DeliverAfterExtension])
+	if err != nil {
+		if t, terr := types.ToTime(e.Extensions()[DeliverAfterExtension]); terr == nil {
+			return t, nil
+		}
+		return time.Time{}, fieldErrorf(DeliverAfterExtension, "must be an RFC 3339 time or a duration such as \"30s\"")
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return time.Now().Add(d), nil
+	}
+	return time.Time{}, fieldErrorf(DeliverAfterExtension, "%q is neither an RFC 3339 time nor a duration such as \"30s\"", v)
+}
+
+// orderingKey reads the route's ordering key from the event: an attribute
+// or extension by name, or a "data." path into JSON data. An event without
+// the key is delivered unordered.
+func orderingKey(e *event.Event, path string) (string, error) {
+	dataPath, isData := strings.CutPrefix(path, "data.")
+	if !isData {
+		if v, ok := e.Extensions()[path]; ok {
+			return types.Format(v)
+		}
+		switch path {
+		case "id":
+			return e.ID(), nil
+		case "source":
+			return e.Source(), nil
+		case "type":
+			return e.Type(), nil
+		case "subject":
+			return e.Subject(), nil
+		}
+		return "", nil
+	}
+	var doc any
+	if err := json.Unmarshal(e.Data(), &doc); err != nil {
+		return "", nil // not JSON: no key
+	}
+	for _, field := range strings.Split(dataPath, ".") {
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return "", nil
+		}
+		doc = obj[field]
+	}
+	switch v := doc.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", fmt.Errorf("ordering key %s: %w", path, err)
+		}
+		return string(b), nil
+	}
+}
