@@ -55,6 +55,18 @@ type Provisioner interface {
 	Purge(ctx context.Context, channel string) error
 }
 
+// Publisher is a backend that publishes to named topics other systems
+// read, for routes whose target is a topic. Unlike a route's channel, the
+// topic belongs to its readers: the bus declares it if missing but never
+// binds or deletes anything.
+type Publisher interface {
+	// OpenPublisher returns a topic that publishes to the named topic;
+	// Send returns once the backend stored the message. Messages carry the
+	// CloudEvent in the backend's CloudEvents binding, readable by any
+	// CloudEvents SDK.
+	OpenPublisher(ctx context.Context, topic string) (*pubsub.Topic, error)
+}
+
 // HeadDropper is a backend that can discard the oldest waiting message of a
 // channel, for routes whose overflow policy is drop-oldest.
 type HeadDropper interface {

@@ -195,6 +195,14 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route) (bool, error) {
 		return false, err
 	}
 	lr.admission.setMax(r.Delivery.MaxDepth)
+	if r.Paused && r.Target.Topic != nil {
+		if _, err := b.publisher(ctx, r.Target.Topic); err != nil {
+			if old == nil {
+				_ = lr.closeTopics(ctx)
+			}
+			return false, err
+		}
+	}
 	if !r.Paused {
 		if err := b.startDispatcher(ctx, lr); err != nil {
 			if old == nil {
@@ -385,20 +393,26 @@ func (lr *liveRoute) closeTopics(ctx context.Context) error {
 
 func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	r := lr.route
-	sub, err := lr.backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{MaxInflight: r.Delivery.MaxInflight})
+	t, closeTarget, err := b.openTarget(ctx, &r)
 	if err != nil {
 		return err
 	}
+	sub, err := lr.backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{MaxInflight: r.Delivery.MaxInflight})
+	if err != nil {
+		_ = closeTarget(ctx)
+		return err
+	}
 	d := &dispatcher{
-		route:      r,
-		sub:        sub,
-		topic:      lr.topic,
-		deadLetter: lr.deadLetter,
-		target:     newHTTPTarget(b.client, &r),
-		requeue:    lr.backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
-		stats:      lr.stats,
-		admission:  lr.admission,
-		log:        b.log,
+		route:       r,
+		sub:         sub,
+		topic:       lr.topic,
+		deadLetter:  lr.deadLetter,
+		target:      t,
+		closeTarget: closeTarget,
+		requeue:     lr.backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
+		stats:       lr.stats,
+		admission:   lr.admission,
+		log:         b.log,
 	}
 	if r.Delivery.Rate != "" {
 		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
@@ -407,6 +421,39 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	d.start()
 	lr.dispatcher = d
 	return nil
+}
+
+// openTarget connects to a route's target; the returned func disconnects.
+func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(context.Context) error, error) {
+	if r.Target.HTTP != nil {
+		return newHTTPTarget(b.client, r), func(context.Context) error { return nil }, nil
+	}
+	pub, err := b.publisher(ctx, r.Target.Topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	topic, err := pub.OpenPublisher(ctx, r.Target.Topic.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening topic %q: %w", r.Target.Topic.Name, err)
+	}
+	return &topicTarget{topic: topic}, topic.Shutdown, nil
+}
+
+// publisher opens the backend of a topic target, which must be able to
+// publish to topics.
+func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (adapters.Publisher, error) {
+	if err := b.backends.Check(t.URL); err != nil {
+		return nil, &router.FieldError{Path: "target.topic.url", Message: err.Error()}
+	}
+	be, err := b.backends.Open(ctx, t.URL)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := be.(adapters.Publisher)
+	if !ok {
+		return nil, &router.FieldError{Path: "target.topic.url", Message: fmt.Sprintf("backend %s cannot publish to topics", adapters.Redact(t.URL))}
+	}
+	return pub, nil
 }
 
 // stopDispatcher stops lr's dispatcher, if it runs. At process exit (final)

@@ -32,12 +32,13 @@ const (
 // max_inflight events at once, at most rate per second, each retried with
 // backoff until the target takes it, refuses it, or attempts run out.
 type dispatcher struct {
-	route      router.Route
-	sub        *pubsub.Subscription
-	topic      *pubsub.Topic // the route's own channel, for retries
-	deadLetter *pubsub.Topic
-	target     target
-	limiter    *rate.Limiter // nil: no rate cap
+	route       router.Route
+	sub         *pubsub.Subscription
+	topic       *pubsub.Topic // the route's own channel, for retries
+	deadLetter  *pubsub.Topic
+	target      target
+	closeTarget func(context.Context) error
+	limiter     *rate.Limiter // nil: no rate cap
 	// requeue: a retry goes back to the channel with a due time, freeing
 	// its slot; otherwise the dispatcher holds it while it waits, as an
 	// ordered route must (its key's lane waits anyway).
@@ -280,6 +281,9 @@ func (d *dispatcher) shutdown(ctx context.Context, drain bool, depth func(contex
 	defer cancel()
 	if err := d.sub.Shutdown(shutCtx); err != nil {
 		d.log.Warn("closing the subscription", "err", err)
+	}
+	if err := d.closeTarget(shutCtx); err != nil {
+		d.log.Warn("closing the target", "err", err)
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"gocloud.dev/pubsub"
 
+	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -123,6 +125,23 @@ func (t *httpTarget) judge(resp *http.Response, body string) outcome {
 		o.verdict = verdictRetry
 	}
 	return o
+}
+
+// topicTarget publishes each event to a topic on a backend. A stored
+// message acks; a failure to store retries.
+type topicTarget struct {
+	topic *pubsub.Topic
+}
+
+func (t *topicTarget) Deliver(ctx context.Context, e *event.Event) outcome {
+	msg, err := adapters.EncodeEvent(e)
+	if err != nil {
+		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
+	}
+	if err := t.topic.Send(ctx, msg); err != nil {
+		return outcome{verdict: verdictRetry, reason: "publishing to the topic: " + err.Error()}
+	}
+	return outcome{verdict: verdictAck}
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.

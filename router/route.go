@@ -39,7 +39,17 @@ func (r *Route) Rule() Rule { return Rule{Match: r.Match, Filters: r.Filters} }
 
 // Target is where a route delivers. Exactly one field is set.
 type Target struct {
-	HTTP *HTTPTarget `json:"http,omitempty"`
+	HTTP  *HTTPTarget  `json:"http,omitempty"`
+	Topic *TopicTarget `json:"topic,omitempty"`
+}
+
+// TopicTarget publishes each event to a topic on a backend, for other
+// systems to read: an exchange on RabbitMQ, a topic on Kafka, a queue on SQS.
+type TopicTarget struct {
+	// URL names the backend, as a route's backend does.
+	URL string `json:"url"`
+	// Name is the topic's name on that backend.
+	Name string `json:"name"`
 }
 
 // HTTPTarget delivers each event as a CloudEvents HTTP request in binary mode.
@@ -217,8 +227,13 @@ func (r *Route) Validate(lim Limits) error {
 }
 
 func (t *Target) validate() error {
-	if t.HTTP == nil {
-		return &FieldError{Path: "target", Message: `is required: set target.http.url`}
+	switch {
+	case t.HTTP != nil && t.Topic != nil:
+		return &FieldError{Path: "target", Message: "set one of target.http and target.topic, not both"}
+	case t.Topic != nil:
+		return t.Topic.validate()
+	case t.HTTP == nil:
+		return &FieldError{Path: "target", Message: `is required: set target.http.url or target.topic`}
 	}
 	u, err := url.Parse(t.HTTP.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -226,6 +241,16 @@ func (t *Target) validate() error {
 	}
 	if t.HTTP.Timeout < 0 {
 		return &FieldError{Path: "target.http.timeout", Message: "must not be negative"}
+	}
+	return nil
+}
+
+func (t *TopicTarget) validate() error {
+	if u, err := url.Parse(t.URL); err != nil || u.Scheme == "" {
+		return &FieldError{Path: "target.topic.url", Message: fmt.Sprintf("%q is not a backend URL such as rabbit://host:5672/", t.URL)}
+	}
+	if t.Name == "" {
+		return &FieldError{Path: "target.topic.name", Message: "is required: the topic other systems read"}
 	}
 	return nil
 }
