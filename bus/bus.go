@@ -13,12 +13,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub"
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/memory"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -31,6 +33,9 @@ type Bus struct {
 	client   *http.Client
 
 	dedup *dedup
+	// plugins runs the handler programs of plugin targets; nil when the
+	// config declares none.
+	plugins *plugins.Host
 
 	mu     sync.Mutex // serialises route changes and shutdown
 	routes map[string]*liveRoute
@@ -88,6 +93,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		dedup:    newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
 	}
 	b.publishState()
+	if len(cfg.Plugins) > 0 {
+		host, err := plugins.NewHost(ctx, cfg.Plugins, log)
+		if err != nil {
+			return nil, fmt.Errorf("starting plugins: %w", err)
+		}
+		b.plugins = host
+	}
 	for i, r := range cfg.Routes {
 		if _, err := b.PutRoute(ctx, r); err != nil {
 			_ = b.Shutdown(context.Background())
@@ -144,6 +156,9 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 		errs = append(errs, lr.closeTopics(ctx))
 	}
 	errs = append(errs, b.backends.Close())
+	if b.plugins != nil {
+		errs = append(errs, b.plugins.Shutdown(ctx))
+	}
 	return errors.Join(errs...)
 }
 
@@ -195,6 +210,14 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route) (bool, error) {
 		return false, err
 	}
 	lr.admission.setMax(r.Delivery.MaxDepth)
+	if r.Paused && r.Target.Plugin != nil {
+		if err := b.checkPlugin(r.Target.Plugin.Name); err != nil {
+			if old == nil {
+				_ = lr.closeTopics(ctx)
+			}
+			return false, err
+		}
+	}
 	if r.Paused && r.Target.Topic != nil {
 		if _, err := b.publisher(ctx, r.Target.Topic); err != nil {
 			if old == nil {
@@ -425,8 +448,17 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 
 // openTarget connects to a route's target; the returned func disconnects.
 func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(context.Context) error, error) {
-	if r.Target.HTTP != nil {
-		return newHTTPTarget(b.client, r), func(context.Context) error { return nil }, nil
+	noClose := func(context.Context) error { return nil }
+	switch {
+	case r.Target.HTTP != nil:
+		return newHTTPTarget(b.client, r), noClose, nil
+	case r.Target.Plugin != nil:
+		if err := b.checkPlugin(r.Target.Plugin.Name); err != nil {
+			return nil, nil, err
+		}
+		bus := r.Bus
+		reply := func(ctx context.Context, replies []event.Event) error { return b.ingest(ctx, bus, replies) }
+		return &pluginTarget{host: b.plugins, name: r.Target.Plugin.Name, reply: reply}, noClose, nil
 	}
 	pub, err := b.publisher(ctx, r.Target.Topic)
 	if err != nil {
@@ -437,6 +469,13 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(con
 		return nil, nil, fmt.Errorf("opening topic %q: %w", r.Target.Topic.Name, err)
 	}
 	return &topicTarget{topic: topic}, topic.Shutdown, nil
+}
+
+func (b *Bus) checkPlugin(name string) error {
+	if b.plugins == nil || !b.plugins.Has(name) {
+		return &router.FieldError{Path: "target.plugin.name", Message: fmt.Sprintf("no plugin %q is declared: add it to the config's plugins list", name)}
+	}
+	return nil
 }
 
 // publisher opens the backend of a topic target, which must be able to

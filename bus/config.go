@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Dedup DedupConfig `json:"dedup,omitzero"`
 	// RuleLimits bound what one route's rule may cost.
 	RuleLimits router.Limits `json:"-"`
+	// Plugins are the handler programs routes may deliver to; the bus
+	// launches them at start and stops them last.
+	Plugins []plugins.Config `json:"plugins,omitempty"`
 	// Routes are created at start.
 	Routes []router.Route `json:"routes,omitempty"`
 }
@@ -104,6 +108,21 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.Dedup.MaxEvents < 0 {
 		errs = append(errs, &router.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
+	}
+	pluginNames := map[string]int{}
+	for i, p := range cfg.Plugins {
+		prefix := fmt.Sprintf("plugins[%d]", i)
+		if j, dup := pluginNames[p.Name]; dup && p.Name != "" {
+			errs = append(errs, &router.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of plugins[%d]", p.Name, j)})
+		}
+		pluginNames[p.Name] = i
+		for _, e := range flatten(p.Validate()) {
+			var fe *plugins.FieldError
+			if errors.As(e, &fe) {
+				e = &router.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
+			}
+			errs = append(errs, e)
+		}
 	}
 	seen := map[string]int{}
 	for i, r := range cfg.Routes {

@@ -98,6 +98,22 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, ingressResponse{Results: results})
 }
 
+// ingest stores events a handler emitted, as ingress would: validated,
+// deduplicated and matched on the bus. It fails if any event was not stored.
+func (b *Bus) ingest(ctx context.Context, busName string, events []event.Event) error {
+	routes := b.state.Load().buses[busName]
+	if routes == nil {
+		return adapters.Errorf(adapters.NotFound, "bus %q has no routes any more", busName)
+	}
+	for i := range events {
+		res := b.storeOnce(ctx, busName, routes, validated(&events[i]))
+		if rej, ok := res.(rejectedEvent); ok {
+			return fmt.Errorf("reply %s: %s", rej.ID, rej.Error.Message)
+		}
+	}
+	return nil
+}
+
 // storeOnce stores an event unless the same (source, id) was stored on this
 // bus within the dedup window, in which case it answers as the first time.
 func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d decoded) any {

@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -142,6 +143,40 @@ func (t *topicTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 		return outcome{verdict: verdictRetry, reason: "publishing to the topic: " + err.Error()}
 	}
 	return outcome{verdict: verdictAck}
+}
+
+// pluginTarget hands each event to a handler plugin. The plugin's verdict
+// decides; a delivery that did not complete (the plugin crashed, hung or is
+// restarting) is retried. Reply events go back into ingress on the route's
+// bus before the event is acked, so a chain of handlers loses nothing.
+type pluginTarget struct {
+	host  *plugins.Host
+	name  string
+	reply func(ctx context.Context, replies []event.Event) error
+}
+
+var pluginVerdicts = map[plugins.Verdict]verdict{
+	plugins.VerdictAck:        verdictAck,
+	plugins.VerdictRetry:      verdictRetry,
+	plugins.VerdictDrop:       verdictDrop,
+	plugins.VerdictDeadLetter: verdictDeadLetter,
+}
+
+func (t *pluginTarget) Deliver(ctx context.Context, e *event.Event) outcome {
+	res, err := t.host.Deliver(ctx, t.name, e)
+	if err != nil {
+		return outcome{verdict: verdictRetry, reason: err.Error()}
+	}
+	o := outcome{verdict: pluginVerdicts[res.Verdict], retryAfter: res.RetryAfter, reason: res.Reason}
+	if o.reason == "" && o.verdict != verdictAck {
+		o.reason = "plugin " + t.name + " answered " + res.Verdict.String()
+	}
+	if len(res.Replies) > 0 && o.verdict == verdictAck {
+		if err := t.reply(ctx, res.Replies); err != nil {
+			return outcome{verdict: verdictRetry, reason: "storing the plugin's replies: " + err.Error()}
+		}
+	}
+	return o
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.

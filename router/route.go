@@ -39,8 +39,15 @@ func (r *Route) Rule() Rule { return Rule{Match: r.Match, Filters: r.Filters} }
 
 // Target is where a route delivers. Exactly one field is set.
 type Target struct {
-	HTTP  *HTTPTarget  `json:"http,omitempty"`
-	Topic *TopicTarget `json:"topic,omitempty"`
+	HTTP   *HTTPTarget   `json:"http,omitempty"`
+	Topic  *TopicTarget  `json:"topic,omitempty"`
+	Plugin *PluginTarget `json:"plugin,omitempty"`
+}
+
+// PluginTarget hands each event to a handler plugin declared in the bus
+// config's plugins list.
+type PluginTarget struct {
+	Name string `json:"name"`
 }
 
 // TopicTarget publishes each event to a topic on a backend, for other
@@ -227,13 +234,21 @@ func (r *Route) Validate(lim Limits) error {
 }
 
 func (t *Target) validate() error {
+	set := 0
+	for _, isSet := range []bool{t.HTTP != nil, t.Topic != nil, t.Plugin != nil} {
+		if isSet {
+			set++
+		}
+	}
 	switch {
-	case t.HTTP != nil && t.Topic != nil:
-		return &FieldError{Path: "target", Message: "set one of target.http and target.topic, not both"}
+	case set > 1:
+		return &FieldError{Path: "target", Message: "set exactly one of target.http, target.topic and target.plugin"}
 	case t.Topic != nil:
 		return t.Topic.validate()
+	case t.Plugin != nil:
+		return ValidateName("target.plugin.name", t.Plugin.Name)
 	case t.HTTP == nil:
-		return &FieldError{Path: "target", Message: `is required: set target.http.url or target.topic`}
+		return &FieldError{Path: "target", Message: `is required: set target.http, target.topic or target.plugin`}
 	}
 	u, err := url.Parse(t.HTTP.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

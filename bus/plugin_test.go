@@ -1,0 +1,44 @@
+package bus_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/plugins"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// A plugin handles an event and replies; the reply re-enters ingress and a
+// second route delivers it, linked to its cause.
+func TestPluginRepliesChainThroughTheBus(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "testplugin")
+	if out, err := exec.Command("go", "build", "-o", bin, "../plugins/internal/testplugin").CombinedOutput(); err != nil {
+		t.Fatalf("building the test plugin: %v\n%s", err, out)
+	}
+	hookURL, got := webhook(t, nil)
+	handler := router.Route{Name: "handler", Match: []byte(`{"type":["test.echo"]}`),
+		Target: router.Target{Plugin: &router.PluginTarget{Name: "echo"}}}
+	base, _ := startBus(t, bus.Config{
+		Plugins: []plugins.Config{{Name: "echo", Cmd: bin}},
+		Routes:  []router.Route{handler, route("replies", hookURL, `{"type":["test.echoed"]}`)},
+	})
+	emit(t, base, "cause-1", map[string]string{"ce-type": "test.echo"})
+	d := receive(t, got)
+	if d.header.Get("Ce-Causationid") != "cause-1" || d.header.Get("Ce-Correlationid") != "cause-1" {
+		t.Errorf("reply headers %v: want causationid and correlationid cause-1", d.header)
+	}
+	waitFor(t, "the handled event to be acked", func() bool { return stats(t, base, "handler").Delivered == 1 })
+}
+
+// A route naming a plugin the config does not declare is refused on save.
+func TestRouteToAnUndeclaredPluginIsRefused(t *testing.T) {
+	base, _ := startBus(t, bus.Config{})
+	status, body := do(t, "PUT", base+"/v1/routes/r", `{"target":{"plugin":{"name":"mailer"}}}`)
+	if status != 400 || !strings.Contains(body, "target.plugin.name") {
+		t.Fatalf("%d %s; want 400 naming target.plugin.name", status, body)
+	}
+}
+
