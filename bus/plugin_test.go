@@ -41,4 +41,3 @@ func TestRouteToAnUndeclaredPluginIsRefused(t *testing.T) {
 		t.Fatalf("%d %s; want 400 naming target.plugin.name", status, body)
 	}
 }
-
