@@ -23,7 +23,24 @@ type Route struct {
 
 // Target is where a route delivers; set exactly one field.
 type Target struct {
-	HTTP *HTTPTarget `json:"http,omitempty"`
+	HTTP   *HTTPTarget   `json:"http,omitempty"`
+	Plugin *PluginTarget `json:"plugin,omitempty"`
+	Topic  *TopicTarget  `json:"topic,omitempty"`
+}
+
+// PluginTarget hands events to a handler plugin that the bus config
+// declares under plugins (see the bus's docs/plugins.md).
+type PluginTarget struct {
+	Name string `json:"name"`
+}
+
+// TopicTarget publishes events to a topic on a backend, for other systems
+// to read.
+type TopicTarget struct {
+	// URL names the backend, as a route's backend does.
+	URL string `json:"url"`
+	// Name is the topic's name on that backend.
+	Name string `json:"name"`
 }
 
 // HTTPTarget receives events as CloudEvents HTTP requests in binary mode.
@@ -33,11 +50,21 @@ type HTTPTarget struct {
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
-// Delivery is a route's delivery policy; durations are strings like "200ms".
+// Delivery is a route's delivery policy; durations are strings like
+// "200ms". The bus's docs/routes.md describes each field and its default.
 type Delivery struct {
-	MaxAttempts int      `json:"max_attempts,omitempty"`
-	Backoff     *Backoff `json:"backoff,omitempty"`
-	MaxInflight int      `json:"max_inflight,omitempty"`
+	MaxAttempts  int      `json:"max_attempts,omitempty"`
+	MaxAge       string   `json:"max_age,omitempty"`
+	Backoff      *Backoff `json:"backoff,omitempty"`
+	DeadLetter   *bool    `json:"dead_letter,omitempty"`
+	ClientErrors string   `json:"client_errors,omitempty"`
+	MaxInflight  int      `json:"max_inflight,omitempty"`
+	OrderingKey  string   `json:"ordering_key,omitempty"`
+	Rate         string   `json:"rate,omitempty"`
+	Delay        string   `json:"delay,omitempty"`
+	MaxDepth     int      `json:"max_depth,omitempty"`
+	Overflow     string   `json:"overflow,omitempty"`
+	BlockTimeout string   `json:"block_timeout,omitempty"`
 }
 
 // Backoff bounds the wait between delivery attempts.
