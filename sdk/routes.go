@@ -19,6 +19,14 @@ type Route struct {
 	Target   Target          `json:"target"`
 	Delivery *Delivery       `json:"delivery,omitempty"`
 	Paused   bool            `json:"paused,omitempty"`
+	// Version is set by the bus and bumped on every change. Sent back
+	// non-zero in PutRoute, it must still be the stored version, or the bus
+	// refuses the write with 409: an update never silently overwrites
+	// another.
+	Version int64 `json:"version,omitempty"`
+	// Origin is "config" for routes from the bus's config file (read-only
+	// through the API) and "api" for the others. Set by the bus.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Target is where a route delivers; set exactly one field.
@@ -90,6 +98,8 @@ func (c *Client) GetRoute(ctx context.Context, name string) (Route, error) {
 }
 
 // PutRoute creates or replaces the route r.Name and returns it as saved.
+// With r.Version set, the write succeeds only if the stored route still has
+// that version (else *Error with Status 409).
 func (c *Client) PutRoute(ctx context.Context, r Route) (Route, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
@@ -101,6 +111,8 @@ func (c *Client) PutRoute(ctx context.Context, r Route) (Route, error) {
 }
 
 // DeleteRoute removes a route and the events waiting in its channels.
+// Routes other routes divert to, and routes from the config file, are
+// refused with 409.
 func (c *Client) DeleteRoute(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/v1/routes/"+url.PathEscape(name), "", nil, nil)
 	return err

@@ -1,0 +1,52 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// Bus is a named bus: routes belong to one, and producers emit to one.
+type Bus struct {
+	Name string `json:"name"`
+	// Backend is the backend URL of the bus's routes that name none.
+	Backend string `json:"backend,omitempty"`
+	// Version and Origin are set by the bus, as for Route.
+	Version int64  `json:"version,omitempty"`
+	Origin  string `json:"origin,omitempty"`
+}
+
+// ListBuses returns every bus, sorted by name.
+func (c *Client) ListBuses(ctx context.Context) ([]Bus, error) {
+	var out struct {
+		Buses []Bus `json:"buses"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/buses", "", nil, &out)
+	return out.Buses, err
+}
+
+// GetBus returns one bus; a missing one is an *Error with Status 404.
+func (c *Client) GetBus(ctx context.Context, name string) (Bus, error) {
+	var out Bus
+	_, err := c.do(ctx, http.MethodGet, "/v1/buses/"+url.PathEscape(name), "", nil, &out)
+	return out, err
+}
+
+// PutBus creates or updates the bus b.Name. With b.Version set, the write
+// succeeds only if the stored bus still has that version (else 409).
+func (c *Client) PutBus(ctx context.Context, b Bus) (Bus, error) {
+	body, err := json.Marshal(b)
+	if err != nil {
+		return Bus{}, err
+	}
+	var out Bus
+	_, err = c.do(ctx, http.MethodPut, "/v1/buses/"+url.PathEscape(b.Name), "application/json", body, &out)
+	return out, err
+}
+
+// DeleteBus removes a bus that has no routes left (else 409).
+func (c *Client) DeleteBus(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/buses/"+url.PathEscape(name), "", nil, nil)
+	return err
+}
