@@ -110,7 +110,9 @@ func startChild(ctx context.Context, name string, opts StartOptions) (*child, er
 	// closes and the scan fails.
 	first := bufio.NewScanner(stdout)
 	if first.Scan() {
-		c.addr, _ = strings.CutPrefix(first.Text(), "listening on ")
+		if addr, ok := strings.CutPrefix(first.Text(), "listening on "); ok {
+			c.addr = addr
+		}
 	}
 	go func() {
 		c.err = cmd.Wait()
