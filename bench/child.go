@@ -119,6 +119,7 @@ func startChild(ctx context.Context, name string, opts StartOptions) (*child, er
 		close(c.exited)
 	}()
 	if c.addr == "" {
+		_ = cmd.Process.Kill() // in case it runs but printed something else
 		<-c.exited
 		return nil, fmt.Errorf("server %s did not start: %v%s", name, c.err, c.stderr.tail())
 	}
