@@ -57,8 +57,13 @@ if [ -z "$addr" ]; then
 	cat "$work/bus.err" >&2
 	exit 1
 fi
-until curl -fsS "http://$addr/healthz" >/dev/null 2>&1; do
-	kill -0 "$bus_pid" 2>/dev/null || { echo "conformance: the bus exited:" >&2; cat "$work/bus.err" >&2; exit 1; }
+for i in $(seq 300); do
+	curl -fsS "http://$addr/healthz" >/dev/null 2>&1 && break
+	if ! kill -0 "$bus_pid" 2>/dev/null || [ "$i" -eq 300 ]; then
+		echo "conformance: the bus at $addr never answered /healthz:" >&2
+		cat "$work/bus.err" >&2
+		exit 1
+	fi
 	sleep 0.1
 done
 
