@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -33,7 +34,10 @@ import (
 // is the plugin process's.
 func init() {
 	if mode := os.Getenv(benchPluginEnv); mode != "" {
-		servePlugin(mode)
+		if err := servePlugin(mode, os.Getenv(benchProfileEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench plugin:", err)
+			os.Exit(2)
+		}
 		os.Exit(0)
 	}
 	register(Scenario{
@@ -47,9 +51,27 @@ func init() {
 	})
 }
 
-const benchPluginEnv = "EVENTBUS_BENCH_PLUGIN"
+// benchPluginEnv makes this program a plugin ("noop" or "raw");
+// benchProfileEnv names the file it writes a CPU profile to.
+const (
+	benchPluginEnv  = "EVENTBUS_BENCH_PLUGIN"
+	benchProfileEnv = "EVENTBUS_BENCH_CPUPROFILE"
+)
 
-func servePlugin(mode string) {
+func servePlugin(mode, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	switch mode {
 	case "noop":
 		plugin.Serve(plugin.HandlerFunc(func(context.Context, event.Event) (plugin.Result, error) {
@@ -62,18 +84,27 @@ func servePlugin(mode string) {
 			GRPCServer:      goplugin.DefaultGRPCServer,
 		})
 	default:
-		fmt.Fprintf(os.Stderr, "%s=%q: want noop or raw\n", benchPluginEnv, mode)
-		os.Exit(2)
+		return fmt.Errorf("%s=%q: want noop or raw", benchPluginEnv, mode)
 	}
+	return nil
 }
 
-func startPluginHost(ctx context.Context, _ StartOptions) (*Instance, error) {
+// pluginEnv is the environment that makes this program the plugin mode.
+func pluginEnv(mode string, opts StartOptions) map[string]string {
+	env := map[string]string{benchPluginEnv: mode}
+	if opts.CPUProfile != "" {
+		env[benchProfileEnv] = opts.CPUProfile
+	}
+	return env
+}
+
+func startPluginHost(ctx context.Context, opts StartOptions) (*Instance, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := plugins.NewHost(ctx, []plugins.Config{{Name: "noop", Cmd: exe, Env: map[string]string{benchPluginEnv: "noop"}}}, log)
+	h, err := plugins.NewHost(ctx, []plugins.Config{{Name: "noop", Cmd: exe, Env: pluginEnv("noop", opts)}}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +174,16 @@ type rawClient struct {
 	wait   map[uint64]chan struct{}
 }
 
-func startRawStream(ctx context.Context, _ StartOptions) (*Instance, error) {
+func startRawStream(ctx context.Context, opts StartOptions) (*Instance, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), benchPluginEnv+"=raw")
+	cmd.Env = os.Environ()
+	for k, v := range pluginEnv("raw", opts) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  proto.Handshake,
 		Plugins:          proto.PluginSet(nil),

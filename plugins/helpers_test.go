@@ -90,7 +90,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func shutdown(t *testing.T, h *Host) {
+func shutdown(t testing.TB, h *Host) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

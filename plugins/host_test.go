@@ -35,7 +35,7 @@ func (p *inProcess) forceKill() { p.kill() }
 
 // inProcessHost starts a host whose plugin "p" runs h in-process; servers
 // records each server started, so a test can kill one.
-func inProcessHost(t *testing.T, cfg Config, h sdkplugin.Handler) (*Host, *servers) {
+func inProcessHost(t testing.TB, cfg Config, h sdkplugin.Handler) (*Host, *servers) {
 	t.Helper()
 	srv := &servers{}
 	launch := func(_ context.Context, _ Config, _ int, _ *slog.Logger) (goplugin.ClientProtocol, process, error) {

@@ -67,7 +67,9 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var created struct{ OrderID string `json:"order_id"` }
+		var created struct {
+			OrderID string `json:"order_id"`
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&created)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted || created.OrderID == "" {

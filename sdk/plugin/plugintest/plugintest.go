@@ -78,8 +78,10 @@ func start(t testing.TB, srv proto.HandlerServer) *Plugin {
 	t.Cleanup(func() {
 		cancel()
 		<-received
-		_ = client.Close()
+		// Stop the server first: client.Close asks a live server to stop
+		// itself, and go-plugin's GRPCServer.Stop must not run twice.
 		server.Stop()
+		_ = client.Close()
 	})
 	return p
 }
