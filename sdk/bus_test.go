@@ -1,0 +1,108 @@
+package sdk_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/sdk"
+)
+
+// startBus runs a bus in this process and returns a client for it.
+func startBus(t *testing.T) *sdk.Client {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := bus.New(ctx, bus.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("bus: %v", err)
+		}
+	})
+	c, err := sdk.New("http://"+ln.Addr().String(), sdk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Against a real bus: a route whose target always fails dead-letters the
+// event; stats count it, the DLQ lists it, redrive puts it back.
+func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
+	c := startBus(t)
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }))
+	defer failing.Close()
+
+	_, err := c.PutRoute(t.Context(), sdk.Route{
+		Name:     "orders",
+		Match:    json.RawMessage(`{"type":["order.created"]}`),
+		Target:   sdk.Target{HTTP: &sdk.HTTPTarget{URL: failing.URL}},
+		Delivery: &sdk.Delivery{MaxAttempts: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := event.New()
+	e.SetID("o-1")
+	e.SetSource("shop")
+	e.SetType("order.created")
+	res, err := c.Emit(t.Context(), e)
+	if err != nil || len(res.Routes) != 1 {
+		t.Fatalf("Emit = %+v, %v; want stored on route orders", res, err)
+	}
+
+	eventually(t, "the event dead-lettered", func() bool {
+		st, err := c.RouteStats(t.Context(), "orders")
+		return err == nil && st.DeadLettered == 1
+	})
+	page, err := c.DeadLetters(t.Context(), "orders", sdk.PageOptions{Limit: 10})
+	if err != nil || page.Total != 1 || len(page.Events) != 1 || page.Events[0].ID() != "o-1" {
+		t.Fatalf("DeadLetters = %+v, %v; want event o-1", page, err)
+	}
+	if reason := page.Events[0].Extensions()["deadletterreason"]; reason == nil {
+		t.Errorf("dead letter has no deadletterreason: %v", page.Events[0].Extensions())
+	}
+	n, err := c.Redrive(t.Context(), "orders", "o-1")
+	if err != nil || n != 1 {
+		t.Fatalf("Redrive = %d, %v; want 1", n, err)
+	}
+
+	bad := event.New() // no id, source or type
+	_, err = c.Emit(t.Context(), bad)
+	if !sdk.IsInvalid(err) {
+		t.Errorf("Emit of an invalid event = %v; want IsInvalid", err)
+	}
+	if _, err := c.RouteStats(t.Context(), "missing"); !sdk.IsNotFound(err) {
+		t.Errorf("RouteStats of a missing route = %v; want IsNotFound", err)
+	}
+}
