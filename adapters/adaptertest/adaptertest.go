@@ -21,7 +21,8 @@
 // What a backend guarantees is declared, not discovered: the suite reads the
 // backend's Capabilities and the Harness, and a subtest that does not apply
 // skips saying why: per-key ordering is checked only when
-// Capabilities.Ordering is declared. Dead-lettering after a maximum number of
+// Capabilities.Ordering is declared, MetaDeliverAt only when
+// Capabilities.Delay is. Dead-lettering after a maximum number of
 // attempts belongs to the bus's delivery work; its subtest is named here and
 // skips until adapters.Capabilities declares it.
 //
@@ -90,6 +91,7 @@ func Run(t *testing.T, h Harness) {
 		{"ShutdownTwiceWithDeliveriesInFlightIsHarmless", testShutdownTwice},
 		{"DeadLettersAfterMaxAttempts", testDeadLetter},
 		{"OrderingKeyKeepsOrder", testOrderingKey},
+		{"DeliverAtHoldsMessageWithoutBlockingOthers", testDeliverAt},
 	}
 	// The contract subtests share the backend server, each on its own
 	// channels, so they run in parallel. The outage subtest takes the server

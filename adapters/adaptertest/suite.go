@@ -431,7 +431,7 @@ func testOrderingKey(t *testing.T, e *env) {
 		return m
 	}
 	send(t, top, keyed("a-0", "a"), keyed("a-1", "a"), keyed("b-0", "b"))
-	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 8})
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 8, Ordered: true})
 
 	first := receive(t, sub, "the head of each key's lane must be delivered")
 	second := receive(t, sub, "another key must flow while the first is held")
@@ -445,6 +445,36 @@ func testOrderingKey(t *testing.T, e *env) {
 		t.Fatalf("received %s, want a-1: same-key events must come in publish order", id)
 	}
 	next.Ack()
+}
+
+// testDeliverAt checks what Capabilities.Delay promises: a message with
+// MetaDeliverAt is not delivered before then, and it holds back no message
+// published after it that is due sooner.
+func testDeliverAt(t *testing.T, e *env) {
+	if !e.caps.Delay {
+		t.Skip("Capabilities.Delay is false: the bus holds retries itself and refuses delayed routes")
+	}
+	ch := e.channel(t)
+	top := e.topic(t, ch)
+	const wait = 2500 * time.Millisecond
+	due := time.Now().Add(wait)
+	later := message("later", nil)
+	later.Metadata[adapters.MetaDeliverAt] = strconv.FormatInt(due.UnixMilli(), 10)
+	soon := message("soon", nil)
+	soon.Metadata[adapters.MetaDeliverAt] = strconv.FormatInt(time.Now().Add(300*time.Millisecond).UnixMilli(), 10)
+	send(t, top, later, soon, message("now", nil))
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{})
+
+	for _, want := range []string{"now", "soon", "later"} {
+		m := receive(t, sub, "a delayed message must be delivered once due")
+		m.Ack()
+		if id := m.Metadata["id"]; id != want {
+			t.Fatalf("received %s, want %s: messages come when due, and a later one must not hold back one due sooner", id, want)
+		}
+		if want == "later" && time.Now().Before(due.Truncate(time.Millisecond)) {
+			t.Fatalf("%s delivered %v before its %s: a delayed message must wait until it is due", want, time.Until(due), adapters.MetaDeliverAt)
+		}
+	}
 }
 
 func testOutage(t *testing.T, e *env, o *Outage) {

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/pubsub"
@@ -23,6 +25,7 @@ const (
 	DefaultPrefetch        = 16
 	DefaultDeliveryLimit   = 20
 	DefaultMaxMessageBytes = 4 << 20
+	DefaultLanes           = 16
 )
 
 // dlqSuffix names a channel's dead-letter channel.
@@ -36,10 +39,11 @@ type options struct {
 	prefetch        int
 	deliveryLimit   int
 	maxMessageBytes int
+	lanes           int
 }
 
 func parseOptions(q url.Values) (options, error) {
-	o := options{prefix: DefaultPrefix, prefetch: DefaultPrefetch, deliveryLimit: DefaultDeliveryLimit, maxMessageBytes: DefaultMaxMessageBytes}
+	o := options{prefix: DefaultPrefix, prefetch: DefaultPrefetch, deliveryLimit: DefaultDeliveryLimit, maxMessageBytes: DefaultMaxMessageBytes, lanes: DefaultLanes}
 	for key, vals := range q {
 		v := vals[0]
 		if key == "prefix" {
@@ -57,8 +61,10 @@ func parseOptions(q url.Values) (options, error) {
 			o.deliveryLimit = n
 		case "max_message_bytes":
 			o.maxMessageBytes = n
+		case "lanes":
+			o.lanes = n
 		default:
-			return o, adapters.Errorf(adapters.InvalidArgument, "rabbit:// has no option %q (known: prefix, prefetch, delivery_limit, max_message_bytes)", key)
+			return o, adapters.Errorf(adapters.InvalidArgument, "rabbit:// has no option %q (known: prefix, prefetch, delivery_limit, max_message_bytes, lanes)", key)
 		}
 	}
 	return o, nil
@@ -81,21 +87,25 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{opts: opts, s: s}, nil
+	return &Backend{opts: opts, s: s, lanes: map[string]bool{}}, nil
 }
 
 // Backend is one connection to a RabbitMQ vhost.
 type Backend struct {
 	opts options
 	s    *session
+
+	lanesMu sync.Mutex
+	lanes   map[string]bool // lane queues declared by this backend
 }
 
 var _ adapters.Backend = (*Backend)(nil)
 
 // Capabilities implements adapters.Backend: quorum queues keep messages
-// across a restart of the bus and of the broker.
+// across a restart of the bus and of the broker; delay queues hold
+// messages until MetaDeliverAt; key-hashed lanes keep per-key order.
 func (b *Backend) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes}
+	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Delay: true, Ordering: true}
 }
 
 // Ping implements adapters.Backend with a round trip to the broker.
@@ -114,16 +124,26 @@ func (b *Backend) Ping(context.Context) error {
 // Close implements adapters.Backend. It is safe to call more than once.
 func (b *Backend) Close() error { return b.s.close() }
 
-// names of what EnsureChannel declares for a channel.
+// names of what a channel is made of on the broker.
 type names struct {
 	exchange, queue, dlx, dlq string
+	// base+":delay:"+label and base+":lane:"+index; ':' cannot occur in a
+	// route name, so these never collide with another channel's names.
+	base string
 }
 
 func (b *Backend) names(channel string) names {
 	base := b.opts.prefix + channel
 	// An exchange and a queue may share a name: they are separate kinds.
-	return names{exchange: base, queue: base, dlx: base + dlqSuffix, dlq: base + dlqSuffix}
+	return names{exchange: base, queue: base, dlx: base + dlqSuffix, dlq: base + dlqSuffix, base: base}
 }
+
+func (n names) delay(bucket time.Duration) string { return n.base + ":delay:" + bucketLabel(bucket) }
+func (n names) lane(i int) string                 { return n.base + ":lane:" + strconv.Itoa(i) }
+
+// isDeadLetter reports whether channel names a dead-letter channel, which
+// holds events for people and redrive: it has no delay queues or lanes.
+func isDeadLetter(channel string) bool { return strings.HasSuffix(channel, dlqSuffix) }
 
 // do runs f on a fresh AMQP channel: a failed operation closes its channel,
 // so provisioning never shares one.
@@ -146,25 +166,84 @@ func (b *Backend) do(channel, op string, f func(ch *amqp.Channel) error) error {
 // EnsureChannel implements adapters.Provisioner. Declaring what exists
 // with the same arguments is a no-op; a queue that exists with other
 // arguments (another delivery_limit) fails with FailedPrecondition.
+//
+// For channel C it declares C's exchange and queue, its dead-letter
+// exchange and queue, and one delay queue per bucket. For "C.dlq" it
+// declares the dead-letter exchange and queue alone (the same ones C
+// declares), so a dead-letter channel can be ensured like any other.
 func (b *Backend) EnsureChannel(_ context.Context, channel string) error {
-	if channel == "" || strings.HasSuffix(channel, dlqSuffix) {
-		return adapters.Errorf(adapters.InvalidArgument, "channel name %q is empty or ends in %q, which is kept for dead-letter channels", channel, dlqSuffix)
+	if channel == "" || channel == dlqSuffix {
+		return adapters.Errorf(adapters.InvalidArgument, "channel name %q is empty", channel)
 	}
-	if n := len(b.opts.prefix + channel + dlqSuffix); n > 255 {
-		return adapters.Errorf(adapters.InvalidArgument, "channel %q: queue names would be %d bytes, over RabbitMQ's 255: use a shorter route name or prefix", channel, n)
+	longest := b.names(channel).delay(delayBuckets[len(delayBuckets)-1])
+	if lane := b.names(channel).lane(b.opts.lanes - 1); len(lane) > len(longest) {
+		longest = lane
+	}
+	if n := max(len(longest), len(b.opts.prefix+channel+dlqSuffix)); n > 255 {
+		return adapters.Errorf(adapters.InvalidArgument, "channel %q: queue names would be up to %d bytes, over RabbitMQ's 255: use a shorter route name or prefix", channel, n)
 	}
 	n := b.names(channel)
 	return b.do(channel, "declare", func(ch *amqp.Channel) error {
 		quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+		if isDeadLetter(channel) {
+			return declare(ch, n.exchange, n.queue, quorum)
+		}
 		if err := declare(ch, n.dlx, n.dlq, quorum); err != nil {
 			return err
 		}
-		return declare(ch, n.exchange, n.queue, amqp.Table{
-			amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-			"x-dead-letter-exchange": n.dlx,
-			"x-delivery-limit":       int64(b.opts.deliveryLimit),
-		})
+		if err := declare(ch, n.exchange, n.queue, b.queueArgs(n)); err != nil {
+			return err
+		}
+		for _, bucket := range delayBuckets {
+			if _, err := ch.QueueDeclare(n.delay(bucket), true, false, false, false, delayArgs(n, bucket)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// queueArgs are the arguments of a channel's queue and of its lanes:
+// redelivery is bounded, and past the bound a message is dead-lettered.
+func (b *Backend) queueArgs(n names) amqp.Table {
+	return amqp.Table{
+		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
+		"x-dead-letter-exchange": n.dlx,
+		"x-delivery-limit":       int64(b.opts.deliveryLimit),
+	}
+}
+
+// delayArgs make a delay queue: its messages expire after the bucket's
+// wait into the channel's exchange. At-least-once dead-lettering keeps a
+// message in the delay queue until the channel's queue confirmed it, so a
+// broker crash in between loses nothing; RabbitMQ requires reject-publish
+// overflow for it.
+func delayArgs(n names, bucket time.Duration) amqp.Table {
+	return amqp.Table{
+		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
+		"x-message-ttl":          bucket.Milliseconds(),
+		"x-dead-letter-exchange": n.exchange,
+		"x-dead-letter-strategy": "at-least-once",
+		amqp.QueueOverflowArg:    amqp.QueueOverflowRejectPublish,
+	}
+}
+
+// laneArgs make a lane: a channel queue with a single active consumer, so
+// that across every subscriber (and bus replica) one at a time takes it.
+func (b *Backend) laneArgs(n names) amqp.Table {
+	args := b.queueArgs(n)
+	args[amqp.SingleActiveConsumerArg] = true
+	return args
+}
+
+// declareLanes declares every lane of a channel.
+func (b *Backend) declareLanes(ch *amqp.Channel, n names) error {
+	for i := range b.opts.lanes {
+		if _, err := ch.QueueDeclare(n.lane(i), true, false, false, false, b.laneArgs(n)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // declare declares a durable fanout exchange and a durable queue bound to it.
@@ -178,16 +257,55 @@ func declare(ch *amqp.Channel, exchange, queue string, args amqp.Table) error {
 	return ch.QueueBind(queue, "", exchange, false, nil)
 }
 
-// DeleteChannel implements adapters.Provisioner: the channel's queue and
-// exchange, and its dead-letter queue and exchange, with their messages.
+// queues lists every queue that holds a channel's waiting messages: its
+// queue, its delay queues and its lanes (declared or not).
+func (b *Backend) queues(channel string) []string {
+	n := b.names(channel)
+	qs := []string{n.queue}
+	if isDeadLetter(channel) {
+		return qs
+	}
+	for _, bucket := range delayBuckets {
+		qs = append(qs, n.delay(bucket))
+	}
+	for i := range b.opts.lanes {
+		qs = append(qs, n.lane(i))
+	}
+	return qs
+}
+
+// eachQueue calls f for every queue of the channel that exists, each on an
+// AMQP channel of its own, since asking after a queue that does not exist
+// closes the AMQP channel. Lanes exist only once used, and delay queues
+// only on channels ensured by this version: those missing are skipped.
+// The channel's own queue must exist, else NotFound.
+func (b *Backend) eachQueue(channel, op string, f func(ch *amqp.Channel, queue string) error) error {
+	for i, q := range b.queues(channel) {
+		err := b.do(channel, op, func(ch *amqp.Channel) error { return f(ch, q) })
+		if err != nil && (i == 0 || adapters.CodeOf(err) != adapters.NotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteChannel implements adapters.Provisioner: every queue and exchange
+// of the channel, with their messages; for "C.dlq", the dead-letter queue
+// and exchange.
 func (b *Backend) DeleteChannel(_ context.Context, channel string) error {
 	n := b.names(channel)
+	b.forgetLanes(channel)
 	return b.do(channel, "delete", func(ch *amqp.Channel) error {
-		if _, err := ch.QueueDelete(n.queue, false, false, false); err != nil {
-			return err
+		for _, q := range b.queues(channel) {
+			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+				return err
+			}
 		}
 		if err := ch.ExchangeDelete(n.exchange, false, false); err != nil {
 			return err
+		}
+		if isDeadLetter(channel) {
+			return nil
 		}
 		if _, err := ch.QueueDelete(n.dlq, false, false, false); err != nil {
 			return err
@@ -196,28 +314,32 @@ func (b *Backend) DeleteChannel(_ context.Context, channel string) error {
 	})
 }
 
-// Depth implements adapters.Provisioner. RabbitMQ counts the messages
-// ready for delivery; those delivered and unacked are not counted.
+// Depth implements adapters.Provisioner: the messages ready in the
+// channel's queue, its delay queues and its lanes. RabbitMQ does not count
+// those delivered and unacked.
 func (b *Backend) Depth(_ context.Context, channel string) (int64, error) {
 	var depth int64
-	err := b.do(channel, "depth", func(ch *amqp.Channel) error {
-		q, err := ch.QueueDeclarePassive(b.names(channel).queue, true, false, false, false, nil)
-		depth = int64(q.Messages)
+	err := b.eachQueue(channel, "depth", func(ch *amqp.Channel, queue string) error {
+		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+		depth += int64(q.Messages)
 		return err
 	})
 	return depth, err
 }
 
-// Purge implements adapters.Provisioner. Unacked deliveries stay.
+// Purge implements adapters.Provisioner, delayed messages included.
+// Unacked deliveries stay.
 func (b *Backend) Purge(_ context.Context, channel string) error {
-	return b.do(channel, "purge", func(ch *amqp.Channel) error {
-		_, err := ch.QueuePurge(b.names(channel).queue, false)
+	return b.eachQueue(channel, "purge", func(ch *amqp.Channel, queue string) error {
+		_, err := ch.QueuePurge(queue, false)
 		return err
 	})
 }
 
 // OpenTopic implements adapters.Channels. The topic publishes to the
-// channel's exchange; the channel must exist.
+// channel's exchange, a message due later to the delay queue of its
+// bucket, and a message with an ordering key to its lane; the channel
+// must exist.
 func (b *Backend) OpenTopic(_ context.Context, channel string) (*pubsub.Topic, error) {
 	n := b.names(channel)
 	err := b.do(channel, "open topic", func(ch *amqp.Channel) error {
@@ -226,18 +348,31 @@ func (b *Backend) OpenTopic(_ context.Context, channel string) (*pubsub.Topic, e
 	if err != nil {
 		return nil, err
 	}
-	t := &topic{b: b, channel: channel, exchange: n.exchange}
-	// One message per batch, so a refused message fails its own Send only;
-	// many handlers keep many publishes in flight on one AMQP channel.
-	return pubsub.NewTopic(t, &batcher.Options{MaxBatchSize: 1, MaxHandlers: maxInflightPublishes}), nil
+	t := &topic{b: b, channel: channel, mandatory: true, route: b.channelRoute(channel)}
+	return newTopic(t), nil
+}
+
+// newTopic wraps a driver topic: one message per batch, so a refused
+// message fails its own Send only; many handlers keep many publishes in
+// flight on one AMQP channel.
+func newTopic(t *topic) *pubsub.Topic {
+	return pubsub.NewTopic(t, &batcher.Options{MaxBatchSize: 1, MaxHandlers: maxInflightPublishes})
 }
 
 // OpenSubscription implements adapters.Channels. The channel must exist.
+// With opts.Ordered the subscription declares the channel's lanes and
+// consumes them too, one message at a time each.
 func (b *Backend) OpenSubscription(_ context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
-	queue := b.names(channel).queue
+	n := b.names(channel)
+	ordered := opts.Ordered && !isDeadLetter(channel)
 	err := b.do(channel, "open subscription", func(ch *amqp.Channel) error {
-		_, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
-		return err
+		if _, err := ch.QueueDeclarePassive(n.queue, true, false, false, false, nil); err != nil {
+			return err
+		}
+		if ordered {
+			return b.declareLanes(ch, n)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -246,9 +381,40 @@ func (b *Backend) OpenSubscription(_ context.Context, channel string, opts adapt
 	if prefetch <= 0 {
 		prefetch = b.opts.prefetch
 	}
-	s := &subscription{b: b, channel: channel, queue: queue, prefetch: prefetch}
+	s := &subscription{b: b, channel: channel, names: n, prefetch: prefetch, ordered: ordered}
 	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
 }
+
+// OpenPublisher implements adapters.Publisher. The topic is a durable
+// topic exchange named exactly topicName, owned by its readers: it is
+// declared if missing (an existing exchange of any type is used as it is)
+// and nothing is bound or deleted. Each event is published persistent and
+// confirmed, not mandatory (a topic nobody reads yet takes events too),
+// in CloudEvents binary mode, with the event's type as routing key so that
+// readers can bind to patterns such as "order.*".
+func (b *Backend) OpenPublisher(_ context.Context, topicName string) (*pubsub.Topic, error) {
+	if topicName == "" || strings.HasPrefix(topicName, "amq.") {
+		return nil, adapters.Errorf(adapters.InvalidArgument, "topic name %q is empty or starts with \"amq.\", which RabbitMQ keeps for itself", topicName)
+	}
+	err := b.do(topicName, "open topic", func(ch *amqp.Channel) error {
+		return ch.ExchangeDeclarePassive(topicName, amqp.ExchangeTopic, true, false, false, false, nil)
+	})
+	if adapters.CodeOf(err) == adapters.NotFound {
+		err = b.do(topicName, "declare topic", func(ch *amqp.Channel) error {
+			return ch.ExchangeDeclare(topicName, amqp.ExchangeTopic, true, false, false, false, nil)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	t := &topic{b: b, channel: topicName, route: func(p *amqp.Publishing) (string, string, error) {
+		typ, _ := p.Headers[headerPrefix+"type"].(string)
+		return topicName, typ, nil
+	}}
+	return newTopic(t), nil
+}
+
+var _ adapters.Publisher = (*Backend)(nil)
 
 // fail wraps an AMQP error once, with the channel, the operation, and what
 // to do about it.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,27 +21,39 @@ import (
 // contract asks (about a second at most).
 const receiveWait = time.Second
 
-// subscription consumes one channel's queue through a consumer, replaced
-// when its AMQP channel dies.
+// parkTimeout bounds how long parking early messages waits for confirms.
+const parkTimeout = 5 * time.Second
+
+// subscription consumes one channel's queue, and its lanes when ordered,
+// through a consumer, replaced when its AMQP channel dies.
 type subscription struct {
 	b        *Backend
 	channel  string
-	queue    string
+	names    names
 	prefetch int
+	ordered  bool
 
 	mu     sync.Mutex
-	cons   *consumer // nil until the first receive, and after it died
+	cons   *consumer  // nil until the first receive, and after it died
+	park   *publisher // puts early messages back in a delay queue; nil until needed
 	closed bool
 }
 
 var _ driver.Subscription = (*subscription)(nil)
 
-// consumer is one AMQP channel with one consumer on it. Its deliveries
-// channel closes when the AMQP channel dies or the consumer is cancelled.
+// consumer is one AMQP channel with a consumer on the channel's queue and,
+// when ordered, one on each lane. Their deliveries are merged into
+// deliveries, which closes once every consumer ended (the AMQP channel
+// died or was closed) or the consumer was halted.
 type consumer struct {
 	ch         *amqp.Channel
-	tag        string
-	deliveries <-chan amqp.Delivery
+	mainTag    string   // the consumer of the channel's queue
+	tags       []string // every consumer, mainTag first
+	deliveries chan amqp.Delivery
+
+	stop     chan struct{} // closed by halt
+	stopOnce sync.Once
+	wg       sync.WaitGroup // the forwarders
 }
 
 // ackID names a delivery on the AMQP channel it came from: delivery tags
@@ -78,24 +91,79 @@ func (s *subscription) consumer(ctx context.Context) (*consumer, error) {
 	return c, nil
 }
 
+// consume starts the consumers: the channel's queue with the
+// subscription's prefetch, and each lane with a prefetch of one, so a lane
+// hands out its next message only once the previous one is settled.
 func (s *subscription) consume(conn *amqp.Connection) (*consumer, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, err
 	}
-	if err := ch.Qos(s.prefetch, 0, false); err != nil {
-		_ = ch.Close()
-		return nil, err
-	}
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	tag := "eventbus-" + hex.EncodeToString(r[:])
-	deliveries, err := ch.Consume(s.queue, tag, false, false, false, false, nil)
+	tagBase := "eventbus-" + hex.EncodeToString(r[:])
+	c := &consumer{ch: ch, mainTag: tagBase, deliveries: make(chan amqp.Delivery), stop: make(chan struct{})}
+	start := func(prefetch int, queue, tag string, hold bool) error {
+		// A prefetch that is not global applies to each consumer started
+		// after it on the AMQP channel.
+		if err := ch.Qos(prefetch, 0, false); err != nil {
+			return err
+		}
+		src, err := ch.Consume(queue, tag, false, false, false, false, nil)
+		if err != nil {
+			return err
+		}
+		c.tags = append(c.tags, tag)
+		c.wg.Add(1)
+		go c.forward(src, hold)
+		return nil
+	}
+	err = start(s.prefetch, s.names.queue, tagBase, false)
+	for i := 0; err == nil && s.ordered && i < s.b.opts.lanes; i++ {
+		err = start(1, s.names.lane(i), tagBase+"-lane-"+strconv.Itoa(i), true)
+	}
+	go func() {
+		c.wg.Wait()
+		close(c.deliveries)
+	}()
 	if err != nil {
-		_ = ch.Close()
+		c.halt()
 		return nil, err
 	}
-	return &consumer{ch: ch, tag: tag, deliveries: deliveries}, nil
+	return c, nil
+}
+
+// forward passes a consumer's deliveries on until they end or the consumer
+// is halted. A lane's delivery due later is held here until it is due:
+// the lane waits for it anyway, and holding it on the consumer keeps it
+// from every other subscriber.
+func (c *consumer) forward(src <-chan amqp.Delivery, hold bool) {
+	defer c.wg.Done()
+	for d := range src {
+		if wait := dueIn(d.Headers, time.Now()); hold && wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-c.stop:
+				timer.Stop()
+				return
+			}
+		}
+		select {
+		case c.deliveries <- d:
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+// halt stops the forwarders and closes the AMQP channel, so every
+// unacked delivery goes back to its queue. It may be called more than once.
+func (c *consumer) halt() {
+	c.stopOnce.Do(func() {
+		close(c.stop)
+		_ = c.ch.Close()
+	})
 }
 
 // forget drops c once its deliveries ended, so the next receive starts a
@@ -106,11 +174,12 @@ func (s *subscription) forget(c *consumer) {
 	if s.cons == c {
 		s.cons = nil
 	}
-	_ = c.ch.Close()
+	c.halt()
 }
 
 // ReceiveBatch waits up to receiveWait for a delivery, then takes what else
-// has arrived, up to maxMessages.
+// has arrived, up to maxMessages. Messages not due yet are parked again
+// rather than returned.
 func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*driver.Message, error) {
 	c, err := s.consumer(ctx)
 	if c == nil {
@@ -118,32 +187,111 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 	}
 	timer := time.NewTimer(receiveWait)
 	defer timer.Stop()
-	var out []*driver.Message
+	var got []amqp.Delivery
 	select {
 	case d, ok := <-c.deliveries:
 		if !ok {
 			s.forget(c)
 			return nil, nil
 		}
-		out = append(out, s.message(c, d))
+		got = append(got, d)
 	case <-ctx.Done():
 		return nil, nil
 	case <-timer.C:
 		return nil, nil
 	}
-	for len(out) < maxMessages {
+more:
+	for len(got) < maxMessages {
 		select {
 		case d, ok := <-c.deliveries:
 			if !ok {
 				s.forget(c)
-				return out, nil
+				break more
 			}
-			out = append(out, s.message(c, d))
+			got = append(got, d)
 		default:
-			return out, nil
+			break more
 		}
 	}
+	now := time.Now()
+	var out []*driver.Message
+	var early []amqp.Delivery
+	for _, d := range got {
+		if d.ConsumerTag == c.mainTag && dueIn(d.Headers, now) > 0 {
+			early = append(early, d)
+			continue
+		}
+		out = append(out, s.message(c, d))
+	}
+	if len(early) > 0 {
+		s.parkAll(ctx, c, early)
+	}
 	return out, nil
+}
+
+// parkAll puts messages that reached the channel's queue before they were
+// due (a delay queue's wait was shorter than theirs) into the delay queue
+// of their next bucket, then acks them. A message that could not be parked
+// is nacked: it comes back, and the queue's delivery limit bounds how often.
+func (s *subscription) parkAll(ctx context.Context, c *consumer, early []amqp.Delivery) {
+	ctx, cancel := context.WithTimeout(ctx, parkTimeout)
+	defer cancel()
+	p, err := s.parker()
+	confirms := make([]<-chan error, len(early))
+	for i, d := range early {
+		if err != nil {
+			break
+		}
+		due := dueIn(d.Headers, time.Now())
+		confirms[i], err = p.publish(ctx, "", s.names.delay(bucketFor(due)), true, reparked(d))
+	}
+	for i, d := range early {
+		ok := false
+		if confirms[i] != nil {
+			select {
+			case err := <-confirms[i]:
+				ok = err == nil
+			case <-ctx.Done():
+			}
+		}
+		if ok {
+			_ = c.ch.Ack(d.DeliveryTag, false)
+		} else {
+			_ = c.ch.Nack(d.DeliveryTag, false, true)
+		}
+	}
+}
+
+// parker returns the live publisher that parks early messages, opening
+// one if there is none or the last one died.
+func (s *subscription) parker() (*publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.park != nil && !s.park.dead() {
+		return s.park, nil
+	}
+	conn, err := s.b.s.connection()
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPublisher(conn, func(err error) error { return s.b.fail(s.channel, "park an early message", err) })
+	if err != nil {
+		return nil, err
+	}
+	s.park = p
+	return p, nil
+}
+
+// reparked is a delivery as a new persistent message, without the
+// broker's bookkeeping headers (x-death, x-delivery-count).
+func reparked(d amqp.Delivery) amqp.Publishing {
+	headers := make(amqp.Table, len(d.Headers))
+	for k, v := range d.Headers {
+		if !strings.HasPrefix(k, "x-") {
+			headers[k] = v
+		}
+	}
+	return amqp.Publishing{Headers: headers, ContentType: d.ContentType, DeliveryMode: amqp.Persistent, Body: d.Body}
 }
 
 func (s *subscription) message(c *consumer, d amqp.Delivery) *driver.Message {
@@ -188,22 +336,30 @@ func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
 	return nil
 }
 
-// Close cancels the consumer, so the broker sends it nothing more, and
-// closes its AMQP channel, so every unacked delivery goes back to the queue.
+// Close cancels the consumers, so the broker sends them nothing more, and
+// closes their AMQP channel, so every unacked delivery goes back to its
+// queue.
 func (s *subscription) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	if s.park != nil {
+		_ = s.park.ch.Close()
+		s.park = nil
+	}
 	if s.cons == nil {
 		return nil
 	}
 	c := s.cons
 	s.cons = nil
-	if err := ignoreClosed(c.ch.Cancel(c.tag, false)); err != nil {
-		_ = c.ch.Close()
-		return s.b.fail(s.channel, "cancel consumer", err)
+	var err error
+	for _, tag := range c.tags {
+		if cerr := ignoreClosed(c.ch.Cancel(tag, false)); cerr != nil && err == nil {
+			err = s.b.fail(s.channel, "cancel consumer", cerr)
+		}
 	}
-	return ignoreClosed(c.ch.Close())
+	c.halt()
+	return err
 }
 
 func (*subscription) IsRetryable(error) bool                 { return false }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/gcerrors"
@@ -15,12 +17,16 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 )
 
-// topic publishes to one channel's exchange through a publisher, replaced
-// when its AMQP channel dies.
+// topic publishes through a publisher, replaced when its AMQP channel
+// dies: to a route's channel (OpenTopic) or to a topic other systems read
+// (OpenPublisher).
 type topic struct {
-	b        *Backend
-	channel  string
-	exchange string
+	b       *Backend
+	channel string // the channel or topic, for errors
+	// route says where a message goes: an exchange and routing key.
+	route func(p *amqp.Publishing) (exchange, key string, err error)
+	// mandatory publishes fail with NotFound when no queue takes them.
+	mandatory bool
 
 	mu  sync.Mutex
 	pub *publisher
@@ -68,7 +74,12 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 				return err
 			}
 		}
-		c, err := p.publish(ctx, t.exchange, toPublishing(m))
+		msg := toPublishing(m)
+		exchange, key, err := t.route(&msg)
+		if err != nil {
+			return err
+		}
+		c, err := p.publish(ctx, exchange, key, t.mandatory, msg)
 		if err != nil {
 			return err
 		}
@@ -153,8 +164,9 @@ func (p *publisher) dead() bool {
 	return p.closed != nil
 }
 
-// publish sends msg and returns where its outcome will arrive.
-func (p *publisher) publish(ctx context.Context, exchange string, msg amqp.Publishing) (<-chan error, error) {
+// publish sends msg and returns where its outcome will arrive. A
+// mandatory message that reaches no queue fails with NotFound.
+func (p *publisher) publish(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) (<-chan error, error) {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	tag := p.ch.GetNextPublishSeqNo()
@@ -167,7 +179,7 @@ func (p *publisher) publish(ctx context.Context, exchange string, msg amqp.Publi
 	}
 	p.pending[tag] = done
 	p.mu.Unlock()
-	if err := p.ch.PublishWithContext(ctx, exchange, "", true, false, msg); err != nil {
+	if err := p.ch.PublishWithContext(ctx, exchange, key, mandatory, false, msg); err != nil {
 		p.mu.Lock()
 		delete(p.pending, tag)
 		p.mu.Unlock()
@@ -230,5 +242,66 @@ func (p *publisher) confirm(c amqp.Confirmation, returned map[uint64]string) {
 	p.mu.Unlock()
 	if ok {
 		done <- err
+	}
+}
+
+// channelRoute returns where a route channel's topic sends each message: a
+// message with an ordering key to its lane, one due later to the delay
+// queue of its bucket, any other to the channel's exchange. A dead-letter
+// channel has neither lanes nor delay queues: everything goes to its
+// exchange.
+func (b *Backend) channelRoute(channel string) func(p *amqp.Publishing) (string, string, error) {
+	n := b.names(channel)
+	if isDeadLetter(channel) {
+		return func(*amqp.Publishing) (string, string, error) { return n.exchange, "", nil }
+	}
+	return func(p *amqp.Publishing) (string, string, error) {
+		if key, _ := p.Headers[adapters.MetaOrderingKey].(string); key != "" {
+			lane := n.lane(laneOf(key, b.opts.lanes))
+			if err := b.ensureLane(channel, n, lane); err != nil {
+				return "", "", err
+			}
+			return "", lane, nil
+		}
+		if due := dueIn(p.Headers, time.Now()); due > 0 {
+			return "", n.delay(bucketFor(due)), nil
+		}
+		return n.exchange, "", nil
+	}
+}
+
+// laneOf hashes an ordering key onto one of n lanes.
+func laneOf(key string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// ensureLane declares a lane the first time this backend publishes to it;
+// lanes are declared on demand so that channels without ordered events
+// cost no queues.
+func (b *Backend) ensureLane(channel string, n names, lane string) error {
+	b.lanesMu.Lock()
+	defer b.lanesMu.Unlock()
+	if b.lanes[lane] {
+		return nil
+	}
+	err := b.do(channel, "declare lane", func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare(lane, true, false, false, false, b.laneArgs(n))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.lanes[lane] = true
+	return nil
+}
+
+// forgetLanes drops what ensureLane remembers of a deleted channel.
+func (b *Backend) forgetLanes(channel string) {
+	b.lanesMu.Lock()
+	defer b.lanesMu.Unlock()
+	for _, q := range b.queues(channel) {
+		delete(b.lanes, q)
 	}
 }
