@@ -56,7 +56,8 @@ type Store interface {
 	List(ctx context.Context) ([]Record, error)
 	// Put stores rec.Spec under rec.Kind and rec.Name if the stored version
 	// is expected (a version, Absent or AnyVersion) and returns the record
-	// as stored, with its new version. ErrConflict otherwise.
+	// as stored, with its new version. ErrConflict otherwise, or ErrNotFound
+	// if a version is expected and nothing is stored.
 	Put(ctx context.Context, rec Record, expected int64) (Record, error)
 	// Delete removes a record if the stored version is expected (a version
 	// or AnyVersion); ErrNotFound if there is none, ErrConflict if the
