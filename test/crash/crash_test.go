@@ -1,0 +1,444 @@
+// Package crash proves the delivery contract's last sentence on a real
+// process: kill -9 at any moment loses no event that got a 202.
+//
+// The test builds ./cmd/eventbus and runs it on a config with one RabbitMQ
+// route whose HTTP target (in the test) fails every third call. Emitters
+// post binary-mode events at a steady rate and record every id answered
+// 202. Mid-run the bus is killed with SIGKILL, twice, and started again on
+// the same config. At the end every recorded id must have reached the
+// target at least once or be in the route's dead-letter channel; the test
+// prints "delivered=N duplicated=D lost=L" and fails unless L is 0.
+//
+// It needs RabbitMQ (EVENTBUS_TEST_RABBIT, amqp:// or rabbit://); unset, it
+// skips, except under CI=true. -short skips it too.
+package crash
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The load: events in all, how many emitters post them, and the pace of
+// each emitter (one post per tick); the kills happen once these many
+// events were accepted.
+const (
+	totalEvents  = 6000
+	emitters     = 8
+	emitInterval = 10 * time.Millisecond // 8 emitters: about 800 events/s
+	settleWait   = 90 * time.Second      // for the last deliveries after the load
+)
+
+var killAt = []int{totalEvents / 3, 2 * totalEvents / 3}
+
+func rabbitBackend(t *testing.T) string {
+	t.Helper()
+	raw := os.Getenv("EVENTBUS_TEST_RABBIT")
+	if raw == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("EVENTBUS_TEST_RABBIT is not set: CI must run the crash test against a real RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/)")
+		}
+		t.Skip("EVENTBUS_TEST_RABBIT is not set (e.g. amqp://guest:guest@127.0.0.1:5672/)")
+	}
+	if rest, ok := strings.CutPrefix(raw, "amqp://"); ok {
+		raw = "rabbit://" + rest
+	}
+	return raw
+}
+
+func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the crash test takes about a minute")
+	}
+	backend := rabbitBackend(t)
+	dir := t.TempDir()
+	exe := buildBus(t, dir)
+	target := newTarget(t)
+	routeName := fmt.Sprintf("crash-%d", time.Now().UnixNano())
+	addr := freeAddr(t)
+	config := filepath.Join(dir, "eventbus.yaml")
+	writeConfig(t, config, addr, routeName, backend, target.url)
+	base := "http://" + addr
+
+	bus := startBus(t, exe, config, dir, base)
+	defer func() {
+		deleteRoute(t, base, routeName)
+		bus.terminate(t)
+	}()
+
+	var accepted acceptedIDs
+	ctx, stopEmitting := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range emitters {
+		wg.Go(func() { emit(ctx, base, &next, &accepted) })
+	}
+	for i, at := range killAt {
+		waitUntil(t, 60*time.Second, func() string {
+			if n := accepted.count(); n < at {
+				return fmt.Sprintf("%d events accepted, waiting for %d before kill %d", n, at, i+1)
+			}
+			return ""
+		})
+		bus.kill(t)
+		t.Logf("SIGKILL %d after %d events accepted", i+1, accepted.count())
+		bus = startBus(t, exe, config, dir, base)
+	}
+	waitUntil(t, 60*time.Second, func() string {
+		if n := accepted.count(); n < totalEvents {
+			return fmt.Sprintf("%d of %d events accepted", n, totalEvents)
+		}
+		return ""
+	})
+	stopEmitting()
+	wg.Wait()
+
+	ids := accepted.all()
+	var delivered, duplicated, lost int
+	var missing []string
+	waitUntilOrNot(settleWait, func() bool {
+		dead := deadLetterIDs(t, base, routeName)
+		delivered, duplicated, missing = target.tally(ids, dead)
+		return len(missing) == 0
+	})
+	lost = len(missing)
+	fmt.Printf("delivered=%d duplicated=%d lost=%d\n", delivered, duplicated, lost)
+	t.Logf("accepted %d events, %d dead-lettered, target answered %d calls (every third failed)", len(ids), len(ids)-delivered-lost, target.calls.Load())
+	if lost > 0 {
+		t.Errorf("%d events got 202 and were neither delivered nor dead-lettered within %v (first: %v); the bus's log:%s",
+			lost, settleWait, missing[:min(5, lost)], bus.logTail())
+	}
+}
+
+// buildBus builds ./cmd/eventbus into dir.
+func buildBus(t *testing.T, dir string) string {
+	t.Helper()
+	exe := filepath.Join(dir, "eventbus")
+	cmd := exec.Command("go", "build", "-o", exe, "./cmd/eventbus")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/eventbus: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// freeAddr returns a loopback address nothing listens on now. Every bus
+// process of the test listens there, so the emitters need not know which
+// one runs.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func writeConfig(t *testing.T, path, addr, route, backend, target string) {
+	t.Helper()
+	// JSON is YAML: the config is built as data, so no value needs quoting.
+	cfg := map[string]any{
+		"addr":             addr,
+		"shutdown_timeout": "5s",
+		"routes": []any{map[string]any{
+			"name":    route,
+			"backend": backend,
+			"target":  map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
+			"delivery": map[string]any{
+				"max_attempts": 8,
+				"backoff":      map[string]any{"initial": "50ms", "max": "1s"},
+				"max_inflight": 64,
+			},
+		}},
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// busProcess is one run of the eventbus binary.
+type busProcess struct {
+	cmd    *exec.Cmd
+	log    *os.File
+	exited chan struct{}
+}
+
+// startBus starts the bus and waits until it answers /readyz.
+func startBus(t *testing.T, exe, config, dir, base string) *busProcess {
+	t.Helper()
+	log, err := os.OpenFile(filepath.Join(dir, "bus.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "serve", "--config", config, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &busProcess{cmd: cmd, log: log, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	waitUntil(t, 30*time.Second, func() string {
+		select {
+		case <-p.exited:
+			t.Fatalf("the bus exited before it was ready:%s", p.logTail())
+		default:
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return fmt.Sprintf("GET /readyz: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Sprintf("GET /readyz: %s", resp.Status)
+		}
+		return ""
+	})
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *busProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	<-p.exited
+	_ = p.log.Close()
+}
+
+// terminate stops the bus as an operator would (SIGTERM), killing it if it
+// has not stopped within 15 s.
+func (p *busProcess) terminate(t *testing.T) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("the bus did not stop within 15s of SIGTERM")
+	}
+	_ = p.log.Close()
+}
+
+func (p *busProcess) logTail() string {
+	b, err := os.ReadFile(p.log.Name())
+	if err != nil {
+		return " (no log: " + err.Error() + ")"
+	}
+	return "\n" + string(b[max(0, len(b)-4096):])
+}
+
+// acceptedIDs are the events the bus answered 202 for.
+type acceptedIDs struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (a *acceptedIDs) add(id string) {
+	a.mu.Lock()
+	a.ids = append(a.ids, id)
+	a.mu.Unlock()
+}
+
+func (a *acceptedIDs) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.ids)
+}
+
+func (a *acceptedIDs) all() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.ids...)
+}
+
+// emit posts events, one per tick, until ctx ends or totalEvents were
+// taken. An event not answered 202 (the bus is down, or was killed while
+// storing it) is posted again with the same id, as a producer would.
+func emit(ctx context.Context, base string, next *atomic.Int64, accepted *acceptedIDs) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	tick := time.NewTicker(emitInterval)
+	defer tick.Stop()
+	for {
+		n := next.Add(1)
+		if n > totalEvents {
+			return
+		}
+		id := "crash-" + strconv.FormatInt(n, 10)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if post(ctx, client, base, id) {
+				accepted.add(id)
+				break
+			}
+		}
+	}
+}
+
+func post(ctx context.Context, client *http.Client, base, id string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/events", bytes.NewReader([]byte(`{"id":"`+id+`"}`)))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ce-Specversion", "1.0")
+	req.Header.Set("Ce-Id", id)
+	req.Header.Set("Ce-Source", "/test/crash")
+	req.Header.Set("Ce-Type", "test.crash")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode == http.StatusAccepted
+}
+
+// target is the route's HTTP target: every third call fails with 500; the
+// others count a delivery of the event's id.
+type target struct {
+	url   string
+	calls atomic.Int64
+
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func newTarget(t *testing.T) *target {
+	tg := &target{got: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if tg.calls.Add(1)%3 == 0 {
+			http.Error(w, "every third call fails", http.StatusInternalServerError)
+			return
+		}
+		tg.mu.Lock()
+		tg.got[r.Header.Get("Ce-Id")]++
+		tg.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	tg.url = srv.URL
+	return tg
+}
+
+// tally counts, of ids, those delivered and the extra deliveries, and lists
+// those neither delivered nor dead-lettered.
+func (tg *target) tally(ids []string, dead map[string]bool) (delivered, duplicated int, missing []string) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	for _, id := range ids {
+		switch n := tg.got[id]; {
+		case n > 0:
+			delivered++
+			duplicated += n - 1
+		case !dead[id]:
+			missing = append(missing, id)
+		}
+	}
+	return delivered, duplicated, missing
+}
+
+// deadLetterIDs lists the ids in the route's dead-letter channel.
+func deadLetterIDs(t *testing.T, base, route string) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for offset := 0; ; offset += 1000 {
+		var page struct {
+			Events []struct {
+				ID string `json:"id"`
+			} `json:"events"`
+			Total int `json:"total"`
+		}
+		resp, err := http.Get(fmt.Sprintf("%s/v1/routes/%s/dlq?limit=1000&offset=%d", base, route, offset))
+		if err != nil {
+			t.Fatalf("listing dead letters: %v", err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("listing dead letters: %s: %v", resp.Status, err)
+		}
+		for _, e := range page.Events {
+			ids[e.ID] = true
+		}
+		if len(page.Events) == 0 || offset+len(page.Events) >= page.Total {
+			return ids
+		}
+	}
+}
+
+func deleteRoute(t *testing.T, base, route string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, base+"/v1/routes/"+route, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("deleting route %s: %v", route, err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Errorf("deleting route %s: %s", route, resp.Status)
+	}
+}
+
+// waitUntil polls cond every 20 ms until it returns "", failing with what it
+// last said after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, why)
+		}
+		<-tick.C
+	}
+}
+
+// waitUntilOrNot polls done every 500 ms until it holds or timeout passes.
+func waitUntilOrNot(timeout time.Duration, done func() bool) {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for !done() && time.Now().Before(deadline) {
+		<-tick.C
+	}
+}
