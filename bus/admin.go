@@ -10,9 +10,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -32,6 +34,10 @@ func (b *Bus) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/routes/{name}", b.handleGetRoute)
 	mux.HandleFunc("PUT /v1/routes/{name}", b.handlePutRoute)
 	mux.HandleFunc("DELETE /v1/routes/{name}", b.handleDeleteRoute)
+	mux.HandleFunc("GET /v1/buses", b.handleListBuses)
+	mux.HandleFunc("GET /v1/buses/{name}", b.handleGetBus)
+	mux.HandleFunc("PUT /v1/buses/{name}", b.handlePutBus)
+	mux.HandleFunc("DELETE /v1/buses/{name}", b.handleDeleteBus)
 	mux.HandleFunc("GET /v1/routes/{name}/stats", b.handleStats)
 	mux.HandleFunc("GET /v1/routes/{name}/dlq", b.handleListDeadLetters)
 	mux.HandleFunc("POST /v1/routes/{name}/dlq/redrive", b.handleRedrive)
@@ -67,10 +73,16 @@ func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, adapters.Errorf(adapters.NotFound, "route %q does not exist", r.PathValue("name")))
 		return
 	}
+	setETag(w, route.Version)
 	writeJSON(w, http.StatusOK, route)
 }
 
 func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
+	expected, err := ifMatch(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var route router.Route
 	if err := decodeStrict(w, r, &route); err != nil {
 		writeError(w, err)
@@ -84,25 +96,113 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
 		return
 	}
-	created, err := b.PutRoute(r.Context(), route)
+	saved, created, err := b.PutRoute(r.Context(), route, expected)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	saved, _ := b.Route(name)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, saved)
+	setETag(w, saved.Version)
+	writeJSON(w, createdOrOK(created), saved)
 }
 
 func (b *Bus) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
-	if err := b.DeleteRoute(r.Context(), r.PathValue("name")); err != nil {
+	expected, err := ifMatch(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := b.DeleteRoute(r.Context(), r.PathValue("name"), expected); err != nil {
 		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *Bus) handleListBuses(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string][]router.Bus{"buses": b.Buses()})
+}
+
+func (b *Bus) handleGetBus(w http.ResponseWriter, r *http.Request) {
+	bus, ok := b.BusNamed(r.PathValue("name"))
+	if !ok {
+		writeError(w, adapters.Errorf(adapters.NotFound, "bus %q does not exist", r.PathValue("name")))
+		return
+	}
+	setETag(w, bus.Version)
+	writeJSON(w, http.StatusOK, bus)
+}
+
+func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
+	expected, err := ifMatch(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var bus router.Bus
+	if err := decodeStrict(w, r, &bus); err != nil {
+		writeError(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	if bus.Name == "" {
+		bus.Name = name
+	}
+	if bus.Name != name {
+		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
+		return
+	}
+	saved, created, err := b.PutBus(r.Context(), bus, expected)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	setETag(w, saved.Version)
+	writeJSON(w, createdOrOK(created), saved)
+}
+
+func (b *Bus) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
+	expected, err := ifMatch(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := b.DeleteBus(r.Context(), r.PathValue("name"), expected); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func createdOrOK(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// setETag publishes a resource's version as its entity tag.
+func setETag(w http.ResponseWriter, version int64) {
+	if version > 0 {
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
+	}
+}
+
+// ifMatch reads the version a write expects: If-Match: "N" for version N,
+// If-None-Match: * for "must not exist yet"; store.AnyVersion when neither
+// is sent.
+func ifMatch(r *http.Request) (int64, error) {
+	if r.Header.Get("If-None-Match") == "*" {
+		return store.Absent, nil
+	}
+	v := r.Header.Get("If-Match")
+	if v == "" || v == "*" {
+		return store.AnyVersion, nil
+	}
+	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, adapters.Errorf(adapters.InvalidArgument, "If-Match %s is not an entity tag this bus gave out (such as \"3\")", v)
+	}
+	return n, nil
 }
 
 // testPatternRequest is the body of POST /v1/test-pattern.

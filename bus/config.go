@@ -1,13 +1,17 @@
 package bus
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -37,10 +41,18 @@ type Config struct {
 	Dedup DedupConfig `json:"dedup,omitzero"`
 	// RuleLimits bound what one route's rule may cost.
 	RuleLimits router.Limits `json:"-"`
+	// DataDir keeps the buses and routes made through the API in an
+	// embedded file (DataDir/eventbus.db). Store, when set, names a
+	// PostgreSQL database shared by several bus replicas instead. With
+	// neither, nothing is kept across restarts.
+	DataDir string `json:"data_dir,omitempty"`
+	Store   string `json:"store,omitempty"`
+	// Buses are created at start, read-only through the API.
+	Buses []router.Bus `json:"buses,omitempty"`
 	// Plugins are the handler programs routes may deliver to; the bus
 	// launches them at start and stops them last.
 	Plugins []plugins.Config `json:"plugins,omitempty"`
-	// Routes are created at start.
+	// Routes are created at start, read-only through the API.
 	Routes []router.Route `json:"routes,omitempty"`
 }
 
@@ -124,6 +136,15 @@ func (cfg Config) Validate() error {
 			errs = append(errs, e)
 		}
 	}
+	busNames := map[string]bool{router.DefaultBus: true}
+	for i, bus := range cfg.Buses {
+		prefix := fmt.Sprintf("buses[%d]", i)
+		if busNames[bus.Name] && bus.Name != router.DefaultBus {
+			errs = append(errs, &router.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is declared twice", bus.Name)})
+		}
+		busNames[bus.Name] = true
+		errs = append(errs, prefixed(prefix, bus.Validate())...)
+	}
 	seen := map[string]int{}
 	for i, r := range cfg.Routes {
 		prefix := fmt.Sprintf("routes[%d]", i)
@@ -131,13 +152,37 @@ func (cfg Config) Validate() error {
 			errs = append(errs, &router.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of routes[%d]", r.Name, j)})
 		}
 		seen[r.Name] = i
-		for _, e := range flatten(r.Validate(cfg.RuleLimits)) {
-			var fe *router.FieldError
-			if errors.As(e, &fe) {
-				e = &router.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
-			}
-			errs = append(errs, e)
+		errs = append(errs, prefixed(prefix, r.Validate(cfg.RuleLimits))...)
+		if bus := cmp.Or(r.Bus, router.DefaultBus); !busNames[bus] {
+			errs = append(errs, &router.FieldError{Path: prefix + ".bus", Message: fmt.Sprintf("bus %q is not declared: add it under buses", bus)})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// prefixed puts prefix before the path of every field error in err.
+func prefixed(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	var out []error
+	for _, e := range flatten(err) {
+		var fe *router.FieldError
+		if errors.As(e, &fe) {
+			e = &router.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// openStore opens the store the config names.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	switch {
+	case cfg.Store != "":
+		return store.OpenPostgres(ctx, cfg.Store)
+	case cfg.DataDir != "":
+		return store.OpenBolt(filepath.Join(cfg.DataDir, "eventbus.db"))
+	}
+	return store.NewMemory(), nil
 }

@@ -1,7 +1,6 @@
 package bus_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -325,7 +324,8 @@ func TestOverflowPolicies(t *testing.T) {
 		r.Delivery.MaxDepth = 1
 		r.Delivery.Overflow = router.OverflowBlock
 		r.Paused = true
-		base, b := startBus(t, bus.Config{Routes: []router.Route{r}})
+		base, b := startBus(t, bus.Config{})
+		putRoute(t, b, r)
 		emit(t, base, "1", nil)
 		done := make(chan string, 1)
 		go func() {
@@ -334,9 +334,7 @@ func TestOverflowPolicies(t *testing.T) {
 		}()
 		waitFor(t, "the second emit to block", func() bool { return stats(t, base, "r").Blocked == 1 })
 		r.Paused = false // resuming delivers event 1, which makes room for 2
-		if _, err := b.PutRoute(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
+		putRoute(t, b, r)
 		if body := <-done; !strings.Contains(body, `"action":"block"`) {
 			t.Fatalf("blocked emit answered %s", body)
 		}
@@ -401,15 +399,14 @@ func TestRateLimitPacesDeliveries(t *testing.T) {
 	r := route("r", hookURL, "")
 	r.Delivery.Rate = "40/s"
 	r.Paused = true
-	base, b := startBus(t, bus.Config{Routes: []router.Route{r}})
+	base, b := startBus(t, bus.Config{})
+	putRoute(t, b, r)
 	for i := range 240 {
 		emit(t, base, fmt.Sprint(i), nil)
 	}
 	r.Paused = false
 	start := time.Now()
-	if _, err := b.PutRoute(context.Background(), r); err != nil {
-		t.Fatal(err)
-	}
+	putRoute(t, b, r)
 	waitFor(t, "the first 200 deliveries after the first", func() bool { return stats(t, base, "r").Delivered >= 201 })
 	elapsed := time.Since(start)
 	// 200 intervals at 40/s take 5s; allow 10% either way.

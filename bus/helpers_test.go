@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -117,4 +118,14 @@ func newHook(t *testing.T, handler http.HandlerFunc) string {
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// putRoute creates or replaces a route through the bus's API.
+func putRoute(t *testing.T, b *bus.Bus, r router.Route) router.Route {
+	t.Helper()
+	saved, _, err := b.PutRoute(context.Background(), r, store.AnyVersion)
+	if err != nil {
+		t.Fatalf("PutRoute %s: %v", r.Name, err)
+	}
+	return saved
 }

@@ -95,7 +95,7 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 		status = first.status
 		setRetryAfter(w, status)
 	}
-	writeJSON(w, status, ingressResponse{Results: results})
+	writeResults(w, status, results)
 }
 
 // ingest stores events a handler emitted, as ingress would: validated,
@@ -120,7 +120,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d de
 	if d.err != nil {
 		return rejectedEvent{ID: d.id, Source: d.source, Error: d.err}
 	}
-	key := busName + "\x00" + d.event.Source() + "\x00" + d.event.ID()
+	key := b.dedup.key(busName, d.event.Source(), d.event.ID())
 	entry, first, err := b.dedup.begin(ctx, key)
 	if err != nil {
 		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(adapters.Errorf(adapters.Unavailable, "waiting for the first copy of this event: %w", err))}
@@ -237,7 +237,7 @@ func publish(ctx context.Context, e *event.Event, msg *pubsub.Message, placement
 			return err
 		}
 		// Each Send needs its own Message; body and metadata are shared read-only.
-		if err := p.route.topic.Send(ctx, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
+		if err := p.route.store(ctx, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
 			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 		}
 		return nil

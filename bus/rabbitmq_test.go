@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -141,12 +142,14 @@ func deleteRouteAtEnd(t *testing.T, r router.Route) {
 		defer cancel()
 		paused := r
 		paused.Paused = true
-		b, err := bus.New(ctx, bus.Config{Routes: []router.Route{paused}}, slog.New(slog.DiscardHandler))
+		b, err := bus.New(ctx, bus.Config{}, slog.New(slog.DiscardHandler))
 		if err != nil {
-			t.Errorf("cleanup: opening the route to delete it: %v", err)
+			t.Errorf("cleanup: starting a bus to delete the route: %v", err)
 			return
 		}
-		if err := b.DeleteRoute(ctx, r.Name); err != nil {
+		if _, _, err := b.PutRoute(ctx, paused, store.AnyVersion); err != nil {
+			t.Errorf("cleanup: opening the route to delete it: %v", err)
+		} else if err := b.DeleteRoute(ctx, r.Name, store.AnyVersion); err != nil {
 			t.Errorf("cleanup: deleting route %s: %v", r.Name, err)
 		}
 		_ = b.Shutdown(ctx)

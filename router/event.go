@@ -24,7 +24,10 @@ import (
 // as present, so only exists can match it. An Event may be matched from
 // several goroutines at once.
 type Event struct {
-	attrs map[string]any // JSON scalars, or any JSON value for ParseEventJSON
+	// The attributes: read on demand from an SDK event's context (NewEvent),
+	// or decoded into attrs (ParseEventJSON).
+	sdkContext *event.EventContextV1
+	attrs      map[string]any // JSON scalars, or any JSON value
 
 	hasData  bool
 	dataJSON []byte // the payload when it is JSON, decoded lazily into data
@@ -44,29 +47,14 @@ var contextAttributes = []string{"specversion", "id", "source", "type", "subject
 // NewEvent adapts an SDK event. It keeps references to e's data: do not
 // modify e while the Event is in use.
 func NewEvent(e *event.Event) *Event {
-	ev := &Event{attrs: make(map[string]any, 8), sdkEvent: e}
-	if e.Context == nil {
-		return ev
-	}
-	ctx := e.Context.AsV1()
-	ev.attrs["specversion"] = ctx.GetSpecVersion()
-	ev.attrs["id"] = ctx.ID
-	ev.attrs["source"] = ctx.Source.String()
-	ev.attrs["type"] = ctx.Type
-	if ctx.Subject != nil {
-		ev.attrs["subject"] = *ctx.Subject
-	}
-	if ctx.Time != nil {
-		ev.attrs["time"] = ctx.Time.String()
-	}
-	if ctx.DataContentType != nil {
-		ev.attrs["datacontenttype"] = *ctx.DataContentType
-	}
-	if ctx.DataSchema != nil {
-		ev.attrs["dataschema"] = ctx.DataSchema.String()
-	}
-	for name, v := range ctx.Extensions {
-		ev.attrs[name] = extensionValue(v)
+	ev := &Event{sdkEvent: e}
+	switch c := e.Context.(type) {
+	case nil:
+		ev.attrs = map[string]any{}
+	case *event.EventContextV1:
+		ev.sdkContext = c
+	default:
+		ev.sdkContext = c.AsV1()
 	}
 	if e.DataEncoded != nil {
 		ev.hasData = true
@@ -75,6 +63,52 @@ func NewEvent(e *event.Event) *Event {
 		}
 	}
 	return ev
+}
+
+// attr returns a context attribute or extension by name, as its JSON-format
+// value.
+func (e *Event) attr(name string) (any, bool) {
+	c := e.sdkContext
+	if c == nil {
+		v, ok := e.attrs[name]
+		return v, ok
+	}
+	switch name {
+	case "specversion":
+		return c.GetSpecVersion(), true
+	case "id":
+		return c.ID, true
+	case "source":
+		return c.Source.String(), true
+	case "type":
+		return c.Type, true
+	case "subject":
+		return derefString(c.Subject)
+	case "time":
+		if c.Time == nil {
+			return nil, false
+		}
+		return c.Time.String(), true
+	case "datacontenttype":
+		return derefString(c.DataContentType)
+	case "dataschema":
+		if c.DataSchema == nil {
+			return nil, false
+		}
+		return c.DataSchema.String(), true
+	}
+	v, ok := c.Extensions[name]
+	if !ok {
+		return nil, false
+	}
+	return extensionValue(v), true
+}
+
+func derefString(s *string) (any, bool) {
+	if s == nil {
+		return nil, false
+	}
+	return *s, true
 }
 
 // extensionValue converts an SDK extension value to its JSON-format value:
@@ -164,8 +198,7 @@ func (e *Event) value(name string) (v any, ok bool) {
 		}
 		return e.payload(), true
 	}
-	v, ok = e.attrs[name]
-	return v, ok
+	return e.attr(name)
 }
 
 // payload decodes JSON data on first use. Data that is not JSON, or JSON
@@ -188,7 +221,7 @@ func (e *Event) payload() any {
 // attributeString returns a context attribute or extension in its
 // canonical string form, as the Subscriptions API filters compare it.
 func (e *Event) attributeString(name string) (string, bool) {
-	v, ok := e.attrs[name]
+	v, ok := e.attr(name)
 	if !ok {
 		return "", false
 	}

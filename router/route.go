@@ -32,6 +32,46 @@ type Route struct {
 	// Paused routes keep matching and storing events but deliver none until
 	// they are resumed, for example while their target is under maintenance.
 	Paused bool `json:"paused,omitempty"`
+	// Version is bumped by the bus on every change (read-only). A PUT that
+	// carries a non-zero version must match the stored one.
+	Version int64 `json:"version,omitempty"`
+	// Origin is where the route comes from (read-only): OriginConfig or
+	// OriginAPI.
+	Origin string `json:"origin,omitempty"`
+}
+
+// Where a route or bus comes from.
+const (
+	// OriginConfig: the bus's config file; read-only through the API.
+	OriginConfig = "config"
+	// OriginAPI: the admin API (or Terraform); kept in the bus's store.
+	OriginAPI = "api"
+	// OriginBuiltin: the default bus, which always exists.
+	OriginBuiltin = "builtin"
+)
+
+// Bus is a named bus: producers emit to it and routes belong to it.
+type Bus struct {
+	Name string `json:"name"`
+	// Backend is the backend URL of the bus's routes that name none.
+	Backend string `json:"backend,omitempty"`
+	// Version and Origin are set by the bus, as for Route.
+	Version int64  `json:"version,omitempty"`
+	Origin  string `json:"origin,omitempty"`
+}
+
+// Validate checks the bus's fields.
+func (b *Bus) Validate() error {
+	var errs []error
+	if err := ValidateName("name", b.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Backend != "" {
+		if u, err := url.Parse(b.Backend); err != nil || u.Scheme == "" {
+			errs = append(errs, &FieldError{Path: "backend", Message: fmt.Sprintf("%q is not a backend URL such as mem:// or rabbit://host:5672/", b.Backend)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Rule returns the part of the route that selects events.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,9 +16,12 @@ import (
 )
 
 type message struct {
-	id    uint64
-	body  []byte
-	md    map[string]string
+	id   uint64
+	body []byte
+	// md is the metadata flattened into one pointer-free slice (see
+	// packMetadata): a channel holding many messages then costs the garbage
+	// collector almost nothing to scan.
+	md    []byte
 	size  int
 	key   string        // adapters.MetaOrderingKey; "" means unordered
 	due   time.Time     // adapters.MetaDeliverAt; zero means now
@@ -122,7 +126,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 		if size > c.opts.MaxMessageBytes {
 			return adapters.Errorf(adapters.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 		}
-		msg := &message{body: m.Body, md: m.Metadata, size: size, key: m.Metadata[adapters.MetaOrderingKey]}
+		msg := &message{body: m.Body, md: packMetadata(m.Metadata), size: size, key: m.Metadata[adapters.MetaOrderingKey]}
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
@@ -406,4 +410,38 @@ func (c *channel) dropOldest() bool {
 	}
 	c.forgetLocked(oldest)
 	return true
+}
+
+// packMetadata flattens metadata into length-prefixed names and values.
+func packMetadata(md map[string]string) []byte {
+	n := 0
+	for k, v := range md {
+		n += len(k) + len(v) + 2*binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	for k, v := range md {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// unpackMetadata rebuilds what packMetadata flattened.
+func unpackMetadata(b []byte) map[string]string {
+	md := map[string]string{}
+	for len(b) > 0 {
+		var k, v string
+		k, b = nextString(b)
+		v, b = nextString(b)
+		md[k] = v
+	}
+	return md
+}
+
+func nextString(b []byte) (string, []byte) {
+	n, w := binary.Uvarint(b)
+	end := w + int(n)
+	return string(b[w:end]), b[end:]
 }

@@ -180,6 +180,17 @@ func (b *Backend) DropOldest(_ context.Context, name string) (bool, error) {
 
 var _ adapters.HeadDropper = (*Backend)(nil)
 
+// OpenSender implements adapters.Sender.
+func (b *Backend) OpenSender(_ context.Context, name string) (driver.Topic, error) {
+	ch, err := b.channel(name)
+	if err != nil {
+		return nil, err
+	}
+	return &topic{ch: ch}, nil
+}
+
+var _ adapters.Sender = (*Backend)(nil)
+
 // OpenTopic implements adapters.Channels.
 func (b *Backend) OpenTopic(_ context.Context, name string) (*pubsub.Topic, error) {
 	ch, err := b.channel(name)
@@ -251,7 +262,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 		out[i] = &driver.Message{
 			LoggableID: strconv.FormatUint(m.id, 10),
 			Body:       m.body,
-			Metadata:   m.md,
+			Metadata:   unpackMetadata(m.md),
 			AckID:      m.id,
 			AsFunc:     func(any) bool { return false },
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,6 +74,9 @@ func serveProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Contains(args, "--data-dir") {
+		args = append(args, "--data-dir", t.TempDir())
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -194,7 +198,7 @@ func TestRoutesApplyRefusesUnknownFields(t *testing.T) {
 func TestServeRefusesABadConfigNamingTheField(t *testing.T) {
 	config := filepath.Join(t.TempDir(), "eventbus.yaml")
 	os.WriteFile(config, []byte("routes:\n  - name: r\n    target: {http: {url: 'not a url'}}\n"), 0o644)
-	code, _, errOut := runCLI(t, "serve", "--config", config, "--addr", "127.0.0.1:0")
+	code, _, errOut := runCLI(t, "serve", "--config", config, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
 	if code == 0 || !strings.Contains(errOut, "routes[0].target.http.url") {
 		t.Fatalf("exit %d, %s; want an error naming routes[0].target.http.url", code, errOut)
 	}
@@ -238,7 +242,9 @@ func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"tail", "--url", url, "--pattern", `{"type":["greeting"]}`}, &out, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"tail", "--url", url, "--pattern", `{"type":["greeting"]}`}, &out, io.Discard)
+	}()
 	routeCount := func() int {
 		_, list, _ := runCLI(t, "routes", "list", "--url", url)
 		return strings.Count(list, `"tail-`)
@@ -256,5 +262,27 @@ func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
 	}
 	if n := routeCount(); n != 0 {
 		t.Errorf("%d tail routes left after tail stopped", n)
+	}
+}
+
+// Routes and buses made through the API are there after a restart.
+func TestAPIRoutesSurviveARestart(t *testing.T) {
+	dataDir := t.TempDir()
+	cmd, url := serveProcess(t, "--data-dir", dataDir)
+	file := filepath.Join(t.TempDir(), "route.yaml")
+	os.WriteFile(file, []byte("name: kept\nmatch: {type: [a]}\ntarget: {http: {url: 'http://127.0.0.1:9/'}}\npaused: true\n"), 0o644)
+	if code, out, errOut := runCLI(t, "routes", "apply", "-f", file, "--url", url); code != 0 {
+		t.Fatalf("apply: %s %s", out, errOut)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("first bus exited with %v", err)
+	}
+	_, url = serveProcess(t, "--data-dir", dataDir)
+	code, out, _ := runCLI(t, "routes", "get", "kept", "--url", url)
+	if code != 0 || !strings.Contains(out, `"version": 1`) || !strings.Contains(out, `"paused": true`) {
+		t.Fatalf("after the restart: exit %d %s; want the route as saved", code, out)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func newServeCommand() *cobra.Command {
-	var configPath, addr, logLevel string
+	var configPath, addr, logLevel, dataDir, storeURL string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the bus (in-memory, on 127.0.0.1:8080, unless a config says otherwise)",
@@ -30,6 +30,12 @@ func newServeCommand() *cobra.Command {
 			}
 			if addr != "" {
 				cfg.Addr = addr
+			}
+			if cmd.Flags().Changed("data-dir") || cfg.DataDir == "" {
+				cfg.DataDir = dataDir
+			}
+			if storeURL != "" {
+				cfg.Store = storeURL
 			}
 			cfg = cfg.WithDefaults()
 			var level slog.Level
@@ -50,7 +56,7 @@ func newServeCommand() *cobra.Command {
 				return fmt.Errorf("listen on %s: %w (is another bus running? choose another with --addr)", cfg.Addr, err)
 			}
 			url := "http://" + ln.Addr().String()
-			fmt.Fprintf(cmd.OutOrStdout(), "eventbus listening on %s (default backend %s, %d routes)\n", url, cfg.DefaultBackend, len(cfg.Routes))
+			fmt.Fprintf(cmd.OutOrStdout(), "eventbus listening on %s (default backend %s, %d routes)\n", url, cfg.DefaultBackend, len(b.Routes()))
 			fmt.Fprintf(cmd.OutOrStdout(), "emit a first event:\n  curl -i %s/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' -H 'ce-source: demo' -H 'ce-type: hello' -H 'Content-Type: application/json' -d '{\"hi\":1}'\n", url)
 			return b.Run(ctx, ln)
 		},
@@ -58,5 +64,7 @@ func newServeCommand() *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file (routes, backends); none means in-memory with no routes")
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default "+bus.DefaultAddr+", or the config's addr)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "eventbus-data", "directory keeping the buses and routes made through the API")
+	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL URL (postgres://…) to share buses and routes between replicas, instead of --data-dir")
 	return cmd
 }

@@ -1,0 +1,126 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// persist writes a resource's spec to the store if the stored version is
+// expected, and returns the new version.
+func (b *Bus) persist(ctx context.Context, kind store.Kind, name string, spec any, expected int64) (int64, error) {
+	raw, err := json.Marshal(withoutBookkeeping(spec))
+	if err != nil {
+		return 0, err
+	}
+	rec, err := b.store.Put(ctx, store.Record{Kind: kind, Name: name, Spec: raw}, expected)
+	if err != nil {
+		return 0, storeError(err, string(kind), name, expected)
+	}
+	return rec.Version, nil
+}
+
+// withoutBookkeeping drops the fields the bus sets itself, which the store
+// keeps beside the spec.
+func withoutBookkeeping(spec any) any {
+	switch s := spec.(type) {
+	case router.Route:
+		s.Version, s.Origin = 0, ""
+		return s
+	case router.Bus:
+		s.Version, s.Origin = 0, ""
+		return s
+	}
+	return spec
+}
+
+// storeError explains a failed store write to the API caller.
+func storeError(err error, kind, name string, expected int64) error {
+	switch {
+	case errors.Is(err, store.ErrConflict) && expected == store.Absent:
+		return adapters.Errorf(adapters.FailedPrecondition, "%s %q already exists", kind, name)
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound) && expected > 0:
+		return adapters.Errorf(adapters.FailedPrecondition, "%s %q is no longer at version %d: someone changed it; read it again and reapply your change", kind, name, expected)
+	}
+	return adapters.Errorf(adapters.Unavailable, "saving %s %q: %w", kind, name, err)
+}
+
+// watchStore applies changes other replicas make to the shared store until
+// ctx ends.
+func (b *Bus) watchStore(ctx context.Context) {
+	defer close(b.watchDone)
+	for range b.store.Watch(ctx) {
+		if err := b.reconcile(ctx); err != nil && ctx.Err() == nil {
+			b.log.Error("applying changes from the store; retrying at the next change", "err", err)
+		}
+	}
+}
+
+// reconcile brings the live buses and routes of API origin in line with
+// the store: what is newer there is applied, what is gone is removed.
+// Resources from the config file win over stored ones of the same name.
+func (b *Bus) reconcile(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs, err := b.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	wantBuses, wantRoutes := map[string]router.Bus{}, map[string]router.Route{}
+	var errs []error
+	for _, rec := range recs {
+		switch rec.Kind {
+		case store.KindBus:
+			var bus router.Bus
+			if err := json.Unmarshal(rec.Spec, &bus); err != nil {
+				errs = append(errs, errors.New("stored bus "+rec.Name+": "+err.Error()))
+				continue
+			}
+			bus.Version, bus.Origin = rec.Version, router.OriginAPI
+			wantBuses[rec.Name] = bus
+		case store.KindRoute:
+			var r router.Route
+			if err := json.Unmarshal(rec.Spec, &r); err != nil {
+				errs = append(errs, errors.New("stored route "+rec.Name+": "+err.Error()))
+				continue
+			}
+			r.Version, r.Origin = rec.Version, router.OriginAPI
+			wantRoutes[rec.Name] = r
+		}
+	}
+	for name, bus := range wantBuses {
+		if cur, ok := b.buses[name]; !ok || (cur.Origin != router.OriginConfig && cur.Version != bus.Version) {
+			b.setBus(bus)
+		}
+	}
+	for name, lr := range b.routes {
+		if _, ok := wantRoutes[name]; !ok && lr.route.Origin == router.OriginAPI {
+			errs = append(errs, b.removeRoute(ctx, name, false))
+		}
+	}
+	for name, r := range wantRoutes {
+		cur, ok := b.routes[name]
+		if ok && (cur.route.Origin == router.OriginConfig || cur.route.Version == r.Version) {
+			continue
+		}
+		if _, _, err := b.applyRoute(ctx, r, nil); err != nil {
+			errs = append(errs, errors.New("route "+name+": "+err.Error()))
+		}
+	}
+	for name, bus := range b.buses {
+		if _, ok := wantBuses[name]; !ok && bus.Origin == router.OriginAPI && len(b.routesOf(name)) == 0 {
+			b.dropBus(name)
+		}
+	}
+	return errors.Join(errs...)
+}

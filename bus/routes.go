@@ -1,0 +1,411 @@
+package bus
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/router"
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/driver"
+	"golang.org/x/time/rate"
+)
+
+// PutRoute creates or replaces a route through the API, keeps it in the
+// store, and returns it as saved with whether it was created. expected is
+// the version the write requires (store.Absent to create only), or
+// store.AnyVersion — then a non-zero r.Version is required instead. A
+// mismatch is FailedPrecondition: the route changed meanwhile. Errors carry an adapters.Code, or are
+// *router.FieldError for bad input.
+func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (router.Route, bool, error) {
+	if err := r.Validate(b.cfg.RuleLimits); err != nil {
+		return router.Route{}, false, err
+	}
+	if expected == store.AnyVersion && r.Version > 0 {
+		expected = r.Version
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old := b.routes[r.Name]; old != nil && old.route.Origin == router.OriginConfig {
+		return router.Route{}, false, errConfigOwned("route", r.Name)
+	}
+	persist := func(r router.Route) (int64, error) {
+		return b.persist(ctx, store.KindRoute, r.Name, r, expected)
+	}
+	r.Origin = router.OriginAPI
+	return b.applyRoute(ctx, r, persist)
+}
+
+// errConfigOwned refuses an API change to a resource of the config file.
+func errConfigOwned(kind, name string) error {
+	return adapters.Errorf(adapters.FailedPrecondition, "%s %q is defined in the bus's config file: change it there, not through the API", kind, name)
+}
+
+// applyRoute makes r live: it checks r against the bus, prepares its
+// channels, swaps in a dispatcher for the new policy, calls persist (when
+// not nil) to record it, and publishes the new routing state. On any error
+// the previous state stays. b.mu must be held.
+func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(router.Route) (int64, error)) (router.Route, bool, error) {
+	if b.closed {
+		return router.Route{}, false, adapters.Errorf(adapters.FailedPrecondition, "the bus is shutting down")
+	}
+	version, origin := r.Version, r.Origin
+	r = r.WithDefaults()
+	bus, ok := b.buses[r.Bus]
+	if !ok {
+		return router.Route{}, false, &router.FieldError{Path: "bus", Message: fmt.Sprintf("bus %q does not exist: create it first (PUT /v1/buses/%s)", r.Bus, r.Bus)}
+	}
+	if r.Backend == "" {
+		r.Backend = cmp.Or(bus.Backend, b.cfg.DefaultBackend)
+	}
+	if err := b.backends.Check(r.Backend); err != nil {
+		return router.Route{}, false, &router.FieldError{Path: "backend", Message: err.Error()}
+	}
+	old := b.routes[r.Name]
+	if old != nil && old.route.Backend != r.Backend {
+		return router.Route{}, false, adapters.Errorf(adapters.FailedPrecondition,
+			"route %q cannot move from backend %s to %s: create a new route, and delete this one once its channel is empty",
+			r.Name, adapters.Redact(old.route.Backend), adapters.Redact(r.Backend))
+	}
+	if err := b.checkOverflowTarget(r); err != nil {
+		return router.Route{}, false, err
+	}
+	// Compile first: a rule the matcher refuses changes nothing.
+	next := maps.Clone(b.routes)
+	next[r.Name] = &liveRoute{route: r}
+	if _, err := b.compile(next, b.buses); err != nil {
+		return router.Route{}, false, err
+	}
+
+	lr := &liveRoute{route: r}
+	if old != nil {
+		if err := checkCapabilities(r, old.backend); err != nil {
+			return router.Route{}, false, err
+		}
+		lr.backend, lr.topic, lr.deadLetter, lr.store = old.backend, old.topic, old.deadLetter, old.store
+		lr.stats, lr.admission = old.stats, old.admission
+	} else if err := lr.open(ctx, b.backends); err != nil {
+		return router.Route{}, false, err
+	}
+	// undo puts back what was live before this change.
+	undo := func() {
+		if lr.dispatcher != nil {
+			b.stopDispatcher(ctx, lr, false)
+		}
+		if old == nil {
+			_ = lr.closeTopics(ctx)
+			return
+		}
+		if !old.route.Paused && old.dispatcher == nil {
+			if err := b.startDispatcher(ctx, old); err != nil {
+				b.log.Error("route left without a dispatcher", "route", r.Name, "err", err)
+			}
+		}
+	}
+	if err := b.checkTarget(ctx, &r); err != nil {
+		undo()
+		return router.Route{}, false, err
+	}
+	if old != nil {
+		b.stopDispatcher(ctx, old, false)
+	}
+	if !r.Paused {
+		if err := b.startDispatcher(ctx, lr); err != nil {
+			undo()
+			return router.Route{}, false, err
+		}
+	}
+	if persist != nil {
+		v, err := persist(r)
+		if err != nil {
+			undo()
+			return router.Route{}, false, err
+		}
+		version = v
+	}
+	lr.admission.setMax(r.Delivery.MaxDepth)
+	r.Version, r.Origin = version, origin
+	lr.route = r
+	next[r.Name] = lr
+	b.routes = next
+	b.publishState()
+	b.log.Info("route saved", "route", r.Name, "bus", r.Bus, "backend", adapters.Redact(r.Backend), "version", version, "created", old == nil, "paused", r.Paused)
+	return r, old == nil, nil
+}
+
+// checkTarget makes sure a paused route's target could be reached once it
+// resumes (a running route's dispatcher opens it anyway).
+func (b *Bus) checkTarget(ctx context.Context, r *router.Route) error {
+	switch {
+	case !r.Paused:
+		return nil
+	case r.Target.Plugin != nil:
+		return b.checkPlugin(r.Target.Plugin.Name)
+	case r.Target.Topic != nil:
+		_, err := b.publisher(ctx, r.Target.Topic)
+		return err
+	}
+	return nil
+}
+
+// DeleteRoute removes a route through the API, with its channel and its
+// dead-letter channel and the events in them. expected is the version the
+// delete requires, or store.AnyVersion.
+func (b *Bus) DeleteRoute(ctx context.Context, name string, expected int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lr, ok := b.routes[name]
+	if !ok {
+		return adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+	}
+	if lr.route.Origin == router.OriginConfig {
+		return errConfigOwned("route", name)
+	}
+	for _, other := range b.routes {
+		if to, ok := other.route.Delivery.DivertTo(); ok && to == name && other.route.Name != name {
+			return adapters.Errorf(adapters.FailedPrecondition, "route %q is where route %q diverts its overflow: change that route first", name, other.route.Name)
+		}
+	}
+	if err := b.store.Delete(ctx, store.KindRoute, name, expected); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeError(err, "route", name, expected)
+	}
+	return b.removeRoute(ctx, name, true)
+}
+
+// removeRoute stops a route and forgets it; with dropChannels it also
+// deletes its channels (the replica that deletes does; the others only
+// stop). b.mu must be held.
+func (b *Bus) removeRoute(ctx context.Context, name string, dropChannels bool) error {
+	lr := b.routes[name]
+	next := maps.Clone(b.routes)
+	delete(next, name)
+	b.routes = next
+	b.publishState()
+	b.stopDispatcher(ctx, lr, false)
+	err := lr.closeTopics(ctx)
+	if dropChannels {
+		err = errors.Join(err,
+			lr.backend.DeleteChannel(ctx, name),
+			lr.backend.DeleteChannel(ctx, name+router.DeadLetterSuffix))
+	}
+	b.log.Info("route deleted", "route", name)
+	return err
+}
+
+// Routes returns every route, sorted by name, with defaults applied.
+func (b *Bus) Routes() []router.Route {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]router.Route, 0, len(b.routes))
+	for _, name := range slices.Sorted(maps.Keys(b.routes)) {
+		out = append(out, b.routes[name].route)
+	}
+	return out
+}
+
+// Route returns one route with defaults applied.
+func (b *Bus) Route(name string) (router.Route, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lr, ok := b.routes[name]
+	if !ok {
+		return router.Route{}, false
+	}
+	return lr.route, true
+}
+
+// open provisions the route's channels and opens their topics.
+func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) error {
+	be, err := backends.Open(ctx, lr.route.Backend)
+	if err != nil {
+		return err
+	}
+	if err := checkCapabilities(lr.route, be); err != nil {
+		return err
+	}
+	name := lr.route.Name
+	dlName := name + router.DeadLetterSuffix
+	for _, ch := range []string{name, dlName} {
+		if err := be.EnsureChannel(ctx, ch); err != nil {
+			return fmt.Errorf("provisioning channel %q: %w", ch, err)
+		}
+	}
+	topic, err := be.OpenTopic(ctx, name)
+	if err != nil {
+		return err
+	}
+	deadLetter, err := be.OpenTopic(ctx, dlName)
+	if err != nil {
+		_ = topic.Shutdown(ctx)
+		return err
+	}
+	// Events already waiting (a durable channel from an earlier run) count
+	// against max_depth.
+	depth, err := be.Depth(ctx, name)
+	if err != nil {
+		_ = topic.Shutdown(ctx)
+		_ = deadLetter.Shutdown(ctx)
+		return err
+	}
+	lr.backend, lr.topic, lr.deadLetter = be, topic, deadLetter
+	lr.store = topic.Send
+	if sender, ok := be.(adapters.Sender); ok {
+		dt, err := sender.OpenSender(ctx, name)
+		if err != nil {
+			_ = lr.closeTopics(ctx)
+			return err
+		}
+		lr.store = func(ctx context.Context, m *pubsub.Message) error {
+			return dt.SendBatch(ctx, []*driver.Message{{Body: m.Body, Metadata: m.Metadata}})
+		}
+	}
+	lr.stats, lr.admission = &routeStats{}, newAdmission(depth)
+	return nil
+}
+
+// checkCapabilities refuses a route whose delivery policy the backend
+// cannot keep, rather than downgrading it silently.
+func checkCapabilities(r router.Route, be adapters.Backend) error {
+	caps := be.Capabilities()
+	d := r.Delivery
+	if d.OrderingKey != "" && !caps.Ordering {
+		return &router.FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("backend %s cannot keep per-key order", adapters.Redact(r.Backend))}
+	}
+	if d.Delay > 0 && !caps.Delay {
+		return &router.FieldError{Path: "delivery.delay", Message: fmt.Sprintf("backend %s cannot delay delivery", adapters.Redact(r.Backend))}
+	}
+	if _, ok := be.(adapters.HeadDropper); d.Overflow == router.OverflowDropOldest && !ok {
+		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("backend %s cannot drop its oldest events: use reject, block or divert:<route>", adapters.Redact(r.Backend))}
+	}
+	return nil
+}
+
+// checkOverflowTarget makes sure a divert names another route of the same bus.
+func (b *Bus) checkOverflowTarget(r router.Route) error {
+	to, ok := r.Delivery.DivertTo()
+	if !ok {
+		return nil
+	}
+	target, exists := b.routes[to]
+	switch {
+	case to == r.Name:
+		return &router.FieldError{Path: "delivery.overflow", Message: "a route cannot divert to itself"}
+	case !exists:
+		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q does not exist: create it first", to)}
+	case target.route.Bus != r.Bus:
+		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q is on bus %q, not %q", to, target.route.Bus, r.Bus)}
+	}
+	return nil
+}
+
+func (lr *liveRoute) closeTopics(ctx context.Context) error {
+	return errors.Join(lr.topic.Shutdown(ctx), lr.deadLetter.Shutdown(ctx))
+}
+
+func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
+	r := lr.route
+	t, closeTarget, err := b.openTarget(ctx, &r)
+	if err != nil {
+		return err
+	}
+	sub, err := lr.backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{
+		MaxInflight: r.Delivery.MaxInflight,
+		Ordered:     r.Delivery.OrderingKey != "",
+	})
+	if err != nil {
+		_ = closeTarget(ctx)
+		return err
+	}
+	d := &dispatcher{
+		route:       r,
+		sub:         sub,
+		topic:       lr.topic,
+		deadLetter:  lr.deadLetter,
+		target:      t,
+		closeTarget: closeTarget,
+		requeue:     lr.backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
+		stats:       lr.stats,
+		admission:   lr.admission,
+		log:         b.log,
+	}
+	if r.Delivery.Rate != "" {
+		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
+		d.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
+	}
+	d.start()
+	lr.dispatcher = d
+	return nil
+}
+
+// openTarget connects to a route's target; the returned func disconnects.
+func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(context.Context) error, error) {
+	noClose := func(context.Context) error { return nil }
+	switch {
+	case r.Target.HTTP != nil:
+		return newHTTPTarget(b.client, r), noClose, nil
+	case r.Target.Plugin != nil:
+		if err := b.checkPlugin(r.Target.Plugin.Name); err != nil {
+			return nil, nil, err
+		}
+		bus := r.Bus
+		reply := func(ctx context.Context, replies []event.Event) error { return b.ingest(ctx, bus, replies) }
+		return &pluginTarget{host: b.plugins, name: r.Target.Plugin.Name, reply: reply}, noClose, nil
+	}
+	pub, err := b.publisher(ctx, r.Target.Topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	topic, err := pub.OpenPublisher(ctx, r.Target.Topic.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening topic %q: %w", r.Target.Topic.Name, err)
+	}
+	return &topicTarget{topic: topic}, topic.Shutdown, nil
+}
+
+func (b *Bus) checkPlugin(name string) error {
+	if b.plugins == nil || !b.plugins.Has(name) {
+		return &router.FieldError{Path: "target.plugin.name", Message: fmt.Sprintf("no plugin %q is declared: add it to the config's plugins list", name)}
+	}
+	return nil
+}
+
+// publisher opens the backend of a topic target, which must be able to
+// publish to topics.
+func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (adapters.Publisher, error) {
+	if err := b.backends.Check(t.URL); err != nil {
+		return nil, &router.FieldError{Path: "target.topic.url", Message: err.Error()}
+	}
+	be, err := b.backends.Open(ctx, t.URL)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := be.(adapters.Publisher)
+	if !ok {
+		return nil, &router.FieldError{Path: "target.topic.url", Message: fmt.Sprintf("backend %s cannot publish to topics", adapters.Redact(t.URL))}
+	}
+	return pub, nil
+}
+
+// stopDispatcher stops lr's dispatcher, if it runs. At process exit (final)
+// an in-memory channel is drained first, since its events die with the
+// process; a paused in-memory route with events left is reported.
+func (b *Bus) stopDispatcher(ctx context.Context, lr *liveRoute, final bool) {
+	volatile := final && !lr.backend.Capabilities().Durable
+	depth := func(ctx context.Context) (int64, error) { return lr.backend.Depth(ctx, lr.route.Name) }
+	if lr.dispatcher == nil {
+		if volatile {
+			if n, err := depth(ctx); err == nil && n > 0 {
+				b.log.Error("route is paused with events in memory; they are lost at exit", "route", lr.route.Name, "events", n)
+			}
+		}
+		return
+	}
+	lr.dispatcher.shutdown(ctx, volatile, depth)
+	lr.dispatcher = nil
+}
