@@ -230,6 +230,8 @@ func startRawStream(ctx context.Context, opts StartOptions) (*Instance, error) {
 	}()
 	body, err := matchEvent().MarshalJSON()
 	if err != nil {
+		cancel()
+		client.Kill()
 		return nil, err
 	}
 	return &Instance{
