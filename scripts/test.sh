@@ -22,8 +22,21 @@ ensure_rabbitmq() {
 	fi
 }
 
+# PostgreSQL: the machine runs it; start it if it stopped.
+ensure_postgres() {
+	if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+		return
+	fi
+	if command -v pg_ctlcluster >/dev/null; then
+		log "starting PostgreSQL"
+		pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+	fi
+}
+
 ensure_rabbitmq
+ensure_postgres
 export EVENTBUS_TEST_RABBIT="${EVENTBUS_TEST_RABBIT:-amqp://guest:guest@127.0.0.1:5672/}"
+export EVENTBUS_TEST_POSTGRES="${EVENTBUS_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 
 log "go vet"
 go vet ./...
