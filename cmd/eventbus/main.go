@@ -5,6 +5,7 @@
 //	eventbus routes list|get|apply|delete
 //	eventbus test-pattern --pattern P --event E
 //	eventbus tail                       print the events a bus delivers
+//	eventbus dlq list|redrive ROUTE      dead letters
 //	eventbus version
 package main
 
@@ -64,6 +65,7 @@ func newRootCommand() *cobra.Command {
 		newRoutesCommand(),
 		newTestPatternCommand(),
 		newTailCommand(),
+		newDLQCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -286,3 +286,39 @@ func TestAPIRoutesSurviveARestart(t *testing.T) {
 		t.Fatalf("after the restart: exit %d %s; want the route as saved", code, out)
 	}
 }
+
+// dlq lists a failing route's dead letters and redrives them once the
+// target is fixed.
+func TestDLQCommands(t *testing.T) {
+	var mu sync.Mutex
+	failing := true
+	delivered := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			http.Error(w, "not today", http.StatusBadRequest) // a 4xx dead-letters at once
+			return
+		}
+		delivered <- r.Header.Get("Ce-Id")
+	}))
+	defer hook.Close()
+	_, url := serveProcess(t)
+	file := filepath.Join(t.TempDir(), "route.yaml")
+	os.WriteFile(file, []byte("name: picky\ntarget: {http: {url: '"+hook.URL+"'}}\n"), 0o644)
+	runCLI(t, "routes", "apply", "-f", file, "--url", url)
+	runCLI(t, "emit", "--url", url, "--type", "t", "--source", "s", "--id", "dl-1")
+	eventually(t, "the dead letter", func() bool {
+		_, out, _ := runCLI(t, "dlq", "list", "picky", "--url", url)
+		return strings.Contains(out, `"dl-1"`) && strings.Contains(out, "not today")
+	})
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	if code, out, errOut := runCLI(t, "dlq", "redrive", "picky", "--url", url); code != 0 || !strings.Contains(out, "1 dead letters") {
+		t.Fatalf("redrive: %d %s %s", code, out, errOut)
+	}
+	if id := <-delivered; id != "dl-1" {
+		t.Fatalf("delivered %s after redrive, want dl-1", id)
+	}
+}
