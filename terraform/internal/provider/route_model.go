@@ -1,0 +1,221 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/eventbus-go/eventbus/sdk"
+)
+
+// routeModel is a route in Terraform: the resource eventbus_route and each
+// element of the data source eventbus_routes. Attribute names are the JSON
+// names of the bus's API, so a field path in a bus error is an attribute
+// path.
+type routeModel struct {
+	Name     types.String         `tfsdk:"name"`
+	Bus      types.String         `tfsdk:"bus"`
+	Match    jsontypes.Normalized `tfsdk:"match"`
+	Filters  jsontypes.Normalized `tfsdk:"filters"`
+	Backend  types.String         `tfsdk:"backend"`
+	Target   *targetModel         `tfsdk:"target"`
+	Delivery *deliveryModel       `tfsdk:"delivery"`
+	Paused   types.Bool           `tfsdk:"paused"`
+	Version  types.Int64          `tfsdk:"version"`
+	Origin   types.String         `tfsdk:"origin"`
+}
+
+type targetModel struct {
+	HTTP   *httpTargetModel   `tfsdk:"http"`
+	Plugin *pluginTargetModel `tfsdk:"plugin"`
+	Topic  *topicTargetModel  `tfsdk:"topic"`
+}
+
+type httpTargetModel struct {
+	URL     types.String  `tfsdk:"url"`
+	Timeout durationValue `tfsdk:"timeout"`
+	Headers types.Map     `tfsdk:"headers"`
+}
+
+type pluginTargetModel struct {
+	Name types.String `tfsdk:"name"`
+}
+
+type topicTargetModel struct {
+	URL  types.String `tfsdk:"url"`
+	Name types.String `tfsdk:"name"`
+}
+
+type deliveryModel struct {
+	MaxAttempts  types.Int64   `tfsdk:"max_attempts"`
+	MaxAge       durationValue `tfsdk:"max_age"`
+	Backoff      *backoffModel `tfsdk:"backoff"`
+	DeadLetter   types.Bool    `tfsdk:"dead_letter"`
+	ClientErrors types.String  `tfsdk:"client_errors"`
+	MaxInflight  types.Int64   `tfsdk:"max_inflight"`
+	OrderingKey  types.String  `tfsdk:"ordering_key"`
+	Rate         types.String  `tfsdk:"rate"`
+	Delay        durationValue `tfsdk:"delay"`
+	MaxDepth     types.Int64   `tfsdk:"max_depth"`
+	Overflow     types.String  `tfsdk:"overflow"`
+	BlockTimeout durationValue `tfsdk:"block_timeout"`
+}
+
+type backoffModel struct {
+	Initial durationValue `tfsdk:"initial"`
+	Max     durationValue `tfsdk:"max"`
+}
+
+// The object types of the nested attributes backoff and delivery, for their
+// default values.
+var (
+	backoffAttrTypes = map[string]attr.Type{
+		"initial": durationType{},
+		"max":     durationType{},
+	}
+	deliveryAttrTypes = map[string]attr.Type{
+		"max_attempts":  types.Int64Type,
+		"max_age":       durationType{},
+		"backoff":       types.ObjectType{AttrTypes: backoffAttrTypes},
+		"dead_letter":   types.BoolType,
+		"client_errors": types.StringType,
+		"max_inflight":  types.Int64Type,
+		"ordering_key":  types.StringType,
+		"rate":          types.StringType,
+		"delay":         durationType{},
+		"max_depth":     types.Int64Type,
+		"overflow":      types.StringType,
+		"block_timeout": durationType{},
+	}
+)
+
+// toAPI is the route as the bus's PUT takes it. Attributes left null are
+// left out, for the bus to fill in.
+func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	r := sdk.Route{
+		Name:    m.Name.ValueString(),
+		Bus:     m.Bus.ValueString(),
+		Match:   rawJSON(m.Match),
+		Filters: rawJSON(m.Filters),
+		Backend: m.Backend.ValueString(),
+		Paused:  m.Paused.ValueBool(),
+	}
+	if t := m.Target; t != nil {
+		if h := t.HTTP; h != nil {
+			r.Target.HTTP = &sdk.HTTPTarget{URL: h.URL.ValueString(), Timeout: h.Timeout.ValueString()}
+			if !h.Headers.IsNull() {
+				diags.Append(h.Headers.ElementsAs(ctx, &r.Target.HTTP.Headers, false)...)
+			}
+		}
+		if p := t.Plugin; p != nil {
+			r.Target.Plugin = &sdk.PluginTarget{Name: p.Name.ValueString()}
+		}
+		if tp := t.Topic; tp != nil {
+			r.Target.Topic = &sdk.TopicTarget{URL: tp.URL.ValueString(), Name: tp.Name.ValueString()}
+		}
+	}
+	if d := m.Delivery; d != nil {
+		r.Delivery = &sdk.Delivery{
+			MaxAttempts:  int(d.MaxAttempts.ValueInt64()),
+			MaxAge:       d.MaxAge.ValueString(),
+			DeadLetter:   d.DeadLetter.ValueBoolPointer(),
+			ClientErrors: d.ClientErrors.ValueString(),
+			MaxInflight:  int(d.MaxInflight.ValueInt64()),
+			OrderingKey:  d.OrderingKey.ValueString(),
+			Rate:         d.Rate.ValueString(),
+			Delay:        d.Delay.ValueString(),
+			MaxDepth:     int(d.MaxDepth.ValueInt64()),
+			Overflow:     d.Overflow.ValueString(),
+			BlockTimeout: d.BlockTimeout.ValueString(),
+		}
+		if b := d.Backoff; b != nil {
+			r.Delivery.Backoff = &sdk.Backoff{Initial: b.Initial.ValueString(), Max: b.Max.ValueString()}
+		}
+	}
+	return r, diags
+}
+
+// routeFromAPI is the route the bus answered, defaults filled in, as
+// Terraform keeps it. Empty fields become null.
+func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	m := routeModel{
+		Name:    types.StringValue(r.Name),
+		Bus:     stringOrNull(r.Bus),
+		Match:   normalizedJSON(r.Match),
+		Filters: normalizedJSON(r.Filters),
+		Backend: stringOrNull(r.Backend),
+		Target:  &targetModel{},
+		Paused:  types.BoolValue(r.Paused),
+		Version: types.Int64Value(r.Version),
+		Origin:  stringOrNull(r.Origin),
+	}
+	if h := r.Target.HTTP; h != nil {
+		headers := types.MapNull(types.StringType)
+		if len(h.Headers) > 0 {
+			var d diag.Diagnostics
+			headers, d = types.MapValueFrom(ctx, types.StringType, h.Headers)
+			diags.Append(d...)
+		}
+		m.Target.HTTP = &httpTargetModel{URL: types.StringValue(h.URL), Timeout: durationOf(h.Timeout), Headers: headers}
+	}
+	if p := r.Target.Plugin; p != nil {
+		m.Target.Plugin = &pluginTargetModel{Name: types.StringValue(p.Name)}
+	}
+	if t := r.Target.Topic; t != nil {
+		m.Target.Topic = &topicTargetModel{URL: types.StringValue(t.URL), Name: types.StringValue(t.Name)}
+	}
+	if d := r.Delivery; d != nil {
+		m.Delivery = &deliveryModel{
+			MaxAttempts: int64OrNull(d.MaxAttempts),
+			MaxAge:      durationOf(d.MaxAge),
+			// The bus leaves dead_letter out when it is the default, true.
+			DeadLetter:   types.BoolValue(d.DeadLetter == nil || *d.DeadLetter),
+			ClientErrors: stringOrNull(d.ClientErrors),
+			MaxInflight:  int64OrNull(d.MaxInflight),
+			OrderingKey:  stringOrNull(d.OrderingKey),
+			Rate:         stringOrNull(d.Rate),
+			Delay:        durationOf(d.Delay),
+			MaxDepth:     int64OrNull(d.MaxDepth),
+			Overflow:     stringOrNull(d.Overflow),
+			BlockTimeout: durationOf(d.BlockTimeout),
+		}
+		if b := d.Backoff; b != nil {
+			m.Delivery.Backoff = &backoffModel{Initial: durationOf(b.Initial), Max: durationOf(b.Max)}
+		}
+	}
+	return m, diags
+}
+
+func rawJSON(v jsontypes.Normalized) json.RawMessage {
+	if v.IsNull() {
+		return nil
+	}
+	return json.RawMessage(v.ValueString())
+}
+
+func normalizedJSON(raw json.RawMessage) jsontypes.Normalized {
+	if len(raw) == 0 || string(raw) == "null" {
+		return jsontypes.NewNormalizedNull()
+	}
+	return jsontypes.NewNormalizedValue(string(raw))
+}
+
+func stringOrNull(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func int64OrNull(n int) types.Int64 {
+	if n == 0 {
+		return types.Int64Null()
+	}
+	return types.Int64Value(int64(n))
+}
