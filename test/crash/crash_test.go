@@ -72,10 +72,13 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 	routeName := fmt.Sprintf("crash-%d", time.Now().UnixNano())
 	addr := freeAddr(t)
 	config := filepath.Join(dir, "eventbus.yaml")
-	writeConfig(t, config, addr, routeName, backend, target.url)
+	writeConfig(t, config, addr)
 	base := "http://" + addr
 
 	bus := startBus(t, exe, config, dir, base)
+	// Through the API, so the route is kept in the bus's data dir and comes
+	// back with every restart, and can be deleted at the end.
+	putRoute(t, base, routeName, backend, target.url)
 	defer func() {
 		deleteRoute(t, base, routeName)
 		bus.terminate(t)
@@ -151,29 +154,45 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func writeConfig(t *testing.T, path, addr, route, backend, target string) {
+func writeConfig(t *testing.T, path, addr string) {
 	t.Helper()
 	// JSON is YAML: the config is built as data, so no value needs quoting.
-	cfg := map[string]any{
-		"addr":             addr,
-		"shutdown_timeout": "5s",
-		"routes": []any{map[string]any{
-			"name":    route,
-			"backend": backend,
-			"target":  map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
-			"delivery": map[string]any{
-				"max_attempts": 8,
-				"backoff":      map[string]any{"initial": "50ms", "max": "1s"},
-				"max_inflight": 64,
-			},
-		}},
-	}
-	b, err := json.Marshal(cfg)
+	b, err := json.Marshal(map[string]any{"addr": addr, "shutdown_timeout": "5s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// putRoute creates the route under test: retries every 50 ms to 1 s, up to
+// 8 attempts, 64 deliveries at once.
+func putRoute(t *testing.T, base, route, backend, target string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"backend": backend,
+		"target":  map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
+		"delivery": map[string]any{
+			"max_attempts": 8,
+			"backoff":      map[string]any{"initial": "50ms", "max": "1s"},
+			"max_inflight": 64,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+route, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("creating route %s: %s", route, resp.Status)
 	}
 }
 
@@ -191,7 +210,7 @@ func startBus(t *testing.T, exe, config, dir, base string) *busProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "serve", "--config", config, "--log-level", "warn")
+	cmd := exec.Command(exe, "serve", "--config", config, "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
