@@ -48,26 +48,16 @@ func addAPIError(ctx context.Context, diags *diag.Diagnostics, s schemaTypes, su
 	}
 }
 
-// attributePath maps a field path of the bus's API ("delivery.backoff.max",
-// "match.data.plan[0].prefix", "target.http.headers.X") to the deepest
-// attribute of the schema it falls in (delivery.backoff.max, match,
-// target.http.headers). The attribute names of this provider are those of
-// the API, so the walk is by name.
+// attributePath maps a field path of the bus's API ("delivery.overflow",
+// "match.data.plan[0].prefix") to the top-level attribute it falls in
+// (delivery, match): the attribute names of this provider are those of the
+// API. Terraform points at the configuration line of a top-level attribute,
+// but not of one nested in an object, so the error names the full field
+// path in its message instead.
 func attributePath(ctx context.Context, s schemaTypes, fieldPath string) (path.Path, bool) {
-	var p path.Path
-	for i, segment := range strings.Split(fieldPath, ".") {
-		name, _, indexed := strings.Cut(segment, "[")
-		next := p.AtName(name)
-		if i == 0 {
-			next = path.Root(name)
-		}
-		if _, d := s.TypeAtPath(ctx, next); d.HasError() {
-			break
-		}
-		p = next
-		if indexed {
-			break
-		}
-	}
-	return p, len(p.Steps()) > 0
+	name, _, _ := strings.Cut(fieldPath, ".")
+	name, _, _ = strings.Cut(name, "[")
+	p := path.Root(name)
+	_, diags := s.TypeAtPath(ctx, p)
+	return p, !diags.HasError()
 }

@@ -214,26 +214,29 @@ resource "eventbus_route" "flash" {
 func TestAccRouteInvalidFieldIsReportedOnItsAttribute(t *testing.T) {
 	requireAcceptance(t)
 	endpoint := startBus(t)
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: providerFactories,
-		Steps: []resource.TestStep{{
-			Config: providerConfig(endpoint) + `
+	route := func(attributes string) string {
+		return providerConfig(endpoint) + `
 resource "eventbus_route" "bad" {
   name   = "bad"
-  backend = "nope"
   target = { http = { url = "http://127.0.0.1:9/hook" } }
-  delivery = {
-    max_depth = 10
-    overflow  = "sideways"
-  }
+` + attributes + `
 }
-`,
-			// Each field the bus refuses is reported with the bus's message,
-			// which names it; Terraform 1.5 points at the configuration line
-			// of top-level attributes (not yet of nested ones).
-			ExpectError: regexp.MustCompile(`(?s)delivery\.overflow:\s+"sideways":\s+use\s+reject.*` +
-				`backend = "nope"\s+backend:\s+"nope"\s+is\s+not\s+a\s+backend\s+URL`),
-		}},
+`
+	}
+	// Each field the bus refuses is reported on the configuration line of
+	// its top-level attribute, with the bus's message naming the field.
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      route(`backend = "nope"`),
+				ExpectError: regexp.MustCompile(`backend = "nope"\s+backend:\s+"nope"\s+is\s+not\s+a\s+backend\s+URL`),
+			},
+			{
+				Config:      route(`delivery = { max_depth = 10, overflow = "sideways" }`),
+				ExpectError: regexp.MustCompile(`delivery = \{ max_depth = 10, overflow = "sideways" \}\s+delivery\.overflow:\s+"sideways":\s+use\s+reject`),
+			},
+		},
 	})
 }
 

@@ -1,0 +1,130 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/eventbus-go/eventbus/sdk"
+)
+
+func TestAccBusLifecycle(t *testing.T) {
+	requireAcceptance(t)
+	endpoint := startBus(t)
+	client := newClient(t, endpoint)
+
+	// The route names the bus through the resource, so Terraform creates
+	// the bus first and destroys it last: the bus refuses to delete a bus
+	// that still has routes.
+	config := func(backend string) string {
+		return providerConfig(endpoint) + fmt.Sprintf(`
+resource "eventbus_bus" "orders" {
+  name    = "orders"
+  backend = %s
+}
+
+resource "eventbus_route" "inventory" {
+  name   = "inventory"
+  bus    = eventbus_bus.orders.name
+  target = { http = { url = "http://127.0.0.1:9/inventory" } }
+}
+`, backend)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkRoutesGone(client, "inventory"),
+			func(*terraform.State) error {
+				if _, err := client.GetBus(context.Background(), "orders"); !sdk.IsNotFound(err) {
+					return fmt.Errorf("bus orders after destroy: got %v, want 404", err)
+				}
+				return nil
+			},
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: config("null"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckNoResourceAttr("eventbus_bus.orders", "backend"),
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "version", "1"),
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "origin", "api"),
+					resource.TestCheckResourceAttr("eventbus_route.inventory", "bus", "orders"),
+				),
+			},
+			{
+				Config: config(`"mem://"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("eventbus_bus.orders", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("eventbus_route.inventory", plancheck.ResourceActionNoop),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "backend", "mem://"),
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "version", "2"),
+				),
+			},
+			{
+				ResourceName:                         "eventbus_bus.orders",
+				ImportState:                          true,
+				ImportStateId:                        "orders",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+			},
+		},
+	})
+}
+
+func TestAccBusDefaultIsAdoptedAndResetOnDestroy(t *testing.T) {
+	requireAcceptance(t)
+	endpoint := startBus(t)
+	client := newClient(t, endpoint)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		CheckDestroy: func(*terraform.State) error {
+			b, err := client.GetBus(context.Background(), "default")
+			if err != nil {
+				return fmt.Errorf("the default bus must survive destroy: %w", err)
+			}
+			if b.Backend != "" {
+				return fmt.Errorf("default bus backend after destroy = %q, want none (the process's default backend)", b.Backend)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{{
+			Config: providerConfig(endpoint) + `
+resource "eventbus_bus" "default" {
+  name    = "default"
+  backend = "mem://"
+}
+`,
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("eventbus_bus.default", "origin", "api"),
+				resource.TestCheckResourceAttr("eventbus_bus.default", "backend", "mem://"),
+			),
+		}},
+	})
+}
+
+func TestAccBusThatExistsMustBeImported(t *testing.T) {
+	requireAcceptance(t)
+	endpoint := startBus(t)
+	client := newClient(t, endpoint)
+	if _, err := client.PutBus(context.Background(), sdk.Bus{Name: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		Steps: []resource.TestStep{{
+			Config: providerConfig(endpoint) + `
+resource "eventbus_bus" "shop" {
+  name = "shop"
+}
+`,
+			ExpectError: regexp.MustCompile(`already has a bus "shop"(?s).*terraform import`),
+		}},
+	})
+}
