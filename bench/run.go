@@ -90,12 +90,12 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 			err = errors.Join(err, fmt.Errorf("stopping: %w", serr))
 		}
 	}()
-	load(ctx, inst.Op, s.Workers, opts.warmup())
+	load(ctx, inst.Op, s.Workers, s.Rate, opts.warmup())
 	before, err := cpuTime(inst.PID)
 	if err != nil {
 		return window{}, err
 	}
-	w := load(ctx, inst.Op, s.Workers, opts.duration)
+	w := load(ctx, inst.Op, s.Workers, s.Rate, opts.duration)
 	after, err := cpuTime(inst.PID)
 	if err != nil {
 		return window{}, err
@@ -105,14 +105,22 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 }
 
 // load runs op from the given number of workers, each one at a time, until
-// d has passed; an operation under way then completes and counts.
-func load(ctx context.Context, op func(context.Context) error, workers int, d time.Duration) window {
+// d has passed; an operation under way then completes and counts. With a
+// rate, the workers take turns at a shared ticker, so that operations start
+// at that rate as long as a worker is free.
+func load(ctx context.Context, op func(context.Context) error, workers, rate int, d time.Duration) window {
 	type tally struct {
 		latencies []time.Duration
 		errs      int
 		firstErr  error
 	}
 	tallies := make([]tally, workers)
+	var pace <-chan time.Time
+	if rate > 0 {
+		ticker := time.NewTicker(time.Second / time.Duration(rate))
+		defer ticker.Stop()
+		pace = ticker.C
+	}
 	begin := time.Now()
 	end := begin.Add(d)
 	var wg sync.WaitGroup
@@ -120,6 +128,13 @@ func load(ctx context.Context, op func(context.Context) error, workers int, d ti
 		t := &tallies[i]
 		wg.Go(func() {
 			for ctx.Err() == nil {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-ctx.Done():
+						return
+					}
+				}
 				t0 := time.Now()
 				if !t0.Before(end) {
 					return

@@ -15,6 +15,11 @@ type Scenario struct {
 	// Workers is how many operations are in flight at once: each worker
 	// does one at a time.
 	Workers int
+	// Rate, when set, paces the workers together to this many operations
+	// per second, for latency at a fixed load; each operation's latency
+	// counts from when it starts. Zero means each worker starts its next
+	// operation as soon as the last one is done (throughput).
+	Rate int
 	// Contenders do the work: eventbus first, then its peers. Ratios
 	// compare the first with each of the others.
 	Contenders []Contender

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/bus"
-	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -135,24 +138,28 @@ func rabbitRoute(t *testing.T, prefix, backend, target string) router.Route {
 }
 
 // deleteRouteAtEnd deletes the route's channels on the broker when the test
-// ends, through a bus of its own (the test's may be stopped by then).
+// ends, straight through the backend: the route lives in the test's config,
+// which the API does not delete from.
 func deleteRouteAtEnd(t *testing.T, r router.Route) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		paused := r
-		paused.Paused = true
-		b, err := bus.New(ctx, bus.Config{}, slog.New(slog.DiscardHandler))
+		u, err := url.Parse(r.Backend)
 		if err != nil {
-			t.Errorf("cleanup: starting a bus to delete the route: %v", err)
+			t.Errorf("cleanup: %v", err)
 			return
 		}
-		if _, _, err := b.PutRoute(ctx, paused, store.AnyVersion); err != nil {
-			t.Errorf("cleanup: opening the route to delete it: %v", err)
-		} else if err := b.DeleteRoute(ctx, r.Name, store.AnyVersion); err != nil {
-			t.Errorf("cleanup: deleting route %s: %v", r.Name, err)
+		be, err := rabbitmq.Open(ctx, u)
+		if err != nil {
+			t.Errorf("cleanup: opening the backend to delete route %s's channels: %v", r.Name, err)
+			return
 		}
-		_ = b.Shutdown(ctx)
+		defer be.Close()
+		for _, ch := range []string{r.Name, r.Name + router.DeadLetterSuffix} {
+			if err := be.DeleteChannel(ctx, ch); err != nil {
+				t.Errorf("cleanup: deleting channel %s: %v", ch, err)
+			}
+		}
 	})
 }
 
@@ -306,4 +313,73 @@ func rabbitmqctl(commands ...string) error {
 		}
 	}
 	return nil
+}
+
+// A route whose target is a RabbitMQ topic publishes there in CloudEvents
+// binary mode: a reader using nothing but amqp091 binds its own queue to
+// the exchange named as the topic and reads the event from the
+// cloudEvents:* headers, the content type and the body.
+func TestRabbitTopicTargetIsReadableWithPlainAMQP(t *testing.T) {
+	backend := rabbitBackend(t)
+	topic := fmt.Sprintf("orders-%d", time.Now().UnixNano())
+	r := router.Route{
+		Name:    "rabbit-topic-" + topic,
+		Backend: backend,
+		Target:  router.Target{Topic: &router.TopicTarget{URL: backend, Name: topic}},
+	}
+	deleteRouteAtEnd(t, r)
+	b := runRabbitBus(t, bus.Config{Routes: []router.Route{r}})
+
+	// The reader: plain amqp091, its own queue bound to every event type.
+	conn, err := amqp.Dial("amqp://" + strings.TrimPrefix(backend, "rabbit://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.ExchangeDelete(topic, false, false) }) // the reader owns the topic
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)     // exclusive: gone with the connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, "test.#", topic, false, nil); err != nil {
+		t.Fatalf("binding to the topic's exchange %q: %v (the bus declares it when the route starts)", topic, err)
+	}
+	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	emitAll(t, b.base, []string{"topic-1"})
+	var d amqp.Delivery
+	select {
+	case d = <-deliveries:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message on the topic within 10s: a route's topic target must publish every event it takes")
+	}
+	want := map[string]string{
+		"cloudEvents:specversion": "1.0",
+		"cloudEvents:id":          "topic-1",
+		"cloudEvents:source":      "/tests/rabbitmq",
+		"cloudEvents:type":        "test.rabbitmq",
+	}
+	for k, v := range want {
+		if got, _ := d.Headers[k].(string); got != v {
+			t.Errorf("header %s = %q, want %q: readers rely on the CloudEvents AMQP binding (headers %v)", k, got, v, d.Headers)
+		}
+	}
+	for k := range d.Headers {
+		if strings.HasPrefix(k, "eventbus-") {
+			t.Errorf("header %s on the topic: the bus's bookkeeping must stay on its own queues", k)
+		}
+	}
+	if d.ContentType != "application/json" || string(d.Body) != `{"n":"topic-1"}` || d.RoutingKey != "test.rabbitmq" {
+		t.Errorf("content type %q, body %q, routing key %q; want application/json, the event's data, and its type as routing key", d.ContentType, d.Body, d.RoutingKey)
+	}
+	if d.DeliveryMode != amqp.Persistent {
+		t.Errorf("delivery mode %d, want persistent (%d): a topic's readers may keep durable queues", d.DeliveryMode, amqp.Persistent)
+	}
 }

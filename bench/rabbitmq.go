@@ -1,0 +1,614 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/rabbitpubsub"
+
+	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// The rabbitmq scenarios: one operation is an event's whole trip. A
+// producer POSTs it in binary mode; the contender stores it durably in a
+// RabbitMQ quorum queue (persistent, publisher-confirmed) before it answers
+// 202; a consumer takes it from the queue and POSTs it to an HTTP target,
+// and the operation ends when the target (served by this process) has it.
+//
+//	eventbus     the bus, one route on rabbit:// with an HTTP target
+//	glue         what a user would write instead: a net/http handler
+//	             publishing with amqp091 (persistent, pipelined confirms) and
+//	             a consumer POSTing to the target
+//	gocloud      the same glue on gocloud's stock rabbitpubsub (which
+//	             publishes non-persistent messages: it does less)
+//	watermill    the same glue on Watermill's AMQP Pub/Sub (durable
+//	             config, confirms on)
+//	amqp091      publish-confirm-consume alone, in this process, without
+//	             HTTP on either side: the ceiling
+//
+// "rabbitmq" measures throughput with 32 producers; "rabbitmq-latency"
+// measures latency at a fixed 1,000 events/s. Both need a broker:
+// EVENTBUS_TEST_RABBIT (amqp:// or rabbit://), as the tests do. Every
+// contender declares queues of its own, with unique names, and deletes them.
+func init() {
+	servers["eventbus-rabbitmq"] = serveRabbitBus
+	servers["glue-amqp091"] = serveGlue(openAMQPGlue)
+	servers["glue-gocloud"] = serveGlue(openGocloudGlue)
+	servers["glue-watermill"] = serveGlue(openWatermillGlue)
+	contenders := []Contender{
+		{Name: "eventbus", Start: startRabbitChild("eventbus-rabbitmq")},
+		{Name: "glue", Start: startRabbitChild("glue-amqp091")},
+		{Name: "gocloud", Start: startRabbitChild("glue-gocloud")},
+		{Name: "watermill", Start: startRabbitChild("glue-watermill")},
+		{Name: "amqp091", Start: startRawAMQP},
+	}
+	register(Scenario{
+		Name:       "rabbitmq",
+		About:      "POST a CloudEvent → durable in RabbitMQ → POSTed to an HTTP target; one operation ends when the target has it",
+		Workers:    32,
+		Contenders: contenders,
+	})
+	register(Scenario{
+		Name:       "rabbitmq-latency",
+		About:      "as rabbitmq, at a fixed 1,000 events/s: end-to-end latency",
+		Workers:    64,
+		Rate:       1000,
+		Contenders: contenders,
+	})
+}
+
+// Environment a rabbitmq child reads: the parent sets it before starting
+// one. The broker comes from EVENTBUS_TEST_RABBIT, as in the tests.
+const (
+	envTarget = "EVENTBUS_BENCH_TARGET" // the HTTP target's URL
+	envQueue  = "EVENTBUS_BENCH_QUEUE"  // the route, or the queue, to use
+)
+
+// consumers is how many deliveries each contender makes at once: the
+// route's max_inflight, the glue's prefetch and consumer goroutines.
+const consumers = 64
+
+// brokerURL returns the broker's amqp:// URL from EVENTBUS_TEST_RABBIT.
+func brokerURL() (string, error) {
+	raw := os.Getenv("EVENTBUS_TEST_RABBIT")
+	if raw == "" {
+		return "", errors.New("EVENTBUS_TEST_RABBIT is not set: the rabbitmq scenarios need a broker (e.g. amqp://guest:guest@127.0.0.1:5672/)")
+	}
+	if rest, ok := strings.CutPrefix(raw, rabbitmq.Scheme+"://"); ok {
+		raw = "amqp://" + rest
+	}
+	return raw, nil
+}
+
+// arrivals is the HTTP target of one instance: it tells each waiting
+// operation when its event arrived.
+type arrivals struct {
+	srv *http.Server
+	url string
+
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+}
+
+func startArrivals() (*arrivals, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a := &arrivals{url: "http://" + ln.Addr().String() + "/hook", waiting: map[string]chan struct{}{}}
+	a.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		a.arrived(r.Header.Get("Ce-Id"))
+	})}
+	go func() { _ = a.srv.Serve(ln) }()
+	return a, nil
+}
+
+// expect registers id before its event is sent.
+func (a *arrivals) expect(id string) <-chan struct{} {
+	c := make(chan struct{})
+	a.mu.Lock()
+	a.waiting[id] = c
+	a.mu.Unlock()
+	return c
+}
+
+// arrived releases id's operation; a redelivery finds nobody waiting.
+func (a *arrivals) arrived(id string) {
+	a.mu.Lock()
+	c, ok := a.waiting[id]
+	delete(a.waiting, id)
+	a.mu.Unlock()
+	if ok {
+		close(c)
+	}
+}
+
+func (a *arrivals) forget(id string) {
+	a.mu.Lock()
+	delete(a.waiting, id)
+	a.mu.Unlock()
+}
+
+func (a *arrivals) stop() error { return a.srv.Close() }
+
+// await waits for id's event to reach the target.
+func (a *arrivals) await(ctx context.Context, id string, arrived <-chan struct{}) error {
+	select {
+	case <-arrived:
+		return nil
+	case <-ctx.Done():
+		a.forget(id)
+		return fmt.Errorf("event %s accepted but not delivered: %w", id, ctx.Err())
+	}
+}
+
+// startRabbitChild starts server name in a child with its own target and
+// queue name; an operation POSTs one event and waits for its arrival.
+func startRabbitChild(name string) func(context.Context, StartOptions) (*Instance, error) {
+	return func(ctx context.Context, opts StartOptions) (*Instance, error) {
+		if _, err := brokerURL(); err != nil {
+			return nil, err
+		}
+		target, err := startArrivals()
+		if err != nil {
+			return nil, err
+		}
+		queue := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano())
+		os.Setenv(envTarget, target.url)
+		os.Setenv(envQueue, queue)
+		c, err := startChild(ctx, name, opts)
+		if err != nil {
+			return nil, errors.Join(err, target.stop())
+		}
+		client := newLoadClient()
+		post := "http://" + c.addr + "/events"
+		var seq atomic.Uint64
+		op := func(ctx context.Context) error {
+			id := strconv.FormatUint(seq.Add(1), 10)
+			arrived := target.expect(id)
+			if err := postEvent(ctx, client, post, id); err != nil {
+				target.forget(id)
+				return err
+			}
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			return target.await(ctx, id, arrived)
+		}
+		stop := func() error {
+			client.CloseIdleConnections()
+			return errors.Join(c.stop(), target.stop())
+		}
+		return &Instance{PID: c.cmd.Process.Pid, Op: op, Stop: stop}, nil
+	}
+}
+
+// postEvent POSTs one bench event in binary mode and expects 202.
+func postEvent(ctx context.Context, client *http.Client, url, id string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
+	if err != nil {
+		return err
+	}
+	setEventHeaders(req.Header, id)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// serveRabbitBus runs a bus with one route on RabbitMQ, and deletes the
+// route's queues when it stops.
+func serveRabbitBus(ctx context.Context, ln net.Listener) error {
+	broker, err := brokerURL()
+	if err != nil {
+		return err
+	}
+	backend := rabbitmq.Scheme + strings.TrimPrefix(broker, "amqp")
+	route := router.Route{
+		Name:     os.Getenv(envQueue),
+		Match:    json.RawMessage(`{"type":["` + benchEventType + `"]}`),
+		Backend:  backend,
+		Target:   router.Target{HTTP: &router.HTTPTarget{URL: os.Getenv(envTarget)}},
+		Delivery: router.Delivery{MaxInflight: consumers},
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	b, err := bus.New(ctx, bus.Config{Routes: []router.Route{route}}, log)
+	if err != nil {
+		return err
+	}
+	runErr := b.Run(ctx, ln)
+	return errors.Join(runErr, deleteBusRoute(backend, route.Name))
+}
+
+// deleteBusRoute deletes a route's channels once its bus has stopped.
+func deleteBusRoute(backend, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u, err := url.Parse(backend)
+	if err != nil {
+		return err
+	}
+	be, err := rabbitmq.Open(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	return errors.Join(be.DeleteChannel(ctx, name), be.DeleteChannel(ctx, name+router.DeadLetterSuffix))
+}
+
+// glue is the broker side of a hand-written service: publish stores one
+// event durably (or as the library does) and returns once stored; receive
+// hands stored events to deliver, from many goroutines, until ctx ends.
+type glue struct {
+	publish func(ctx context.Context, headers map[string]string, body []byte) error
+	receive func(ctx context.Context, deliver func(headers map[string]string, body []byte) error)
+	close   func() error
+}
+
+// serveGlue runs an HTTP handler that takes binary-mode events and
+// publishes them, and consumers that POST each to the target.
+func serveGlue(open func(broker, queue string) (*glue, error)) server {
+	return func(ctx context.Context, ln net.Listener) error {
+		broker, err := brokerURL()
+		if err != nil {
+			return err
+		}
+		queue := os.Getenv(envQueue)
+		g, err := open(broker, queue)
+		if err != nil {
+			return err
+		}
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: consumers}}
+		target := os.Getenv(envTarget)
+		deliver := func(headers map[string]string, body []byte) error {
+			req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			for k, v := range headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("target answered %s", resp.Status)
+			}
+			return nil
+		}
+		rctx, stopReceiving := context.WithCancel(ctx)
+		received := make(chan struct{})
+		go func() {
+			defer close(received)
+			g.receive(rctx, deliver)
+		}()
+
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+		mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			headers := map[string]string{"Content-Type": r.Header.Get("Content-Type")}
+			for k, v := range r.Header {
+				if strings.HasPrefix(k, "Ce-") {
+					headers[k] = v[0]
+				}
+			}
+			if err := g.publish(r.Context(), headers, body); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+		})
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			<-ctx.Done()
+			_ = srv.Close()
+		}()
+		err = srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		stopReceiving()
+		<-received
+		return errors.Join(err, g.close(), deleteQueue(broker, queue))
+	}
+}
+
+// declareQueue declares a durable fanout exchange and quorum queue, both
+// named name, as the glue's owner would once.
+func declareQueue(conn *amqp.Connection, name string) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.ExchangeDeclare(name, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return err
+	}
+	if _, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}); err != nil {
+		return err
+	}
+	return ch.QueueBind(name, "", name, false, nil)
+}
+
+// deleteQueue deletes what declareQueue declared.
+func deleteQueue(broker, name string) error {
+	conn, err := amqp.Dial(broker)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+		return err
+	}
+	return ch.ExchangeDelete(name, false, false)
+}
+
+// openAMQPGlue is the glue on amqp091 as its documentation shows: one
+// confirm-mode channel shared by every handler, each waiting for its own
+// deferred confirm; a consumer with a prefetch and a pool of workers.
+func openAMQPGlue(broker, queue string) (*glue, error) {
+	conn, err := amqp.Dial(broker)
+	if err != nil {
+		return nil, err
+	}
+	if err := declareQueue(conn, queue); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	pub, err := conn.Channel()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := pub.Confirm(false); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	g := &glue{close: conn.Close}
+	g.publish = func(ctx context.Context, headers map[string]string, body []byte) error {
+		table := make(amqp.Table, len(headers))
+		for k, v := range headers {
+			table[k] = v
+		}
+		dc, err := pub.PublishWithDeferredConfirmWithContext(ctx, queue, "", false, false, amqp.Publishing{
+			Headers: table, DeliveryMode: amqp.Persistent, Body: body,
+		})
+		if err != nil {
+			return err
+		}
+		ok, err := dc.WaitContext(ctx)
+		if err == nil && !ok {
+			err = errors.New("the broker nacked the message")
+		}
+		return err
+	}
+	g.receive = func(ctx context.Context, deliver func(map[string]string, []byte) error) {
+		ch, err := conn.Channel()
+		if err != nil {
+			return
+		}
+		defer ch.Close()
+		if err := ch.Qos(consumers, 0, false); err != nil {
+			return
+		}
+		deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+		if err != nil {
+			return
+		}
+		var wg sync.WaitGroup
+		for range consumers {
+			wg.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case d, ok := <-deliveries:
+						if !ok {
+							return
+						}
+						headers := map[string]string{}
+						for k, v := range d.Headers {
+							if s, ok := v.(string); ok {
+								headers[k] = s
+							}
+						}
+						if deliver(headers, d.Body) == nil {
+							_ = d.Ack(false)
+						} else {
+							_ = d.Nack(false, true)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	return g, nil
+}
+
+// openGocloudGlue is the glue on gocloud's rabbitpubsub as shipped: it
+// declares nothing (so the glue declares the queue) and publishes
+// non-persistent messages.
+func openGocloudGlue(broker, queue string) (*glue, error) {
+	conn, err := amqp.Dial(broker)
+	if err != nil {
+		return nil, err
+	}
+	if err := declareQueue(conn, queue); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	topic := rabbitpubsub.OpenTopic(conn, queue, nil)
+	prefetch := consumers
+	sub := rabbitpubsub.OpenSubscription(conn, queue, &rabbitpubsub.SubscriptionOptions{PrefetchCount: &prefetch})
+	g := &glue{}
+	g.publish = func(ctx context.Context, headers map[string]string, body []byte) error {
+		return topic.Send(ctx, &pubsub.Message{Metadata: headers, Body: body})
+	}
+	g.receive = func(ctx context.Context, deliver func(map[string]string, []byte) error) {
+		var wg sync.WaitGroup
+		for range consumers {
+			wg.Go(func() {
+				for {
+					m, err := sub.Receive(ctx)
+					if err != nil {
+						return
+					}
+					if deliver(m.Metadata, m.Body) == nil {
+						m.Ack()
+					} else {
+						m.Nack()
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	g.close = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return errors.Join(topic.Shutdown(ctx), sub.Shutdown(ctx), conn.Close())
+	}
+	return g, nil
+}
+
+// openWatermillGlue is the glue on Watermill's AMQP Pub/Sub: its durable
+// config with publisher confirms on, a pool of publishing channels, and as
+// many subscriptions as the other glues have consumers (a Watermill
+// subscription handles one message at a time).
+func openWatermillGlue(broker, queue string) (*glue, error) {
+	cfg := wmamqp.NewDurablePubSubConfig(broker, wmamqp.GenerateQueueNameConstant(queue))
+	cfg.Queue.Arguments = amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	cfg.Publish.ConfirmDelivery = true
+	cfg.Publish.ChannelPoolSize = consumers
+	logger := watermill.NopLogger{}
+	pub, err := wmamqp.NewPublisher(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := wmamqp.NewSubscriber(cfg, logger)
+	if err != nil {
+		pub.Close()
+		return nil, err
+	}
+	// Subscribing declares the queue, before the first publish.
+	if err := sub.SubscribeInitialize(queue); err != nil {
+		pub.Close()
+		sub.Close()
+		return nil, err
+	}
+	g := &glue{close: func() error { return errors.Join(pub.Close(), sub.Close()) }}
+	g.publish = func(_ context.Context, headers map[string]string, body []byte) error {
+		m := message.NewMessage(watermill.NewUUID(), body)
+		for k, v := range headers {
+			m.Metadata.Set(k, v)
+		}
+		return pub.Publish(queue, m)
+	}
+	g.receive = func(ctx context.Context, deliver func(map[string]string, []byte) error) {
+		var wg sync.WaitGroup
+		for range consumers {
+			messages, err := sub.Subscribe(ctx, queue)
+			if err != nil {
+				break
+			}
+			wg.Go(func() {
+				for m := range messages {
+					if deliver(m.Metadata, m.Payload) == nil {
+						m.Ack()
+					} else {
+						m.Nack()
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	return g, nil
+}
+
+// startRawAMQP is the ceiling: publish with a confirm and consume, in this
+// process, with no HTTP on either side. Its CPU figure counts this process,
+// load generator included.
+func startRawAMQP(context.Context, StartOptions) (*Instance, error) {
+	broker, err := brokerURL()
+	if err != nil {
+		return nil, err
+	}
+	queue := fmt.Sprintf("bench-amqp091-%d", time.Now().UnixNano())
+	target := &arrivals{waiting: map[string]chan struct{}{}}
+	g, err := openAMQPGlue(broker, queue)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stopReceiving := context.WithCancel(context.Background())
+	received := make(chan struct{})
+	go func() {
+		defer close(received)
+		g.receive(ctx, func(headers map[string]string, _ []byte) error {
+			target.arrived(headers["Ce-Id"])
+			return nil
+		})
+	}()
+	var seq atomic.Uint64
+	op := func(ctx context.Context) error {
+		id := strconv.FormatUint(seq.Add(1), 10)
+		arrived := target.expect(id)
+		if err := g.publish(ctx, map[string]string{"Ce-Id": id}, benchData); err != nil {
+			target.forget(id)
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return target.await(ctx, id, arrived)
+	}
+	stop := func() error {
+		stopReceiving()
+		<-received
+		return errors.Join(g.close(), deleteQueue(broker, queue))
+	}
+	return &Instance{PID: os.Getpid(), Op: op, Stop: stop}, nil
+}
