@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/adapters/memory"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/bus/store"
@@ -81,6 +82,7 @@ func newRegistry() *adapters.Registry {
 	r := adapters.NewRegistry()
 	r.Register(memory.Scheme, memory.Open)
 	r.Register(rabbitmq.Scheme, rabbitmq.Open)
+	r.Register(kafka.Scheme, kafka.Open)
 	return r
 }
 

@@ -67,6 +67,7 @@ func newRootCommand() *cobra.Command {
 		newTailCommand(),
 		newDLQCommand(),
 		newVersionCommand(),
+		newDevCommand(),
 	)
 	return root
 }

@@ -1,0 +1,458 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/batcher"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+// Scheme is the URL scheme of this backend.
+const Scheme = "kafka"
+
+// Defaults for the URL options.
+const (
+	DefaultPrefix          = "eventbus."
+	DefaultPartitions      = 6
+	DefaultReplication     = -1 // the broker's default.replication.factor
+	DefaultMaxMessageBytes = 1 << 20
+)
+
+// recordOverhead is what a record adds to its canonical size on the wire:
+// the ce_ prefixes, record and batch framing. Topics and the producer allow
+// max_message_bytes plus this, so a message the limit admits always fits.
+const recordOverhead = 64 << 10
+
+// deliveryTimeout bounds how long a Send waits for the brokers.
+const deliveryTimeout = 15 * time.Second
+
+// maxInflightSends bounds the Sends of one topic waiting for the broker.
+const maxInflightSends = 512
+
+// maxTopicName is Kafka's limit on a topic's name.
+const maxTopicName = 249
+
+type options struct {
+	prefix          string
+	partitions      int32
+	replication     int16
+	maxMessageBytes int
+}
+
+func parseOptions(q url.Values) (options, error) {
+	o := options{prefix: DefaultPrefix, partitions: DefaultPartitions, replication: DefaultReplication, maxMessageBytes: DefaultMaxMessageBytes}
+	for key, vals := range q {
+		v := vals[0]
+		if key == "prefix" {
+			if !validName(v) {
+				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option prefix=%q may hold only letters, digits, '.', '_' and '-'", v)
+			}
+			o.prefix = v
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option %s=%q must be a positive integer", key, v)
+		}
+		switch key {
+		case "partitions":
+			o.partitions = int32(min(n, 1<<20))
+		case "replication":
+			o.replication = int16(min(n, 1<<10))
+		case "max_message_bytes":
+			o.maxMessageBytes = n
+		default:
+			return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// has no option %q (known: prefix, partitions, replication, max_message_bytes)", key)
+		}
+	}
+	return o, nil
+}
+
+// Open is the adapters.Opener for kafka:// URLs: kafka://host:9092 or
+// kafka://host1:9092,host2:9092 for several seed brokers. It fails with
+// Unavailable when no broker answers.
+func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
+	if u.Scheme != Scheme {
+		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
+	}
+	if u.Host == "" {
+		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL names no broker: use kafka://host:9092")
+	}
+	opts, err := parseOptions(u.Query())
+	if err != nil {
+		return nil, err
+	}
+	seeds := strings.Split(u.Host, ",")
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID("eventbus"),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchMaxBytes(int32(opts.maxMessageBytes+recordOverhead)),
+		kgo.ProducerLinger(0),
+		// A record for a deleted topic fails within about a second with
+		// NotFound rather than waiting for the topic to come back.
+		kgo.UnknownTopicRetries(2),
+		kgo.MetadataMinAge(500*time.Millisecond),
+		// A publish the brokers do not acknowledge in time fails with
+		// Unavailable instead of waiting for them indefinitely.
+		kgo.RecordDeliveryTimeout(deliveryTimeout),
+	)
+	if err != nil {
+		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL %s: %w", u.Redacted(), err)
+	}
+	b := &Backend{opts: opts, seeds: seeds, cl: cl, adm: kadm.NewClient(cl), readers: map[string]*reader{}}
+	if err := b.Ping(ctx); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Backend is one connection to a Kafka cluster: a producer shared by every
+// topic, and one consumer group member per channel consumed here.
+type Backend struct {
+	opts  options
+	seeds []string
+	cl    *kgo.Client
+	adm   *kadm.Client
+
+	mu      sync.Mutex
+	readers map[string]*reader // channel → this process's group member
+	closed  bool
+}
+
+var (
+	_ adapters.Backend   = (*Backend)(nil)
+	_ adapters.Publisher = (*Backend)(nil)
+)
+
+// Capabilities implements adapters.Backend: Kafka keeps records across
+// restarts and hands out one record per ordering key at a time. It cannot
+// hold a record back until a time, so Delay is false and the bus waits
+// retries out itself.
+func (b *Backend) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Ordering: true}
+}
+
+// Ping implements adapters.Backend with a round trip to a broker.
+func (b *Backend) Ping(ctx context.Context) error {
+	if err := b.cl.Ping(ctx); err != nil {
+		return adapters.Errorf(adapters.Unavailable, "Kafka at %s does not answer (check that it runs and the URL's brokers): %w", b.addr(), err)
+	}
+	return nil
+}
+
+// Close implements adapters.Backend. It is safe to call more than once.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	readers := b.readers
+	b.readers = map[string]*reader{}
+	b.mu.Unlock()
+	for _, r := range readers {
+		r.close()
+	}
+	b.cl.Close()
+	return nil
+}
+
+func (b *Backend) addr() string { return strings.Join(b.seeds, ",") }
+
+// topicName and groupName are the Kafka names of a channel's topic and of
+// the consumer group every bus replica joins to consume it.
+func (b *Backend) topicName(channel string) string { return b.opts.prefix + channel }
+func (b *Backend) groupName(channel string) string { return b.opts.prefix + channel }
+
+// validName reports whether s uses only the characters Kafka allows in
+// topic names.
+func validName(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// EnsureChannel implements adapters.Provisioner: a topic of the URL's
+// partitions and replication, allowing records of max_message_bytes. A
+// channel's dead-letter channel ("C.dlq") is one more topic.
+func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
+	name := b.topicName(channel)
+	if channel == "" || !validName(channel) || len(name) > maxTopicName {
+		return adapters.Errorf(adapters.InvalidArgument, "channel %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-' including the prefix %q: rename the route", channel, maxTopicName, b.opts.prefix)
+	}
+	return b.createTopic(ctx, channel, name)
+}
+
+func (b *Backend) createTopic(ctx context.Context, channel, name string) error {
+	maxBytes := strconv.Itoa(b.opts.maxMessageBytes + recordOverhead)
+	resp, err := b.adm.CreateTopic(ctx, b.opts.partitions, b.opts.replication, map[string]*string{"max.message.bytes": &maxBytes}, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return b.fail(channel, "create topic", err)
+	}
+	return nil
+}
+
+// DeleteChannel implements adapters.Provisioner: the channel's topic and
+// its consumer group's offsets. Subscriptions on it here fail with NotFound.
+func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
+	b.mu.Lock()
+	r := b.readers[channel]
+	delete(b.readers, channel)
+	b.mu.Unlock()
+	if r != nil {
+		r.fail(b.errDeleted(channel))
+	}
+	resp, err := b.adm.DeleteTopic(ctx, b.topicName(channel))
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return b.fail(channel, "delete topic", err)
+	}
+	// Members of other replicas may still be in the group; then its
+	// offsets stay until they leave, which is harmless.
+	_, _ = b.adm.DeleteGroup(ctx, b.groupName(channel))
+	return nil
+}
+
+func (b *Backend) errDeleted(channel string) error {
+	return adapters.Errorf(adapters.NotFound, "channel %q was deleted from Kafka at %s (ensure the route's channel again)", channel, b.addr())
+}
+
+// exists checks that a channel's topic exists: NotFound if it does not. It asks a broker every time:
+// kadm's helpers answer from a metadata cache that outlives a deletion.
+func (b *Backend) exists(ctx context.Context, channel, op string) error {
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(b.topicName(channel))
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, b.cl)
+	if err != nil {
+		return b.fail(channel, op, err)
+	}
+	if len(resp.Topics) != 1 {
+		return b.fail(channel, op, kerr.UnknownTopicOrPartition)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		return b.fail(channel, op, err)
+	}
+	return nil
+}
+
+// Depth implements adapters.Provisioner: over the topic's partitions, the
+// end offset less the group's committed offset (or the first offset kept,
+// if later). Records fetched by a subscriber and not yet acked count.
+func (b *Backend) Depth(ctx context.Context, channel string) (int64, error) {
+	if err := b.exists(ctx, channel, "depth"); err != nil {
+		return 0, err
+	}
+	name := b.topicName(channel)
+	ends, err := b.adm.ListEndOffsets(ctx, name)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return 0, b.fail(channel, "depth", err)
+	}
+	starts, err := b.adm.ListStartOffsets(ctx, name)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return 0, b.fail(channel, "depth", err)
+	}
+	committed, err := b.adm.FetchOffsets(ctx, b.groupName(channel))
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, b.fail(channel, "depth", err)
+	}
+	var depth int64
+	ends.Each(func(end kadm.ListedOffset) {
+		from := int64(0)
+		if s, ok := starts.Lookup(name, end.Partition); ok {
+			from = s.Offset
+		}
+		if c, ok := committed.Lookup(name, end.Partition); ok && c.Err == nil {
+			from = max(from, c.At)
+		}
+		depth += max(0, end.Offset-from)
+	})
+	return depth, nil
+}
+
+// Purge implements adapters.Provisioner: it deletes every record up to the
+// end of each partition, and drops the records this process fetched and
+// has not handed out. Records in flight stay; so do those another replica
+// fetched before the purge.
+func (b *Backend) Purge(ctx context.Context, channel string) error {
+	if err := b.exists(ctx, channel, "purge"); err != nil {
+		return err
+	}
+	ends, err := b.adm.ListEndOffsets(ctx, b.topicName(channel))
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return b.fail(channel, "purge", err)
+	}
+	resp, err := b.adm.DeleteRecords(ctx, ends.Offsets())
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return b.fail(channel, "purge", err)
+	}
+	b.mu.Lock()
+	r := b.readers[channel]
+	b.mu.Unlock()
+	if r != nil {
+		r.purge()
+	}
+	return nil
+}
+
+// OpenTopic implements adapters.Channels. The channel must exist.
+func (b *Backend) OpenTopic(ctx context.Context, channel string) (*pubsub.Topic, error) {
+	if err := b.exists(ctx, channel, "open topic"); err != nil {
+		return nil, err
+	}
+	return b.newTopic(channel, b.topicName(channel)), nil
+}
+
+// OpenPublisher implements adapters.Publisher: it produces to the topic of
+// that exact name (no prefix), creating it with the URL's partitions and
+// replication if it is missing.
+func (b *Backend) OpenPublisher(ctx context.Context, name string) (*pubsub.Topic, error) {
+	if name == "" || !validName(name) || len(name) > maxTopicName {
+		return nil, adapters.Errorf(adapters.InvalidArgument, "topic %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-'", name, maxTopicName)
+	}
+	if err := b.createTopic(ctx, name, name); err != nil {
+		return nil, err
+	}
+	return b.newTopic(name, name), nil
+}
+
+func (b *Backend) newTopic(channel, name string) *pubsub.Topic {
+	t := &topic{b: b, channel: channel, name: name}
+	// One message per batch, so a refused message fails its own Send only;
+	// the producer batches concurrent Sends into one request by itself.
+	return pubsub.NewTopic(t, &batcher.Options{MaxBatchSize: 1, MaxHandlers: maxInflightSends})
+}
+
+// OpenSubscription implements adapters.Channels. The channel must exist.
+// Every subscription on one channel in this process shares one member of
+// the channel's consumer group, so they compete for single records, not
+// for partitions; other bus replicas share the partitions.
+func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+	if err := b.exists(ctx, channel, "open subscription"); err != nil {
+		return nil, err
+	}
+	prefetch := opts.MaxInflight
+	if prefetch <= 0 {
+		prefetch = 16
+	}
+	r, err := b.reader(channel)
+	if err != nil {
+		return nil, err
+	}
+	s := &subscription{r: r, prefetch: prefetch}
+	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
+}
+
+// reader returns this process's member of the channel's group, joining
+// the group if there is none, and counts one more subscription on it.
+func (b *Backend) reader(channel string) (*reader, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, adapters.Errorf(adapters.FailedPrecondition, "channel %q: the Kafka backend is closed", channel)
+	}
+	if r := b.readers[channel]; r != nil {
+		r.subs++
+		return r, nil
+	}
+	r, err := newReader(b, channel)
+	if err != nil {
+		return nil, err
+	}
+	r.subs++
+	b.readers[channel] = r
+	return r, nil
+}
+
+// release counts one subscription less on r and, at none, leaves the
+// group.
+func (b *Backend) release(r *reader) {
+	b.mu.Lock()
+	r.subs--
+	last := r.subs == 0
+	if last && b.readers[r.channel] == r {
+		delete(b.readers, r.channel)
+	}
+	b.mu.Unlock()
+	if last {
+		r.close()
+	}
+}
+
+// fail wraps a Kafka error once, with the channel, the operation, and what
+// to do about it.
+func (b *Backend) fail(channel, op string, err error) error {
+	switch code := codeOf(err); code {
+	case adapters.NotFound:
+		return adapters.Errorf(code, "channel %q: %s: its topic does not exist on Kafka at %s (ensure the route's channel first): %w", channel, op, b.addr(), err)
+	case adapters.InvalidArgument:
+		return adapters.Errorf(code, "channel %q: %s: Kafka at %s refused the request as invalid: %w", channel, op, b.addr(), err)
+	case adapters.FailedPrecondition:
+		return adapters.Errorf(code, "channel %q: %s: Kafka at %s refused (check the client's ACLs on the topic and group): %w", channel, op, b.addr(), err)
+	case adapters.Unavailable:
+		return adapters.Errorf(code, "channel %q: %s: Kafka at %s is unavailable, retry later: %w", channel, op, b.addr(), err)
+	default:
+		return adapters.Errorf(code, "channel %q: %s: %w", channel, op, err)
+	}
+}
+
+// codeOf classifies an error from franz-go by Kafka error code; anything
+// that is not a Kafka error is the network.
+func codeOf(err error) adapters.Code {
+	var ke *kerr.Error
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
+		return adapters.NotFound
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge),
+		errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.InvalidRecord),
+		errors.Is(err, kerr.InvalidPartitions), errors.Is(err, kerr.InvalidReplicationFactor),
+		errors.Is(err, kerr.PolicyViolation), errors.Is(err, kerr.InvalidConfig):
+		return adapters.InvalidArgument
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
+		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.SaslAuthenticationFailed):
+		return adapters.FailedPrecondition
+	case errors.As(err, &ke) && !ke.Retriable:
+		return adapters.Internal
+	}
+	return adapters.Unavailable
+}
+
+// receiveWait is how long ReceiveBatch waits for a record before it returns
+// none, as gocloud's driver contract asks (about a second at most).
+const receiveWait = time.Second

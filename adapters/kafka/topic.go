@@ -1,0 +1,62 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub/driver"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+// topic produces to one Kafka topic through the backend's shared producer:
+// idempotent, acks from every in-sync replica.
+type topic struct {
+	b       *Backend
+	channel string // for errors: the channel, or the topic target's name
+	name    string // the Kafka topic
+}
+
+var _ driver.Topic = (*topic)(nil)
+
+// SendBatch produces every message and returns once the brokers stored
+// them all.
+func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
+	for _, m := range ms {
+		if n := adapters.MessageBytes(m.Body, m.Metadata); n > t.b.opts.maxMessageBytes {
+			return adapters.Errorf(adapters.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
+		}
+	}
+	for _, m := range ms {
+		if m.BeforeSend != nil {
+			if err := m.BeforeSend(func(any) bool { return false }); err != nil {
+				return err
+			}
+		}
+	}
+	recs := make([]*kgo.Record, len(ms))
+	for i, m := range ms {
+		recs[i] = toRecord(t.name, m.Body, m.Metadata)
+	}
+	if err := t.b.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return t.b.fail(t.channel, "publish", err)
+	}
+	for _, m := range ms {
+		if m.AfterSend != nil {
+			if err := m.AfterSend(func(any) bool { return false }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// IsRetryable is false: the bus, not the driver, decides about retries.
+func (*topic) IsRetryable(error) bool                 { return false }
+func (*topic) As(any) bool                            { return false }
+func (*topic) ErrorAs(error, any) bool                { return false }
+func (*topic) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
+
+// Close has nothing to release: the producer belongs to the backend.
+func (*topic) Close() error { return nil }
