@@ -34,6 +34,9 @@ const (
 // stores: its data as the body, and each context attribute and extension,
 // formatted as a CloudEvents string, as metadata under its own name.
 func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
+	if c, ok := e.Context.(*event.EventContextV1); ok {
+		return encodeV1(c, e.Data())
+	}
 	version := spec.VS.Version(e.SpecVersion())
 	if version == nil {
 		return nil, Errorf(InvalidArgument, "specversion %q is not supported", e.SpecVersion())
@@ -50,14 +53,48 @@ func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
 		}
 		md[attr.Name()] = s
 	}
-	for name, v := range e.Extensions() {
+	if err := formatExtensions(md, e.Extensions()); err != nil {
+		return nil, err
+	}
+	return &pubsub.Message{Body: e.Data(), Metadata: md}, nil
+}
+
+// encodeV1 is EncodeEvent for the one version every event here has: the
+// same result, reading the context's fields directly rather than boxing
+// each through the SDK's generic attribute accessors.
+func encodeV1(c *event.EventContextV1, data []byte) (*pubsub.Message, error) {
+	md := make(map[string]string, 8+len(c.Extensions))
+	md["specversion"] = event.CloudEventsVersionV1
+	md["id"] = c.ID
+	md["source"] = c.Source.String()
+	md["type"] = c.Type
+	if c.Subject != nil {
+		md["subject"] = *c.Subject
+	}
+	if c.Time != nil {
+		md["time"] = types.FormatTime(c.Time.Time)
+	}
+	if c.DataContentType != nil {
+		md["datacontenttype"] = *c.DataContentType
+	}
+	if c.DataSchema != nil {
+		md["dataschema"] = c.DataSchema.String()
+	}
+	if err := formatExtensions(md, c.Extensions); err != nil {
+		return nil, err
+	}
+	return &pubsub.Message{Body: data, Metadata: md}, nil
+}
+
+func formatExtensions(md map[string]string, exts map[string]any) error {
+	for name, v := range exts {
 		s, err := types.Format(v)
 		if err != nil {
-			return nil, Errorf(InvalidArgument, "extension %s: %w", name, err)
+			return Errorf(InvalidArgument, "extension %s: %w", name, err)
 		}
 		md[name] = s
 	}
-	return &pubsub.Message{Body: e.Data(), Metadata: md}, nil
+	return nil
 }
 
 // DecodeEvent rebuilds the CloudEvent that EncodeEvent encoded. Extensions

@@ -47,7 +47,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 // an array) is the second result; a bad event in a batch only marks itself.
 func decodeRequest(h http.Header, body []byte) ([]decoded, *apiError) {
 	ct := h.Get("Content-Type")
-	media, _, _ := mime.ParseMediaType(ct)
+	var media string
+	if strings.HasPrefix(strings.ToLower(ct), "application/cloudevents") {
+		media, _, _ = mime.ParseMediaType(ct) // only the CloudEvents formats need it
+	}
 	switch {
 	case media == mediaStructured:
 		return []decoded{decodeStructured(body)}, nil

@@ -21,7 +21,7 @@ type dedup struct {
 	seeds     [2]maphash.Seed
 
 	mu      sync.Mutex
-	entries map[dedupKey]*dedupEntry
+	entries map[dedupKey]dedupEntry
 	order   []dedupKeyAt // insertion order, for expiry and eviction
 	head    int
 }
@@ -33,9 +33,9 @@ type dedupKeyAt struct {
 	at  time.Time
 }
 
-// dedupEntry is one event's answer. While pending, the first request is
-// still storing it; a duplicate arriving then waits on wait, which is made
-// only when someone waits.
+// dedupEntry is one event's answer, kept by value. While pending, the
+// first request is still storing it; a duplicate arriving then waits on
+// wait, which is made only when someone waits.
 type dedupEntry struct {
 	pending bool
 	result  any
@@ -48,14 +48,14 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 		window:    window,
 		maxEvents: maxEvents,
 		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		entries:   map[dedupKey]*dedupEntry{},
+		entries:   map[dedupKey]dedupEntry{},
 	}
 }
 
 func (d *dedup) key(bus, source, id string) dedupKey {
 	var k dedupKey
+	var h maphash.Hash
 	for i, seed := range d.seeds {
-		var h maphash.Hash
 		h.SetSeed(seed)
 		h.WriteString(bus)
 		h.WriteByte(0)
@@ -70,30 +70,29 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 // begin claims key. When it returns first == true the caller stores the
 // event and must call finish; otherwise it returns the first answer,
 // waiting for it if the first request is still storing.
-func (d *dedup) begin(ctx context.Context, key dedupKey) (entry *dedupEntry, first bool, err error) {
+func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool, err error) {
 	for {
 		d.mu.Lock()
 		now := time.Now()
 		d.expireLocked(now)
 		e, seen := d.entries[key]
 		if !seen {
-			e = &dedupEntry{pending: true, at: now}
-			d.entries[key] = e
+			d.entries[key] = dedupEntry{pending: true, at: now}
 			d.order = append(d.order, dedupKeyAt{key: key, at: now})
 			d.mu.Unlock()
-			return e, true, nil
+			return nil, true, nil
 		}
 		if !e.pending {
 			d.mu.Unlock()
-			return e, false, nil
+			return e.result, false, nil
 		}
 		if e.wait == nil {
 			e.wait = make(chan struct{})
+			d.entries[key] = e
 		}
-		wait := e.wait
 		d.mu.Unlock()
 		select {
-		case <-wait:
+		case <-e.wait:
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		}
@@ -104,13 +103,13 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (entry *dedupEntry, fir
 
 // finish records the answer for key; stored false forgets the key, so a
 // retry of an event that was not stored is not mistaken for a duplicate.
-func (d *dedup) finish(key dedupKey, e *dedupEntry, result any, stored bool) {
+func (d *dedup) finish(key dedupKey, result any, stored bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e.pending = false
+	e := d.entries[key]
 	if stored {
-		e.result = result
-	} else if d.entries[key] == e {
+		d.entries[key] = dedupEntry{result: result, at: e.at}
+	} else {
 		delete(d.entries, key)
 	}
 	if e.wait != nil {

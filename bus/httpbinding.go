@@ -17,6 +17,13 @@ import (
 
 const headerPrefix = "Ce-" // the canonical form of "ce-"
 
+// headerAttributes maps the canonical header keys of the context attributes
+// to their names, sparing a lower-casing per header on every request.
+var headerAttributes = map[string]string{
+	"Ce-Id": "id", "Ce-Source": "source", "Ce-Type": "type", "Ce-Subject": "subject",
+	"Ce-Time": "time", "Ce-Dataschema": "dataschema", "Ce-Datacontenttype": "datacontenttype",
+}
+
 // readBinary builds an event from a binary-mode request's headers and body.
 // Errors name the header at fault.
 func readBinary(h http.Header, body []byte) (*event.Event, error) {
@@ -33,7 +40,10 @@ func readBinary(h http.Header, body []byte) (*event.Event, error) {
 		if !strings.HasPrefix(key, headerPrefix) || key == "Ce-Specversion" {
 			continue
 		}
-		name := strings.ToLower(key[len(headerPrefix):])
+		name, known := headerAttributes[key]
+		if !known {
+			name = strings.ToLower(key[len(headerPrefix):])
+		}
 		if err := checkAttributeName(name); err != nil {
 			return nil, fieldErrorf(name, "header %s: %v", key, err)
 		}

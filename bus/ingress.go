@@ -121,16 +121,16 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d de
 		return rejectedEvent{ID: d.id, Source: d.source, Error: d.err}
 	}
 	key := b.dedup.key(busName, d.event.Source(), d.event.ID())
-	entry, first, err := b.dedup.begin(ctx, key)
+	earlier, first, err := b.dedup.begin(ctx, key)
 	if err != nil {
 		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(adapters.Errorf(adapters.Unavailable, "waiting for the first copy of this event: %w", err))}
 	}
 	if !first {
-		return entry.result
+		return earlier
 	}
 	result := br.store(ctx, d.event)
 	_, stored := result.(acceptedEvent)
-	b.dedup.finish(key, entry, result, stored)
+	b.dedup.finish(key, result, stored)
 	return result
 }
 
