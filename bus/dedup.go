@@ -15,11 +15,19 @@ import (
 // Keys are 128-bit hashes of (bus, source, id): they hold no pointers for
 // the garbage collector to chase, and two different events collide with a
 // probability around 10^-29 at 100,000 remembered events.
+//
+// The keys are spread over shards, each with its own lock, so concurrent
+// requests rarely wait for each other.
 type dedup struct {
 	window    time.Duration
-	maxEvents int
+	maxEvents int // per shard
 	seeds     [2]maphash.Seed
+	shards    [dedupShards]dedupShard
+}
 
+const dedupShards = 16
+
+type dedupShard struct {
 	mu      sync.Mutex
 	entries map[dedupKey]dedupEntry
 	order   []dedupKeyAt // insertion order, for expiry and eviction
@@ -44,12 +52,15 @@ type dedupEntry struct {
 }
 
 func newDedup(window time.Duration, maxEvents int) *dedup {
-	return &dedup{
+	d := &dedup{
 		window:    window,
-		maxEvents: maxEvents,
+		maxEvents: max(maxEvents/dedupShards, 1),
 		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		entries:   map[dedupKey]dedupEntry{},
 	}
+	for i := range d.shards {
+		d.shards[i].entries = map[dedupKey]dedupEntry{}
+	}
+	return d
 }
 
 func (d *dedup) key(bus, source, id string) dedupKey {
@@ -71,26 +82,27 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 // event and must call finish; otherwise it returns the first answer,
 // waiting for it if the first request is still storing.
 func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool, err error) {
+	sh := d.shard(key)
 	for {
-		d.mu.Lock()
+		sh.mu.Lock()
 		now := time.Now()
-		d.expireLocked(now)
-		e, seen := d.entries[key]
+		sh.expireLocked(now, d.window, d.maxEvents)
+		e, seen := sh.entries[key]
 		if !seen {
-			d.entries[key] = dedupEntry{pending: true, at: now}
-			d.order = append(d.order, dedupKeyAt{key: key, at: now})
-			d.mu.Unlock()
+			sh.entries[key] = dedupEntry{pending: true, at: now}
+			sh.order = append(sh.order, dedupKeyAt{key: key, at: now})
+			sh.mu.Unlock()
 			return nil, true, nil
 		}
 		if !e.pending {
-			d.mu.Unlock()
+			sh.mu.Unlock()
 			return e.result, false, nil
 		}
 		if e.wait == nil {
 			e.wait = make(chan struct{})
-			d.entries[key] = e
+			sh.entries[key] = e
 		}
-		d.mu.Unlock()
+		sh.mu.Unlock()
 		select {
 		case <-e.wait:
 		case <-ctx.Done():
@@ -104,36 +116,41 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool
 // finish records the answer for key; stored false forgets the key, so a
 // retry of an event that was not stored is not mistaken for a duplicate.
 func (d *dedup) finish(key dedupKey, result any, stored bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e := d.entries[key]
+	sh := d.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.entries[key]
 	if stored {
-		d.entries[key] = dedupEntry{result: result, at: e.at}
+		sh.entries[key] = dedupEntry{result: result, at: e.at}
 	} else {
-		delete(d.entries, key)
+		delete(sh.entries, key)
 	}
 	if e.wait != nil {
 		close(e.wait)
 	}
 }
 
-func (d *dedup) expireLocked(now time.Time) {
-	for d.head < len(d.order) {
-		k := d.order[d.head]
-		if now.Sub(k.at) < d.window && len(d.order)-d.head <= d.maxEvents {
+func (d *dedup) shard(key dedupKey) *dedupShard { return &d.shards[key[0]%dedupShards] }
+
+// expireLocked forgets the shard's entries older than window, and its
+// oldest beyond maxEvents.
+func (sh *dedupShard) expireLocked(now time.Time, window time.Duration, maxEvents int) {
+	for sh.head < len(sh.order) {
+		k := sh.order[sh.head]
+		if now.Sub(k.at) < window && len(sh.order)-sh.head <= maxEvents {
 			break
 		}
-		if e, ok := d.entries[k.key]; ok && e.at.Equal(k.at) {
+		if e, ok := sh.entries[k.key]; ok && e.at.Equal(k.at) {
 			if e.pending {
 				break // still being stored; it expires once answered
 			}
-			delete(d.entries, k.key)
+			delete(sh.entries, k.key)
 		}
-		d.order[d.head] = dedupKeyAt{}
-		d.head++
+		sh.order[sh.head] = dedupKeyAt{}
+		sh.head++
 	}
-	if d.head > 1024 && d.head > len(d.order)/2 {
-		d.order = append(d.order[:0], d.order[d.head:]...)
-		d.head = 0
+	if sh.head > 1024 && sh.head > len(sh.order)/2 {
+		sh.order = append(sh.order[:0], sh.order[sh.head:]...)
+		sh.head = 0
 	}
 }
