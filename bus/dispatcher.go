@@ -47,9 +47,9 @@ type dispatcher struct {
 	admission *admission
 	log       *slog.Logger
 
-	slots    chan struct{} // one token per delivery in flight
-	inflight sync.WaitGroup
-	busy     atomic.Int64 // deliveries in flight, for the drain check and stats
+	workers  sync.WaitGroup // max_inflight workers, each receiving and delivering
+	busy     atomic.Int64   // deliveries in flight, for the drain check and stats
+	failOnce sync.Once      // the workers share one subscription: report its failure once
 
 	stopReceiving context.CancelFunc // no new events
 	receiving     context.Context
@@ -57,48 +57,40 @@ type dispatcher struct {
 	waiting       context.Context
 	abandon       context.CancelFunc // attempts in progress are cut off
 	attempts      context.Context
-	loopDone      chan struct{}
 }
 
+// start runs max_inflight workers. Each receives one event and delivers
+// it, then the next: a fixed pool rather than a goroutine per event, so a
+// busy route reuses warm stacks.
 func (d *dispatcher) start() {
 	d.log = d.log.With("route", d.route.Name)
-	d.slots = make(chan struct{}, d.route.Delivery.MaxInflight)
-	d.loopDone = make(chan struct{})
 	d.receiving, d.stopReceiving = context.WithCancel(context.Background())
 	d.waiting, d.stopWaiting = context.WithCancel(context.Background())
 	d.attempts, d.abandon = context.WithCancel(context.Background())
-	go d.receiveLoop()
+	for range d.route.Delivery.MaxInflight {
+		d.workers.Go(d.work)
+	}
 }
 
-func (d *dispatcher) receiveLoop() {
-	defer close(d.loopDone)
+func (d *dispatcher) work() {
 	for {
-		select {
-		case d.slots <- struct{}{}:
-		case <-d.receiving.Done():
-			return
-		}
 		msg, err := d.sub.Receive(d.receiving)
 		if err != nil {
-			<-d.slots
 			if d.receiving.Err() == nil {
 				// gocloud returns only permanent errors here.
-				d.log.Error("route stopped receiving; recreate the route or restart the bus once the backend is fixed", "err", err)
+				d.failOnce.Do(func() {
+					d.log.Error("route stopped receiving; recreate the route or restart the bus once the backend is fixed", "err", err)
+				})
 			}
 			return
 		}
-		d.inflight.Add(1)
 		d.busy.Add(1)
-		go d.handle(msg)
+		d.handle(msg)
+		d.busy.Add(-1)
 	}
 }
 
 func (d *dispatcher) handle(msg *pubsub.Message) {
-	defer func() {
-		d.busy.Add(-1)
-		<-d.slots
-		d.inflight.Done()
-	}()
 	e, err := adapters.DecodeEvent(msg)
 	if err != nil {
 		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.LoggableID, "err", err)
@@ -266,8 +258,7 @@ func (d *dispatcher) shutdown(ctx context.Context, drain bool, depth func(contex
 	d.stopWaiting()
 	done := make(chan struct{})
 	go func() {
-		<-d.loopDone
-		d.inflight.Wait()
+		d.workers.Wait()
 		close(done)
 	}()
 	select {

@@ -12,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/batcher"
+	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
 )
@@ -351,6 +352,22 @@ func (b *Backend) OpenTopic(_ context.Context, channel string) (*pubsub.Topic, e
 	t := &topic{b: b, channel: channel, mandatory: true, route: b.channelRoute(channel)}
 	return newTopic(t), nil
 }
+
+// OpenSender implements adapters.Sender: the driver topic behind OpenTopic,
+// for the bus's ingress. Concurrent SendBatch calls pipeline their publishes
+// and confirms on the backend's connection like concurrent Sends do.
+func (b *Backend) OpenSender(_ context.Context, channel string) (driver.Topic, error) {
+	n := b.names(channel)
+	err := b.do(channel, "open topic", func(ch *amqp.Channel) error {
+		return ch.ExchangeDeclarePassive(n.exchange, amqp.ExchangeFanout, true, false, false, false, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &topic{b: b, channel: channel, mandatory: true, route: b.channelRoute(channel)}, nil
+}
+
+var _ adapters.Sender = (*Backend)(nil)
 
 // newTopic wraps a driver topic: one message per batch, so a refused
 // message fails its own Send only; many handlers keep many publishes in
