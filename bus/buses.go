@@ -42,7 +42,8 @@ func (b *Bus) PutBus(ctx context.Context, bus router.Bus, expected int64) (route
 }
 
 // DeleteBus removes a bus that has no routes; expected works as in
-// DeleteRoute.
+// DeleteRoute. Deleting the default bus resets it: it always exists, and
+// goes back to the config's default backend.
 func (b *Bus) DeleteBus(ctx context.Context, name string, expected int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -50,10 +51,17 @@ func (b *Bus) DeleteBus(ctx context.Context, name string, expected int64) error 
 	switch {
 	case !ok:
 		return adapters.Errorf(adapters.NotFound, "bus %q does not exist", name)
-	case name == router.DefaultBus:
-		return adapters.Errorf(adapters.FailedPrecondition, "the default bus always exists")
 	case bus.Origin == router.OriginConfig:
 		return errConfigOwned("bus", name)
+	case name == router.DefaultBus:
+		if bus.Origin == router.OriginBuiltin {
+			return nil
+		}
+		if err := b.store.Delete(ctx, store.KindBus, name, expected); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return storeError(err, "bus", name, expected)
+		}
+		b.dropBus(name)
+		return nil
 	}
 	if routes := b.routesOf(name); len(routes) > 0 {
 		return adapters.Errorf(adapters.FailedPrecondition, "bus %q still has routes (%s): delete them first", name, strings.Join(routes, ", "))

@@ -89,8 +89,12 @@ func TestBusesAreResources(t *testing.T) {
 	if status, _, _ := doWith(t, "DELETE", base+"/v1/buses/shop", "", nil); status != 204 {
 		t.Fatalf("delete an empty bus: %d", status)
 	}
-	if status, _, _ := doWith(t, "DELETE", base+"/v1/buses/default", "", nil); status != 409 {
-		t.Fatalf("delete the default bus: %d, want 409", status)
+	doWith(t, "PUT", base+"/v1/buses/default", `{"backend":"mem://?max_depth=7"}`, nil)
+	if status, _, _ := doWith(t, "DELETE", base+"/v1/buses/default", "", nil); status != 204 {
+		t.Fatalf("delete the default bus: %d, want 204 (a reset)", status)
+	}
+	if _, _, body := doWith(t, "GET", base+"/v1/buses/default", "", nil); !strings.Contains(body, `"origin":"builtin"`) || strings.Contains(body, "max_depth") {
+		t.Fatalf("the default bus after its delete: %s; want it back to builtin", body)
 	}
 }
 
