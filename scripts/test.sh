@@ -44,6 +44,13 @@ go vet ./...
 log "go test -race"
 go test -race -count=1 ./...
 
+log "RabbitMQ restart tests (they restart the local broker, so they run alone)"
+EVENTBUS_TEST_RABBIT_CTL=1 go test -race -count=1 -p 1 -run 'Conformance/Outage|BrokerRestart' ./adapters/rabbitmq ./bus
+
+log "Terraform provider: unit and acceptance tests against a real bus"
+TF_BIN=$(scripts/terraform.sh)
+(cd terraform && go vet ./... && TF_ACC=1 TF_ACC_TERRAFORM_PATH="$TF_BIN" go test -race -count=1 ./...)
+
 log "short fuzz runs"
 scripts/fuzz.sh 10s
 
