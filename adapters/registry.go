@@ -109,5 +109,8 @@ func Redact(rawURL string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	if _, hasPassword := u.User.Password(); !hasPassword {
+		return rawURL // as written: url.URL would print "mem://" as "mem:"
+	}
 	return u.Redacted()
 }
