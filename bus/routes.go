@@ -409,3 +409,22 @@ func (b *Bus) stopDispatcher(ctx context.Context, lr *liveRoute, final bool) {
 	lr.dispatcher.shutdown(ctx, volatile, depth)
 	lr.dispatcher = nil
 }
+
+func (b *Bus) liveRoute(name string) (*liveRoute, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lr, ok := b.routes[name]
+	if !ok {
+		return nil, adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+	}
+	return lr, nil
+}
+
+func (b *Bus) dispatcherOf(name string) *dispatcher {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if lr, ok := b.routes[name]; ok {
+		return lr.dispatcher
+	}
+	return nil
+}

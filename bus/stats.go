@@ -1,10 +1,13 @@
 package bus
 
 import (
+	"context"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/eventbus-go/eventbus/router"
 )
 
 // routeStats counts what happened to a route's events since the process
@@ -73,4 +76,39 @@ func (h *latencyHistogram) quantile(q float64) float64 {
 		}
 	}
 	return math.Inf(1)
+}
+
+// Stats reports a route's counters and its channels' depths.
+func (b *Bus) Stats(ctx context.Context, route string) (RouteStats, error) {
+	lr, err := b.liveRoute(route)
+	if err != nil {
+		return RouteStats{}, err
+	}
+	depth, err := lr.backend.Depth(ctx, route)
+	if err != nil {
+		return RouteStats{}, err
+	}
+	dead, err := lr.backend.Depth(ctx, route+router.DeadLetterSuffix)
+	if err != nil {
+		return RouteStats{}, err
+	}
+	s := lr.stats
+	st := RouteStats{
+		Route:        route,
+		Accepted:     s.accepted.Load(),
+		Delivered:    s.delivered.Load(),
+		Retried:      s.retried.Load(),
+		DeadLettered: s.deadLettered.Load(),
+		Dropped:      s.dropped.Load(),
+		Diverted:     s.diverted.Load(),
+		Depth:        depth,
+		DeadLetters:  dead,
+		Blocked:      lr.admission.waiting(),
+		LatencyP50ms: s.latency.quantile(0.50),
+		LatencyP99ms: s.latency.quantile(0.99),
+	}
+	if d := b.dispatcherOf(route); d != nil {
+		st.Inflight = d.busy.Load()
+	}
+	return st, nil
 }
