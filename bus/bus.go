@@ -56,9 +56,9 @@ type liveRoute struct {
 	route   router.Route // with defaults applied
 	backend adapters.Backend
 	topic   *pubsub.Topic
-	// store writes one event to the route's channel: through the driver
+	// write stores one event on the route's channel: through the driver
 	// directly where the backend is an adapters.Sender, else through topic.
-	store      func(ctx context.Context, m *pubsub.Message) error
+	write      func(ctx context.Context, m *pubsub.Message) error
 	deadLetter *pubsub.Topic
 	dispatcher *dispatcher
 	// stats and admission outlive replacements of the route.

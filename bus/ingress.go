@@ -237,7 +237,7 @@ func publish(ctx context.Context, e *event.Event, msg *pubsub.Message, placement
 			return err
 		}
 		// Each Send needs its own Message; body and metadata are shared read-only.
-		if err := p.route.store(ctx, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
+		if err := p.route.write(ctx, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
 			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 		}
 		return nil

@@ -88,7 +88,7 @@ func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(route
 		if err := checkCapabilities(r, old.backend); err != nil {
 			return router.Route{}, false, err
 		}
-		lr.backend, lr.topic, lr.deadLetter, lr.store = old.backend, old.topic, old.deadLetter, old.store
+		lr.backend, lr.topic, lr.deadLetter, lr.write = old.backend, old.topic, old.deadLetter, old.write
 		lr.stats, lr.admission = old.stats, old.admission
 	} else if err := lr.open(ctx, b.backends); err != nil {
 		return router.Route{}, false, err
@@ -254,14 +254,14 @@ func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) erro
 		return err
 	}
 	lr.backend, lr.topic, lr.deadLetter = be, topic, deadLetter
-	lr.store = topic.Send
+	lr.write = topic.Send
 	if sender, ok := be.(adapters.Sender); ok {
 		dt, err := sender.OpenSender(ctx, name)
 		if err != nil {
 			_ = lr.closeTopics(ctx)
 			return err
 		}
-		lr.store = func(ctx context.Context, m *pubsub.Message) error {
+		lr.write = func(ctx context.Context, m *pubsub.Message) error {
 			return dt.SendBatch(ctx, []*driver.Message{{Body: m.Body, Metadata: m.Metadata}})
 		}
 	}
