@@ -17,6 +17,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/adapters/memory"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/adapters/sqs"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
@@ -83,6 +84,7 @@ func newRegistry() *adapters.Registry {
 	r.Register(memory.Scheme, memory.Open)
 	r.Register(rabbitmq.Scheme, rabbitmq.Open)
 	r.Register(kafka.Scheme, kafka.Open)
+	r.Register(sqs.Scheme, sqs.Open)
 	return r
 }
 

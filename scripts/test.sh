@@ -38,6 +38,18 @@ ensure_postgres
 export EVENTBUS_TEST_RABBIT="${EVENTBUS_TEST_RABBIT:-amqp://guest:guest@127.0.0.1:5672/}"
 export EVENTBUS_TEST_POSTGRES="${EVENTBUS_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 
+# kcat: the Kafka interop test reads the bus's topics with it. (Kafka itself
+# needs nothing: its tests start kfake in-process.)
+command -v kcat >/dev/null || { log "installing kcat"; apt-get install -y kcat >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y kcat >/dev/null; }; }
+
+# SQS: fauxqs, an emulator (pinned in scripts/sqs-emulator/), unless the
+# caller names an endpoint of its own.
+if [[ -z "${EVENTBUS_TEST_SQS:-}" ]]; then
+	scripts/sqs-emulator.sh start
+	trap 'scripts/sqs-emulator.sh stop' EXIT
+	export EVENTBUS_TEST_SQS="sqs://127.0.0.1:4566?region=us-east-1"
+fi
+
 log "go vet"
 go vet ./...
 

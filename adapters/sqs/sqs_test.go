@@ -1,0 +1,275 @@
+package sqs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"gocloud.dev/pubsub"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/adaptertest"
+	"github.com/eventbus-go/eventbus/adapters/sqs"
+)
+
+// endpointURL is the SQS endpoint the tests use, from EVENTBUS_TEST_SQS
+// (sqs://127.0.0.1:4566?region=us-east-1; scripts/sqs-emulator.sh starts
+// one), with extra options appended. Unset, the tests skip, except under
+// CI=true, where a missing endpoint is a failure.
+func endpointURL(t *testing.T, extra string) *url.URL {
+	t.Helper()
+	raw := os.Getenv("EVENTBUS_TEST_SQS")
+	if raw == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("EVENTBUS_TEST_SQS is not set: CI must test against an SQS endpoint (scripts/sqs-emulator.sh start, then sqs://127.0.0.1:4566?region=us-east-1)")
+		}
+		t.Skip("EVENTBUS_TEST_SQS is not set (scripts/sqs-emulator.sh start, then sqs://127.0.0.1:4566?region=us-east-1)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("EVENTBUS_TEST_SQS: %v", err)
+	}
+	if extra != "" {
+		u.RawQuery = strings.TrimPrefix(u.RawQuery+"&"+extra, "&")
+	}
+	return u
+}
+
+func TestConformance(t *testing.T) {
+	u := endpointURL(t, "")
+	adaptertest.Run(t, adaptertest.Harness{
+		Open: func(ctx context.Context) (adapters.Backend, error) { return sqs.Open(ctx, u) },
+	})
+}
+
+func TestConformanceFIFO(t *testing.T) {
+	u := endpointURL(t, "fifo=true")
+	adaptertest.Run(t, adaptertest.Harness{
+		Open: func(ctx context.Context) (adapters.Backend, error) { return sqs.Open(ctx, u) },
+	})
+}
+
+func TestUnknownOptionIsRefused(t *testing.T) {
+	u := &url.URL{Scheme: sqs.Scheme, Host: "127.0.0.1:4566", RawQuery: "region=us-east-1&visibilty_timeout=60"}
+	_, err := sqs.Open(t.Context(), u)
+	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "visibility_timeout") {
+		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
+	}
+}
+
+// openChannel opens a backend on u and a fresh channel on it, removed when
+// the test ends.
+func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, string, *pubsub.Topic) {
+	t.Helper()
+	ctx := t.Context()
+	b, err := sqs.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ch := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	for _, c := range []string{ch, ch + ".dlq"} {
+		if err := b.EnsureChannel(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), c) })
+	}
+	top, err := b.OpenTopic(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	return b, ch, top
+}
+
+func event1(id, key string) *pubsub.Message {
+	md := map[string]string{"specversion": "1.0", "id": id, "source": "/sqs-test", "type": "test", "datacontenttype": "application/json"}
+	if key != "" {
+		md[adapters.MetaOrderingKey] = key
+	}
+	return &pubsub.Message{Body: []byte(`{"id":"` + id + `"}`), Metadata: md}
+}
+
+// A consumer written with nothing but aws-sdk-go-v2 and the CloudEvents SDK
+// reads a channel's queue: the body is a structured-mode CloudEvent and the
+// bus's own metadata rides in message attributes.
+func TestPlainSDKConsumerReadsTheEvent(t *testing.T) {
+	u := endpointURL(t, "")
+	_, ch, top := openChannel(t, u, "interop")
+	m := event1("interop-1", "")
+	m.Metadata["subject"] = "orders/42"
+	m.Metadata[adapters.MetaAttempts] = "2"
+	if err := top.Send(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+
+	region := u.Query().Get("region")
+	client := awssqs.New(awssqs.Options{
+		Region:       region,
+		BaseEndpoint: aws.String("http://" + u.Host),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	q, err := client.GetQueueUrl(t.Context(), &awssqs.GetQueueUrlInput{QueueName: aws.String(sqs.DefaultPrefix + ch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.ReceiveMessage(t.Context(), &awssqs.ReceiveMessageInput{
+		QueueUrl: q.QueueUrl, WaitTimeSeconds: 5, MessageAttributeNames: []string{"All"},
+	})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("ReceiveMessage: %v, %d messages; want the one event", err, len(out.Messages))
+	}
+	got := out.Messages[0]
+	var e event.Event
+	if err := json.Unmarshal([]byte(aws.ToString(got.Body)), &e); err != nil {
+		t.Fatalf("the body %q is not a structured CloudEvent: %v", aws.ToString(got.Body), err)
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatalf("the event read back is not valid: %v", err)
+	}
+	if e.ID() != "interop-1" || e.Subject() != "orders/42" || string(e.Data()) != `{"id":"interop-1"}` {
+		t.Errorf("read id %q subject %q data %s; want what the producer sent", e.ID(), e.Subject(), e.Data())
+	}
+	if a := got.MessageAttributes[adapters.MetaAttempts]; aws.ToString(a.StringValue) != "2" {
+		t.Errorf("attribute %s = %v, want 2: the bus's metadata rides in message attributes", adapters.MetaAttempts, a.StringValue)
+	}
+	if len(e.Extensions()) != 0 {
+		t.Errorf("extensions %v: the bus's metadata must not leak into the event", e.Extensions())
+	}
+}
+
+// 1,000 events over 10 keys arrive in per-key order, one per key at a time,
+// on a FIFO queue, while every third first delivery of one key fails and is
+// retried, and two subscriptions compete for the work.
+func TestFIFOKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
+	const keys, perKey = 10, 100
+	b, ch, top := openChannel(t, endpointURL(t, "fifo=true"), "ordering")
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Go(func() {
+			for i := range perKey {
+				if err := top.Send(t.Context(), event1(fmt.Sprintf("k%d-%03d", k, i), fmt.Sprintf("k%d", k))); err != nil {
+					t.Errorf("Send: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var subs []*pubsub.Subscription
+	for range 2 {
+		sub, err := b.OpenSubscription(t.Context(), ch, adapters.SubscriptionOptions{MaxInflight: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
+		subs = append(subs, sub)
+	}
+	checkPerKeyOrder(t, subs, keys, perKey)
+}
+
+// checkPerKeyOrder consumes keys×perKey events whose ids are "k<key>-<seq>"
+// from subs, nacking every third first delivery of key k3, and fails if an
+// event arrives other than next in its key's order. Since the next event is
+// due only once the previous one is acked, this also fails when a key has
+// two events in flight at once.
+func checkPerKeyOrder(t *testing.T, subs []*pubsub.Subscription, keys, perKey int) {
+	t.Helper()
+	var mu sync.Mutex
+	next := map[string]int{} // key → the sequence number due next
+	nacked := map[string]bool{}
+	acked := 0
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, sub := range subs {
+		for range 8 {
+			wg.Go(func() {
+				for {
+					m, err := sub.Receive(ctx)
+					if err != nil {
+						return
+					}
+					id := m.Metadata["id"]
+					key, seqStr, _ := strings.Cut(id, "-")
+					seq, _ := strconv.Atoi(seqStr)
+					mu.Lock()
+					if seq != next[key] {
+						t.Errorf("received %s, want %s-%03d next: a key's events come one at a time, in publish order", id, key, next[key])
+					}
+					fail := key == "k3" && seq%3 == 0 && !nacked[id]
+					if fail {
+						nacked[id] = true
+					} else {
+						next[key] = seq + 1
+						if acked++; acked == keys*perKey {
+							cancel()
+						}
+					}
+					mu.Unlock()
+					if fail {
+						m.Nack() // a failed delivery: it must come back before k3's next event
+					} else {
+						m.Ack()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if acked != keys*perKey {
+		t.Fatalf("acked %d of %d events within the time limit (next due per key: %v)", acked, keys*perKey, next)
+	}
+}
+
+// Past max_receive_count receives, SQS itself moves a message to the
+// channel's dead-letter queue: the safety net under the bus's max_attempts.
+func TestRedriveMovesAPoisonMessageToTheDeadLetterChannel(t *testing.T) {
+	b, ch, top := openChannel(t, endpointURL(t, "max_receive_count=2"), "redrive")
+	if err := top.Send(t.Context(), event1("poison", "")); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.OpenSubscription(t.Context(), ch, adapters.SubscriptionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
+	for range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		m, err := sub.Receive(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Receive: %v; want the message redelivered up to max_receive_count", err)
+		}
+		m.Nack()
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		// SQS moves the message when a receive finds it past the count.
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		if m, err := sub.Receive(ctx); err == nil {
+			m.Nack()
+			t.Fatalf("received %s a third time: max_receive_count=2 must dead-letter it", m.Metadata["id"])
+		}
+		cancel()
+		n, err := b.Depth(t.Context(), ch+".dlq")
+		if err == nil && n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Depth(%s.dlq) = %d, %v; want 1: a message received max_receive_count times must be dead-lettered", ch, n, err)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package sqs
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// goldenEvent has every CloudEvents attribute and three extensions.
+func goldenEvent(t *testing.T) *event.Event {
+	e := event.New(event.CloudEventsVersionV1)
+	e.SetID("7c2f9d3e")
+	e.SetSource("https://shop.example.com/orders")
+	e.SetType("com.example.order.created")
+	e.SetSubject("orders/42")
+	e.SetTime(time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC))
+	e.SetDataSchema("https://shop.example.com/schemas/order.json")
+	e.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	e.SetExtension("attempt", 3)
+	e.SetExtension("urgent", true)
+	if err := e.SetData("application/json", map[string]any{"order": 42}); err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+// The SQS message the bus writes for an event is a wire format other
+// CloudEvents SDKs read: any change to it must be deliberate (go test -update).
+func TestStructuredModeMatchesGolden(t *testing.T) {
+	m, err := adapters.EncodeEvent(goldenEvent(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Metadata[adapters.MetaOrderingKey] = "customer-7"
+	m.Metadata[adapters.MetaAcceptedAt] = "1772600767123"
+	body, err := encodeBody(m.Body, m.Metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := map[string]string{}
+	for k, v := range attributes(m.Metadata) {
+		attrs[k] = *v.DataType + ":" + *v.StringValue
+	}
+	got, err := json.MarshalIndent(map[string]any{
+		"body":              json.RawMessage(body),
+		"messageAttributes": attrs,
+		"deduplicationId":   dedupID(body, m.Metadata),
+	}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "structured-mode.golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the SQS message differs from %s, which consumers in other languages rely on:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// Data of each kind comes back byte for byte: JSON stays JSON, text a
+// string, anything else base64.
+func TestDataKindsRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		name, contentType, data, wantField string
+	}{
+		{"json", "application/json", `{"a":[1,2]}`, `"data":{"a":[1,2]}`},
+		{"no content type is json", "", `[1,2]`, `"data":[1,2]`},
+		{"json type but not json", "application/json", `not json`, `"data_base64"`},
+		{"text", "text/plain", "héllo\n", `"data":"héllo\n"`},
+		{"binary", "application/octet-stream", "\x00\xff", `"data_base64":"AP8="`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			md := map[string]string{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", adapters.MetaAttempts: "1"}
+			if c.contentType != "" {
+				md["datacontenttype"] = c.contentType
+			}
+			body, err := encodeBody([]byte(c.data), md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(body), c.wantField) {
+				t.Errorf("body %s does not hold %s", body, c.wantField)
+			}
+			gotData, gotMD := decode(string(body), attributes(md))
+			if string(gotData) != c.data || !maps.Equal(gotMD, md) {
+				t.Errorf("read back %q %v, want %q %v", gotData, gotMD, c.data, md)
+			}
+		})
+	}
+}
+
+func TestQueueNames(t *testing.T) {
+	long := strings.Repeat("r", 100)
+	for _, c := range []struct {
+		fifo          bool
+		channel, want string
+	}{
+		{false, "orders", "eventbus-orders"},
+		{true, "orders", "eventbus-orders.fifo"},
+		{false, "orders.dlq", "eventbus-orders-dlq-"},
+		{false, "orders-dlq", "eventbus-orders-dlq"},
+		{true, long, "eventbus-rrr"},
+	} {
+		b := &Backend{opts: options{prefix: DefaultPrefix, fifo: c.fifo}}
+		got := b.queueName(c.channel)
+		if !strings.HasPrefix(got, c.want) || len(got) > sqsMaxName || c.fifo != strings.HasSuffix(got, fifoSuffix) {
+			t.Errorf("queueName(%q, fifo %v) = %q, want it to start %q, fit 80 characters and end .fifo only on FIFO", c.channel, c.fifo, got, c.want)
+		}
+	}
+	b := &Backend{opts: options{prefix: DefaultPrefix}}
+	if b.queueName("a.b") == b.queueName("a-b") || b.queueName(long+"x") == b.queueName(long+"y") {
+		t.Error("two channels share a queue name: mapped and shortened names must stay distinct")
+	}
+}
