@@ -41,17 +41,13 @@ func (c Code) String() string {
 
 // Error is an error with a Code.
 type Error struct {
-	Code    Code
+	Code Code
+	// Message is the whole message, the cause's text included.
 	Message string
-	Err     error // the cause, if any
+	Err     error // the cause, if any, for errors.Is and errors.As
 }
 
-func (e *Error) Error() string {
-	if e.Err == nil {
-		return e.Message
-	}
-	return e.Message + ": " + e.Err.Error()
-}
+func (e *Error) Error() string { return e.Message }
 
 func (e *Error) Unwrap() error { return e.Err }
 

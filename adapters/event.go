@@ -28,6 +28,10 @@ const (
 	MetaFirstAttempt = "eventbus-first-attempt"
 	// MetaAcceptedAt is when ingress accepted the event (Unix milliseconds).
 	MetaAcceptedAt = "eventbus-accepted-at"
+	// MetaRedrivenAt marks an event put back from the dead-letter channel
+	// (Unix milliseconds), so a backend that deduplicates by content (SQS
+	// FIFO) does not take the redriven copy for the first one.
+	MetaRedrivenAt = "eventbus-redriven-at"
 )
 
 // EncodeEvent turns a CloudEvent into the canonical message every backend

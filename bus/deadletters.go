@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -127,6 +128,7 @@ func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, err
 		for _, meta := range []string{adapters.MetaAttempts, adapters.MetaFirstAttempt, adapters.MetaDeliverAt} {
 			delete(md, meta)
 		}
+		md[adapters.MetaRedrivenAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
 		if !lr.admission.tryAcquire() {
 			return true, adapters.Errorf(adapters.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, lr.route.Delivery.MaxDepth, redriven)
 		}
