@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
 )
 
 // bufferLimit bounds the records a reader holds fetched and not yet handed
@@ -90,8 +91,7 @@ type reader struct {
 	buffered int   // records in ready and lanes
 	err      error // permanent: the channel is gone
 	closed   bool
-	waiters  int
-	wake     chan struct{} // closed and replaced when waiters should look again
+	changed  wakeup.Signal // receivers wait on it for messages or room
 	dirty    chan struct{} // an ack made something committable
 }
 
@@ -105,7 +105,6 @@ func newReader(b *Backend, channel string) (*reader, error) {
 		lanes:    map[string][]*record{},
 		busy:     map[string]bool{},
 		inflight: map[*record]bool{},
-		wake:     make(chan struct{}),
 		dirty:    make(chan struct{}, 1),
 	}
 	cl, err := kgo.NewClient(
@@ -136,34 +135,6 @@ func newReader(b *Backend, channel string) (*reader, error) {
 	return r, nil
 }
 
-// signalLocked wakes every receiver waiting on the reader.
-func (r *reader) signalLocked() {
-	if r.waiters > 0 {
-		close(r.wake)
-		r.wake = make(chan struct{})
-	}
-}
-
-// waitLocked releases the lock until the reader signals, wait passes or
-// ctx ends; it reports false when ctx ended.
-func (r *reader) waitLocked(ctx context.Context, wait time.Duration) bool {
-	wake := r.wake
-	r.waiters++
-	r.mu.Unlock()
-	timer := time.NewTimer(wait)
-	ok := true
-	select {
-	case <-wake:
-	case <-timer.C:
-	case <-ctx.Done():
-		ok = false
-	}
-	timer.Stop()
-	r.mu.Lock()
-	r.waiters--
-	return ok
-}
-
 // fetchLoop polls records into the reader while it has room, until ctx
 // ends.
 func (r *reader) fetchLoop(ctx context.Context) {
@@ -190,7 +161,7 @@ func (r *reader) room(ctx context.Context) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for r.buffered >= bufferLimit {
-		if !r.waitLocked(ctx, receiveWait) {
+		if !r.changed.Wait(ctx, &r.mu, receiveWait) {
 			return 0
 		}
 	}
@@ -221,7 +192,7 @@ func (r *reader) add(fs kgo.Fetches) {
 		r.enqueueLocked(&record{rec: rec, md: md, key: md[adapters.MetaOrderingKey], p: p})
 		r.buffered++
 	})
-	r.signalLocked()
+	r.changed.Broadcast()
 }
 
 // enqueueLocked puts m at the tail of the ready queue or of its lane.
@@ -251,12 +222,12 @@ func (r *reader) take(ctx context.Context, s *subscription, maxRecords int, maxW
 		}
 		if n := min(maxRecords, s.prefetch-s.owned); n > 0 {
 			if taken := r.takeLocked(s, n); len(taken) > 0 {
-				r.signalLocked() // the fetch loop may wait for room
+				r.changed.Broadcast() // the fetch loop may wait for room
 				return taken, nil
 			}
 		}
 		wait := time.Until(deadline)
-		if wait <= 0 || !r.waitLocked(ctx, wait) {
+		if wait <= 0 || !r.changed.Wait(ctx, &r.mu, wait) {
 			return nil, nil
 		}
 	}
@@ -315,7 +286,7 @@ func (r *reader) settle(s *subscription, ms []*record, ack bool) {
 		}
 	}
 	r.requeueLocked(back)
-	r.signalLocked()
+	r.changed.Broadcast()
 	if ack {
 		select {
 		case r.dirty <- struct{}{}:
@@ -389,7 +360,7 @@ func (r *reader) release(s *subscription) bool {
 		r.untrackLocked(m)
 	}
 	r.requeueLocked(owned)
-	r.signalLocked()
+	r.changed.Broadcast()
 	return true
 }
 
@@ -424,7 +395,7 @@ func (r *reader) purge() {
 	for _, m := range r.dropLocked(func(*record) bool { return true }) {
 		m.p.done[m.rec.Offset] = true
 	}
-	r.signalLocked()
+	r.changed.Broadcast()
 	select {
 	case r.dirty <- struct{}{}:
 	default:
@@ -444,10 +415,10 @@ func (r *reader) revoked(ctx context.Context, cl *kgo.Client, revoked map[string
 		}
 	}
 	r.dropLocked(func(m *record) bool { return m.p.revoking })
-	r.signalLocked()
+	r.changed.Broadcast()
 	deadline := time.Now().Add(revokeWait)
 	for r.inflightIn(ids) && time.Now().Before(deadline) {
-		r.waitLocked(ctx, time.Until(deadline))
+		r.changed.Wait(ctx, &r.mu, time.Until(deadline))
 	}
 	r.mu.Unlock()
 	r.commit(ctx)
@@ -470,7 +441,7 @@ func (r *reader) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 		}
 	}
 	r.dropLocked(func(m *record) bool { return m.p.revoking })
-	r.signalLocked()
+	r.changed.Broadcast()
 }
 
 func (r *reader) inflightIn(ids []int32) bool {
@@ -539,7 +510,7 @@ func (r *reader) failLocked(err error) {
 		r.err = err
 	}
 	r.stop() // nothing more to fetch
-	r.signalLocked()
+	r.changed.Broadcast()
 }
 
 // close stops fetching, commits what is acked and leaves the group, so its

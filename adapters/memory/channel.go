@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
 )
 
 type message struct {
@@ -48,8 +49,7 @@ type channel struct {
 	bytes     int
 	nextID    uint64
 	removed   bool
-	waiters   int
-	wake      chan struct{} // closed and replaced when a waiter should look again
+	changed   wakeup.Signal // receivers wait on it for messages or room
 }
 
 func newChannel(name string, opts Options) *channel {
@@ -59,15 +59,6 @@ func newChannel(name string, opts Options) *channel {
 		lanes:    map[string]*queue{},
 		busy:     map[string]bool{},
 		inflight: map[uint64]*message{},
-		wake:     make(chan struct{}),
-	}
-}
-
-// signalLocked wakes every receiver waiting on the channel.
-func (c *channel) signalLocked() {
-	if c.waiters > 0 {
-		close(c.wake)
-		c.wake = make(chan struct{})
 	}
 }
 
@@ -105,7 +96,7 @@ func (c *channel) remove() {
 	clear(c.inflight)
 	c.runnable = nil
 	c.count, c.bytes = 0, 0
-	c.signalLocked()
+	c.changed.Broadcast()
 }
 
 func (c *channel) errRemoved() error {
@@ -166,7 +157,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 			c.enqueueLocked(m)
 		}
 	}
-	c.signalLocked()
+	c.changed.Broadcast()
 	return nil
 }
 
@@ -250,30 +241,10 @@ func (c *channel) take(ctx context.Context, s *subscription, maxMessages int, ma
 		if nextDue >= 0 {
 			wait = min(wait, nextDue)
 		}
-		if !c.waitLocked(ctx, wait) {
+		if !c.changed.Wait(ctx, &c.mu, wait) {
 			return nil, nil
 		}
 	}
-}
-
-// waitLocked releases the lock until the channel signals, wait passes or ctx
-// ends; it reports false when ctx ended.
-func (c *channel) waitLocked(ctx context.Context, wait time.Duration) bool {
-	wake := c.wake
-	c.waiters++
-	c.mu.Unlock()
-	timer := time.NewTimer(wait)
-	ok := true
-	select {
-	case <-wake:
-	case <-timer.C:
-	case <-ctx.Done():
-		ok = false
-	}
-	timer.Stop()
-	c.mu.Lock()
-	c.waiters--
-	return ok
 }
 
 // settle acks (requeue false) or nacks (requeue true) the messages with
@@ -300,7 +271,7 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 		c.freeKeyLocked(m.key, false)
 	}
 	c.requeueLocked(back)
-	c.signalLocked()
+	c.changed.Broadcast()
 }
 
 // requeueLocked puts in-flight messages back at the head of their queues.
@@ -359,7 +330,7 @@ func (c *channel) release(s *subscription) {
 	}
 	s.owned = 0
 	c.requeueLocked(owned)
-	c.signalLocked()
+	c.changed.Broadcast()
 }
 
 // dueHeap orders scheduled messages by due time, then by publish order.

@@ -103,5 +103,5 @@ func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 func hasWaiter(c *channel) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.waiters > 0
+	return c.changed.Waiters() > 0
 }
