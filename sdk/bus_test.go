@@ -106,3 +106,50 @@ func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
 		t.Errorf("RouteStats of a missing route = %v; want IsNotFound", err)
 	}
 }
+
+// Against a real bus: CreateRoute and CreateBus create, and refuse with 409
+// what exists, leaving it as it was.
+func TestAgainstABusCreateNeverReplaces(t *testing.T) {
+	c := startBus(t)
+	route := sdk.Route{Name: "orders", Target: sdk.Target{HTTP: &sdk.HTTPTarget{URL: "http://127.0.0.1:9/orders"}}}
+	saved, err := c.CreateRoute(t.Context(), route)
+	if err != nil || saved.Version != 1 || saved.Origin != "api" {
+		t.Fatalf("CreateRoute of a new route = %+v, %v; want version 1, origin api", saved, err)
+	}
+	route.Target.HTTP.URL = "http://127.0.0.1:9/elsewhere"
+	if _, err := c.CreateRoute(t.Context(), route); !sdk.IsConflict(err) {
+		t.Errorf("CreateRoute of an existing route = %v; want IsConflict, so a create never takes over a route made elsewhere", err)
+	}
+	if got, err := c.GetRoute(t.Context(), "orders"); err != nil || got.Version != 1 || got.Target.HTTP.URL != "http://127.0.0.1:9/orders" {
+		t.Errorf("route after the refused create = %+v, %v; want it unchanged at version 1", got, err)
+	}
+
+	bus, err := c.CreateBus(t.Context(), sdk.Bus{Name: "shop"})
+	if err != nil || bus.Version != 1 || bus.Origin != "api" {
+		t.Fatalf("CreateBus of a new bus = %+v, %v; want version 1, origin api", bus, err)
+	}
+	if _, err := c.CreateBus(t.Context(), sdk.Bus{Name: "shop", Backend: "mem://"}); !sdk.IsConflict(err) {
+		t.Errorf("CreateBus of an existing bus = %v; want IsConflict", err)
+	}
+	if got, err := c.GetBus(t.Context(), "shop"); err != nil || got.Version != 1 || got.Backend != "" {
+		t.Errorf("bus after the refused create = %+v, %v; want it unchanged at version 1", got, err)
+	}
+
+	// The builtin default bus counts as not yet created; once set, it does,
+	// until deleting it resets it.
+	if _, err := c.CreateBus(t.Context(), sdk.Bus{Name: "default", Backend: "mem://"}); err != nil {
+		t.Fatalf("CreateBus of the builtin default bus = %v; want it set", err)
+	}
+	if _, err := c.CreateBus(t.Context(), sdk.Bus{Name: "default"}); !sdk.IsConflict(err) {
+		t.Errorf("CreateBus of the default bus once set = %v; want IsConflict", err)
+	}
+	if err := c.DeleteBus(t.Context(), "default"); err != nil {
+		t.Fatalf("DeleteBus of the default bus = %v; want it reset", err)
+	}
+	if got, err := c.GetBus(t.Context(), "default"); err != nil || got.Origin != "builtin" || got.Backend != "" {
+		t.Errorf("default bus after its delete = %+v, %v; want origin builtin, no backend", got, err)
+	}
+	if _, err := c.CreateBus(t.Context(), sdk.Bus{Name: "default", Backend: "mem://"}); err != nil {
+		t.Errorf("CreateBus of the default bus after its reset = %v; want it set again", err)
+	}
+}

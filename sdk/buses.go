@@ -45,7 +45,26 @@ func (c *Client) PutBus(ctx context.Context, b Bus) (Bus, error) {
 	return out, err
 }
 
-// DeleteBus removes a bus that has no routes left (else 409).
+// CreateBus creates the bus b.Name and returns it as saved, but never
+// updates one: if the bus process already has a bus of that name, nothing
+// changes and the error is an *Error with Status 409 (IsConflict). The
+// check and the write are one request (If-None-Match: *). The bus
+// "default" always exists but counts as created only once someone sets it:
+// while its origin is "builtin", CreateBus sets it. b.Version is ignored.
+func (c *Client) CreateBus(ctx context.Context, b Bus) (Bus, error) {
+	b.Version = 0
+	body, err := json.Marshal(b)
+	if err != nil {
+		return Bus{}, err
+	}
+	var out Bus
+	_, err = c.send(ctx, http.MethodPut, "/v1/buses/"+url.PathEscape(b.Name), http.Header{"If-None-Match": {"*"}}, "application/json", body, &out)
+	return out, err
+}
+
+// DeleteBus removes a bus that has no routes left (else 409). Deleting the
+// bus "default" resets it: it goes back to the bus process's default
+// backend, with origin "builtin".
 func (c *Client) DeleteBus(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/v1/buses/"+url.PathEscape(name), "", nil, nil)
 	return err

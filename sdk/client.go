@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -278,6 +279,12 @@ func (c *Client) emit(ctx context.Context, contentType string, body []byte) ([]E
 // escaped and may end in a query. A status of 400 or more is returned as
 // *Error.
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) (int, error) {
+	return c.send(ctx, method, path, nil, contentType, body, out)
+}
+
+// send is do with header added to the request, such as the conditions
+// If-Match and If-None-Match.
+func (c *Client) send(ctx context.Context, method, path string, header http.Header, contentType string, body []byte, out any) (int, error) {
 	p, query, _ := strings.Cut(path, "?")
 	u := c.base.JoinPath(p)
 	u.RawQuery = query
@@ -285,6 +292,7 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	if err != nil {
 		return 0, err
 	}
+	maps.Copy(req.Header, header)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

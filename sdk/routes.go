@@ -110,6 +110,23 @@ func (c *Client) PutRoute(ctx context.Context, r Route) (Route, error) {
 	return out, err
 }
 
+// CreateRoute creates the route r.Name and returns it as saved, but never
+// replaces one: if the bus already has a route of that name (made through
+// the API or by its config file), nothing changes and the error is an
+// *Error with Status 409 (IsConflict). The check and the write are one
+// request (If-None-Match: *), so two callers racing to create the same
+// route cannot both succeed. r.Version is ignored.
+func (c *Client) CreateRoute(ctx context.Context, r Route) (Route, error) {
+	r.Version = 0
+	body, err := json.Marshal(r)
+	if err != nil {
+		return Route{}, err
+	}
+	var out Route
+	_, err = c.send(ctx, http.MethodPut, "/v1/routes/"+url.PathEscape(r.Name), http.Header{"If-None-Match": {"*"}}, "application/json", body, &out)
+	return out, err
+}
+
 // DeleteRoute removes a route and the events waiting in its channels.
 // Routes other routes divert to, and routes from the config file, are
 // refused with 409.
