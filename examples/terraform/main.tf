@@ -29,13 +29,18 @@ provider "eventbus" {
 # 1. Async work: a sign-up emits user.signed_up; the mailer plugin sends the
 #    verification code, retried with backoff while the mail server is down.
 resource "eventbus_route" "signup_mail" {
-  name   = "signup-mail"
-  match  = jsonencode({ type = ["user.signed_up"] })
-  target = { plugin = { name = "mailer" } }
-  delivery = {
+  name  = "signup-mail"
+  match = jsonencode({ type = ["user.signed_up"] })
+  target {
+    plugin { name = "mailer" }
+  }
+  delivery {
     max_attempts = 8
-    backoff      = { initial = "500ms", max = "30s" }
     max_age      = "1h"
+    backoff {
+      initial = "500ms"
+      max     = "30s"
+    }
   }
 }
 
@@ -43,9 +48,11 @@ resource "eventbus_route" "signup_mail" {
 #    and replies stock.reserved (or stock.rejected), which the second route
 #    hands back to the order service. Neither service knows the other.
 resource "eventbus_route" "reserve_stock" {
-  name   = "reserve-stock"
-  match  = jsonencode({ type = ["order.created"] })
-  target = { plugin = { name = "inventory" } }
+  name  = "reserve-stock"
+  match = jsonencode({ type = ["order.created"] })
+  target {
+    plugin { name = "inventory" }
+  }
 }
 
 resource "eventbus_route" "stock_answers" {
@@ -54,7 +61,9 @@ resource "eventbus_route" "stock_answers" {
     type   = ["stock.reserved", "stock.rejected"]
     source = ["inventory"]
   })
-  target = { http = { url = "http://127.0.0.1:8082/hooks/stock" } }
+  target {
+    http { url = "http://127.0.0.1:8082/hooks/stock" }
+  }
 }
 
 # 3. Traffic control: the flash sale queues the first 100 orders; past that,
@@ -68,16 +77,20 @@ resource "eventbus_route" "sold_out" {
   bus  = eventbus_bus.shop.name
   # It takes only what the flash sale diverts: no event the shop emits has
   # this type.
-  match  = jsonencode({ type = ["flash-sale.diverted-only"] })
-  target = { http = { url = "http://127.0.0.1:8083/sold-out" } }
+  match = jsonencode({ type = ["flash-sale.diverted-only"] })
+  target {
+    http { url = "http://127.0.0.1:8083/sold-out" }
+  }
 }
 
 resource "eventbus_route" "flash_sale" {
-  name   = "flash-sale"
-  bus    = eventbus_bus.shop.name
-  match  = jsonencode({ type = ["order.placed"] })
-  target = { http = { url = "http://127.0.0.1:8083/orders" } }
-  delivery = {
+  name  = "flash-sale"
+  bus   = eventbus_bus.shop.name
+  match = jsonencode({ type = ["order.placed"] })
+  target {
+    http { url = "http://127.0.0.1:8083/orders" }
+  }
+  delivery {
     max_depth = 100
     overflow  = "divert:${eventbus_route.sold_out.name}"
   }
@@ -90,8 +103,13 @@ resource "eventbus_route" "logs" {
   name    = "logs"
   match   = jsonencode({ type = [{ prefix = "log." }] })
   backend = var.kafka
-  target  = { topic = { url = var.kafka, name = "logs.stored" } }
-  delivery = {
+  target {
+    topic {
+      url  = var.kafka
+      name = "logs.stored"
+    }
+  }
+  delivery {
     max_inflight = 64
   }
 }
@@ -99,10 +117,15 @@ resource "eventbus_route" "logs" {
 # 5. Real-time chat: messages of one room (the event's subject) reach the
 #    chat server one at a time, in the order they were sent.
 resource "eventbus_route" "chat_room" {
-  name   = "chat-room"
-  match  = jsonencode({ type = ["chat.message"] })
-  target = { http = { url = "http://127.0.0.1:8084/hooks/chat", timeout = "2s" } }
-  delivery = {
+  name  = "chat-room"
+  match = jsonencode({ type = ["chat.message"] })
+  target {
+    http {
+      url     = "http://127.0.0.1:8084/hooks/chat"
+      timeout = "2s"
+    }
+  }
+  delivery {
     ordering_key = "subject"
     max_attempts = 3
   }

@@ -14,9 +14,9 @@ import (
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
-// originBuiltin is the origin of the default bus while no one has
-// configured it.
-const originBuiltin = "builtin"
+// originConfig is the origin of the buses and routes of the bus's config
+// file, which are read-only through the API.
+const originConfig = "config"
 
 var (
 	_ resource.Resource                = (*busResource)(nil)
@@ -89,20 +89,16 @@ func (r *busResource) Create(ctx context.Context, req resource.CreateRequest, re
 	}
 	name := plan.Name.ValueString()
 	summary := fmt.Sprintf("Creating bus %q", name)
-	// A PUT would silently take over a bus made elsewhere; only the default
-	// bus, which always exists, may be taken while no one configured it.
-	existing, err := r.client.GetBus(ctx, name)
-	switch {
-	case err == nil && existing.Origin != originBuiltin:
-		resp.Diagnostics.AddError(summary, fmt.Sprintf(
-			"The bus already has a bus %q (origin %q). Import it to manage it here: terraform import <resource address> %s",
-			name, existing.Origin, name))
-		return
-	case err != nil && !sdk.IsNotFound(err):
-		addAPIError(ctx, &resp.Diagnostics, req.Plan.Schema, summary, err)
-		return
+	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString()})
+	if sdk.IsConflict(err) {
+		// Most often the bus exists, made outside this configuration. The
+		// default bus conflicts only once someone set it: while it is
+		// builtin, CreateBus sets it.
+		if existing, getErr := r.client.GetBus(ctx, name); getErr == nil {
+			resp.Diagnostics.AddError(summary, alreadyExists("bus", existing.Name, existing.Origin))
+			return
+		}
 	}
-	saved, err := r.client.PutBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString()})
 	if err != nil {
 		addAPIError(ctx, &resp.Diagnostics, req.Plan.Schema, summary, err)
 		return
@@ -153,16 +149,10 @@ func (r *busResource) Delete(ctx context.Context, req resource.DeleteRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name := state.Name.ValueString()
-	var err error
-	if name == defaultBus {
-		// The default bus cannot be deleted: give it back its default backend.
-		_, err = r.client.PutBus(ctx, sdk.Bus{Name: name, Version: state.Version.ValueInt64()})
-	} else {
-		err = r.client.DeleteBus(ctx, name)
-	}
+	// Deleting the default bus resets it to the bus process's default backend.
+	err := r.client.DeleteBus(ctx, state.Name.ValueString())
 	if err != nil && !sdk.IsNotFound(err) {
-		addAPIError(ctx, &resp.Diagnostics, req.State.Schema, fmt.Sprintf("Deleting bus %q", name), err)
+		addAPIError(ctx, &resp.Diagnostics, req.State.Schema, fmt.Sprintf("Deleting bus %q", state.Name.ValueString()), err)
 	}
 }
 

@@ -31,7 +31,9 @@ resource "eventbus_bus" "orders" {
 resource "eventbus_route" "inventory" {
   name   = "inventory"
   bus    = eventbus_bus.orders.name
-  target = { http = { url = "http://127.0.0.1:9/inventory" } }
+  target {
+    http { url = "http://127.0.0.1:9/inventory" }
+  }
 }
 `, backend)
 	}
@@ -89,8 +91,8 @@ func TestAccBusDefaultIsAdoptedAndResetOnDestroy(t *testing.T) {
 			if err != nil {
 				return fmt.Errorf("the default bus must survive destroy: %w", err)
 			}
-			if b.Backend != "" {
-				return fmt.Errorf("default bus backend after destroy = %q, want none (the process's default backend)", b.Backend)
+			if b.Backend != "" || b.Origin != "builtin" {
+				return fmt.Errorf("default bus after destroy: backend %q, origin %q; want it reset: no backend (the process's default) and origin builtin", b.Backend, b.Origin)
 			}
 			return nil
 		},

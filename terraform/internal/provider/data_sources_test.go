@@ -21,13 +21,17 @@ resource "eventbus_route" "orders" {
   name   = "orders"
   bus    = eventbus_bus.shop.name
   match  = jsonencode({ type = ["order.created"] })
-  target = { http = { url = "http://127.0.0.1:9/inventory" } }
+  target {
+    http { url = "http://127.0.0.1:9/inventory" }
+  }
   paused = true
 }
 
 resource "eventbus_route" "audit" {
   name   = "audit"
-  target = { http = { url = "http://127.0.0.1:9/audit" } }
+  target {
+    http { url = "http://127.0.0.1:9/audit" }
+  }
 }
 
 data "eventbus_bus" "default" {

@@ -49,15 +49,32 @@ func addAPIError(ctx context.Context, diags *diag.Diagnostics, s schemaTypes, su
 }
 
 // attributePath maps a field path of the bus's API ("delivery.overflow",
-// "match.data.plan[0].prefix") to the top-level attribute it falls in
-// (delivery, match): the attribute names of this provider are those of the
-// API. Terraform points at the configuration line of a top-level attribute,
-// but not of one nested in an object, so the error names the full field
-// path in its message instead.
+// "match.data.plan[0].prefix") to the deepest attribute or block of the
+// schema on it (delivery.overflow, match): the names of this provider are
+// those of the API. Terraform points at that argument's line in the
+// configuration, or at its block when the argument is not written there;
+// the message names the full field path.
 func attributePath(ctx context.Context, s schemaTypes, fieldPath string) (path.Path, bool) {
-	name, _, _ := strings.Cut(fieldPath, ".")
-	name, _, _ = strings.Cut(name, "[")
-	p := path.Root(name)
-	_, diags := s.TypeAtPath(ctx, p)
-	return p, !diags.HasError()
+	p, found := path.Empty(), false
+	for step := range strings.SplitSeq(fieldPath, ".") {
+		name, _, indexed := strings.Cut(step, "[")
+		next := p.AtName(name)
+		if _, diags := s.TypeAtPath(ctx, next); diags.HasError() {
+			break
+		}
+		p, found = next, true
+		if indexed { // only JSON attributes hold lists: filters[1].sql
+			break
+		}
+	}
+	return p, found
+}
+
+// alreadyExists explains a create that the bus refused because it has a
+// kind ("route", "bus") of that name, from origin, and says what to do.
+func alreadyExists(kind, name, origin string) string {
+	if origin == originConfig {
+		return fmt.Sprintf("The bus already has a %s %q, from its config file, where it is read-only through the API. Change it in the config file, or give this one another name.", kind, name)
+	}
+	return fmt.Sprintf("The bus already has a %s %q (origin %q). Import it to manage it here: terraform import <resource address> %s", kind, name, origin, name)
 }

@@ -24,7 +24,7 @@ func routeSchema(t *testing.T) schemaTypes {
 	return resp.Schema
 }
 
-func TestBusFieldErrorsLandOnTheirTopLevelAttribute(t *testing.T) {
+func TestBusFieldErrorsLandOnTheirArgument(t *testing.T) {
 	err := &sdk.Error{Status: http.StatusBadRequest, Code: sdk.CodeInvalidArgument, Message: "2 problems", Fields: []sdk.FieldIssue{
 		{Path: "delivery.backoff.max", Message: "must not be below backoff.initial"},
 		{Path: "match.data.plan[0].prefix", Message: "must be a string"},
@@ -38,7 +38,7 @@ func TestBusFieldErrorsLandOnTheirTopLevelAttribute(t *testing.T) {
 		path   path.Path
 		detail string
 	}{
-		{path.Root("delivery"), "delivery.backoff.max: must not be below backoff.initial"},
+		{path.Root("delivery").AtName("backoff").AtName("max"), "delivery.backoff.max: must not be below backoff.initial"},
 		{path.Root("match"), "match.data.plan[0].prefix: must be a string"},
 		{path.Root("filters"), "filters[1].sql: syntax error"},
 		{path.Empty(), "event: not a route field"},

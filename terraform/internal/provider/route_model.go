@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -69,29 +68,6 @@ type backoffModel struct {
 	Initial durationValue `tfsdk:"initial"`
 	Max     durationValue `tfsdk:"max"`
 }
-
-// The object types of the nested attributes backoff and delivery, for their
-// default values.
-var (
-	backoffAttrTypes = map[string]attr.Type{
-		"initial": durationType{},
-		"max":     durationType{},
-	}
-	deliveryAttrTypes = map[string]attr.Type{
-		"max_attempts":  types.Int64Type,
-		"max_age":       durationType{},
-		"backoff":       types.ObjectType{AttrTypes: backoffAttrTypes},
-		"dead_letter":   types.BoolType,
-		"client_errors": types.StringType,
-		"max_inflight":  types.Int64Type,
-		"ordering_key":  types.StringType,
-		"rate":          types.StringType,
-		"delay":         durationType{},
-		"max_depth":     types.Int64Type,
-		"overflow":      types.StringType,
-		"block_timeout": durationType{},
-	}
-)
 
 // toAPI is the route as the bus's PUT takes it. Attributes left null are
 // left out, for the bus to fill in.
@@ -190,6 +166,42 @@ func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostic
 		}
 	}
 	return m, diags
+}
+
+// leaveOutDefaultBlocks leaves out of m, the route the bus answered, each
+// optional block (delivery, delivery's backoff) that prior leaves out while
+// the bus has its defaults for it. A block left out of the configuration
+// means "the bus's defaults", and Terraform allows no block in the state
+// that the plan leaves out. Once the bus's values differ from its defaults,
+// as after a change made outside Terraform, the block is kept, and the
+// next plan shows the difference.
+func (m *routeModel) leaveOutDefaultBlocks(prior routeModel, r sdk.Route) {
+	if prior.Delivery == nil && isDefaultDelivery(r.Delivery) {
+		m.Delivery = nil
+		return
+	}
+	if m.Delivery != nil && (prior.Delivery == nil || prior.Delivery.Backoff == nil) && isDefaultBackoff(r.Delivery.Backoff) {
+		m.Delivery.Backoff = nil
+	}
+}
+
+// isDefaultDelivery reports whether d is the policy the bus gives a route
+// that sets none.
+func isDefaultDelivery(d *sdk.Delivery) bool {
+	if d == nil {
+		return true
+	}
+	rest := *d
+	rest.Backoff, rest.DeadLetter = nil, nil
+	return rest == sdk.Delivery{MaxAttempts: defaultMaxAttempts, ClientErrors: defaultClientErrors, MaxInflight: defaultMaxInflight} &&
+		isDefaultBackoff(d.Backoff) &&
+		(d.DeadLetter == nil || *d.DeadLetter)
+}
+
+// isDefaultBackoff reports whether b is the backoff the bus gives a route
+// that sets none.
+func isDefaultBackoff(b *sdk.Backoff) bool {
+	return b == nil || *b == sdk.Backoff{Initial: defaultBackoffInitial.String(), Max: defaultBackoffMax.String()}
 }
 
 func rawJSON(v jsontypes.Normalized) json.RawMessage {

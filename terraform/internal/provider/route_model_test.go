@@ -59,3 +59,56 @@ func TestRouteWithoutDeadLetterFieldKeepsDeadLetters(t *testing.T) {
 		t.Error("dead_letter = false for a route whose answer leaves it out; the bus's default is true")
 	}
 }
+
+func TestBlocksLeftOutStayOutWhileTheBusHasItsDefaults(t *testing.T) {
+	defaults := func() *sdk.Delivery {
+		return &sdk.Delivery{MaxAttempts: 10, Backoff: &sdk.Backoff{Initial: "200ms", Max: "1m0s"}, ClientErrors: "dead-letter", MaxInflight: 16}
+	}
+	withoutDelivery := routeModel{}
+	withDelivery := routeModel{Delivery: &deliveryModel{}}
+	withBackoff := routeModel{Delivery: &deliveryModel{Backoff: &backoffModel{}}}
+	cases := map[string]struct {
+		prior                     routeModel
+		delivery                  func(*sdk.Delivery)
+		wantDelivery, wantBackoff bool
+	}{
+		"no delivery block, the bus's defaults: none in state, no diff": {
+			prior: withoutDelivery, delivery: func(*sdk.Delivery) {},
+		},
+		"no delivery block, dead_letter sent as true: still the defaults": {
+			prior: withoutDelivery, delivery: func(d *sdk.Delivery) { d.DeadLetter = new(true) },
+		},
+		"no delivery block, changed outside Terraform: kept, so the plan shows it": {
+			prior: withoutDelivery, delivery: func(d *sdk.Delivery) { d.MaxAttempts = 5 },
+			wantDelivery: true,
+		},
+		"no delivery block, backoff changed outside Terraform: kept": {
+			prior: withoutDelivery, delivery: func(d *sdk.Delivery) { d.Backoff.Initial = "1s" },
+			wantDelivery: true, wantBackoff: true,
+		},
+		"a delivery block without backoff, the bus's backoff: delivery only": {
+			prior: withDelivery, delivery: func(*sdk.Delivery) {},
+			wantDelivery: true,
+		},
+		"a backoff block: kept, even at the defaults": {
+			prior: withBackoff, delivery: func(*sdk.Delivery) {},
+			wantDelivery: true, wantBackoff: true,
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := sdk.Route{Name: "r", Target: sdk.Target{HTTP: &sdk.HTTPTarget{URL: "http://127.0.0.1:9/hook", Timeout: "10s"}}, Delivery: defaults()}
+			c.delivery(r.Delivery)
+			m, diags := routeFromAPI(context.Background(), r)
+			if diags.HasError() {
+				t.Fatal(diags)
+			}
+			m.leaveOutDefaultBlocks(c.prior, r)
+			gotDelivery := m.Delivery != nil
+			gotBackoff := gotDelivery && m.Delivery.Backoff != nil
+			if gotDelivery != c.wantDelivery || gotBackoff != c.wantBackoff {
+				t.Errorf("delivery block %v, backoff block %v; want %v, %v", gotDelivery, gotBackoff, c.wantDelivery, c.wantBackoff)
+			}
+		})
+	}
+}

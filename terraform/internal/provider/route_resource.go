@@ -6,17 +6,17 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -92,17 +92,34 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 					stringplanmodifier.RequiresReplace(),
 				},
 			},
-			"target": schema.SingleNestedAttribute{
-				Description: "Where the route delivers: set exactly one of http, plugin and topic.",
-				Required:    true,
-				Attributes: map[string]schema.Attribute{
-					"http": schema.SingleNestedAttribute{
+			"paused": schema.BoolAttribute{
+				Description: "Keep matching and storing events but deliver none, for example while the target is down for maintenance. Defaults to false.",
+				Optional:    true,
+				Computed:    true,
+				Default:     booldefault.StaticBool(false),
+			},
+			"version": schema.Int64Attribute{
+				Description: "The route's version, bumped by the bus on every change. Updates send it back, so the bus refuses to overwrite a change made since Terraform last read the route.",
+				Computed:    true,
+			},
+			"origin": schema.StringAttribute{
+				Description:   "Where the route comes from: \"api\", or \"config\" for routes of the bus's config file, which are read-only.",
+				Computed:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"target": schema.SingleNestedBlock{
+				Description: "Where the route delivers: required, with exactly one of the blocks http, plugin and topic.",
+				Validators:  []validator.Object{objectvalidator.IsRequired()},
+				Blocks: map[string]schema.Block{
+					"http": schema.SingleNestedBlock{
 						Description: "An HTTP endpoint that receives each event as a CloudEvents request in binary mode; a 2xx answer acknowledges it.",
-						Optional:    true,
+						Validators:  []validator.Object{requires("url")},
 						Attributes: map[string]schema.Attribute{
 							"url": schema.StringAttribute{
-								Description: "The endpoint's absolute http(s) URL.",
-								Required:    true,
+								Description: "The endpoint's absolute http(s) URL. Required.",
+								Optional:    true,
 							},
 							"timeout": schema.StringAttribute{
 								Description: "How long one delivery attempt may take, such as \"10s\". Defaults to \"" + defaultHTTPTimeout.String() + "\".",
@@ -119,37 +136,34 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 							},
 						},
 					},
-					"plugin": schema.SingleNestedAttribute{
+					"plugin": schema.SingleNestedBlock{
 						Description: "A handler plugin that the bus's config file declares under plugins.",
-						Optional:    true,
+						Validators:  []validator.Object{requires("name")},
 						Attributes: map[string]schema.Attribute{
 							"name": schema.StringAttribute{
-								Description: "The plugin's name in the bus's config.",
-								Required:    true,
+								Description: "The plugin's name in the bus's config. Required.",
+								Optional:    true,
 							},
 						},
 					},
-					"topic": schema.SingleNestedAttribute{
+					"topic": schema.SingleNestedBlock{
 						Description: "A topic on a backend that other systems read: an exchange on RabbitMQ, a topic on Kafka, a queue on SQS.",
-						Optional:    true,
+						Validators:  []validator.Object{requires("url", "name")},
 						Attributes: map[string]schema.Attribute{
 							"url": schema.StringAttribute{
-								Description: "The backend's URL, as for backend.",
-								Required:    true,
+								Description: "The backend's URL, as for backend. Required.",
+								Optional:    true,
 							},
 							"name": schema.StringAttribute{
-								Description: "The topic's name on that backend.",
-								Required:    true,
+								Description: "The topic's name on that backend. Required.",
+								Optional:    true,
 							},
 						},
 					},
 				},
 			},
-			"delivery": schema.SingleNestedAttribute{
-				Description: "The delivery policy. Attributes left out take the bus's defaults, which show in plans.",
-				Optional:    true,
-				Computed:    true,
-				Default:     objectdefault.StaticValue(defaultDelivery()),
+			"delivery": schema.SingleNestedBlock{
+				Description: "The delivery policy. Without this block the route has the bus's defaults; in it, the arguments left out take the bus's defaults, which show in plans.",
 				Attributes: map[string]schema.Attribute{
 					"max_attempts": schema.Int64Attribute{
 						Description: fmt.Sprintf("Attempts before an event is dead-lettered. Defaults to %d.", defaultMaxAttempts),
@@ -161,31 +175,6 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 						Description: "Stop retrying this long after the first attempt, such as \"24h\". No limit by default.",
 						Optional:    true,
 						CustomType:  durationType{},
-					},
-					"backoff": schema.SingleNestedAttribute{
-						Description: "Bounds of the exponential wait, with jitter, between attempts.",
-						Optional:    true,
-						Computed:    true,
-						Default:     objectdefault.StaticValue(defaultBackoff()),
-						Attributes: map[string]schema.Attribute{
-							"initial": schema.StringAttribute{
-								Description: "The first wait. Defaults to \"" + defaultBackoffInitial.String() + "\".",
-								Optional:    true,
-								Computed:    true,
-								CustomType:  durationType{},
-								Default:     stringdefault.StaticString(defaultBackoffInitial.String()),
-							},
-							"max": schema.StringAttribute{
-								Description: "The longest wait. Defaults to \"" + defaultBackoffMax.String() + "\", or to initial when that is longer.",
-								Optional:    true,
-								Computed:    true,
-								CustomType:  durationType{},
-								PlanModifiers: []planmodifier.String{derivedDefault{
-									description: "defaults to the larger of 1m0s and backoff.initial",
-									value:       planBackoffMax,
-								}},
-							},
-						},
 					},
 					"dead_letter": schema.BoolAttribute{
 						Description: "Keep exhausted events on the route's dead-letter channel (true) or drop them (false). Defaults to true.",
@@ -242,48 +231,44 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 						}},
 					},
 				},
-			},
-			"paused": schema.BoolAttribute{
-				Description: "Keep matching and storing events but deliver none, for example while the target is down for maintenance. Defaults to false.",
-				Optional:    true,
-				Computed:    true,
-				Default:     booldefault.StaticBool(false),
-			},
-			"version": schema.Int64Attribute{
-				Description: "The route's version, bumped by the bus on every change. Updates send it back, so the bus refuses to overwrite a change made since Terraform last read the route.",
-				Computed:    true,
-			},
-			"origin": schema.StringAttribute{
-				Description:   "Where the route comes from: \"api\", or \"config\" for routes of the bus's config file, which are read-only.",
-				Computed:      true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Blocks: map[string]schema.Block{
+					"backoff": schema.SingleNestedBlock{
+						Description: "Bounds of the exponential wait, with jitter, between attempts. Without this block they are the bus's defaults.",
+						Attributes: map[string]schema.Attribute{
+							"initial": schema.StringAttribute{
+								Description: "The first wait. Defaults to \"" + defaultBackoffInitial.String() + "\".",
+								Optional:    true,
+								Computed:    true,
+								CustomType:  durationType{},
+								Default:     stringdefault.StaticString(defaultBackoffInitial.String()),
+							},
+							"max": schema.StringAttribute{
+								Description: "The longest wait. Defaults to \"" + defaultBackoffMax.String() + "\", or to initial when that is longer.",
+								Optional:    true,
+								Computed:    true,
+								CustomType:  durationType{},
+								PlanModifiers: []planmodifier.String{derivedDefault{
+									description: "defaults to the larger of 1m0s and backoff.initial",
+									value:       planBackoffMax,
+								}},
+							},
+						},
+					},
+				},
 			},
 		},
 	}
 }
 
-func defaultBackoff() types.Object {
-	return types.ObjectValueMust(backoffAttrTypes, map[string]attr.Value{
-		"initial": durationOf(defaultBackoffInitial.String()),
-		"max":     durationOf(defaultBackoffMax.String()),
-	})
-}
-
-func defaultDelivery() types.Object {
-	return types.ObjectValueMust(deliveryAttrTypes, map[string]attr.Value{
-		"max_attempts":  types.Int64Value(defaultMaxAttempts),
-		"max_age":       durationNull(),
-		"backoff":       defaultBackoff(),
-		"dead_letter":   types.BoolValue(true),
-		"client_errors": types.StringValue(defaultClientErrors),
-		"max_inflight":  types.Int64Value(defaultMaxInflight),
-		"ordering_key":  types.StringNull(),
-		"rate":          types.StringNull(),
-		"delay":         durationNull(),
-		"max_depth":     types.Int64Null(),
-		"overflow":      types.StringNull(),
-		"block_timeout": durationNull(),
-	})
+// requires makes the named arguments of a block required wherever the
+// block is written. Marked Required in the schema, they would be required
+// even where the block is left out.
+func requires(names ...string) validator.Object {
+	exprs := make([]path.Expression, len(names))
+	for i, name := range names {
+		exprs[i] = path.MatchRelative().AtName(name)
+	}
+	return objectvalidator.AlsoRequires(exprs...)
 }
 
 func (r *routeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -292,19 +277,25 @@ func (r *routeResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name := plan.Name.ValueString()
-	summary := fmt.Sprintf("Creating route %q", name)
-	// A PUT would silently take over a route made elsewhere.
-	if existing, err := r.client.GetRoute(ctx, name); err == nil {
-		resp.Diagnostics.AddError(summary, fmt.Sprintf(
-			"The bus already has a route %q (origin %q). Import it to manage it here: terraform import <resource address> %s",
-			name, existing.Origin, name))
+	route, diags := plan.toAPI(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
 		return
-	} else if !sdk.IsNotFound(err) {
+	}
+	summary := fmt.Sprintf("Creating route %q", route.Name)
+	saved, err := r.client.CreateRoute(ctx, route)
+	if sdk.IsConflict(err) {
+		// Most often the route exists, made outside this configuration.
+		if existing, getErr := r.client.GetRoute(ctx, route.Name); getErr == nil {
+			resp.Diagnostics.AddError(summary, alreadyExists("route", existing.Name, existing.Origin))
+			return
+		}
+	}
+	if err != nil {
 		addAPIError(ctx, &resp.Diagnostics, req.Plan.Schema, summary, err)
 		return
 	}
-	r.put(ctx, plan, 0, summary, req.Plan.Schema, &resp.State, &resp.Diagnostics)
+	setRouteState(ctx, saved, plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *routeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -322,9 +313,7 @@ func (r *routeResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		addAPIError(ctx, &resp.Diagnostics, req.State.Schema, fmt.Sprintf("Reading route %q", state.Name.ValueString()), err)
 		return
 	}
-	m, diags := routeFromAPI(ctx, route)
-	resp.Diagnostics.Append(diags...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+	setRouteState(ctx, route, state, &resp.State, &resp.Diagnostics)
 }
 
 func (r *routeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -334,26 +323,29 @@ func (r *routeResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	summary := fmt.Sprintf("Updating route %q", plan.Name.ValueString())
-	r.put(ctx, plan, state.Version.ValueInt64(), summary, req.Plan.Schema, &resp.State, &resp.Diagnostics)
-}
-
-// put writes the planned route, conditional on version when it is not
-// zero, and keeps what the bus answered as the new state.
-func (r *routeResource) put(ctx context.Context, plan routeModel, version int64, summary string, s schemaTypes, state *tfsdk.State, diags *diag.Diagnostics) {
-	route, d := plan.toAPI(ctx)
-	diags.Append(d...)
-	if diags.HasError() {
+	route, diags := plan.toAPI(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	route.Version = version
+	// The bus refuses the write if the route changed since Terraform read it.
+	route.Version = state.Version.ValueInt64()
 	saved, err := r.client.PutRoute(ctx, route)
 	if err != nil {
-		addAPIError(ctx, diags, s, summary, err)
+		addAPIError(ctx, &resp.Diagnostics, req.Plan.Schema, fmt.Sprintf("Updating route %q", route.Name), err)
 		return
 	}
-	m, d := routeFromAPI(ctx, saved)
+	setRouteState(ctx, saved, plan, &resp.State, &resp.Diagnostics)
+}
+
+// setRouteState keeps the route the bus answered as the new state. prior
+// is the plan, or the state before a refresh: the blocks it leaves out
+// stay out while the bus has its defaults for them (see
+// leaveOutDefaultBlocks).
+func setRouteState(ctx context.Context, route sdk.Route, prior routeModel, state *tfsdk.State, diags *diag.Diagnostics) {
+	m, d := routeFromAPI(ctx, route)
 	diags.Append(d...)
+	m.leaveOutDefaultBlocks(prior, route)
 	diags.Append(state.Set(ctx, m)...)
 }
 

@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -25,16 +27,19 @@ resource "eventbus_route" "mail" {
   name    = "signup-mail"
   match   = "{\"type\": [\"user.signed_up\"], \"data\": {\"plan\": [{\"prefix\": \"pro\"}]}}"
   filters = jsonencode([{ sql = "source LIKE 'web/%'" }])
-  target = {
-    http = {
+  target {
+    http {
       url     = "http://127.0.0.1:9/hook"
       headers = { Authorization = "Bearer s3cret" }
     }
   }
-  delivery = {
+  delivery {
     max_attempts = 8
     max_age      = "24h"
-    backoff      = { initial = "1s", max = "1m" }
+    backoff {
+      initial = "1s"
+      max     = "1m"
+    }
   }
 }
 `
@@ -43,8 +48,13 @@ resource "eventbus_route" "mail" {
   name   = "signup-mail"
   match  = jsonencode({ type = ["user.signed_up"] })
   paused = true
-  target = { http = { url = "http://127.0.0.1:9/hook", timeout = "2s" } }
-  delivery = {
+  target {
+    http {
+      url     = "http://127.0.0.1:9/hook"
+      timeout = "2s"
+    }
+  }
+  delivery {
     max_attempts = 3
     max_depth    = 100
   }
@@ -55,8 +65,8 @@ resource "eventbus_route" "mail" {
 		CheckDestroy:             checkRoutesGone(client, "signup-mail"),
 		Steps: []resource.TestStep{
 			{
-				// Created; what the configuration leaves out shows the bus's
-				// defaults, and the plan after apply is empty.
+				// Created; what the blocks leave out shows the bus's defaults,
+				// and the plan after apply is empty.
 				Config: created,
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr("eventbus_route.mail", "bus", "default"),
@@ -80,7 +90,9 @@ resource "eventbus_route" "mail" {
 			},
 			{
 				// Changed in place, guarded by the version Terraform read;
-				// defaults that depend on other attributes follow them.
+				// defaults that depend on other arguments follow them, and
+				// a block left out (backoff) goes back to the bus's
+				// defaults.
 				Config: updated,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("eventbus_route.mail", plancheck.ResourceActionUpdate),
@@ -91,13 +103,13 @@ resource "eventbus_route" "mail" {
 					resource.TestCheckResourceAttr("eventbus_route.mail", "delivery.overflow", "reject"),
 					resource.TestCheckResourceAttr("eventbus_route.mail", "delivery.max_attempts", "3"),
 					resource.TestCheckNoResourceAttr("eventbus_route.mail", "delivery.max_age"),
-					resource.TestCheckResourceAttr("eventbus_route.mail", "delivery.backoff.max", "1m0s"),
+					resource.TestCheckNoResourceAttr("eventbus_route.mail", "delivery.backoff.initial"),
 					resource.TestCheckNoResourceAttr("eventbus_route.mail", "filters"),
 					resource.TestCheckNoResourceAttr("eventbus_route.mail", "target.http.headers.%"),
 					checkRouteOnBus(client, "signup-mail", func(r sdk.Route) error {
-						if !r.Paused || r.Delivery.MaxDepth != 100 || r.Delivery.MaxAge != "" || r.Filters != nil {
-							return fmt.Errorf("paused %v, max_depth %d, max_age %q, filters %s: want true, 100, none, none",
-								r.Paused, r.Delivery.MaxDepth, r.Delivery.MaxAge, r.Filters)
+						if !r.Paused || r.Delivery.MaxDepth != 100 || r.Delivery.MaxAge != "" || r.Filters != nil || r.Delivery.Backoff.Initial != "200ms" {
+							return fmt.Errorf("paused %v, max_depth %d, max_age %q, filters %s, backoff.initial %q: want true, 100, none, none, 200ms",
+								r.Paused, r.Delivery.MaxDepth, r.Delivery.MaxAge, r.Filters, r.Delivery.Backoff.Initial)
 						}
 						return nil
 					}),
@@ -152,7 +164,9 @@ func TestAccRouteDeletedOutsideTerraformIsPlannedAgain(t *testing.T) {
 	config := providerConfig(endpoint) + `
 resource "eventbus_route" "audit" {
   name   = "audit"
-  target = { http = { url = "http://127.0.0.1:9/audit" } }
+  target {
+    http { url = "http://127.0.0.1:9/audit" }
+  }
 }
 `
 	resource.Test(t, resource.TestCase{
@@ -176,6 +190,157 @@ resource "eventbus_route" "audit" {
 	})
 }
 
+// A route without a delivery block has the bus's defaults, and Terraform
+// keeps no delivery block for it: the plan after apply and after import is
+// empty. A policy changed outside Terraform shows as the block to remove,
+// and applying puts the defaults back.
+func TestAccRouteWithoutDeliveryBlockKeepsTheBusDefaults(t *testing.T) {
+	requireAcceptance(t)
+	endpoint := startBus(t)
+	client := newClient(t, endpoint)
+	config := providerConfig(endpoint) + `
+resource "eventbus_route" "audit" {
+  name = "audit"
+  target {
+    http { url = "http://127.0.0.1:9/audit" }
+  }
+}
+`
+	hasDefaultMaxAttempts := checkRouteOnBus(client, "audit", func(r sdk.Route) error {
+		if r.Delivery.MaxAttempts != 10 {
+			return fmt.Errorf("max_attempts %d: want the bus's default, 10", r.Delivery.MaxAttempts)
+		}
+		return nil
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		CheckDestroy:             checkRoutesGone(client, "audit"),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckNoResourceAttr("eventbus_route.audit", "delivery.max_attempts"),
+					hasDefaultMaxAttempts,
+				),
+			},
+			{
+				ResourceName:                         "eventbus_route.audit",
+				ImportState:                          true,
+				ImportStateId:                        "audit",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+			},
+			{
+				PreConfig: func() {
+					r, err := client.GetRoute(context.Background(), "audit")
+					if err != nil {
+						t.Fatal(err)
+					}
+					r.Delivery.MaxAttempts = 5
+					if _, err := client.PutRoute(context.Background(), r); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("eventbus_route.audit", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("eventbus_route.audit", tfjsonpath.New("delivery"), knownvalue.Null()),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckNoResourceAttr("eventbus_route.audit", "delivery.max_attempts"),
+					hasDefaultMaxAttempts,
+				),
+			},
+		},
+	})
+}
+
+// Terraform refuses an argument that a block does not have, naming it,
+// rather than ignoring it: a misspelt max_attempts must not leave a route
+// at the default. Arguments a block requires are required once it is
+// written, and the target block always is.
+func TestAccRouteBlocksRefuseWhatTheyDoNotHave(t *testing.T) {
+	requireAcceptance(t)
+	route := func(blocks string) string {
+		// Never contacted: each plan fails on the configuration first.
+		return providerConfig("http://127.0.0.1:9") + `
+resource "eventbus_route" "typo" {
+  name = "typo"
+` + blocks + `
+}
+`
+	}
+	httpTarget := `
+  target {
+    http { url = "http://127.0.0.1:9/hook" }
+  }`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: route(httpTarget + `
+  delivery {
+    max_attemps = 3
+  }`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`An\s+argument\s+named\s+"max_attemps"\s+is\s+not\s+expected\s+here`),
+			},
+			{
+				Config: route(httpTarget + `
+  delivery {
+    backoff {
+      intial = "1s"
+    }
+  }`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`An\s+argument\s+named\s+"intial"\s+is\s+not\s+expected\s+here`),
+			},
+			{
+				Config: route(`
+  target {
+    topic { url = "mem://" }
+  }`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`"target\.topic\.name"\s+must\s+be\s+specified`),
+			},
+			{
+				Config:      route(""),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Block\s+target\s+must\s+have\s+a\s+configuration\s+value`),
+			},
+		},
+	})
+}
+
+// A create never takes over a route made elsewhere: it says to import it,
+// and leaves it as it was.
+func TestAccRouteThatExistsMustBeImported(t *testing.T) {
+	requireAcceptance(t)
+	endpoint := startBus(t)
+	client := newClient(t, endpoint)
+	if _, err := client.PutRoute(context.Background(), sdk.Route{Name: "audit", Target: sdk.Target{HTTP: &sdk.HTTPTarget{URL: "http://127.0.0.1:9/audit"}}}); err != nil {
+		t.Fatal(err)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		Steps: []resource.TestStep{{
+			Config: providerConfig(endpoint) + `
+resource "eventbus_route" "audit" {
+  name = "audit"
+  target {
+    http { url = "http://127.0.0.1:9/elsewhere" }
+  }
+}
+`,
+			ExpectError: regexp.MustCompile(`already has a route "audit"(?s).*terraform import`),
+		}},
+	})
+	r, err := client.GetRoute(context.Background(), "audit")
+	if err != nil || r.Version != 1 || r.Target.HTTP.URL != "http://127.0.0.1:9/audit" {
+		t.Errorf("route after the refused create: %+v, %v; want it unchanged at version 1", r, err)
+	}
+}
+
 func TestAccRouteOverflowDivertsToAnotherRoute(t *testing.T) {
 	requireAcceptance(t)
 	endpoint := startBus(t)
@@ -188,14 +353,18 @@ func TestAccRouteOverflowDivertsToAnotherRoute(t *testing.T) {
 resource "eventbus_route" "sold_out" {
   name   = "sold-out"
   match  = jsonencode({ type = ["order.placed"] })
-  target = { http = { url = "http://127.0.0.1:9/sold-out" } }
+  target {
+    http { url = "http://127.0.0.1:9/sold-out" }
+  }
 }
 
 resource "eventbus_route" "flash" {
   name   = "flash"
   match  = jsonencode({ type = ["order.placed"] })
-  target = { http = { url = "http://127.0.0.1:9/orders" } }
-  delivery = {
+  target {
+    http { url = "http://127.0.0.1:9/orders" }
+  }
+  delivery {
     max_depth    = 100
     overflow     = "divert:${eventbus_route.sold_out.name}"
     ordering_key = "subject"
@@ -218,13 +387,15 @@ func TestAccRouteInvalidFieldIsReportedOnItsAttribute(t *testing.T) {
 		return providerConfig(endpoint) + `
 resource "eventbus_route" "bad" {
   name   = "bad"
-  target = { http = { url = "http://127.0.0.1:9/hook" } }
+  target {
+    http { url = "http://127.0.0.1:9/hook" }
+  }
 ` + attributes + `
 }
 `
 	}
-	// Each field the bus refuses is reported on the configuration line of
-	// its top-level attribute, with the bus's message naming the field.
+	// Each field the bus refuses is reported on its line of the
+	// configuration, with the bus's message naming the field.
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providerFactories,
 		Steps: []resource.TestStep{
@@ -233,8 +404,12 @@ resource "eventbus_route" "bad" {
 				ExpectError: regexp.MustCompile(`backend = "nope"\s+backend:\s+"nope"\s+is\s+not\s+a\s+backend\s+URL`),
 			},
 			{
-				Config:      route(`delivery = { max_depth = 10, overflow = "sideways" }`),
-				ExpectError: regexp.MustCompile(`delivery = \{ max_depth = 10, overflow = "sideways" \}\s+delivery\.overflow:\s+"sideways":\s+use\s+reject`),
+				Config: route(`
+  delivery {
+    max_depth = 10
+    overflow  = "sideways"
+  }`),
+				ExpectError: regexp.MustCompile(`overflow  = "sideways"\s+delivery\.overflow:\s+"sideways":\s+use\s+reject`),
 			},
 		},
 	})
