@@ -122,7 +122,7 @@ func newHost(ctx context.Context, cfgs []Config, log *slog.Logger, launch launch
 	for _, p := range h.plugins {
 		for _, s := range p.slots {
 			wg.Go(func() {
-				in, err := startInstance(ctx, launch, p.cfg, s.index, p.log)
+				in, err := startInstance(ctx, launch, p.cfg, s.index, p.timeout, p.handlerTimeout, p.log)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -215,7 +215,7 @@ func (h *Host) Deliver(ctx context.Context, name string, e *event.Event) (Result
 	if h.closed.Load() {
 		return Result{}, fmt.Errorf("plugins: the plugin host is shut down; plugin %q cannot take deliveries", name)
 	}
-	body, err := e.MarshalJSON()
+	c, err := newCall(e)
 	if err != nil {
 		return Result{}, fmt.Errorf("plugins: encoding event %s for plugin %q: %w", e.ID(), name, err)
 	}
@@ -223,12 +223,14 @@ func (h *Host) Deliver(ctx context.Context, name string, e *event.Event) (Result
 	defer p.inflight.Add(-1)
 	in, err := p.pick(ctx)
 	if err != nil {
+		releaseCall(c)
 		return Result{}, err
 	}
-	v, err := in.deliver(ctx, body, p.timeout, p.handlerTimeout)
+	v, err := in.deliver(ctx, c)
 	if err != nil {
-		return Result{}, err
+		return Result{}, err // c may still be queued: it is not reused
 	}
+	releaseCall(c)
 	return resultFrom(v, e), nil
 }
 
@@ -306,7 +308,7 @@ func (p *plugin) supervise(ctx context.Context, launch launcher, s *slot) {
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, restartBackoffMax)
-			next, err := startInstance(ctx, launch, p.cfg, s.index, p.log)
+			next, err := startInstance(ctx, launch, p.cfg, s.index, p.timeout, p.handlerTimeout, p.log)
 			if err != nil {
 				p.log.Error("plugin instance did not restart; trying again", "instance", s.index, "err", err, "retry_in", backoff)
 				continue

@@ -227,3 +227,56 @@ func TestPluginLogsReachSlogWithLevelAndAttributes(t *testing.T) {
 		t.Errorf("debug reached an info logger: %q", got)
 	}
 }
+
+// silentServer reads deliveries and answers none: a plugin that hangs
+// without its process stopping.
+type silentServer struct {
+	proto.UnimplementedHandlerServer
+}
+
+func (silentServer) Describe(context.Context, *proto.DescribeRequest) (*proto.DescribeResponse, error) {
+	return &proto.DescribeResponse{Name: "silent"}, nil
+}
+
+func (silentServer) Deliver(stream proto.Handler_DeliverServer) error {
+	for {
+		if _, err := stream.Recv(); err != nil {
+			return nil
+		}
+	}
+}
+
+// The hang sweep measures each delivery's own deadline: a delivery whose
+// caller gave up leaves the sweep, so it does not cut short the wait of
+// the next one, and that one is still found hung within the timeout.
+func TestUnansweredDeliveryIsHungAtItsOwnDeadline(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	launch := func(_ context.Context, _ Config, _ int, _ *slog.Logger) (goplugin.ClientProtocol, process, error) {
+		client, server := goplugin.TestPluginGRPCConn(t, false, proto.PluginSet(silentServer{}))
+		return client, &inProcess{client: client, server: server}, nil
+	}
+	h, err := newHost(t.Context(), []Config{{Name: "p", Cmd: "in-process", Timeout: Duration(timeout)}}, testLogger(t), launch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, h)
+
+	ctx, cancel := context.WithTimeout(t.Context(), timeout/2)
+	defer cancel()
+	if _, err := h.Deliver(ctx, "p", newEvent("given-up", "t", nil)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Deliver with a short ctx = %v; want the ctx's error", err)
+	}
+	start := time.Now()
+	_, err = h.Deliver(t.Context(), "p", newEvent("waits", "t", nil))
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "hung") || !strings.Contains(err.Error(), "deliver the event again") {
+		t.Fatalf("unanswered delivery = %v; want an error saying the plugin hung and to deliver again", err)
+	}
+	if took < timeout-50*time.Millisecond || took > timeout+200*time.Millisecond {
+		t.Errorf("hang found after %s; want at the delivery's own deadline, %s (the given-up delivery's deadline must not count)", took, timeout)
+	}
+	eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
+		st, _ := h.Stats("p")
+		return st.Restarts == 1 && st.Ready == 1
+	})
+}

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
@@ -31,29 +34,77 @@ const (
 	maxBatchBytes = 1 << 20
 	// queueSize bounds the deliveries waiting for the stream.
 	queueSize = 4096
+	// maxPooledBody bounds the encoded events kept for reuse.
+	maxPooledBody = 64 << 10
 )
 
 // instance is one running plugin process and its delivery stream. It lives
 // until fail is called (the process crashed, hung, or the host stops);
 // then every delivery in flight to it returns an error and the supervisor
 // replaces it with a new process.
+//
+// A delivery costs no timer and no goroutine of its own: it is a call in
+// the calls map and at the tail of a list ordered by deadline (every call
+// has the same timeout, so registration order is deadline order). One
+// sweeper per instance sleeps until the oldest call's deadline; a call
+// still unanswered then means the process is hung.
 type instance struct {
-	plugin string
-	index  int
-	log    *slog.Logger
-	proc   process
-	health grpc_health_v1.HealthClient
-	desc   *proto.DescribeResponse
+	plugin         string
+	index          int
+	log            *slog.Logger
+	proc           process
+	health         grpc_health_v1.HealthClient
+	desc           *proto.DescribeResponse
+	timeout        time.Duration // the host's wait for a verdict
+	handlerTimeout time.Duration // what the plugin is told
 
-	queue        chan *proto.Delivery
 	cancelStream context.CancelFunc
-	loops        sync.WaitGroup // the stream's sender and receiver
+	loops        sync.WaitGroup // the stream's sender and receiver, the sweeper
+	wakeSender   chan struct{}  // a token: pending is no longer empty
 
-	mu    sync.Mutex
-	seq   uint64
-	calls map[uint64]chan callResult // deliveries in flight, by id
-	err   error                      // why the instance failed; nil while it lives
-	dead  chan struct{}              // closed by fail
+	mu      sync.Mutex
+	seq     uint64
+	calls   map[uint64]*call // deliveries in flight, by id
+	oldest  *call            // of calls, in deadline order: the sweeper's
+	newest  *call            // list
+	pending []*proto.Delivery
+	space   chan struct{} // closed when the sender takes pending; nil if nobody waits
+	err     error         // why the instance failed; nil while it lives
+	dead    chan struct{} // closed by fail
+}
+
+// call is one delivery in flight. Calls that complete with a verdict are
+// reused: the verdict proves the plugin received the delivery, so gRPC is
+// done with the encoded event.
+type call struct {
+	body       bytes.Buffer // the event, JSON; Delivery.Event points into it
+	delivery   proto.Delivery
+	done       chan callResult // buffered: the receiver never blocks
+	deadline   time.Time
+	prev, next *call
+}
+
+var calls = sync.Pool{New: func() any { return &call{done: make(chan callResult, 1)} }}
+
+// newCall encodes e into a call, once, with the CloudEvents SDK's own
+// JSON writer.
+func newCall(e *event.Event) (*call, error) {
+	c := calls.Get().(*call)
+	c.body.Reset()
+	if err := event.WriteJson(e, &c.body); err != nil {
+		calls.Put(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+func releaseCall(c *call) {
+	if c.body.Cap() > maxPooledBody {
+		return
+	}
+	c.delivery.Event = nil
+	c.prev, c.next = nil, nil
+	calls.Put(c)
 }
 
 type callResult struct {
@@ -124,7 +175,7 @@ func launchChild(_ context.Context, cfg Config, index int, log *slog.Logger) (go
 
 // startInstance launches one process of the plugin, asks it to Describe
 // itself and opens the delivery stream.
-func startInstance(ctx context.Context, launch launcher, cfg Config, index int, log *slog.Logger) (*instance, error) {
+func startInstance(ctx context.Context, launch launcher, cfg Config, index int, timeout, handlerTimeout time.Duration, log *slog.Logger) (*instance, error) {
 	log = log.With("instance", index)
 	rpc, proc, err := launch(ctx, cfg, index, log)
 	if err != nil {
@@ -139,7 +190,7 @@ func startInstance(ctx context.Context, launch launcher, cfg Config, index int, 
 		return fail("it does not serve the eventbus handler", err)
 	}
 	hc := raw.(proto.HandlerClient)
-	in := &instance{plugin: cfg.Name, index: index, log: log, proc: proc}
+	in := &instance{plugin: cfg.Name, index: index, log: log, proc: proc, timeout: timeout, handlerTimeout: handlerTimeout}
 	in.health = grpc_health_v1.NewHealthClient(rpc.(*goplugin.GRPCClient).Conn)
 	dctx, cancel := context.WithTimeout(ctx, startTimeout)
 	in.desc, err = hc.Describe(dctx, &proto.DescribeRequest{})
@@ -153,23 +204,36 @@ func startInstance(ctx context.Context, launch launcher, cfg Config, index int, 
 		cancelStream()
 		return fail("opening the delivery stream failed", err)
 	}
-	in.queue = make(chan *proto.Delivery, queueSize)
 	in.cancelStream = cancelStream
-	in.calls = map[uint64]chan callResult{}
+	in.wakeSender = make(chan struct{}, 1)
+	in.calls = map[uint64]*call{}
 	in.dead = make(chan struct{})
-	in.loops.Add(2)
+	in.loops.Add(3)
 	go in.send(stream)
 	go in.receive(stream)
+	go in.sweep()
 	log.Info("plugin instance started", "name", in.desc.GetName(), "version", in.desc.GetVersion(), "event_types", in.desc.GetEventTypes())
 	return in, nil
 }
 
-// deliver sends one event (JSON) and waits for its verdict. No verdict
-// within timeout means the process is hung: the instance fails, and with
-// it every delivery in flight to it.
-func (in *instance) deliver(ctx context.Context, body []byte, timeout, handlerTimeout time.Duration) (*proto.Verdict, error) {
-	done := make(chan callResult, 1)
+// deliver sends c and waits for its verdict. c is the caller's again
+// only when deliver returns a verdict.
+func (in *instance) deliver(ctx context.Context, c *call) (*proto.Verdict, error) {
 	in.mu.Lock()
+	for in.err == nil && len(in.pending) >= queueSize {
+		if in.space == nil {
+			in.space = make(chan struct{})
+		}
+		space := in.space
+		in.mu.Unlock()
+		select {
+		case <-space:
+		case <-in.dead:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		in.mu.Lock()
+	}
 	if in.err != nil {
 		err := in.err
 		in.mu.Unlock()
@@ -177,48 +241,86 @@ func (in *instance) deliver(ctx context.Context, body []byte, timeout, handlerTi
 	}
 	in.seq++
 	id := in.seq
-	in.calls[id] = done
-	in.mu.Unlock()
-
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	d := &proto.Delivery{Id: id, Event: body, TimeoutMs: handlerTimeout.Milliseconds()}
-	select {
-	case in.queue <- d:
-	case <-in.dead: // fail has answered done
-	case <-timer.C:
-		return nil, in.hung(timeout)
-	case <-ctx.Done():
-		in.forget(id)
-		return nil, ctx.Err()
+	c.deadline = time.Now().Add(in.timeout)
+	c.delivery.Id, c.delivery.Event, c.delivery.TimeoutMs = id, c.body.Bytes(), in.handlerTimeout.Milliseconds()
+	in.calls[id] = c
+	c.prev, c.next = in.newest, nil
+	if in.newest != nil {
+		in.newest.next = c
+	} else {
+		in.oldest = c
 	}
+	in.newest = c
+	in.pending = append(in.pending, &c.delivery)
+	wake := len(in.pending) == 1
+	in.mu.Unlock()
+	if wake {
+		select {
+		case in.wakeSender <- struct{}{}:
+		default: // the sender is awake already
+		}
+	}
+
 	select {
-	case r := <-done:
+	case r := <-c.done:
 		return r.verdict, r.err
-	case <-timer.C:
-		return nil, in.hung(timeout)
 	case <-ctx.Done():
-		in.forget(id)
+		in.mu.Lock()
+		if in.calls[id] == c {
+			in.remove(id, c)
+		}
+		in.mu.Unlock()
 		return nil, ctx.Err()
 	}
 }
 
-func (in *instance) hung(timeout time.Duration) error {
-	err := fmt.Errorf("no answer to a delivery within the plugin's timeout (%s): the process is taken as hung", timeout)
-	in.fail(err)
-	return in.lost(err)
+// remove takes a call out of calls and the deadline list; in.mu is held.
+func (in *instance) remove(id uint64, c *call) {
+	delete(in.calls, id)
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		in.oldest = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		in.newest = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// sweep fails the instance as hung when its oldest delivery passes its
+// deadline unanswered. With nothing in flight it sleeps for a whole
+// timeout: any delivery made meanwhile has a later deadline than its wake.
+func (in *instance) sweep() {
+	defer in.loops.Done()
+	t := time.NewTimer(in.timeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-in.dead:
+			return
+		}
+		in.mu.Lock()
+		wait := in.timeout
+		if in.oldest != nil {
+			wait = time.Until(in.oldest.deadline)
+		}
+		in.mu.Unlock()
+		if wait <= 0 {
+			in.fail(fmt.Errorf("no answer to a delivery within the plugin's timeout (%s): the process is taken as hung", in.timeout))
+			return
+		}
+		t.Reset(wait)
+	}
 }
 
 // lost is the error of a delivery that did not complete because the
 // instance failed.
 func (in *instance) lost(cause error) error {
 	return fmt.Errorf("plugin %q instance %d: the delivery did not complete; deliver the event again: %w", in.plugin, in.index, cause)
-}
-
-func (in *instance) forget(id uint64) {
-	in.mu.Lock()
-	delete(in.calls, id)
-	in.mu.Unlock()
 }
 
 // fail marks the instance failed for cause, stops its stream and answers
@@ -232,12 +334,13 @@ func (in *instance) fail(cause error) {
 	in.err = cause
 	calls := in.calls
 	in.calls = nil
+	in.oldest, in.newest, in.pending = nil, nil, nil
 	in.mu.Unlock()
 	close(in.dead)
 	in.cancelStream()
 	err := in.lost(cause)
-	for _, done := range calls {
-		done <- callResult{err: err}
+	for _, c := range calls {
+		c.done <- callResult{err: err}
 	}
 	if len(calls) > 0 {
 		in.log.Warn("deliveries in flight to a failed plugin instance returned errors for redelivery", "deliveries", len(calls), "err", cause)
@@ -253,31 +356,43 @@ func (in *instance) failed() bool {
 	}
 }
 
-// send packs what is queued into stream messages until the instance fails.
+// send packs what is pending into stream messages until the instance
+// fails.
 func (in *instance) send(stream proto.Handler_DeliverClient) {
 	defer in.loops.Done()
 	for {
-		var d *proto.Delivery
 		select {
-		case d = <-in.queue:
+		case <-in.wakeSender:
 		case <-in.dead:
 			return
 		}
-		batch := &proto.DeliveryBatch{Deliveries: []*proto.Delivery{d}}
-		size := len(d.Event)
-	drain:
-		for len(batch.Deliveries) < maxBatch && size < maxBatchBytes {
-			select {
-			case d = <-in.queue:
-				batch.Deliveries = append(batch.Deliveries, d)
-				size += len(d.Event)
-			default:
-				break drain
+		// Let the callers that are runnable now add their deliveries
+		// first: one message for many costs both sides less than many.
+		runtime.Gosched()
+		for {
+			in.mu.Lock()
+			n, size := 0, 0
+			for n < len(in.pending) && n < maxBatch && size < maxBatchBytes {
+				size += len(in.pending[n].Event)
+				n++
 			}
-		}
-		if err := stream.Send(batch); err != nil {
-			in.fail(fmt.Errorf("sending to the plugin process: %w", err))
-			return
+			if n == 0 {
+				in.mu.Unlock()
+				break
+			}
+			batch := &proto.DeliveryBatch{Deliveries: slices.Clone(in.pending[:n])}
+			rest := copy(in.pending, in.pending[n:])
+			clear(in.pending[rest:])
+			in.pending = in.pending[:rest]
+			if in.space != nil {
+				close(in.space)
+				in.space = nil
+			}
+			in.mu.Unlock()
+			if err := stream.Send(batch); err != nil {
+				in.fail(fmt.Errorf("sending to the plugin process: %w", err))
+				return
+			}
 		}
 	}
 }
@@ -294,9 +409,9 @@ func (in *instance) receive(stream proto.Handler_DeliverClient) {
 		}
 		in.mu.Lock()
 		for _, v := range vb.GetVerdicts() {
-			if done, ok := in.calls[v.GetId()]; ok {
-				delete(in.calls, v.GetId())
-				done <- callResult{verdict: v} // buffered: never blocks
+			if c, ok := in.calls[v.GetId()]; ok {
+				in.remove(v.GetId(), c)
+				c.done <- callResult{verdict: v}
 			}
 		}
 		in.mu.Unlock()

@@ -14,8 +14,8 @@
 //
 // The contract:
 //
-//   - Handle is called for many events at once, each in its own goroutine
-//     (Options.MaxConcurrency bounds them): it must be safe for concurrent
+//   - Handle is called for many events at once, on up to
+//     Options.MaxConcurrency goroutines: it must be safe for concurrent
 //     use.
 //   - Delivery is at least once: the same event may come again (after a
 //     crash, a timeout, or a retry), so make the handler idempotent, keyed

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -86,15 +87,21 @@ func serve(s proto.HandlerServer) {
 // a plugin needs; this is for tests and for hosting the service yourself.
 func NewServer(h Handler, opts Options) proto.HandlerServer {
 	s := newServer(opts)
-	s.dispatch = func(ctx context.Context, ds []*proto.Delivery, out chan<- *proto.Verdict) {
-		for _, d := range ds {
-			if !s.acquire(ctx) {
-				return
+	s.dispatch = func(ctx context.Context, w *workers, ds []*proto.Delivery, out chan<- *proto.Verdict) {
+		for len(ds) > 0 {
+			// Deliveries of one message with the same timeout share one
+			// deadline: one context and one timer, not one per event.
+			n := 1
+			for n < len(ds) && ds[n].GetTimeoutMs() == ds[0].GetTimeoutMs() {
+				n++
 			}
-			go func() {
-				defer s.release()
-				s.handleOne(ctx, h, d, out)
-			}()
+			f := s.newFlight(ctx, ds[:n], out)
+			for i, d := range ds[:n] {
+				if !w.run(func() { s.handleOne(ctx, h, f, i, d, out) }) {
+					return
+				}
+			}
+			ds = ds[n:]
 		}
 	}
 	return s
@@ -103,14 +110,8 @@ func NewServer(h Handler, opts Options) proto.HandlerServer {
 // NewBatchServer is NewServer for a BatchHandler.
 func NewBatchServer(h BatchHandler, opts Options) proto.HandlerServer {
 	s := newServer(opts)
-	s.dispatch = func(ctx context.Context, ds []*proto.Delivery, out chan<- *proto.Verdict) {
-		if !s.acquire(ctx) {
-			return
-		}
-		go func() {
-			defer s.release()
-			s.handleBatch(ctx, h, ds, out)
-		}()
+	s.dispatch = func(ctx context.Context, w *workers, ds []*proto.Delivery, out chan<- *proto.Verdict) {
+		w.run(func() { s.handleBatch(ctx, h, ds, out) })
 	}
 	return s
 }
@@ -119,10 +120,10 @@ type server struct {
 	proto.UnimplementedHandlerServer
 	opts Options
 	log  *slog.Logger
-	sem  chan struct{} // one token per handler call running
+	sem  chan struct{} // one token per worker: each runs one handler call at a time
 	// dispatch starts handling the deliveries of one message from the
-	// host; each verdict goes to out.
-	dispatch func(ctx context.Context, ds []*proto.Delivery, out chan<- *proto.Verdict)
+	// host on w; each verdict goes to out.
+	dispatch func(ctx context.Context, w *workers, ds []*proto.Delivery, out chan<- *proto.Verdict)
 }
 
 func newServer(opts Options) *server {
@@ -130,16 +131,47 @@ func newServer(opts Options) *server {
 	return &server{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.MaxConcurrency)}
 }
 
-func (s *server) acquire(ctx context.Context) bool {
+// workers run the handler calls of one stream on goroutines that outlive
+// a call, so that a call does not pay for a new goroutine and the growth
+// of its stack. There are as many as calls have run at once, at most
+// Options.MaxConcurrency over all streams; they end with the stream.
+type workers struct {
+	ctx  context.Context
+	sem  chan struct{}
+	jobs chan func() // unbuffered: a job goes only to an idle worker
+}
+
+// run hands job to an idle worker, or to a new one while there are fewer
+// than the bound, or waits for one to be idle. It returns false if ctx
+// ends first.
+func (w *workers) run(job func()) bool {
 	select {
-	case s.sem <- struct{}{}:
+	case w.jobs <- job:
 		return true
-	case <-ctx.Done():
+	default:
+	}
+	select {
+	case w.jobs <- job:
+		return true
+	case w.sem <- struct{}{}:
+		go w.work(job)
+		return true
+	case <-w.ctx.Done():
 		return false
 	}
 }
 
-func (s *server) release() { <-s.sem }
+func (w *workers) work(job func()) {
+	defer func() { <-w.sem }()
+	for {
+		job()
+		select {
+		case job = <-w.jobs:
+		case <-w.ctx.Done():
+			return
+		}
+	}
+}
 
 func (s *server) Describe(context.Context, *proto.DescribeRequest) (*proto.DescribeResponse, error) {
 	return &proto.DescribeResponse{Name: s.opts.Name, Version: s.opts.Version, EventTypes: s.opts.EventTypes}, nil
@@ -155,6 +187,7 @@ func (s *server) Deliver(stream proto.Handler_DeliverServer) error {
 	out := make(chan *proto.Verdict, maxBatch)
 	sendErr := make(chan error, 1)
 	go func() { sendErr <- s.sendVerdicts(ctx, stream, out) }()
+	w := &workers{ctx: ctx, sem: s.sem, jobs: make(chan func())}
 	for {
 		batch, err := stream.Recv()
 		if err != nil {
@@ -162,7 +195,7 @@ func (s *server) Deliver(stream proto.Handler_DeliverServer) error {
 			<-sendErr
 			return nil // the host closed the stream, or went away
 		}
-		s.dispatch(ctx, batch.GetDeliveries(), out)
+		s.dispatch(ctx, w, batch.GetDeliveries(), out)
 		select {
 		case err := <-sendErr:
 			return err
@@ -180,6 +213,9 @@ func (s *server) sendVerdicts(ctx context.Context, stream proto.Handler_DeliverS
 		case <-ctx.Done():
 			return nil
 		}
+		// Let the handlers that are runnable now answer first: one message
+		// for many verdicts costs both sides less than many.
+		runtime.Gosched()
 		batch := &proto.VerdictBatch{Verdicts: []*proto.Verdict{v}}
 		size := verdictSize(v)
 	drain:
@@ -210,25 +246,60 @@ func timeoutOf(d *proto.Delivery) time.Duration {
 	return time.Duration(d.GetTimeoutMs()) * time.Millisecond
 }
 
-// handleOne runs the handler for one delivery and sends exactly one
-// verdict: the handler's, or retry if the deadline passes first.
-func (s *server) handleOne(ctx context.Context, h Handler, d *proto.Delivery, out chan<- *proto.Verdict) {
-	var e event.Event
-	if err := e.UnmarshalJSON(d.GetEvent()); err != nil {
-		send(ctx, out, &proto.Verdict{Id: d.GetId(), Kind: proto.Kind_KIND_DEAD_LETTER, Reason: "the plugin could not read the event: " + err.Error()})
-		return
-	}
-	hctx, cancel := context.WithTimeout(ctx, timeoutOf(d))
-	defer cancel()
-	var answered atomic.Bool
-	stop := context.AfterFunc(hctx, func() {
-		if ctx.Err() == nil && answered.CompareAndSwap(false, true) {
-			send(ctx, out, &proto.Verdict{Id: d.GetId(), Kind: proto.Kind_KIND_RETRY, Reason: fmt.Sprintf("the handler did not return within its deadline (%s)", timeoutOf(d))})
+// flight is the deliveries of one message from the host that share a
+// timeout, and so a deadline, counted from their arrival.
+type flight struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stop     func() bool
+	answered []atomic.Bool
+	left     atomic.Int32 // deliveries not yet done with
+}
+
+// newFlight starts the deadline of ds: when it passes, each delivery not
+// answered yet is answered retry.
+func (s *server) newFlight(ctx context.Context, ds []*proto.Delivery, out chan<- *proto.Verdict) *flight {
+	timeout := timeoutOf(ds[0])
+	f := &flight{answered: make([]atomic.Bool, len(ds))}
+	f.left.Store(int32(len(ds)))
+	f.ctx, f.cancel = context.WithTimeout(ctx, timeout)
+	f.stop = context.AfterFunc(f.ctx, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		for i, d := range ds {
+			if f.answered[i].CompareAndSwap(false, true) {
+				send(ctx, out, &proto.Verdict{Id: d.GetId(), Kind: proto.Kind_KIND_RETRY, Reason: fmt.Sprintf("the handler did not return within its deadline (%s)", timeout)})
+			}
 		}
 	})
-	defer stop()
-	res, err := s.call(hctx, e, h.Handle)
-	if answered.CompareAndSwap(false, true) {
+	return f
+}
+
+// done counts delivery i as answered; the last one stops the deadline.
+func (f *flight) done() {
+	if f.left.Add(-1) == 0 {
+		f.stop()
+		f.cancel()
+	}
+}
+
+// handleOne runs the handler for delivery i of f and sends exactly one
+// verdict: the handler's, or retry if the deadline passes first.
+func (s *server) handleOne(ctx context.Context, h Handler, f *flight, i int, d *proto.Delivery, out chan<- *proto.Verdict) {
+	defer f.done()
+	if f.ctx.Err() != nil {
+		return // its deadline passed while it waited for a turn: answered retry
+	}
+	var e event.Event
+	if err := e.UnmarshalJSON(d.GetEvent()); err != nil {
+		if f.answered[i].CompareAndSwap(false, true) {
+			send(ctx, out, &proto.Verdict{Id: d.GetId(), Kind: proto.Kind_KIND_DEAD_LETTER, Reason: "the plugin could not read the event: " + err.Error()})
+		}
+		return
+	}
+	res, err := s.call(f.ctx, e, h.Handle)
+	if f.answered[i].CompareAndSwap(false, true) {
 		send(ctx, out, s.verdict(d.GetId(), res, err))
 	}
 }
