@@ -102,7 +102,13 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 	s.reserved += n
 	s.mu.Unlock()
 
-	out, err := s.b.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+	// The long poll is not cancelled with ctx: SQS may already have hidden
+	// the messages it is about to answer with, and a cancelled request
+	// would leave them hidden for the visibility timeout. It ends within
+	// receiveWait anyway, and accept gives back what arrives after Close.
+	pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), receiveWait+releaseTimeout)
+	defer cancel()
+	out, err := s.b.client.ReceiveMessage(pollCtx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(s.url),
 		MaxNumberOfMessages:         int32(n),
 		WaitTimeSeconds:             int32(receiveWait / time.Second),
@@ -113,7 +119,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 	s.reserved -= n
 	s.mu.Unlock()
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || pollCtx.Err() != nil {
 			return nil, nil
 		}
 		if code := codeOf(err); code == adapters.Unavailable || code == adapters.ResourceExhausted {
@@ -167,7 +173,11 @@ func (s *subscription) accept(ctx context.Context, received []types.Message) []*
 	}
 	s.mu.Unlock()
 	s.changeVisibility(ctx, hide)
-	s.changeVisibility(ctx, giveBack)
+	// Messages that arrived after Close go back at once; the receive's ctx
+	// is usually cancelled by then, so they get a context of their own.
+	releaseCtx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	s.changeVisibility(releaseCtx, giveBack)
 	return out
 }
 
