@@ -322,3 +322,46 @@ func TestDLQCommands(t *testing.T) {
 		t.Fatalf("delivered %s after redrive, want dl-1", id)
 	}
 }
+
+// Two bus processes sharing PostgreSQL: a route created through one serves
+// events on the other within a second.
+func TestReplicasSharingPostgresServeEachOthersRoutes(t *testing.T) {
+	pg := os.Getenv("EVENTBUS_TEST_POSTGRES")
+	if pg == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("EVENTBUS_TEST_POSTGRES is not set: CI must run the replica test against a real PostgreSQL")
+		}
+		t.Skip("set EVENTBUS_TEST_POSTGRES to run the replica test")
+	}
+	delivered := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		delivered <- r.Header.Get("Ce-Id")
+	}))
+	defer hook.Close()
+	_, one := serveProcess(t, "--store", pg)
+	_, two := serveProcess(t, "--store", pg)
+	name := fmt.Sprintf("replicated-%d", time.Now().UnixNano())
+	file := filepath.Join(t.TempDir(), "route.yaml")
+	os.WriteFile(file, []byte("name: "+name+"\nmatch: {type: ["+name+"]}\ntarget: {http: {url: '"+hook.URL+"'}}\n"), 0o644)
+	if code, out, errOut := runCLI(t, "routes", "apply", "-f", file, "--url", one); code != 0 {
+		t.Fatalf("apply on the first replica: %s %s", out, errOut)
+	}
+	created := time.Now()
+	t.Cleanup(func() { runCLI(t, "routes", "delete", name, "--url", one) })
+
+	for i := 0; ; i++ {
+		_, out, _ := runCLI(t, "emit", "--url", two, "--type", name, "--source", "test", "--id", fmt.Sprint(i))
+		if strings.Contains(out, `"`+name+`"`) {
+			break
+		}
+		if time.Since(created) > time.Second {
+			t.Fatalf("the second replica did not route to %s within 1s of its creation on the first", name)
+		}
+	}
+	t.Logf("the second replica routed to the new route %v after it was created on the first", time.Since(created).Round(time.Millisecond))
+	select {
+	case <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event the second replica accepted was never delivered")
+	}
+}
