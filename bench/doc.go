@@ -3,7 +3,7 @@
 // client, …). Run it with
 //
 //	go run ./bench                      # every scenario, 5 rounds of 10 s
-//	go run ./bench --quick              # every scenario in under a minute
+//	go run ./bench --quick              # every scenario in under a minute (3 rounds: a first look)
 //	go run ./bench --scenario ingress --rounds 7 --duration 20s
 //
 // A scenario is one kind of work (ingress: accept one CloudEvent over HTTP)

@@ -13,9 +13,12 @@ import (
 )
 
 // quickBudget is what the measured windows and warm-ups of --quick add up
-// to, whatever the scenarios: with the children's start-up the run stays
-// under a minute.
-const quickBudget = 40 * time.Second
+// to, whatever the scenarios; quickRounds keeps the number of child
+// processes started low. With their start-up the run stays under a minute.
+const (
+	quickBudget = 15 * time.Second
+	quickRounds = 3
+)
 
 func main() {
 	if name, ok := childName(os.Args[1:]); ok {
@@ -52,7 +55,7 @@ func run(args []string, out, progress io.Writer) error {
 	opts := runOptions{}
 	fs.IntVar(&opts.rounds, "rounds", 5, "measured rounds per contender")
 	fs.DurationVar(&opts.duration, "duration", 10*time.Second, "length of one measured window")
-	quick := fs.Bool("quick", false, "5 rounds with windows sized so that the whole run takes under a minute (--duration still wins if given)")
+	quick := fs.Bool("quick", false, "3 rounds with windows sized so that the whole run takes under a minute, for a first look (--rounds and --duration still win if given)")
 	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "each contender's process writes a CPU profile to `prefix`.<scenario>.<contender> (the last round's is kept)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +69,9 @@ func run(args []string, out, progress io.Writer) error {
 	}
 	if opts.rounds < 1 {
 		return fmt.Errorf("--rounds %d: want at least 1", opts.rounds)
+	}
+	if *quick && !flagSet(fs, "rounds") {
+		opts.rounds = quickRounds
 	}
 	if *quick && !flagSet(fs, "duration") {
 		runs := 0
