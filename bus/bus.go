@@ -132,7 +132,8 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		bus.Version, bus.Origin = 1, router.OriginConfig
 		b.setBus(bus)
 	}
-	for i, r := range cfg.Routes {
+	for _, i := range divertTargetsFirst(cfg.Routes) {
+		r := cfg.Routes[i]
 		r.Version, r.Origin = 1, router.OriginConfig
 		if _, _, err := b.applyRoute(ctx, r, nil); err != nil {
 			b.mu.Unlock()
@@ -247,4 +248,36 @@ func (b *Bus) publishState() {
 		panic("compiling validated routes failed: " + err.Error())
 	}
 	b.state.Store(&snapshot{buses: buses})
+}
+
+// divertTargetsFirst orders config routes so that a route comes after the
+// route its overflow diverts to, whatever order the file lists them in.
+// Indices refer to routes; a divert to a route not in the list is left for
+// applyRoute to report.
+func divertTargetsFirst(routes []router.Route) []int {
+	index := make(map[string]int, len(routes))
+	for i, r := range routes {
+		index[r.Name] = i
+	}
+	order := make([]int, 0, len(routes))
+	placed := make([]bool, len(routes))
+	var place func(i int, depth int)
+	place = func(i int, depth int) {
+		if placed[i] || depth > len(routes) { // depth bounds a divert cycle
+			return
+		}
+		if to, ok := routes[i].Delivery.DivertTo(); ok {
+			if j, exists := index[to]; exists && j != i {
+				place(j, depth+1)
+			}
+		}
+		if !placed[i] {
+			placed[i] = true
+			order = append(order, i)
+		}
+	}
+	for i := range routes {
+		place(i, 0)
+	}
+	return order
 }

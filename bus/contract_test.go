@@ -360,9 +360,10 @@ func TestFlashSaleDivertsPastTheCap(t *testing.T) {
 	sale.Paused = true
 	sale.Delivery.MaxDepth = 100
 	sale.Delivery.Overflow = "divert:sold-out"
-	// sold-out matches the same events; the sale's overflow lands there too.
+	// sold-out matches nothing itself; the sale's overflow lands there.
 	soldOut.Match = []byte(`{"type":["never"]}`)
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{soldOut, sale}})
+	// Listed before the route it diverts to: the config's order must not matter.
+	base, _ := startBus(t, bus.Config{Routes: []router.Route{sale, soldOut}})
 
 	const orders = 1000
 	var wg sync.WaitGroup

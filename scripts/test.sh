@@ -42,6 +42,9 @@ export EVENTBUS_TEST_POSTGRES="${EVENTBUS_TEST_POSTGRES:-postgres://postgres@127
 # needs nothing: its tests start kfake in-process.)
 command -v kcat >/dev/null || { log "installing kcat"; apt-get install -y kcat >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y kcat >/dev/null; }; }
 
+# Chromium: the chat example's test drives its page in a real browser.
+command -v chromium >/dev/null || { log "installing chromium"; apt-get install -y chromium chromium-driver >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium chromium-driver >/dev/null; }; }
+
 # SQS: fauxqs, an emulator (pinned in scripts/sqs-emulator/), unless the
 # caller names an endpoint of its own.
 if [[ -z "${EVENTBUS_TEST_SQS:-}" ]]; then

@@ -137,7 +137,18 @@ type EventResult struct {
 	ID     string   `json:"id"`
 	Source string   `json:"source"`
 	Routes []string `json:"routes,omitempty"`
-	Error  *Error   `json:"error,omitempty"`
+	// Overflow says what happened at matching routes that were full: the
+	// event diverted, the oldest event dropped, or ingress blocked a while.
+	Overflow []OverflowAction `json:"overflow,omitempty"`
+	Error    *Error           `json:"error,omitempty"`
+}
+
+// OverflowAction is one full route's overflow policy at work on an event.
+type OverflowAction struct {
+	Route  string `json:"route"`
+	Action string `json:"action"`           // "divert", "drop-oldest" or "block"
+	To     string `json:"to,omitempty"`     // with divert: the route that stored the event
+	Waited string `json:"waited,omitempty"` // with block: how long ingress waited, e.g. "120ms"
 }
 
 // Emit sends one event in structured mode. It returns nil error only when

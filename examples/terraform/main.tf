@@ -84,7 +84,7 @@ resource "eventbus_route" "sold_out" {
 }
 
 resource "eventbus_route" "flash_sale" {
-  name  = "flash-sale"
+  name  = "flash"
   bus   = eventbus_bus.shop.name
   match = jsonencode({ type = ["order.placed"] })
   target {
