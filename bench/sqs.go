@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -38,8 +40,9 @@ import (
 //
 // The endpoint is EVENTBUS_TEST_SQS (sqs://HOST:PORT?region=…), as in the
 // tests; unset, every window starts fauxqs, the SQS emulator, afresh on a
-// free port with scripts/sqs-emulator.sh (found from the working directory
-// up) and stops it after. Every contender makes queues of its own, with
+// free port in a child process and stops it after (as installed by
+// scripts/sqs-emulator.sh, found from the working directory up; the bench
+// installs it the same way if it is missing). Every contender makes queues of its own, with
 // unique names, and deletes them.
 func init() {
 	servers["eventbus-sqs"] = serveSQSBus
@@ -88,36 +91,88 @@ func startSQSEndpoint(ctx context.Context) (string, func() error, error) {
 	if raw := os.Getenv("EVENTBUS_TEST_SQS"); raw != "" {
 		return raw, func() error { return nil }, nil
 	}
-	script, err := findUp(filepath.Join("scripts", "sqs-emulator.sh"))
+	return startEmulator(ctx)
+}
+
+// startEmulator runs fauxqs, pinned and installed where
+// scripts/sqs-emulator.sh keeps it, in a child process on a free loopback
+// port, and returns once the port answers. It runs it directly rather than
+// through the script so that it dies with the bench, even a killed one
+// (parent-death signal), and is reaped the moment it exits: the script's
+// stop waits seconds for an orphan's exit to be noticed, every window.
+func startEmulator(ctx context.Context) (string, func() error, error) {
+	dir, err := findUp(filepath.Join("scripts", "sqs-emulator"))
 	if err != nil {
-		return "", nil, fmt.Errorf("the sqs scenario needs EVENTBUS_TEST_SQS (sqs://127.0.0.1:4566?region=us-east-1) or scripts/sqs-emulator.sh to start an emulator: %w", err)
+		return "", nil, fmt.Errorf("the sqs scenario needs EVENTBUS_TEST_SQS (sqs://127.0.0.1:4566?region=us-east-1) or the emulator's directory to start one: %w", err)
+	}
+	node := filepath.Join(dir, "node_modules", ".bin", "node")
+	cli := filepath.Join(dir, "node_modules", "fauxqs", "dist", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		// Install it as scripts/sqs-emulator.sh does: Node 22 and fauxqs,
+		// pinned by the lockfile there.
+		install := exec.CommandContext(ctx, "npm", "ci", "--prefix", dir, "--no-audit", "--no-fund")
+		if out, err := install.CombinedOutput(); err != nil {
+			return "", nil, fmt.Errorf("installing the SQS emulator (npm ci in %s): %w: %s", dir, err, strings.TrimSpace(string(out)))
+		}
 	}
 	port, err := freePort()
 	if err != nil {
 		return "", nil, err
 	}
-	emulator := func(ctx context.Context, action string) error {
-		cmd := exec.CommandContext(ctx, script, action)
-		cmd.Env = append(os.Environ(), "SQS_EMULATOR_PORT="+port)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("scripts/sqs-emulator.sh %s: %w: %s", action, err, strings.TrimSpace(string(out)))
-		}
-		return nil
+	cmd := exec.Command(node, cli)
+	cmd.Env = append(os.Environ(), "FAUXQS_PORT="+port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its stdout, a line per request (megabytes a window), is discarded;
+	// its stderr has only warnings and errors, kept to show if it fails.
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("starting the SQS emulator: %w", err)
 	}
-	if err := emulator(ctx, "start"); err != nil {
-		return "", nil, fmt.Errorf("starting the SQS emulator (or set EVENTBUS_TEST_SQS): %w", err)
-	}
-	// Stopping must happen even when the run is being interrupted. The
-	// emulator logs every request (megabytes a window): its log for this
-	// port goes with it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 	stop := func() error {
-		err := emulator(context.Background(), "stop")
-		if err == nil {
-			err = os.Remove(filepath.Join(filepath.Dir(script), "sqs-emulator", ".run", "fauxqs-"+port+".log"))
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
 		}
-		return err
+		return nil // killed by the signal, as asked: its exit status says nothing
 	}
-	return "sqs://127.0.0.1:" + port + "?region=us-east-1", stop, nil
+	addr := "127.0.0.1:" + port
+	if err := awaitListening(ctx, addr, exited); err != nil {
+		_ = stop()
+		return "", nil, fmt.Errorf("the SQS emulator: %w (exit: %v)%s", err, waitErr, stderr.tail())
+	}
+	return "sqs://" + addr + "?region=us-east-1", stop, nil
+}
+
+// awaitListening polls addr until it accepts a connection, the process
+// behind it exits, or 30 s pass.
+func awaitListening(ctx context.Context, addr string, exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-exited:
+			return errors.New("exited before it listened")
+		case <-ctx.Done():
+			return fmt.Errorf("not listening on %s: %w", addr, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // findUp looks for rel in the working directory and each one above it.
