@@ -59,7 +59,7 @@ type liveRoute struct {
 	topic   *pubsub.Topic
 	// write stores one event on the route's channel: through the driver
 	// directly where the backend is an adapters.Sender, else through topic.
-	write      func(ctx context.Context, m *pubsub.Message) error
+	write      func(ctx context.Context, body []byte, metadata map[string]string) error
 	deadLetter *pubsub.Topic
 	dispatcher *dispatcher
 	// stats and admission outlive replacements of the route.
@@ -141,12 +141,14 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		}
 	}
 	b.mu.Unlock()
+	// Watch before loading, so a change made between the two is not missed.
+	watchCtx, stop := context.WithCancel(context.Background())
+	b.stopWatch = stop
+	changes := b.store.Watch(watchCtx)
+	go b.watchStore(watchCtx, changes)
 	if err := b.reconcile(ctx); err != nil {
 		return fail(fmt.Errorf("loading buses and routes from the store: %w", err))
 	}
-	watchCtx, stop := context.WithCancel(context.Background())
-	b.stopWatch = stop
-	go b.watchStore(watchCtx)
 	return b, nil
 }
 

@@ -50,11 +50,11 @@ func storeError(err error, kind, name string, expected int64) error {
 	return adapters.Errorf(adapters.Unavailable, "saving %s %q: %w", kind, name, err)
 }
 
-// watchStore applies changes other replicas make to the shared store until
-// ctx ends.
-func (b *Bus) watchStore(ctx context.Context) {
+// watchStore applies changes other replicas make to the shared store, as
+// changes announces them, until ctx ends.
+func (b *Bus) watchStore(ctx context.Context, changes <-chan struct{}) {
 	defer close(b.watchDone)
-	for range b.store.Watch(ctx) {
+	for range changes {
 		if err := b.reconcile(ctx); err != nil && ctx.Err() == nil {
 			b.log.Error("applying changes from the store; retrying at the next change", "err", err)
 		}
