@@ -120,7 +120,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d de
 	if d.err != nil {
 		return rejectedEvent{ID: d.id, Source: d.source, Error: d.err}
 	}
-	key := b.dedup.key(busName, d.event.Source(), d.event.ID())
+	key := b.dedup.key(busName, d.source, d.id)
 	earlier, first, err := b.dedup.begin(ctx, key)
 	if err != nil {
 		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(adapters.Errorf(adapters.Unavailable, "waiting for the first copy of this event: %w", err))}
@@ -128,7 +128,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d de
 	if !first {
 		return earlier
 	}
-	result := br.store(ctx, d.event)
+	result := br.store(ctx, d)
 	_, stored := result.(acceptedEvent)
 	b.dedup.finish(key, result, stored)
 	return result
@@ -143,10 +143,11 @@ type placement struct {
 
 // store matches one event and publishes it to every matching route's
 // channel, returning its result.
-func (br *busRoutes) store(ctx context.Context, e *event.Event) any {
-	reject := func(err error) any { return rejectedEvent{ID: e.ID(), Source: e.Source(), Error: toAPIError(err)} }
+func (br *busRoutes) store(ctx context.Context, d decoded) any {
+	e := d.event
+	reject := func(err error) any { return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(err)} }
 	names := br.matcher.Match(router.NewEvent(e))
-	accepted := acceptedEvent{ID: e.ID(), Source: e.Source(), Routes: []string{}}
+	accepted := acceptedEvent{ID: d.id, Source: d.source, Routes: []string{}}
 	if len(names) == 0 {
 		return accepted
 	}
@@ -237,7 +238,7 @@ func publish(ctx context.Context, e *event.Event, msg *pubsub.Message, placement
 			return err
 		}
 		// Each Send needs its own Message; body and metadata are shared read-only.
-		if err := p.route.write(ctx, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
+		if err := p.route.write(ctx, msg.Body, md); err != nil {
 			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 		}
 		return nil

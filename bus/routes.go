@@ -254,15 +254,17 @@ func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) erro
 		return err
 	}
 	lr.backend, lr.topic, lr.deadLetter = be, topic, deadLetter
-	lr.write = topic.Send
+	lr.write = func(ctx context.Context, body []byte, md map[string]string) error {
+		return topic.Send(ctx, &pubsub.Message{Body: body, Metadata: md})
+	}
 	if sender, ok := be.(adapters.Sender); ok {
 		dt, err := sender.OpenSender(ctx, name)
 		if err != nil {
 			_ = lr.closeTopics(ctx)
 			return err
 		}
-		lr.write = func(ctx context.Context, m *pubsub.Message) error {
-			return dt.SendBatch(ctx, []*driver.Message{{Body: m.Body, Metadata: m.Metadata}})
+		lr.write = func(ctx context.Context, body []byte, md map[string]string) error {
+			return dt.SendBatch(ctx, []*driver.Message{{Body: body, Metadata: md}})
 		}
 	}
 	lr.stats, lr.admission = &routeStats{}, newAdmission(depth)
