@@ -84,6 +84,17 @@ type Sender interface {
 	OpenSender(ctx context.Context, channel string) (driver.Topic, error)
 }
 
+// Receiver is a backend whose channels can be consumed through the driver's
+// own ReceiveBatch, SendAcks and SendNacks, skipping pubsub.Subscription's
+// per-message tracing span, finalizer and ack batcher. The bus's
+// dispatchers use it where a backend offers it, the way ingress uses Sender.
+type Receiver interface {
+	// OpenReceiver returns the driver subscription behind
+	// OpenSubscription(ctx, channel, opts). Its methods may be called from
+	// several goroutines at once; Close gives back what it still holds.
+	OpenReceiver(ctx context.Context, channel string, opts SubscriptionOptions) (driver.Subscription, error)
+}
+
 // HeadDropper is a backend that can discard the oldest waiting message of a
 // channel, for routes whose overflow policy is drop-oldest.
 type HeadDropper interface {

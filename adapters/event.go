@@ -104,12 +104,18 @@ func formatExtensions(md map[string]string, exts map[string]any) error {
 // DecodeEvent rebuilds the CloudEvent that EncodeEvent encoded. Extensions
 // come back as strings, as in every CloudEvents binary binding.
 func DecodeEvent(m *pubsub.Message) (*event.Event, error) {
-	version := spec.VS.Version(m.Metadata["specversion"])
+	return Decode(m.LoggableID, m.Body, m.Metadata)
+}
+
+// Decode is DecodeEvent for a message's parts; id names the message in
+// errors.
+func Decode(id string, body []byte, metadata map[string]string) (*event.Event, error) {
+	version := spec.VS.Version(metadata["specversion"])
 	if version == nil {
-		return nil, fmt.Errorf("message %s has no CloudEvents specversion", m.LoggableID)
+		return nil, fmt.Errorf("message %s has no CloudEvents specversion", id)
 	}
 	e := event.New(version.String())
-	for name, value := range m.Metadata {
+	for name, value := range metadata {
 		if name == "specversion" || strings.HasPrefix(name, MetaPrefix) {
 			continue
 		}
@@ -120,11 +126,11 @@ func DecodeEvent(m *pubsub.Message) (*event.Event, error) {
 			err = e.Context.SetExtension(name, value)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("message %s: attribute %s: %w", m.LoggableID, name, err)
+			return nil, fmt.Errorf("message %s: attribute %s: %w", id, name, err)
 		}
 	}
-	if len(m.Body) > 0 {
-		e.DataEncoded = m.Body
+	if len(body) > 0 {
+		e.DataEncoded = body
 	}
 	return &e, nil
 }

@@ -33,7 +33,7 @@ const (
 // backoff until the target takes it, refuses it, or attempts run out.
 type dispatcher struct {
 	route       router.Route
-	sub         *pubsub.Subscription
+	inbox       inbox
 	topic       *pubsub.Topic // the route's own channel, for retries
 	deadLetter  *pubsub.Topic
 	target      target
@@ -74,7 +74,7 @@ func (d *dispatcher) start() {
 
 func (d *dispatcher) work() {
 	for {
-		msg, err := d.sub.Receive(d.receiving)
+		msg, err := d.inbox.receive(d.receiving)
 		if err != nil {
 			if d.receiving.Err() == nil {
 				// gocloud returns only permanent errors here.
@@ -90,21 +90,21 @@ func (d *dispatcher) work() {
 	}
 }
 
-func (d *dispatcher) handle(msg *pubsub.Message) {
-	e, err := adapters.DecodeEvent(msg)
+func (d *dispatcher) handle(msg *delivery) {
+	e, err := adapters.Decode(msg.id, msg.body, msg.metadata)
 	if err != nil {
-		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.LoggableID, "err", err)
-		d.sendToDeadLetter(msg, &pubsub.Message{Body: msg.Body, Metadata: msg.Metadata})
+		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.id, "err", err)
+		d.sendToDeadLetter(msg, &pubsub.Message{Body: msg.body, Metadata: msg.metadata})
 		return
 	}
 	log := d.log.With("event_id", e.ID(), "event_source", e.Source())
-	attempts := metaInt(msg.Metadata, adapters.MetaAttempts)
-	first := metaTime(msg.Metadata, adapters.MetaFirstAttempt)
+	attempts := metaInt(msg.metadata, adapters.MetaAttempts)
+	first := metaTime(msg.metadata, adapters.MetaFirstAttempt)
 	policy := d.route.Delivery
 	for {
 		if d.limiter != nil {
 			if err := d.limiter.Wait(d.waiting); err != nil {
-				msg.Nack()
+				msg.nack()
 				return
 			}
 		}
@@ -114,21 +114,21 @@ func (d *dispatcher) handle(msg *pubsub.Message) {
 		attempts++
 		out := d.target.Deliver(d.attempts, e)
 		if d.attempts.Err() != nil {
-			msg.Nack() // cut off by shutdown: the next process delivers it
+			msg.nack() // cut off by shutdown: the next process delivers it
 			return
 		}
 		switch out.verdict {
 		case verdictAck:
-			msg.Ack()
+			msg.ack()
 			d.stats.delivered.Add(1)
-			if at := metaTime(msg.Metadata, adapters.MetaAcceptedAt); !at.IsZero() {
+			if at := metaTime(msg.metadata, adapters.MetaAcceptedAt); !at.IsZero() {
 				d.stats.latency.observe(time.Since(at))
 			}
 			d.admission.release()
 			return
 		case verdictDrop:
 			log.Info("target dropped the event", "reason", out.reason)
-			msg.Ack()
+			msg.ack()
 			d.stats.dropped.Add(1)
 			d.admission.release()
 			return
@@ -154,7 +154,7 @@ func (d *dispatcher) handle(msg *pubsub.Message) {
 		case <-timer.C:
 		case <-d.waiting.Done():
 			timer.Stop()
-			msg.Nack()
+			msg.nack()
 			return
 		}
 	}
@@ -163,26 +163,26 @@ func (d *dispatcher) handle(msg *pubsub.Message) {
 // requeueRetry stores the event back on the route's channel, due after
 // wait, with its attempt count, then acks this copy. It reports false when
 // the store failed, so the caller holds the event and waits instead.
-func (d *dispatcher) requeueRetry(msg *pubsub.Message, attempts int, first time.Time, wait time.Duration) bool {
-	md := maps.Clone(msg.Metadata)
+func (d *dispatcher) requeueRetry(msg *delivery, attempts int, first time.Time, wait time.Duration) bool {
+	md := maps.Clone(msg.metadata)
 	md[adapters.MetaAttempts] = strconv.Itoa(attempts)
 	md[adapters.MetaFirstAttempt] = strconv.FormatInt(first.UnixMilli(), 10)
 	md[adapters.MetaDeliverAt] = strconv.FormatInt(time.Now().Add(wait).UnixMilli(), 10)
-	if err := d.topic.Send(d.attempts, &pubsub.Message{Body: msg.Body, Metadata: md}); err != nil {
+	if err := d.topic.Send(d.attempts, &pubsub.Message{Body: msg.body, Metadata: md}); err != nil {
 		d.log.Warn("cannot requeue the retry; holding it instead", "err", err)
 		return false
 	}
-	msg.Ack()
+	msg.ack()
 	return true
 }
 
 // deadLetterEvent keeps an event the target will not take on the route's
 // dead-letter channel, with why and when; or drops it when the route says
 // dead_letter: false.
-func (d *dispatcher) deadLetterEvent(msg *pubsub.Message, e *event.Event, out outcome, attempts int, first time.Time) {
+func (d *dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out outcome, attempts int, first time.Time) {
 	if !d.route.Delivery.DeadLetters() {
 		d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", e.ID(), "reason", out.reason)
-		msg.Ack()
+		msg.ack()
 		d.stats.dropped.Add(1)
 		d.admission.release()
 		return
@@ -199,7 +199,7 @@ func (d *dispatcher) deadLetterEvent(msg *pubsub.Message, e *event.Event, out ou
 	m, err := adapters.EncodeEvent(&dl)
 	if err != nil {
 		d.log.Error("cannot encode the dead letter; the event stays in the channel", "err", err)
-		msg.Nack()
+		msg.nack()
 		return
 	}
 	d.sendToDeadLetter(msg, m)
@@ -207,13 +207,13 @@ func (d *dispatcher) deadLetterEvent(msg *pubsub.Message, e *event.Event, out ou
 
 // sendToDeadLetter stores m on the dead-letter channel, then acks the
 // original; if the store fails the original is nacked so it is not lost.
-func (d *dispatcher) sendToDeadLetter(orig, m *pubsub.Message) {
+func (d *dispatcher) sendToDeadLetter(orig *delivery, m *pubsub.Message) {
 	if err := d.deadLetter.Send(d.attempts, m); err != nil {
 		d.log.Error("cannot store the dead letter; the event goes back to the channel", "err", err)
-		orig.Nack()
+		orig.nack()
 		return
 	}
-	orig.Ack()
+	orig.ack()
 	d.stats.deadLettered.Add(1)
 	d.admission.release()
 }
@@ -270,7 +270,7 @@ func (d *dispatcher) shutdown(ctx context.Context, drain bool, depth func(contex
 	d.abandon()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.sub.Shutdown(shutCtx); err != nil {
+	if err := d.inbox.close(shutCtx); err != nil {
 		d.log.Warn("closing the subscription", "err", err)
 	}
 	if err := d.closeTarget(shutCtx); err != nil {

@@ -316,7 +316,7 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	if err != nil {
 		return err
 	}
-	sub, err := lr.backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{
+	in, err := openInbox(ctx, lr.backend, r.Name, adapters.SubscriptionOptions{
 		MaxInflight: r.Delivery.MaxInflight,
 		Ordered:     r.Delivery.OrderingKey != "",
 	})
@@ -326,7 +326,7 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	}
 	d := &dispatcher{
 		route:       r,
-		sub:         sub,
+		inbox:       in,
 		topic:       lr.topic,
 		deadLetter:  lr.deadLetter,
 		target:      t,

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/batcher"
+	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
 )
@@ -339,6 +340,17 @@ func (b *Backend) OpenTopic(ctx context.Context, channel string) (*pubsub.Topic,
 	return b.newTopic(channel, b.topicName(channel)), nil
 }
 
+// OpenSender implements adapters.Sender: the driver topic behind OpenTopic,
+// for the bus's ingress; the producer batches concurrent sends by itself.
+func (b *Backend) OpenSender(ctx context.Context, channel string) (driver.Topic, error) {
+	if err := b.exists(ctx, channel, "open topic"); err != nil {
+		return nil, err
+	}
+	return &topic{b: b, channel: channel, name: b.topicName(channel)}, nil
+}
+
+var _ adapters.Sender = (*Backend)(nil)
+
 // OpenPublisher implements adapters.Publisher: it produces to the topic of
 // that exact name (no prefix), creating it with the URL's partitions and
 // replication if it is missing.
@@ -364,6 +376,20 @@ func (b *Backend) newTopic(channel, name string) *pubsub.Topic {
 // the channel's consumer group, so they compete for single records, not
 // for partitions; other bus replicas share the partitions.
 func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+	s, err := b.OpenReceiver(ctx, channel, opts)
+	if err != nil {
+		return nil, err
+	}
+	batch := opts.MaxInflight
+	if batch <= 0 {
+		batch = 16
+	}
+	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: batch, MaxHandlers: 1}, nil), nil
+}
+
+// OpenReceiver implements adapters.Receiver: the driver subscription behind
+// OpenSubscription.
+func (b *Backend) OpenReceiver(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	if err := b.exists(ctx, channel, "open subscription"); err != nil {
 		return nil, err
 	}
@@ -376,8 +402,10 @@ func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts ada
 		return nil, err
 	}
 	s := &subscription{r: r, prefetch: prefetch}
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
+	return s, nil
 }
+
+var _ adapters.Receiver = (*Backend)(nil)
 
 // reader returns this process's member of the channel's group, joining
 // the group if there is none, and counts one more subscription on it.

@@ -203,7 +203,21 @@ func (b *Backend) OpenTopic(_ context.Context, name string) (*pubsub.Topic, erro
 }
 
 // OpenSubscription implements adapters.Channels.
-func (b *Backend) OpenSubscription(_ context.Context, name string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+func (b *Backend) OpenSubscription(ctx context.Context, name string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+	s, err := b.OpenReceiver(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	batch := opts.MaxInflight
+	if batch <= 0 {
+		batch = 16
+	}
+	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: batch, MaxHandlers: 1}, nil), nil
+}
+
+// OpenReceiver implements adapters.Receiver: the driver subscription behind
+// OpenSubscription.
+func (b *Backend) OpenReceiver(_ context.Context, name string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	ch, err := b.channel(name)
 	if err != nil {
 		return nil, err
@@ -213,8 +227,10 @@ func (b *Backend) OpenSubscription(_ context.Context, name string, opts adapters
 		prefetch = 16
 	}
 	s := &subscription{ch: ch, prefetch: prefetch}
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
+	return s, nil
 }
+
+var _ adapters.Receiver = (*Backend)(nil)
 
 type topic struct{ ch *channel }
 

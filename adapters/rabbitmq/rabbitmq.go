@@ -379,7 +379,21 @@ func newTopic(t *topic) *pubsub.Topic {
 // OpenSubscription implements adapters.Channels. The channel must exist.
 // With opts.Ordered the subscription declares the channel's lanes and
 // consumes them too, one message at a time each.
-func (b *Backend) OpenSubscription(_ context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+	s, err := b.OpenReceiver(ctx, channel, opts)
+	if err != nil {
+		return nil, err
+	}
+	batch := opts.MaxInflight
+	if batch <= 0 {
+		batch = 16
+	}
+	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: batch, MaxHandlers: 1}, nil), nil
+}
+
+// OpenReceiver implements adapters.Receiver: the driver subscription behind
+// OpenSubscription.
+func (b *Backend) OpenReceiver(_ context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	n := b.names(channel)
 	ordered := opts.Ordered && !isDeadLetter(channel)
 	err := b.do(channel, "open subscription", func(ch *amqp.Channel) error {
@@ -399,8 +413,10 @@ func (b *Backend) OpenSubscription(_ context.Context, channel string, opts adapt
 		prefetch = b.opts.prefetch
 	}
 	s := &subscription{b: b, channel: channel, names: n, prefetch: prefetch, ordered: ordered}
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: prefetch, MaxHandlers: 1}, nil), nil
+	return s, nil
 }
+
+var _ adapters.Receiver = (*Backend)(nil)
 
 // OpenPublisher implements adapters.Publisher. The topic is a durable
 // topic exchange named exactly topicName, owned by its readers: it is
