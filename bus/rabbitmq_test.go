@@ -383,3 +383,9 @@ func TestRabbitTopicTargetIsReadableWithPlainAMQP(t *testing.T) {
 		t.Errorf("delivery mode %d, want persistent (%d): a topic's readers may keep durable queues", d.DeliveryMode, amqp.Persistent)
 	}
 }
+
+// On RabbitMQ, keys hash onto single-active-consumer lanes: a failing key
+// holds its lane only, and every key keeps its order.
+func TestRabbitOrderingKeyHoldsOrderUnderFailure(t *testing.T) {
+	checkOrderUnderFailure(t, "rabbit-ordered", rabbitBackend(t))
+}
