@@ -67,7 +67,7 @@ TF_BIN=$(scripts/terraform.sh)
 (cd terraform && go vet ./... && TF_ACC=1 TF_ACC_TERRAFORM_PATH="$TF_BIN" go test -race -count=1 ./...)
 
 log "short fuzz runs"
-scripts/fuzz.sh 10s
+scripts/fuzz.sh
 
 log "CloudEvents conformance"
 scripts/conformance.sh
