@@ -1,45 +1,19 @@
 package sqs
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"maps"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-// goldenEvent has every CloudEvents attribute and three extensions.
-func goldenEvent(t *testing.T) *event.Event {
-	e := event.New(event.CloudEventsVersionV1)
-	e.SetID("7c2f9d3e")
-	e.SetSource("https://shop.example.com/orders")
-	e.SetType("com.example.order.created")
-	e.SetSubject("orders/42")
-	e.SetTime(time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC))
-	e.SetDataSchema("https://shop.example.com/schemas/order.json")
-	e.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-	e.SetExtension("attempt", 3)
-	e.SetExtension("urgent", true)
-	if err := e.SetData("application/json", map[string]any{"order": 42}); err != nil {
-		t.Fatal(err)
-	}
-	return &e
-}
 
 // The SQS message the bus writes for an event is a wire format other
 // CloudEvents SDKs read: any change to it must be deliberate (go test -update).
 func TestStructuredModeMatchesGolden(t *testing.T) {
-	m, err := adapters.EncodeEvent(goldenEvent(t))
+	m, err := adapters.EncodeEvent(adaptertest.GoldenEvent(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,28 +27,11 @@ func TestStructuredModeMatchesGolden(t *testing.T) {
 	for k, v := range attributes(m.Metadata) {
 		attrs[k] = *v.DataType + ":" + *v.StringValue
 	}
-	got, err := json.MarshalIndent(map[string]any{
+	adaptertest.MatchesGolden(t, "structured-mode.golden", "the SQS message", map[string]any{
 		"body":              json.RawMessage(body),
 		"messageAttributes": attrs,
 		"deduplicationId":   dedupID(body, m.Metadata),
-	}, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", "structured-mode.golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the SQS message differs from %s, which consumers in other languages rely on:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	})
 }
 
 // Data of each kind comes back byte for byte: JSON stays JSON, text a
