@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -26,8 +23,6 @@ import (
 	"gocloud.dev/pubsub/rabbitpubsub"
 
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
-	"github.com/eventbus-go/eventbus/bus"
-	"github.com/eventbus-go/eventbus/router"
 )
 
 // The rabbitmq scenarios: one operation is an event's whole trip. A
@@ -58,10 +53,10 @@ func init() {
 	servers["glue-gocloud"] = serveGlue(openGocloudGlue)
 	servers["glue-watermill"] = serveGlue(openWatermillGlue)
 	contenders := []Contender{
-		{Name: "eventbus", Start: startRabbitChild("eventbus-rabbitmq")},
-		{Name: "glue", Start: startRabbitChild("glue-amqp091")},
-		{Name: "gocloud", Start: startRabbitChild("glue-gocloud")},
-		{Name: "watermill", Start: startRabbitChild("glue-watermill")},
+		{Name: "eventbus", Start: startPipelineChild("eventbus-rabbitmq")},
+		{Name: "glue", Start: startPipelineChild("glue-amqp091")},
+		{Name: "gocloud", Start: startPipelineChild("glue-gocloud")},
+		{Name: "watermill", Start: startPipelineChild("glue-watermill")},
 		{Name: "amqp091", Start: startRawAMQP},
 	}
 	register(Scenario{
@@ -170,43 +165,6 @@ func (a *arrivals) await(ctx context.Context, id string, arrived <-chan struct{}
 	}
 }
 
-// startRabbitChild starts server name in a child with its own target and
-// queue name; an operation POSTs one event and waits for its arrival.
-func startRabbitChild(name string) func(context.Context, StartOptions) (*Instance, error) {
-	return func(ctx context.Context, opts StartOptions) (*Instance, error) {
-		target, err := startArrivals()
-		if err != nil {
-			return nil, err
-		}
-		queue := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano())
-		os.Setenv(envTarget, target.url)
-		os.Setenv(envQueue, queue)
-		c, err := startChild(ctx, name, opts)
-		if err != nil {
-			return nil, errors.Join(err, target.stop())
-		}
-		client := newLoadClient()
-		post := "http://" + c.addr + "/events"
-		var seq atomic.Uint64
-		op := func(ctx context.Context) error {
-			id := strconv.FormatUint(seq.Add(1), 10)
-			arrived := target.expect(id)
-			if err := postEvent(ctx, client, post, id); err != nil {
-				target.forget(id)
-				return err
-			}
-			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			return target.await(ctx, id, arrived)
-		}
-		stop := func() error {
-			client.CloseIdleConnections()
-			return errors.Join(c.stop(), target.stop())
-		}
-		return &Instance{PID: c.cmd.Process.Pid, Op: op, Stop: stop}, nil
-	}
-}
-
 // postEvent POSTs one bench event in binary mode and expects 202.
 func postEvent(ctx context.Context, client *http.Client, url, id string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
@@ -232,38 +190,8 @@ func postEvent(ctx context.Context, client *http.Client, url, id string) error {
 // serveRabbitBus runs a bus with one route on RabbitMQ, and deletes the
 // route's queues when it stops.
 func serveRabbitBus(ctx context.Context, ln net.Listener) error {
-	broker := brokerURL()
-	backend := rabbitmq.Scheme + strings.TrimPrefix(broker, "amqp")
-	route := router.Route{
-		Name:     os.Getenv(envQueue),
-		Match:    json.RawMessage(`{"type":["` + benchEventType + `"]}`),
-		Backend:  backend,
-		Target:   router.Target{HTTP: &router.HTTPTarget{URL: os.Getenv(envTarget)}},
-		Delivery: router.Delivery{MaxInflight: consumers},
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	b, err := bus.New(ctx, bus.Config{Routes: []router.Route{route}}, log)
-	if err != nil {
-		return err
-	}
-	runErr := b.Run(ctx, ln)
-	return errors.Join(runErr, deleteBusRoute(backend, route.Name))
-}
-
-// deleteBusRoute deletes a route's channels once its bus has stopped.
-func deleteBusRoute(backend, name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	u, err := url.Parse(backend)
-	if err != nil {
-		return err
-	}
-	be, err := rabbitmq.Open(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer be.Close()
-	return errors.Join(be.DeleteChannel(ctx, name), be.DeleteChannel(ctx, name+router.DeadLetterSuffix))
+	backend := rabbitmq.Scheme + strings.TrimPrefix(brokerURL(), "amqp")
+	return serveRouteBus(ctx, ln, backend, rabbitmq.Open)
 }
 
 // glue is the broker side of a hand-written service: publish stores one
@@ -275,77 +203,19 @@ type glue struct {
 	close   func() error
 }
 
-// serveGlue runs an HTTP handler that takes binary-mode events and
-// publishes them, and consumers that POST each to the target.
+// serveGlue is serveGlueWith on the local broker, deleting the glue's
+// queue when it stops.
 func serveGlue(open func(broker, queue string) (*glue, error)) server {
-	return func(ctx context.Context, ln net.Listener) error {
+	return serveGlueWith(func(queue string) (*glue, error) {
 		broker := brokerURL()
-		queue := os.Getenv(envQueue)
 		g, err := open(broker, queue)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: consumers}}
-		target := os.Getenv(envTarget)
-		deliver := func(headers map[string]string, body []byte) error {
-			req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			for k, v := range headers {
-				req.Header.Set(k, v)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode/100 != 2 {
-				return fmt.Errorf("target answered %s", resp.Status)
-			}
-			return nil
-		}
-		rctx, stopReceiving := context.WithCancel(ctx)
-		received := make(chan struct{})
-		go func() {
-			defer close(received)
-			g.receive(rctx, deliver)
-		}()
-
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
-		mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			headers := map[string]string{"Content-Type": r.Header.Get("Content-Type")}
-			for k, v := range r.Header {
-				if strings.HasPrefix(k, "Ce-") {
-					headers[k] = v[0]
-				}
-			}
-			if err := g.publish(r.Context(), headers, body); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			w.WriteHeader(http.StatusAccepted)
-		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			<-ctx.Done()
-			_ = srv.Close()
-		}()
-		err = srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		stopReceiving()
-		<-received
-		return errors.Join(err, g.close(), deleteQueue(broker, queue))
-	}
+		closeGlue := g.close
+		g.close = func() error { return errors.Join(closeGlue(), deleteQueue(broker, queue)) }
+		return g, nil
+	})
 }
 
 // declareQueue declares a durable fanout exchange and quorum queue, both
