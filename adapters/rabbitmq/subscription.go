@@ -42,18 +42,19 @@ type subscription struct {
 var _ driver.Subscription = (*subscription)(nil)
 
 // consumer is one AMQP channel with a consumer on the channel's queue and,
-// when ordered, one on each lane. Their deliveries are merged into
-// deliveries, which closes once every consumer ended (the AMQP channel
-// died or was closed) or the consumer was halted.
+// when ordered, one on each lane. The queue's deliveries are read as
+// amqp091 hands them over; the lanes' are merged into lanes, which closes
+// once every lane consumer ended. Either closing means the AMQP channel
+// died or the broker cancelled a consumer: the consumer is replaced.
 type consumer struct {
-	ch         *amqp.Channel
-	mainTag    string   // the consumer of the channel's queue
-	tags       []string // every consumer, mainTag first
-	deliveries chan amqp.Delivery
+	ch      *amqp.Channel
+	mainTag string   // the consumer of the channel's queue
+	tags    []string // every consumer, mainTag first
+	main    <-chan amqp.Delivery
+	lanes   chan amqp.Delivery // nil when the channel is not ordered
 
 	stop     chan struct{} // closed by halt
 	stopOnce sync.Once
-	wg       sync.WaitGroup // the forwarders
 }
 
 // ackID names a delivery on the AMQP channel it came from: delivery tags
@@ -102,30 +103,35 @@ func (s *subscription) consume(conn *amqp.Connection) (*consumer, error) {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	tagBase := "eventbus-" + hex.EncodeToString(r[:])
-	c := &consumer{ch: ch, mainTag: tagBase, deliveries: make(chan amqp.Delivery), stop: make(chan struct{})}
-	start := func(prefetch int, queue, tag string, hold bool) error {
+	c := &consumer{ch: ch, mainTag: tagBase, stop: make(chan struct{})}
+	start := func(prefetch int, queue, tag string) (<-chan amqp.Delivery, error) {
 		// A prefetch that is not global applies to each consumer started
 		// after it on the AMQP channel.
 		if err := ch.Qos(prefetch, 0, false); err != nil {
-			return err
+			return nil, err
 		}
 		src, err := ch.Consume(queue, tag, false, false, false, false, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.tags = append(c.tags, tag)
-		c.wg.Add(1)
-		go c.forward(src, hold)
-		return nil
+		return src, nil
 	}
-	err = start(s.prefetch, s.names.queue, tagBase, false)
-	for i := 0; err == nil && s.ordered && i < s.b.opts.lanes; i++ {
-		err = start(1, s.names.lane(i), tagBase+"-lane-"+strconv.Itoa(i), true)
+	c.main, err = start(s.prefetch, s.names.queue, tagBase)
+	if err == nil && s.ordered {
+		c.lanes = make(chan amqp.Delivery)
+		var forwarders sync.WaitGroup
+		for i := 0; err == nil && i < s.b.opts.lanes; i++ {
+			var src <-chan amqp.Delivery
+			if src, err = start(1, s.names.lane(i), tagBase+"-lane-"+strconv.Itoa(i)); err == nil {
+				forwarders.Go(func() { c.forwardLane(src) })
+			}
+		}
+		go func() {
+			forwarders.Wait()
+			close(c.lanes)
+		}()
 	}
-	go func() {
-		c.wg.Wait()
-		close(c.deliveries)
-	}()
 	if err != nil {
 		c.halt()
 		return nil, err
@@ -133,14 +139,13 @@ func (s *subscription) consume(conn *amqp.Connection) (*consumer, error) {
 	return c, nil
 }
 
-// forward passes a consumer's deliveries on until they end or the consumer
-// is halted. A lane's delivery due later is held here until it is due:
+// forwardLane passes a lane consumer's deliveries on until they end or the
+// consumer is halted. A delivery due later is held here until it is due:
 // the lane waits for it anyway, and holding it on the consumer keeps it
 // from every other subscriber.
-func (c *consumer) forward(src <-chan amqp.Delivery, hold bool) {
-	defer c.wg.Done()
+func (c *consumer) forwardLane(src <-chan amqp.Delivery) {
 	for d := range src {
-		if wait := dueIn(d.Headers, time.Now()); hold && wait > 0 {
+		if wait := dueIn(d.Headers, time.Now()); wait > 0 {
 			timer := time.NewTimer(wait)
 			select {
 			case <-timer.C:
@@ -150,14 +155,14 @@ func (c *consumer) forward(src <-chan amqp.Delivery, hold bool) {
 			}
 		}
 		select {
-		case c.deliveries <- d:
+		case c.lanes <- d:
 		case <-c.stop:
 			return
 		}
 	}
 }
 
-// halt stops the forwarders and closes the AMQP channel, so every
+// halt stops the lane forwarders and closes the AMQP channel, so every
 // unacked delivery goes back to its queue. It may be called more than once.
 func (c *consumer) halt() {
 	c.stopOnce.Do(func() {
@@ -185,36 +190,20 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 	if c == nil {
 		return nil, err
 	}
-	timer := time.NewTimer(receiveWait)
-	defer timer.Stop()
-	var got []amqp.Delivery
-	select {
-	case d, ok := <-c.deliveries:
-		if !ok {
-			s.forget(c)
-			return nil, nil
-		}
+	got := make([]amqp.Delivery, 0, min(maxMessages, s.prefetch))
+	d, ok, ended := c.next(ctx)
+	for ok {
 		got = append(got, d)
-	case <-ctx.Done():
-		return nil, nil
-	case <-timer.C:
-		return nil, nil
-	}
-more:
-	for len(got) < maxMessages {
-		select {
-		case d, ok := <-c.deliveries:
-			if !ok {
-				s.forget(c)
-				break more
-			}
-			got = append(got, d)
-		default:
-			break more
+		if len(got) == maxMessages {
+			break
 		}
+		d, ok, ended = c.poll()
+	}
+	if ended {
+		s.forget(c)
 	}
 	now := time.Now()
-	var out []*driver.Message
+	out := make([]*driver.Message, 0, len(got))
 	var early []amqp.Delivery
 	for _, d := range got {
 		if d.ConsumerTag == c.mainTag && dueIn(d.Headers, now) > 0 {
@@ -227,6 +216,36 @@ more:
 		s.parkAll(ctx, c, early)
 	}
 	return out, nil
+}
+
+// next waits up to receiveWait for a delivery. ended reports that the
+// consumer's deliveries stopped: it must be replaced.
+func (c *consumer) next(ctx context.Context) (d amqp.Delivery, ok, ended bool) {
+	if d, ok, ended = c.poll(); ok || ended {
+		return d, ok, ended
+	}
+	timer := time.NewTimer(receiveWait)
+	defer timer.Stop()
+	select {
+	case d, ok = <-c.main:
+	case d, ok = <-c.lanes: // never ready when nil: the channel is not ordered
+	case <-ctx.Done():
+		return d, false, false
+	case <-timer.C:
+		return d, false, false
+	}
+	return d, ok, !ok
+}
+
+// poll takes a delivery that is ready, without waiting.
+func (c *consumer) poll() (d amqp.Delivery, ok, ended bool) {
+	select {
+	case d, ok = <-c.main:
+	case d, ok = <-c.lanes:
+	default:
+		return d, false, false
+	}
+	return d, ok, !ok
 }
 
 // parkAll puts messages that reached the channel's queue before they were
