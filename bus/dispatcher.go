@@ -97,7 +97,6 @@ func (d *dispatcher) handle(msg *delivery) {
 		d.sendToDeadLetter(msg, &pubsub.Message{Body: msg.body, Metadata: msg.metadata})
 		return
 	}
-	log := d.log.With("event_id", e.ID(), "event_source", e.Source())
 	attempts := metaInt(msg.metadata, adapters.MetaAttempts)
 	first := metaTime(msg.metadata, adapters.MetaFirstAttempt)
 	policy := d.route.Delivery
@@ -127,25 +126,25 @@ func (d *dispatcher) handle(msg *delivery) {
 			d.admission.release()
 			return
 		case verdictDrop:
-			log.Info("target dropped the event", "reason", out.reason)
+			d.eventLog(e).Info("target dropped the event", "reason", out.reason)
 			msg.ack()
 			d.stats.dropped.Add(1)
 			d.admission.release()
 			return
 		case verdictDeadLetter:
-			log.Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.reason)
+			d.eventLog(e).Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.reason)
 			d.deadLetterEvent(msg, e, out, attempts, first)
 			return
 		}
 		exhausted := attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(first) >= time.Duration(policy.MaxAge))
 		if exhausted {
-			log.Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempts, "reason", out.reason)
+			d.eventLog(e).Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempts, "reason", out.reason)
 			d.deadLetterEvent(msg, e, out, attempts, first)
 			return
 		}
 		wait := max(backoff(policy.Backoff, attempts), out.retryAfter)
 		d.stats.retried.Add(1)
-		log.Info("delivery failed; retrying", "attempt", attempts, "retry_in", wait, "reason", out.reason)
+		d.eventLog(e).Info("delivery failed; retrying", "attempt", attempts, "retry_in", wait, "reason", out.reason)
 		if d.requeue && d.requeueRetry(msg, attempts, first, wait) {
 			return
 		}
@@ -158,6 +157,12 @@ func (d *dispatcher) handle(msg *delivery) {
 			return
 		}
 	}
+}
+
+// eventLog is the route's logger naming e. It is built only when there is
+// something to say: most deliveries log nothing.
+func (d *dispatcher) eventLog(e *event.Event) *slog.Logger {
+	return d.log.With("event_id", e.ID(), "event_source", e.Source())
 }
 
 // requeueRetry stores the event back on the route's channel, due after
