@@ -11,3 +11,8 @@ func DropConnection(b adapters.Backend) error {
 	}
 	return conn.Close()
 }
+
+// QueueName is the queue that holds channel's messages on b.
+func QueueName(b adapters.Backend, channel string) string {
+	return b.(*Backend).names(channel).queue
+}

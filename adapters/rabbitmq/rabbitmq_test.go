@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -217,5 +218,61 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 		t.Fatalf("received %q, want c: a and b were acked on the new channel and must not come back", m.Metadata["id"])
 	} else {
 		m.Ack()
+	}
+}
+
+// A channel whose queue was deleted behind the bus's back (its exchange is
+// still there) must fail every publish as NotFound, not confirm messages
+// that reached no queue: the broker returns them, and each concurrent
+// publish must learn of its own return, whichever publish collects it.
+func TestUnroutableSendsFailAsNotFound(t *testing.T) {
+	ctx := t.Context()
+	u := brokerURL(t, "")
+	b, err := rabbitmq.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ch := fmt.Sprintf("rabbit-unroutable-%d", time.Now().UnixNano())
+	if err := b.EnsureChannel(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
+	top, err := b.OpenTopic(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	send := func(id string) error {
+		return top.Send(ctx, &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
+	}
+	if err := send("routed"); err != nil {
+		t.Fatal(err)
+	}
+
+	plain := *u
+	plain.Scheme = "amqp"
+	conn, err := amqp.Dial(plain.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	admin, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.QueueDelete(rabbitmq.QueueName(b, ch), false, false, false); err != nil {
+		t.Fatal(err)
+	}
+
+	const sends = 64
+	errs := make(chan error, sends)
+	for i := range sends {
+		go func() { errs <- send(fmt.Sprint("unroutable-", i)) }()
+	}
+	for range sends {
+		if err := <-errs; adapters.CodeOf(err) != adapters.NotFound || !strings.Contains(err.Error(), "unroutable") {
+			t.Fatalf("Send with the queue deleted = %v, want not_found saying the message was unroutable: an event no queue took must not be reported stored", err)
+		}
 	}
 }

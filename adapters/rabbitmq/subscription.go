@@ -256,7 +256,7 @@ func (s *subscription) parkAll(ctx context.Context, c *consumer, early []amqp.De
 	ctx, cancel := context.WithTimeout(ctx, parkTimeout)
 	defer cancel()
 	p, err := s.parker()
-	confirms := make([]<-chan error, len(early))
+	confirms := make([]*confirm, len(early))
 	for i, d := range early {
 		if err != nil {
 			break
@@ -265,15 +265,7 @@ func (s *subscription) parkAll(ctx context.Context, c *consumer, early []amqp.De
 		confirms[i], err = p.publish(ctx, "", s.names.delay(bucketFor(due)), true, reparked(d))
 	}
 	for i, d := range early {
-		ok := false
-		if confirms[i] != nil {
-			select {
-			case err := <-confirms[i]:
-				ok = err == nil
-			case <-ctx.Done():
-			}
-		}
-		if ok {
+		if confirms[i] != nil && confirms[i].wait(ctx) == nil {
 			_ = c.ch.Ack(d.DeliveryTag, false)
 		} else {
 			_ = c.ch.Nack(d.DeliveryTag, false, true)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -67,7 +68,7 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	if err != nil {
 		return err
 	}
-	confirms := make([]<-chan error, 0, len(ms))
+	confirms := make([]*confirm, 0, len(ms))
 	for _, m := range ms {
 		if m.BeforeSend != nil {
 			if err := m.BeforeSend(func(any) bool { return false }); err != nil {
@@ -86,13 +87,11 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 		confirms = append(confirms, c)
 	}
 	for _, c := range confirms {
-		select {
-		case err := <-c:
-			if err != nil {
-				return err
+		if err := c.wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return adapters.Errorf(adapters.Unavailable, "channel %q: no confirm from RabbitMQ at %s in time, the message may or may not be stored: %w", t.channel, t.b.s.addr, ctx.Err())
 			}
-		case <-ctx.Done():
-			return adapters.Errorf(adapters.Unavailable, "channel %q: no confirm from RabbitMQ at %s in time, the message may or may not be stored: %w", t.channel, t.b.s.addr, ctx.Err())
+			return err
 		}
 	}
 	for _, m := range ms {
@@ -122,19 +121,35 @@ func (t *topic) Close() error {
 }
 
 // publisher is one AMQP channel in confirm mode. Publishes are pipelined:
-// each registers for its delivery tag's confirm, and one goroutine settles
-// confirms and returns as the broker sends them.
+// each waits for its own confirm, which amqp091 settles as the broker
+// sends it; no goroutine of ours stands between the two.
+//
+// A mandatory message that reaches no queue comes back as a basic.return
+// just before its confirm. amqp091 hands a return to the returns channel
+// before it processes the confirm that follows, so a publish whose confirm
+// has arrived finds its return in that channel or, if another publish
+// drained it first, in returned: a return is never missed.
 type publisher struct {
 	ch    *amqp.Channel
 	idPre string            // message-id prefix, unique per publisher
 	fail  func(error) error // wraps a broker error with the channel
+	seq   atomic.Uint64     // numbers message ids, to match returns
 
-	sendMu sync.Mutex // orders publishes, so tags are known before sending
+	returns chan amqp.Return // buffered: see returnBuffer
 
-	mu      sync.Mutex
-	pending map[uint64]chan error
-	closed  error // why the AMQP channel closed; nil while open
+	mu       sync.Mutex
+	returned map[uint64]string // message number → the broker's reason
+	cause    error             // why the AMQP channel closed, once it did
 }
+
+// returnBuffer is how many returns may wait for their publishes to collect
+// them. Returns only happen when a channel's queue was deleted behind the
+// bus's back, and each publish collects every waiting return as soon as its
+// confirm arrives, so the buffer fills only if that many publishes are
+// returned before any of them runs. amqp091 drops a return it could not
+// hand over within 5 s; a buffer this size makes that practically
+// impossible.
+const returnBuffer = 4096
 
 func newPublisher(conn *amqp.Connection, fail func(error) error) (*publisher, error) {
 	ch, err := conn.Channel()
@@ -147,102 +162,97 @@ func newPublisher(conn *amqp.Connection, fail func(error) error) (*publisher, er
 	}
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	p := &publisher{ch: ch, idPre: hex.EncodeToString(r[:]) + "-", fail: fail, pending: map[uint64]chan error{}}
-	// Returns are unbuffered on purpose: amqp091 hands a basic.return over
-	// before it processes the confirm that follows it, so settle always
-	// sees a message's return before its confirm.
-	returns := ch.NotifyReturn(make(chan amqp.Return))
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, maxInflightPublishes))
+	p := &publisher{ch: ch, idPre: hex.EncodeToString(r[:]) + "-", fail: fail, returned: map[uint64]string{}}
+	p.returns = ch.NotifyReturn(make(chan amqp.Return, returnBuffer))
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
-	go p.settle(returns, confirms, closes)
+	go p.recordClose(closes)
 	return p, nil
 }
 
-func (p *publisher) dead() bool {
+// recordClose keeps why the AMQP channel closed, for the errors of the
+// publishes it cut off. It ends when the channel does.
+func (p *publisher) recordClose(closes <-chan *amqp.Error) {
+	var cause error = amqp.ErrClosed
+	if e, ok := <-closes; ok && e != nil {
+		cause = e
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed != nil
+	p.cause = p.fail(cause)
+	p.mu.Unlock()
 }
 
-// publish sends msg and returns where its outcome will arrive. A
-// mandatory message that reaches no queue fails with NotFound.
-func (p *publisher) publish(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) (<-chan error, error) {
-	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
-	tag := p.ch.GetNextPublishSeqNo()
-	msg.MessageId = p.idPre + strconv.FormatUint(tag, 10)
-	done := make(chan error, 1)
-	p.mu.Lock()
-	if err := p.closed; err != nil {
-		p.mu.Unlock()
-		return nil, err
-	}
-	p.pending[tag] = done
-	p.mu.Unlock()
-	if err := p.ch.PublishWithContext(ctx, exchange, key, mandatory, false, msg); err != nil {
-		p.mu.Lock()
-		delete(p.pending, tag)
-		p.mu.Unlock()
+func (p *publisher) dead() bool { return p.ch.IsClosed() }
+
+// publish sends msg and returns the confirm to wait for.
+func (p *publisher) publish(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) (*confirm, error) {
+	n := p.seq.Add(1)
+	msg.MessageId = p.idPre + strconv.FormatUint(n, 10)
+	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, msg)
+	if err != nil {
 		return nil, p.fail(err)
 	}
-	return done, nil
+	return &confirm{p: p, n: n, dc: dc}, nil
 }
 
-// settle delivers each confirm to its publish until the AMQP channel closes,
-// then fails whatever is still unconfirmed.
-func (p *publisher) settle(returns <-chan amqp.Return, confirms <-chan amqp.Confirmation, closes <-chan *amqp.Error) {
-	returned := map[uint64]string{} // delivery tag → the broker's reason
-	for {
+// confirm is one publish waiting for the broker's word.
+type confirm struct {
+	p  *publisher
+	n  uint64 // the message's number
+	dc *amqp.DeferredConfirmation
+}
+
+// wait returns nil once the broker stored the message. A message the
+// broker returned as unroutable fails with NotFound, a nack with
+// ResourceExhausted, and a channel that closed first with its cause.
+func (c *confirm) wait(ctx context.Context) error {
+	select {
+	case <-c.dc.Done():
+	case <-ctx.Done():
+		go func() { // collect the return, if one comes, so it is not kept forever
+			<-c.dc.Done()
+			c.p.takeReturn(c.n)
+		}()
+		return ctx.Err()
+	}
+	p := c.p
+	if reason, ok := p.takeReturn(c.n); ok {
+		return p.fail(&amqp.Error{Code: amqp.NotFound, Reason: "returned as unroutable (" + reason + "): no queue is bound to the exchange"})
+	}
+	if c.dc.Acked() {
+		return nil
+	}
+	if p.ch.IsClosed() { // amqp091 closes the channel before it fails the pending confirms
+		p.mu.Lock()
+		cause := p.cause
+		p.mu.Unlock()
+		if cause == nil {
+			cause = p.fail(amqp.ErrClosed)
+		}
+		return cause
+	}
+	return p.fail(&amqp.Error{Code: amqp.ResourceError, Reason: "the broker nacked the message (queue full or out of resources)"})
+}
+
+// takeReturn collects every return waiting in the returns channel, then
+// reports and forgets message n's, if it was returned.
+func (p *publisher) takeReturn(n uint64) (reason string, returned bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for drained := false; !drained; {
 		select {
-		case r, ok := <-returns:
-			if !ok {
-				returns = nil
-				continue
+		case r, ok := <-p.returns:
+			if !ok { // the channel closed: nothing more comes
+				drained = true
+			} else if m, err := strconv.ParseUint(strings.TrimPrefix(r.MessageId, p.idPre), 10, 64); err == nil {
+				p.returned[m] = r.ReplyText
 			}
-			if tag, err := strconv.ParseUint(strings.TrimPrefix(r.MessageId, p.idPre), 10, 64); err == nil {
-				returned[tag] = r.ReplyText
-			}
-		case c, ok := <-confirms:
-			if !ok {
-				confirms = nil
-				continue
-			}
-			p.confirm(c, returned)
-		case e := <-closes:
-			for c := range confirms { // confirms that came before the close count
-				p.confirm(c, returned)
-			}
-			var cause error = amqp.ErrClosed
-			if e != nil {
-				cause = e
-			}
-			p.mu.Lock()
-			p.closed = p.fail(cause)
-			for tag, done := range p.pending {
-				done <- p.closed
-				delete(p.pending, tag)
-			}
-			p.mu.Unlock()
-			return
+		default:
+			drained = true
 		}
 	}
-}
-
-func (p *publisher) confirm(c amqp.Confirmation, returned map[uint64]string) {
-	var err error
-	if reason, ok := returned[c.DeliveryTag]; ok {
-		delete(returned, c.DeliveryTag)
-		err = p.fail(&amqp.Error{Code: amqp.NotFound, Reason: "returned as unroutable (" + reason + "): no queue is bound to the exchange"})
-	} else if !c.Ack {
-		err = p.fail(&amqp.Error{Code: amqp.ResourceError, Reason: "the broker nacked the message (queue full or out of resources)"})
-	}
-	p.mu.Lock()
-	done, ok := p.pending[c.DeliveryTag]
-	delete(p.pending, c.DeliveryTag)
-	p.mu.Unlock()
-	if ok {
-		done <- err
-	}
+	reason, returned = p.returned[n]
+	delete(p.returned, n)
+	return reason, returned
 }
 
 // channelRoute returns where a route channel's topic sends each message: a
