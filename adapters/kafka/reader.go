@@ -91,8 +91,15 @@ type reader struct {
 	buffered int   // records in ready and lanes
 	err      error // permanent: the channel is gone
 	closed   bool
-	changed  wakeup.Signal // receivers wait on it for messages or room
-	dirty    chan struct{} // an ack made something committable
+	// Who waits for what: receivers for records they may take (and, when
+	// their subscription is at its prefetch, on its roomFreed instead), the
+	// fetch loop for room in the buffer, a revoke for records in flight to
+	// be settled. Each is woken only by a change it can use, so a record
+	// wakes one receiver, not every idle one.
+	available   wakeup.Signal
+	bufferFreed wakeup.Signal
+	settled     wakeup.Signal
+	dirty       chan struct{} // an ack made something committable
 }
 
 func newReader(b *Backend, channel string) (*reader, error) {
@@ -161,7 +168,7 @@ func (r *reader) room(ctx context.Context) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for r.buffered >= bufferLimit {
-		if !r.changed.Wait(ctx, &r.mu, receiveWait) {
+		if !r.bufferFreed.Wait(ctx, &r.mu, receiveWait) {
 			return 0
 		}
 	}
@@ -180,6 +187,7 @@ func (r *reader) add(fs kgo.Fetches) {
 			return
 		}
 	}
+	added := 0
 	fs.EachRecord(func(rec *kgo.Record) {
 		p := r.parts[rec.Partition]
 		if p == nil {
@@ -191,8 +199,9 @@ func (r *reader) add(fs kgo.Fetches) {
 		md := metadataOf(rec)
 		r.enqueueLocked(&record{rec: rec, md: md, key: md[adapters.MetaOrderingKey], p: p})
 		r.buffered++
+		added++
 	})
-	r.changed.Broadcast()
+	r.available.Notify(added)
 }
 
 // enqueueLocked puts m at the tail of the ready queue or of its lane.
@@ -220,14 +229,21 @@ func (r *reader) take(ctx context.Context, s *subscription, maxRecords int, maxW
 		if s.closed {
 			return nil, nil
 		}
-		if n := min(maxRecords, s.prefetch-s.owned); n > 0 {
-			if taken := r.takeLocked(s, n); len(taken) > 0 {
-				r.changed.Broadcast() // the fetch loop may wait for room
+		full := s.owned >= s.prefetch
+		if !full {
+			if taken := r.takeLocked(s, min(maxRecords, s.prefetch-s.owned)); len(taken) > 0 {
+				if r.buffered+len(taken) >= bufferLimit {
+					r.bufferFreed.Broadcast() // the fetch loop waits for room
+				}
 				return taken, nil
 			}
 		}
+		signal := &r.available
+		if full {
+			signal = &s.roomFreed
+		}
 		wait := time.Until(deadline)
-		if wait <= 0 || !r.changed.Wait(ctx, &r.mu, wait) {
+		if wait <= 0 || !signal.Wait(ctx, &r.mu, wait) {
 			return nil, nil
 		}
 	}
@@ -270,6 +286,8 @@ func (r *reader) settle(s *subscription, ms []*record, ack bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var back []*record
+	wasFull := s.owned >= s.prefetch
+	runnable := 0 // keys this made runnable
 	for _, m := range ms {
 		if m.owner != s || !r.inflight[m] {
 			continue
@@ -278,15 +296,19 @@ func (r *reader) settle(s *subscription, ms []*record, ack bool) {
 		switch {
 		case ack:
 			m.p.done[m.rec.Offset] = true
-			r.freeKeyLocked(m.key, false)
+			runnable += r.freeKeyLocked(m.key, false)
 		case m.p.revoking:
-			r.freeKeyLocked(m.key, false) // its next owner delivers it again
+			runnable += r.freeKeyLocked(m.key, false) // its next owner delivers it again
 		default:
 			back = append(back, m)
 		}
 	}
 	r.requeueLocked(back)
-	r.changed.Broadcast()
+	if wasFull && s.owned < s.prefetch {
+		s.roomFreed.Broadcast()
+	}
+	r.available.Notify(runnable + len(back))
+	r.settled.Broadcast()
 	if ack {
 		select {
 		case r.dirty <- struct{}{}:
@@ -321,20 +343,22 @@ func (r *reader) requeueLocked(ms []*record) {
 
 // freeKeyLocked marks key as having nothing in flight and, if its lane has
 // records, makes it runnable (first in line when a record was given back,
-// so the lane keeps its order).
-func (r *reader) freeKeyLocked(key string, first bool) {
+// so the lane keeps its order). It returns 1 if it made key runnable, else
+// 0.
+func (r *reader) freeKeyLocked(key string, first bool) int {
 	if key == "" {
-		return
+		return 0
 	}
 	delete(r.busy, key)
 	if len(r.lanes[key]) == 0 {
-		return
+		return 0
 	}
 	if first {
 		r.runnable = append([]string{key}, r.runnable...)
 	} else {
 		r.runnable = append(r.runnable, key)
 	}
+	return 1
 }
 
 // release gives back every record s still owns, in offset order, and stops
@@ -360,7 +384,10 @@ func (r *reader) release(s *subscription) bool {
 		r.untrackLocked(m)
 	}
 	r.requeueLocked(owned)
-	r.changed.Broadcast()
+	// Every receiver: s's see it closed, others take what it gave back.
+	r.available.Broadcast()
+	s.roomFreed.Broadcast()
+	r.settled.Broadcast()
 	return true
 }
 
@@ -395,7 +422,7 @@ func (r *reader) purge() {
 	for _, m := range r.dropLocked(func(*record) bool { return true }) {
 		m.p.done[m.rec.Offset] = true
 	}
-	r.changed.Broadcast()
+	r.bufferFreed.Broadcast()
 	select {
 	case r.dirty <- struct{}{}:
 	default:
@@ -415,10 +442,10 @@ func (r *reader) revoked(ctx context.Context, cl *kgo.Client, revoked map[string
 		}
 	}
 	r.dropLocked(func(m *record) bool { return m.p.revoking })
-	r.changed.Broadcast()
+	r.bufferFreed.Broadcast()
 	deadline := time.Now().Add(revokeWait)
 	for r.inflightIn(ids) && time.Now().Before(deadline) {
-		r.changed.Wait(ctx, &r.mu, time.Until(deadline))
+		r.settled.Wait(ctx, &r.mu, time.Until(deadline))
 	}
 	r.mu.Unlock()
 	r.commit(ctx)
@@ -441,7 +468,7 @@ func (r *reader) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 		}
 	}
 	r.dropLocked(func(m *record) bool { return m.p.revoking })
-	r.changed.Broadcast()
+	r.bufferFreed.Broadcast()
 }
 
 func (r *reader) inflightIn(ids []int32) bool {
@@ -510,7 +537,11 @@ func (r *reader) failLocked(err error) {
 		r.err = err
 	}
 	r.stop() // nothing more to fetch
-	r.changed.Broadcast()
+	// Receivers of a subscription at its prefetch see err within
+	// receiveWait.
+	r.available.Broadcast()
+	r.bufferFreed.Broadcast()
+	r.settled.Broadcast()
 }
 
 // close stops fetching, commits what is acked and leaves the group, so its

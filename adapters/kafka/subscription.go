@@ -8,6 +8,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
 )
 
 // subscription takes records from its channel's reader, at most prefetch
@@ -17,6 +18,9 @@ type subscription struct {
 	prefetch int
 	owned    int  // guarded by r.mu
 	closed   bool // guarded by r.mu; a closed subscription takes nothing
+	// roomFreed wakes receivers that wait because owned reached prefetch;
+	// guarded by r.mu.
+	roomFreed wakeup.Signal
 }
 
 var _ driver.Subscription = (*subscription)(nil)

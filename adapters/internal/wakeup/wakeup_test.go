@@ -2,6 +2,7 @@ package wakeup
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestBroadcastWakesEveryWaiter(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mu.Lock()
-		n := s.waiters
+		n := s.Waiters()
 		if n == waiters {
 			s.Broadcast()
 		}
@@ -56,5 +57,61 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 	defer mu.Unlock()
 	if s.Wait(ctx, &mu, time.Minute) {
 		t.Fatal("Wait reported a wake-up although its context had ended")
+	}
+}
+
+// Notify wakes as many waiters as asked, longest waiting first, and leaves
+// the others waiting.
+func TestNotifyWakesOnlyAsManyAsAsked(t *testing.T) {
+	var mu sync.Mutex
+	var s Signal
+	const waiters = 3
+	woke := make(chan int, waiters)
+	for i := range waiters {
+		mu.Lock()
+		go func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if s.Wait(context.Background(), &mu, time.Minute) {
+				woke <- i
+			}
+		}()
+		// Wait until this waiter is queued, so the order is known.
+		for s.Waiters() == i {
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	s.Notify(2)
+	mu.Unlock()
+	var got []int
+	for range 2 {
+		select {
+		case i := <-woke:
+			got = append(got, i)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Notify(2) did not wake two waiters")
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("Notify(2) woke waiters %v, want [0 1]: the longest waiting go first", got)
+	}
+	mu.Lock()
+	left := s.Waiters()
+	s.Broadcast()
+	mu.Unlock()
+	if left != 1 {
+		t.Fatalf("%d waiters left after Notify(2) of 3, want 1", left)
+	}
+	select {
+	case got := <-woke:
+		if got != 2 {
+			t.Fatalf("Broadcast woke waiter %d, want 2", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Broadcast did not wake the last waiter")
 	}
 }
