@@ -70,6 +70,29 @@ func rabbitmqctl(commands ...string) func(context.Context) error {
 	}
 }
 
+// openChannel opens a backend on u, ensures a fresh channel named after
+// prefix and opens a topic on it; cleanup deletes and closes them all.
+func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Backend, string, *pubsub.Topic) {
+	t.Helper()
+	ctx := t.Context()
+	b, err := rabbitmq.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ch := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	if err := b.EnsureChannel(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
+	top, err := b.OpenTopic(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	return b, ch, top
+}
+
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: rabbitmq.Scheme, Host: "127.0.0.1:5672", Path: "/", RawQuery: "prefech=4"}
 	_, err := rabbitmq.Open(t.Context(), u)
@@ -83,22 +106,7 @@ func TestUnknownOptionIsRefused(t *testing.T) {
 // exposes as "<channel>.dlq".
 func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 	ctx := t.Context()
-	b, err := rabbitmq.Open(ctx, brokerURL(t, "delivery_limit=1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("rabbit-dlq-%d", time.Now().UnixNano())
-	if err := b.EnsureChannel(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-
-	top, err := b.OpenTopic(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	b, ch, top := openChannel(t, brokerURL(t, "delivery_limit=1"), "rabbit-dlq")
 	ev := &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": "poison", "source": "/t", "type": "t"}}
 	if err := top.Send(ctx, ev); err != nil {
 		t.Fatal(err)
@@ -152,21 +160,7 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 // new channel, where its delivery tag would name another message.
 func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 	ctx := t.Context()
-	b, err := rabbitmq.Open(ctx, brokerURL(t, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("rabbit-reconnect-%d", time.Now().UnixNano())
-	if err := b.EnsureChannel(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenTopic(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	b, ch, top := openChannel(t, brokerURL(t, ""), "rabbit-reconnect")
 	sub, err := b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{MaxInflight: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -228,21 +222,7 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 func TestUnroutableSendsFailAsNotFound(t *testing.T) {
 	ctx := t.Context()
 	u := brokerURL(t, "")
-	b, err := rabbitmq.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("rabbit-unroutable-%d", time.Now().UnixNano())
-	if err := b.EnsureChannel(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenTopic(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	b, ch, top := openChannel(t, u, "rabbit-unroutable")
 	send := func(id string) error {
 		return top.Send(ctx, &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
 	}
