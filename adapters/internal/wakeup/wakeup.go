@@ -51,6 +51,8 @@ func (s *Signal) Wait(ctx context.Context, mu *sync.Mutex, d time.Duration) bool
 	mu.Lock()
 	if i := slices.Index(s.waiting, wake); i >= 0 { // not woken: leave the queue
 		s.waiting = slices.Delete(s.waiting, i, i+1)
+	} else if !ok {
+		s.Notify(1) // woken, but leaving with its context: pass the wake-up on
 	}
 	return ok
 }
