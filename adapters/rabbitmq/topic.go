@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -139,7 +140,8 @@ type publisher struct {
 
 	mu       sync.Mutex
 	returned map[uint64]string // message number → the broker's reason
-	cause    error             // why the AMQP channel closed, once it did
+	cause    error             // why the AMQP channel closed, set before closed is
+	closed   chan struct{}     // closed once cause is recorded
 }
 
 // returnBuffer is how many returns may wait for their publishes to collect
@@ -162,7 +164,7 @@ func newPublisher(conn *amqp.Connection, fail func(error) error) (*publisher, er
 	}
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	p := &publisher{ch: ch, idPre: hex.EncodeToString(r[:]) + "-", fail: fail, returned: map[uint64]string{}}
+	p := &publisher{ch: ch, idPre: hex.EncodeToString(r[:]) + "-", fail: fail, returned: map[uint64]string{}, closed: make(chan struct{})}
 	p.returns = ch.NotifyReturn(make(chan amqp.Return, returnBuffer))
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
 	go p.recordClose(closes)
@@ -179,15 +181,37 @@ func (p *publisher) recordClose(closes <-chan *amqp.Error) {
 	p.mu.Lock()
 	p.cause = p.fail(cause)
 	p.mu.Unlock()
+	close(p.closed)
 }
 
 func (p *publisher) dead() bool { return p.ch.IsClosed() }
+
+// closeCause returns why the AMQP channel closed. amqp091 marks a channel
+// closed, then hands the broker's reason (a 404 for a deleted exchange,
+// say) to NotifyClose, then fails the pending confirms; recordClose may
+// not have taken the reason yet when a publish sees the closed channel, so
+// this waits for it rather than reporting a bare "channel is not open",
+// which would read as an outage and make a producer retry a route that no
+// longer exists.
+func (p *publisher) closeCause(ctx context.Context) error {
+	select {
+	case <-p.closed:
+	case <-ctx.Done():
+		return p.fail(amqp.ErrClosed)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cause
+}
 
 // publish sends msg and returns the confirm to wait for.
 func (p *publisher) publish(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) (*confirm, error) {
 	n := p.seq.Add(1)
 	msg.MessageId = p.idPre + strconv.FormatUint(n, 10)
 	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, msg)
+	if errors.Is(err, amqp.ErrClosed) {
+		return nil, p.closeCause(ctx)
+	}
 	if err != nil {
 		return nil, p.fail(err)
 	}
@@ -222,13 +246,7 @@ func (c *confirm) wait(ctx context.Context) error {
 		return nil
 	}
 	if p.ch.IsClosed() { // amqp091 closes the channel before it fails the pending confirms
-		p.mu.Lock()
-		cause := p.cause
-		p.mu.Unlock()
-		if cause == nil {
-			cause = p.fail(amqp.ErrClosed)
-		}
-		return cause
+		return p.closeCause(ctx)
 	}
 	return p.fail(&amqp.Error{Code: amqp.ResourceError, Reason: "the broker nacked the message (queue full or out of resources)"})
 }
