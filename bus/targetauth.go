@@ -74,8 +74,9 @@ type oauth2Auth struct {
 	now    func() time.Time
 
 	fetching chan struct{} // held while a token is read or fetched
-	mu       sync.Mutex    // guards token
+	mu       sync.Mutex    // guards token and expiry
 	token    *oauth2.Token
+	expiry   time.Time // zero: the token does not expire
 }
 
 func newOAuth2Auth(o router.OAuth2Auth, client *http.Client, now func() time.Time) *oauth2Auth {
@@ -113,17 +114,24 @@ func (a *oauth2Auth) tokenFor(ctx context.Context) (*oauth2.Token, error) {
 	}
 	defer func() { <-a.fetching }()
 	a.mu.Lock()
-	tok := a.token
+	tok, expiry := a.token, a.expiry
 	a.mu.Unlock()
-	if tok != nil && (tok.Expiry.IsZero() || a.now().Add(tokenEarly).Before(tok.Expiry)) {
+	now := a.now()
+	if tok != nil && (expiry.IsZero() || now.Add(tokenEarly).Before(expiry)) {
 		return tok, nil
 	}
 	tok, err := a.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.client))
 	if err != nil {
 		return nil, err
 	}
+	// The library dates the expiry by the wall clock; keep the token's
+	// lifetime, counted on a.now.
+	expiry = time.Time{}
+	if !tok.Expiry.IsZero() {
+		expiry = now.Add(time.Until(tok.Expiry))
+	}
 	a.mu.Lock()
-	a.token = tok
+	a.token, a.expiry = tok, expiry
 	a.mu.Unlock()
 	return tok, nil
 }
