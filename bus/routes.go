@@ -374,6 +374,9 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(con
 		if err != nil {
 			return nil, nil, err
 		}
+		if s := r.Target.HTTP.Signing; t.signer == nil && (s == nil || !s.Disabled) {
+			b.log.Warn("route delivers unsigned: it has no signing secret, being stored before the bus signed; rotate it (POST /v1/routes/{name}/signing-secret) to sign", "route", r.Name)
+		}
 		return t, noClose, nil
 	case r.Target.Plugin != nil:
 		if err := b.checkPlugin(r.Target.Plugin.Name); err != nil {

@@ -111,7 +111,10 @@ func (b *Bus) RotateSigningSecret(ctx context.Context, name, secret string, prev
 		secret = generated
 	}
 	saved, err := b.changeSigning(ctx, name, func(s *router.Signing, now time.Time) {
-		s.PreviousSecret, s.PreviousExpires = s.Secret, now.Add(ttl)
+		s.PreviousSecret, s.PreviousExpires = "", time.Time{}
+		if s.Secret != "" {
+			s.PreviousSecret, s.PreviousExpires = s.Secret, now.Add(ttl)
+		}
 		s.Secret = secret
 	})
 	if err != nil {
@@ -146,12 +149,15 @@ func (b *Bus) changeSigning(ctx context.Context, name string, change func(s *rou
 		return router.Route{}, errConfigOwned("route", name)
 	case lr.route.Target.HTTP == nil:
 		return router.Route{}, adapters.Errorf(adapters.FailedPrecondition, "route %q has no http target: only HTTP deliveries are signed", name)
-	case lr.route.Target.HTTP.Signing == nil || lr.route.Target.HTTP.Signing.Disabled:
+	case lr.route.Target.HTTP.Signing != nil && lr.route.Target.HTTP.Signing.Disabled:
 		return router.Route{}, adapters.Errorf(adapters.FailedPrecondition, "route %q has signing disabled: enable it first (target.http.signing.disabled: false)", name)
 	}
 	r := lr.route
 	h := *r.Target.HTTP
-	s := *h.Signing
+	var s router.Signing // none yet: a route stored before signing existed
+	if h.Signing != nil {
+		s = *h.Signing
+	}
 	now := time.Now()
 	change(&s, now)
 	expirePrevious(&s, now)

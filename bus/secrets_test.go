@@ -46,3 +46,27 @@ func TestReplicasSignWithTheSecretTheCreatorWasShown(t *testing.T) {
 	}
 	eventually(t, "the rotated secret on the first replica", func() bool { return secretOn(one) == rotated.Target.HTTP.Signing.Secret })
 }
+
+// A route stored before the bus signed has no secret: it keeps delivering,
+// unsigned, and one rotation gives it a secret to sign with.
+func TestARouteStoredWithoutASecretGetsOneByRotation(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	old := `{"name":"legacy","paused":true,"target":{"http":{"url":"http://127.0.0.1:9/"}}}`
+	if _, err := st.Put(ctx, store.Record{Kind: store.KindRoute, Name: "legacy", Spec: []byte(old)}, store.Absent); err != nil {
+		t.Fatal(err)
+	}
+	b, err := newWithStore(ctx, Config{}.WithDefaults(), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("a route stored without a secret must still load: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
+	rotated, err := b.RotateSigningSecret(ctx, "legacy", "", nil)
+	if err != nil {
+		t.Fatalf("rotating: %v", err)
+	}
+	s := rotated.Target.HTTP.Signing
+	if _, err := router.SigningKey(s.Secret); err != nil || s.PreviousSecretHint != "" {
+		t.Errorf("after the rotation signing = %+v: want a generated secret, shown, and no previous one", s)
+	}
+}

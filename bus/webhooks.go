@@ -45,9 +45,10 @@ type signer struct {
 }
 
 // newSigner returns the signer of a route's signing settings, nil when
-// signing is off. The secrets were validated when the route was saved.
+// signing is off or there is no secret (a route stored before the bus
+// signed). The secrets were validated when the route was saved.
 func newSigner(s *router.Signing, now func() time.Time) (*signer, error) {
-	if s == nil || s.Disabled {
+	if s == nil || s.Disabled || s.Secret == "" {
 		return nil, nil
 	}
 	cur, err := router.SigningKey(s.Secret)
