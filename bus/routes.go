@@ -21,12 +21,13 @@ import (
 // PutRoute creates or replaces a route through the API, keeps it in the
 // store, and returns it as saved, secrets masked, with whether it was
 // created. Write-only fields that r leaves out (signing secret, target
-// credentials) keep their stored values; a signing secret the bus generates
-// is returned in Target.HTTP.Signing.Secret, the only time it is shown. expected is
-// the version the write requires (store.Absent to create only), or
-// store.AnyVersion — then a non-zero r.Version is required instead. A
-// mismatch is FailedPrecondition: the route changed meanwhile. Errors carry an adapters.Code, or are
-// *router.FieldError for bad input.
+// credentials) keep their stored values; a signing secret the bus
+// generates is returned in Target.HTTP.Signing.Secret, the only time it is
+// shown. expected is the version the write requires (store.Absent to
+// create only), or store.AnyVersion — then a non-zero r.Version is
+// required instead. A mismatch is FailedPrecondition: the route changed
+// meanwhile. Errors carry an adapters.Code, or are *router.FieldError for
+// bad input.
 func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (router.Route, bool, error) {
 	if err := r.Validate(b.cfg.RuleLimits); err != nil {
 		return router.Route{}, false, err
