@@ -26,6 +26,7 @@ require (
 	go.etcd.io/bbolt v1.5.0
 	gocloud.dev v0.47.0
 	gocloud.dev/pubsub/rabbitpubsub v0.47.0
+	golang.org/x/oauth2 v0.36.0
 	golang.org/x/time v0.16.0
 	google.golang.org/grpc v1.83.2
 	google.golang.org/protobuf v1.36.12

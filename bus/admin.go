@@ -34,6 +34,8 @@ func (b *Bus) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/routes/{name}", b.handleGetRoute)
 	mux.HandleFunc("PUT /v1/routes/{name}", b.handlePutRoute)
 	mux.HandleFunc("DELETE /v1/routes/{name}", b.handleDeleteRoute)
+	mux.HandleFunc("POST /v1/routes/{name}/signing-secret", b.handleRotateSecret)
+	mux.HandleFunc("DELETE /v1/routes/{name}/signing-secret/previous", b.handleExpirePreviousSecret)
 	mux.HandleFunc("GET /v1/buses", b.handleListBuses)
 	mux.HandleFunc("GET /v1/buses/{name}", b.handleGetBus)
 	mux.HandleFunc("PUT /v1/buses/{name}", b.handlePutBus)
@@ -116,6 +118,51 @@ func (b *Bus) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// rotateSecretRequest is the body of POST /v1/routes/{name}/signing-secret;
+// every field is optional.
+type rotateSecretRequest struct {
+	// Secret is the new secret; empty: the bus generates one and answers it.
+	Secret string `json:"secret"`
+	// PreviousValidFor is how long the replaced secret keeps signing;
+	// unset: DefaultPreviousSecretTTL, "0s": not at all.
+	PreviousValidFor *router.Duration `json:"previous_valid_for"`
+}
+
+// handleRotateSecret gives a route a new signing secret and answers with the
+// route, a generated secret shown in target.http.signing.secret this once.
+func (b *Bus) handleRotateSecret(w http.ResponseWriter, r *http.Request) {
+	var req rotateSecretRequest
+	if r.ContentLength != 0 {
+		if err := decodeStrict(w, r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	var validFor *time.Duration
+	if req.PreviousValidFor != nil {
+		d := time.Duration(*req.PreviousValidFor)
+		validFor = &d
+	}
+	saved, err := b.RotateSigningSecret(r.Context(), r.PathValue("name"), req.Secret, validFor)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	setETag(w, saved.Version)
+	writeJSON(w, http.StatusOK, saved)
+}
+
+// handleExpirePreviousSecret stops a route's previous signing secret now.
+func (b *Bus) handleExpirePreviousSecret(w http.ResponseWriter, r *http.Request) {
+	saved, err := b.ExpirePreviousSecret(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	setETag(w, saved.Version)
+	writeJSON(w, http.StatusOK, saved)
 }
 
 func (b *Bus) handleListBuses(w http.ResponseWriter, _ *http.Request) {

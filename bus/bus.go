@@ -135,6 +135,10 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	for _, i := range divertTargetsFirst(cfg.Routes) {
 		r := cfg.Routes[i]
 		r.Version, r.Origin = 1, router.OriginConfig
+		if err := b.configSecrets(&r); err != nil {
+			b.mu.Unlock()
+			return fail(fmt.Errorf("routes[%d] (%s): %w", i, r.Name, err))
+		}
 		if _, _, err := b.applyRoute(ctx, r, nil); err != nil {
 			b.mu.Unlock()
 			return fail(fmt.Errorf("routes[%d] (%s): %w", i, r.Name, err))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eventbus-go/eventbus/adapters"
@@ -18,11 +19,15 @@ import (
 )
 
 // PutRoute creates or replaces a route through the API, keeps it in the
-// store, and returns it as saved with whether it was created. expected is
-// the version the write requires (store.Absent to create only), or
-// store.AnyVersion — then a non-zero r.Version is required instead. A
-// mismatch is FailedPrecondition: the route changed meanwhile. Errors carry an adapters.Code, or are
-// *router.FieldError for bad input.
+// store, and returns it as saved, secrets masked, with whether it was
+// created. Write-only fields that r leaves out (signing secret, target
+// credentials) keep their stored values; a signing secret the bus
+// generates is returned in Target.HTTP.Signing.Secret, the only time it is
+// shown. expected is the version the write requires (store.Absent to
+// create only), or store.AnyVersion — then a non-zero r.Version is
+// required instead. A mismatch is FailedPrecondition: the route changed
+// meanwhile. Errors carry an adapters.Code, or are *router.FieldError for
+// bad input.
 func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (router.Route, bool, error) {
 	if err := r.Validate(b.cfg.RuleLimits); err != nil {
 		return router.Route{}, false, err
@@ -30,16 +35,31 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (rou
 	if expected == store.AnyVersion && r.Version > 0 {
 		expected = r.Version
 	}
+	if h := r.Target.HTTP; h != nil && h.Signing != nil && h.Signing.SecretEnv != "" {
+		return router.Route{}, false, &router.FieldError{Path: "target.http.signing.secret_env", Message: "is for the bus's config file only: send the secret itself in target.http.signing.secret"}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if old := b.routes[r.Name]; old != nil && old.route.Origin == router.OriginConfig {
-		return router.Route{}, false, errConfigOwned("route", r.Name)
+	var oldRoute *router.Route
+	if old := b.routes[r.Name]; old != nil {
+		if old.route.Origin == router.OriginConfig {
+			return router.Route{}, false, errConfigOwned("route", r.Name)
+		}
+		oldRoute = &old.route
+	}
+	generated, err := settleSecrets(&r, oldRoute, time.Now())
+	if err != nil {
+		return router.Route{}, false, err
 	}
 	persist := func(r router.Route) (int64, error) {
 		return b.persist(ctx, store.KindRoute, r.Name, r, expected)
 	}
 	r.Origin = router.OriginAPI
-	return b.applyRoute(ctx, r, persist)
+	saved, created, err := b.applyRoute(ctx, r, persist)
+	if err != nil {
+		return router.Route{}, false, err
+	}
+	return shown(saved, generated), created, nil
 }
 
 // errConfigOwned refuses an API change to a resource of the config file.
@@ -198,18 +218,19 @@ func (b *Bus) removeRoute(ctx context.Context, name string, dropChannels bool) e
 	return err
 }
 
-// Routes returns every route, sorted by name, with defaults applied.
+// Routes returns every route, sorted by name, with defaults applied and
+// secrets masked.
 func (b *Bus) Routes() []router.Route {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]router.Route, 0, len(b.routes))
 	for _, name := range slices.Sorted(maps.Keys(b.routes)) {
-		out = append(out, b.routes[name].route)
+		out = append(out, shown(b.routes[name].route, ""))
 	}
 	return out
 }
 
-// Route returns one route with defaults applied.
+// Route returns one route with defaults applied, secrets masked.
 func (b *Bus) Route(name string) (router.Route, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -217,7 +238,7 @@ func (b *Bus) Route(name string) (router.Route, bool) {
 	if !ok {
 		return router.Route{}, false
 	}
-	return lr.route, true
+	return shown(lr.route, ""), true
 }
 
 // open provisions the route's channels and opens their topics.
@@ -350,7 +371,14 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(con
 	noClose := func(context.Context) error { return nil }
 	switch {
 	case r.Target.HTTP != nil:
-		return newHTTPTarget(b.client, r), noClose, nil
+		t, err := newHTTPTarget(b.client, r, time.Now)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s := r.Target.HTTP.Signing; t.signer == nil && (s == nil || !s.Disabled) {
+			b.log.Warn("route delivers unsigned: it has no signing secret, being stored before the bus signed; rotate it (POST /v1/routes/{name}/signing-secret) to sign", "route", r.Name)
+		}
+		return t, noClose, nil
 	case r.Target.Plugin != nil:
 		if err := b.checkPlugin(r.Target.Plugin.Name); err != nil {
 			return nil, nil, err

@@ -47,27 +47,40 @@ type target interface {
 // event, whatever its status code: ack, retry, drop or dead-letter.
 const VerdictHeader = "Eventbus-Verdict"
 
-// httpTarget posts each event in CloudEvents binary mode. The answer decides:
-// 2xx acks; 429 and 503 retry after their Retry-After; other 4xx dead-letter
-// at once (or retry, with client_errors: retry); 5xx, a timeout or a refused
-// connection retry. An Eventbus-Verdict header overrides the status.
+// httpTarget posts each event in CloudEvents binary mode, signed (Standard
+// Webhooks) unless the route turned signing off, with the target's
+// credentials if it has auth. The answer decides: 2xx acks; 429 and 503
+// retry after their Retry-After; other 4xx dead-letter at once (or retry,
+// with client_errors: retry); 5xx, a timeout or a refused connection retry.
+// An Eventbus-Verdict header overrides the status. Credentials that cannot
+// be had (an OAuth2 token endpoint failing) retry.
 type httpTarget struct {
 	client       *http.Client
+	bus          string
 	url          string
 	headers      map[string]string
 	timeout      time.Duration
 	retryClient4 bool
+	signer       *signer    // nil: unsigned
+	auth         authorizer // nil: no credentials
 }
 
-func newHTTPTarget(client *http.Client, r *router.Route) *httpTarget {
+func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (*httpTarget, error) {
 	t := r.Target.HTTP
+	sg, err := newSigner(t.Signing, now)
+	if err != nil {
+		return nil, err
+	}
 	return &httpTarget{
 		client:       client,
+		bus:          r.Bus,
 		url:          t.URL,
 		headers:      t.Headers,
 		timeout:      time.Duration(t.Timeout),
 		retryClient4: r.Delivery.ClientErrors == router.ClientErrorsRetry,
-	}
+		signer:       sg,
+		auth:         newAuthorizer(t.Auth, client, now),
+	}, nil
 }
 
 func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
@@ -83,9 +96,20 @@ func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	if err := writeBinary(req.Header, e); err != nil {
 		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
 	}
+	if t.auth != nil {
+		if err := t.auth.authorize(ctx, req); err != nil {
+			return outcome{verdict: verdictRetry, reason: err.Error()}
+		}
+	}
+	if t.signer != nil {
+		t.signer.sign(req.Header, webhookID(t.bus, e.Source(), e.ID()), e.Data())
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return outcome{verdict: verdictRetry, reason: err.Error()}
+	}
+	if resp.StatusCode == http.StatusUnauthorized && t.auth != nil {
+		t.auth.rejected()
 	}
 	// Read a little of the body for the reason, and drain it so the
 	// connection is reused.

@@ -106,6 +106,11 @@ type HTTPTarget struct {
 	Timeout Duration `json:"timeout,omitzero"`
 	// Headers are added to every request, e.g. an Authorization header.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Signing signs every delivery (Standard Webhooks); nil means signed
+	// with a secret the bus generates.
+	Signing *Signing `json:"signing,omitempty"`
+	// Auth authenticates the bus to the endpoint; nil means no auth.
+	Auth *TargetAuth `json:"auth,omitempty"`
 }
 
 // Delivery is a route's delivery policy. Zero fields take the defaults below.
@@ -296,6 +301,14 @@ func (t *Target) validate() error {
 	}
 	if t.HTTP.Timeout < 0 {
 		return &FieldError{Path: "target.http.timeout", Message: "must not be negative"}
+	}
+	if s := t.HTTP.Signing; s != nil {
+		if err := s.validate(); err != nil {
+			return err
+		}
+	}
+	if a := t.HTTP.Auth; a != nil {
+		return a.validate()
 	}
 	return nil
 }

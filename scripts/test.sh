@@ -45,6 +45,13 @@ command -v kcat >/dev/null || { log "installing kcat"; apt-get install -y kcat >
 # Chromium: the chat example's test drives its page in a real browser.
 command -v chromium >/dev/null || { log "installing chromium"; apt-get install -y chromium chromium-driver >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium chromium-driver >/dev/null; }; }
 
+# standardwebhooks (npm, pinned in test/webhooks/): the receiver that checks
+# the bus's signed deliveries with code that is not ours.
+if [[ ! -f test/webhooks/node_modules/standardwebhooks/package.json ]]; then
+	log "installing the standardwebhooks receiver (npm ci)"
+	npm ci --prefix test/webhooks --no-audit --no-fund >/dev/null
+fi
+
 # SQS: fauxqs, an emulator (pinned in scripts/sqs-emulator/), unless the
 # caller names an endpoint of its own.
 if [[ -z "${EVENTBUS_TEST_SQS:-}" ]]; then

@@ -17,6 +17,9 @@
 //     IsNotFound, IsConflict and IsRetryable classify them.
 //   - A Client is safe for concurrent use.
 //
+// A receiver of the bus's HTTP deliveries checks that each came from the
+// bus with VerifyWebhook (Standard Webhooks signatures).
+//
 // To write the handler that receives events, see package sdk/plugin.
 //
 // The package speaks HTTP only; it imports none of the bus's own packages.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Route is a route as the admin API shows it. Match and Filters are JSON
@@ -51,11 +52,59 @@ type TopicTarget struct {
 	Name string `json:"name"`
 }
 
-// HTTPTarget receives events as CloudEvents HTTP requests in binary mode.
+// HTTPTarget receives events as CloudEvents HTTP requests in binary mode,
+// signed (see VerifyWebhook) unless Signing.Disabled.
 type HTTPTarget struct {
 	URL     string            `json:"url"`
 	Timeout string            `json:"timeout,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
+	Signing *Signing          `json:"signing,omitempty"`
+	Auth    *TargetAuth       `json:"auth,omitempty"`
+}
+
+// Signing is how the bus signs a route's deliveries (Standard Webhooks).
+// Secret is write-only: PutRoute leaves it out to keep the stored one, or
+// sets it to replace it (the one before keeps signing for a day). The bus
+// never returns it, except once: the answer to the request in which it
+// generated it (a new route without one, RotateSigningSecret without one).
+type Signing struct {
+	Disabled bool   `json:"disabled,omitempty"`
+	Secret   string `json:"secret,omitempty"`
+	// Set by the bus: which secrets sign, such as "whsec_…x3Zq", and until
+	// when the previous one does.
+	SecretHint         string    `json:"secret_hint,omitempty"`
+	PreviousSecretHint string    `json:"previous_secret_hint,omitempty"`
+	PreviousExpires    time.Time `json:"previous_expires,omitzero"`
+}
+
+// TargetAuth is how the bus authenticates to an HTTP target; set one field.
+// Password, Value and ClientSecret are write-only: never returned, and kept
+// when a PutRoute leaves them out.
+type TargetAuth struct {
+	Basic  *BasicAuth  `json:"basic,omitempty"`
+	APIKey *APIKeyAuth `json:"api_key,omitempty"`
+	OAuth2 *OAuth2Auth `json:"oauth2,omitempty"`
+}
+
+// BasicAuth sends an Authorization: Basic header.
+type BasicAuth struct {
+	Username string `json:"username"`
+	Password string `json:"password,omitempty"`
+}
+
+// APIKeyAuth sends one header with a fixed value.
+type APIKeyAuth struct {
+	Header string `json:"header"`
+	Value  string `json:"value,omitempty"`
+}
+
+// OAuth2Auth sends a bearer token from the client credentials grant, which
+// the bus caches until it expires.
+type OAuth2Auth struct {
+	TokenURL     string   `json:"token_url"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
 }
 
 // Delivery is a route's delivery policy; durations are strings like
@@ -133,6 +182,37 @@ func (c *Client) CreateRoute(ctx context.Context, r Route) (Route, error) {
 func (c *Client) DeleteRoute(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/v1/routes/"+url.PathEscape(name), "", nil, nil)
 	return err
+}
+
+// SecretRotation asks for a new signing secret; zero fields mean: the bus
+// generates the secret, and the one it replaces keeps signing for a day.
+type SecretRotation struct {
+	// Secret is the new secret ("whsec_" + base64 of 24-64 bytes).
+	Secret string `json:"secret,omitempty"`
+	// PreviousValidFor, such as "1h", is how long the replaced secret keeps
+	// signing; "0s" stops it at once.
+	PreviousValidFor string `json:"previous_valid_for,omitempty"`
+}
+
+// RotateSigningSecret gives a route a new signing secret and returns the
+// route; a secret the bus generated is in Target.HTTP.Signing.Secret, the
+// only time it is shown. Both secrets sign until the previous one expires.
+func (c *Client) RotateSigningSecret(ctx context.Context, name string, rot SecretRotation) (Route, error) {
+	body, err := json.Marshal(rot)
+	if err != nil {
+		return Route{}, err
+	}
+	var out Route
+	_, err = c.do(ctx, http.MethodPost, "/v1/routes/"+url.PathEscape(name)+"/signing-secret", "application/json", body, &out)
+	return out, err
+}
+
+// ExpirePreviousSecret stops a route's previous signing secret from signing
+// now, before its overlap would end.
+func (c *Client) ExpirePreviousSecret(ctx context.Context, name string) (Route, error) {
+	var out Route
+	_, err := c.do(ctx, http.MethodDelete, "/v1/routes/"+url.PathEscape(name)+"/signing-secret/previous", "", nil, &out)
+	return out, err
 }
 
 // PatternResult says whether an event matches a rule, and why.

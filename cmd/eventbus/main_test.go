@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -166,13 +167,18 @@ routes:
     target: {http: {url: "http://127.0.0.1:9/hook"}}
     paused: true
 `), 0o644)
-	if code, out, errOut := runCLI(t, "routes", "apply", "-f", file, "--url", url); code != 0 || !strings.Contains(out, "signup-mail applied") {
+	code, out, errOut := runCLI(t, "routes", "apply", "-f", file, "--url", url)
+	if code != 0 || !strings.Contains(out, "signup-mail applied") {
 		t.Fatalf("apply: %d %s %s", code, out, errOut)
 	}
-	if code, out, _ := runCLI(t, "routes", "list", "--url", url); code != 0 || !strings.Contains(out, `"signup-mail"`) {
-		t.Fatalf("list: %d %s", code, out)
+	secret := regexp.MustCompile(`whsec_[A-Za-z0-9+/=]+`).FindString(out)
+	if secret == "" {
+		t.Errorf("apply printed %q: want the signing secret the bus generated, the only time it can be seen", out)
 	}
-	_, out, _ := runCLI(t, "emit", "--url", url, "--type", "user.signed_up", "--source", "web", "--data", `{"email":"a@example.com"}`)
+	if code, out, _ := runCLI(t, "routes", "list", "--url", url); code != 0 || !strings.Contains(out, `"signup-mail"`) || secret != "" && strings.Contains(out, secret) {
+		t.Fatalf("list: %d %s: want the route, without its secret", code, out)
+	}
+	_, out, _ = runCLI(t, "emit", "--url", url, "--type", "user.signed_up", "--source", "web", "--data", `{"email":"a@example.com"}`)
 	if !strings.Contains(out, `"signup-mail"`) {
 		t.Errorf("emit did not reach the applied route: %s", out)
 	}

@@ -59,10 +59,15 @@ func newRoutesCommand() *cobra.Command {
 				return err
 			}
 			for _, r := range routes {
-				if _, err := c.PutRoute(cmd.Context(), r); err != nil {
+				saved, err := c.PutRoute(cmd.Context(), r)
+				if err != nil {
 					return fmt.Errorf("route %q: %w", r.Name, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "route %s applied\n", r.Name)
+				if h := saved.Target.HTTP; h != nil && h.Signing != nil && h.Signing.Secret != "" {
+					// The bus generated it and will not show it again.
+					fmt.Fprintf(cmd.OutOrStdout(), "route %s signs its deliveries with %s (shown once: give it to the receiver now)\n", r.Name, h.Signing.Secret)
+				}
 			}
 			return nil
 		},

@@ -38,6 +38,36 @@ type httpTargetModel struct {
 	URL     types.String  `tfsdk:"url"`
 	Timeout durationValue `tfsdk:"timeout"`
 	Headers types.Map     `tfsdk:"headers"`
+	// The bus never returns the secret and the credentials of auth: the
+	// state keeps what the configuration wrote, or the signing secret the
+	// bus generated when it created the route.
+	SigningDisabled   types.Bool   `tfsdk:"signing_disabled"`
+	SigningSecret     types.String `tfsdk:"signing_secret"`
+	SigningSecretHint types.String `tfsdk:"signing_secret_hint"`
+	Auth              *authModel   `tfsdk:"auth"`
+}
+
+type authModel struct {
+	Basic  *basicAuthModel  `tfsdk:"basic"`
+	APIKey *apiKeyAuthModel `tfsdk:"api_key"`
+	OAuth2 *oauth2AuthModel `tfsdk:"oauth2"`
+}
+
+type basicAuthModel struct {
+	Username types.String `tfsdk:"username"`
+	Password types.String `tfsdk:"password"`
+}
+
+type apiKeyAuthModel struct {
+	Header types.String `tfsdk:"header"`
+	Value  types.String `tfsdk:"value"`
+}
+
+type oauth2AuthModel struct {
+	TokenURL     types.String `tfsdk:"token_url"`
+	ClientID     types.String `tfsdk:"client_id"`
+	ClientSecret types.String `tfsdk:"client_secret"`
+	Scopes       types.List   `tfsdk:"scopes"`
 }
 
 type pluginTargetModel struct {
@@ -86,6 +116,14 @@ func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
 			r.Target.HTTP = &sdk.HTTPTarget{URL: h.URL.ValueString(), Timeout: h.Timeout.ValueString()}
 			if !h.Headers.IsNull() {
 				diags.Append(h.Headers.ElementsAs(ctx, &r.Target.HTTP.Headers, false)...)
+			}
+			if h.SigningDisabled.ValueBool() || h.SigningSecret.ValueString() != "" {
+				r.Target.HTTP.Signing = &sdk.Signing{Disabled: h.SigningDisabled.ValueBool(), Secret: h.SigningSecret.ValueString()}
+			}
+			if a := h.Auth; a != nil {
+				auth, d := a.toAPI(ctx)
+				diags.Append(d...)
+				r.Target.HTTP.Auth = auth
 			}
 		}
 		if p := t.Plugin; p != nil {
@@ -138,7 +176,22 @@ func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostic
 			headers, d = types.MapValueFrom(ctx, types.StringType, h.Headers)
 			diags.Append(d...)
 		}
-		m.Target.HTTP = &httpTargetModel{URL: types.StringValue(h.URL), Timeout: durationOf(h.Timeout), Headers: headers}
+		m.Target.HTTP = &httpTargetModel{
+			URL: types.StringValue(h.URL), Timeout: durationOf(h.Timeout), Headers: headers,
+			SigningDisabled:   types.BoolValue(h.Signing != nil && h.Signing.Disabled),
+			SigningSecret:     types.StringNull(),
+			SigningSecretHint: types.StringNull(),
+		}
+		if s := h.Signing; s != nil {
+			// Secret is only ever set in the answer that created it.
+			m.Target.HTTP.SigningSecret = stringOrNull(s.Secret)
+			m.Target.HTTP.SigningSecretHint = stringOrNull(s.SecretHint)
+		}
+		if a := h.Auth; a != nil {
+			var d diag.Diagnostics
+			m.Target.HTTP.Auth, d = authFromAPI(ctx, *a)
+			diags.Append(d...)
+		}
 	}
 	if p := r.Target.Plugin; p != nil {
 		m.Target.Plugin = &pluginTargetModel{Name: types.StringValue(p.Name)}
@@ -166,6 +219,71 @@ func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostic
 		}
 	}
 	return m, diags
+}
+
+func (a authModel) toAPI(ctx context.Context) (*sdk.TargetAuth, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	out := &sdk.TargetAuth{}
+	if b := a.Basic; b != nil {
+		out.Basic = &sdk.BasicAuth{Username: b.Username.ValueString(), Password: b.Password.ValueString()}
+	}
+	if k := a.APIKey; k != nil {
+		out.APIKey = &sdk.APIKeyAuth{Header: k.Header.ValueString(), Value: k.Value.ValueString()}
+	}
+	if o := a.OAuth2; o != nil {
+		out.OAuth2 = &sdk.OAuth2Auth{TokenURL: o.TokenURL.ValueString(), ClientID: o.ClientID.ValueString(), ClientSecret: o.ClientSecret.ValueString()}
+		if !o.Scopes.IsNull() && !o.Scopes.IsUnknown() {
+			diags.Append(o.Scopes.ElementsAs(ctx, &out.OAuth2.Scopes, false)...)
+		}
+	}
+	return out, diags
+}
+
+// authFromAPI is an auth as the bus shows it: its credentials left out.
+func authFromAPI(ctx context.Context, a sdk.TargetAuth) (*authModel, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	m := &authModel{}
+	if b := a.Basic; b != nil {
+		m.Basic = &basicAuthModel{Username: types.StringValue(b.Username), Password: types.StringNull()}
+	}
+	if k := a.APIKey; k != nil {
+		m.APIKey = &apiKeyAuthModel{Header: types.StringValue(k.Header), Value: types.StringNull()}
+	}
+	if o := a.OAuth2; o != nil {
+		scopes := types.ListNull(types.StringType)
+		if len(o.Scopes) > 0 {
+			var d diag.Diagnostics
+			scopes, d = types.ListValueFrom(ctx, types.StringType, o.Scopes)
+			diags.Append(d...)
+		}
+		m.OAuth2 = &oauth2AuthModel{TokenURL: types.StringValue(o.TokenURL), ClientID: types.StringValue(o.ClientID), ClientSecret: types.StringNull(), Scopes: scopes}
+	}
+	return m, diags
+}
+
+// keepWriteOnly fills in m, the route the bus answered, the write-only
+// values the bus never returns, from prior (the plan or the state): what
+// the configuration wrote, or the signing secret generated at creation.
+func (m *routeModel) keepWriteOnly(prior routeModel) {
+	if m.Target == nil || m.Target.HTTP == nil || prior.Target == nil || prior.Target.HTTP == nil {
+		return
+	}
+	h, p := m.Target.HTTP, prior.Target.HTTP
+	if h.SigningSecret.IsNull() && !p.SigningSecret.IsUnknown() {
+		h.SigningSecret = p.SigningSecret
+	}
+	if h.Auth == nil || p.Auth == nil {
+		return
+	}
+	if h.Auth.Basic != nil && p.Auth.Basic != nil {
+		h.Auth.Basic.Password = p.Auth.Basic.Password
+	}
+	if h.Auth.APIKey != nil && p.Auth.APIKey != nil {
+		h.Auth.APIKey.Value = p.Auth.APIKey.Value
+	}
+	if h.Auth.OAuth2 != nil && p.Auth.OAuth2 != nil {
+		h.Auth.OAuth2.ClientSecret = p.Auth.OAuth2.ClientSecret
+	}
 }
 
 // leaveOutDefaultBlocks leaves out of m, the route the bus answered, each

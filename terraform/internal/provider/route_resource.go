@@ -134,6 +134,55 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 								Sensitive:   true,
 								ElementType: types.StringType,
 							},
+							"signing_disabled": schema.BoolAttribute{
+								Description: "Turn off the Standard Webhooks signature (webhook-id, webhook-timestamp, webhook-signature) on deliveries. Defaults to false: signed.",
+								Optional:    true,
+								Computed:    true,
+								Default:     booldefault.StaticBool(false),
+							},
+							"signing_secret": schema.StringAttribute{
+								Description:   "The signing secret, \"whsec_\" + base64 of 24-64 bytes. Left out, the bus generates one when it creates the route, and this attribute holds it (the bus shows it only once). Write-only on the bus: Terraform keeps it in its state and cannot see a change made outside Terraform. Changing it keeps the old secret signing too for a day.",
+								Optional:      true,
+								Computed:      true,
+								Sensitive:     true,
+								PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+							},
+							"signing_secret_hint": schema.StringAttribute{
+								Description: "Which secret signs, as the bus shows it, such as \"whsec_…x3Zq\".",
+								Computed:    true,
+							},
+							"auth": schema.SingleNestedAttribute{
+								Description: "How the bus authenticates to the endpoint: set one of basic, api_key and oauth2. The password, value and client_secret are write-only on the bus: Terraform keeps what you wrote.",
+								Optional:    true,
+								Attributes: map[string]schema.Attribute{
+									"basic": schema.SingleNestedAttribute{
+										Description: "An Authorization: Basic header.",
+										Optional:    true,
+										Attributes: map[string]schema.Attribute{
+											"username": schema.StringAttribute{Required: true, Description: "The user name."},
+											"password": schema.StringAttribute{Required: true, Sensitive: true, Description: "The password."},
+										},
+									},
+									"api_key": schema.SingleNestedAttribute{
+										Description: "One header with a fixed value.",
+										Optional:    true,
+										Attributes: map[string]schema.Attribute{
+											"header": schema.StringAttribute{Required: true, Description: "The header's name, such as X-Api-Key."},
+											"value":  schema.StringAttribute{Required: true, Sensitive: true, Description: "The header's value."},
+										},
+									},
+									"oauth2": schema.SingleNestedAttribute{
+										Description: "A bearer token from the OAuth 2.0 client credentials grant, cached by the bus until it expires.",
+										Optional:    true,
+										Attributes: map[string]schema.Attribute{
+											"token_url":     schema.StringAttribute{Required: true, Description: "The token endpoint."},
+											"client_id":     schema.StringAttribute{Required: true, Description: "The client ID."},
+											"client_secret": schema.StringAttribute{Required: true, Sensitive: true, Description: "The client secret."},
+											"scopes":        schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "The scopes to ask for."},
+										},
+									},
+								},
+							},
 						},
 					},
 					"plugin": schema.SingleNestedBlock{
@@ -346,6 +395,7 @@ func setRouteState(ctx context.Context, route sdk.Route, prior routeModel, state
 	m, d := routeFromAPI(ctx, route)
 	diags.Append(d...)
 	m.leaveOutDefaultBlocks(prior, route)
+	m.keepWriteOnly(prior)
 	diags.Append(state.Set(ctx, m)...)
 }
 

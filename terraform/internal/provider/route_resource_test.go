@@ -122,6 +122,8 @@ resource "eventbus_route" "mail" {
 				ImportStateId:                        "signup-mail",
 				ImportStateVerify:                    true,
 				ImportStateVerifyIdentifierAttribute: "name",
+				// The bus never shows the secret it generated again.
+				ImportStateVerifyIgnore: []string{"target.http.signing_secret"},
 			},
 			{
 				// Changed through the API behind Terraform's back: the plan
@@ -229,6 +231,8 @@ resource "eventbus_route" "audit" {
 				ImportStateId:                        "audit",
 				ImportStateVerify:                    true,
 				ImportStateVerifyIdentifierAttribute: "name",
+				// The bus never shows the secret it generated again.
+				ImportStateVerifyIgnore: []string{"target.http.signing_secret"},
 			},
 			{
 				PreConfig: func() {
@@ -410,6 +414,64 @@ resource "eventbus_route" "bad" {
     overflow  = "sideways"
   }`),
 				ExpectError: regexp.MustCompile(`overflow  = "sideways"\s+delivery\.overflow:\s+"sideways":\s+use\s+reject`),
+			},
+		},
+	})
+}
+
+// Signing and auth: the secret the bus generated at creation is kept in
+// the state, credentials are sent to the bus but never read back, and
+// neither makes the next plan show a change.
+func TestAccRouteSigningAndAuthAreWriteOnly(t *testing.T) {
+	requireAcceptance(t)
+	endpoint := startBus(t)
+	client := newClient(t, endpoint)
+	config := func(secret string) string {
+		return providerConfig(endpoint) + `
+resource "eventbus_route" "signed" {
+  name = "signed"
+  target {
+    http {
+      url            = "http://127.0.0.1:9/hook"
+      ` + secret + `
+      auth = {
+        basic = { username = "bus", password = "pa55word" }
+      }
+    }
+  }
+}
+`
+	}
+	const given = "whsec_Z2l2ZW4tc2VjcmV0LW9mLXRoZS10ZXN0LTMyLWJ5dGU="
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providerFactories,
+		CheckDestroy:             checkRoutesGone(client, "signed"),
+		Steps: []resource.TestStep{
+			{
+				Config: config(""),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttrWith("eventbus_route.signed", "target.http.signing_secret", func(v string) error {
+						if !regexp.MustCompile(`^whsec_[A-Za-z0-9+/]+=*$`).MatchString(v) {
+							return fmt.Errorf("signing_secret %q: want the secret the bus generated", v)
+						}
+						return nil
+					}),
+					resource.TestCheckResourceAttr("eventbus_route.signed", "target.http.auth.basic.password", "pa55word"),
+					checkRouteOnBus(client, "signed", func(r sdk.Route) error {
+						h := r.Target.HTTP
+						if h.Signing == nil || h.Signing.Secret != "" || h.Signing.SecretHint == "" || h.Auth == nil || h.Auth.Basic == nil || h.Auth.Basic.Password != "" {
+							return fmt.Errorf("signing %+v, auth %+v: want a hint and no secret or password shown", h.Signing, h.Auth)
+						}
+						return nil
+					}),
+				),
+			},
+			{
+				Config: config(`signing_secret = "` + given + `"`),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("eventbus_route.signed", "target.http.signing_secret", given),
+					resource.TestCheckResourceAttr("eventbus_route.signed", "target.http.signing_secret_hint", "whsec_…dGU="),
+				),
 			},
 		},
 	})

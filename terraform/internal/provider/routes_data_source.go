@@ -71,9 +71,32 @@ func (d *routesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 									Description: "An HTTP endpoint.",
 									Computed:    true,
 									Attributes: map[string]schema.Attribute{
-										"url":     computedString("The endpoint's URL."),
-										"timeout": computedDuration("How long one delivery attempt may take."),
-										"headers": schema.MapAttribute{Description: "Headers added to every request.", Computed: true, Sensitive: true, ElementType: types.StringType},
+										"url":                 computedString("The endpoint's URL."),
+										"timeout":             computedDuration("How long one delivery attempt may take."),
+										"headers":             schema.MapAttribute{Description: "Headers added to every request.", Computed: true, Sensitive: true, ElementType: types.StringType},
+										"signing_disabled":    schema.BoolAttribute{Description: "Whether deliveries go unsigned.", Computed: true},
+										"signing_secret":      schema.StringAttribute{Description: "Always null: the bus never shows a signing secret after creating it.", Computed: true, Sensitive: true},
+										"signing_secret_hint": computedString("Which secret signs, such as \"whsec_…x3Zq\"."),
+										"auth": schema.SingleNestedAttribute{
+											Description: "How the bus authenticates to the endpoint; its credentials are always null (write-only).",
+											Computed:    true,
+											Attributes: map[string]schema.Attribute{
+												"basic": schema.SingleNestedAttribute{Computed: true, Attributes: map[string]schema.Attribute{
+													"username": computedString("The user name."),
+													"password": schema.StringAttribute{Computed: true, Sensitive: true, Description: "Always null."},
+												}},
+												"api_key": schema.SingleNestedAttribute{Computed: true, Attributes: map[string]schema.Attribute{
+													"header": computedString("The header's name."),
+													"value":  schema.StringAttribute{Computed: true, Sensitive: true, Description: "Always null."},
+												}},
+												"oauth2": schema.SingleNestedAttribute{Computed: true, Attributes: map[string]schema.Attribute{
+													"token_url":     computedString("The token endpoint."),
+													"client_id":     computedString("The client ID."),
+													"client_secret": schema.StringAttribute{Computed: true, Sensitive: true, Description: "Always null."},
+													"scopes":        schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "The scopes asked for."},
+												}},
+											},
+										},
 									},
 								},
 								"plugin": schema.SingleNestedAttribute{

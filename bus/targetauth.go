@@ -1,0 +1,143 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// authorizer adds a target's credentials to each request. An error fails
+// the attempt, which is retried: credentials that cannot be had now (a
+// token endpoint down) may be had later.
+type authorizer interface {
+	authorize(ctx context.Context, req *http.Request) error
+	// rejected tells the authorizer the target answered 401 to credentials
+	// it gave, so cached ones are not offered again.
+	rejected()
+}
+
+// newAuthorizer returns the authorizer of a target's auth, nil for none.
+func newAuthorizer(a *router.TargetAuth, client *http.Client, now func() time.Time) authorizer {
+	switch {
+	case a == nil:
+		return nil
+	case a.Basic != nil:
+		return basicAuth{*a.Basic}
+	case a.APIKey != nil:
+		return apiKeyAuth{*a.APIKey}
+	case a.OAuth2 != nil:
+		return newOAuth2Auth(*a.OAuth2, client, now)
+	}
+	return nil
+}
+
+type basicAuth struct{ router.BasicAuth }
+
+func (b basicAuth) authorize(_ context.Context, req *http.Request) error {
+	req.SetBasicAuth(b.Username, b.Password)
+	return nil
+}
+
+func (basicAuth) rejected() {}
+
+type apiKeyAuth struct{ router.APIKeyAuth }
+
+func (k apiKeyAuth) authorize(_ context.Context, req *http.Request) error {
+	req.Header.Set(k.Header, k.Value)
+	return nil
+}
+
+func (apiKeyAuth) rejected() {}
+
+// tokenEarly is how long before its expiry a token is fetched anew, so a
+// delivery in flight does not carry a token that expires on the way.
+const tokenEarly = 30 * time.Second
+
+// maxTokenError bounds how much of a token endpoint's answer an error
+// repeats.
+const maxTokenError = 300
+
+// oauth2Auth gets bearer tokens with the client credentials grant. One
+// token serves every delivery until it nears its expiry (or the target
+// refuses it); then the next delivery fetches a new one, while the others
+// wait for it rather than fetching their own.
+type oauth2Auth struct {
+	cfg    clientcredentials.Config
+	client *http.Client
+	now    func() time.Time
+
+	fetching chan struct{} // held while a token is read or fetched
+	mu       sync.Mutex    // guards token and expiry
+	token    *oauth2.Token
+	expiry   time.Time // zero: the token does not expire
+}
+
+func newOAuth2Auth(o router.OAuth2Auth, client *http.Client, now func() time.Time) *oauth2Auth {
+	return &oauth2Auth{
+		cfg: clientcredentials.Config{
+			ClientID:     o.ClientID,
+			ClientSecret: o.ClientSecret,
+			TokenURL:     o.TokenURL,
+			Scopes:       o.Scopes,
+		},
+		client:   client,
+		now:      now,
+		fetching: make(chan struct{}, 1),
+	}
+}
+
+func (a *oauth2Auth) authorize(ctx context.Context, req *http.Request) error {
+	tok, err := a.tokenFor(ctx)
+	if err != nil {
+		msg := err.Error()
+		if len(msg) > maxTokenError {
+			msg = msg[:maxTokenError] + "…"
+		}
+		return fmt.Errorf("getting an OAuth2 token from %s: %s", a.cfg.TokenURL, msg)
+	}
+	tok.SetAuthHeader(req)
+	return nil
+}
+
+func (a *oauth2Auth) tokenFor(ctx context.Context) (*oauth2.Token, error) {
+	select {
+	case a.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-a.fetching }()
+	a.mu.Lock()
+	tok, expiry := a.token, a.expiry
+	a.mu.Unlock()
+	now := a.now()
+	if tok != nil && (expiry.IsZero() || now.Add(tokenEarly).Before(expiry)) {
+		return tok, nil
+	}
+	tok, err := a.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.client))
+	if err != nil {
+		return nil, err
+	}
+	// The library dates the expiry by the wall clock; keep the token's
+	// lifetime, counted on a.now.
+	expiry = time.Time{}
+	if !tok.Expiry.IsZero() {
+		expiry = now.Add(time.Until(tok.Expiry))
+	}
+	a.mu.Lock()
+	a.token, a.expiry = tok, expiry
+	a.mu.Unlock()
+	return tok, nil
+}
+
+func (a *oauth2Auth) rejected() {
+	a.mu.Lock()
+	a.token = nil
+	a.mu.Unlock()
+}
