@@ -33,6 +33,12 @@ ensure_postgres() {
 	fi
 }
 
+# Builds leave the checkout's path out of what they compile, so a clone in
+# another folder reuses the build cache of the last one instead of
+# compiling every package of the project again (the first run on a machine
+# compiles everything; the next ones only what changed).
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+
 ensure_rabbitmq
 ensure_postgres
 export EVENTBUS_TEST_RABBIT="${EVENTBUS_TEST_RABBIT:-amqp://guest:guest@127.0.0.1:5672/}"
