@@ -37,6 +37,11 @@ type Config struct {
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
 	ShutdownTimeout router.Duration `json:"shutdown_timeout,omitzero"`
+	// TLS serves the API over HTTPS, optionally asking for client
+	// certificates.
+	TLS TLSConfig `json:"tls,omitzero"`
+	// HTTP bounds headers, connections and how long a client may take.
+	HTTP HTTPConfig `json:"http,omitzero"`
 	// Dedup tunes how ingress recognises a repeated (source, id).
 	Dedup DedupConfig `json:"dedup,omitzero"`
 	// RuleLimits bound what one route's rule may cost.
@@ -102,6 +107,7 @@ func (cfg Config) WithDefaults() Config {
 	if cfg.Dedup.MaxEvents == 0 {
 		cfg.Dedup.MaxEvents = DefaultDedupMaxEvents
 	}
+	cfg.HTTP = cfg.HTTP.WithDefaults()
 	return cfg
 }
 
@@ -120,6 +126,11 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.Dedup.MaxEvents < 0 {
 		errs = append(errs, &router.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
+	}
+	for _, err := range []error{cfg.TLS.Validate(), cfg.HTTP.Validate()} {
+		if err != nil {
+			errs = append(errs, flatten(err)...)
+		}
 	}
 	pluginNames := map[string]int{}
 	for i, p := range cfg.Plugins {
