@@ -86,6 +86,7 @@ func newRegistry() *adapters.Registry {
 	r := adapters.NewRegistry()
 	r.Register(memory.Scheme, memory.Open)
 	r.Register(rabbitmq.Scheme, rabbitmq.Open)
+	r.Register(rabbitmq.SchemeTLS, rabbitmq.Open)
 	r.Register(kafka.Scheme, kafka.Open)
 	r.Register(sqs.Scheme, sqs.Open)
 	return r
