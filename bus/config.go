@@ -73,18 +73,24 @@ type DedupConfig struct {
 // LoadConfig reads a YAML config file. Unknown fields are errors, so a typo
 // does not silently fall back to a default.
 func LoadConfig(path string) (Config, error) {
-	var cfg Config
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, err
+		return Config{}, err
 	}
-	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := parseConfig(b)
+	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// parseConfig reads and validates a config file's YAML.
+func parseConfig(b []byte) (Config, error) {
+	var cfg Config
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
 }
 
 // WithDefaults returns cfg with zero fields set to their defaults.
