@@ -51,10 +51,14 @@ func (r *Registry) Schemes() []string {
 func (r *Registry) Check(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return Errorf(InvalidArgument, "backend URL %q: %v", rawURL, err)
+		var ue *url.Error // its message repeats the URL, password and all
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return Errorf(InvalidArgument, "backend URL %s: %v", Redact(rawURL), err)
 	}
 	if _, ok := r.openers[u.Scheme]; !ok {
-		return Errorf(InvalidArgument, "backend URL %q: unknown scheme %q (known: %s)", rawURL, u.Scheme, strings.Join(r.Schemes(), ", "))
+		return Errorf(InvalidArgument, "backend URL %q: unknown scheme %q (known: %s)", Redact(rawURL), u.Scheme, strings.Join(r.Schemes(), ", "))
 	}
 	return nil
 }

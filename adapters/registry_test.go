@@ -1,6 +1,9 @@
 package adapters
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRedactHidesOnlyPasswords(t *testing.T) {
 	for in, want := range map[string]string{
@@ -11,6 +14,22 @@ func TestRedactHidesOnlyPasswords(t *testing.T) {
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckErrorsDoNotShowThePassword(t *testing.T) {
+	r := NewRegistry()
+	for _, raw := range []string{
+		"rabbitt://guest:s3cret@host:5672/",   // an unknown scheme
+		"rabbit://guest:s3cret@host:56%zz72/", // unparsable
+	} {
+		err := r.Check(raw)
+		if err == nil {
+			t.Fatalf("Check(%q) = nil, want an error", raw)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Check's error %q shows the URL's password: backend URLs reach logs and API answers", err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,8 @@ type Bus struct {
 	log      *slog.Logger
 	backends *adapters.Registry
 	client   *http.Client
+	// tls is the listener's TLS config; nil serves plain HTTP.
+	tls *tls.Config
 
 	dedup *dedup
 	// plugins runs the handler programs of plugin targets; nil when the
@@ -83,6 +86,7 @@ func newRegistry() *adapters.Registry {
 	r := adapters.NewRegistry()
 	r.Register(memory.Scheme, memory.Open)
 	r.Register(rabbitmq.Scheme, rabbitmq.Open)
+	r.Register(rabbitmq.SchemeTLS, rabbitmq.Open)
 	r.Register(kafka.Scheme, kafka.Open)
 	r.Register(sqs.Scheme, sqs.Open)
 	return r
@@ -95,11 +99,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	tlsConfig, err := newServerTLS(cfg.TLS, log)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return newWithStore(ctx, cfg, st, log)
+	b, err := newWithStore(ctx, cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	b.tls = tlsConfig
+	return b, nil
 }
 
 // newWithStore starts a bus on an open store, which it closes at Shutdown.
@@ -156,14 +169,20 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	return b, nil
 }
 
-// Run serves the HTTP API on ln until ctx ends, then shuts down in order:
+// Run serves the HTTP API on ln (over TLS when the config's tls says so,
+// within the limits of its http section) until ctx ends, then shuts down in order:
 // ingress stops taking events, dispatchers finish (draining in-memory
 // channels), then channels and backends close. It returns once all is
 // stopped.
 func (b *Bus) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv, ln := newServer(b.cfg.HTTP, b.Handler(), ln, b.log)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	if b.tls != nil {
+		srv.TLSConfig = b.tls
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
 	var err error
 	select {
 	case <-ctx.Done():

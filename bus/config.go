@@ -37,6 +37,11 @@ type Config struct {
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
 	ShutdownTimeout router.Duration `json:"shutdown_timeout,omitzero"`
+	// TLS serves the API over HTTPS, optionally asking for client
+	// certificates.
+	TLS TLSConfig `json:"tls,omitzero"`
+	// HTTP bounds headers, connections and how long a client may take.
+	HTTP HTTPConfig `json:"http,omitzero"`
 	// Dedup tunes how ingress recognises a repeated (source, id).
 	Dedup DedupConfig `json:"dedup,omitzero"`
 	// RuleLimits bound what one route's rule may cost.
@@ -68,18 +73,24 @@ type DedupConfig struct {
 // LoadConfig reads a YAML config file. Unknown fields are errors, so a typo
 // does not silently fall back to a default.
 func LoadConfig(path string) (Config, error) {
-	var cfg Config
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, err
+		return Config{}, err
 	}
-	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := parseConfig(b)
+	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// parseConfig reads and validates a config file's YAML.
+func parseConfig(b []byte) (Config, error) {
+	var cfg Config
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
 }
 
 // WithDefaults returns cfg with zero fields set to their defaults.
@@ -102,6 +113,7 @@ func (cfg Config) WithDefaults() Config {
 	if cfg.Dedup.MaxEvents == 0 {
 		cfg.Dedup.MaxEvents = DefaultDedupMaxEvents
 	}
+	cfg.HTTP = cfg.HTTP.WithDefaults()
 	return cfg
 }
 
@@ -120,6 +132,11 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.Dedup.MaxEvents < 0 {
 		errs = append(errs, &router.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
+	}
+	for _, err := range []error{cfg.TLS.Validate(), cfg.HTTP.Validate()} {
+		if err != nil {
+			errs = append(errs, flatten(err)...)
+		}
 	}
 	pluginNames := map[string]int{}
 	for i, p := range cfg.Plugins {

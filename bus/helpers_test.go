@@ -17,7 +17,7 @@ import (
 )
 
 // startBus runs a bus on a random port until the test ends and returns its
-// base URL.
+// base URL: https:// when cfg turns TLS on.
 func startBus(t *testing.T, cfg bus.Config) (string, *bus.Bus) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,6 +37,9 @@ func startBus(t *testing.T, cfg bus.Config) (string, *bus.Bus) {
 			t.Errorf("bus.Run returned %v", err)
 		}
 	})
+	if cfg.TLS.Enabled() {
+		return "https://" + ln.Addr().String(), b
+	}
 	return "http://" + ln.Addr().String(), b
 }
 

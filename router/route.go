@@ -67,8 +67,8 @@ func (b *Bus) Validate() error {
 		errs = append(errs, err)
 	}
 	if b.Backend != "" {
-		if u, err := url.Parse(b.Backend); err != nil || u.Scheme == "" {
-			errs = append(errs, &FieldError{Path: "backend", Message: fmt.Sprintf("%q is not a backend URL such as mem:// or rabbit://host:5672/", b.Backend)})
+		if msg := backendURLProblem(b.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
+			errs = append(errs, &FieldError{Path: "backend", Message: msg})
 		}
 	}
 	return errors.Join(errs...)
@@ -269,8 +269,8 @@ func (r *Route) Validate(lim Limits) error {
 	}
 	add(r.Rule().Validate(lim))
 	if r.Backend != "" {
-		if u, err := url.Parse(r.Backend); err != nil || u.Scheme == "" {
-			add(&FieldError{Path: "backend", Message: fmt.Sprintf("%q is not a backend URL such as mem:// or rabbit://host:5672/", r.Backend)})
+		if msg := backendURLProblem(r.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
+			add(&FieldError{Path: "backend", Message: msg})
 		}
 	}
 	add(r.Target.validate())
@@ -313,9 +313,27 @@ func (t *Target) validate() error {
 	return nil
 }
 
+// backendURLProblem says why raw is not a backend URL such as example, or
+// "" when it is one. It does not repeat raw: a backend URL may hold a
+// password, and errors reach logs and API answers.
+func backendURLProblem(raw, example string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // ue's own message repeats the URL
+		}
+		return fmt.Sprintf("is not a backend URL such as %s: %v", example, err)
+	}
+	if u.Scheme == "" {
+		return fmt.Sprintf("has no scheme: write a backend URL such as %s", example)
+	}
+	return ""
+}
+
 func (t *TopicTarget) validate() error {
-	if u, err := url.Parse(t.URL); err != nil || u.Scheme == "" {
-		return &FieldError{Path: "target.topic.url", Message: fmt.Sprintf("%q is not a backend URL such as rabbit://host:5672/", t.URL)}
+	if msg := backendURLProblem(t.URL, "rabbit://host:5672/"); msg != "" {
+		return &FieldError{Path: "target.topic.url", Message: msg}
 	}
 	if t.Name == "" {
 		return &FieldError{Path: "target.topic.name", Message: "is required: the topic other systems read"}

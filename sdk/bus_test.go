@@ -20,8 +20,19 @@ import (
 // startBus runs a bus in this process and returns a client for it.
 func startBus(t *testing.T) *sdk.Client {
 	t.Helper()
+	c, err := sdk.New(serveBus(t, bus.Config{}), sdk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// serveBus runs a bus with cfg in this process until the test ends and
+// returns its base URL.
+func serveBus(t *testing.T, cfg bus.Config) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, bus.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -38,11 +49,10 @@ func startBus(t *testing.T) *sdk.Client {
 			t.Errorf("bus: %v", err)
 		}
 	})
-	c, err := sdk.New("http://"+ln.Addr().String(), sdk.Options{})
-	if err != nil {
-		t.Fatal(err)
+	if cfg.TLS.Enabled() {
+		return "https://" + ln.Addr().String()
 	}
-	return c
+	return "http://" + ln.Addr().String()
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -3,6 +3,8 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,8 +27,14 @@ const DefaultRetryFor = 30 * time.Second
 
 // Options configure a Client. Zero values mean the defaults.
 type Options struct {
-	// HTTPClient sends the requests; nil means http.DefaultClient.
+	// HTTPClient sends the requests; nil means http.DefaultClient, or a
+	// client trusting CAFile.
 	HTTPClient *http.Client
+	// CAFile names a PEM file of the CAs that sign the bus's certificate,
+	// for an https:// bus whose certificate the system's CAs do not
+	// vouch for; empty means the system's CAs. It cannot be combined with
+	// HTTPClient: set RootCAs in that client's transport instead.
+	CAFile string
 	// Bus is the bus events are emitted to; empty means "default".
 	Bus string
 	// RetryFor bounds how long Emit and EmitBatch retry events the bus
@@ -51,13 +60,36 @@ func New(baseURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("sdk: bus URL %q must be an absolute http(s) URL such as http://127.0.0.1:8080", baseURL)
 	}
 	c := &Client{base: u, http: opts.HTTPClient, bus: opts.Bus, retryFor: opts.RetryFor}
-	if c.http == nil {
+	switch {
+	case opts.CAFile != "" && opts.HTTPClient != nil:
+		return nil, errors.New("sdk: Options.CAFile and Options.HTTPClient are exclusive: trust the CA in the HTTPClient's transport")
+	case opts.CAFile != "":
+		if c.http, err = trustingClient(opts.CAFile); err != nil {
+			return nil, err
+		}
+	case c.http == nil:
 		c.http = http.DefaultClient
 	}
 	if c.retryFor == 0 {
 		c.retryFor = DefaultRetryFor
 	}
 	return c, nil
+}
+
+// trustingClient returns an HTTP client that trusts only the CAs in
+// caFile.
+func trustingClient(caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("sdk: CA file %s holds no PEM certificate", caFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
 }
 
 // Error is an error answer of the bus: for a whole request, with its HTTP

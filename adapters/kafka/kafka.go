@@ -3,7 +3,9 @@ package kafka
 import (
 	"context"
 	"errors"
+	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/batcher"
 	"gocloud.dev/pubsub/driver"
@@ -45,11 +48,20 @@ const maxInflightSends = 512
 // maxTopicName is Kafka's limit on a topic's name.
 const maxTopicName = 249
 
+// SASL mechanisms of the sasl option.
+const (
+	SASLScramSHA256 = "scram-sha-256"
+	SASLScramSHA512 = "scram-sha-512"
+)
+
 type options struct {
 	prefix          string
 	partitions      int32
 	replication     int16
 	maxMessageBytes int
+	tls             bool
+	tlsFiles        adapters.TLSOptions
+	sasl            string
 }
 
 func parseOptions(q url.Values) (options, error) {
@@ -61,6 +73,24 @@ func parseOptions(q url.Values) (options, error) {
 				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option prefix=%q may hold only letters, digits, '.', '_' and '-'", v)
 			}
 			o.prefix = v
+			continue
+		}
+		if o.tlsFiles.Set(key, v) {
+			continue
+		}
+		switch key {
+		case "tls":
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option tls=%q must be true or false", v)
+			}
+			o.tls = on
+			continue
+		case "sasl":
+			if v != SASLScramSHA256 && v != SASLScramSHA512 {
+				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option sasl=%q is not a mechanism this bus speaks: use %s or %s", v, SASLScramSHA256, SASLScramSHA512)
+			}
+			o.sasl = v
 			continue
 		}
 		n, err := strconv.Atoi(v)
@@ -75,15 +105,18 @@ func parseOptions(q url.Values) (options, error) {
 		case "max_message_bytes":
 			o.maxMessageBytes = n
 		default:
-			return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// has no option %q (known: prefix, partitions, replication, max_message_bytes)", key)
+			return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// has no option %q (known: prefix, partitions, replication, max_message_bytes, tls, %s, sasl)", key, adapters.TLSOptionNames)
 		}
 	}
 	return o, nil
 }
 
 // Open is the adapters.Opener for kafka:// URLs: kafka://host:9092 or
-// kafka://host1:9092,host2:9092 for several seed brokers. It fails with
-// Unavailable when no broker answers.
+// kafka://host1:9092,host2:9092 for several seed brokers;
+// kafka://USER:PASSWORD@host:9092?tls=true&sasl=scram-sha-256 over TLS with
+// SCRAM authentication. It fails with InvalidArgument when an option does
+// not hold together, FailedPrecondition when the brokers refuse the
+// credentials or their certificate, and Unavailable when no broker answers.
 func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if u.Scheme != Scheme {
 		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
@@ -96,24 +129,28 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 		return nil, err
 	}
 	seeds := strings.Split(u.Host, ",")
-	cl, err := kgo.NewClient(
+	conn, err := connectOptions(u, opts)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(slices.Concat(conn, []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("eventbus"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchMaxBytes(int32(opts.maxMessageBytes+recordOverhead)),
+		kgo.ProducerBatchMaxBytes(int32(opts.maxMessageBytes + recordOverhead)),
 		kgo.ProducerLinger(0),
 		// A record for a deleted topic fails within about a second with
 		// NotFound rather than waiting for the topic to come back.
 		kgo.UnknownTopicRetries(2),
-		kgo.MetadataMinAge(500*time.Millisecond),
+		kgo.MetadataMinAge(500 * time.Millisecond),
 		// A publish the brokers do not acknowledge in time fails with
 		// Unavailable instead of waiting for them indefinitely.
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
-	)
+	})...)
 	if err != nil {
 		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL %s: %w", u.Redacted(), err)
 	}
-	b := &Backend{opts: opts, seeds: seeds, cl: cl, adm: kadm.NewClient(cl), readers: map[string]*reader{}}
+	b := &Backend{opts: opts, seeds: seeds, conn: conn, cl: cl, adm: kadm.NewClient(cl), readers: map[string]*reader{}}
 	if err := b.Ping(ctx); err != nil {
 		cl.Close()
 		return nil, err
@@ -121,13 +158,45 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	return b, nil
 }
 
+// connectOptions are the client options of the URL's tls and sasl options:
+// a TLS dialer, and SCRAM with the URL's user and password.
+func connectOptions(u *url.URL, opts options) ([]kgo.Opt, error) {
+	var conn []kgo.Opt
+	switch {
+	case opts.tls:
+		cfg, err := opts.tlsFiles.Config("kafka://")
+		if err != nil {
+			return nil, err
+		}
+		conn = append(conn, kgo.DialTLSConfig(cfg))
+	case !opts.tlsFiles.IsZero():
+		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// options %s need tls=true", adapters.TLSOptionNames)
+	}
+	pass, hasPass := u.User.Password()
+	switch {
+	case opts.sasl == "" && u.User != nil:
+		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL has a user but no sasl option: add sasl=%s or sasl=%s", SASLScramSHA256, SASLScramSHA512)
+	case opts.sasl == "":
+	case u.User.Username() == "" || !hasPass:
+		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// option sasl=%s needs a user and password in the URL: kafka://USER:PASSWORD@host:9092", opts.sasl)
+	case opts.sasl == SASLScramSHA256:
+		conn = append(conn, kgo.SASL(scram.Auth{User: u.User.Username(), Pass: pass}.AsSha256Mechanism()))
+	default:
+		conn = append(conn, kgo.SASL(scram.Auth{User: u.User.Username(), Pass: pass}.AsSha512Mechanism()))
+	}
+	return conn, nil
+}
+
 // Backend is one connection to a Kafka cluster: a producer shared by every
 // topic, and one consumer group member per channel consumed here.
 type Backend struct {
 	opts  options
 	seeds []string
-	cl    *kgo.Client
-	adm   *kadm.Client
+	// conn are the client options of TLS and SASL, for every client of
+	// this backend.
+	conn []kgo.Opt
+	cl   *kgo.Client
+	adm  *kadm.Client
 
 	mu      sync.Mutex
 	readers map[string]*reader // channel → this process's group member
@@ -150,6 +219,15 @@ func (b *Backend) Capabilities() adapters.Capabilities {
 // Ping implements adapters.Backend with a round trip to a broker.
 func (b *Backend) Ping(ctx context.Context) error {
 	if err := b.cl.Ping(ctx); err != nil {
+		// Kafka answers a failed SASL authentication with
+		// SASL_AUTHENTICATION_FAILED; older brokers (before KIP-152) and
+		// kfake just close the connection.
+		if errors.Is(err, kerr.SaslAuthenticationFailed) || (b.opts.sasl != "" && errors.Is(err, io.EOF)) {
+			return adapters.Errorf(adapters.FailedPrecondition, "Kafka at %s refused the SASL authentication (check the URL's user and password, and the sasl mechanism): %w", b.addr(), err)
+		}
+		if hint := adapters.TLSHint(err); hint != "" {
+			return adapters.Errorf(adapters.FailedPrecondition, "Kafka at %s over TLS: %w%s", b.addr(), err, hint)
+		}
 		return adapters.Errorf(adapters.Unavailable, "Kafka at %s does not answer (check that it runs and the URL's brokers): %w", b.addr(), err)
 	}
 	return nil

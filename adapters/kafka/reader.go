@@ -114,18 +114,18 @@ func newReader(b *Backend, channel string) (*reader, error) {
 		inflight: map[*record]bool{},
 		dirty:    make(chan struct{}, 1),
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(slices.Concat(b.conn, []kgo.Opt{
 		kgo.SeedBrokers(b.seeds...),
 		kgo.ClientID("eventbus"),
 		kgo.ConsumerGroup(b.groupName(channel)),
 		kgo.ConsumeTopics(r.topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(int32(4*(b.opts.maxMessageBytes+recordOverhead))),
+		kgo.FetchMaxBytes(int32(4 * (b.opts.maxMessageBytes + recordOverhead))),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
-	)
+	})...)
 	if err != nil {
 		return nil, adapters.Errorf(adapters.Internal, "channel %q: consumer: %w", channel, err)
 	}

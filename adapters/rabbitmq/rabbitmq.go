@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/url"
 	"strconv"
@@ -17,8 +18,12 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 )
 
-// Scheme is the URL scheme of this backend.
-const Scheme = "rabbit"
+// Scheme is the URL scheme of this backend; SchemeTLS is the same over
+// TLS, with the query options of adapters.TLSOptions.
+const (
+	Scheme    = "rabbit"
+	SchemeTLS = "amqps"
+)
 
 // Defaults for the URL options.
 const (
@@ -41,6 +46,7 @@ type options struct {
 	deliveryLimit   int
 	maxMessageBytes int
 	lanes           int
+	tls             adapters.TLSOptions
 }
 
 func parseOptions(q url.Values) (options, error) {
@@ -49,6 +55,9 @@ func parseOptions(q url.Values) (options, error) {
 		v := vals[0]
 		if key == "prefix" {
 			o.prefix = v
+			continue
+		}
+		if o.tls.Set(key, v) {
 			continue
 		}
 		n, err := strconv.Atoi(v)
@@ -65,18 +74,19 @@ func parseOptions(q url.Values) (options, error) {
 		case "lanes":
 			o.lanes = n
 		default:
-			return o, adapters.Errorf(adapters.InvalidArgument, "rabbit:// has no option %q (known: prefix, prefetch, delivery_limit, max_message_bytes, lanes)", key)
+			return o, adapters.Errorf(adapters.InvalidArgument, "rabbit:// has no option %q (known: prefix, prefetch, delivery_limit, max_message_bytes, lanes; with amqps:// also %s)", key, adapters.TLSOptionNames)
 		}
 	}
 	return o, nil
 }
 
-// Open is the adapters.Opener for rabbit:// URLs. It fails with Unavailable
-// when the broker cannot be reached; once open, the backend reconnects by
-// itself.
+// Open is the adapters.Opener for rabbit:// and amqps:// URLs. It fails
+// with Unavailable when the broker cannot be reached, and with
+// InvalidArgument when a TLS option names a file that does not load; once
+// open, the backend reconnects by itself.
 func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
-	if u.Scheme != Scheme {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
+	if u.Scheme != Scheme && u.Scheme != SchemeTLS {
+		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s:// or %s://", u.Scheme, Scheme, SchemeTLS)
 	}
 	opts, err := parseOptions(u.Query())
 	if err != nil {
@@ -84,7 +94,17 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	}
 	amqpURL := *u
 	amqpURL.Scheme, amqpURL.RawQuery = "amqp", ""
-	s, err := dial(ctx, amqpURL.String(), u.Host)
+	var tlsConfig *tls.Config
+	switch {
+	case u.Scheme == SchemeTLS:
+		if tlsConfig, err = opts.tls.Config(SchemeTLS + "://"); err != nil {
+			return nil, err
+		}
+		amqpURL.Scheme = "amqps"
+	case !opts.tls.IsZero():
+		return nil, adapters.Errorf(adapters.InvalidArgument, "rabbit:// does not use TLS, so its options %s do nothing: write the URL as amqps://", adapters.TLSOptionNames)
+	}
+	s, err := dial(ctx, amqpURL.String(), u.Host, tlsConfig)
 	if err != nil {
 		return nil, err
 	}

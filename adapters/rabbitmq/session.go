@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/tls"
 	"sync"
 	"time"
 
@@ -35,15 +36,15 @@ type session struct {
 	done chan struct{} // closed when the redial goroutine has stopped
 }
 
-// dial connects once; it fails with Unavailable if the broker cannot be
-// reached now.
-func dial(ctx context.Context, url, addr string) (*session, error) {
+// dial connects once, over TLS with tlsConfig unless it is nil; it fails
+// with Unavailable if the broker cannot be reached now.
+func dial(ctx context.Context, url, addr string, tlsConfig *tls.Config) (*session, error) {
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName("eventbus")
 	s := &session{
 		url:  url,
 		addr: addr,
-		cfg:  amqp.Config{Dial: amqp.DefaultDial(dialTimeout), Properties: props},
+		cfg:  amqp.Config{Dial: amqp.DefaultDial(dialTimeout), Properties: props, TLSClientConfig: tlsConfig},
 		up:   make(chan struct{}),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -54,6 +55,9 @@ func dial(ctx context.Context, url, addr string) (*session, error) {
 	conn, err := amqp.DialConfig(url, s.cfg)
 	s.cfg.Dial = amqp.DefaultDial(dialTimeout)
 	if err != nil {
+		if hint := adapters.TLSHint(err); hint != "" {
+			return nil, adapters.Errorf(adapters.FailedPrecondition, "connect to RabbitMQ at %s over TLS: %w%s", addr, err, hint)
+		}
 		return nil, adapters.Errorf(codeOf(err), "connect to RabbitMQ at %s (check that it runs, and the URL's user, password and vhost): %w", addr, err)
 	}
 	s.setUp(conn) // cannot fail: nobody could close s yet

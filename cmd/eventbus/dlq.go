@@ -9,10 +9,10 @@ import (
 )
 
 func newDLQCommand() *cobra.Command {
-	var busURL string
-	client := func() (*sdk.Client, error) { return sdk.New(busURL, sdk.Options{}) }
+	var conn busFlags
+	client := func() (*sdk.Client, error) { return conn.client(sdk.Options{}) }
 	cmd := &cobra.Command{Use: "dlq", Short: "List a route's dead letters, or put them back for delivery"}
-	cmd.PersistentFlags().StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	conn.register(cmd.PersistentFlags())
 
 	var limit, offset int
 	list := &cobra.Command{

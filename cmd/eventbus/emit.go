@@ -14,8 +14,9 @@ import (
 
 func newEmitCommand() *cobra.Command {
 	var (
-		typ, source, id, subject, data, contentType, busName, busURL string
-		extensions                                                   []string
+		typ, source, id, subject, data, contentType, busName string
+		conn                                                 busFlags
+		extensions                                           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "emit --type T --source S [--data JSON|@file]",
@@ -57,7 +58,7 @@ func newEmitCommand() *cobra.Command {
 			if err := e.Validate(); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			c, err := sdk.New(busURL, sdk.Options{Bus: busName})
+			c, err := conn.client(sdk.Options{Bus: busName})
 			if err != nil {
 				return err
 			}
@@ -77,7 +78,7 @@ func newEmitCommand() *cobra.Command {
 	f.StringVar(&contentType, "content-type", "", "data content type (default application/json)")
 	f.StringArrayVar(&extensions, "ext", nil, "extension attribute name=value (repeatable)")
 	f.StringVar(&busName, "bus", "", "bus name (default: default)")
-	f.StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	conn.register(f)
 	_ = cmd.MarkFlagRequired("type")
 	_ = cmd.MarkFlagRequired("source")
 	return cmd

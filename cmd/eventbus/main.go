@@ -17,6 +17,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/eventbus-go/eventbus/sdk"
 )
 
 func main() {
@@ -70,6 +73,20 @@ func newRootCommand() *cobra.Command {
 		newDevCommand(),
 	)
 	return root
+}
+
+// busFlags are the flags of every command that talks to a bus.
+type busFlags struct{ url, caFile string }
+
+func (f *busFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.url, "url", defaultBusURL(), "bus URL, http:// or https:// ($EVENTBUS_URL)")
+	fs.StringVar(&f.caFile, "ca-file", os.Getenv("EVENTBUS_CA_FILE"), "PEM file of the CAs that sign an https:// bus's certificate; none means the system's ($EVENTBUS_CA_FILE)")
+}
+
+// client returns a client for the bus the flags name.
+func (f *busFlags) client(opts sdk.Options) (*sdk.Client, error) {
+	opts.CAFile = f.caFile
+	return sdk.New(f.url, opts)
 }
 
 // defaultBusURL is where client commands find the bus unless --url says otherwise.

@@ -13,10 +13,10 @@ import (
 )
 
 func newRoutesCommand() *cobra.Command {
-	var busURL string
-	client := func() (*sdk.Client, error) { return sdk.New(busURL, sdk.Options{}) }
+	var conn busFlags
+	client := func() (*sdk.Client, error) { return conn.client(sdk.Options{}) }
 	cmd := &cobra.Command{Use: "routes", Short: "List, show, apply and delete routes"}
-	cmd.PersistentFlags().StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	conn.register(cmd.PersistentFlags())
 
 	list := &cobra.Command{
 		Use: "list", Short: "List every route", Args: cobra.NoArgs,

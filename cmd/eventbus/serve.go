@@ -56,6 +56,9 @@ func newServeCommand() *cobra.Command {
 				return fmt.Errorf("listen on %s: %w (is another bus running? choose another with --addr)", cfg.Addr, err)
 			}
 			url := "http://" + ln.Addr().String()
+			if cfg.TLS.Enabled() {
+				url = "https://" + ln.Addr().String()
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "eventbus listening on %s (default backend %s, %d routes)\n", url, cfg.DefaultBackend, len(b.Routes()))
 			fmt.Fprintf(cmd.OutOrStdout(), "emit a first event:\n  curl -i %s/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' -H 'ce-source: demo' -H 'ce-type: hello' -H 'Content-Type: application/json' -d '{\"hi\":1}'\n", url)
 			return b.Run(ctx, ln)

@@ -21,7 +21,8 @@ import (
 )
 
 func newTailCommand() *cobra.Command {
-	var busURL, busName, pattern, listen string
+	var busName, pattern, listen string
+	var conn busFlags
 	var addRoute bool
 	cmd := &cobra.Command{
 		Use:   "tail",
@@ -45,7 +46,7 @@ when it stops. With --route=false it is only a webhook, for routes you create.`,
 			fmt.Fprintln(cmd.ErrOrStderr(), "tail: webhook listening on", hookURL)
 
 			if addRoute {
-				c, err := sdk.New(busURL, sdk.Options{})
+				c, err := conn.client(sdk.Options{})
 				if err != nil {
 					return err
 				}
@@ -72,7 +73,7 @@ when it stops. With --route=false it is only a webhook, for routes you create.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	conn.register(f)
 	f.StringVar(&busName, "bus", "", "bus to tail (default: default)")
 	f.StringVar(&pattern, "pattern", "", "only events matching this pattern (JSON or @file)")
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "address of the local webhook")

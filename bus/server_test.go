@@ -1,0 +1,113 @@
+package bus_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+func TestOversizedHeaderIsRefusedWith431(t *testing.T) {
+	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderBytes: 1024}})
+	// Go's server allows 4 KiB over MaxHeaderBytes before it refuses.
+	resp, _ := post(t, base+"/events", "application/json", binaryHeaders(map[string]string{
+		"ce-id": "big", "ce-padding": strings.Repeat("x", 8<<10),
+	}), `{}`)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("headers of 8 KiB with http.max_header_bytes 1024: status %d, want 431", resp.StatusCode)
+	}
+}
+
+func TestTooManyHeadersAreRefusedWith431(t *testing.T) {
+	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderCount: 20}})
+	headers := binaryHeaders(map[string]string{"ce-id": "many"})
+	for i := range 30 {
+		headers[fmt.Sprintf("ce-ext%d", i)] = "v"
+	}
+	resp, body := post(t, base+"/events", "application/json", headers, `{}`)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a request of over 30 headers with http.max_header_count 20: status %d, want 431", resp.StatusCode)
+	}
+	if !strings.Contains(body, "http.max_header_count") {
+		t.Fatalf("the 431 answer %s must name http.max_header_count, the setting a legitimate client would ask to raise", body)
+	}
+	resp, body = post(t, base+"/events", "application/json", binaryHeaders(map[string]string{"ce-id": "few"}), `{}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("an ordinary event under the header limit: status %d (%s), want 202", resp.StatusCode, body)
+	}
+}
+
+func TestSlowLorisClientIsCutOff(t *testing.T) {
+	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: router.Duration(200 * time.Millisecond)}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers begun and never finished.
+	if _, err := io.WriteString(conn, "POST /events HTTP/1.1\r\nHost: bus\r\nce-id: 1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(conn)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("a client that never finished its headers still held its connection after 10s; http.read_header_timeout is 200ms")
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the bus cut off the slow client after %v, long past http.read_header_timeout 200ms", waited)
+	}
+}
+
+func TestConnectionsBeyondTheLimitWaitForAFreeOne(t *testing.T) {
+	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxConnections: 1}})
+	addr := strings.TrimPrefix(base, "http://")
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := io.WriteString(first, "GET /healthz HTTP/1.1\r\nHost: bus\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(bufio.NewReader(first), nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the first connection must be served: %v", err)
+	}
+
+	// The first connection is kept alive: a second one must not be served.
+	second := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := second.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a second connection was served while http.max_connections 1 was taken")
+	}
+
+	first.Close()
+	waitFor(t, "a connection to be served once the first closed", func() bool {
+		resp, err := second.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+func TestNegativeHTTPLimitsAreRefused(t *testing.T) {
+	err := bus.Config{HTTP: bus.HTTPConfig{MaxConnections: -1, IdleTimeout: router.Duration(-time.Second)}}.Validate()
+	for _, field := range []string{"http.max_connections", "http.idle_timeout"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("Validate: %v; want an error naming %s", err, field)
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package bus_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testpki"
+)
+
+// httpsClient trusts only ca and presents cert, if any, even to a server
+// that asks for another CA's; it opens a fresh connection for each request
+// so that every request sees the server's current certificate.
+func httpsClient(ca *testpki.CA, cert ...tls.Certificate) *http.Client {
+	cfg := &tls.Config{RootCAs: ca.Pool()}
+	if len(cert) > 0 {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert[0], nil }
+	}
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: cfg}}
+}
+
+// servedCommonName connects to base and returns the common name of the
+// certificate the server presented.
+func servedCommonName(client *http.Client, base string) (string, error) {
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.TLS.PeerCertificates[0].Subject.CommonName, nil
+}
+
+// replaceFile swaps the contents of path at once, as a certificate
+// renewal tool does.
+func replaceFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBusServesHTTPSWithTheConfiguredCertificate(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	pair := ca.Issue(t, "bus-one")
+	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile}})
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("a bus with tls.cert_file must serve HTTPS, got %s", base)
+	}
+	cn, err := servedCommonName(httpsClient(ca), base)
+	if err != nil {
+		t.Fatalf("a client trusting the bus's CA must connect: %v", err)
+	}
+	if cn != "bus-one" {
+		t.Fatalf("served certificate %q, want bus-one, the one in tls.cert_file", cn)
+	}
+	resp, err := http.Get("http://" + strings.TrimPrefix(base, "https://") + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to a TLS bus got %d, want 400: nothing may be served without TLS", resp.StatusCode)
+		}
+	}
+}
+
+func TestRenewedCertificateIsServedWithoutRestart(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	old := ca.Issue(t, "before-renewal")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	replaceFile(t, certFile, old.CertPEM)
+	replaceFile(t, keyFile, old.KeyPEM)
+	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: certFile, KeyFile: keyFile}})
+	client := httpsClient(ca)
+	if cn, err := servedCommonName(client, base); err != nil || cn != "before-renewal" {
+		t.Fatalf("before renewal: served %q (%v), want before-renewal", cn, err)
+	}
+
+	renewed := ca.Issue(t, "after-renewal")
+	replaceFile(t, keyFile, renewed.KeyPEM)
+	replaceFile(t, certFile, renewed.CertPEM)
+	waitFor(t, "a new connection to see the renewed certificate", func() bool {
+		cn, err := servedCommonName(client, base)
+		return err == nil && cn == "after-renewal"
+	})
+}
+
+func TestCertificateThatDoesNotLoadKeepsThePreviousOneServed(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	good := ca.Issue(t, "good")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	replaceFile(t, certFile, good.CertPEM)
+	replaceFile(t, keyFile, good.KeyPEM)
+	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: certFile, KeyFile: keyFile}})
+
+	replaceFile(t, certFile, ca.Issue(t, "other").CertPEM) // its key is not keyFile's
+	cn, err := servedCommonName(httpsClient(ca), base)
+	if err != nil || cn != "good" {
+		t.Fatalf("with a certificate that does not match the key on disk, the bus must keep serving the last good one; got %q (%v)", cn, err)
+	}
+}
+
+func TestClientCertificateIsRequiredWhenConfigured(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	clients := testpki.NewCA(t, "client-ca")
+	server := ca.Issue(t, "bus")
+	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile, ClientCAFile: clients.File}})
+
+	if _, err := httpsClient(ca).Get(base + "/healthz"); err == nil {
+		t.Fatal("a client without a certificate got in, though tls.client_ca_file with the default client_auth: require must refuse it")
+	}
+	stranger := testpki.NewCA(t, "stranger-ca").Issue(t, "stranger")
+	if _, err := httpsClient(ca, stranger.TLS(t)).Get(base + "/healthz"); err == nil {
+		t.Fatal("a client certificate from another CA got in: only tls.client_ca_file's CAs may sign client certificates")
+	}
+	alice := clients.Issue(t, "alice")
+	resp, err := httpsClient(ca, alice.TLS(t)).Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("a client certificate signed by tls.client_ca_file was refused: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz with a good client certificate: %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestVerifyIfGivenLetsClientsWithoutACertificateIn(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	clients := testpki.NewCA(t, "client-ca")
+	server := ca.Issue(t, "bus")
+	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
+		ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven}})
+
+	resp, err := httpsClient(ca).Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("client_auth: verify_if_given must let a client without a certificate in: %v", err)
+	}
+	resp.Body.Close()
+	stranger := testpki.NewCA(t, "stranger-ca").Issue(t, "stranger")
+	if _, err := httpsClient(ca, stranger.TLS(t)).Get(base + "/healthz"); err == nil {
+		t.Fatal("client_auth: verify_if_given let in a certificate another CA signed: a given certificate must still verify")
+	}
+}
+
+func TestClientCertSubjectNamesTheVerifiedClient(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	clients := testpki.NewCA(t, "client-ca")
+	server := ca.Issue(t, "bus")
+	cfg, err := bus.ServerTLS(bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
+		ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject, ok := bus.ClientCertSubject(r)
+		if !ok {
+			io.WriteString(w, "(none)")
+			return
+		}
+		io.WriteString(w, subject.CommonName)
+	}))
+	cfg.Certificates = []tls.Certificate{server.TLS(t)} // else httptest puts its own
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	for _, tc := range []struct {
+		name  string
+		certs []tls.Certificate
+		want  string
+	}{
+		{"with a verified certificate", []tls.Certificate{clients.Issue(t, "alice").TLS(t)}, "alice"},
+		{"without a certificate", nil, "(none)"},
+	} {
+		resp, err := httpsClient(ca, tc.certs...).Get(srv.URL)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != tc.want {
+			t.Errorf("%s: ClientCertSubject gave %q, want %q: the authentication layer maps it to an identity", tc.name, body, tc.want)
+		}
+	}
+}
+
+func TestBadTLSConfigIsAStartupErrorNamingTheField(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	pair := ca.Issue(t, "bus")
+	other := ca.Issue(t, "other")
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for _, tc := range []struct {
+		name string
+		tls  bus.TLSConfig
+		want string
+	}{
+		{"a missing certificate file", bus.TLSConfig{CertFile: missing, KeyFile: pair.KeyFile}, "tls.cert_file"},
+		{"a missing key file", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: missing}, "tls.key_file"},
+		{"a key that is not the certificate's", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: other.KeyFile}, "tls.key_file"},
+		{"a certificate without its key", bus.TLSConfig{CertFile: pair.CertFile}, "tls.key_file"},
+		{"a missing client CA file", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile, ClientCAFile: missing}, "tls.client_ca_file"},
+		{"a client CA file without a certificate", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile, ClientCAFile: pair.KeyFile}, "tls.client_ca_file"},
+		{"an unknown client_auth", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile, ClientCAFile: ca.File, ClientAuth: "maybe"}, "tls.client_auth"},
+		{"client_auth without a client CA", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile, ClientAuth: bus.ClientAuthRequire}, "tls.client_auth"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := bus.New(context.Background(), bus.Config{TLS: tc.tls}, slog.New(slog.DiscardHandler))
+			if err == nil {
+				_ = b.Shutdown(context.Background())
+				t.Fatalf("bus.New started with %s; it must refuse to start", tc.name)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %s, the field to fix", err, tc.want)
+			}
+		})
+	}
+}
