@@ -17,15 +17,20 @@ type Unauthenticated struct {
 
 func (e *Unauthenticated) Error() string { return e.Reason }
 
+// TokenVerifier checks a JWT and returns its caller (package auth/oidc).
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*Identity, error)
+}
+
 // Authenticator checks bearer credentials: API keys on its Keyring, then
-// JWTs with its OIDC verifier (if any). It is safe for concurrent use.
+// JWTs with its token verifier (if any). It is safe for concurrent use.
 type Authenticator struct {
 	keys atomic.Pointer[Keyring]
-	oidc *OIDC
+	oidc TokenVerifier
 }
 
 // NewAuthenticator returns an authenticator with no keys; oidc may be nil.
-func NewAuthenticator(oidc *OIDC) *Authenticator {
+func NewAuthenticator(oidc TokenVerifier) *Authenticator {
 	a := &Authenticator{oidc: oidc}
 	a.keys.Store(NewKeyring(nil))
 	return a

@@ -3,7 +3,8 @@
 // Authentication turns a bearer credential into an Identity — a name and
 // the groups it belongs to. Two kinds of credential are accepted: API keys,
 // which the bus keeps only as SHA-256 hashes (a Keyring), and JWTs from an
-// OIDC issuer, verified against the issuer's published keys (OIDC).
+// OIDC issuer, verified against the issuer's published keys (a
+// TokenVerifier; package auth/oidc).
 //
 // Authorization is a pure function of an Identity, the process-wide Policy
 // (auth.admins, the groups that may do anything) and a bus's ACL. An ACL

@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -57,6 +58,13 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("bus %q does not exist: create a route with bus: %s first", busName, busName)})
 		return
 	}
+	id := auth.FromContext(r.Context())
+	if b.access != nil {
+		if err := b.access.policy.Allow(id, busName, routes.acl, auth.Emit); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	body, aerr := readBody(w, r, b.cfg.MaxBodyBytes)
 	if aerr != nil {
 		writeError(w, aerr)
@@ -66,6 +74,17 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		writeError(w, aerr)
 		return
+	}
+	if b.access != nil { // every event is checked before any is stored
+		for _, d := range events {
+			if d.err != nil {
+				continue
+			}
+			if err := b.access.policy.AllowEvent(id, busName, routes.acl, d.event.Type(), d.event.Source()); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
 	}
 
 	results := make([]any, len(events))
@@ -269,6 +288,18 @@ func setRetryAfter(w http.ResponseWriter, status int) {
 	}
 }
 
+// setWWWAuthenticate tells a client refused with 401 how to authenticate
+// (RFC 6750).
+func setWWWAuthenticate(w http.ResponseWriter, ae *apiError) {
+	switch ae.bearerError {
+	case "":
+	case "-":
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eventbus"`)
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eventbus", error="`+ae.bearerError+`"`)
+	}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -278,5 +309,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, err error) {
 	ae := toAPIError(err)
 	setRetryAfter(w, ae.status)
+	setWWWAuthenticate(w, ae)
 	writeJSON(w, ae.status, map[string]*apiError{"error": ae})
 }

@@ -1,4 +1,7 @@
-package auth
+// Package oidc verifies JWTs from an OpenID Connect issuer for package
+// auth. It lives apart so that auth, which the router's bus resource
+// imports, stays free of go-oidc and its dependencies.
+package oidc
 
 import (
 	"cmp"
@@ -6,33 +9,38 @@ import (
 	"fmt"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/eventbus-go/eventbus/auth"
 )
 
-// OIDC verifies JWTs from one OpenID Connect issuer: signature (against the
+// Verifier implements auth.TokenVerifier.
+var _ auth.TokenVerifier = (*Verifier)(nil)
+
+// Verifier verifies JWTs from one OpenID Connect issuer: signature (against the
 // issuer's JWKS, fetched and cached by go-oidc and fetched again when a
 // token names an unknown key), issuer, audience and expiry.
-type OIDC struct {
+type Verifier struct {
 	verifier    *oidc.IDTokenVerifier
 	groupsClaim string
 }
 
-// NewOIDC reads the issuer's discovery document. ctx bounds the read and,
-// as go-oidc requires, every later JWKS fetch: pass one that lives as long
-// as the verifier.
-func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
+// New reads the issuer's discovery document. ctx bounds the read and, as
+// go-oidc requires, every later JWKS fetch: pass one that lives as long as
+// the verifier.
+func New(ctx context.Context, cfg auth.OIDCConfig) (*Verifier, error) {
 	provider, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("auth.oidc: reading the discovery document of issuer %s: %w", cfg.Issuer, err)
 	}
-	return &OIDC{
+	return &Verifier{
 		verifier:    provider.Verifier(&oidc.Config{ClientID: cfg.Audience}),
-		groupsClaim: cmp.Or(cfg.GroupsClaim, DefaultGroupsClaim),
+		groupsClaim: cmp.Or(cfg.GroupsClaim, auth.DefaultGroupsClaim),
 	}, nil
 }
 
 // Verify checks a raw JWT and returns its subject with the groups of its
 // groups claim.
-func (o *OIDC) Verify(ctx context.Context, raw string) (*Identity, error) {
+func (o *Verifier) Verify(ctx context.Context, raw string) (*auth.Identity, error) {
 	tok, err := o.verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -41,7 +49,7 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Identity, error) {
 	if err := tok.Claims(&claims); err != nil {
 		return nil, err
 	}
-	id := &Identity{Kind: "token", Name: tok.Subject}
+	id := &auth.Identity{Kind: "token", Name: tok.Subject}
 	switch g := claims[o.groupsClaim].(type) {
 	case string:
 		id.Groups = []string{g}
