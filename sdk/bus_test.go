@@ -20,8 +20,18 @@ import (
 // startBus runs a bus in this process and returns a client for it.
 func startBus(t *testing.T) *sdk.Client {
 	t.Helper()
+	c, err := sdk.New(startBusWith(t, bus.Config{}), sdk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startBusWith runs a bus with cfg in this process and returns its URL.
+func startBusWith(t *testing.T, cfg bus.Config) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, bus.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -38,11 +48,7 @@ func startBus(t *testing.T) *sdk.Client {
 			t.Errorf("bus: %v", err)
 		}
 	})
-	c, err := sdk.New("http://"+ln.Addr().String(), sdk.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return "http://" + ln.Addr().String()
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
