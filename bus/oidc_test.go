@@ -71,7 +71,7 @@ func TestOIDCTokensAreVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := bus.Config{
-		Auth: &auth.Config{OIDC: &auth.OIDCConfig{Issuer: iss.url, Audience: "eventbus", GroupsClaim: "roles"}},
+		Auth:  &auth.Config{OIDC: &auth.OIDCConfig{Issuer: iss.url, Audience: "eventbus", GroupsClaim: "roles"}},
 		Buses: []router.Bus{{Name: "shop", ACL: &auth.ACL{Emit: []auth.Grant{{Groups: []string{"shop"}}}}}},
 		Routes: []router.Route{{Name: "orders", Bus: "shop", Paused: true,
 			Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}}}},

@@ -9,10 +9,11 @@ import (
 )
 
 func newDLQCommand() *cobra.Command {
-	var busURL string
-	client := func() (*sdk.Client, error) { return sdk.New(busURL, sdk.Options{}) }
+	var busURL, token string
+	client := func() (*sdk.Client, error) { return sdk.New(busURL, sdk.Options{Token: bearer(token)}) }
 	cmd := &cobra.Command{Use: "dlq", Short: "List a route's dead letters, or put them back for delivery"}
 	cmd.PersistentFlags().StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	tokenFlag(cmd.PersistentFlags(), &token)
 
 	var limit, offset int
 	list := &cobra.Command{

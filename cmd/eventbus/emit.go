@@ -14,7 +14,7 @@ import (
 
 func newEmitCommand() *cobra.Command {
 	var (
-		typ, source, id, subject, data, contentType, busName, busURL string
+		typ, source, id, subject, data, contentType, busName, busURL, token string
 		extensions                                                   []string
 	)
 	cmd := &cobra.Command{
@@ -57,7 +57,7 @@ func newEmitCommand() *cobra.Command {
 			if err := e.Validate(); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			c, err := sdk.New(busURL, sdk.Options{Bus: busName})
+			c, err := sdk.New(busURL, sdk.Options{Bus: busName, Token: bearer(token)})
 			if err != nil {
 				return err
 			}
@@ -78,6 +78,7 @@ func newEmitCommand() *cobra.Command {
 	f.StringArrayVar(&extensions, "ext", nil, "extension attribute name=value (repeatable)")
 	f.StringVar(&busName, "bus", "", "bus name (default: default)")
 	f.StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	tokenFlag(f, &token)
 	_ = cmd.MarkFlagRequired("type")
 	_ = cmd.MarkFlagRequired("source")
 	return cmd

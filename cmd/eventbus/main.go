@@ -6,10 +6,12 @@
 //	eventbus test-pattern --pattern P --event E
 //	eventbus tail                       print the events a bus delivers
 //	eventbus dlq list|redrive ROUTE      dead letters
+//	eventbus keys create|list|revoke     API keys
 //	eventbus version
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -66,6 +69,7 @@ func newRootCommand() *cobra.Command {
 		newTestPatternCommand(),
 		newTailCommand(),
 		newDLQCommand(),
+		newKeysCommand(),
 		newVersionCommand(),
 		newDevCommand(),
 	)
@@ -79,6 +83,16 @@ func defaultBusURL() string {
 	}
 	return "http://127.0.0.1:8080"
 }
+
+// tokenFlag adds --token, the credential client commands send. Its default
+// comes from $EVENTBUS_TOKEN through bearer, not the flag's default, so
+// that --help never prints a key.
+func tokenFlag(flags *pflag.FlagSet, token *string) {
+	flags.StringVar(token, "token", "", "API key or OIDC token sent as Authorization: Bearer (default $EVENTBUS_TOKEN)")
+}
+
+// bearer is the credential to send: --token, else $EVENTBUS_TOKEN.
+func bearer(flag string) string { return cmp.Or(flag, os.Getenv("EVENTBUS_TOKEN")) }
 
 // readArg returns s, or the contents of the file s names when it starts with @.
 func readArg(s string) ([]byte, error) {

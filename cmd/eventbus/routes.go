@@ -13,10 +13,11 @@ import (
 )
 
 func newRoutesCommand() *cobra.Command {
-	var busURL string
-	client := func() (*sdk.Client, error) { return sdk.New(busURL, sdk.Options{}) }
+	var busURL, token string
+	client := func() (*sdk.Client, error) { return sdk.New(busURL, sdk.Options{Token: bearer(token)}) }
 	cmd := &cobra.Command{Use: "routes", Short: "List, show, apply and delete routes"}
 	cmd.PersistentFlags().StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	tokenFlag(cmd.PersistentFlags(), &token)
 
 	list := &cobra.Command{
 		Use: "list", Short: "List every route", Args: cobra.NoArgs,

@@ -21,7 +21,7 @@ import (
 )
 
 func newTailCommand() *cobra.Command {
-	var busURL, busName, pattern, listen string
+	var busURL, token, busName, pattern, listen string
 	var addRoute bool
 	cmd := &cobra.Command{
 		Use:   "tail",
@@ -45,7 +45,7 @@ when it stops. With --route=false it is only a webhook, for routes you create.`,
 			fmt.Fprintln(cmd.ErrOrStderr(), "tail: webhook listening on", hookURL)
 
 			if addRoute {
-				c, err := sdk.New(busURL, sdk.Options{})
+				c, err := sdk.New(busURL, sdk.Options{Token: bearer(token)})
 				if err != nil {
 					return err
 				}
@@ -73,6 +73,7 @@ when it stops. With --route=false it is only a webhook, for routes you create.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&busURL, "url", defaultBusURL(), "bus URL ($EVENTBUS_URL)")
+	tokenFlag(f, &token)
 	f.StringVar(&busName, "bus", "", "bus to tail (default: default)")
 	f.StringVar(&pattern, "pattern", "", "only events matching this pattern (JSON or @file)")
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "address of the local webhook")
