@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -56,4 +57,25 @@ func sampleEvent(id string) event.Event {
 	e.SetSource("web")
 	e.SetType("order.created")
 	return e
+}
+
+// A bus's ACL reads back through the SDK as it was written, in either
+// form of emit grant.
+func TestBusACLRoundTrips(t *testing.T) {
+	c := startBus(t)
+	acl := &sdk.ACL{
+		Emit:   []sdk.EmitGrant{{Groups: []string{"shop"}}, {Groups: []string{"partners"}, Types: []string{"order.*"}}},
+		Manage: []string{"admins"},
+		Read:   []string{"admins"},
+	}
+	if _, err := c.PutBus(context.Background(), sdk.Bus{Name: "shop", ACL: acl}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetBus(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.ACL, acl) {
+		t.Errorf("ACL read back as %+v, want %+v", got.ACL, acl)
+	}
 }

@@ -15,7 +15,7 @@ import (
 func newEmitCommand() *cobra.Command {
 	var (
 		typ, source, id, subject, data, contentType, busName, busURL, token string
-		extensions                                                   []string
+		extensions                                                          []string
 	)
 	cmd := &cobra.Command{
 		Use:   "emit --type T --source S [--data JSON|@file]",
