@@ -58,8 +58,13 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("bus %q does not exist: create a route with bus: %s first", busName, busName)})
 		return
 	}
-	id := auth.FromContext(r.Context())
+	var id *auth.Identity
 	if b.access != nil {
+		var err error
+		if id, err = b.access.authn.Authenticate(r.Context(), r.Header.Get("Authorization")); err != nil {
+			writeError(w, err)
+			return
+		}
 		if err := b.access.policy.Allow(id, busName, routes.acl, auth.Emit); err != nil {
 			writeError(w, err)
 			return
