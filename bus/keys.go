@@ -52,7 +52,7 @@ func (b *Bus) CreateKey(ctx context.Context, name string, groups []string) (NewK
 		return NewKey{}, err
 	}
 	b.setStoredKeys(append(slices.Clone(b.storedKeys), k))
-	b.log.Info("API key created", "key", name, "groups", groups)
+	b.log.Info("API key created", "key_name", name, "groups", groups)
 	return NewKey{Key: k, Secret: secret}, nil
 }
 
@@ -84,7 +84,7 @@ func (b *Bus) RevokeKey(ctx context.Context, name string) error {
 		return storeError(err, "key", name, store.AnyVersion)
 	}
 	b.setStoredKeys(slices.DeleteFunc(slices.Clone(b.storedKeys), func(k auth.Key) bool { return k.Name == name }))
-	b.log.Info("API key revoked", "key", name)
+	b.log.Info("API key revoked", "key_name", name)
 	return nil
 }
 
