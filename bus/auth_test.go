@@ -131,6 +131,7 @@ func TestRequestsWithoutGoodCredentialsAreRefused(t *testing.T) {
 	}{
 		{http.MethodPost, "/buses/shop/events", ""},
 		{http.MethodPost, "/events", ""},
+		{http.MethodPost, "/buses/no-such-bus/events", ""}, // 401, not 404: a stranger learns nothing
 		{http.MethodPut, "/v1/routes/intruder", `{"bus":"shop","target":{"http":{"url":"http://127.0.0.1:9/"}}}`},
 		{http.MethodGet, "/v1/routes", ""},
 		{http.MethodGet, "/v1/routes/orders/dlq", ""},
