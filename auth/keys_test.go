@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -44,5 +45,31 @@ func TestConfigKeysNameTheMissingVariable(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "OPS_KEY is 5 characters") || strings.Contains(err.Error(), "short") {
 		t.Errorf("err = %v; want it to say the key in OPS_KEY is too short, without showing it", err)
+	}
+}
+
+// BenchmarkAuthenticateAndAuthorize is what authentication adds to each
+// ingress request: find the key, check the bus's emit grant and the event's
+// type against it.
+func BenchmarkAuthenticateAndAuthorize(b *testing.B) {
+	key := auth.GenerateKey()
+	a := auth.NewAuthenticator(nil)
+	a.SetKeys([]auth.Key{{Name: "shop-web", Groups: []string{"shop"}, Hash: auth.HashKey(key)}})
+	policy := auth.Policy{Admins: []string{"admins"}}
+	acl := &auth.ACL{Emit: []auth.Grant{{Groups: []string{"shop"}, Types: []string{"order.*"}}}}
+	header := "Bearer " + key
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		id, err := a.Authenticate(ctx, header)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := policy.Allow(id, "shop", acl, auth.Emit); err != nil {
+			b.Fatal(err)
+		}
+		if err := policy.AllowEvent(id, "shop", acl, "order.created", "web"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
