@@ -56,30 +56,38 @@ func TestIngressScenarioRuns(t *testing.T) {
 
 // BenchmarkIngress calls the ingress handler directly, in process, with one
 // binary-mode event per iteration: what decoding, validating, matching and
-// storing cost without the network. "bare" is the least handler, as a floor.
+// storing cost without the network. "bare" is the least handler, as a floor;
+// "eventbus+key" adds an API key and the ACL check.
 func BenchmarkIngress(b *testing.B) {
-	b.Run("eventbus", func(b *testing.B) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		bs, err := bus.New(ctx, ingressConfig(), slog.New(slog.DiscardHandler))
-		if err != nil {
-			b.Fatal(err)
+	run := func(cfg bus.Config, authorization string) func(b *testing.B) {
+		return func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			bs, err := bus.New(ctx, cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = bs.Shutdown(context.Background()) }()
+			benchmarkHandler(b, bs.Handler(), authorization)
 		}
-		defer func() { _ = bs.Shutdown(context.Background()) }()
-		benchmarkHandler(b, bs.Handler())
-	})
+	}
+	b.Run("eventbus", run(ingressConfig(), ""))
+	b.Run("eventbus+key", run(ingressKeyConfig(), "Bearer "+benchKey()))
 	b.Run("bare", func(b *testing.B) {
-		benchmarkHandler(b, http.HandlerFunc(bareHandler))
+		benchmarkHandler(b, http.HandlerFunc(bareHandler), "")
 	})
 }
 
-func benchmarkHandler(b *testing.B, h http.Handler) {
+func benchmarkHandler(b *testing.B, h http.Handler, authorization string) {
 	body := bytes.NewReader(benchData)
 	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", body)
 	if err != nil {
 		b.Fatal(err)
 	}
 	setEventHeaders(req.Header, "0")
+	if authorization != "" {
+		req.Header["Authorization"] = []string{authorization}
+	}
 	w := &discardWriter{header: http.Header{}}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchData)))

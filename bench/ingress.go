@@ -14,9 +14,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -26,9 +28,15 @@ import (
 // against its route and stores it on the route's in-memory channel before
 // answering; the peer, a bare net/http handler, reads the body and answers.
 // The difference is what eventbus's ingress costs over HTTP itself.
+//
+// eventbus+key is the same bus with authentication on: every request
+// carries an API key, which the bus looks up and checks against the bus's
+// ACL (emit for the key's group). Measured in the same rounds, its ratio
+// over eventbus is what authentication costs.
 func init() {
 	servers["bare"] = serveBare
 	servers["eventbus-ingress"] = serveBus(ingressConfig())
+	servers["eventbus-ingress-key"] = serveBus(ingressKeyConfig())
 	register(Scenario{
 		Name:    "ingress",
 		About:   "POST /events, one CloudEvent in binary mode (ce-* headers, ~100-byte JSON body), until the 202",
@@ -36,8 +44,31 @@ func init() {
 		Contenders: []Contender{
 			{Name: "eventbus", Start: startIngressBus},
 			{Name: "bare", Start: startBare},
+			{Name: "eventbus+key", Start: startIngressBusWithKey},
 		},
+		Compare: [][2]int{{2, 0}},
 	})
+}
+
+// envBenchKey passes the bench's API key to the bus child, as a config's
+// key_env would.
+const envBenchKey = "EVENTBUS_BENCH_API_KEY"
+
+// benchKey is the API key of eventbus+key, made once per run and put in
+// the environment the children inherit.
+var benchKey = sync.OnceValue(func() string {
+	key := auth.GenerateKey()
+	os.Setenv(envBenchKey, key)
+	return key
+})
+
+// ingressKeyConfig is ingressConfig with authentication on: one API key in
+// group producers, which the default bus's ACL lets emit.
+func ingressKeyConfig() bus.Config {
+	cfg := ingressConfig()
+	cfg.Auth = &auth.Config{APIKeys: []auth.APIKeyConfig{{Name: "bench", KeyEnv: envBenchKey, Groups: []string{"producers"}}}}
+	cfg.Buses = []router.Bus{{Name: router.DefaultBus, ACL: &auth.ACL{Emit: []auth.Grant{{Groups: []string{"producers"}}}}}}
+	return cfg
 }
 
 // ingressRoute matches every bench event. It is paused, so it stores events
@@ -96,16 +127,21 @@ func serveBare(ctx context.Context, ln net.Listener) error {
 }
 
 func startBare(ctx context.Context, opts StartOptions) (*Instance, error) {
-	return startHTTP(ctx, "bare", opts, nil)
+	return startHTTP(ctx, "bare", opts, "", nil)
 }
 
 func startIngressBus(ctx context.Context, opts StartOptions) (*Instance, error) {
-	return startHTTP(ctx, "eventbus-ingress", opts, probeIngressRoute)
+	return startHTTP(ctx, "eventbus-ingress", opts, "", probeIngressRoute)
+}
+
+func startIngressBusWithKey(ctx context.Context, opts StartOptions) (*Instance, error) {
+	return startHTTP(ctx, "eventbus-ingress-key", opts, "Bearer "+benchKey(), probeIngressRoute)
 }
 
 // startHTTP starts server name in a child, runs check (if any) on it, and
-// returns an instance whose operation POSTs one bench event to its /events.
-func startHTTP(ctx context.Context, name string, opts StartOptions, check func(context.Context, *http.Client, string) error) (*Instance, error) {
+// returns an instance whose operation POSTs one bench event to its /events,
+// with the Authorization header authorization unless it is empty.
+func startHTTP(ctx context.Context, name string, opts StartOptions, authorization string, check func(context.Context, *http.Client, string, string) error) (*Instance, error) {
 	c, err := startChild(ctx, name, opts)
 	if err != nil {
 		return nil, err
@@ -117,22 +153,25 @@ func startHTTP(ctx context.Context, name string, opts StartOptions, check func(c
 		return c.stop()
 	}
 	if check != nil {
-		if err := check(ctx, client, url); err != nil {
+		if err := check(ctx, client, url, authorization); err != nil {
 			return nil, errors.Join(err, stop())
 		}
 	}
-	return &Instance{PID: c.cmd.Process.Pid, Op: eventPoster(client, url), Stop: stop}, nil
+	return &Instance{PID: c.cmd.Process.Pid, Op: eventPoster(client, url, authorization), Stop: stop}, nil
 }
 
 // probeIngressRoute sends one event and checks that the bus stored it on
 // the bench route: otherwise a window would measure an ingress that stores
 // nothing.
-func probeIngressRoute(ctx context.Context, client *http.Client, url string) error {
+func probeIngressRoute(ctx context.Context, client *http.Client, url, authorization string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
 	if err != nil {
 		return err
 	}
 	setEventHeaders(req.Header, "probe")
+	if authorization != "" {
+		req.Header["Authorization"] = []string{authorization}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("probe event: %w", err)
@@ -171,8 +210,8 @@ func newLoadClient() *http.Client {
 var benchData = []byte(`{"order":"A-100234","customer":"c-42","amount":1999,"currency":"EUR","items":3,"note":"bench payload"}`)
 
 // eventPoster returns an operation that POSTs one event in binary mode, each
-// with its own id, and expects 202.
-func eventPoster(client *http.Client, url string) func(context.Context) error {
+// with its own id and with authorization (if any), and expects 202.
+func eventPoster(client *http.Client, url, authorization string) func(context.Context) error {
 	var seq atomic.Uint64
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
@@ -180,6 +219,9 @@ func eventPoster(client *http.Client, url string) func(context.Context) error {
 			return err
 		}
 		setEventHeaders(req.Header, strconv.FormatUint(seq.Add(1), 10))
+		if authorization != "" {
+			req.Header["Authorization"] = []string{authorization}
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return err

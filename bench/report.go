@@ -81,6 +81,13 @@ func (r result) writeTable(out io.Writer) {
 			spreadOf(r.ratio(0, c, window.throughput)).format(2),
 			spreadOf(r.ratio(0, c, window.cpuPerOp)).format(2))
 	}
+	for _, ab := range s.Compare {
+		a, b := ab[0], ab[1]
+		fmt.Fprintf(out, "%s/%s: throughput %s, CPU per event %s\n",
+			s.Contenders[a].Name, s.Contenders[b].Name,
+			spreadOf(r.ratio(a, b, window.throughput)).format(2),
+			spreadOf(r.ratio(a, b, window.cpuPerOp)).format(2))
+	}
 	for c, con := range s.Contenders {
 		for i, w := range r.windows[c] {
 			if w.firstErr != nil {

@@ -23,6 +23,10 @@ type Scenario struct {
 	// Contenders do the work: eventbus first, then its peers. Ratios
 	// compare the first with each of the others.
 	Contenders []Contender
+	// Compare adds ratios of contender a over contender b ({a, b},
+	// indices into Contenders), for variants of eventbus measured in the
+	// same rounds, such as with authentication over without.
+	Compare [][2]int
 }
 
 // A Contender is one program that does a scenario's work.

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -21,33 +23,42 @@ import (
 // maxAdminBody bounds a route or test-pattern request.
 const maxAdminBody = 1 << 20
 
-// Handler returns the bus's whole HTTP API.
+// Handler returns the bus's whole HTTP API. With authentication on, every
+// endpoint but /healthz and /readyz needs credentials; each handler then
+// checks the right its action needs.
 func (b *Bus) Handler() http.Handler {
 	mux := http.NewServeMux()
+	authed := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, b.authenticated(h)) }
+	// Ingress authenticates itself (see handleEvents).
 	mux.HandleFunc("POST /events", b.handleEvents)
 	mux.HandleFunc("POST /buses/{bus}/events", b.handleEvents)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", b.handleReady)
-	mux.HandleFunc("GET /v1/routes", b.handleListRoutes)
-	mux.HandleFunc("GET /v1/routes/{name}", b.handleGetRoute)
-	mux.HandleFunc("PUT /v1/routes/{name}", b.handlePutRoute)
-	mux.HandleFunc("DELETE /v1/routes/{name}", b.handleDeleteRoute)
-	mux.HandleFunc("POST /v1/routes/{name}/signing-secret", b.handleRotateSecret)
-	mux.HandleFunc("DELETE /v1/routes/{name}/signing-secret/previous", b.handleExpirePreviousSecret)
-	mux.HandleFunc("GET /v1/buses", b.handleListBuses)
-	mux.HandleFunc("GET /v1/buses/{name}", b.handleGetBus)
-	mux.HandleFunc("PUT /v1/buses/{name}", b.handlePutBus)
-	mux.HandleFunc("DELETE /v1/buses/{name}", b.handleDeleteBus)
-	mux.HandleFunc("GET /v1/routes/{name}/stats", b.handleStats)
-	mux.HandleFunc("GET /v1/routes/{name}/dlq", b.handleListDeadLetters)
-	mux.HandleFunc("POST /v1/routes/{name}/dlq/redrive", b.handleRedrive)
-	mux.HandleFunc("POST /v1/test-pattern", handleTestPattern)
+	authed("GET /v1/routes", b.handleListRoutes)
+	authed("GET /v1/routes/{name}", b.handleGetRoute)
+	authed("PUT /v1/routes/{name}", b.handlePutRoute)
+	authed("DELETE /v1/routes/{name}", b.handleDeleteRoute)
+	authed("POST /v1/routes/{name}/signing-secret", b.handleRotateSecret)
+	authed("DELETE /v1/routes/{name}/signing-secret/previous", b.handleExpirePreviousSecret)
+	authed("GET /v1/buses", b.handleListBuses)
+	authed("GET /v1/buses/{name}", b.handleGetBus)
+	authed("PUT /v1/buses/{name}", b.handlePutBus)
+	authed("DELETE /v1/buses/{name}", b.handleDeleteBus)
+	authed("GET /v1/routes/{name}/stats", b.handleStats)
+	authed("GET /v1/routes/{name}/dlq", b.handleListDeadLetters)
+	authed("POST /v1/routes/{name}/dlq/redrive", b.handleRedrive)
+	authed("POST /v1/test-pattern", handleTestPattern)
+	authed("POST /v1/keys", b.handleCreateKey)
+	authed("GET /v1/keys", b.handleListKeys)
+	authed("DELETE /v1/keys/{name}", b.handleRevokeKey)
 	return mux
 }
 
-// handleReady answers 200 when every backend in use answers a ping.
+// handleReady answers 200 when every backend in use answers a ping. It needs
+// no credentials, so load balancers can probe it; with authentication on,
+// only an authenticated caller learns which backend failed and why.
 func (b *Bus) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -59,17 +70,29 @@ func (b *Bus) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(failed) > 0 {
 		w.Header().Set("Retry-After", "5")
+		if b.access != nil {
+			if _, err := b.access.authn.Authenticate(r.Context(), r.Header.Get("Authorization")); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable"})
+				return
+			}
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "backends": failed})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (b *Bus) handleListRoutes(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]router.Route{"routes": b.Routes()})
+// handleListRoutes lists the routes of the buses the caller may read.
+func (b *Bus) handleListRoutes(w http.ResponseWriter, r *http.Request) {
+	routes := readable(r.Context(), b, b.Routes(), func(rt router.Route) string { return rt.Bus })
+	writeJSON(w, http.StatusOK, map[string][]router.Route{"routes": routes})
 }
 
 func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+		writeError(w, err)
+		return
+	}
 	route, ok := b.Route(r.PathValue("name"))
 	if !ok {
 		writeError(w, adapters.Errorf(adapters.NotFound, "route %q does not exist", r.PathValue("name")))
@@ -98,6 +121,12 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
 		return
 	}
+	// Moving a route takes manage on the bus it leaves and the one it joins.
+	if err := cmp.Or(b.allowOnRoute(r.Context(), name, auth.Manage),
+		b.allow(r.Context(), cmp.Or(route.Bus, router.DefaultBus), auth.Manage)); err != nil {
+		writeError(w, err)
+		return
+	}
 	saved, created, err := b.PutRoute(r.Context(), route, expected)
 	if err != nil {
 		writeError(w, err)
@@ -108,6 +137,10 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Bus) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
+		writeError(w, err)
+		return
+	}
 	expected, err := ifMatch(r)
 	if err != nil {
 		writeError(w, err)
@@ -133,6 +166,10 @@ type rotateSecretRequest struct {
 // handleRotateSecret gives a route a new signing secret and answers with the
 // route, a generated secret shown in target.http.signing.secret this once.
 func (b *Bus) handleRotateSecret(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
+		writeError(w, err)
+		return
+	}
 	var req rotateSecretRequest
 	if r.ContentLength != 0 {
 		if err := decodeStrict(w, r, &req); err != nil {
@@ -156,6 +193,10 @@ func (b *Bus) handleRotateSecret(w http.ResponseWriter, r *http.Request) {
 
 // handleExpirePreviousSecret stops a route's previous signing secret now.
 func (b *Bus) handleExpirePreviousSecret(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
+		writeError(w, err)
+		return
+	}
 	saved, err := b.ExpirePreviousSecret(r.Context(), r.PathValue("name"))
 	if err != nil {
 		writeError(w, err)
@@ -165,11 +206,17 @@ func (b *Bus) handleExpirePreviousSecret(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusOK, saved)
 }
 
-func (b *Bus) handleListBuses(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]router.Bus{"buses": b.Buses()})
+// handleListBuses lists the buses the caller may read.
+func (b *Bus) handleListBuses(w http.ResponseWriter, r *http.Request) {
+	buses := readable(r.Context(), b, b.Buses(), func(bus router.Bus) string { return bus.Name })
+	writeJSON(w, http.StatusOK, map[string][]router.Bus{"buses": buses})
 }
 
 func (b *Bus) handleGetBus(w http.ResponseWriter, r *http.Request) {
+	if err := b.allow(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+		writeError(w, err)
+		return
+	}
 	bus, ok := b.BusNamed(r.PathValue("name"))
 	if !ok {
 		writeError(w, adapters.Errorf(adapters.NotFound, "bus %q does not exist", r.PathValue("name")))
@@ -198,6 +245,10 @@ func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
 		return
 	}
+	if err := b.allowPutBus(r.Context(), bus); err != nil {
+		writeError(w, err)
+		return
+	}
 	saved, created, err := b.PutBus(r.Context(), bus, expected)
 	if err != nil {
 		writeError(w, err)
@@ -208,6 +259,10 @@ func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Bus) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowAdmin(r.Context(), "delete", fmt.Sprintf("bus %q", r.PathValue("name"))); err != nil {
+		writeError(w, err)
+		return
+	}
 	expected, err := ifMatch(r)
 	if err != nil {
 		writeError(w, err)
@@ -310,6 +365,10 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func (b *Bus) handleStats(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+		writeError(w, err)
+		return
+	}
 	st, err := b.Stats(r.Context(), r.PathValue("name"))
 	if err != nil {
 		writeError(w, err)
@@ -321,6 +380,10 @@ func (b *Bus) handleStats(w http.ResponseWriter, r *http.Request) {
 // handleListDeadLetters pages through a route's dead letters:
 // ?limit=50&offset=0 → {"events":[…structured CloudEvents…],"total":n}.
 func (b *Bus) handleListDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+		writeError(w, err)
+		return
+	}
 	limit, err := queryInt(r, "limit", 50, 1, MaxDeadLetterPage)
 	if err != nil {
 		writeError(w, err)
@@ -341,6 +404,10 @@ func (b *Bus) handleListDeadLetters(w http.ResponseWriter, r *http.Request) {
 
 // handleRedrive puts dead letters back: {"ids":[…]} for some, {} for all.
 func (b *Bus) handleRedrive(w http.ResponseWriter, r *http.Request) {
+	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Redrive); err != nil {
+		writeError(w, err)
+		return
+	}
 	var req struct {
 		IDs []string `json:"ids"`
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/memory"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/adapters/sqs"
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
@@ -44,10 +45,16 @@ type Bus struct {
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 
-	mu     sync.Mutex // serialises changes to buses and routes, and shutdown
+	// access authenticates and authorizes requests; nil when the config
+	// has no auth section and the bus is open.
+	access *access
+
+	mu     sync.Mutex // serialises changes to buses, routes and keys, and shutdown
 	buses  map[string]router.Bus
 	routes map[string]*liveRoute
-	closed bool
+	// storedKeys are the API keys kept in the store.
+	storedKeys []auth.Key
+	closed     bool
 
 	// state is what ingress reads, swapped whole on every route change so
 	// readers never lock.
@@ -78,6 +85,7 @@ type snapshot struct {
 type busRoutes struct {
 	matcher *router.Matcher
 	routes  map[string]*liveRoute
+	acl     *auth.ACL
 }
 
 // newRegistry lists the backends this build knows. A new backend is one
@@ -132,6 +140,13 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	fail := func(err error) (*Bus, error) {
 		_ = b.Shutdown(context.Background())
 		return nil, err
+	}
+	if cfg.Auth != nil {
+		a, err := newAccess(ctx, cfg.Auth)
+		if err != nil {
+			return fail(err)
+		}
+		b.access = a
 	}
 	if len(cfg.Plugins) > 0 {
 		host, err := plugins.NewHost(ctx, cfg.Plugins, log)
@@ -255,7 +270,7 @@ func (b *Bus) compile(routes map[string]*liveRoute, buses map[string]router.Bus)
 		if err != nil {
 			return nil, adapters.Errorf(adapters.InvalidArgument, "bus %q: %w", bus, err)
 		}
-		br := &busRoutes{matcher: m, routes: make(map[string]*liveRoute, len(set))}
+		br := &busRoutes{matcher: m, routes: make(map[string]*liveRoute, len(set)), acl: buses[bus].ACL}
 		for name := range set {
 			br.routes[name] = routes[name]
 		}

@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
@@ -59,6 +60,10 @@ type Config struct {
 	Plugins []plugins.Config `json:"plugins,omitempty"`
 	// Routes are created at start, read-only through the API.
 	Routes []router.Route `json:"routes,omitempty"`
+	// Auth, when set, requires every request but /healthz and /readyz to
+	// carry an API key or a token, and applies the buses' ACLs. Without
+	// it the bus is open to whoever reaches it.
+	Auth *auth.Config `json:"auth,omitempty"`
 }
 
 // DedupConfig bounds the memory of events already stored: a repeat of the
@@ -149,6 +154,15 @@ func (cfg Config) Validate() error {
 			var fe *plugins.FieldError
 			if errors.As(e, &fe) {
 				e = &router.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
+			}
+			errs = append(errs, e)
+		}
+	}
+	if cfg.Auth != nil {
+		for _, e := range flatten(cfg.Auth.Validate()) {
+			var fe *auth.FieldError
+			if errors.As(e, &fe) {
+				e = &router.FieldError{Path: "auth." + fe.Path, Message: fe.Message}
 			}
 			errs = append(errs, e)
 		}

@@ -17,6 +17,14 @@
 // matches no route is accepted and stored nowhere; its result lists no
 // routes.
 //
+// Access. With an auth section in the config, every request but /healthz
+// and /readyz must carry an API key or an OIDC token (401 with
+// WWW-Authenticate otherwise), and the caller's groups must hold the
+// action's right on the bus (403 naming the caller, the action and the bus
+// otherwise). Ingress checks every event of a request against the caller's
+// emit grants before it stores any: a request with one refused event stores
+// nothing. Package auth decides; this package only asks.
+//
 // Delivery. Each route's dispatcher receives from its channel and delivers
 // to the route's target, at most delivery.max_inflight events at once. An
 // HTTP target gets the event in CloudEvents binary mode; a 2xx answer acks

@@ -1,11 +1,13 @@
 package bus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -16,6 +18,9 @@ type apiError struct {
 	Message string       `json:"message"`
 	Fields  []fieldIssue `json:"fields,omitempty"`
 	status  int
+	// bearerError is, with a 401, the RFC 6750 error code of the
+	// credential sent ("invalid_token"), or "-" when none was sent.
+	bearerError string
 }
 
 type fieldIssue struct {
@@ -40,6 +45,8 @@ var statusOf = map[adapters.Code]int{
 const (
 	codeTooLarge         = "too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
+	codeUnauthenticated  = "unauthenticated"
+	codePermissionDenied = "permission_denied"
 )
 
 // toAPIError classifies err once, for any handler.
@@ -47,6 +54,14 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	var denied *auth.Denied
+	if errors.As(err, &denied) {
+		return &apiError{Code: codePermissionDenied, Message: err.Error(), status: http.StatusForbidden}
+	}
+	var unauth *auth.Unauthenticated
+	if errors.As(err, &unauth) {
+		return &apiError{Code: codeUnauthenticated, Message: err.Error(), status: http.StatusUnauthorized, bearerError: cmp.Or(unauth.Code, "-")}
 	}
 	var fields []fieldIssue
 	for _, e := range flatten(err) {

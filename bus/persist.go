@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -77,6 +78,7 @@ func (b *Bus) reconcile(ctx context.Context) error {
 		return nil
 	}
 	wantBuses, wantRoutes := map[string]router.Bus{}, map[string]router.Route{}
+	var keys []auth.Key
 	var errs []error
 	for _, rec := range recs {
 		switch rec.Kind {
@@ -96,8 +98,16 @@ func (b *Bus) reconcile(ctx context.Context) error {
 			}
 			r.Version, r.Origin = rec.Version, router.OriginAPI
 			wantRoutes[rec.Name] = r
+		case store.KindKey:
+			k, err := keyFromRecord(rec)
+			if err != nil {
+				errs = append(errs, errors.New("stored key "+rec.Name+": "+err.Error()))
+				continue
+			}
+			keys = append(keys, k)
 		}
 	}
+	b.setStoredKeys(keys)
 	for name, bus := range wantBuses {
 		if cur, ok := b.buses[name]; !ok || (cur.Origin != router.OriginConfig && cur.Version != bus.Version) {
 			b.setBus(bus)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventbus-go/eventbus/auth"
 )
 
 // DefaultBus is the bus a route or an event belongs to when it names none.
@@ -55,6 +57,9 @@ type Bus struct {
 	Name string `json:"name"`
 	// Backend is the backend URL of the bus's routes that name none.
 	Backend string `json:"backend,omitempty"`
+	// ACL says which groups may emit to, manage, read and redrive on the
+	// bus when authentication is on; nil leaves the bus to auth.admins.
+	ACL *auth.ACL `json:"acl,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
@@ -69,6 +74,16 @@ func (b *Bus) Validate() error {
 	if b.Backend != "" {
 		if msg := backendURLProblem(b.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
 			errs = append(errs, &FieldError{Path: "backend", Message: msg})
+		}
+	}
+	if b.ACL != nil {
+		if joined, ok := b.ACL.Validate().(interface{ Unwrap() []error }); ok {
+			for _, e := range joined.Unwrap() {
+				if fe, ok := e.(*auth.FieldError); ok {
+					e = &FieldError{Path: "acl." + fe.Path, Message: fe.Message}
+				}
+				errs = append(errs, e)
+			}
 		}
 	}
 	return errors.Join(errs...)

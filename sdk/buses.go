@@ -12,9 +12,41 @@ type Bus struct {
 	Name string `json:"name"`
 	// Backend is the backend URL of the bus's routes that name none.
 	Backend string `json:"backend,omitempty"`
+	// ACL says which groups may use the bus when the bus has
+	// authentication on; nil leaves it to the bus's auth.admins. Only
+	// admins may change it.
+	ACL *ACL `json:"acl,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
+}
+
+// ACL lists the groups allowed each action on a bus (docs/security.md).
+type ACL struct {
+	Emit    []EmitGrant `json:"emit,omitempty"`
+	Manage  []string    `json:"manage,omitempty"`
+	Read    []string    `json:"read,omitempty"`
+	Redrive []string    `json:"redrive,omitempty"`
+}
+
+// EmitGrant lets groups emit, only events whose type and source match one
+// of the patterns when they are set ('*' matches any run of characters).
+type EmitGrant struct {
+	Groups  []string `json:"groups"`
+	Types   []string `json:"types,omitempty"`
+	Sources []string `json:"sources,omitempty"`
+}
+
+// UnmarshalJSON reads a grant as the bus writes it: a bare group name for
+// a grant without patterns, else an object.
+func (g *EmitGrant) UnmarshalJSON(b []byte) error {
+	var group string
+	if err := json.Unmarshal(b, &group); err == nil {
+		*g = EmitGrant{Groups: []string{group}}
+		return nil
+	}
+	type plain EmitGrant
+	return json.Unmarshal(b, (*plain)(g))
 }
 
 // ListBuses returns every bus, sorted by name.

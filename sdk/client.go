@@ -43,6 +43,9 @@ type Options struct {
 	// negative value turns retries off. The call's ctx bounds it too.
 	// Retrying is safe: the bus drops a repeat of an event's (source, id).
 	RetryFor time.Duration
+	// Token is the API key or OIDC token sent as Authorization: Bearer on
+	// every request; empty sends none (a bus without auth).
+	Token string
 }
 
 // Client talks to one bus process. It is safe for concurrent use.
@@ -51,6 +54,8 @@ type Client struct {
 	http     *http.Client
 	bus      string
 	retryFor time.Duration
+	// authorization is the Authorization header, or empty.
+	authorization string
 }
 
 // New returns a client for the bus at baseURL, such as "http://127.0.0.1:8080".
@@ -60,6 +65,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("sdk: bus URL %q must be an absolute http(s) URL such as http://127.0.0.1:8080", baseURL)
 	}
 	c := &Client{base: u, http: opts.HTTPClient, bus: opts.Bus, retryFor: opts.RetryFor}
+	if opts.Token != "" {
+		c.authorization = "Bearer " + opts.Token
+	}
 	switch {
 	case opts.CAFile != "" && opts.HTTPClient != nil:
 		return nil, errors.New("sdk: Options.CAFile and Options.HTTPClient are exclusive: trust the CA in the HTTPClient's transport")
@@ -113,6 +121,8 @@ const (
 	CodeUnavailable        = "unavailable"
 	CodeTooLarge           = "too_large"
 	CodeUnsupportedMedia   = "unsupported_media_type"
+	CodeUnauthenticated    = "unauthenticated"
+	CodePermissionDenied   = "permission_denied"
 )
 
 // IsInvalid reports whether the bus refused a request or an event as
@@ -141,6 +151,19 @@ func IsConflict(err error) bool {
 func IsRetryable(err error) bool {
 	return hasCode(err, CodeResourceExhausted, CodeUnavailable) ||
 		hasStatus(err, http.StatusTooManyRequests, http.StatusServiceUnavailable)
+}
+
+// IsUnauthenticated reports whether the bus refused the request's
+// credentials (401): none were sent, or the key or token is wrong, revoked
+// or expired. Set Options.Token.
+func IsUnauthenticated(err error) bool {
+	return hasCode(err, CodeUnauthenticated) || hasStatus(err, http.StatusUnauthorized)
+}
+
+// IsPermissionDenied reports whether the caller lacks the right to do
+// what it asked (403); Error.Message names the action and the bus.
+func IsPermissionDenied(err error) bool {
+	return hasCode(err, CodePermissionDenied) || hasStatus(err, http.StatusForbidden)
 }
 
 func hasCode(err error, codes ...string) bool {
@@ -336,6 +359,9 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 		return 0, err
 	}
 	maps.Copy(req.Header, header)
+	if c.authorization != "" {
+		req.Header.Set("Authorization", c.authorization)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

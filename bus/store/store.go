@@ -1,4 +1,4 @@
-// Package store keeps a bus's resources — buses and routes — across
+// Package store keeps a bus's resources — buses, routes and API keys — across
 // restarts and shares them between replicas.
 //
 // A Store holds records: a kind, a name, a JSON spec and a version. Every
@@ -26,13 +26,15 @@ type Kind string
 const (
 	KindBus   Kind = "bus"
 	KindRoute Kind = "route"
+	// KindKey is an API key: its name, groups and hash, never the key.
+	KindKey Kind = "key"
 )
 
 // Record is one stored resource.
 type Record struct {
 	Kind    Kind
 	Name    string
-	Spec    json.RawMessage // the resource as the admin API shows it
+	Spec    json.RawMessage // the resource as the admin API shows it (a key: with its hash)
 	Version int64           // 1 on creation, +1 on every update
 }
 

@@ -6,10 +6,12 @@
 //	eventbus test-pattern --pattern P --event E
 //	eventbus tail                       print the events a bus delivers
 //	eventbus dlq list|redrive ROUTE      dead letters
+//	eventbus keys create|list|revoke     API keys
 //	eventbus version
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +71,7 @@ func newRootCommand() *cobra.Command {
 		newTestPatternCommand(),
 		newTailCommand(),
 		newDLQCommand(),
+		newKeysCommand(),
 		newVersionCommand(),
 		newDevCommand(),
 	)
@@ -76,16 +79,18 @@ func newRootCommand() *cobra.Command {
 }
 
 // busFlags are the flags of every command that talks to a bus.
-type busFlags struct{ url, caFile string }
+type busFlags struct{ url, caFile, token string }
 
 func (f *busFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.url, "url", defaultBusURL(), "bus URL, http:// or https:// ($EVENTBUS_URL)")
 	fs.StringVar(&f.caFile, "ca-file", os.Getenv("EVENTBUS_CA_FILE"), "PEM file of the CAs that sign an https:// bus's certificate; none means the system's ($EVENTBUS_CA_FILE)")
+	tokenFlag(fs, &f.token)
 }
 
-// client returns a client for the bus the flags name.
+// client returns a client for the bus the flags name, with their credential.
 func (f *busFlags) client(opts sdk.Options) (*sdk.Client, error) {
 	opts.CAFile = f.caFile
+	opts.Token = bearer(f.token)
 	return sdk.New(f.url, opts)
 }
 
@@ -96,6 +101,16 @@ func defaultBusURL() string {
 	}
 	return "http://127.0.0.1:8080"
 }
+
+// tokenFlag adds --token, the credential client commands send. Its default
+// comes from $EVENTBUS_TOKEN through bearer, not the flag's default, so
+// that --help never prints a key.
+func tokenFlag(flags *pflag.FlagSet, token *string) {
+	flags.StringVar(token, "token", "", "API key or OIDC token sent as Authorization: Bearer (default $EVENTBUS_TOKEN)")
+}
+
+// bearer is the credential to send: --token, else $EVENTBUS_TOKEN.
+func bearer(flag string) string { return cmp.Or(flag, os.Getenv("EVENTBUS_TOKEN")) }
 
 // readArg returns s, or the contents of the file s names when it starts with @.
 func readArg(s string) ([]byte, error) {

@@ -16,6 +16,7 @@ import (
 
 func newServeCommand() *cobra.Command {
 	var configPath, addr, logLevel, dataDir, storeURL string
+	var insecureNoAuth bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the bus (in-memory, on 127.0.0.1:8080, unless a config says otherwise)",
@@ -38,12 +39,20 @@ func newServeCommand() *cobra.Command {
 				cfg.Store = storeURL
 			}
 			cfg = cfg.WithDefaults()
+			if cfg.Auth == nil && !onLoopback(cfg.Addr) && !insecureNoAuth {
+				return fmt.Errorf("refusing to serve on %s without authentication: anyone who reaches it could emit events, route them to their own URL and read dead letters. "+
+					"Add an auth: section to the config (see docs/security.md), listen on a loopback address such as 127.0.0.1:8080, "+
+					"or pass --insecure-no-auth to run open anyway", cfg.Addr)
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 
+			if cfg.Auth == nil && !onLoopback(cfg.Addr) {
+				log.Warn("serving without authentication on a non-loopback address (--insecure-no-auth): anyone who reaches it may do anything", "addr", cfg.Addr)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			b, err := bus.New(ctx, cfg, log)
@@ -68,6 +77,21 @@ func newServeCommand() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default "+bus.DefaultAddr+", or the config's addr)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "eventbus-data", "directory keeping the buses and routes made through the API")
+	cmd.Flags().BoolVar(&insecureNoAuth, "insecure-no-auth", false, "serve without an auth: section on a non-loopback address (anyone who reaches the bus may do anything)")
 	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL URL (postgres://…) to share buses and routes between replicas, instead of --data-dir")
 	return cmd
+}
+
+// onLoopback reports whether addr listens only on the loopback interface,
+// where a bus may run without authentication.
+func onLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

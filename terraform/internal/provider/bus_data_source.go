@@ -41,6 +41,7 @@ func (d *busDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 				Description: "The backend URL of the bus's routes that name none; null when they use the bus process's default backend.",
 				Computed:    true,
 			},
+			"acl": aclDataSourceAttribute(),
 			"version": schema.Int64Attribute{
 				Description: "The bus's version, bumped on every change.",
 				Computed:    true,

@@ -34,6 +34,7 @@ func newBusResource() resource.Resource { return &busResource{} }
 type busModel struct {
 	Name    types.String `tfsdk:"name"`
 	Backend types.String `tfsdk:"backend"`
+	ACL     *aclModel    `tfsdk:"acl"`
 	Version types.Int64  `tfsdk:"version"`
 	Origin  types.String `tfsdk:"origin"`
 }
@@ -42,6 +43,7 @@ func busFromAPI(b sdk.Bus) busModel {
 	return busModel{
 		Name:    types.StringValue(b.Name),
 		Backend: stringOrNull(b.Backend),
+		ACL:     aclFromAPI(b.ACL),
 		Version: types.Int64Value(b.Version),
 		Origin:  stringOrNull(b.Origin),
 	}
@@ -68,6 +70,7 @@ func (r *busResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 				Description: "The backend URL of the bus's routes that name none, such as rabbit://guest:guest@127.0.0.1:5672/. Unset, they use the bus process's default backend.",
 				Optional:    true,
 			},
+			"acl": aclResourceAttribute(),
 			"version": schema.Int64Attribute{
 				Description: "The bus's version, bumped by the bus on every change. Updates send it back, so the bus refuses to overwrite a change made since Terraform last read the bus.",
 				Computed:    true,
@@ -89,7 +92,7 @@ func (r *busResource) Create(ctx context.Context, req resource.CreateRequest, re
 	}
 	name := plan.Name.ValueString()
 	summary := fmt.Sprintf("Creating bus %q", name)
-	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString()})
+	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString(), ACL: plan.ACL.toAPI()})
 	if sdk.IsConflict(err) {
 		// Most often the bus exists, made outside this configuration. The
 		// default bus conflicts only once someone set it: while it is
@@ -134,6 +137,7 @@ func (r *busResource) Update(ctx context.Context, req resource.UpdateRequest, re
 	saved, err := r.client.PutBus(ctx, sdk.Bus{
 		Name:    plan.Name.ValueString(),
 		Backend: plan.Backend.ValueString(),
+		ACL:     plan.ACL.toAPI(),
 		Version: state.Version.ValueInt64(),
 	})
 	if err != nil {

@@ -26,6 +26,10 @@ func TestAccBusLifecycle(t *testing.T) {
 resource "eventbus_bus" "orders" {
   name    = "orders"
   backend = %s
+  acl = {
+    emit   = [{ groups = ["shop"] }, { groups = ["partners"], types = ["order.*"] }]
+    manage = ["admins"]
+  }
 }
 
 resource "eventbus_route" "inventory" {
@@ -56,6 +60,20 @@ resource "eventbus_route" "inventory" {
 					resource.TestCheckResourceAttr("eventbus_bus.orders", "version", "1"),
 					resource.TestCheckResourceAttr("eventbus_bus.orders", "origin", "api"),
 					resource.TestCheckResourceAttr("eventbus_route.inventory", "bus", "orders"),
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "acl.emit.0.groups.0", "shop"),
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "acl.emit.1.types.0", "order.*"),
+					resource.TestCheckResourceAttr("eventbus_bus.orders", "acl.manage.0", "admins"),
+					resource.TestCheckNoResourceAttr("eventbus_bus.orders", "acl.read"),
+					func(*terraform.State) error {
+						bus, err := client.GetBus(context.Background(), "orders")
+						if err != nil {
+							return err
+						}
+						if bus.ACL == nil || len(bus.ACL.Emit) != 2 || bus.ACL.Emit[1].Types[0] != "order.*" {
+							return fmt.Errorf("the bus's ACL is %+v; want the grants of the configuration", bus.ACL)
+						}
+						return nil
+					},
 				),
 			},
 			{

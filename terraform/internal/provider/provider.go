@@ -82,11 +82,7 @@ func (p *eventbusProvider) Configure(ctx context.Context, req provider.Configure
 	endpoint := cmp.Or(cfg.Endpoint.ValueString(), os.Getenv("EVENTBUS_ENDPOINT"), DefaultEndpoint)
 	token := cmp.Or(cfg.Token.ValueString(), os.Getenv("EVENTBUS_TOKEN"))
 
-	httpClient := &http.Client{Timeout: requestTimeout}
-	if token != "" {
-		httpClient.Transport = bearerTransport{token: token, next: http.DefaultTransport}
-	}
-	client, err := sdk.New(endpoint, sdk.Options{HTTPClient: httpClient})
+	client, err := busClient(endpoint, token)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid bus endpoint", err.Error())
 		return
@@ -103,16 +99,10 @@ func (p *eventbusProvider) DataSources(context.Context) []func() datasource.Data
 	return []func() datasource.DataSource{newBusDataSource, newRoutesDataSource}
 }
 
-// bearerTransport adds the provider's token to every request.
-type bearerTransport struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+t.token)
-	return t.next.RoundTrip(req)
+// busClient returns the client of the bus at endpoint that sends token (an
+// API key or OIDC token) with every request; none when token is empty.
+func busClient(endpoint, token string) (*sdk.Client, error) {
+	return sdk.New(endpoint, sdk.Options{HTTPClient: &http.Client{Timeout: requestTimeout}, Token: token})
 }
 
 // clientFrom reads the client that Configure handed to a resource or data

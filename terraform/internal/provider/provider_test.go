@@ -153,7 +153,7 @@ func providerConfig(endpoint string) string {
 	return fmt.Sprintf("provider \"eventbus\" {\n  endpoint = %q\n}\n", endpoint)
 }
 
-func TestBearerTransportSendsTheToken(t *testing.T) {
+func TestProviderClientSendsTheToken(t *testing.T) {
 	var got string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Header.Get("Authorization")
@@ -161,9 +161,7 @@ func TestBearerTransportSendsTheToken(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	client, err := sdk.New(srv.URL, sdk.Options{HTTPClient: &http.Client{
-		Transport: bearerTransport{token: "s3cret", next: http.DefaultTransport},
-	}})
+	client, err := busClient(srv.URL, "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,43 @@
+package bus
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/store"
+)
+
+// A key revoked on one replica stops working on the others as soon as the
+// shared store announces the change, not at their next restart.
+func TestKeyRevokedOnOneReplicaIsRefusedByTheOthers(t *testing.T) {
+	shared := store.NewMemory()
+	start := func() *Bus {
+		cfg := Config{Auth: &auth.Config{Admins: []string{"admins"}}}.WithDefaults()
+		b, err := newWithStore(context.Background(), cfg, shared, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
+		return b
+	}
+	one, two := start(), start()
+	accepts := func(b *Bus, key string) bool {
+		_, err := b.access.authn.Authenticate(context.Background(), "Bearer "+key)
+		return err == nil
+	}
+	k, err := one.CreateKey(context.Background(), "ci", []string{"shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second replica to accept the new key", func() bool { return accepts(two, k.Secret) })
+	if err := one.RevokeKey(context.Background(), "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if accepts(one, k.Secret) {
+		t.Error("the replica that revoked the key still accepts it")
+	}
+	eventually(t, "the second replica to refuse the revoked key", func() bool { return !accepts(two, k.Secret) })
+}
