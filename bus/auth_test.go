@@ -210,6 +210,7 @@ func TestWrongGroupIsRefusedPerAction(t *testing.T) {
 	}
 	waitFor(t, "the failing route's dead letter", func() bool { return deadLetters() == 1 })
 	storedBefore := s.stored(t)
+	secretBefore := signingSecret(t, s.bus, "orders")
 
 	cases := []struct {
 		name, key, method, path, body string
@@ -240,6 +241,12 @@ func TestWrongGroupIsRefusedPerAction(t *testing.T) {
 			`key "acme" may not read bus "shop"`, nil},
 		{"read: a route", "shop-web", http.MethodGet, "/v1/routes/orders", "",
 			`key "shop-web" may not read bus "shop"`, nil},
+		{"manage: rotate a route's signing secret", "support", http.MethodPost, "/v1/routes/orders/signing-secret", "",
+			`key "support" may not manage bus "shop"`,
+			func() bool { return signingSecret(t, s.bus, "orders") == secretBefore }},
+		{"manage: end a route's previous signing secret", "shop-web", http.MethodDelete, "/v1/routes/orders/signing-secret/previous", "",
+			`key "shop-web" may not manage bus "shop"`,
+			func() bool { return signingSecret(t, s.bus, "orders") == secretBefore }},
 		{"redrive", "shop-web", http.MethodPost, "/v1/routes/failing/dlq/redrive", "",
 			`key "shop-web" may not redrive bus "shop": acl.redrive allows groups [support]`,
 			func() bool { return deadLetters() == 1 }},
@@ -283,7 +290,7 @@ func TestEmitOutsideAllowedTypesStoresNothingOfTheBatch(t *testing.T) {
 	}
 }
 
-func TestIssueAuthConfigLoads(t *testing.T) {
+func TestSecurityDocAuthConfigLoads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eventbus.yaml")
 	yaml := `auth:
   api_keys:
@@ -310,4 +317,14 @@ buses:
 	if err == nil || !strings.Contains(err.Error(), "environment variable SHOP_WEB_KEY is not set or empty") {
 		t.Errorf("bus.New with SHOP_WEB_KEY empty: %v; want an error naming the variable", err)
 	}
+}
+
+// signingSecret is the secret route name signs its deliveries with.
+func signingSecret(t *testing.T, b *bus.Bus, name string) string {
+	t.Helper()
+	r, ok := b.Route(name)
+	if !ok || r.Target.HTTP == nil || r.Target.HTTP.Signing == nil {
+		t.Fatalf("route %s has no signing settings", name)
+	}
+	return r.Target.HTTP.Signing.Secret
 }
