@@ -126,7 +126,8 @@ func (a *ACL) Validate() error {
 
 // Identity is an authenticated caller.
 type Identity struct {
-	// Kind is "key" for an API key, "token" for a JWT.
+	// Kind is "key" for an API key, "token" for a JWT, "certificate" for
+	// a TLS client certificate.
 	Kind string
 	// Name is the key's name or the token's subject.
 	Name   string

@@ -17,6 +17,11 @@ type Config struct {
 	APIKeys []APIKeyConfig `json:"api_keys,omitempty"`
 	// OIDC, when set, accepts JWTs from an OpenID Connect issuer.
 	OIDC *OIDCConfig `json:"oidc,omitempty"`
+	// ClientCerts lets a TLS client certificate that the bus verified
+	// (tls.client_ca_file) identify a caller that sends no bearer
+	// credential: the subject's common name is its name, the subject's
+	// organizational units are its groups.
+	ClientCerts bool `json:"client_certs,omitempty"`
 }
 
 // APIKeyConfig declares one API key.

@@ -16,9 +16,10 @@ import (
 // access is what authentication and authorization need; a bus without an
 // auth section in its config has none, and lets every request in.
 type access struct {
-	authn      *auth.Authenticator
-	policy     auth.Policy
-	configKeys []auth.Key
+	authn       *auth.Authenticator
+	policy      auth.Policy
+	configKeys  []auth.Key
+	clientCerts bool // a verified client certificate identifies its caller
 }
 
 // newAccess reads the config's keys from the environment and the OIDC
@@ -37,7 +38,7 @@ func newAccess(ctx context.Context, cfg *auth.Config) (*access, error) {
 		}
 		verifier = v
 	}
-	a := &access{authn: auth.NewAuthenticator(verifier), policy: auth.Policy{Admins: cfg.Admins}, configKeys: keys}
+	a := &access{authn: auth.NewAuthenticator(verifier), policy: auth.Policy{Admins: cfg.Admins}, configKeys: keys, clientCerts: cfg.ClientCerts}
 	a.authn.SetKeys(keys)
 	return a, nil
 }
@@ -50,13 +51,26 @@ func (b *Bus) authenticated(h http.HandlerFunc) http.HandlerFunc {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := b.access.authn.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		id, err := b.access.identify(r)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		h(w, r.WithContext(auth.NewContext(r.Context(), id)))
 	}
+}
+
+// identify returns the caller of r: the holder of its bearer credential,
+// or, with auth.client_certs and no bearer credential, the subject of the
+// client certificate the TLS handshake verified.
+func (a *access) identify(r *http.Request) (*auth.Identity, error) {
+	authorization := r.Header.Get("Authorization")
+	if a.clientCerts && authorization == "" {
+		if subject, ok := ClientCertSubject(r); ok && subject.CommonName != "" {
+			return &auth.Identity{Kind: "certificate", Name: subject.CommonName, Groups: subject.OrganizationalUnit}, nil
+		}
+	}
+	return a.authn.Authenticate(r.Context(), authorization)
 }
 
 // allow decides whether the caller may take action on bus.

@@ -71,7 +71,7 @@ func (b *Bus) handleReady(w http.ResponseWriter, r *http.Request) {
 	if len(failed) > 0 {
 		w.Header().Set("Retry-After", "5")
 		if b.access != nil {
-			if _, err := b.access.authn.Authenticate(r.Context(), r.Header.Get("Authorization")); err != nil {
+			if _, err := b.access.identify(r); err != nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable"})
 				return
 			}

@@ -158,6 +158,9 @@ func (cfg Config) Validate() error {
 			errs = append(errs, e)
 		}
 	}
+	if cfg.Auth != nil && cfg.Auth.ClientCerts && cfg.TLS.ClientCAFile == "" {
+		errs = append(errs, &router.FieldError{Path: "auth.client_certs", Message: "needs tls.client_ca_file: only a certificate the bus verified can identify a caller"})
+	}
 	if cfg.Auth != nil {
 		for _, e := range flatten(cfg.Auth.Validate()) {
 			var fe *auth.FieldError

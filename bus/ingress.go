@@ -59,7 +59,7 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var id *auth.Identity
 	if b.access != nil {
 		var err error
-		if id, err = b.access.authn.Authenticate(r.Context(), r.Header.Get("Authorization")); err != nil {
+		if id, err = b.access.identify(r); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -164,9 +164,10 @@ func sameFile(a, b os.FileInfo) bool {
 
 // ClientCertSubject returns the subject of the client certificate the bus
 // verified for r against tls.client_ca_file. It reports false for a request
-// that came without TLS or without a verified client certificate. The
-// authentication layer maps the subject (usually its CommonName) to an
-// identity; the bus itself grants nothing for it.
+// that came without TLS or without a verified client certificate. With
+// auth.client_certs, the subject's common name and organizational units
+// are the caller's name and groups; without it the certificate only gets
+// the client through the TLS handshake.
 func ClientCertSubject(r *http.Request) (pkix.Name, bool) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		return pkix.Name{}, false

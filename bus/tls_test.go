@@ -12,8 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/internal/testpki"
+	"github.com/eventbus-go/eventbus/router"
 )
 
 // httpsClient trusts only ca and presents cert, if any, even to a server
@@ -226,5 +228,60 @@ func TestBadTLSConfigIsAStartupErrorNamingTheField(t *testing.T) {
 				t.Fatalf("error %q does not name %s, the field to fix", err, tc.want)
 			}
 		})
+	}
+}
+
+// With auth.client_certs, a verified client certificate is a credential:
+// its common name names the caller and its organizational units are the
+// groups the bus's ACL checks; a bearer credential, when sent, still wins.
+func TestVerifiedClientCertificateIdentifiesTheCallerForTheACL(t *testing.T) {
+	ca := testpki.NewCA(t, "test-ca")
+	clients := testpki.NewCA(t, "client-ca")
+	server := ca.Issue(t, "bus")
+	base, b := startBus(t, bus.Config{
+		TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
+			ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven},
+		Auth:   &auth.Config{ClientCerts: true},
+		Buses:  []router.Bus{{Name: "shop", ACL: &auth.ACL{Emit: []auth.Grant{{Groups: []string{"shop"}}}}}},
+		Routes: []router.Route{{Name: "orders", Bus: "shop", Paused: true, Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}}}},
+	})
+	emit := func(client *http.Client, id string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/buses/shop/events", strings.NewReader(`{}`))
+		for k, v := range binaryHeaders(map[string]string{"ce-id": id, "Content-Type": "application/json"}) {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	stored := func() int64 {
+		st, err := b.Stats(context.Background(), "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Accepted
+	}
+
+	if status, body := emit(httpsClient(ca, clients.Issue(t, "shop-web", "shop").TLS(t)), "from-shop"); status != http.StatusAccepted {
+		t.Fatalf("emit with a certificate in OU shop: %d %s; want 202: acl.emit allows group shop", status, body)
+	}
+	status, body := emit(httpsClient(ca, clients.Issue(t, "intruder", "marketing").TLS(t)), "from-marketing")
+	checkRefusal(t, status, body, http.StatusForbidden, "permission_denied", `certificate "intruder" may not emit to bus "shop"`)
+	status, body = emit(httpsClient(ca), "anonymous")
+	checkRefusal(t, status, body, http.StatusUnauthorized, "unauthenticated", "no credentials")
+	if n := stored(); n != 1 {
+		t.Errorf("%d events stored; want only the one from the certificate the ACL allows", n)
+	}
+}
+
+func TestClientCertsWithoutAClientCAIsAConfigError(t *testing.T) {
+	err := bus.Config{Auth: &auth.Config{ClientCerts: true}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "auth.client_certs") || !strings.Contains(err.Error(), "tls.client_ca_file") {
+		t.Fatalf("Validate = %v; want an error naming auth.client_certs and tls.client_ca_file: without a client CA no certificate is verified, so none may identify a caller", err)
 	}
 }

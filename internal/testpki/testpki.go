@@ -77,14 +77,15 @@ func (p Pair) TLS(t testing.TB) tls.Certificate {
 	return c
 }
 
-// Issue signs a certificate for commonName, valid for server and client
-// authentication, for 127.0.0.1, ::1 and localhost, and writes it to files.
-func (ca *CA) Issue(t testing.TB, commonName string) Pair {
+// Issue signs a certificate for commonName, in the organizational units
+// given, valid for server and client authentication, for 127.0.0.1, ::1 and
+// localhost, and writes it to files.
+func (ca *CA) Issue(t testing.TB, commonName string, units ...string) Pair {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: commonName},
+		Subject:      pkix.Name{CommonName: commonName, OrganizationalUnit: units},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
