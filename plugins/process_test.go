@@ -58,7 +58,13 @@ func TestProcessDeliversAndReplies(t *testing.T) {
 // caller's redelivery then completes it. None is lost.
 func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	cfg := Config{Name: "sleepy", Cmd: testPluginPath(t), Env: map[string]string{"TESTPLUGIN_PIDFILE": pidFile}, Timeout: Duration(5 * time.Second)}
+	// The events are held until release exists, which it does only after
+	// the kill: all 1,000 are in flight when the process dies, however
+	// slowly a loaded machine sends them, and the restarted process acks
+	// their redeliveries at once. The timeout is far above how long
+	// sending them may take, so no hold is mistaken for a hang.
+	release := filepath.Join(t.TempDir(), "release")
+	cfg := Config{Name: "sleepy", Cmd: testPluginPath(t), Env: map[string]string{"TESTPLUGIN_PIDFILE": pidFile}, Timeout: Duration(time.Minute)}
 	h, err := NewHost(t.Context(), []Config{cfg}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -73,9 +79,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 	defer cancel()
 	for i := range events {
 		wg.Go(func() {
-			// Each handler call sleeps 200 ms, so all 1,000 are in flight
-			// when the process dies.
-			e := newEvent("ev-"+strconv.Itoa(i), "test.sleep", 200)
+			e := newEvent("ev-"+strconv.Itoa(i), "test.hold", release)
 			for ctx.Err() == nil {
 				res, err := h.Deliver(ctx, "sleepy", e)
 				if err == nil && res.Verdict == VerdictAck {
@@ -87,11 +91,14 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, 10*time.Second, "1,000 deliveries in flight", func() bool {
+	eventually(t, 30*time.Second, "1,000 deliveries in flight", func() bool {
 		st, _ := h.Stats("sleepy")
 		return st.InFlight == events
 	})
 	if err := syscall.Kill(firstPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()

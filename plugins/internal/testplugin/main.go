@@ -3,6 +3,7 @@
 //
 //	test.echo   ack, replying one event of type test.echoed
 //	test.sleep  sleep for the number of milliseconds in the data, then ack
+//	test.hold   hold the event until the file the data names exists, then ack
 //	test.hang   stop the whole process (SIGSTOP): it answers nothing more
 //	other       ack
 //
@@ -32,7 +33,7 @@ func main() {
 			panic(err)
 		}
 	}
-	opts := plugin.Options{Name: "testplugin", Version: "0.0.1", EventTypes: []string{"test.echo", "test.sleep", "test.hang"}}
+	opts := plugin.Options{Name: "testplugin", Version: "0.0.1", EventTypes: []string{"test.echo", "test.sleep", "test.hold", "test.hang"}}
 	if v := os.Getenv("TESTPLUGIN_PROTOCOL"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -69,6 +70,23 @@ func handle(ctx context.Context, e event.Event) (plugin.Result, error) {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 		case <-ctx.Done():
 			return plugin.Result{}, ctx.Err()
+		}
+	case "test.hold":
+		var release string
+		if err := json.Unmarshal(e.Data(), &release); err != nil {
+			return plugin.DeadLetter("data must be the path of a file"), nil
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := os.Stat(release); err == nil {
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return plugin.Result{}, ctx.Err()
+			}
 		}
 	case "test.hang":
 		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
