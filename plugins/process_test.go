@@ -133,8 +133,10 @@ func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 		t.Fatalf("Deliver to a hung plugin = %v after %s, want an error saying it hung", err, time.Since(start))
 	}
 	detected := time.Since(start)
-	if detected > timeout+200*time.Millisecond {
-		t.Errorf("hang detected after %s, want within the %s timeout", detected, timeout)
+	// Found at the timeout; a loaded machine may add scheduling delay, but
+	// a whole timeout late means the hang is not watched per delivery.
+	if detected > 2*timeout {
+		t.Errorf("hang detected after %s, want at the %s timeout", detected, timeout)
 	}
 	eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
 		st, _ := h.Stats("hangs")
