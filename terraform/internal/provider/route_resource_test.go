@@ -405,7 +405,7 @@ resource "eventbus_route" "bad" {
 		Steps: []resource.TestStep{
 			{
 				Config:      route(`backend = "nope"`),
-				ExpectError: regexp.MustCompile(`backend = "nope"\s+backend:\s+"nope"\s+is\s+not\s+a\s+backend\s+URL`),
+				ExpectError: regexp.MustCompile(`backend = "nope"\s+backend:\s+has\s+no\s+scheme:\s+write\s+a\s+backend\s+URL`),
 			},
 			{
 				Config: route(`
