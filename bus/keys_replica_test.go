@@ -2,8 +2,6 @@ package bus
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/eventbus-go/eventbus/auth"
@@ -14,16 +12,8 @@ import (
 // shared store announces the change, not at their next restart.
 func TestKeyRevokedOnOneReplicaIsRefusedByTheOthers(t *testing.T) {
 	shared := store.NewMemory()
-	start := func() *Bus {
-		cfg := Config{Auth: &auth.Config{Admins: []string{"admins"}}}.WithDefaults()
-		b, err := newWithStore(context.Background(), cfg, shared, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-		return b
-	}
-	one, two := start(), start()
+	cfg := Config{Auth: &auth.Config{Admins: []string{"admins"}}}
+	one, two := startReplica(t, shared, cfg), startReplica(t, shared, cfg)
 	accepts := func(b *Bus, key string) bool {
 		_, err := b.access.authn.Authenticate(context.Background(), "Bearer "+key)
 		return err == nil

@@ -16,15 +16,7 @@ import (
 // deleted one goes away.
 func TestReplicasSharingAStoreConverge(t *testing.T) {
 	shared := store.NewMemory()
-	start := func() *Bus {
-		b, err := newWithStore(context.Background(), Config{}.WithDefaults(), shared, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-		return b
-	}
-	one, two := start(), start()
+	one, two := startReplica(t, shared, Config{}), startReplica(t, shared, Config{})
 	r := router.Route{Name: "shared", Paused: true, Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}
 	if _, _, err := one.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
 		t.Fatal(err)
@@ -59,4 +51,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// startReplica starts a bus with cfg on the shared store, as one of several
+// replicas, and shuts it down when the test ends.
+func startReplica(t *testing.T, shared store.Store, cfg Config) *Bus {
+	t.Helper()
+	b, err := newWithStore(context.Background(), cfg.WithDefaults(), shared, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
+	return b
 }

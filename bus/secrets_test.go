@@ -15,15 +15,7 @@ import (
 // one replica reaches the others.
 func TestReplicasSignWithTheSecretTheCreatorWasShown(t *testing.T) {
 	shared := store.NewMemory()
-	start := func() *Bus {
-		b, err := newWithStore(context.Background(), Config{}.WithDefaults(), shared, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-		return b
-	}
-	one, two := start(), start()
+	one, two := startReplica(t, shared, Config{}), startReplica(t, shared, Config{})
 	r := router.Route{Name: "signed", Paused: true, Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}
 	saved, _, err := one.PutRoute(context.Background(), r, store.AnyVersion)
 	if err != nil {
