@@ -32,7 +32,7 @@ func TestProcessDeliversAndReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shutdown(t, h)
-	if d, _ := h.Describe("echo"); d.Name != "testplugin" || d.Version != "0.0.1" || len(d.EventTypes) != 3 {
+	if d, _ := h.Describe("echo"); d.Name != "testplugin" || d.Version != "0.0.1" || len(d.EventTypes) != 4 {
 		t.Errorf("Describe = %+v, want what the plugin declared", d)
 	}
 	cause := newEvent("e1", "test.echo", nil)
