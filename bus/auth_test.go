@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -208,7 +210,7 @@ func TestWrongGroupIsRefusedPerAction(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "the failing route's dead letter", func() bool { return deadLetters() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the failing route's dead letter", func() bool { return deadLetters() == 1 })
 	storedBefore := s.stored(t)
 	secretBefore := signingSecret(t, s.bus, "orders")
 

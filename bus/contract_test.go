@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -36,18 +37,6 @@ func stats(t *testing.T, base, route string) bus.RouteStats {
 	var st bus.RouteStats
 	getJSON(t, base+"/v1/routes/"+route+"/stats", &st)
 	return st
-}
-
-// waitFor polls cond until it holds, failing after 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func emit(t *testing.T, base, id string, extra map[string]string) string {
@@ -108,7 +97,7 @@ func TestVerdicts(t *testing.T) {
 			r.Delivery.ClientErrors = tc.clientErrors
 			base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
 			emit(t, base, "v1", nil)
-			waitFor(t, "the event to be finished", func() bool {
+			testkit.Eventually(t, 10*time.Second, "the event to be finished", func() bool {
 				st := stats(t, base, "r")
 				return st.Delivered+st.DeadLettered+st.Dropped == 1 && st.Depth == 0
 			})
@@ -139,7 +128,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	})
 	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook, ""), 3)}})
 	emit(t, base, "ra", nil)
-	waitFor(t, "the second attempt", func() bool { return stats(t, base, "r").Delivered == 1 })
+	testkit.Eventually(t, 10*time.Second, "the second attempt", func() bool { return stats(t, base, "r").Delivered == 1 })
 	mu.Lock()
 	defer mu.Unlock()
 	if gap := times[1].Sub(times[0]); gap < 950*time.Millisecond {
@@ -167,7 +156,7 @@ func TestDeadLettersCarryTheReasonAndCanBeRedriven(t *testing.T) {
 	for _, id := range []string{"d1", "d2", "d3"} {
 		emit(t, base, id, nil)
 	}
-	waitFor(t, "three dead letters", func() bool { return stats(t, base, "r").DeadLetters == 3 })
+	testkit.Eventually(t, 10*time.Second, "three dead letters", func() bool { return stats(t, base, "r").DeadLetters == 3 })
 
 	var page deadLetterPage
 	getJSON(t, base+"/v1/routes/r/dlq?limit=2&offset=1", &page)
@@ -202,7 +191,7 @@ func TestDeadLettersCarryTheReasonAndCanBeRedriven(t *testing.T) {
 	if !got["d1"] || !got["d3"] {
 		t.Errorf("redriven %v, want d1 and d3", got)
 	}
-	waitFor(t, "an empty dead-letter channel", func() bool { return stats(t, base, "r").DeadLetters == 0 })
+	testkit.Eventually(t, 10*time.Second, "an empty dead-letter channel", func() bool { return stats(t, base, "r").DeadLetters == 0 })
 }
 
 // A producer's retry of an event already stored is answered as the first
@@ -222,7 +211,7 @@ func TestRepeatedEventsAreStoredOnce(t *testing.T) {
 	if resp.StatusCode != 202 || strings.Count(body, `"routes":["r"]`) != 3 {
 		t.Fatalf("batch: %d %s", resp.StatusCode, body)
 	}
-	waitFor(t, "deliveries", func() bool { return stats(t, base, "r").Delivered == 3 })
+	testkit.Eventually(t, 10*time.Second, "deliveries", func() bool { return stats(t, base, "r").Delivered == 3 })
 	if n := stats(t, base, "r").Accepted; n != 3 {
 		t.Errorf("stored %d events; want 3: (/src,same), (/src,b), (/other,b)", n)
 	}
@@ -273,7 +262,7 @@ func TestOrderingKeyHoldsOrderUnderFailure(t *testing.T) {
 			emit(t, base, fmt.Sprintf("k%d-%d", k, i), map[string]string{"ce-subject": fmt.Sprintf("k%d", k), "ce-seq": fmt.Sprint(i)})
 		}
 	}
-	waitFor(t, "all deliveries", func() bool { return stats(t, base, "ordered").Delivered == perKey*keys })
+	testkit.Eventually(t, 10*time.Second, "all deliveries", func() bool { return stats(t, base, "ordered").Delivered == perKey*keys })
 	mu.Lock()
 	defer mu.Unlock()
 	if overlap {
@@ -332,7 +321,7 @@ func TestOverflowPolicies(t *testing.T) {
 			_, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": "2"}), `{}`)
 			done <- body
 		}()
-		waitFor(t, "the second emit to block", func() bool { return stats(t, base, "r").Blocked == 1 })
+		testkit.Eventually(t, 10*time.Second, "the second emit to block", func() bool { return stats(t, base, "r").Blocked == 1 })
 		r.Paused = false // resuming delivers event 1, which makes room for 2
 		putRoute(t, b, r)
 		if body := <-done; !strings.Contains(body, `"action":"block"`) {
@@ -408,7 +397,7 @@ func TestRateLimitPacesDeliveries(t *testing.T) {
 	r.Paused = false
 	start := time.Now()
 	putRoute(t, b, r)
-	waitFor(t, "the first 200 deliveries after the first", func() bool { return stats(t, base, "r").Delivered >= 201 })
+	testkit.Eventually(t, 10*time.Second, "the first 200 deliveries after the first", func() bool { return stats(t, base, "r").Delivered >= 201 })
 	elapsed := time.Since(start)
 	// 200 intervals at 40/s take 5s: never less, or the cap does not hold.
 	// A loaded machine may take longer, but not twice as long: that would be

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -91,7 +92,7 @@ func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 			}
 		}
 	}
-	eventually(t, 25*time.Second, target.incomplete)
+	testkit.EventuallyNoError(t, 25*time.Second, target.incomplete)
 
 	target.mu.Lock()
 	defer target.mu.Unlock()
@@ -246,7 +247,7 @@ func (ot *orderedTarget) end(key string, i, status int) {
 }
 
 // incomplete says which keys still miss events, or "" once none does.
-func (ot *orderedTarget) incomplete() string {
+func (ot *orderedTarget) incomplete() error {
 	ot.mu.Lock()
 	defer ot.mu.Unlock()
 	var short []string
@@ -257,8 +258,8 @@ func (ot *orderedTarget) incomplete() string {
 		}
 	}
 	if len(short) == 0 {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("events taken per key: %s (k0's event 3 failed %d times; the other keys had %d of %d events delivered)",
+	return fmt.Errorf("events taken per key: %s (k0's event 3 failed %d times; the other keys had %d of %d events delivered)",
 		strings.Join(short, ", "), ot.heldFailures, ot.others, (ot.keys-1)*ot.perKey)
 }

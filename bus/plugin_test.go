@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -30,7 +32,7 @@ func TestPluginRepliesChainThroughTheBus(t *testing.T) {
 	if d.header.Get("Ce-Causationid") != "cause-1" || d.header.Get("Ce-Correlationid") != "cause-1" {
 		t.Errorf("reply headers %v: want causationid and correlationid cause-1", d.header)
 	}
-	waitFor(t, "the handled event to be acked", func() bool { return stats(t, base, "handler").Delivered == 1 })
+	testkit.Eventually(t, 10*time.Second, "the handled event to be acked", func() bool { return stats(t, base, "handler").Delivered == 1 })
 }
 
 // A route naming a plugin the config does not declare is refused on save.

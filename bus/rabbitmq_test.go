@@ -21,6 +21,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -200,33 +201,14 @@ func eventIDs(prefix string, n int) []string {
 	return ids
 }
 
-// eventually polls cond every 20 ms until it returns "" or timeout passes,
-// and then fails with what cond last said.
-func eventually(t *testing.T, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, why)
-		}
-		<-tick.C
-	}
-}
-
 // deliveredAll waits until the target took every id.
 func deliveredAll(t *testing.T, ft *flakyTarget, ids []string, why string) {
 	t.Helper()
-	eventually(t, 60*time.Second, func() string {
+	testkit.EventuallyNoError(t, 60*time.Second, func() error {
 		if m := ft.missing(ids); len(m) > 0 {
-			return fmt.Sprintf("%d of %d accepted events never delivered (first %s): %s", len(m), len(ids), m[0], why)
+			return fmt.Errorf("%d of %d accepted events never delivered (first %s): %s", len(m), len(ids), m[0], why)
 		}
-		return ""
+		return nil
 	})
 }
 
@@ -243,12 +225,12 @@ func TestRabbitRouteSurvivesBusRestart(t *testing.T) {
 	first := runRabbitBus(t, cfg)
 	ids := eventIDs("restart", 50)
 	emitAll(t, first.base, ids)
-	eventually(t, 30*time.Second, func() string {
+	testkit.EventuallyNoError(t, 30*time.Second, func() error {
 		s, err := first.bus.Stats(context.Background(), r.Name)
 		if err != nil || s.Retried < int64(len(ids)) {
-			return fmt.Sprintf("stats %+v, %v: want every event attempted and retried before the restart", s, err)
+			return fmt.Errorf("stats %+v, %v: want every event attempted and retried before the restart", s, err)
 		}
-		return ""
+		return nil
 	})
 	first.stop()
 
@@ -292,11 +274,11 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 
 	after := eventIDs("after", 10)
 	for _, id := range after {
-		eventually(t, 30*time.Second, func() string {
+		testkit.EventuallyNoError(t, 30*time.Second, func() error {
 			if status, body := emitOnce(b.base, id); status != http.StatusAccepted {
-				return fmt.Sprintf("emit %s after the broker came back: status %d %s; want 202 once the bus reconnected", id, status, body)
+				return fmt.Errorf("emit %s after the broker came back: status %d %s; want 202 once the bus reconnected", id, status, body)
 			}
-			return ""
+			return nil
 		})
 	}
 	target.down.Store(false)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -93,7 +94,7 @@ func TestConnectionsBeyondTheLimitWaitForAFreeOne(t *testing.T) {
 	}
 
 	first.Close()
-	waitFor(t, "a connection to be served once the first closed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a connection to be served once the first closed", func() bool {
 		resp, err := second.Get(base + "/healthz")
 		if err != nil {
 			return false

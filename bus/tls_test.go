@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/internal/testpki"
 )
 
@@ -91,7 +93,7 @@ func TestRenewedCertificateIsServedWithoutRestart(t *testing.T) {
 	renewed := ca.Issue(t, "after-renewal")
 	replaceFile(t, keyFile, renewed.KeyPEM)
 	replaceFile(t, certFile, renewed.CertPEM)
-	waitFor(t, "a new connection to see the renewed certificate", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a new connection to see the renewed certificate", func() bool {
 		cn, err := servedCommonName(client, base)
 		return err == nil && cn == "after-renewal"
 	})

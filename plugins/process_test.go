@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 func readPID(t *testing.T, file string) int {
@@ -87,7 +89,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, 10*time.Second, "1,000 deliveries in flight", func() bool {
+	testkit.Eventually(t, 10*time.Second, "1,000 deliveries in flight", func() bool {
 		st, _ := h.Stats("sleepy")
 		return st.InFlight == events
 	})
@@ -129,7 +131,7 @@ func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 	if detected > timeout+200*time.Millisecond {
 		t.Errorf("hang detected after %s, want within the %s timeout", detected, timeout)
 	}
-	eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
 		st, _ := h.Stats("hangs")
 		return st.Restarts == 1 && st.Ready == 1
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -55,17 +56,6 @@ func serveBus(t *testing.T, cfg bus.Config) string {
 	return "http://" + ln.Addr().String()
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Against a real bus: a route whose target always fails dead-letters the
 // event; stats count it, the DLQ lists it, redrive puts it back.
 func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
@@ -91,7 +81,7 @@ func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
 		t.Fatalf("Emit = %+v, %v; want stored on route orders", res, err)
 	}
 
-	eventually(t, "the event dead-lettered", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the event dead-lettered", func() bool {
 		st, err := c.RouteStats(t.Context(), "orders")
 		return err == nil && st.DeadLettered == 1
 	})

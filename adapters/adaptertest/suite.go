@@ -17,6 +17,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 func testRoundTrip(t *testing.T, e *env) {
@@ -498,7 +499,7 @@ func testOutage(t *testing.T, e *env, o *Outage) {
 	}
 
 	const why = "while the backend is away the bus must answer 503, not hang or lose the event"
-	eventually(t, settleTimeout, func() error {
+	testkit.EventuallyNoError(t, settleTimeout, func() error {
 		if err := e.b.Ping(stepCtx(t)); adapters.CodeOf(err) != adapters.Unavailable {
 			return fmt.Errorf("Ping = %v, want code unavailable: %s", err, why)
 		}
@@ -514,7 +515,7 @@ func testOutage(t *testing.T, e *env, o *Outage) {
 		t.Fatalf("Outage.Start: %v", err)
 	}
 	restarted = true
-	eventually(t, settleTimeout, func() error {
+	testkit.EventuallyNoError(t, settleTimeout, func() error {
 		if err := e.b.Ping(stepCtx(t)); err != nil {
 			return fmt.Errorf("Ping after the backend returned = %v, want nil: the adapter must reconnect by itself", err)
 		}

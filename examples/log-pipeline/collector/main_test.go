@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -113,15 +115,15 @@ func TestEveryLogEventIsStoredInBatches(t *testing.T) {
 	}
 	emitted := time.Since(start)
 
-	deadline := time.Now().Add(25 * time.Second)
-	lines, distinct, batches := stored(t, file)
-	for len(distinct) < total {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d log events stored after 25s", len(distinct), total)
+	var lines int
+	var distinct map[string]bool
+	var batches map[int64]int
+	testkit.EventuallyNoError(t, 25*time.Second, func() error {
+		if lines, distinct, batches = stored(t, file); len(distinct) < total {
+			return fmt.Errorf("%d of %d log events stored", len(distinct), total)
 		}
-		time.Sleep(50 * time.Millisecond)
-		lines, distinct, batches = stored(t, file)
-	}
+		return nil
+	})
 	largest := 0
 	for _, size := range batches {
 		largest = max(largest, size)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -75,12 +77,7 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted || created.OrderID == "" {
 			t.Fatalf("POST /orders %s: %d %+v; want 202 with an order id", tc.body, resp.StatusCode, created)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for state := ""; state != tc.want; {
-			if time.Now().After(deadline) {
-				t.Fatalf("order %s is %q after 10s; want %q", tc.body, state, tc.want)
-			}
-			time.Sleep(20 * time.Millisecond)
+		testkit.EventuallyNoError(t, 10*time.Second, func() error {
 			resp, err := http.Get(web.URL + "/orders/" + created.OrderID)
 			if err != nil {
 				t.Fatal(err)
@@ -88,7 +85,10 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 			var got struct{ State string }
 			_ = json.NewDecoder(resp.Body).Decode(&got)
 			resp.Body.Close()
-			state = got.State
-		}
+			if got.State != tc.want {
+				return fmt.Errorf("order %s is %q; want %q", tc.body, got.State, tc.want)
+			}
+			return nil
+		})
 	}
 }
