@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -61,8 +62,8 @@ func startSecuredBus(t *testing.T, extra ...router.Route) *securedBus {
 				Delivery: router.Delivery{MaxAttempts: 1, DeadLetter: new(true)}},
 		}, extra...),
 	}
-	base, b := startBus(t, cfg)
-	return &securedBus{base: base, bus: b, keys: keys}
+	srv := bustest.Start(t, cfg)
+	return &securedBus{base: srv.URL, bus: srv.Bus, keys: keys}
 }
 
 // do sends a request with the key (or token) as bearer credential; an

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
@@ -58,7 +59,8 @@ func TestKafkaOrderingKeyHoldsOrderUnderFailure(t *testing.T) {
 func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 	const keys, perKey = 10, 100
 	target := newOrderedTarget(t, keys, perKey)
-	base, b := startBus(t, bus.Config{})
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
 	r := router.Route{
 		Name:    fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()),
 		Backend: backend,
@@ -71,7 +73,7 @@ func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 		},
 	}
 	putRoute(t, b, r)
-	// Registered after startBus, so it runs before the bus stops: deleting
+	// Registered after bustest.Start, so it runs before the bus stops: deleting
 	// through the API removes the route's channels on the backend.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

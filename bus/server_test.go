@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
 func TestOversizedHeaderIsRefusedWith431(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderBytes: 1024}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderBytes: 1024}}).URL
 	// Go's server allows 4 KiB over MaxHeaderBytes before it refuses.
 	resp, _ := post(t, base+"/events", "application/json", binaryHeaders(map[string]string{
 		"ce-id": "big", "ce-padding": strings.Repeat("x", 8<<10),
@@ -29,7 +30,7 @@ func TestOversizedHeaderIsRefusedWith431(t *testing.T) {
 }
 
 func TestTooManyHeadersAreRefusedWith431(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderCount: 20}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderCount: 20}}).URL
 	headers := binaryHeaders(map[string]string{"ce-id": "many"})
 	for i := range 30 {
 		headers[fmt.Sprintf("ce-ext%d", i)] = "v"
@@ -48,7 +49,7 @@ func TestTooManyHeadersAreRefusedWith431(t *testing.T) {
 }
 
 func TestSlowLorisClientIsCutOff(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: router.Duration(200 * time.Millisecond)}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: router.Duration(200 * time.Millisecond)}}).URL
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestSlowLorisClientIsCutOff(t *testing.T) {
 }
 
 func TestConnectionsBeyondTheLimitWaitForAFreeOne(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxConnections: 1}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{MaxConnections: 1}}).URL
 	addr := strings.TrimPrefix(base, "http://")
 	first, err := net.Dial("tcp", addr)
 	if err != nil {

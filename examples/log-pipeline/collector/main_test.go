@@ -2,12 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -84,26 +81,8 @@ func TestEveryLogEventIsStoredInBatches(t *testing.T) {
 	cfg.Plugins[0].Cmd = bin
 	cfg.Plugins[0].Env = map[string]string{"STORE_FILE": file}
 	cfg.Routes[0].Backend = kafkaURL(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	})
-	client, err := sdk.New("http://"+ln.Addr().String(), sdk.Options{})
+	srv := bustest.Start(t, cfg)
+	client, err := sdk.New(srv.URL, sdk.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -16,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -31,7 +28,7 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 	// The order service first: the bus config needs its hook URL.
 	svc := newService(nil)
 	web := httptest.NewServer(svc.handler())
-	defer web.Close()
+	t.Cleanup(web.Close) // after the bus stops: Start registers its cleanup later
 
 	cfg, err := bus.LoadConfig("../bus.yaml")
 	if err != nil {
@@ -39,25 +36,8 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 	}
 	cfg.Plugins[0].Cmd = bin
 	cfg.Routes[1].Target.HTTP.URL = web.URL + "/hooks/stock"
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	}()
-	if svc.bus, err = sdk.New("http://"+ln.Addr().String(), sdk.Options{}); err != nil {
+	srv := bustest.Start(t, cfg)
+	if svc.bus, err = sdk.New(srv.URL, sdk.Options{}); err != nil {
 		t.Fatal(err)
 	}
 
