@@ -185,12 +185,13 @@ func TestRabbitRouteSurvivesBusRestart(t *testing.T) {
 		}
 		return nil
 	})
-	first.Stop()
+	if err := first.Close(); err != nil {
+		t.Fatalf("stopping the first bus: %v", err)
+	}
 
 	target.down.Store(false)
-	second := startRabbitBus(t, cfg)
+	startRabbitBus(t, cfg) // the second bus, on the same channels
 	deliveredAll(t, target, ids, "events a bus accepted must survive its restart")
-	second.Stop()
 }
 
 // Events accepted before RabbitMQ restarts are in its quorum queues after

@@ -30,46 +30,63 @@ type Server struct {
 	URL string
 	Bus *bus.Bus
 
-	stop func()
+	cancel context.CancelFunc
+	done   <-chan error
+	once   sync.Once
 }
 
 // Start runs a bus with cfg on a random loopback port until the test ends,
-// or until Stop. Its log is discarded.
+// or until Close. It fails the test when the bus cannot start, or stops
+// with an error.
 func Start(t testing.TB, cfg bus.Config) *Server {
 	t.Helper()
+	s, err := Serve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("stopping the bus: %v", err)
+		}
+	})
+	return s
+}
+
+// Serve is Start for code without a *testing.T (an Example): the caller
+// must Close the server. Its log is discarded.
+func Serve(cfg bus.Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b, err := bus.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		cancel()
-		t.Fatalf("bus.New: %v", err)
+		return nil, fmt.Errorf("bus.New: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()
-		t.Fatal(err)
+		return nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx, ln) }()
-	var once sync.Once
-	s := &Server{URL: "http://" + ln.Addr().String(), Bus: b, stop: func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("bus.Run returned %v", err)
-			}
-		})
-	}}
+	s := &Server{URL: "http://" + ln.Addr().String(), Bus: b, cancel: cancel, done: done}
 	if cfg.TLS.Enabled() {
 		s.URL = "https://" + ln.Addr().String()
 	}
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
-// Stop shuts the bus down as Run does when its context ends (ingress, then
-// dispatchers, then channels) and waits until it has. It is safe to call
-// twice; the test's cleanup calls it too.
-func (s *Server) Stop() { s.stop() }
+// Close shuts the bus down as Run does when its context ends (ingress, then
+// dispatchers, then channels), waits until it has, and returns what Run
+// returned. Only the first call does anything; later ones return nil, so a
+// test may close a bus early and leave the cleanup to Start.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.cancel()
+		err = <-s.done
+	})
+	return err
+}
 
 // Delivery is one request a Webhook recorded.
 type Delivery struct {

@@ -35,7 +35,9 @@ func TestAnEmittedEventReachesTheWebhook(t *testing.T) {
 		t.Errorf("%d deliveries recorded; want 1: the call answered 503 is not a delivery", n)
 	}
 
-	srv.Stop()
+	if err := srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 	if _, _, err := bustest.PostEvent(srv.URL, "e-2", nil); err == nil {
 		t.Error("a stopped bus still answered")
 	}
