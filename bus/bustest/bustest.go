@@ -4,7 +4,8 @@
 // event in CloudEvents binary mode.
 //
 // Everything a helper starts is stopped by t.Cleanup; a bus that cannot
-// start, or that stops with an error, fails the test.
+// start, or that stops with an error, fails the test. Serve is Start for
+// code without a *testing.T (an Example), which closes the bus itself.
 package bustest
 
 import (
