@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 )
 
 func do(t *testing.T, method, url, body string) (int, string) {
@@ -26,9 +27,9 @@ func do(t *testing.T, method, url, body string) (int, string) {
 }
 
 func TestRouteLifecycleThroughTheAdminAPI(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{})
-	routeJSON := `{"match":{"type":["order.created"]},"target":{"http":{"url":"` + hookURL + `"}}}`
+	hook := bustest.NewWebhook(t, nil)
+	base := bustest.Start(t, bus.Config{}).URL
+	routeJSON := `{"match":{"type":["order.created"]},"target":{"http":{"url":"` + hook.URL + `"}}}`
 
 	if status, body := do(t, "PUT", base+"/v1/routes/orders", routeJSON); status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, body)
@@ -52,7 +53,7 @@ func TestRouteLifecycleThroughTheAdminAPI(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Fatalf("emit: %d", resp.StatusCode)
 	}
-	receive(t, got)
+	hook.Next(t)
 
 	if status, body := do(t, "DELETE", base+"/v1/routes/orders", ""); status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", status, body)
@@ -71,7 +72,7 @@ func TestRouteLifecycleThroughTheAdminAPI(t *testing.T) {
 
 // A bad route is refused on save with the path of every offending field.
 func TestInvalidRoutesAreRefusedWithTheFieldPath(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	cases := []struct {
 		name, body, path string
 		status           int
@@ -102,7 +103,7 @@ func TestInvalidRoutesAreRefusedWithTheFieldPath(t *testing.T) {
 // A route cannot silently move to another backend: its waiting events would
 // be stranded.
 func TestChangingARoutesBackendIsRefused(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	do(t, "PUT", base+"/v1/routes/r", `{"target":{"http":{"url":"http://127.0.0.1:1"}},"paused":true}`)
 	status, body := do(t, "PUT", base+"/v1/routes/r", `{"backend":"mem://?max_depth=5","target":{"http":{"url":"http://127.0.0.1:1"}},"paused":true}`)
 	if status != http.StatusConflict || !strings.Contains(body, "cannot move") {
@@ -111,7 +112,7 @@ func TestChangingARoutesBackendIsRefused(t *testing.T) {
 }
 
 func TestTestPatternExplainsTheResult(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	status, body := do(t, "POST", base+"/v1/test-pattern",
 		`{"match":{"type":["user.signed_up"]},"event":{"type":"user.deleted","source":"web"}}`)
 	if status != 200 || !strings.Contains(body, `"matched":false`) || !strings.Contains(body, "type") {
@@ -129,7 +130,7 @@ func TestTestPatternExplainsTheResult(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if status, body := do(t, "GET", base+path, ""); status != 200 {
 			t.Errorf("%s: %d %s", path, status, body)

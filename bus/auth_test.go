@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -59,8 +62,8 @@ func startSecuredBus(t *testing.T, extra ...router.Route) *securedBus {
 				Delivery: router.Delivery{MaxAttempts: 1, DeadLetter: new(true)}},
 		}, extra...),
 	}
-	base, b := startBus(t, cfg)
-	return &securedBus{base: base, bus: b, keys: keys}
+	srv := bustest.Start(t, cfg)
+	return &securedBus{base: srv.URL, bus: srv.Bus, keys: keys}
 }
 
 // do sends a request with the key (or token) as bearer credential; an
@@ -208,7 +211,7 @@ func TestWrongGroupIsRefusedPerAction(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "the failing route's dead letter", func() bool { return deadLetters() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the failing route's dead letter", func() bool { return deadLetters() == 1 })
 	storedBefore := s.stored(t)
 	secretBefore := signingSecret(t, s.bus, "orders")
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -36,31 +38,6 @@ func stats(t *testing.T, base, route string) bus.RouteStats {
 	var st bus.RouteStats
 	getJSON(t, base+"/v1/routes/"+route+"/stats", &st)
 	return st
-}
-
-// waitFor polls cond until it holds, failing after 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func emit(t *testing.T, base, id string, extra map[string]string) string {
-	t.Helper()
-	h := binaryHeaders(map[string]string{"ce-id": id})
-	for k, v := range extra {
-		h[k] = v
-	}
-	resp, body := post(t, base+"/events", "application/json", h, `{"n":"`+id+`"}`)
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("emit %s: %d %s", id, resp.StatusCode, body)
-	}
-	return body
 }
 
 type deadLetterPage struct {
@@ -106,9 +83,9 @@ func TestVerdicts(t *testing.T) {
 			})
 			r := fastRetries(route("r", hook, ""), 3)
 			r.Delivery.ClientErrors = tc.clientErrors
-			base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
-			emit(t, base, "v1", nil)
-			waitFor(t, "the event to be finished", func() bool {
+			base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+			bustest.Emit(t, base, "v1", nil)
+			testkit.Eventually(t, 10*time.Second, "the event to be finished", func() bool {
 				st := stats(t, base, "r")
 				return st.Delivered+st.DeadLettered+st.Dropped == 1 && st.Depth == 0
 			})
@@ -137,9 +114,9 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook, ""), 3)}})
-	emit(t, base, "ra", nil)
-	waitFor(t, "the second attempt", func() bool { return stats(t, base, "r").Delivered == 1 })
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook, ""), 3)}}).URL
+	bustest.Emit(t, base, "ra", nil)
+	testkit.Eventually(t, 10*time.Second, "the second attempt", func() bool { return stats(t, base, "r").Delivered == 1 })
 	mu.Lock()
 	defer mu.Unlock()
 	if gap := times[1].Sub(times[0]); gap < 950*time.Millisecond {
@@ -163,11 +140,11 @@ func TestDeadLettersCarryTheReasonAndCanBeRedriven(t *testing.T) {
 		}
 		delivered <- r.Header.Get("Ce-Id")
 	})
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook, ""), 2)}})
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook, ""), 2)}}).URL
 	for _, id := range []string{"d1", "d2", "d3"} {
-		emit(t, base, id, nil)
+		bustest.Emit(t, base, id, nil)
 	}
-	waitFor(t, "three dead letters", func() bool { return stats(t, base, "r").DeadLetters == 3 })
+	testkit.Eventually(t, 10*time.Second, "three dead letters", func() bool { return stats(t, base, "r").DeadLetters == 3 })
 
 	var page deadLetterPage
 	getJSON(t, base+"/v1/routes/r/dlq?limit=2&offset=1", &page)
@@ -202,17 +179,17 @@ func TestDeadLettersCarryTheReasonAndCanBeRedriven(t *testing.T) {
 	if !got["d1"] || !got["d3"] {
 		t.Errorf("redriven %v, want d1 and d3", got)
 	}
-	waitFor(t, "an empty dead-letter channel", func() bool { return stats(t, base, "r").DeadLetters == 0 })
+	testkit.Eventually(t, 10*time.Second, "an empty dead-letter channel", func() bool { return stats(t, base, "r").DeadLetters == 0 })
 }
 
 // A producer's retry of an event already stored is answered as the first
 // time and not stored again, also inside one batch.
 func TestRepeatedEventsAreStoredOnce(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	r := route("r", hookURL, "")
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
-	first := emit(t, base, "same", nil)
-	again := emit(t, base, "same", nil)
+	hook := bustest.NewWebhook(t, nil)
+	r := route("r", hook.URL, "")
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+	first := bustest.Emit(t, base, "same", nil)
+	again := bustest.Emit(t, base, "same", nil)
 	if first != again {
 		t.Errorf("repeat answered %s, first %s; want the same answer", again, first)
 	}
@@ -222,12 +199,12 @@ func TestRepeatedEventsAreStoredOnce(t *testing.T) {
 	if resp.StatusCode != 202 || strings.Count(body, `"routes":["r"]`) != 3 {
 		t.Fatalf("batch: %d %s", resp.StatusCode, body)
 	}
-	waitFor(t, "deliveries", func() bool { return stats(t, base, "r").Delivered == 3 })
+	testkit.Eventually(t, 10*time.Second, "deliveries", func() bool { return stats(t, base, "r").Delivered == 3 })
 	if n := stats(t, base, "r").Accepted; n != 3 {
 		t.Errorf("stored %d events; want 3: (/src,same), (/src,b), (/other,b)", n)
 	}
-	if len(got) != 3 {
-		t.Errorf("%d deliveries, want 3", len(got))
+	if len(hook.Deliveries()) != 3 {
+		t.Errorf("%d deliveries, want 3", len(hook.Deliveries()))
 	}
 }
 
@@ -266,14 +243,14 @@ func TestOrderingKeyHoldsOrderUnderFailure(t *testing.T) {
 	r := fastRetries(route("ordered", hook, ""), 10)
 	r.Delivery.OrderingKey = "subject"
 	r.Delivery.MaxInflight = 8
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
 	const perKey, keys = 40, 5
 	for i := range perKey {
 		for k := range keys {
-			emit(t, base, fmt.Sprintf("k%d-%d", k, i), map[string]string{"ce-subject": fmt.Sprintf("k%d", k), "ce-seq": fmt.Sprint(i)})
+			bustest.Emit(t, base, fmt.Sprintf("k%d-%d", k, i), map[string]string{"ce-subject": fmt.Sprintf("k%d", k), "ce-seq": fmt.Sprint(i)})
 		}
 	}
-	waitFor(t, "all deliveries", func() bool { return stats(t, base, "ordered").Delivered == perKey*keys })
+	testkit.Eventually(t, 10*time.Second, "all deliveries", func() bool { return stats(t, base, "ordered").Delivered == perKey*keys })
 	mu.Lock()
 	defer mu.Unlock()
 	if overlap {
@@ -299,18 +276,18 @@ func TestOverflowPolicies(t *testing.T) {
 		return r
 	}
 	t.Run("reject answers 429", func(t *testing.T) {
-		base, _ := startBus(t, bus.Config{Routes: []router.Route{paused("r", 1, "reject")}})
-		emit(t, base, "1", nil)
+		base := bustest.Start(t, bus.Config{Routes: []router.Route{paused("r", 1, "reject")}}).URL
+		bustest.Emit(t, base, "1", nil)
 		resp, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": "2"}), `{}`)
 		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "max_depth 1") {
 			t.Fatalf("%d %s; want 429 with Retry-After naming max_depth", resp.StatusCode, body)
 		}
 	})
 	t.Run("drop-oldest keeps the newest", func(t *testing.T) {
-		base, _ := startBus(t, bus.Config{Routes: []router.Route{paused("r", 2, "drop-oldest")}})
-		emit(t, base, "1", nil)
-		emit(t, base, "2", nil)
-		if body := emit(t, base, "3", nil); !strings.Contains(body, `"action":"drop-oldest"`) {
+		base := bustest.Start(t, bus.Config{Routes: []router.Route{paused("r", 2, "drop-oldest")}}).URL
+		bustest.Emit(t, base, "1", nil)
+		bustest.Emit(t, base, "2", nil)
+		if body := bustest.Emit(t, base, "3", nil); !strings.Contains(body, `"action":"drop-oldest"`) {
 			t.Fatalf("answer %s does not say the oldest was dropped", body)
 		}
 		st := stats(t, base, "r")
@@ -319,20 +296,21 @@ func TestOverflowPolicies(t *testing.T) {
 		}
 	})
 	t.Run("block waits for room", func(t *testing.T) {
-		hookURL, _ := webhook(t, nil)
+		hookURL := bustest.NewWebhook(t, nil).URL
 		r := route("r", hookURL, "")
 		r.Delivery.MaxDepth = 1
 		r.Delivery.Overflow = router.OverflowBlock
 		r.Paused = true
-		base, b := startBus(t, bus.Config{})
+		srv := bustest.Start(t, bus.Config{})
+		base, b := srv.URL, srv.Bus
 		putRoute(t, b, r)
-		emit(t, base, "1", nil)
+		bustest.Emit(t, base, "1", nil)
 		done := make(chan string, 1)
 		go func() {
 			_, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": "2"}), `{}`)
 			done <- body
 		}()
-		waitFor(t, "the second emit to block", func() bool { return stats(t, base, "r").Blocked == 1 })
+		testkit.Eventually(t, 10*time.Second, "the second emit to block", func() bool { return stats(t, base, "r").Blocked == 1 })
 		r.Paused = false // resuming delivers event 1, which makes room for 2
 		putRoute(t, b, r)
 		if body := <-done; !strings.Contains(body, `"action":"block"`) {
@@ -342,8 +320,8 @@ func TestOverflowPolicies(t *testing.T) {
 	t.Run("block gives up after block_timeout", func(t *testing.T) {
 		r := paused("r", 1, router.OverflowBlock)
 		r.Delivery.BlockTimeout = router.Duration(50 * time.Millisecond)
-		base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
-		emit(t, base, "1", nil)
+		base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+		bustest.Emit(t, base, "1", nil)
 		resp, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": "2"}), `{}`)
 		if resp.StatusCode != 429 {
 			t.Fatalf("%d %s; want 429 once block_timeout passed", resp.StatusCode, body)
@@ -363,7 +341,7 @@ func TestFlashSaleDivertsPastTheCap(t *testing.T) {
 	// sold-out matches nothing itself; the sale's overflow lands there.
 	soldOut.Match = []byte(`{"type":["never"]}`)
 	// Listed before the route it diverts to: the config's order must not matter.
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{sale, soldOut}})
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{sale, soldOut}}).URL
 
 	const orders = 1000
 	var wg sync.WaitGroup
@@ -396,19 +374,20 @@ func TestFlashSaleDivertsPastTheCap(t *testing.T) {
 
 // The rate cap holds deliveries to the configured pace.
 func TestRateLimitPacesDeliveries(t *testing.T) {
-	hookURL, _ := webhook(t, nil)
+	hookURL := bustest.NewWebhook(t, nil).URL
 	r := route("r", hookURL, "")
 	r.Delivery.Rate = "40/s"
 	r.Paused = true
-	base, b := startBus(t, bus.Config{})
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
 	putRoute(t, b, r)
 	for i := range 240 {
-		emit(t, base, fmt.Sprint(i), nil)
+		bustest.Emit(t, base, fmt.Sprint(i), nil)
 	}
 	r.Paused = false
 	start := time.Now()
 	putRoute(t, b, r)
-	waitFor(t, "the first 200 deliveries after the first", func() bool { return stats(t, base, "r").Delivered >= 201 })
+	testkit.Eventually(t, 10*time.Second, "the first 200 deliveries after the first", func() bool { return stats(t, base, "r").Delivered >= 201 })
 	elapsed := time.Since(start)
 	// 200 intervals at 40/s take 5s: never less, or the cap does not hold.
 	// A loaded machine may take longer, but not twice as long: that would be
@@ -423,37 +402,37 @@ func TestRateLimitPacesDeliveries(t *testing.T) {
 
 // Delayed events wait: deliverafter on the event, or the route's delay.
 func TestDelayedDelivery(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	r := route("r", hookURL, "")
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
+	hook := bustest.NewWebhook(t, nil)
+	r := route("r", hook.URL, "")
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
 	t.Run("deliverafter duration", func(t *testing.T) {
 		start := time.Now()
-		emit(t, base, "later", map[string]string{"ce-deliverafter": "300ms"})
-		emit(t, base, "now", nil)
-		if first := receive(t, got).header.Get("Ce-Id"); first != "now" {
+		bustest.Emit(t, base, "later", map[string]string{"ce-deliverafter": "300ms"})
+		bustest.Emit(t, base, "now", nil)
+		if first := hook.Next(t).Header.Get("Ce-Id"); first != "now" {
 			t.Fatalf("delivered %s first, want now", first)
 		}
-		receive(t, got)
+		hook.Next(t)
 		if time.Since(start) < 300*time.Millisecond {
 			t.Fatalf("delayed event delivered after %v, want ≥300ms", time.Since(start))
 		}
 	})
 	t.Run("deliverafter time", func(t *testing.T) {
 		at := time.Now().Add(300 * time.Millisecond)
-		emit(t, base, "at", map[string]string{"ce-deliverafter": at.UTC().Format(time.RFC3339Nano)})
-		receive(t, got)
+		bustest.Emit(t, base, "at", map[string]string{"ce-deliverafter": at.UTC().Format(time.RFC3339Nano)})
+		hook.Next(t)
 		if time.Now().Before(at) {
 			t.Fatalf("delivered before its deliverafter time")
 		}
 	})
 	t.Run("route delay", func(t *testing.T) {
-		hookURL, got := webhook(t, nil)
-		delayed := route("delayed", hookURL, "")
+		hook := bustest.NewWebhook(t, nil)
+		delayed := route("delayed", hook.URL, "")
 		delayed.Delivery.Delay = router.Duration(300 * time.Millisecond)
-		base, _ := startBus(t, bus.Config{Routes: []router.Route{delayed}})
+		base := bustest.Start(t, bus.Config{Routes: []router.Route{delayed}}).URL
 		start := time.Now()
-		emit(t, base, "d", nil)
-		receive(t, got)
+		bustest.Emit(t, base, "d", nil)
+		hook.Next(t)
 		if time.Since(start) < 300*time.Millisecond {
 			t.Fatalf("delivered after %v; the route delays by 300ms", time.Since(start))
 		}

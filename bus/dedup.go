@@ -23,6 +23,7 @@ type dedup struct {
 	maxEvents int // per shard
 	seeds     [2]maphash.Seed
 	shards    [dedupShards]dedupShard
+	now       func() time.Time // the clock the window is measured on; time.Now outside tests
 }
 
 const dedupShards = 16
@@ -56,6 +57,7 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 		window:    window,
 		maxEvents: max(maxEvents/dedupShards, 1),
 		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		now:       time.Now,
 	}
 	for i := range d.shards {
 		d.shards[i].entries = map[dedupKey]dedupEntry{}
@@ -85,7 +87,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool
 	sh := d.shard(key)
 	for {
 		sh.mu.Lock()
-		now := time.Now()
+		now := d.now()
 		sh.expireLocked(now, d.window, d.maxEvents)
 		e, seen := sh.entries[key]
 		if !seen {

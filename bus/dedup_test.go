@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -49,14 +50,49 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 	}
 }
 
-// The window and the size bound both make the bus forget.
-func TestDedupForgetsPastItsBounds(t *testing.T) {
-	d := newDedup(50*time.Millisecond, dedupShards) // one event per shard
+// The window makes the bus forget: an event is remembered until its window
+// has passed, measured on the dedup's clock, and not a moment longer.
+func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
+	const window = time.Minute
+	d := newDedup(window, 1000)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
 	d.begin(context.Background(), old)
 	d.finish(old, "x", true)
-	time.Sleep(60 * time.Millisecond) // let the window pass
+
+	now = now.Add(window - time.Nanosecond)
+	if res, first, _ := d.begin(context.Background(), old); first || res != "x" {
+		t.Fatalf("just inside the window: first=%v, answer %v; want the first answer again, so a producer's retry is not stored twice", first, res)
+	}
+	now = now.Add(time.Nanosecond)
 	if _, first, _ := d.begin(context.Background(), old); !first {
-		t.Error("an event past the window is still remembered")
+		t.Error("an event past the window is still remembered; memory would grow with every event ever seen")
+	}
+}
+
+// The size bound makes the bus forget early: past max_events the oldest
+// entries go, whatever the window says.
+func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
+	d := newDedup(time.Hour, dedupShards) // one event per shard
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	old := d.key("b", "s", "old")
+	d.begin(context.Background(), old)
+	d.finish(old, "x", true)
+	// Fill old's shard with newer events until it holds more than one.
+	for i := 0; ; i++ {
+		k := d.key("b", "s", fmt.Sprint("new-", i))
+		if d.shard(k) != d.shard(old) {
+			continue
+		}
+		now = now.Add(time.Second)
+		d.begin(context.Background(), k)
+		d.finish(k, "y", true)
+		break
+	}
+	now = now.Add(time.Second)
+	if _, first, _ := d.begin(context.Background(), old); !first {
+		t.Error("the oldest event is still remembered past the size bound; memory would not be bounded")
 	}
 }

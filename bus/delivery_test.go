@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -22,21 +23,21 @@ func fastRetries(r router.Route, attempts int) router.Route {
 // takes it.
 func TestFailedDeliveriesAreRetriedUntilTheTargetTakesThem(t *testing.T) {
 	var calls atomic.Int32
-	hookURL, got := webhook(t, func(n int) int {
+	hook := bustest.NewWebhook(t, func(n int) int {
 		calls.Add(1)
 		if n <= 2 {
 			return http.StatusInternalServerError
 		}
 		return http.StatusOK
 	})
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hookURL, ""), 5)}})
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook.URL, ""), 5)}}).URL
 	resp, body := post(t, base+"/events", "", binaryHeaders(nil), `{}`)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status %d body %s", resp.StatusCode, body)
 	}
-	d := receive(t, got)
-	if d.header.Get("Ce-Id") != "1" {
-		t.Fatalf("delivered %v", d.header)
+	d := hook.Next(t)
+	if d.Header.Get("Ce-Id") != "1" {
+		t.Fatalf("delivered %v", d.Header)
 	}
 	if n := calls.Load(); n != 3 {
 		t.Errorf("target called %d times, want 3 (two failures, then success)", n)
@@ -47,11 +48,11 @@ func TestFailedDeliveriesAreRetriedUntilTheTargetTakesThem(t *testing.T) {
 // the dead-letter channel instead of being retried forever.
 func TestAttemptsStopAtMaxAttempts(t *testing.T) {
 	calls := make(chan struct{}, 100)
-	hookURL, _ := webhook(t, func(int) int {
+	hook := bustest.NewWebhook(t, func(int) int {
 		calls <- struct{}{}
 		return http.StatusServiceUnavailable
 	})
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hookURL, ""), 3)}})
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{fastRetries(route("r", hook.URL, ""), 3)}}).URL
 	post(t, base+"/events", "", binaryHeaders(nil), `{}`)
 	for i := range 3 {
 		select {

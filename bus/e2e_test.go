@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
 )
 
 // Every attribute, extension and data byte a producer sends must reach the
 // target unchanged, whatever content mode the producer used.
 func TestEventsArriveIntactInEveryContentMode(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{route("all", hookURL, "")}})
+	hook := bustest.NewWebhook(t, nil)
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{route("all", hook.URL, "")}}).URL
 
 	t.Run("binary", func(t *testing.T) {
 		binaryData := "\x00\x01\xfe\xffnot utf-8 \xc3"
@@ -32,7 +33,7 @@ func TestEventsArriveIntactInEveryContentMode(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("status %d, body %s; want 202", resp.StatusCode, body)
 		}
-		d := receive(t, got)
+		d := hook.Next(t)
 		want := map[string]string{
 			"Ce-Specversion": "1.0", "Ce-Id": "b-1", "Ce-Source": "/tests/binary", "Ce-Type": "test.binary",
 			"Ce-Subject": "subject%201", "Ce-Time": "2026-11-26T10:00:00.123Z", "Ce-Dataschema": "https://example.com/schema",
@@ -40,9 +41,9 @@ func TestEventsArriveIntactInEveryContentMode(t *testing.T) {
 			"Ce-Comment":     "h%C3%A9llo%20w%22rld%25",
 			"Content-Type":   "application/octet-stream",
 		}
-		assertHeaders(t, d.header, want)
-		if !bytes.Equal(d.body, []byte(binaryData)) {
-			t.Errorf("data = %q, want %q byte for byte", d.body, binaryData)
+		assertHeaders(t, d.Header, want)
+		if !bytes.Equal(d.Body, []byte(binaryData)) {
+			t.Errorf("data = %q, want %q byte for byte", d.Body, binaryData)
 		}
 	})
 
@@ -54,12 +55,12 @@ func TestEventsArriveIntactInEveryContentMode(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("status %d, body %s; want 202", resp.StatusCode, body)
 		}
-		d := receive(t, got)
-		assertHeaders(t, d.header, map[string]string{
+		d := hook.Next(t)
+		assertHeaders(t, d.Header, map[string]string{
 			"Ce-Specversion": "1.0", "Ce-Id": "s-1", "Ce-Source": "/tests/structured", "Ce-Type": "test.structured",
 			"Ce-Subject": "s", "Ce-Time": "2026-11-26T10:00:00Z", "Ce-Myext": "v1", "Content-Type": "application/json",
 		})
-		assertSameJSON(t, d.body, `{"plan":"pro","n":[1,2.5,{"deep":null}]}`)
+		assertSameJSON(t, d.Body, `{"plan":"pro","n":[1,2.5,{"deep":null}]}`)
 	})
 
 	t.Run("batch", func(t *testing.T) {
@@ -71,28 +72,28 @@ func TestEventsArriveIntactInEveryContentMode(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("status %d, body %s; want 202", resp.StatusCode, body)
 		}
-		byID := map[string]delivery{}
+		byID := map[string]bustest.Delivery{}
 		for range 2 {
-			d := receive(t, got)
-			byID[d.header.Get("Ce-Id")] = d
+			d := hook.Next(t)
+			byID[d.Header.Get("Ce-Id")] = d
 		}
-		if b := byID["m-1"].body; !bytes.Equal(b, []byte{0, 1, 2, 0xff}) {
+		if b := byID["m-1"].Body; !bytes.Equal(b, []byte{0, 1, 2, 0xff}) {
 			t.Errorf("m-1 data = %v, want the decoded data_base64 bytes [0 1 2 255]", b)
 		}
-		if b := byID["m-2"].body; string(b) != "plain text" {
+		if b := byID["m-2"].Body; string(b) != "plain text" {
 			t.Errorf("m-2 data = %q, want %q", b, "plain text")
 		}
-		assertHeaders(t, byID["m-2"].header, map[string]string{"Ce-Ext2": "x", "Content-Type": "text/plain"})
+		assertHeaders(t, byID["m-2"].Header, map[string]string{"Ce-Ext2": "x", "Content-Type": "text/plain"})
 	})
 }
 
 // The 202 lists, per event, the routes that stored it.
 func TestAcceptedEventsListTheirRoutes(t *testing.T) {
-	hookURL, _ := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{
+	hookURL := bustest.NewWebhook(t, nil).URL
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{
 		route("pro-signups", hookURL, `{"type":["user.signed_up"],"data":{"plan":[{"prefix":"pro"}]}}`),
 		route("all-signups", hookURL, `{"type":["user.signed_up"]}`),
-	}})
+	}}).URL
 	batch := `[
 		{"specversion":"1.0","id":"1","source":"web","type":"user.signed_up","data":{"plan":"pro-yearly"}},
 		{"specversion":"1.0","id":"2","source":"web","type":"user.signed_up","data":{"plan":"free"}},

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -25,8 +26,8 @@ func binaryHeaders(overrides map[string]string) map[string]string {
 // Every class of bad input gets its own status and a message that names the
 // field at fault, so a producer can fix it without reading our code.
 func TestBadInputIsRefusedNamingTheField(t *testing.T) {
-	hookURL, _ := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{MaxBodyBytes: 1024, Routes: []router.Route{route("r", hookURL, "")}})
+	hookURL := bustest.NewWebhook(t, nil).URL
+	base := bustest.Start(t, bus.Config{MaxBodyBytes: 1024, Routes: []router.Route{route("r", hookURL, "")}}).URL
 	structured := "application/cloudevents+json"
 	cases := []struct {
 		name        string
@@ -79,8 +80,8 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 // In a batch, each event stands alone: good ones are stored, bad ones get
 // their own error, and the request as a whole is accepted.
 func TestBatchWithOneBadEventAcceptsTheOthers(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{route("r", hookURL, "")}})
+	hook := bustest.NewWebhook(t, nil)
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{route("r", hook.URL, "")}}).URL
 	batch := `[
 		{"specversion":"1.0","id":"good-1","source":"/s","type":"t"},
 		{"specversion":"1.0","id":"bad","source":"/s"},
@@ -114,7 +115,7 @@ func TestBatchWithOneBadEventAcceptsTheOthers(t *testing.T) {
 			t.Errorf("result %d = %+v, want stored on route r", i, r)
 		}
 	}
-	ids := map[string]bool{receive(t, got).header.Get("Ce-Id"): true, receive(t, got).header.Get("Ce-Id"): true}
+	ids := map[string]bool{hook.Next(t).Header.Get("Ce-Id"): true, hook.Next(t).Header.Get("Ce-Id"): true}
 	if !ids["good-1"] || !ids["good-2"] {
 		t.Errorf("delivered %v, want good-1 and good-2", ids)
 	}
@@ -122,7 +123,7 @@ func TestBatchWithOneBadEventAcceptsTheOthers(t *testing.T) {
 
 // A batch whose every event is bad stores nothing, so it gets no 2xx.
 func TestBatchOfOnlyBadEventsIsNot2xx(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	resp, body := post(t, base+"/events", "application/cloudevents-batch+json", nil,
 		`[{"specversion":"1.0","id":"a"},{"specversion":"1.0","id":"b"}]`)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"results"`) {
@@ -131,7 +132,7 @@ func TestBatchOfOnlyBadEventsIsNot2xx(t *testing.T) {
 }
 
 func TestUnknownBusIsNotFound(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	resp, body := post(t, base+"/buses/nope/events", "", binaryHeaders(nil), `{}`)
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `nope`) {
 		t.Fatalf("status %d body %s, want 404 naming the bus", resp.StatusCode, body)
@@ -140,11 +141,11 @@ func TestUnknownBusIsNotFound(t *testing.T) {
 
 // A full channel refuses with 429 and Retry-After rather than dropping.
 func TestFullChannelAnswers429WithRetryAfter(t *testing.T) {
-	hookURL, _ := webhook(t, nil)
+	hookURL := bustest.NewWebhook(t, nil).URL
 	r := route("r", hookURL, "")
 	r.Paused = true
 	r.Backend = "mem://?max_depth=2"
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
 	for i, want := range []int{202, 202, 429} {
 		resp, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": string(rune('a' + i))}), `{}`)
 		if resp.StatusCode != want {

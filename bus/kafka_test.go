@@ -16,7 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -57,7 +59,8 @@ func TestKafkaOrderingKeyHoldsOrderUnderFailure(t *testing.T) {
 func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 	const keys, perKey = 10, 100
 	target := newOrderedTarget(t, keys, perKey)
-	base, b := startBus(t, bus.Config{})
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
 	r := router.Route{
 		Name:    fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()),
 		Backend: backend,
@@ -70,7 +73,7 @@ func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 		},
 	}
 	putRoute(t, b, r)
-	// Registered after startBus, so it runs before the bus stops: deleting
+	// Registered after bustest.Start, so it runs before the bus stops: deleting
 	// through the API removes the route's channels on the backend.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -91,7 +94,7 @@ func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 			}
 		}
 	}
-	eventually(t, 25*time.Second, target.incomplete)
+	testkit.EventuallyNoError(t, 25*time.Second, target.incomplete)
 
 	target.mu.Lock()
 	defer target.mu.Unlock()
@@ -246,7 +249,7 @@ func (ot *orderedTarget) end(key string, i, status int) {
 }
 
 // incomplete says which keys still miss events, or "" once none does.
-func (ot *orderedTarget) incomplete() string {
+func (ot *orderedTarget) incomplete() error {
 	ot.mu.Lock()
 	defer ot.mu.Unlock()
 	var short []string
@@ -257,8 +260,8 @@ func (ot *orderedTarget) incomplete() string {
 		}
 	}
 	if len(short) == 0 {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("events taken per key: %s (k0's event 3 failed %d times; the other keys had %d of %d events delivered)",
+	return fmt.Errorf("events taken per key: %s (k0's event 3 failed %d times; the other keys had %d of %d events delivered)",
 		strings.Join(short, ", "), ot.heldFailures, ot.others, (ot.keys-1)*ot.perKey)
 }

@@ -3,9 +3,11 @@ package bus
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 // A key revoked on one replica stops working on the others as soon as the
@@ -22,12 +24,12 @@ func TestKeyRevokedOnOneReplicaIsRefusedByTheOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second replica to accept the new key", func() bool { return accepts(two, k.Secret) })
+	testkit.Eventually(t, 5*time.Second, "the second replica to accept the new key", func() bool { return accepts(two, k.Secret) })
 	if err := one.RevokeKey(context.Background(), "ci"); err != nil {
 		t.Fatal(err)
 	}
 	if accepts(one, k.Secret) {
 		t.Error("the replica that revoked the key still accepts it")
 	}
-	eventually(t, "the second replica to refuse the revoked key", func() bool { return !accepts(two, k.Secret) })
+	testkit.Eventually(t, 5*time.Second, "the second replica to refuse the revoked key", func() bool { return !accepts(two, k.Secret) })
 }

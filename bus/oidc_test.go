@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -76,8 +77,8 @@ func TestOIDCTokensAreVerified(t *testing.T) {
 		Routes: []router.Route{{Name: "orders", Bus: "shop", Paused: true,
 			Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}}}},
 	}
-	base, b := startBus(t, cfg)
-	s := &securedBus{base: base, bus: b}
+	srv := bustest.Start(t, cfg)
+	s := &securedBus{base: srv.URL, bus: srv.Bus}
 	now := time.Now()
 	claims := func(change func(map[string]any)) map[string]any {
 		c := map[string]any{"iss": iss.url, "aud": "eventbus", "sub": "svc-shop", "roles": []string{"shop"},

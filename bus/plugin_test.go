@@ -5,8 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -18,24 +21,24 @@ func TestPluginRepliesChainThroughTheBus(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../plugins/internal/testplugin").CombinedOutput(); err != nil {
 		t.Fatalf("building the test plugin: %v\n%s", err, out)
 	}
-	hookURL, got := webhook(t, nil)
+	hook := bustest.NewWebhook(t, nil)
 	handler := router.Route{Name: "handler", Match: []byte(`{"type":["test.echo"]}`),
 		Target: router.Target{Plugin: &router.PluginTarget{Name: "echo"}}}
-	base, _ := startBus(t, bus.Config{
+	base := bustest.Start(t, bus.Config{
 		Plugins: []plugins.Config{{Name: "echo", Cmd: bin}},
-		Routes:  []router.Route{handler, route("replies", hookURL, `{"type":["test.echoed"]}`)},
-	})
-	emit(t, base, "cause-1", map[string]string{"ce-type": "test.echo"})
-	d := receive(t, got)
-	if d.header.Get("Ce-Causationid") != "cause-1" || d.header.Get("Ce-Correlationid") != "cause-1" {
-		t.Errorf("reply headers %v: want causationid and correlationid cause-1", d.header)
+		Routes:  []router.Route{handler, route("replies", hook.URL, `{"type":["test.echoed"]}`)},
+	}).URL
+	bustest.Emit(t, base, "cause-1", map[string]string{"ce-type": "test.echo"})
+	d := hook.Next(t)
+	if d.Header.Get("Ce-Causationid") != "cause-1" || d.Header.Get("Ce-Correlationid") != "cause-1" {
+		t.Errorf("reply headers %v: want causationid and correlationid cause-1", d.Header)
 	}
-	waitFor(t, "the handled event to be acked", func() bool { return stats(t, base, "handler").Delivered == 1 })
+	testkit.Eventually(t, 10*time.Second, "the handled event to be acked", func() bool { return stats(t, base, "handler").Delivered == 1 })
 }
 
 // A route naming a plugin the config does not declare is refused on save.
 func TestRouteToAnUndeclaredPluginIsRefused(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	status, body := do(t, "PUT", base+"/v1/routes/r", `{"target":{"plugin":{"name":"mailer"}}}`)
 	if status != 400 || !strings.Contains(body, "target.plugin.name") {
 		t.Fatalf("%d %s; want 400 naming target.plugin.name", status, body)

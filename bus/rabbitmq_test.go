@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +19,8 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -87,40 +87,11 @@ func (ft *flakyTarget) missing(ids []string) []string {
 	return out
 }
 
-// runningBus is a bus serving on a loopback port until stop.
-type runningBus struct {
-	base string
-	bus  *bus.Bus
-	stop func() // shuts down gracefully and waits; safe to call twice
-}
-
-func runRabbitBus(t *testing.T, cfg bus.Config) *runningBus {
+// startRabbitBus starts a bus with time to close its broker channels.
+func startRabbitBus(t *testing.T, cfg bus.Config) *bustest.Server {
 	t.Helper()
 	cfg.ShutdownTimeout = router.Duration(10 * time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatalf("bus.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("bus.Run returned %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &runningBus{base: "http://" + ln.Addr().String(), bus: b, stop: stop}
+	return bustest.Start(t, cfg)
 }
 
 // rabbitRoute is a route on the test broker with a unique name, retrying
@@ -163,33 +134,16 @@ func deleteRouteAtEnd(t *testing.T, r router.Route) {
 	})
 }
 
-// emitAll posts one binary-mode event per id and fails unless each gets 202.
+// rabbitEvent is what the tests here emit: a type the topic test's
+// reader binds to.
+var rabbitEvent = map[string]string{"ce-source": "/tests/rabbitmq", "ce-type": "test.rabbitmq"}
+
+// emitAll emits one event per id and fails unless each gets 202.
 func emitAll(t *testing.T, base string, ids []string) {
 	t.Helper()
 	for _, id := range ids {
-		if status, body := emitOnce(base, id); status != http.StatusAccepted {
-			t.Fatalf("emit %s: status %d %s; want 202", id, status, body)
-		}
+		bustest.Emit(t, base, id, rabbitEvent)
 	}
-}
-
-func emitOnce(base, id string) (int, string) {
-	req, err := http.NewRequest(http.MethodPost, base+"/events", strings.NewReader(`{"n":"`+id+`"}`))
-	if err != nil {
-		return 0, err.Error()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Ce-Specversion", "1.0")
-	req.Header.Set("Ce-Id", id)
-	req.Header.Set("Ce-Source", "/tests/rabbitmq")
-	req.Header.Set("Ce-Type", "test.rabbitmq")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 func eventIDs(prefix string, n int) []string {
@@ -200,33 +154,14 @@ func eventIDs(prefix string, n int) []string {
 	return ids
 }
 
-// eventually polls cond every 20 ms until it returns "" or timeout passes,
-// and then fails with what cond last said.
-func eventually(t *testing.T, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, why)
-		}
-		<-tick.C
-	}
-}
-
 // deliveredAll waits until the target took every id.
 func deliveredAll(t *testing.T, ft *flakyTarget, ids []string, why string) {
 	t.Helper()
-	eventually(t, 60*time.Second, func() string {
+	testkit.EventuallyNoError(t, 60*time.Second, func() error {
 		if m := ft.missing(ids); len(m) > 0 {
-			return fmt.Sprintf("%d of %d accepted events never delivered (first %s): %s", len(m), len(ids), m[0], why)
+			return fmt.Errorf("%d of %d accepted events never delivered (first %s): %s", len(m), len(ids), m[0], why)
 		}
-		return ""
+		return nil
 	})
 }
 
@@ -240,22 +175,23 @@ func TestRabbitRouteSurvivesBusRestart(t *testing.T) {
 	deleteRouteAtEnd(t, r)
 	cfg := bus.Config{Routes: []router.Route{r}}
 
-	first := runRabbitBus(t, cfg)
+	first := startRabbitBus(t, cfg)
 	ids := eventIDs("restart", 50)
-	emitAll(t, first.base, ids)
-	eventually(t, 30*time.Second, func() string {
-		s, err := first.bus.Stats(context.Background(), r.Name)
+	emitAll(t, first.URL, ids)
+	testkit.EventuallyNoError(t, 30*time.Second, func() error {
+		s, err := first.Bus.Stats(context.Background(), r.Name)
 		if err != nil || s.Retried < int64(len(ids)) {
-			return fmt.Sprintf("stats %+v, %v: want every event attempted and retried before the restart", s, err)
+			return fmt.Errorf("stats %+v, %v: want every event attempted and retried before the restart", s, err)
 		}
-		return ""
+		return nil
 	})
-	first.stop()
+	if err := first.Close(); err != nil {
+		t.Fatalf("stopping the first bus: %v", err)
+	}
 
 	target.down.Store(false)
-	second := runRabbitBus(t, cfg)
+	startRabbitBus(t, cfg) // the second bus, on the same channels
 	deliveredAll(t, target, ids, "events a bus accepted must survive its restart")
-	second.stop()
 }
 
 // Events accepted before RabbitMQ restarts are in its quorum queues after
@@ -269,10 +205,10 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 	target := newFlakyTarget(t)
 	r := rabbitRoute(t, "rabbit-broker-restart", backend, target.url)
 	deleteRouteAtEnd(t, r)
-	b := runRabbitBus(t, bus.Config{Routes: []router.Route{r}})
+	b := startRabbitBus(t, bus.Config{Routes: []router.Route{r}})
 
 	before := eventIDs("before", 50)
-	emitAll(t, b.base, before)
+	emitAll(t, b.URL, before)
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted { // never leave the broker down for the next test
@@ -282,8 +218,8 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 	if err := rabbitmqctl("stop_app"); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := emitOnce(b.base, "during"); status != http.StatusServiceUnavailable {
-		t.Errorf("emit while the broker is down: status %d %s; want 503, so the producer retries", status, body)
+	if status, body, err := bustest.PostEvent(b.URL, "during", rabbitEvent); status != http.StatusServiceUnavailable {
+		t.Errorf("emit while the broker is down: status %d %s %v; want 503, so the producer retries", status, body, err)
 	}
 	if err := rabbitmqctl("start_app", "await_startup"); err != nil {
 		t.Fatal(err)
@@ -292,11 +228,11 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 
 	after := eventIDs("after", 10)
 	for _, id := range after {
-		eventually(t, 30*time.Second, func() string {
-			if status, body := emitOnce(b.base, id); status != http.StatusAccepted {
-				return fmt.Sprintf("emit %s after the broker came back: status %d %s; want 202 once the bus reconnected", id, status, body)
+		testkit.EventuallyNoError(t, 30*time.Second, func() error {
+			if status, body, err := bustest.PostEvent(b.URL, id, rabbitEvent); status != http.StatusAccepted {
+				return fmt.Errorf("emit %s after the broker came back: status %d %s %v; want 202 once the bus reconnected", id, status, body, err)
 			}
-			return ""
+			return nil
 		})
 	}
 	target.down.Store(false)
@@ -328,7 +264,7 @@ func TestRabbitTopicTargetIsReadableWithPlainAMQP(t *testing.T) {
 		Target:  router.Target{Topic: &router.TopicTarget{URL: backend, Name: topic}},
 	}
 	deleteRouteAtEnd(t, r)
-	b := runRabbitBus(t, bus.Config{Routes: []router.Route{r}})
+	b := startRabbitBus(t, bus.Config{Routes: []router.Route{r}})
 
 	// The reader: plain amqp091, its own queue bound to every event type.
 	conn, err := amqp.Dial("amqp://" + strings.TrimPrefix(backend, "rabbit://"))
@@ -353,7 +289,7 @@ func TestRabbitTopicTargetIsReadableWithPlainAMQP(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	emitAll(t, b.base, []string{"topic-1"})
+	emitAll(t, b.URL, []string{"topic-1"})
 	var d amqp.Delivery
 	select {
 	case d = <-deliveries:

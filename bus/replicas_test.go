@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -21,7 +22,7 @@ func TestReplicasSharingAStoreConverge(t *testing.T) {
 	if _, _, err := one.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the route on the second replica", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the route on the second replica", func() bool {
 		got, ok := two.Route("shared")
 		return ok && got.Version == 1 && got.Origin == router.OriginAPI
 	})
@@ -29,30 +30,18 @@ func TestReplicasSharingAStoreConverge(t *testing.T) {
 	if _, _, err := two.PutRoute(context.Background(), r, 1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the update on the first replica", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the update on the first replica", func() bool {
 		got, _ := one.Route("shared")
 		return got.Version == 2 && !got.Paused
 	})
 	if err := one.DeleteRoute(context.Background(), "shared", store.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the delete on the second replica", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the delete on the second replica", func() bool {
 		_, ok := two.Route("shared")
 		return !ok
 	})
 }
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // startReplica starts a bus with cfg on the shared store, as one of several
 // replicas, and shuts it down when the test ends.
 func startReplica(t *testing.T, shared store.Store, cfg Config) *Bus {

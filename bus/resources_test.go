@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -32,7 +33,7 @@ func doWith(t *testing.T, method, url, body string, header map[string]string) (i
 // Every write bumps a resource's version; a write that names a stale one
 // is refused, so two operators never silently overwrite each other.
 func TestStaleUpdatesAreRefused(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	route := `{"target":{"http":{"url":"http://127.0.0.1:9/"}},"paused":true}`
 	status, h, body := doWith(t, "PUT", base+"/v1/routes/r", route, nil)
 	if status != 201 || h.Get("ETag") != `"1"` || !strings.Contains(body, `"version":1`) {
@@ -61,9 +62,9 @@ func TestStaleUpdatesAreRefused(t *testing.T) {
 }
 
 func TestBusesAreResources(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{})
-	route := `{"bus":"shop","target":{"http":{"url":"` + hookURL + `"}}}`
+	hook := bustest.NewWebhook(t, nil)
+	base := bustest.Start(t, bus.Config{}).URL
+	route := `{"bus":"shop","target":{"http":{"url":"` + hook.URL + `"}}}`
 	if status, _, body := doWith(t, "PUT", base+"/v1/routes/orders", route, nil); status != 400 || !strings.Contains(body, `"bus"`) {
 		t.Fatalf("route on a missing bus: %d %s; want 400 naming bus", status, body)
 	}
@@ -78,7 +79,7 @@ func TestBusesAreResources(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Fatalf("emit to the bus: %d", resp.StatusCode)
 	}
-	receive(t, got)
+	hook.Next(t)
 	if status, _, body := doWith(t, "DELETE", base+"/v1/buses/shop", "", nil); status != 409 || !strings.Contains(body, "orders") {
 		t.Fatalf("delete a bus with routes: %d %s; want 409 naming the route", status, body)
 	}
@@ -100,10 +101,10 @@ func TestBusesAreResources(t *testing.T) {
 
 // Resources from the config file are read-only through the API, and say so.
 func TestConfigResourcesAreReadOnly(t *testing.T) {
-	base, _ := startBus(t, bus.Config{
+	base := bustest.Start(t, bus.Config{
 		Buses:  []router.Bus{{Name: "ops"}},
 		Routes: []router.Route{{Name: "audit", Bus: "ops", Paused: true, Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}},
-	})
+	}).URL
 	status, _, body := doWith(t, "GET", base+"/v1/routes/audit", "", nil)
 	if status != 200 || !strings.Contains(body, `"origin":"config"`) {
 		t.Fatalf("get: %d %s; want origin config", status, body)

@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -30,13 +32,13 @@ func TestReplicasSignWithTheSecretTheCreatorWasShown(t *testing.T) {
 		}
 		return ""
 	}
-	eventually(t, "the route and its secret on the second replica", func() bool { return secretOn(two) == shownSecret })
+	testkit.Eventually(t, 5*time.Second, "the route and its secret on the second replica", func() bool { return secretOn(two) == shownSecret })
 
 	rotated, err := two.RotateSigningSecret(context.Background(), "signed", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the rotated secret on the first replica", func() bool { return secretOn(one) == rotated.Target.HTTP.Signing.Secret })
+	testkit.Eventually(t, 5*time.Second, "the rotated secret on the first replica", func() bool { return secretOn(one) == rotated.Target.HTTP.Signing.Secret })
 }
 
 // A route stored before the bus signed has no secret: it keeps delivering,

@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
 
 func TestOversizedHeaderIsRefusedWith431(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderBytes: 1024}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderBytes: 1024}}).URL
 	// Go's server allows 4 KiB over MaxHeaderBytes before it refuses.
 	resp, _ := post(t, base+"/events", "application/json", binaryHeaders(map[string]string{
 		"ce-id": "big", "ce-padding": strings.Repeat("x", 8<<10),
@@ -28,7 +30,7 @@ func TestOversizedHeaderIsRefusedWith431(t *testing.T) {
 }
 
 func TestTooManyHeadersAreRefusedWith431(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderCount: 20}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{MaxHeaderCount: 20}}).URL
 	headers := binaryHeaders(map[string]string{"ce-id": "many"})
 	for i := range 30 {
 		headers[fmt.Sprintf("ce-ext%d", i)] = "v"
@@ -47,7 +49,7 @@ func TestTooManyHeadersAreRefusedWith431(t *testing.T) {
 }
 
 func TestSlowLorisClientIsCutOff(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: router.Duration(200 * time.Millisecond)}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: router.Duration(200 * time.Millisecond)}}).URL
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +73,7 @@ func TestSlowLorisClientIsCutOff(t *testing.T) {
 }
 
 func TestConnectionsBeyondTheLimitWaitForAFreeOne(t *testing.T) {
-	base, _ := startBus(t, bus.Config{HTTP: bus.HTTPConfig{MaxConnections: 1}})
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{MaxConnections: 1}}).URL
 	addr := strings.TrimPrefix(base, "http://")
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -93,7 +95,7 @@ func TestConnectionsBeyondTheLimitWaitForAFreeOne(t *testing.T) {
 	}
 
 	first.Close()
-	waitFor(t, "a connection to be served once the first closed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a connection to be served once the first closed", func() bool {
 		resp, err := second.Get(base + "/healthz")
 		if err != nil {
 			return false

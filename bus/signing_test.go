@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -47,16 +49,16 @@ func decodeRoute(t *testing.T, body string) routeJSON {
 }
 
 // verifies reports whether a delivery verifies with exactly these secrets.
-func verifies(d delivery, secrets ...string) error {
-	return sdk.VerifyWebhook(secrets, d.header, d.body, time.Now(), 0)
+func verifies(d bustest.Delivery, secrets ...string) error {
+	return sdk.VerifyWebhook(secrets, d.Header, d.Body, time.Now(), 0)
 }
 
 // A receiver can verify every delivery with the secret shown when the route
 // was created, and that secret is never shown again.
 func TestDeliveriesAreSignedWithTheSecretShownOnceAtCreation(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, _ := startBus(t, bus.Config{})
-	status, body := do(t, http.MethodPut, base+"/v1/routes/signed", `{"target":{"http":{"url":"`+hookURL+`"}}}`)
+	hook := bustest.NewWebhook(t, nil)
+	base := bustest.Start(t, bus.Config{}).URL
+	status, body := do(t, http.MethodPut, base+"/v1/routes/signed", `{"target":{"http":{"url":"`+hook.URL+`"}}}`)
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, body)
 	}
@@ -65,10 +67,10 @@ func TestDeliveriesAreSignedWithTheSecretShownOnceAtCreation(t *testing.T) {
 		t.Fatalf("the create answer must carry the generated secret, whsec_ and 24-64 bytes; got %q: %v", secret, err)
 	}
 
-	emit(t, base, "e1", nil)
-	d := receive(t, got)
+	bustest.Emit(t, base, "e1", nil)
+	d := hook.Next(t)
 	if err := verifies(d, secret); err != nil {
-		t.Fatalf("a delivery must verify with the route's secret: %v (headers %v)", err, d.header)
+		t.Fatalf("a delivery must verify with the route's secret: %v (headers %v)", err, d.Header)
 	}
 	if err := verifies(d, otherSecret); !errors.Is(err, sdk.ErrWebhookSignature) {
 		t.Errorf("a delivery must not verify with another secret; got %v", err)
@@ -85,12 +87,12 @@ func TestDeliveriesAreSignedWithTheSecretShownOnceAtCreation(t *testing.T) {
 	}
 
 	// An update that does not mention the secret keeps it.
-	status, body = do(t, http.MethodPut, base+"/v1/routes/signed", `{"target":{"http":{"url":"`+hookURL+`","timeout":"5s"}}}`)
+	status, body = do(t, http.MethodPut, base+"/v1/routes/signed", `{"target":{"http":{"url":"`+hook.URL+`","timeout":"5s"}}}`)
 	if status != http.StatusOK || strings.Contains(body, secret[len("whsec_"):]) || decodeRoute(t, body).Target.HTTP.Signing.Secret != "" {
 		t.Fatalf("update: %d %s: want 200 without the secret", status, body)
 	}
-	emit(t, base, "e2", nil)
-	if err := verifies(receive(t, got), secret); err != nil {
+	bustest.Emit(t, base, "e2", nil)
+	if err := verifies(hook.Next(t), secret); err != nil {
 		t.Errorf("after an update that left the secret out, deliveries must still verify with it: %v", err)
 	}
 }
@@ -98,25 +100,36 @@ func TestDeliveriesAreSignedWithTheSecretShownOnceAtCreation(t *testing.T) {
 // A retry is the same message to the receiver: the same webhook-id, so it
 // can drop the repeat, with a timestamp and signature of its own attempt.
 func TestARetriedDeliveryKeepsItsWebhookID(t *testing.T) {
-	attempts := make(chan delivery, 2)
-	var n atomic.Int32
+	var mu sync.Mutex
+	var attempts []bustest.Delivery
 	hook := newHook(t, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if n.Add(1) == 1 {
+		mu.Lock()
+		attempts = append(attempts, bustest.Delivery{Header: r.Header.Clone(), Body: body})
+		firstAttempt := len(attempts) == 1
+		mu.Unlock()
+		if firstAttempt {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		attempts <- delivery{header: r.Header.Clone(), body: body}
 	})
-	base, b := startBus(t, bus.Config{})
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
 	r := fastRetries(route("retried", hook, ""), 3)
 	r.Target.HTTP.Signing = &router.Signing{Secret: givenSecret}
 	putRoute(t, b, r)
-	emit(t, base, "r1", nil)
-	first, retry := receive(t, attempts), receive(t, attempts)
-	if id := retry.header.Get("webhook-id"); id == "" || id != first.header.Get("webhook-id") {
-		t.Errorf("webhook-id of the retry = %q, of the first attempt %q: they must be equal and set", id, first.header.Get("webhook-id"))
+	bustest.Emit(t, base, "r1", nil)
+	testkit.Eventually(t, bustest.DeliveryTimeout, "the first attempt and its retry", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(attempts) >= 2
+	})
+	mu.Lock()
+	first, retry := attempts[0], attempts[1]
+	mu.Unlock()
+	if id := retry.Header.Get("webhook-id"); id == "" || id != first.Header.Get("webhook-id") {
+		t.Errorf("webhook-id of the retry = %q, of the first attempt %q: they must be equal and set", id, first.Header.Get("webhook-id"))
 	}
-	for _, d := range []delivery{first, retry} {
+	for _, d := range []bustest.Delivery{first, retry} {
 		if err := verifies(d, givenSecret); err != nil {
 			t.Errorf("every attempt must verify: %v", err)
 		}
@@ -126,9 +139,10 @@ func TestARetriedDeliveryKeepsItsWebhookID(t *testing.T) {
 // Rotation: the new secret and the old one both sign until the old one
 // expires or is expired by hand, so receivers move over without a gap.
 func TestARotatedSecretSignsBesideTheOldOneUntilItIsExpired(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, b := startBus(t, bus.Config{})
-	r := route("rotating", hookURL, "")
+	hook := bustest.NewWebhook(t, nil)
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
+	r := route("rotating", hook.URL, "")
 	r.Target.HTTP.Signing = &router.Signing{Secret: givenSecret}
 	putRoute(t, b, r)
 
@@ -148,8 +162,8 @@ func TestARotatedSecretSignsBesideTheOldOneUntilItIsExpired(t *testing.T) {
 		t.Errorf("the answer must hint at the previous secret without showing it: %+v", rotated)
 	}
 
-	emit(t, base, "during", nil)
-	d := receive(t, got)
+	bustest.Emit(t, base, "during", nil)
+	d := hook.Next(t)
 	for name, s := range map[string]string{"old": givenSecret, "new": newSecret} {
 		if err := verifies(d, s); err != nil {
 			t.Errorf("during the overlap a receiver with only the %s secret must verify: %v", name, err)
@@ -160,8 +174,8 @@ func TestARotatedSecretSignsBesideTheOldOneUntilItIsExpired(t *testing.T) {
 	if status != http.StatusOK || strings.Contains(body, "previous_secret_hint") {
 		t.Fatalf("expire previous: %d %s: want 200 and no previous secret left", status, body)
 	}
-	emit(t, base, "after", nil)
-	d = receive(t, got)
+	bustest.Emit(t, base, "after", nil)
+	d = hook.Next(t)
 	if err := verifies(d, givenSecret); !errors.Is(err, sdk.ErrWebhookSignature) {
 		t.Errorf("once expired the old secret must no longer sign; verifying with it gave %v", err)
 	}
@@ -173,17 +187,18 @@ func TestARotatedSecretSignsBesideTheOldOneUntilItIsExpired(t *testing.T) {
 // A rotation to a given secret with previous_valid_for "0s" replaces the
 // old one at once: for a secret that leaked.
 func TestARotationCanEndTheOldSecretAtOnce(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, b := startBus(t, bus.Config{})
-	r := route("leaked", hookURL, "")
+	hook := bustest.NewWebhook(t, nil)
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
+	r := route("leaked", hook.URL, "")
 	r.Target.HTTP.Signing = &router.Signing{Secret: givenSecret}
 	putRoute(t, b, r)
 	status, body := do(t, http.MethodPost, base+"/v1/routes/leaked/signing-secret", `{"secret":"`+otherSecret+`","previous_valid_for":"0s"}`)
 	if status != http.StatusOK || strings.Contains(body, otherSecret[len("whsec_"):]) {
 		t.Fatalf("rotate: %d %s: want 200, and a secret the caller gave is not echoed", status, body)
 	}
-	emit(t, base, "x", nil)
-	d := receive(t, got)
+	bustest.Emit(t, base, "x", nil)
+	d := hook.Next(t)
 	if err := verifies(d, givenSecret); err == nil {
 		t.Error("the leaked secret must not sign any more")
 	}
@@ -193,18 +208,19 @@ func TestARotationCanEndTheOldSecretAtOnce(t *testing.T) {
 }
 
 func TestARouteMayTurnSigningOff(t *testing.T) {
-	hookURL, got := webhook(t, nil)
-	base, b := startBus(t, bus.Config{})
-	r := route("unsigned", hookURL, "")
+	hook := bustest.NewWebhook(t, nil)
+	srv := bustest.Start(t, bus.Config{})
+	base, b := srv.URL, srv.Bus
+	r := route("unsigned", hook.URL, "")
 	r.Target.HTTP.Signing = &router.Signing{Disabled: true}
 	saved := putRoute(t, b, r)
 	if s := saved.Target.HTTP.Signing; s == nil || !s.Disabled || s.Secret != "" {
 		t.Errorf("saved signing = %+v: want disabled and no secret generated", s)
 	}
-	emit(t, base, "u", nil)
-	d := receive(t, got)
+	bustest.Emit(t, base, "u", nil)
+	d := hook.Next(t)
 	for _, h := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
-		if v := d.header.Get(h); v != "" {
+		if v := d.Header.Get(h); v != "" {
 			t.Errorf("%s = %q on a route with signing disabled; want none", h, v)
 		}
 	}
@@ -217,7 +233,7 @@ func TestARouteMayTurnSigningOff(t *testing.T) {
 // A bad secret is refused with the field named, and the message does not
 // repeat it (it may be a real secret with a typo).
 func TestABadSecretIsRefusedWithoutRepeatingIt(t *testing.T) {
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 	for _, secret := range []string{"whsec_dG9vLXNob3J0", "not-a-whsec-secret-at-all-but-long", "whsec_!!notbase64!!notbase64!!notbase64"} {
 		status, body := do(t, http.MethodPut, base+"/v1/routes/bad", `{"target":{"http":{"url":"http://127.0.0.1:9/","signing":{"secret":"`+secret+`"}}}}`)
 		if status != http.StatusBadRequest || !strings.Contains(body, "target.http.signing.secret") || strings.Contains(body, secret) {
@@ -232,12 +248,12 @@ func TestABadSecretIsRefusedWithoutRepeatingIt(t *testing.T) {
 
 func TestAConfigRouteReadsItsSecretFromTheEnvironment(t *testing.T) {
 	t.Setenv("TEST_ROUTE_SECRET", givenSecret)
-	hookURL, got := webhook(t, nil)
-	r := route("from-config", hookURL, "")
+	hook := bustest.NewWebhook(t, nil)
+	r := route("from-config", hook.URL, "")
 	r.Target.HTTP.Signing = &router.Signing{SecretEnv: "TEST_ROUTE_SECRET"}
-	base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
-	emit(t, base, "c", nil)
-	if err := verifies(receive(t, got), givenSecret); err != nil {
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+	bustest.Emit(t, base, "c", nil)
+	if err := verifies(hook.Next(t), givenSecret); err != nil {
 		t.Errorf("a config route must sign with the secret of its secret_env: %v", err)
 	}
 	status, body := do(t, http.MethodGet, base+"/v1/routes/from-config", "")
@@ -283,7 +299,7 @@ func TestTargetCredentialsAreSentAndNeverShown(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan bool, 4)
 			hook := newHook(t, func(w http.ResponseWriter, r *http.Request) { got <- tc.check(r) })
-			base, _ := startBus(t, bus.Config{})
+			base := bustest.Start(t, bus.Config{}).URL
 			put := func(auth string) (int, string) {
 				return do(t, http.MethodPut, base+"/v1/routes/authed", `{"target":{"http":{"url":"`+hook+`","auth":`+auth+`}}}`)
 			}
@@ -295,7 +311,7 @@ func TestTargetCredentialsAreSentAndNeverShown(t *testing.T) {
 				if status >= 300 || strings.Contains(body, tc.secret) {
 					t.Fatalf("write %d: %d %s; want success, credential not shown", i, status, body)
 				}
-				emit(t, base, fmt.Sprint("a", i), nil)
+				bustest.Emit(t, base, fmt.Sprint("a", i), nil)
 				select {
 				case ok := <-got:
 					if !ok {

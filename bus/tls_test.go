@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/internal/testpki"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -57,7 +60,7 @@ func replaceFile(t *testing.T, path string, b []byte) {
 func TestBusServesHTTPSWithTheConfiguredCertificate(t *testing.T) {
 	ca := testpki.NewCA(t, "test-ca")
 	pair := ca.Issue(t, "bus-one")
-	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile}})
+	base := bustest.Start(t, bus.Config{TLS: bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile}}).URL
 	if !strings.HasPrefix(base, "https://") {
 		t.Fatalf("a bus with tls.cert_file must serve HTTPS, got %s", base)
 	}
@@ -84,7 +87,7 @@ func TestRenewedCertificateIsServedWithoutRestart(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	replaceFile(t, certFile, old.CertPEM)
 	replaceFile(t, keyFile, old.KeyPEM)
-	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: certFile, KeyFile: keyFile}})
+	base := bustest.Start(t, bus.Config{TLS: bus.TLSConfig{CertFile: certFile, KeyFile: keyFile}}).URL
 	client := httpsClient(ca)
 	if cn, err := servedCommonName(client, base); err != nil || cn != "before-renewal" {
 		t.Fatalf("before renewal: served %q (%v), want before-renewal", cn, err)
@@ -93,7 +96,7 @@ func TestRenewedCertificateIsServedWithoutRestart(t *testing.T) {
 	renewed := ca.Issue(t, "after-renewal")
 	replaceFile(t, keyFile, renewed.KeyPEM)
 	replaceFile(t, certFile, renewed.CertPEM)
-	waitFor(t, "a new connection to see the renewed certificate", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a new connection to see the renewed certificate", func() bool {
 		cn, err := servedCommonName(client, base)
 		return err == nil && cn == "after-renewal"
 	})
@@ -106,7 +109,7 @@ func TestCertificateThatDoesNotLoadKeepsThePreviousOneServed(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	replaceFile(t, certFile, good.CertPEM)
 	replaceFile(t, keyFile, good.KeyPEM)
-	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: certFile, KeyFile: keyFile}})
+	base := bustest.Start(t, bus.Config{TLS: bus.TLSConfig{CertFile: certFile, KeyFile: keyFile}}).URL
 
 	replaceFile(t, certFile, ca.Issue(t, "other").CertPEM) // its key is not keyFile's
 	cn, err := servedCommonName(httpsClient(ca), base)
@@ -119,7 +122,7 @@ func TestClientCertificateIsRequiredWhenConfigured(t *testing.T) {
 	ca := testpki.NewCA(t, "test-ca")
 	clients := testpki.NewCA(t, "client-ca")
 	server := ca.Issue(t, "bus")
-	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile, ClientCAFile: clients.File}})
+	base := bustest.Start(t, bus.Config{TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile, ClientCAFile: clients.File}}).URL
 
 	if _, err := httpsClient(ca).Get(base + "/healthz"); err == nil {
 		t.Fatal("a client without a certificate got in, though tls.client_ca_file with the default client_auth: require must refuse it")
@@ -143,8 +146,8 @@ func TestVerifyIfGivenLetsClientsWithoutACertificateIn(t *testing.T) {
 	ca := testpki.NewCA(t, "test-ca")
 	clients := testpki.NewCA(t, "client-ca")
 	server := ca.Issue(t, "bus")
-	base, _ := startBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
-		ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven}})
+	base := bustest.Start(t, bus.Config{TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
+		ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven}}).URL
 
 	resp, err := httpsClient(ca).Get(base + "/healthz")
 	if err != nil {
@@ -238,13 +241,14 @@ func TestVerifiedClientCertificateIdentifiesTheCallerForTheACL(t *testing.T) {
 	ca := testpki.NewCA(t, "test-ca")
 	clients := testpki.NewCA(t, "client-ca")
 	server := ca.Issue(t, "bus")
-	base, b := startBus(t, bus.Config{
+	srv := bustest.Start(t, bus.Config{
 		TLS: bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
 			ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven},
 		Auth:   &auth.Config{ClientCerts: true},
 		Buses:  []router.Bus{{Name: "shop", ACL: &auth.ACL{Emit: []auth.Grant{{Groups: []string{"shop"}}}}}},
 		Routes: []router.Route{{Name: "orders", Bus: "shop", Paused: true, Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}}}},
 	})
+	base, b := srv.URL, srv.Bus
 	emit := func(client *http.Client, id string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, base+"/buses/shop/events", strings.NewReader(`{}`))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 )
 
 // interopDir holds the receiver written with the standardwebhooks npm
@@ -141,7 +142,7 @@ func (r *jsReceiver) verdictOf(t *testing.T, id string) []bool {
 // during the overlap with either secret, and after it with the new one only.
 func TestAStandardWebhooksReceiverVerifiesDeliveriesAcrossARotation(t *testing.T) {
 	rec := startJSReceiver(t)
-	base, _ := startBus(t, bus.Config{})
+	base := bustest.Start(t, bus.Config{}).URL
 
 	// The receiver is no rubber stamp: a forged signature fails.
 	forged := "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItdGhlLWludGVyb3AtdGVzdA=="
@@ -164,7 +165,7 @@ func TestAStandardWebhooksReceiverVerifiesDeliveriesAcrossARotation(t *testing.T
 	first := decodeRoute(t, body).Target.HTTP.Signing.Secret
 
 	rec.hold(t, first)
-	emit(t, base, "before", nil)
+	bustest.Emit(t, base, "before", nil)
 	if got := rec.verdictOf(t, "before"); len(got) != 1 || !got[0] {
 		t.Errorf("before the rotation, verdicts = %v; want [true]: standardwebhooks must accept the bus's signature", got)
 	}
@@ -175,7 +176,7 @@ func TestAStandardWebhooksReceiverVerifiesDeliveriesAcrossARotation(t *testing.T
 	}
 	second := decodeRoute(t, body).Target.HTTP.Signing.Secret
 	rec.hold(t, first, second)
-	emit(t, base, "during", nil)
+	bustest.Emit(t, base, "during", nil)
 	if got := rec.verdictOf(t, "during"); len(got) != 2 || !got[0] || !got[1] {
 		t.Errorf("during the overlap, verdicts with [old, new] = %v; want [true true]: a receiver on either secret must accept", got)
 	}
@@ -183,7 +184,7 @@ func TestAStandardWebhooksReceiverVerifiesDeliveriesAcrossARotation(t *testing.T
 	if status, body := do(t, http.MethodDelete, base+"/v1/routes/interop/signing-secret/previous", ""); status != http.StatusOK {
 		t.Fatalf("expire previous: %d %s", status, body)
 	}
-	emit(t, base, "after", nil)
+	bustest.Emit(t, base, "after", nil)
 	if got := rec.verdictOf(t, "after"); len(got) != 2 || got[0] || !got[1] {
 		t.Errorf("after the overlap, verdicts with [old, new] = %v; want [false true]", got)
 	}

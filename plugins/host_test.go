@@ -13,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/plugins/proto"
 	sdkplugin "github.com/eventbus-go/eventbus/sdk/plugin"
 )
@@ -168,7 +169,7 @@ func TestCrashFailsWhatIsInFlightAndRestarts(t *testing.T) {
 			errs <- err
 		}()
 	}
-	eventually(t, 5*time.Second, "50 deliveries in flight", func() bool {
+	testkit.Eventually(t, 5*time.Second, "50 deliveries in flight", func() bool {
 		st, _ := h.Stats("p")
 		return st.InFlight == n
 	})
@@ -178,7 +179,7 @@ func TestCrashFailsWhatIsInFlightAndRestarts(t *testing.T) {
 			t.Fatalf("delivery in flight to a crashed plugin = %v; want an error saying to deliver again", err)
 		}
 	}
-	eventually(t, 5*time.Second, "the instance restarted", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the instance restarted", func() bool {
 		st, _ := h.Stats("p")
 		return st.Restarts == 1 && st.Ready == 1
 	})
@@ -278,7 +279,7 @@ func TestUnansweredDeliveryIsHungAtItsOwnDeadline(t *testing.T) {
 	if took < timeout-50*time.Millisecond || took > 2*timeout {
 		t.Errorf("hang found after %s; want at the delivery's own deadline, %s (the given-up delivery's deadline must not count)", took, timeout)
 	}
-	eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
 		st, _ := h.Stats("p")
 		return st.Restarts == 1 && st.Ready == 1
 	})

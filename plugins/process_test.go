@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 func readPID(t *testing.T, file string) int {
@@ -91,7 +93,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, 30*time.Second, "1,000 deliveries in flight", func() bool {
+	testkit.Eventually(t, 30*time.Second, "1,000 deliveries in flight", func() bool {
 		st, _ := h.Stats("sleepy")
 		return st.InFlight == events
 	})
@@ -138,7 +140,7 @@ func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 	if detected > 2*timeout {
 		t.Errorf("hang detected after %s, want at the %s timeout", detected, timeout)
 	}
-	eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the hung instance replaced", func() bool {
 		st, _ := h.Stats("hangs")
 		return st.Restarts == 1 && st.Ready == 1
 	})

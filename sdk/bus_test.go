@@ -1,11 +1,7 @@
 package sdk_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -14,62 +10,26 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
-// startBus runs a bus in this process and returns a client for it.
-func startBus(t *testing.T) *sdk.Client {
+// busClient runs a bus in this process until the test ends and returns a
+// client for it.
+func busClient(t *testing.T) *sdk.Client {
 	t.Helper()
-	c, err := sdk.New(serveBus(t, bus.Config{}), sdk.Options{})
+	c, err := sdk.New(bustest.Start(t, bus.Config{}).URL, sdk.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// serveBus runs a bus with cfg in this process until the test ends and
-// returns its base URL.
-func serveBus(t *testing.T, cfg bus.Config) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	})
-	if cfg.TLS.Enabled() {
-		return "https://" + ln.Addr().String()
-	}
-	return "http://" + ln.Addr().String()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Against a real bus: a route whose target always fails dead-letters the
 // event; stats count it, the DLQ lists it, redrive puts it back.
 func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
-	c := startBus(t)
+	c := busClient(t)
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }))
 	defer failing.Close()
 
@@ -91,7 +51,7 @@ func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
 		t.Fatalf("Emit = %+v, %v; want stored on route orders", res, err)
 	}
 
-	eventually(t, "the event dead-lettered", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the event dead-lettered", func() bool {
 		st, err := c.RouteStats(t.Context(), "orders")
 		return err == nil && st.DeadLettered == 1
 	})
@@ -120,7 +80,7 @@ func TestAgainstABusRoutesStatsDeadLettersAndRedrive(t *testing.T) {
 // Against a real bus: CreateRoute and CreateBus create, and refuse with 409
 // what exists, leaving it as it was.
 func TestAgainstABusCreateNeverReplaces(t *testing.T) {
-	c := startBus(t)
+	c := busClient(t)
 	route := sdk.Route{Name: "orders", Target: sdk.Target{HTTP: &sdk.HTTPTarget{URL: "http://127.0.0.1:9/orders"}}}
 	saved, err := c.CreateRoute(t.Context(), route)
 	if err != nil || saved.Version != 1 || saved.Origin != "api" {

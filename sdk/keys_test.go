@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -18,10 +19,10 @@ import (
 func TestClientWithTokenAuthenticatesAndManagesKeys(t *testing.T) {
 	adminKey := auth.GenerateKey()
 	t.Setenv("EVENTBUS_SDK_TEST_ADMIN_KEY", adminKey)
-	base := serveBus(t, bus.Config{
+	base := bustest.Start(t, bus.Config{
 		Auth:  &auth.Config{Admins: []string{"admins"}, APIKeys: []auth.APIKeyConfig{{Name: "ops", KeyEnv: "EVENTBUS_SDK_TEST_ADMIN_KEY", Groups: []string{"admins"}}}},
 		Buses: []router.Bus{{Name: "shop", ACL: &auth.ACL{Emit: []auth.Grant{{Groups: []string{"shop"}}}}}},
-	})
+	}).URL
 	ctx := context.Background()
 	anonymous, _ := sdk.New(base, sdk.Options{Bus: "shop"})
 	if _, err := anonymous.Emit(ctx, sampleEvent("1")); !sdk.IsUnauthenticated(err) {
@@ -62,7 +63,7 @@ func sampleEvent(id string) event.Event {
 // A bus's ACL reads back through the SDK as it was written, in either
 // form of emit grant.
 func TestBusACLRoundTrips(t *testing.T) {
-	c := startBus(t)
+	c := busClient(t)
 	acl := &sdk.ACL{
 		Emit:   []sdk.EmitGrant{{Groups: []string{"shop"}}, {Groups: []string{"partners"}, Types: []string{"order.*"}}},
 		Manage: []string{"admins"},

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testpki"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -13,7 +14,7 @@ import (
 func TestClientReachesATLSBusThroughItsCAFile(t *testing.T) {
 	ca := testpki.NewCA(t, "bus-ca")
 	pair := ca.Issue(t, "bus")
-	base := serveBus(t, bus.Config{TLS: bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile}})
+	base := bustest.Start(t, bus.Config{TLS: bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile}}).URL
 
 	c, err := sdk.New(base, sdk.Options{CAFile: ca.File})
 	if err != nil {

@@ -15,6 +15,9 @@
 //     byte more is refused with InvalidArgument;
 //   - concurrent publishers lose nothing; shutting a subscription down twice,
 //     with deliveries in flight, is harmless;
+//   - a channel named <channel>.dlq keeps a message moved there (published,
+//     then the original acked) with its metadata, through a look-and-nack
+//     listing, until an ack removes it: the bus's dead letters;
 //   - when the Harness can take the backend away (Outage), the adapter
 //     answers Unavailable meanwhile and recovers on its own when it returns.
 //
@@ -22,9 +25,10 @@
 // backend's Capabilities and the Harness, and a subtest that does not apply
 // skips saying why: per-key ordering is checked only when
 // Capabilities.Ordering is declared, MetaDeliverAt only when
-// Capabilities.Delay is. Dead-lettering after a maximum number of
-// attempts belongs to the bus's delivery work; its subtest is named here and
-// skips until adapters.Capabilities declares it.
+// Capabilities.Delay is. When to dead-letter (after a route's max_attempts,
+// or on a target's verdict) is the bus's decision, made the same way on
+// every backend and tested in package bus; what the backend must do for it
+// is the dead-letter subtest.
 //
 // Every subtest works on channels of its own, with unique names, and deletes
 // them, shuts its topics and subscriptions down and closes its backend when
@@ -89,7 +93,7 @@ func Run(t *testing.T, h Harness) {
 		{"MaxMessageSizeAcceptedOneByteMoreRefused", testMaxMessageSize},
 		{"ConcurrentPublishersLoseNothing", testConcurrentPublishers},
 		{"ShutdownTwiceWithDeliveriesInFlightIsHarmless", testShutdownTwice},
-		{"DeadLettersAfterMaxAttempts", testDeadLetter},
+		{"DeadLetterChannelKeepsWhatTheBusMovesThere", testDeadLetterChannel},
 		{"OrderingKeyKeepsOrder", testOrderingKey},
 		{"DeliverAtHoldsMessageWithoutBlockingOthers", testDeliverAt},
 	}

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 // env is one subtest's backend and the helpers that clean up after it.
@@ -147,33 +147,10 @@ func receive(t *testing.T, sub *pubsub.Subscription, why string) *pubsub.Message
 	return m
 }
 
-// eventually polls check until it returns nil or timeout passes, and fails
-// with the last error.
-func eventually(t *testing.T, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		select {
-		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatalf("test ended while waiting: %v", err)
-		}
-	}
-}
-
 // depthIs polls until the channel's depth is want.
 func (e *env) depthIs(t *testing.T, channel string, want int64, why string) {
 	t.Helper()
-	eventually(t, settleTimeout, func() error {
+	testkit.EventuallyNoError(t, settleTimeout, func() error {
 		got, err := e.b.Depth(stepCtx(t), channel)
 		if err != nil {
 			return fmt.Errorf("Depth(%q): %w", channel, err)

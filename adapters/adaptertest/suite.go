@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/router"
 )
 
 func testRoundTrip(t *testing.T, e *env) {
@@ -410,10 +413,44 @@ func testShutdownTwice(t *testing.T, e *env) {
 	e.depthIs(t, ch, 3, "the three deliveries in flight at Shutdown must be back in the channel")
 }
 
-// testDeadLetter is where dead-lettering after a route's max attempts will be
-// proved, once the delivery work declares it in adapters.Capabilities.
-func testDeadLetter(t *testing.T, _ *env) {
-	t.Skip("adapters.Capabilities declares no dead-letter support yet: the delivery work adds the flag and this test")
+// testDeadLetterChannel checks what the bus's dead-lettering needs of every
+// backend: a channel named <channel>.dlq to which the bus moves a message it
+// gives up on (publishes a copy, then acks the original) keeps it with its
+// metadata; a listing, which looks and nacks, leaves it there; a redrive,
+// which acks, removes it.
+func testDeadLetterChannel(t *testing.T, e *env) {
+	ch := e.channel(t)
+	dlq := ch + router.DeadLetterSuffix
+	if err := e.b.EnsureChannel(stepCtx(t), dlq); err != nil {
+		t.Fatalf("EnsureChannel(%q): %v; the bus provisions every route's dead-letter channel under this name", dlq, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		defer cancel()
+		if err := e.b.DeleteChannel(ctx, dlq); err != nil {
+			t.Errorf("cleanup: DeleteChannel(%q): %v", dlq, err)
+		}
+	})
+	send(t, e.topic(t, ch), message("doomed", []byte("doomed")))
+	orig := receive(t, e.subscription(t, ch, adapters.SubscriptionOptions{}), "a published message must be delivered")
+	moved := &pubsub.Message{Body: orig.Body, Metadata: maps.Clone(orig.Metadata)}
+	moved.Metadata[adapters.MetaAttempts] = "3"
+	send(t, e.topic(t, dlq), moved)
+	orig.Ack()
+	e.depthIs(t, ch, 0, "a dead-lettered message is acked on its channel and must leave it")
+
+	reader := e.subscription(t, dlq, adapters.SubscriptionOptions{})
+	m := receive(t, reader, "a dead letter must be readable on <channel>.dlq")
+	if id, attempts := m.Metadata["id"], m.Metadata[adapters.MetaAttempts]; id != "doomed" || attempts != "3" || string(m.Body) != "doomed" {
+		t.Fatalf("dead letter id %q, attempts %q, body %q; want doomed, 3, doomed: a dead letter keeps the event and why it was given up", id, attempts, m.Body)
+	}
+	m.Nack() // listing the dead letters looks and puts back
+	again := receive(t, reader, "a dead letter a listing put back must still be there")
+	if id := again.Metadata["id"]; id != "doomed" {
+		t.Fatalf("after a listing received %q, want the dead letter doomed again", id)
+	}
+	again.Ack() // a redrive takes it away
+	e.depthIs(t, dlq, 0, "a redriven dead letter must leave the dead-letter channel")
 }
 
 // testOrderingKey checks what Capabilities.Ordering promises: messages
@@ -498,7 +535,7 @@ func testOutage(t *testing.T, e *env, o *Outage) {
 	}
 
 	const why = "while the backend is away the bus must answer 503, not hang or lose the event"
-	eventually(t, settleTimeout, func() error {
+	testkit.EventuallyNoError(t, settleTimeout, func() error {
 		if err := e.b.Ping(stepCtx(t)); adapters.CodeOf(err) != adapters.Unavailable {
 			return fmt.Errorf("Ping = %v, want code unavailable: %s", err, why)
 		}
@@ -514,7 +551,7 @@ func testOutage(t *testing.T, e *env, o *Outage) {
 		t.Fatalf("Outage.Start: %v", err)
 	}
 	restarted = true
-	eventually(t, settleTimeout, func() error {
+	testkit.EventuallyNoError(t, settleTimeout, func() error {
 		if err := e.b.Ping(stepCtx(t)); err != nil {
 			return fmt.Errorf("Ping after the backend returned = %v, want nil: the adapter must reconnect by itself", err)
 		}

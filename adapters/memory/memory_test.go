@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"net/url"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 func TestConformance(t *testing.T) {
@@ -82,13 +82,7 @@ func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 		got <- time.Now()
 	}()
 	// Publish only once the receiver is parked on the channel.
-	deadline := time.Now().Add(5 * time.Second)
-	for !hasWaiter(ch) {
-		if time.Now().After(deadline) {
-			t.Fatal("the receiver never started waiting on the empty channel")
-		}
-		runtime.Gosched()
-	}
+	testkit.Eventually(t, 5*time.Second, "the receiver to wait on the empty channel", func() bool { return hasWaiter(ch) })
 
 	sent := time.Now()
 	top := &topic{ch: ch}

@@ -16,6 +16,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 // brokerURL is the broker the tests use, from EVENTBUS_TEST_RABBIT: a
@@ -125,17 +126,12 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 		}
 		m.Nack()
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
-		n, err := b.Depth(ctx, ch+".dlq")
-		if err == nil && n == 1 {
-			break
+	testkit.EventuallyNoError(t, 10*time.Second, func() error {
+		if n, err := b.Depth(ctx, ch+".dlq"); err != nil || n != 1 {
+			return fmt.Errorf("Depth(%s.dlq) = %d, %v; want 1: a message nacked past delivery_limit must be dead-lettered, not requeued forever", ch, n, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Depth(%s.dlq) = %d, %v; want 1: a message nacked past delivery_limit must be dead-lettered, not requeued forever", ch, n, err)
-		}
-	}
+		return nil
+	})
 	// The bus ensures a route's dead-letter channel by name too: that
 	// declares what EnsureChannel(ch) declared, and keeps its messages.
 	if err := b.EnsureChannel(ctx, ch+".dlq"); err != nil {
@@ -197,17 +193,16 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 		got[m.Metadata["id"]]++
 		m.Ack()
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+	testkit.EventuallyNoError(t, 10*time.Second, func() error {
 		err := send("c")
-		if err == nil {
-			break
+		if err != nil && adapters.CodeOf(err) != adapters.Unavailable {
+			t.Fatalf("Send after reconnecting: %v; want success, or Unavailable until the backend is back", err)
 		}
-		if adapters.CodeOf(err) != adapters.Unavailable || time.Now().After(deadline) {
-			t.Fatalf("Send after reconnecting: %v; want success once the backend is back", err)
+		if err != nil {
+			return fmt.Errorf("Send after reconnecting: %v; want success once the backend is back", err)
 		}
-	}
+		return nil
+	})
 	if m := receive(); m.Metadata["id"] != "c" {
 		t.Fatalf("received %q, want c: a and b were acked on the new channel and must not come back", m.Metadata["id"])
 	} else {

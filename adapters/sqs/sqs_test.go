@@ -20,6 +20,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/sqs"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 // endpointURL is the SQS endpoint the tests use, from EVENTBUS_TEST_SQS
@@ -199,20 +200,17 @@ func TestRedriveMovesAPoisonMessageToTheDeadLetterChannel(t *testing.T) {
 		}
 		m.Nack()
 	}
-	for deadline := time.Now().Add(15 * time.Second); ; {
+	testkit.EventuallyNoError(t, 15*time.Second, func() error {
 		// SQS moves the message when a receive finds it past the count.
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
 		if m, err := sub.Receive(ctx); err == nil {
 			m.Nack()
 			t.Fatalf("received %s a third time: max_receive_count=2 must dead-letter it", m.Metadata["id"])
 		}
-		cancel()
-		n, err := b.Depth(t.Context(), ch+".dlq")
-		if err == nil && n == 1 {
-			return
+		if n, err := b.Depth(t.Context(), ch+".dlq"); err != nil || n != 1 {
+			return fmt.Errorf("Depth(%s.dlq) = %d, %v; want 1: a message received max_receive_count times must be dead-lettered", ch, n, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Depth(%s.dlq) = %d, %v; want 1: a message received max_receive_count times must be dead-lettered", ch, n, err)
-		}
-	}
+		return nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/bus/store/storetest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 // notifyWithin is how soon a store must announce another store's write.
@@ -167,13 +168,9 @@ func TestPostgresCloseStopsListening(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(listenerPIDs(t, conn, table)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the listening connection is still open 5s after Close")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the server, not synchronising
-	}
+	testkit.Eventually(t, 5*time.Second, "the listening connection to close after Close", func() bool {
+		return len(listenerPIDs(t, conn, table)) == 0
+	})
 }
 
 func TestPostgresOpenErrorNamesTable(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -229,18 +231,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// eventually polls cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // tail adds its own route, prints what the bus delivers, and removes the
 // route when it stops.
 func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
@@ -255,10 +245,10 @@ func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
 		_, list, _ := runCLI(t, "routes", "list", "--url", url)
 		return strings.Count(list, `"tail-`)
 	}
-	eventually(t, "the tail route", func() bool { return routeCount() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the tail route", func() bool { return routeCount() == 1 })
 
 	runCLI(t, "emit", "--url", url, "--type", "greeting", "--source", "test", "--id", "hello-1", "--data", `{"to":"world"}`)
-	eventually(t, "the event in tail's output", func() bool { return strings.Contains(out.String(), `"id":"hello-1"`) })
+	testkit.Eventually(t, 10*time.Second, "the event in tail's output", func() bool { return strings.Contains(out.String(), `"id":"hello-1"`) })
 	if line := out.String(); !strings.Contains(line, `"data":{"to":"world"}`) || !strings.Contains(line, `"type":"greeting"`) {
 		t.Errorf("tail printed %s, want the event's type and data", line)
 	}
@@ -314,7 +304,7 @@ func TestDLQCommands(t *testing.T) {
 	os.WriteFile(file, []byte("name: picky\ntarget: {http: {url: '"+hook.URL+"'}}\n"), 0o644)
 	runCLI(t, "routes", "apply", "-f", file, "--url", url)
 	runCLI(t, "emit", "--url", url, "--type", "t", "--source", "s", "--id", "dl-1")
-	eventually(t, "the dead letter", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the dead letter", func() bool {
 		_, out, _ := runCLI(t, "dlq", "list", "picky", "--url", url)
 		return strings.Contains(out, `"dl-1"`) && strings.Contains(out, "not today")
 	})

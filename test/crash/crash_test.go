@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 // The load: events in all, how many emitters post them, and the pace of
@@ -92,21 +94,21 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 		wg.Go(func() { emit(ctx, base, &next, &accepted) })
 	}
 	for i, at := range killAt {
-		waitUntil(t, 60*time.Second, func() string {
+		testkit.EventuallyNoError(t, 60*time.Second, func() error {
 			if n := accepted.count(); n < at {
-				return fmt.Sprintf("%d events accepted, waiting for %d before kill %d", n, at, i+1)
+				return fmt.Errorf("%d events accepted, waiting for %d before kill %d", n, at, i+1)
 			}
-			return ""
+			return nil
 		})
 		bus.kill(t)
 		t.Logf("SIGKILL %d after %d events accepted", i+1, accepted.count())
 		bus = startBus(t, exe, config, dir, base)
 	}
-	waitUntil(t, 60*time.Second, func() string {
+	testkit.EventuallyNoError(t, 60*time.Second, func() error {
 		if n := accepted.count(); n < totalEvents {
-			return fmt.Sprintf("%d of %d events accepted", n, totalEvents)
+			return fmt.Errorf("%d of %d events accepted", n, totalEvents)
 		}
-		return ""
+		return nil
 	})
 	stopEmitting()
 	wg.Wait()
@@ -114,7 +116,7 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 	ids := accepted.all()
 	var delivered, duplicated, lost int
 	var missing []string
-	waitUntilOrNot(settleWait, func() bool {
+	testkit.Poll(settleWait, 500*time.Millisecond, func() bool {
 		dead := deadLetterIDs(t, base, routeName)
 		delivered, duplicated, missing = target.tally(ids, dead)
 		return len(missing) == 0
@@ -221,7 +223,7 @@ func startBus(t *testing.T, exe, config, dir, base string) *busProcess {
 		_ = cmd.Wait()
 		close(p.exited)
 	}()
-	waitUntil(t, 30*time.Second, func() string {
+	testkit.EventuallyNoError(t, 30*time.Second, func() error {
 		select {
 		case <-p.exited:
 			t.Fatalf("the bus exited before it was ready:%s", p.logTail())
@@ -229,13 +231,13 @@ func startBus(t *testing.T, exe, config, dir, base string) *busProcess {
 		}
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
-			return fmt.Sprintf("GET /readyz: %v", err)
+			return fmt.Errorf("GET /readyz: %v", err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Sprintf("GET /readyz: %s", resp.Status)
+			return fmt.Errorf("GET /readyz: %s", resp.Status)
 		}
-		return ""
+		return nil
 	})
 	return p
 }
@@ -430,34 +432,5 @@ func deleteRoute(t *testing.T, base, route string) {
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		t.Errorf("deleting route %s: %s", route, resp.Status)
-	}
-}
-
-// waitUntil polls cond every 20 ms until it returns "", failing with what it
-// last said after timeout.
-func waitUntil(t *testing.T, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, why)
-		}
-		<-tick.C
-	}
-}
-
-// waitUntilOrNot polls done every 500 ms until it holds or timeout passes.
-func waitUntilOrNot(timeout time.Duration, done func() bool) {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for !done() && time.Now().Before(deadline) {
-		<-tick.C
 	}
 }

@@ -2,10 +2,13 @@ package wakeup
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
 func TestBroadcastWakesEveryWaiter(t *testing.T) {
@@ -20,22 +23,17 @@ func TestBroadcastWakesEveryWaiter(t *testing.T) {
 			woke <- s.Wait(context.Background(), &mu, time.Minute)
 		}()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// Broadcast once every waiter waits, in the same critical section as
+	// the count, so none can be missed.
+	testkit.Eventually(t, 5*time.Second, "every waiter to start waiting", func() bool {
 		mu.Lock()
-		n := s.Waiters()
-		if n == waiters {
-			s.Broadcast()
+		defer mu.Unlock()
+		if s.Waiters() != waiters {
+			return false
 		}
-		mu.Unlock()
-		if n == waiters {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the waiters never started waiting")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		s.Broadcast()
+		return true
+	})
 	for range waiters {
 		select {
 		case ok := <-woke:
@@ -76,13 +74,13 @@ func TestNotifyWakesOnlyAsManyAsAsked(t *testing.T) {
 				woke <- i
 			}
 		}()
-		// Wait until this waiter is queued, so the order is known.
-		for s.Waiters() == i {
-			mu.Unlock()
-			time.Sleep(time.Millisecond)
-			mu.Lock()
-		}
 		mu.Unlock()
+		// Wait until this waiter is queued, so the order is known.
+		testkit.Eventually(t, 5*time.Second, fmt.Sprintf("waiter %d to queue", i), func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return s.Waiters() > i
+		})
 	}
 	mu.Lock()
 	s.Notify(2)

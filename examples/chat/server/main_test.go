@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,38 +14,20 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
-// startBus runs a bus with the example's bus.yaml, its route delivering to
+// startChatBus runs a bus with the example's bus.yaml, its route delivering to
 // hook, until the test ends, and returns its URL.
-func startBus(t *testing.T, hook string) string {
+func startChatBus(t *testing.T, hook string) string {
 	t.Helper()
 	cfg, err := bus.LoadConfig("../bus.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Routes[0].Target.HTTP.URL = hook
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	return bustest.Start(t, cfg).URL
 }
 
 // startBrowser starts a headless Chromium for the test and returns a
@@ -165,7 +144,7 @@ func TestTabsInARoomSeeItsMessagesInOrderAndNoOtherRoomDoes(t *testing.T) {
 	s := newServer(nil)
 	web := httptest.NewServer(s.handler())
 	t.Cleanup(web.Close)
-	busURL := startBus(t, web.URL+"/hooks/chat")
+	busURL := startChatBus(t, web.URL+"/hooks/chat")
 	t.Cleanup(s.close) // before the bus and the web server stop: end the event streams
 	var err error
 	if s.bus, err = sdk.New(busURL, sdk.Options{}); err != nil {

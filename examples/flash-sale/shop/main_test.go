@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -35,25 +33,7 @@ func TestFlashSaleQueuesTheFirst100AndSellsOutTheRest(t *testing.T) {
 			cfg.Routes[i].Target.HTTP.URL = web.URL + "/sold-out"
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	})
+	srv := bustest.Start(t, cfg)
 	// Our own transport, to close its spare connections before the bus
 	// stops: net/http's Shutdown gives a connection that never sent a
 	// request 5 s before it counts as idle.
@@ -64,7 +44,7 @@ func TestFlashSaleQueuesTheFirst100AndSellsOutTheRest(t *testing.T) {
 		s.endSale()
 		tr.CloseIdleConnections()
 	})
-	if s.bus, err = sdk.New("http://"+ln.Addr().String(), sdk.Options{HTTPClient: &http.Client{Transport: tr}}); err != nil {
+	if s.bus, err = sdk.New(srv.URL, sdk.Options{HTTPClient: &http.Client{Transport: tr}}); err != nil {
 		t.Fatal(err)
 	}
 

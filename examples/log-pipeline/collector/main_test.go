@@ -2,11 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -82,26 +81,8 @@ func TestEveryLogEventIsStoredInBatches(t *testing.T) {
 	cfg.Plugins[0].Cmd = bin
 	cfg.Plugins[0].Env = map[string]string{"STORE_FILE": file}
 	cfg.Routes[0].Backend = kafkaURL(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	})
-	client, err := sdk.New("http://"+ln.Addr().String(), sdk.Options{})
+	srv := bustest.Start(t, cfg)
+	client, err := sdk.New(srv.URL, sdk.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +94,15 @@ func TestEveryLogEventIsStoredInBatches(t *testing.T) {
 	}
 	emitted := time.Since(start)
 
-	deadline := time.Now().Add(25 * time.Second)
-	lines, distinct, batches := stored(t, file)
-	for len(distinct) < total {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d log events stored after 25s", len(distinct), total)
+	var lines int
+	var distinct map[string]bool
+	var batches map[int64]int
+	testkit.EventuallyNoError(t, 25*time.Second, func() error {
+		if lines, distinct, batches = stored(t, file); len(distinct) < total {
+			return fmt.Errorf("%d of %d log events stored", len(distinct), total)
 		}
-		time.Sleep(50 * time.Millisecond)
-		lines, distinct, batches = stored(t, file)
-	}
+		return nil
+	})
 	largest := 0
 	for _, size := range batches {
 		largest = max(largest, size)

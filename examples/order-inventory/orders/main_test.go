@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -15,6 +12,8 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -29,7 +28,7 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 	// The order service first: the bus config needs its hook URL.
 	svc := newService(nil)
 	web := httptest.NewServer(svc.handler())
-	defer web.Close()
+	t.Cleanup(web.Close) // after the bus stops: Start registers its cleanup later
 
 	cfg, err := bus.LoadConfig("../bus.yaml")
 	if err != nil {
@@ -37,25 +36,8 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 	}
 	cfg.Plugins[0].Cmd = bin
 	cfg.Routes[1].Target.HTTP.URL = web.URL + "/hooks/stock"
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	}()
-	if svc.bus, err = sdk.New("http://"+ln.Addr().String(), sdk.Options{}); err != nil {
+	srv := bustest.Start(t, cfg)
+	if svc.bus, err = sdk.New(srv.URL, sdk.Options{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -75,12 +57,7 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted || created.OrderID == "" {
 			t.Fatalf("POST /orders %s: %d %+v; want 202 with an order id", tc.body, resp.StatusCode, created)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for state := ""; state != tc.want; {
-			if time.Now().After(deadline) {
-				t.Fatalf("order %s is %q after 10s; want %q", tc.body, state, tc.want)
-			}
-			time.Sleep(20 * time.Millisecond)
+		testkit.EventuallyNoError(t, 10*time.Second, func() error {
 			resp, err := http.Get(web.URL + "/orders/" + created.OrderID)
 			if err != nil {
 				t.Fatal(err)
@@ -88,7 +65,10 @@ func TestOrderIsReservedThroughTheInventoryPlugin(t *testing.T) {
 			var got struct{ State string }
 			_ = json.NewDecoder(resp.Body).Decode(&got)
 			resp.Body.Close()
-			state = got.State
-		}
+			if got.State != tc.want {
+				return fmt.Errorf("order %s is %q; want %q", tc.body, got.State, tc.want)
+			}
+			return nil
+		})
 	}
 }

@@ -2,11 +2,7 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,12 +13,14 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
-// startBus runs a bus with the example's bus.yaml, its mailer built
+// startSignupBus runs a bus with the example's bus.yaml, its mailer built
 // fresh and writing to outbox, failing each address's first attempt.
-func startBus(t *testing.T, outbox string) string {
+func startSignupBus(t *testing.T, outbox string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mailer")
 	if out, err := exec.Command("go", "build", "-o", bin, "../mailer").CombinedOutput(); err != nil {
@@ -34,32 +32,14 @@ func startBus(t *testing.T, outbox string) string {
 	}
 	cfg.Plugins[0].Cmd = bin
 	cfg.Plugins[0].Env = map[string]string{"MAILER_OUTBOX": outbox, "MAILER_FAIL_FIRST": "1"}
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	return bustest.Start(t, cfg).URL
 }
 
 // A sign-up answers at once; the mailer sends the code after the bus
 // retried past a failed first attempt.
 func TestSignupReturnsAtOnceAndTheMailerSendsTheCode(t *testing.T) {
 	outbox := filepath.Join(t.TempDir(), "outbox.jsonl")
-	busURL := startBus(t, outbox)
+	busURL := startSignupBus(t, outbox)
 	client, err := sdk.New(busURL, sdk.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +59,7 @@ func TestSignupReturnsAtOnceAndTheMailerSendsTheCode(t *testing.T) {
 	answered := time.Since(start)
 
 	var got struct{ To, Code string }
-	deadline := time.Now().Add(15 * time.Second)
-	for got.To == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("no verification email in the outbox after 15s")
-		}
+	testkit.Eventually(t, 15*time.Second, "a verification email in the outbox", func() bool {
 		if f, err := os.Open(outbox); err == nil {
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
@@ -91,8 +67,8 @@ func TestSignupReturnsAtOnceAndTheMailerSendsTheCode(t *testing.T) {
 			}
 			f.Close()
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return got.To != ""
+	})
 	t.Logf("sign-up answered in %s; email to %s with code %s after %s", answered, got.To, got.Code, time.Since(start))
 	if got.To != "ada@example.com" || len(got.Code) != 6 {
 		t.Errorf("email = %+v; want a 6-digit code to ada@example.com", got)

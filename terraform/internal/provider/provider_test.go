@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -123,20 +124,17 @@ func startBus(t *testing.T) string {
 // waitHealthy polls GET /healthz until the bus answers 200.
 func waitHealthy(t *testing.T, endpoint string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.EventuallyNoError(t, 30*time.Second, func() error {
 		resp, err := http.Get(endpoint + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("the bus at %s never answered /healthz with 200 (last error: %v)", endpoint, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bus at %s never answered /healthz with 200 (last error: %v)", endpoint, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("the bus at %s never answered /healthz with 200 (last answer: %s)", endpoint, resp.Status)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func newClient(t *testing.T, endpoint string) *sdk.Client {
