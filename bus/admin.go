@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -322,28 +321,12 @@ func handleTestPattern(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ex, err := TestPattern(router.Rule{Match: req.Match, Filters: req.Filters}, req.Event)
+	ex, err := router.TestPattern(router.Rule{Match: req.Match, Filters: req.Filters}, req.Event)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
-}
-
-// TestPattern validates rule and explains how it treats the event document.
-// Bad input is a *router.FieldError naming "match…", "filters…" or "event".
-func TestPattern(rule router.Rule, eventDoc []byte) (router.Explanation, error) {
-	if err := rule.Validate(router.Limits{}); err != nil {
-		return router.Explanation{}, err
-	}
-	if len(bytes.TrimSpace(eventDoc)) == 0 {
-		return router.Explanation{}, &router.FieldError{Path: "event", Message: "is required: the event as JSON, attributes at the top level and the payload under data"}
-	}
-	ev, err := router.ParseEventJSON(eventDoc)
-	if err != nil {
-		return router.Explanation{}, &router.FieldError{Path: "event", Message: err.Error()}
-	}
-	return router.Explain(rule, ev)
 }
 
 // decodeStrict reads a JSON body into v, refusing unknown fields so a typo

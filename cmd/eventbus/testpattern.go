@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -32,7 +31,7 @@ JSON arguments may be given inline or as @file.`,
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--event: %w", err)}
 			}
-			ex, err := bus.TestPattern(rule, doc)
+			ex, err := router.TestPattern(rule, doc)
 			if err != nil {
 				return &exitError{code: 2, err: flagNamed(err)}
 			}
