@@ -206,7 +206,7 @@ func (h *Host) Describe(name string) (Description, bool) {
 // verdict. An error means the delivery did not complete — no such plugin,
 // no instance ready within the plugin's timeout, the process crashed or
 // hung, ctx ended — and the event must be delivered again later. A handler
-// that returned an error is not an error here: it is VerdictRetry.
+// that returned an error is not an error here: it is verdict.Retry.
 func (h *Host) Deliver(ctx context.Context, name string, e *event.Event) (Result, error) {
 	p, ok := h.plugins[name]
 	if !ok {

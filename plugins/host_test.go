@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/plugins/proto"
 	sdkplugin "github.com/eventbus-go/eventbus/sdk/plugin"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // inProcess is a plugin served in the test's own process by
@@ -95,17 +96,17 @@ func TestDeliverReturnsTheHandlersVerdict(t *testing.T) {
 	}))
 	for _, tc := range []struct {
 		typ    string
-		want   Verdict
+		want   verdict.Verdict
 		after  time.Duration
 		reason string
 	}{
-		{"ack", VerdictAck, 0, ""},
-		{"retry", VerdictRetry, 3 * time.Second, "busy"},
-		{"drop", VerdictDrop, 0, "duplicate"},
-		{"dead", VerdictDeadLetter, 0, "unknown customer"},
-		{"error", VerdictRetry, 0, "smtp down"},
-		{"panic", VerdictRetry, 0, "handler panicked: bug"},
-		{"bad-reply", VerdictDeadLetter, 0, "reply 0 is not a valid CloudEvent"},
+		{"ack", verdict.Ack, 0, ""},
+		{"retry", verdict.Retry, 3 * time.Second, "busy"},
+		{"drop", verdict.Drop, 0, "duplicate"},
+		{"dead", verdict.DeadLetter, 0, "unknown customer"},
+		{"error", verdict.Retry, 0, "smtp down"},
+		{"panic", verdict.Retry, 0, "handler panicked: bug"},
+		{"bad-reply", verdict.DeadLetter, 0, "reply 0 is not a valid CloudEvent"},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			res, err := h.Deliver(t.Context(), "p", newEvent("1", tc.typ, nil))
@@ -182,7 +183,7 @@ func TestCrashFailsWhatIsInFlightAndRestarts(t *testing.T) {
 		st, _ := h.Stats("p")
 		return st.Restarts == 1 && st.Ready == 1
 	})
-	if res, err := h.Deliver(t.Context(), "p", newEvent("z", "ok", nil)); err != nil || res.Verdict != VerdictAck {
+	if res, err := h.Deliver(t.Context(), "p", newEvent("z", "ok", nil)); err != nil || res.Verdict != verdict.Ack {
 		t.Fatalf("after the restart: %+v, %v; want an ack", res, err)
 	}
 }

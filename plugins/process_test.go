@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 func readPID(t *testing.T, file string) int {
@@ -41,7 +43,7 @@ func TestProcessDeliversAndReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != VerdictAck || len(res.Replies) != 1 {
+	if res.Verdict != verdict.Ack || len(res.Replies) != 1 {
 		t.Fatalf("result = %+v, want an ack with one reply", res)
 	}
 	ext := res.Replies[0].Extensions()
@@ -78,7 +80,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 			e := newEvent("ev-"+strconv.Itoa(i), "test.sleep", 200)
 			for ctx.Err() == nil {
 				res, err := h.Deliver(ctx, "sleepy", e)
-				if err == nil && res.Verdict == VerdictAck {
+				if err == nil && res.Verdict == verdict.Ack {
 					completed.Add(1)
 					return
 				}
@@ -134,7 +136,7 @@ func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 		return st.Restarts == 1 && st.Ready == 1
 	})
 	t.Logf("hang detected after %s, instance replaced after %s", detected, time.Since(start))
-	if res, err := h.Deliver(t.Context(), "hangs", newEvent("h2", "test.echo", nil)); err != nil || res.Verdict != VerdictAck {
+	if res, err := h.Deliver(t.Context(), "hangs", newEvent("h2", "test.echo", nil)); err != nil || res.Verdict != verdict.Ack {
 		t.Fatalf("after the restart: %+v, %v; want an ack", res, err)
 	}
 }
