@@ -17,6 +17,7 @@ import (
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // maxAdminBody bounds a route or test-pattern request.
@@ -117,7 +118,7 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 		route.Name = name
 	}
 	if route.Name != name {
-		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
+		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
 		return
 	}
 	// Moving a route takes manage on the bus it leaves and the one it joins.
@@ -159,7 +160,7 @@ type rotateSecretRequest struct {
 	Secret string `json:"secret"`
 	// PreviousValidFor is how long the replaced secret keeps signing;
 	// unset: DefaultPreviousSecretTTL, "0s": not at all.
-	PreviousValidFor *router.Duration `json:"previous_valid_for"`
+	PreviousValidFor *spec.Duration `json:"previous_valid_for"`
 }
 
 // handleRotateSecret gives a route a new signing secret and answers with the
@@ -241,7 +242,7 @@ func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
 		bus.Name = name
 	}
 	if bus.Name != name {
-		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
+		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
 		return
 	}
 	if err := b.allowPutBus(r.Context(), bus); err != nil {

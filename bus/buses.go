@@ -10,6 +10,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // PutBus creates or updates a bus through the API and keeps it in the
@@ -20,7 +21,7 @@ func (b *Bus) PutBus(ctx context.Context, bus router.Bus, expected int64) (route
 	}
 	if bus.Backend != "" {
 		if err := b.backends.Check(bus.Backend); err != nil {
-			return router.Bus{}, false, &router.FieldError{Path: "backend", Message: err.Error()}
+			return router.Bus{}, false, &spec.FieldError{Path: "backend", Message: err.Error()}
 		}
 	}
 	if expected == store.AnyVersion && bus.Version > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Each test here proves one sentence of the delivery contract (bus/doc.go)
@@ -341,7 +342,7 @@ func TestOverflowPolicies(t *testing.T) {
 	})
 	t.Run("block gives up after block_timeout", func(t *testing.T) {
 		r := paused("r", 1, router.OverflowBlock)
-		r.Delivery.BlockTimeout = router.Duration(50 * time.Millisecond)
+		r.Delivery.BlockTimeout = spec.Duration(50 * time.Millisecond)
 		base, _ := startBus(t, bus.Config{Routes: []router.Route{r}})
 		emit(t, base, "1", nil)
 		resp, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": "2"}), `{}`)
@@ -449,7 +450,7 @@ func TestDelayedDelivery(t *testing.T) {
 	t.Run("route delay", func(t *testing.T) {
 		hookURL, got := webhook(t, nil)
 		delayed := route("delayed", hookURL, "")
-		delayed.Delivery.Delay = router.Duration(300 * time.Millisecond)
+		delayed.Delivery.Delay = spec.Duration(300 * time.Millisecond)
 		base, _ := startBus(t, bus.Config{Routes: []router.Route{delayed}})
 		start := time.Now()
 		emit(t, base, "d", nil)

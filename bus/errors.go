@@ -8,7 +8,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
-	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // apiError is an error as the HTTP API reports it:
@@ -65,7 +65,7 @@ func toAPIError(err error) *apiError {
 	}
 	var fields []fieldIssue
 	for _, e := range flatten(err) {
-		var fe *router.FieldError
+		var fe *spec.FieldError
 		if errors.As(e, &fe) {
 			fields = append(fields, fieldIssue{Path: fe.Path, Message: fe.Message})
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // These tests run routes on a real RabbitMQ, named by EVENTBUS_TEST_RABBIT
@@ -96,7 +97,7 @@ type runningBus struct {
 
 func runRabbitBus(t *testing.T, cfg bus.Config) *runningBus {
 	t.Helper()
-	cfg.ShutdownTimeout = router.Duration(10 * time.Second)
+	cfg.ShutdownTimeout = spec.Duration(10 * time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	b, err := bus.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -132,7 +133,7 @@ func rabbitRoute(t *testing.T, prefix, backend, target string) router.Route {
 		Target:  router.Target{HTTP: &router.HTTPTarget{URL: target}},
 		Delivery: router.Delivery{
 			MaxAttempts: 10_000,
-			Backoff:     router.Backoff{Initial: router.Duration(50 * time.Millisecond), Max: router.Duration(200 * time.Millisecond)},
+			Backoff:     router.Backoff{Initial: spec.Duration(50 * time.Millisecond), Max: spec.Duration(200 * time.Millisecond)},
 		},
 	}
 }

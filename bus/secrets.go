@@ -9,6 +9,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // settleSecrets completes the secrets of r, a route being written, from
@@ -70,10 +71,10 @@ func (b *Bus) configSecrets(r *router.Route) error {
 	if s := h.Signing; s != nil && s.SecretEnv != "" {
 		v := os.Getenv(s.SecretEnv)
 		if v == "" {
-			return &router.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s is not set or empty", s.SecretEnv)}
+			return &spec.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s is not set or empty", s.SecretEnv)}
 		}
 		if _, err := router.SigningKey(v); err != nil {
-			return &router.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s %v", s.SecretEnv, err)}
+			return &spec.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s %v", s.SecretEnv, err)}
 		}
 		hc, sc := *h, *s
 		sc.Secret = v
@@ -95,7 +96,7 @@ func (b *Bus) configSecrets(r *router.Route) error {
 func (b *Bus) RotateSigningSecret(ctx context.Context, name, secret string, previousValidFor *time.Duration) (router.Route, error) {
 	if secret != "" {
 		if _, err := router.SigningKey(secret); err != nil {
-			return router.Route{}, &router.FieldError{Path: "secret", Message: err.Error()}
+			return router.Route{}, &spec.FieldError{Path: "secret", Message: err.Error()}
 		}
 	}
 	ttl := DefaultPreviousSecretTTL
@@ -103,7 +104,7 @@ func (b *Bus) RotateSigningSecret(ctx context.Context, name, secret string, prev
 		ttl = *previousValidFor
 	}
 	if ttl < 0 {
-		return router.Route{}, &router.FieldError{Path: "previous_valid_for", Message: "must not be negative"}
+		return router.Route{}, &spec.FieldError{Path: "previous_valid_for", Message: "must not be negative"}
 	}
 	generated := ""
 	if secret == "" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/plugins/proto"
 	sdkplugin "github.com/eventbus-go/eventbus/sdk/plugin"
+	"github.com/eventbus-go/eventbus/spec"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
@@ -201,7 +202,7 @@ func TestShutdownIsIdempotentAndStopsDeliveries(t *testing.T) {
 }
 
 func TestConfigValidateNamesTheField(t *testing.T) {
-	err := Config{Name: "bad name", Instances: -1, Timeout: Duration(-time.Second)}.Validate()
+	err := Config{Name: "bad name", Instances: -1, Timeout: spec.Duration(-time.Second)}.Validate()
 	for _, want := range []string{"name: \"bad name\"", "cmd: is required", "instances: must be between 0 and 64", "timeout: must not be negative"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v; want it to say %q", err, want)
@@ -256,7 +257,7 @@ func TestUnansweredDeliveryIsHungAtItsOwnDeadline(t *testing.T) {
 		client, server := goplugin.TestPluginGRPCConn(t, false, proto.PluginSet(silentServer{}))
 		return client, &inProcess{client: client, server: server}, nil
 	}
-	h, err := newHost(t.Context(), []Config{{Name: "p", Cmd: "in-process", Timeout: Duration(timeout)}}, testLogger(t), launch)
+	h, err := newHost(t.Context(), []Config{{Name: "p", Cmd: "in-process", Timeout: spec.Duration(timeout)}}, testLogger(t), launch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventbus-go/eventbus/spec"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
@@ -60,7 +61,7 @@ func TestProcessDeliversAndReplies(t *testing.T) {
 // caller's redelivery then completes it. None is lost.
 func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	cfg := Config{Name: "sleepy", Cmd: testPluginPath(t), Env: map[string]string{"TESTPLUGIN_PIDFILE": pidFile}, Timeout: Duration(5 * time.Second)}
+	cfg := Config{Name: "sleepy", Cmd: testPluginPath(t), Env: map[string]string{"TESTPLUGIN_PIDFILE": pidFile}, Timeout: spec.Duration(5 * time.Second)}
 	h, err := NewHost(t.Context(), []Config{cfg}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 // the delivery's timeout and replaced.
 func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 	const timeout = 500 * time.Millisecond
-	h, err := NewHost(t.Context(), []Config{{Name: "hangs", Cmd: testPluginPath(t), Timeout: Duration(timeout)}}, testLogger(t))
+	h, err := NewHost(t.Context(), []Config{{Name: "hangs", Cmd: testPluginPath(t), Timeout: spec.Duration(timeout)}}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Explanation says why one rule does or does not select one event, for a
@@ -47,17 +49,17 @@ func Explain(r Rule, e *Event) (Explanation, error) {
 
 // TestPattern validates rule and explains how it treats the event document:
 // what `eventbus test-pattern` and POST /v1/test-pattern answer. Bad input
-// is a *FieldError naming "match…", "filters…" or "event".
+// is a *spec.FieldError naming "match…", "filters…" or "event".
 func TestPattern(rule Rule, eventDoc []byte) (Explanation, error) {
 	if err := rule.Validate(Limits{}); err != nil {
 		return Explanation{}, err
 	}
 	if len(bytes.TrimSpace(eventDoc)) == 0 {
-		return Explanation{}, &FieldError{Path: "event", Message: "is required: the event as JSON, attributes at the top level and the payload under data"}
+		return Explanation{}, &spec.FieldError{Path: "event", Message: "is required: the event as JSON, attributes at the top level and the payload under data"}
 	}
 	ev, err := ParseEventJSON(eventDoc)
 	if err != nil {
-		return Explanation{}, &FieldError{Path: "event", Message: err.Error()}
+		return Explanation{}, &spec.FieldError{Path: "event", Message: err.Error()}
 	}
 	return Explain(rule, ev)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // TestPattern backs both `eventbus test-pattern` and POST /v1/test-pattern;
@@ -21,9 +23,9 @@ func TestTestPatternNamesTheFieldAtFault(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := TestPattern(tc.rule, []byte(tc.event))
-			var fe *FieldError
+			var fe *spec.FieldError
 			if !errors.As(err, &fe) || fe.Path != tc.wantPath {
-				t.Fatalf("TestPattern error = %v, want a *FieldError at %q so the caller knows which input to fix", err, tc.wantPath)
+				t.Fatalf("TestPattern error = %v, want a *spec.FieldError at %q so the caller knows which input to fix", err, tc.wantPath)
 			}
 		})
 	}

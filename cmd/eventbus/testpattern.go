@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 func newTestPatternCommand() *cobra.Command {
@@ -60,7 +61,7 @@ func optionalArg(s string) ([]byte, error) {
 
 // flagNamed rewords a validation error in terms of the command's flags.
 func flagNamed(err error) error {
-	var fe *router.FieldError
+	var fe *spec.FieldError
 	if errors.As(err, &fe) && fe.Path == "event" {
 		return fmt.Errorf("--event: %s", fe.Message)
 	}
