@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -95,7 +95,7 @@ func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	route, ok := b.Route(r.PathValue("name"))
 	if !ok {
-		writeError(w, adapters.Errorf(adapters.NotFound, "route %q does not exist", r.PathValue("name")))
+		writeError(w, errcode.Errorf(errcode.NotFound, "route %q does not exist", r.PathValue("name")))
 		return
 	}
 	setETag(w, route.Version)
@@ -219,7 +219,7 @@ func (b *Bus) handleGetBus(w http.ResponseWriter, r *http.Request) {
 	}
 	bus, ok := b.BusNamed(r.PathValue("name"))
 	if !ok {
-		writeError(w, adapters.Errorf(adapters.NotFound, "bus %q does not exist", r.PathValue("name")))
+		writeError(w, errcode.Errorf(errcode.NotFound, "bus %q does not exist", r.PathValue("name")))
 		return
 	}
 	setETag(w, bus.Version)
@@ -302,7 +302,7 @@ func ifMatch(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, adapters.Errorf(adapters.InvalidArgument, "If-Match %s is not an entity tag this bus gave out (such as \"3\")", v)
+		return 0, errcode.Errorf(errcode.InvalidArgument, "If-Match %s is not an entity tag this bus gave out (such as \"3\")", v)
 	}
 	return n, nil
 }
@@ -341,9 +341,9 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
 			return &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is over %d bytes", maxAdminBody)}
 		}
 		if errors.Is(err, io.EOF) {
-			return adapters.Errorf(adapters.InvalidArgument, "request body is empty: send a JSON object")
+			return errcode.Errorf(errcode.InvalidArgument, "request body is empty: send a JSON object")
 		}
-		return adapters.Errorf(adapters.InvalidArgument, "request body: %v", err)
+		return errcode.Errorf(errcode.InvalidArgument, "request body: %v", err)
 	}
 	return nil
 }
@@ -416,7 +416,7 @@ func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, adapters.Errorf(adapters.InvalidArgument, "query parameter %s=%q must be a whole number from %d to %d", name, v, lo, hi)
+		return 0, errcode.Errorf(errcode.InvalidArgument, "query parameter %s=%q must be a whole number from %d to %d", name, v, lo, hi)
 	}
 	return n, nil
 }

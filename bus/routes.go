@@ -12,6 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 	"gocloud.dev/pubsub"
@@ -27,7 +28,7 @@ import (
 // shown. expected is the version the write requires (store.Absent to
 // create only), or store.AnyVersion — then a non-zero r.Version is
 // required instead. A mismatch is FailedPrecondition: the route changed
-// meanwhile. Errors carry an adapters.Code, or are *spec.FieldError for
+// meanwhile. Errors carry an errcode.Code, or are *spec.FieldError for
 // bad input.
 func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (router.Route, bool, error) {
 	if err := r.Validate(b.cfg.RuleLimits); err != nil {
@@ -65,7 +66,7 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (rou
 
 // errConfigOwned refuses an API change to a resource of the config file.
 func errConfigOwned(kind, name string) error {
-	return adapters.Errorf(adapters.FailedPrecondition, "%s %q is defined in the bus's config file: change it there, not through the API", kind, name)
+	return errcode.Errorf(errcode.FailedPrecondition, "%s %q is defined in the bus's config file: change it there, not through the API", kind, name)
 }
 
 // applyRoute makes r live: it checks r against the bus, prepares its
@@ -74,7 +75,7 @@ func errConfigOwned(kind, name string) error {
 // the previous state stays. b.mu must be held.
 func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(router.Route) (int64, error)) (router.Route, bool, error) {
 	if b.closed {
-		return router.Route{}, false, adapters.Errorf(adapters.FailedPrecondition, "the bus is shutting down")
+		return router.Route{}, false, errcode.Errorf(errcode.FailedPrecondition, "the bus is shutting down")
 	}
 	version, origin := r.Version, r.Origin
 	r = r.WithDefaults()
@@ -90,7 +91,7 @@ func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(route
 	}
 	old := b.routes[r.Name]
 	if old != nil && old.route.Backend != r.Backend {
-		return router.Route{}, false, adapters.Errorf(adapters.FailedPrecondition,
+		return router.Route{}, false, errcode.Errorf(errcode.FailedPrecondition,
 			"route %q cannot move from backend %s to %s: create a new route, and delete this one once its channel is empty",
 			r.Name, adapters.Redact(old.route.Backend), adapters.Redact(r.Backend))
 	}
@@ -183,14 +184,14 @@ func (b *Bus) DeleteRoute(ctx context.Context, name string, expected int64) erro
 	defer b.mu.Unlock()
 	lr, ok := b.routes[name]
 	if !ok {
-		return adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+		return errcode.Errorf(errcode.NotFound, "route %q does not exist", name)
 	}
 	if lr.route.Origin == router.OriginConfig {
 		return errConfigOwned("route", name)
 	}
 	for _, other := range b.routes {
 		if to, ok := other.route.Delivery.DivertTo(); ok && to == name && other.route.Name != name {
-			return adapters.Errorf(adapters.FailedPrecondition, "route %q is where route %q diverts its overflow: change that route first", name, other.route.Name)
+			return errcode.Errorf(errcode.FailedPrecondition, "route %q is where route %q diverts its overflow: change that route first", name, other.route.Name)
 		}
 	}
 	if err := b.store.Delete(ctx, store.KindRoute, name, expected); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -446,7 +447,7 @@ func (b *Bus) liveRoute(name string) (*liveRoute, error) {
 	defer b.mu.Unlock()
 	lr, ok := b.routes[name]
 	if !ok {
-		return nil, adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+		return nil, errcode.Errorf(errcode.NotFound, "route %q does not exist", name)
 	}
 	return lr, nil
 }

@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -145,13 +145,13 @@ func (b *Bus) changeSigning(ctx context.Context, name string, change func(s *rou
 	lr, ok := b.routes[name]
 	switch {
 	case !ok:
-		return router.Route{}, adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+		return router.Route{}, errcode.Errorf(errcode.NotFound, "route %q does not exist", name)
 	case lr.route.Origin == router.OriginConfig:
 		return router.Route{}, errConfigOwned("route", name)
 	case lr.route.Target.HTTP == nil:
-		return router.Route{}, adapters.Errorf(adapters.FailedPrecondition, "route %q has no http target: only HTTP deliveries are signed", name)
+		return router.Route{}, errcode.Errorf(errcode.FailedPrecondition, "route %q has no http target: only HTTP deliveries are signed", name)
 	case lr.route.Target.HTTP.Signing != nil && lr.route.Target.HTTP.Signing.Disabled:
-		return router.Route{}, adapters.Errorf(adapters.FailedPrecondition, "route %q has signing disabled: enable it first (target.http.signing.disabled: false)", name)
+		return router.Route{}, errcode.Errorf(errcode.FailedPrecondition, "route %q has signing disabled: enable it first (target.http.signing.disabled: false)", name)
 	}
 	r := lr.route
 	h := *r.Target.HTTP

@@ -16,6 +16,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // brokerURL is the broker the tests use, from EVENTBUS_TEST_RABBIT: a
@@ -96,7 +97,7 @@ func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Backend, str
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: rabbitmq.Scheme, Host: "127.0.0.1:5672", Path: "/", RawQuery: "prefech=4"}
 	_, err := rabbitmq.Open(t.Context(), u)
-	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
+	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }
@@ -150,7 +151,7 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	if err := other.EnsureChannel(ctx, ch); adapters.CodeOf(err) != adapters.FailedPrecondition {
+	if err := other.EnsureChannel(ctx, ch); adapters.CodeOf(err) != errcode.FailedPrecondition {
 		t.Fatalf("EnsureChannel with another delivery_limit = %v, want failed_precondition: an existing queue's arguments cannot change silently", err)
 	}
 }
@@ -204,7 +205,7 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 		if err == nil {
 			break
 		}
-		if adapters.CodeOf(err) != adapters.Unavailable || time.Now().After(deadline) {
+		if adapters.CodeOf(err) != errcode.Unavailable || time.Now().After(deadline) {
 			t.Fatalf("Send after reconnecting: %v; want success once the backend is back", err)
 		}
 	}
@@ -251,7 +252,7 @@ func TestUnroutableSendsFailAsNotFound(t *testing.T) {
 		go func() { errs <- send(fmt.Sprint("unroutable-", i)) }()
 	}
 	for range sends {
-		if err := <-errs; adapters.CodeOf(err) != adapters.NotFound || !strings.Contains(err.Error(), "unroutable") {
+		if err := <-errs; adapters.CodeOf(err) != errcode.NotFound || !strings.Contains(err.Error(), "unroutable") {
 			t.Fatalf("Send with the queue deleted = %v, want not_found saying the message was unroutable: an event no queue took must not be reported stored", err)
 		}
 	}
