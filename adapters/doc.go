@@ -19,6 +19,8 @@
 // acked; a nacked message, or one unacked when its subscription closes, is
 // delivered again.
 //
-// Errors carry a Code (see CodeOf) that the bus maps to HTTP statuses in one
-// place; drivers wrap their causes once, with the channel's name.
+// Errors carry an errcode.Code (made with errcode.Errorf, read with CodeOf,
+// which also understands gocloud's codes) that the bus maps to HTTP
+// statuses in one place; drivers wrap their causes once, with the
+// channel's name.
 package adapters

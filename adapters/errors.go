@@ -1,104 +1,50 @@
 package adapters
 
 import (
-	"context"
-	"errors"
-	"fmt"
-
 	"gocloud.dev/gcerrors"
+
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
-// Code classifies an error by what the caller should do about it.
-type Code int
-
-// The codes, from the caller's point of view.
-const (
-	// Unknown is an error nobody classified: treat as Internal.
-	Unknown Code = iota
-	// InvalidArgument: the request is wrong and retrying it will not help.
-	InvalidArgument
-	// NotFound: the named channel or resource does not exist.
-	NotFound
-	// FailedPrecondition: the system is not in a state to do this (for
-	// example a subscription that was shut down).
-	FailedPrecondition
-	// ResourceExhausted: a limit is reached; retry later.
-	ResourceExhausted
-	// Unavailable: the backend cannot be reached; retry later.
-	Unavailable
-	// Internal: a bug or an unexpected failure.
-	Internal
-)
-
-var codeNames = [...]string{"unknown", "invalid_argument", "not_found", "failed_precondition", "resource_exhausted", "unavailable", "internal"}
-
-func (c Code) String() string {
-	if c < 0 || int(c) >= len(codeNames) {
-		return fmt.Sprintf("code(%d)", int(c))
-	}
-	return codeNames[c]
-}
-
-// Error is an error with a Code.
-type Error struct {
-	Code Code
-	// Message is the whole message, the cause's text included.
-	Message string
-	Err     error // the cause, if any, for errors.Is and errors.As
-}
-
-func (e *Error) Error() string { return e.Message }
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Errorf returns an *Error with the code and a formatted message; a %w verb
-// records the cause.
-func Errorf(code Code, format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
-}
-
-// CodeOf classifies err: the Code of the first *Error in its chain, else the
-// code gocloud's pubsub attached to it, else Unknown.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return Unavailable
+// CodeOf classifies an error that may have come through gocloud's pubsub:
+// errcode.Of for the project's own errors and ended contexts, else the
+// code gocloud attached to it, else errcode.Unknown.
+func CodeOf(err error) errcode.Code {
+	if code := errcode.Of(err); code != errcode.Unknown {
+		return code
 	}
 	switch gcerrors.Code(err) {
 	case gcerrors.InvalidArgument:
-		return InvalidArgument
+		return errcode.InvalidArgument
 	case gcerrors.NotFound:
-		return NotFound
+		return errcode.NotFound
 	case gcerrors.FailedPrecondition:
-		return FailedPrecondition
+		return errcode.FailedPrecondition
 	case gcerrors.ResourceExhausted:
-		return ResourceExhausted
+		return errcode.ResourceExhausted
 	case gcerrors.DeadlineExceeded, gcerrors.Canceled:
-		return Unavailable
+		return errcode.Unavailable
 	case gcerrors.Internal:
-		return Internal
+		return errcode.Internal
 	}
-	return Unknown
+	return errcode.Unknown
 }
 
-// GCErrorCode maps a Code onto gocloud's codes, for drivers' ErrorCode methods.
+// GCErrorCode maps an error's Code onto gocloud's codes, for drivers'
+// ErrorCode methods.
 func GCErrorCode(err error) gcerrors.ErrorCode {
 	switch CodeOf(err) {
-	case InvalidArgument:
+	case errcode.InvalidArgument:
 		return gcerrors.InvalidArgument
-	case NotFound:
+	case errcode.NotFound:
 		return gcerrors.NotFound
-	case FailedPrecondition:
+	case errcode.FailedPrecondition:
 		return gcerrors.FailedPrecondition
-	case ResourceExhausted:
+	case errcode.ResourceExhausted:
 		return gcerrors.ResourceExhausted
-	case Unavailable:
+	case errcode.Unavailable:
 		return gcerrors.Unknown
-	case Internal:
+	case errcode.Internal:
 		return gcerrors.Internal
 	}
 	return gcerrors.Unknown

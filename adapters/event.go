@@ -8,6 +8,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
 	"gocloud.dev/pubsub"
+
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Metadata the bus sets on messages beside the event's attributes. The names
@@ -43,7 +45,7 @@ func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
 	}
 	version := spec.VS.Version(e.SpecVersion())
 	if version == nil {
-		return nil, Errorf(InvalidArgument, "specversion %q is not supported", e.SpecVersion())
+		return nil, errcode.Errorf(errcode.InvalidArgument, "specversion %q is not supported", e.SpecVersion())
 	}
 	md := make(map[string]string, 8+len(e.Extensions()))
 	for _, attr := range version.Attributes() {
@@ -53,7 +55,7 @@ func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
 		}
 		s, err := types.Format(v)
 		if err != nil {
-			return nil, Errorf(InvalidArgument, "attribute %s: %w", attr.Name(), err)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "attribute %s: %w", attr.Name(), err)
 		}
 		md[attr.Name()] = s
 	}
@@ -94,7 +96,7 @@ func formatExtensions(md map[string]string, exts map[string]any) error {
 	for name, v := range exts {
 		s, err := types.Format(v)
 		if err != nil {
-			return Errorf(InvalidArgument, "extension %s: %w", name, err)
+			return errcode.Errorf(errcode.InvalidArgument, "extension %s: %w", name, err)
 		}
 		md[name] = s
 	}

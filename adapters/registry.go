@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Opener connects to the backend a URL names.
@@ -55,10 +57,10 @@ func (r *Registry) Check(rawURL string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return Errorf(InvalidArgument, "backend URL %s: %v", Redact(rawURL), err)
+		return errcode.Errorf(errcode.InvalidArgument, "backend URL %s: %v", Redact(rawURL), err)
 	}
 	if _, ok := r.openers[u.Scheme]; !ok {
-		return Errorf(InvalidArgument, "backend URL %q: unknown scheme %q (known: %s)", Redact(rawURL), u.Scheme, strings.Join(r.Schemes(), ", "))
+		return errcode.Errorf(errcode.InvalidArgument, "backend URL %q: unknown scheme %q (known: %s)", Redact(rawURL), u.Scheme, strings.Join(r.Schemes(), ", "))
 	}
 	return nil
 }

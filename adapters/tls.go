@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"os"
+
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // TLSOptions are the URL query options of a backend's TLS connection to
@@ -52,21 +54,21 @@ func (o TLSOptions) Config(scheme string) (*tls.Config, error) {
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, Errorf(InvalidArgument, "%s option ca_file: %v", scheme, err)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "%s option ca_file: %v", scheme, err)
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, Errorf(InvalidArgument, "%s option ca_file: %s holds no PEM certificate", scheme, o.CAFile)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "%s option ca_file: %s holds no PEM certificate", scheme, o.CAFile)
 		}
 	}
 	switch {
 	case o.CertFile == "" && o.KeyFile == "":
 	case o.CertFile == "" || o.KeyFile == "":
-		return nil, Errorf(InvalidArgument, "%s options cert_file and key_file go together: give both or neither", scheme)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "%s options cert_file and key_file go together: give both or neither", scheme)
 	default:
 		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
-			return nil, Errorf(InvalidArgument, "%s options cert_file and key_file: %v", scheme, err)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "%s options cert_file and key_file: %v", scheme, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

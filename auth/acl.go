@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Action is a right on a bus.
@@ -77,24 +79,16 @@ func (g Grant) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(g))
 }
 
-// FieldError names a bad field of an ACL or of the auth config by its path.
-type FieldError struct {
-	Path    string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
-
 // Validate checks that every group is named and every pattern is usable.
 func (a *ACL) Validate() error {
 	var errs []error
 	groups := func(path string, gs []string) {
 		if len(gs) == 0 {
-			errs = append(errs, &FieldError{Path: path, Message: "names no group: list one or more groups, or \"*\" for any caller"})
+			errs = append(errs, &spec.FieldError{Path: path, Message: "names no group: list one or more groups, or \"*\" for any caller"})
 		}
 		for i, g := range gs {
 			if strings.TrimSpace(g) == "" {
-				errs = append(errs, &FieldError{Path: fmt.Sprintf("%s[%d]", path, i), Message: "is empty: name a group"})
+				errs = append(errs, &spec.FieldError{Path: fmt.Sprintf("%s[%d]", path, i), Message: "is empty: name a group"})
 			}
 		}
 	}
@@ -102,12 +96,12 @@ func (a *ACL) Validate() error {
 		groups(fmt.Sprintf("emit[%d].groups", i), g.Groups)
 		for j, p := range g.Types {
 			if p == "" {
-				errs = append(errs, &FieldError{Path: fmt.Sprintf("emit[%d].types[%d]", i, j), Message: "is empty: a type or a pattern such as order.*"})
+				errs = append(errs, &spec.FieldError{Path: fmt.Sprintf("emit[%d].types[%d]", i, j), Message: "is empty: a type or a pattern such as order.*"})
 			}
 		}
 		for j, p := range g.Sources {
 			if p == "" {
-				errs = append(errs, &FieldError{Path: fmt.Sprintf("emit[%d].sources[%d]", i, j), Message: "is empty: a source or a pattern such as web/*"})
+				errs = append(errs, &spec.FieldError{Path: fmt.Sprintf("emit[%d].sources[%d]", i, j), Message: "is empty: a source or a pattern such as web/*"})
 			}
 		}
 	}
@@ -117,7 +111,7 @@ func (a *ACL) Validate() error {
 	}{{"manage", a.Manage}, {"read", a.Read}, {"redrive", a.Redrive}} {
 		for i, g := range list.groups {
 			if strings.TrimSpace(g) == "" {
-				errs = append(errs, &FieldError{Path: fmt.Sprintf("%s[%d]", list.path, i), Message: "is empty: name a group"})
+				errs = append(errs, &spec.FieldError{Path: fmt.Sprintf("%s[%d]", list.path, i), Message: "is empty: name a group"})
 			}
 		}
 	}

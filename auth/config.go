@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Config is the auth section of the bus config. Its presence turns
@@ -66,22 +68,22 @@ func (c *Config) Validate() error {
 	for i, k := range c.APIKeys {
 		prefix := fmt.Sprintf("api_keys[%d]", i)
 		if err := ValidateKeyName(k.Name); err != nil {
-			errs = append(errs, &FieldError{Path: prefix + ".name", Message: err.Error()})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".name", Message: err.Error()})
 		}
 		if j, dup := names[k.Name]; dup {
-			errs = append(errs, &FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of api_keys[%d]", k.Name, j)})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of api_keys[%d]", k.Name, j)})
 		}
 		names[k.Name] = i
 		if k.KeyEnv == "" {
-			errs = append(errs, &FieldError{Path: prefix + ".key_env", Message: "is required: the environment variable that holds the key"})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".key_env", Message: "is required: the environment variable that holds the key"})
 		}
 	}
 	if o := c.OIDC; o != nil {
 		if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs = append(errs, &FieldError{Path: "oidc.issuer", Message: fmt.Sprintf("%q is not an issuer URL such as https://accounts.example.com", o.Issuer)})
+			errs = append(errs, &spec.FieldError{Path: "oidc.issuer", Message: fmt.Sprintf("%q is not an issuer URL such as https://accounts.example.com", o.Issuer)})
 		}
 		if o.Audience == "" {
-			errs = append(errs, &FieldError{Path: "oidc.audience", Message: "is required: the audience (aud) the bus's tokens are issued for"})
+			errs = append(errs, &spec.FieldError{Path: "oidc.audience", Message: "is required: the audience (aud) the bus's tokens are issued for"})
 		}
 	}
 	return errors.Join(errs...)

@@ -18,6 +18,7 @@ import (
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/plugins/proto"
 	"github.com/eventbus-go/eventbus/sdk/plugin"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // The plugin scenario: deliver one CloudEvent (the match scenario's) to a
@@ -118,7 +119,7 @@ func startPluginHost(ctx context.Context, opts StartOptions) (*Instance, error) 
 		PID: pid,
 		Op: func(ctx context.Context) error {
 			res, err := h.Deliver(ctx, "noop", e)
-			if err == nil && res.Verdict != plugins.VerdictAck {
+			if err == nil && res.Verdict != verdict.Ack {
 				err = fmt.Errorf("verdict %s, want ack", res.Verdict)
 			}
 			return err

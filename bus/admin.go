@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -14,10 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // maxAdminBody bounds a route or test-pattern request.
@@ -95,7 +95,7 @@ func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	route, ok := b.Route(r.PathValue("name"))
 	if !ok {
-		writeError(w, adapters.Errorf(adapters.NotFound, "route %q does not exist", r.PathValue("name")))
+		writeError(w, errcode.Errorf(errcode.NotFound, "route %q does not exist", r.PathValue("name")))
 		return
 	}
 	setETag(w, route.Version)
@@ -118,7 +118,7 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 		route.Name = name
 	}
 	if route.Name != name {
-		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
+		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
 		return
 	}
 	// Moving a route takes manage on the bus it leaves and the one it joins.
@@ -160,7 +160,7 @@ type rotateSecretRequest struct {
 	Secret string `json:"secret"`
 	// PreviousValidFor is how long the replaced secret keeps signing;
 	// unset: DefaultPreviousSecretTTL, "0s": not at all.
-	PreviousValidFor *router.Duration `json:"previous_valid_for"`
+	PreviousValidFor *spec.Duration `json:"previous_valid_for"`
 }
 
 // handleRotateSecret gives a route a new signing secret and answers with the
@@ -219,7 +219,7 @@ func (b *Bus) handleGetBus(w http.ResponseWriter, r *http.Request) {
 	}
 	bus, ok := b.BusNamed(r.PathValue("name"))
 	if !ok {
-		writeError(w, adapters.Errorf(adapters.NotFound, "bus %q does not exist", r.PathValue("name")))
+		writeError(w, errcode.Errorf(errcode.NotFound, "bus %q does not exist", r.PathValue("name")))
 		return
 	}
 	setETag(w, bus.Version)
@@ -242,7 +242,7 @@ func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
 		bus.Name = name
 	}
 	if bus.Name != name {
-		writeError(w, &router.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
+		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
 		return
 	}
 	if err := b.allowPutBus(r.Context(), bus); err != nil {
@@ -302,7 +302,7 @@ func ifMatch(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, adapters.Errorf(adapters.InvalidArgument, "If-Match %s is not an entity tag this bus gave out (such as \"3\")", v)
+		return 0, errcode.Errorf(errcode.InvalidArgument, "If-Match %s is not an entity tag this bus gave out (such as \"3\")", v)
 	}
 	return n, nil
 }
@@ -322,28 +322,12 @@ func handleTestPattern(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ex, err := TestPattern(router.Rule{Match: req.Match, Filters: req.Filters}, req.Event)
+	ex, err := router.TestPattern(router.Rule{Match: req.Match, Filters: req.Filters}, req.Event)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
-}
-
-// TestPattern validates rule and explains how it treats the event document.
-// Bad input is a *router.FieldError naming "match…", "filters…" or "event".
-func TestPattern(rule router.Rule, eventDoc []byte) (router.Explanation, error) {
-	if err := rule.Validate(router.Limits{}); err != nil {
-		return router.Explanation{}, err
-	}
-	if len(bytes.TrimSpace(eventDoc)) == 0 {
-		return router.Explanation{}, &router.FieldError{Path: "event", Message: "is required: the event as JSON, attributes at the top level and the payload under data"}
-	}
-	ev, err := router.ParseEventJSON(eventDoc)
-	if err != nil {
-		return router.Explanation{}, &router.FieldError{Path: "event", Message: err.Error()}
-	}
-	return router.Explain(rule, ev)
 }
 
 // decodeStrict reads a JSON body into v, refusing unknown fields so a typo
@@ -357,9 +341,9 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
 			return &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is over %d bytes", maxAdminBody)}
 		}
 		if errors.Is(err, io.EOF) {
-			return adapters.Errorf(adapters.InvalidArgument, "request body is empty: send a JSON object")
+			return errcode.Errorf(errcode.InvalidArgument, "request body is empty: send a JSON object")
 		}
-		return adapters.Errorf(adapters.InvalidArgument, "request body: %v", err)
+		return errcode.Errorf(errcode.InvalidArgument, "request body: %v", err)
 	}
 	return nil
 }
@@ -432,7 +416,7 @@ func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, adapters.Errorf(adapters.InvalidArgument, "query parameter %s=%q must be a whole number from %d to %d", name, v, lo, hi)
+		return 0, errcode.Errorf(errcode.InvalidArgument, "query parameter %s=%q must be a whole number from %d to %d", name, v, lo, hi)
 	}
 	return n, nil
 }

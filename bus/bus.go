@@ -21,6 +21,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/sqs"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -268,7 +269,7 @@ func (b *Bus) compile(routes map[string]*liveRoute, buses map[string]router.Bus)
 	for bus, set := range rules {
 		m, err := router.NewMatcher(set, b.cfg.RuleLimits)
 		if err != nil {
-			return nil, adapters.Errorf(adapters.InvalidArgument, "bus %q: %w", bus, err)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "bus %q: %w", bus, err)
 		}
 		br := &busRoutes{matcher: m, routes: make(map[string]*liveRoute, len(set)), acl: buses[bus].ACL}
 		for name := range set {

@@ -7,9 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // PutBus creates or updates a bus through the API and keeps it in the
@@ -20,7 +21,7 @@ func (b *Bus) PutBus(ctx context.Context, bus router.Bus, expected int64) (route
 	}
 	if bus.Backend != "" {
 		if err := b.backends.Check(bus.Backend); err != nil {
-			return router.Bus{}, false, &router.FieldError{Path: "backend", Message: err.Error()}
+			return router.Bus{}, false, &spec.FieldError{Path: "backend", Message: err.Error()}
 		}
 	}
 	if expected == store.AnyVersion && bus.Version > 0 {
@@ -50,7 +51,7 @@ func (b *Bus) DeleteBus(ctx context.Context, name string, expected int64) error 
 	bus, ok := b.buses[name]
 	switch {
 	case !ok:
-		return adapters.Errorf(adapters.NotFound, "bus %q does not exist", name)
+		return errcode.Errorf(errcode.NotFound, "bus %q does not exist", name)
 	case bus.Origin == router.OriginConfig:
 		return errConfigOwned("bus", name)
 	case name == router.DefaultBus:
@@ -64,7 +65,7 @@ func (b *Bus) DeleteBus(ctx context.Context, name string, expected int64) error 
 		return nil
 	}
 	if routes := b.routesOf(name); len(routes) > 0 {
-		return adapters.Errorf(adapters.FailedPrecondition, "bus %q still has routes (%s): delete them first", name, strings.Join(routes, ", "))
+		return errcode.Errorf(errcode.FailedPrecondition, "bus %q still has routes (%s): delete them first", name, strings.Join(routes, ", "))
 	}
 	if err := b.store.Delete(ctx, store.KindBus, name, expected); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeError(err, "bus", name, expected)

@@ -15,6 +15,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Defaults of Config's zero fields.
@@ -37,7 +38,7 @@ type Config struct {
 	// MaxBodyBytes bounds one ingress request body (an event or a batch).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
-	ShutdownTimeout router.Duration `json:"shutdown_timeout,omitzero"`
+	ShutdownTimeout spec.Duration `json:"shutdown_timeout,omitzero"`
 	// TLS serves the API over HTTPS, optionally asking for client
 	// certificates.
 	TLS TLSConfig `json:"tls,omitzero"`
@@ -71,8 +72,8 @@ type Config struct {
 // stored again. At most MaxEvents are remembered; past that the oldest are
 // forgotten early.
 type DedupConfig struct {
-	Window    router.Duration `json:"window,omitzero"`
-	MaxEvents int             `json:"max_events,omitempty"`
+	Window    spec.Duration `json:"window,omitzero"`
+	MaxEvents int           `json:"max_events,omitempty"`
 }
 
 // LoadConfig reads a YAML config file. Unknown fields are errors, so a typo
@@ -110,10 +111,10 @@ func (cfg Config) WithDefaults() Config {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = router.Duration(DefaultShutdownTimeout)
+		cfg.ShutdownTimeout = spec.Duration(DefaultShutdownTimeout)
 	}
 	if cfg.Dedup.Window == 0 {
-		cfg.Dedup.Window = router.Duration(DefaultDedupWindow)
+		cfg.Dedup.Window = spec.Duration(DefaultDedupWindow)
 	}
 	if cfg.Dedup.MaxEvents == 0 {
 		cfg.Dedup.MaxEvents = DefaultDedupMaxEvents
@@ -127,16 +128,16 @@ func (cfg Config) WithDefaults() Config {
 func (cfg Config) Validate() error {
 	var errs []error
 	if cfg.MaxBodyBytes < 0 {
-		errs = append(errs, &router.FieldError{Path: "max_body_bytes", Message: "must be positive"})
+		errs = append(errs, &spec.FieldError{Path: "max_body_bytes", Message: "must be positive"})
 	}
 	if cfg.ShutdownTimeout < 0 {
-		errs = append(errs, &router.FieldError{Path: "shutdown_timeout", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "shutdown_timeout", Message: "must not be negative"})
 	}
 	if cfg.Dedup.Window < 0 {
-		errs = append(errs, &router.FieldError{Path: "dedup.window", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "dedup.window", Message: "must not be negative"})
 	}
 	if cfg.Dedup.MaxEvents < 0 {
-		errs = append(errs, &router.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
 	}
 	for _, err := range []error{cfg.TLS.Validate(), cfg.HTTP.Validate()} {
 		if err != nil {
@@ -147,34 +148,22 @@ func (cfg Config) Validate() error {
 	for i, p := range cfg.Plugins {
 		prefix := fmt.Sprintf("plugins[%d]", i)
 		if j, dup := pluginNames[p.Name]; dup && p.Name != "" {
-			errs = append(errs, &router.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of plugins[%d]", p.Name, j)})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of plugins[%d]", p.Name, j)})
 		}
 		pluginNames[p.Name] = i
-		for _, e := range flatten(p.Validate()) {
-			var fe *plugins.FieldError
-			if errors.As(e, &fe) {
-				e = &router.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
-			}
-			errs = append(errs, e)
-		}
+		errs = append(errs, prefixed(prefix, p.Validate())...)
 	}
 	if cfg.Auth != nil && cfg.Auth.ClientCerts && cfg.TLS.ClientCAFile == "" {
-		errs = append(errs, &router.FieldError{Path: "auth.client_certs", Message: "needs tls.client_ca_file: only a certificate the bus verified can identify a caller"})
+		errs = append(errs, &spec.FieldError{Path: "auth.client_certs", Message: "needs tls.client_ca_file: only a certificate the bus verified can identify a caller"})
 	}
 	if cfg.Auth != nil {
-		for _, e := range flatten(cfg.Auth.Validate()) {
-			var fe *auth.FieldError
-			if errors.As(e, &fe) {
-				e = &router.FieldError{Path: "auth." + fe.Path, Message: fe.Message}
-			}
-			errs = append(errs, e)
-		}
+		errs = append(errs, prefixed("auth", cfg.Auth.Validate())...)
 	}
 	busNames := map[string]bool{router.DefaultBus: true}
 	for i, bus := range cfg.Buses {
 		prefix := fmt.Sprintf("buses[%d]", i)
 		if busNames[bus.Name] && bus.Name != router.DefaultBus {
-			errs = append(errs, &router.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is declared twice", bus.Name)})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is declared twice", bus.Name)})
 		}
 		busNames[bus.Name] = true
 		errs = append(errs, prefixed(prefix, bus.Validate())...)
@@ -183,12 +172,12 @@ func (cfg Config) Validate() error {
 	for i, r := range cfg.Routes {
 		prefix := fmt.Sprintf("routes[%d]", i)
 		if j, dup := seen[r.Name]; dup && r.Name != "" {
-			errs = append(errs, &router.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of routes[%d]", r.Name, j)})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of routes[%d]", r.Name, j)})
 		}
 		seen[r.Name] = i
 		errs = append(errs, prefixed(prefix, r.Validate(cfg.RuleLimits))...)
 		if bus := cmp.Or(r.Bus, router.DefaultBus); !busNames[bus] {
-			errs = append(errs, &router.FieldError{Path: prefix + ".bus", Message: fmt.Sprintf("bus %q is not declared: add it under buses", bus)})
+			errs = append(errs, &spec.FieldError{Path: prefix + ".bus", Message: fmt.Sprintf("bus %q is not declared: add it under buses", bus)})
 		}
 	}
 	return errors.Join(errs...)
@@ -201,9 +190,9 @@ func prefixed(prefix string, err error) []error {
 	}
 	var out []error
 	for _, e := range flatten(err) {
-		var fe *router.FieldError
+		var fe *spec.FieldError
 		if errors.As(e, &fe) {
-			e = &router.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
+			e = &spec.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}
 		}
 		out = append(out, e)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Each test here proves one sentence of the delivery contract (bus/doc.go)
@@ -319,7 +320,7 @@ func TestOverflowPolicies(t *testing.T) {
 	})
 	t.Run("block gives up after block_timeout", func(t *testing.T) {
 		r := paused("r", 1, router.OverflowBlock)
-		r.Delivery.BlockTimeout = router.Duration(50 * time.Millisecond)
+		r.Delivery.BlockTimeout = spec.Duration(50 * time.Millisecond)
 		base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
 		bustest.Emit(t, base, "1", nil)
 		resp, body := post(t, base+"/events", "", binaryHeaders(map[string]string{"ce-id": "2"}), `{}`)
@@ -428,7 +429,7 @@ func TestDelayedDelivery(t *testing.T) {
 	t.Run("route delay", func(t *testing.T) {
 		hook := bustest.NewWebhook(t, nil)
 		delayed := route("delayed", hook.URL, "")
-		delayed.Delivery.Delay = router.Duration(300 * time.Millisecond)
+		delayed.Delivery.Delay = spec.Duration(300 * time.Millisecond)
 		base := bustest.Start(t, bus.Config{Routes: []router.Route{delayed}}).URL
 		start := time.Now()
 		bustest.Emit(t, base, "d", nil)

@@ -11,6 +11,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -130,7 +131,7 @@ func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, err
 		}
 		md[adapters.MetaRedrivenAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
 		if !lr.admission.tryAcquire() {
-			return true, adapters.Errorf(adapters.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, lr.route.Delivery.MaxDepth, redriven)
+			return true, errcode.Errorf(errcode.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, lr.route.Delivery.MaxDepth, redriven)
 		}
 		if err := lr.topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: md}); err != nil {
 			lr.admission.release()

@@ -9,12 +9,13 @@ import (
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 func fastRetries(r router.Route, attempts int) router.Route {
 	r.Delivery = router.Delivery{
 		MaxAttempts: attempts,
-		Backoff:     router.Backoff{Initial: router.Duration(5 * time.Millisecond), Max: router.Duration(20 * time.Millisecond)},
+		Backoff:     router.Backoff{Initial: spec.Duration(5 * time.Millisecond), Max: spec.Duration(20 * time.Millisecond)},
 	}
 	return r
 }
@@ -71,7 +72,7 @@ func TestAttemptsStopAtMaxAttempts(t *testing.T) {
 
 // The backoff grows exponentially from initial and never exceeds max.
 func TestBackoffStaysWithinItsBounds(t *testing.T) {
-	b := router.Backoff{Initial: router.Duration(100 * time.Millisecond), Max: router.Duration(time.Second)}
+	b := router.Backoff{Initial: spec.Duration(100 * time.Millisecond), Max: spec.Duration(time.Second)}
 	for attempt := 1; attempt <= 12; attempt++ {
 		for range 200 {
 			d := bus.Backoff(b, attempt)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // Extensions the bus adds to an event it dead-letters.
@@ -117,7 +118,7 @@ func (d *dispatcher) handle(msg *delivery) {
 			return
 		}
 		switch out.verdict {
-		case verdictAck:
+		case verdict.Ack:
 			msg.ack()
 			d.stats.delivered.Add(1)
 			if at := metaTime(msg.metadata, adapters.MetaAcceptedAt); !at.IsZero() {
@@ -125,13 +126,13 @@ func (d *dispatcher) handle(msg *delivery) {
 			}
 			d.admission.release()
 			return
-		case verdictDrop:
+		case verdict.Drop:
 			d.eventLog(e).Info("target dropped the event", "reason", out.reason)
 			msg.ack()
 			d.stats.dropped.Add(1)
 			d.admission.release()
 			return
-		case verdictDeadLetter:
+		case verdict.DeadLetter:
 			d.eventLog(e).Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.reason)
 			d.deadLetterEvent(msg, e, out, attempts, first)
 			return

@@ -8,7 +8,8 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
-	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/errcode"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // apiError is an error as the HTTP API reports it:
@@ -31,17 +32,17 @@ type fieldIssue struct {
 func (e *apiError) Error() string { return e.Message }
 
 // The HTTP statuses of the error codes, in one table.
-var statusOf = map[adapters.Code]int{
-	adapters.InvalidArgument:    http.StatusBadRequest,
-	adapters.NotFound:           http.StatusNotFound,
-	adapters.FailedPrecondition: http.StatusConflict,
-	adapters.ResourceExhausted:  http.StatusTooManyRequests,
-	adapters.Unavailable:        http.StatusServiceUnavailable,
-	adapters.Internal:           http.StatusInternalServerError,
-	adapters.Unknown:            http.StatusInternalServerError,
+var statusOf = map[errcode.Code]int{
+	errcode.InvalidArgument:    http.StatusBadRequest,
+	errcode.NotFound:           http.StatusNotFound,
+	errcode.FailedPrecondition: http.StatusConflict,
+	errcode.ResourceExhausted:  http.StatusTooManyRequests,
+	errcode.Unavailable:        http.StatusServiceUnavailable,
+	errcode.Internal:           http.StatusInternalServerError,
+	errcode.Unknown:            http.StatusInternalServerError,
 }
 
-// Errors of the ingress that have no adapters.Code of their own.
+// Errors of the ingress that have no errcode.Code of their own.
 const (
 	codeTooLarge         = "too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
@@ -65,13 +66,13 @@ func toAPIError(err error) *apiError {
 	}
 	var fields []fieldIssue
 	for _, e := range flatten(err) {
-		var fe *router.FieldError
+		var fe *spec.FieldError
 		if errors.As(e, &fe) {
 			fields = append(fields, fieldIssue{Path: fe.Path, Message: fe.Message})
 		}
 	}
 	if len(fields) > 0 {
-		return &apiError{Code: adapters.InvalidArgument.String(), Message: err.Error(), Fields: fields, status: http.StatusBadRequest}
+		return &apiError{Code: errcode.InvalidArgument.String(), Message: err.Error(), Fields: fields, status: http.StatusBadRequest}
 	}
 	code := adapters.CodeOf(err)
 	return &apiError{Code: code.String(), Message: err.Error(), status: statusOf[code]}
@@ -95,7 +96,7 @@ func fieldErrorf(field, format string, args ...any) *apiError {
 	if field != "" {
 		msg = field + ": " + msg
 	}
-	ae := &apiError{Code: adapters.InvalidArgument.String(), Message: msg, status: http.StatusBadRequest}
+	ae := &apiError{Code: errcode.InvalidArgument.String(), Message: msg, status: http.StatusBadRequest}
 	if field != "" {
 		ae.Fields = []fieldIssue{{Path: field, Message: fmt.Sprintf(format, args...)}}
 	}

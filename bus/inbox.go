@@ -8,6 +8,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // delivery is one event received from a route's channel, and the way to
@@ -86,7 +87,7 @@ func (in *driverInbox) receive(ctx context.Context) (*delivery, error) {
 			return nil, ctx.Err()
 		}
 		switch {
-		case err != nil && !in.sub.IsRetryable(err) && adapters.CodeOf(err) != adapters.Unavailable:
+		case err != nil && !in.sub.IsRetryable(err) && adapters.CodeOf(err) != errcode.Unavailable:
 			return nil, err
 		case err != nil:
 			timer := time.NewTimer(wait)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -73,7 +74,7 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if routes == nil {
-		writeError(w, &apiError{Code: adapters.NotFound.String(), status: http.StatusNotFound,
+		writeError(w, &apiError{Code: errcode.NotFound.String(), status: http.StatusNotFound,
 			Message: fmt.Sprintf("bus %q does not exist: create a route with bus: %s first", busName, busName)})
 		return
 	}
@@ -134,7 +135,7 @@ func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
 func (b *Bus) ingest(ctx context.Context, busName string, events []event.Event) error {
 	routes := b.state.Load().buses[busName]
 	if routes == nil {
-		return adapters.Errorf(adapters.NotFound, "bus %q has no routes any more", busName)
+		return errcode.Errorf(errcode.NotFound, "bus %q has no routes any more", busName)
 	}
 	for i := range events {
 		res := b.storeOnce(ctx, busName, routes, validated(&events[i]))
@@ -154,7 +155,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d de
 	key := b.dedup.key(busName, d.source, d.id)
 	earlier, first, err := b.dedup.begin(ctx, key)
 	if err != nil {
-		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(adapters.Errorf(adapters.Unavailable, "waiting for the first copy of this event: %w", err))}
+		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err))}
 	}
 	if !first {
 		return earlier
@@ -227,7 +228,7 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 	if to, ok := d.DivertTo(); ok {
 		divert := br.routes[to]
 		if divert == nil || !divert.admission.tryAcquire() {
-			return placement{}, adapters.Errorf(adapters.ResourceExhausted, "%s and its divert route %s is full or gone; retry later", full, to)
+			return placement{}, errcode.Errorf(errcode.ResourceExhausted, "%s and its divert route %s is full or gone; retry later", full, to)
 		}
 		lr.stats.diverted.Add(1)
 		return placement{route: divert, overflow: &overflowAction{Route: lr.route.Name, Action: "divert", To: to}}, nil
@@ -236,7 +237,7 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 	case router.OverflowBlock:
 		start := time.Now()
 		if !lr.admission.acquire(ctx, time.Duration(d.BlockTimeout)) {
-			return placement{}, adapters.Errorf(adapters.ResourceExhausted, "%s and stayed full for %v; retry later", full, time.Duration(d.BlockTimeout))
+			return placement{}, errcode.Errorf(errcode.ResourceExhausted, "%s and stayed full for %v; retry later", full, time.Duration(d.BlockTimeout))
 		}
 		return placement{route: lr, overflow: &overflowAction{Route: lr.route.Name, Action: "block", Waited: time.Since(start).Round(time.Millisecond).String()}}, nil
 	case router.OverflowDropOldest:
@@ -255,7 +256,7 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 			}
 		}
 	}
-	return placement{}, adapters.Errorf(adapters.ResourceExhausted, "%s; retry later", full)
+	return placement{}, errcode.Errorf(errcode.ResourceExhausted, "%s; retry later", full)
 }
 
 // publish sends the event to every placement's channel at once and waits

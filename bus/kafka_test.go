@@ -20,6 +20,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // kafkaBackend returns a kafka:// backend URL with query as its options: the
@@ -69,7 +70,7 @@ func checkOrderUnderFailure(t *testing.T, prefix, backend string) {
 			OrderingKey: "subject",
 			MaxInflight: 16,
 			MaxAttempts: 10_000,
-			Backoff:     router.Backoff{Initial: router.Duration(10 * time.Millisecond), Max: router.Duration(50 * time.Millisecond)},
+			Backoff:     router.Backoff{Initial: spec.Duration(10 * time.Millisecond), Max: spec.Duration(50 * time.Millisecond)},
 		},
 	}
 	putRoute(t, b, r)

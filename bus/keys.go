@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // storedKey is an API key as the store keeps it: its hash, never the key.
@@ -32,10 +32,10 @@ type NewKey struct {
 // store. The key is in the result and nowhere else.
 func (b *Bus) CreateKey(ctx context.Context, name string, groups []string) (NewKey, error) {
 	if err := auth.ValidateKeyName(name); err != nil {
-		return NewKey{}, adapters.Errorf(adapters.InvalidArgument, "%v", err)
+		return NewKey{}, errcode.Errorf(errcode.InvalidArgument, "%v", err)
 	}
 	if slices.ContainsFunc(groups, func(g string) bool { return strings.TrimSpace(g) == "" }) {
-		return NewKey{}, adapters.Errorf(adapters.InvalidArgument, "groups of key %q: a group name is empty", name)
+		return NewKey{}, errcode.Errorf(errcode.InvalidArgument, "groups of key %q: a group name is empty", name)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -79,7 +79,7 @@ func (b *Bus) RevokeKey(ctx context.Context, name string) error {
 	}
 	if err := b.store.Delete(ctx, store.KindKey, name, store.AnyVersion); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return adapters.Errorf(adapters.NotFound, "key %q does not exist", name)
+			return errcode.Errorf(errcode.NotFound, "key %q does not exist", name)
 		}
 		return storeError(err, "key", name, store.AnyVersion)
 	}

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -44,11 +44,11 @@ func withoutBookkeeping(spec any) any {
 func storeError(err error, kind, name string, expected int64) error {
 	switch {
 	case errors.Is(err, store.ErrConflict) && expected == store.Absent:
-		return adapters.Errorf(adapters.FailedPrecondition, "%s %q already exists", kind, name)
+		return errcode.Errorf(errcode.FailedPrecondition, "%s %q already exists", kind, name)
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound) && expected > 0:
-		return adapters.Errorf(adapters.FailedPrecondition, "%s %q is no longer at version %d: someone changed it; read it again and reapply your change", kind, name, expected)
+		return errcode.Errorf(errcode.FailedPrecondition, "%s %q is no longer at version %d: someone changed it; read it again and reapply your change", kind, name, expected)
 	}
-	return adapters.Errorf(adapters.Unavailable, "saving %s %q: %w", kind, name, err)
+	return errcode.Errorf(errcode.Unavailable, "saving %s %q: %w", kind, name, err)
 }
 
 // watchStore applies changes other replicas make to the shared store, as

@@ -22,6 +22,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // These tests run routes on a real RabbitMQ, named by EVENTBUS_TEST_RABBIT
@@ -90,7 +91,7 @@ func (ft *flakyTarget) missing(ids []string) []string {
 // startRabbitBus starts a bus with time to close its broker channels.
 func startRabbitBus(t *testing.T, cfg bus.Config) *bustest.Server {
 	t.Helper()
-	cfg.ShutdownTimeout = router.Duration(10 * time.Second)
+	cfg.ShutdownTimeout = spec.Duration(10 * time.Second)
 	return bustest.Start(t, cfg)
 }
 
@@ -103,7 +104,7 @@ func rabbitRoute(t *testing.T, prefix, backend, target string) router.Route {
 		Target:  router.Target{HTTP: &router.HTTPTarget{URL: target}},
 		Delivery: router.Delivery{
 			MaxAttempts: 10_000,
-			Backoff:     router.Backoff{Initial: router.Duration(50 * time.Millisecond), Max: router.Duration(200 * time.Millisecond)},
+			Backoff:     router.Backoff{Initial: spec.Duration(50 * time.Millisecond), Max: spec.Duration(200 * time.Millisecond)},
 		},
 	}
 }

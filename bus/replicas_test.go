@@ -42,6 +42,7 @@ func TestReplicasSharingAStoreConverge(t *testing.T) {
 		return !ok
 	})
 }
+
 // startReplica starts a bus with cfg on the shared store, as one of several
 // replicas, and shuts it down when the test ends.
 func startReplica(t *testing.T, shared store.Store, cfg Config) *Bus {

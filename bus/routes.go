@@ -12,7 +12,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/driver"
 	"golang.org/x/time/rate"
@@ -26,7 +28,7 @@ import (
 // shown. expected is the version the write requires (store.Absent to
 // create only), or store.AnyVersion — then a non-zero r.Version is
 // required instead. A mismatch is FailedPrecondition: the route changed
-// meanwhile. Errors carry an adapters.Code, or are *router.FieldError for
+// meanwhile. Errors carry an errcode.Code, or are *spec.FieldError for
 // bad input.
 func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (router.Route, bool, error) {
 	if err := r.Validate(b.cfg.RuleLimits); err != nil {
@@ -36,7 +38,7 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (rou
 		expected = r.Version
 	}
 	if h := r.Target.HTTP; h != nil && h.Signing != nil && h.Signing.SecretEnv != "" {
-		return router.Route{}, false, &router.FieldError{Path: "target.http.signing.secret_env", Message: "is for the bus's config file only: send the secret itself in target.http.signing.secret"}
+		return router.Route{}, false, &spec.FieldError{Path: "target.http.signing.secret_env", Message: "is for the bus's config file only: send the secret itself in target.http.signing.secret"}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -64,7 +66,7 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (rou
 
 // errConfigOwned refuses an API change to a resource of the config file.
 func errConfigOwned(kind, name string) error {
-	return adapters.Errorf(adapters.FailedPrecondition, "%s %q is defined in the bus's config file: change it there, not through the API", kind, name)
+	return errcode.Errorf(errcode.FailedPrecondition, "%s %q is defined in the bus's config file: change it there, not through the API", kind, name)
 }
 
 // applyRoute makes r live: it checks r against the bus, prepares its
@@ -73,23 +75,23 @@ func errConfigOwned(kind, name string) error {
 // the previous state stays. b.mu must be held.
 func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(router.Route) (int64, error)) (router.Route, bool, error) {
 	if b.closed {
-		return router.Route{}, false, adapters.Errorf(adapters.FailedPrecondition, "the bus is shutting down")
+		return router.Route{}, false, errcode.Errorf(errcode.FailedPrecondition, "the bus is shutting down")
 	}
 	version, origin := r.Version, r.Origin
 	r = r.WithDefaults()
 	bus, ok := b.buses[r.Bus]
 	if !ok {
-		return router.Route{}, false, &router.FieldError{Path: "bus", Message: fmt.Sprintf("bus %q does not exist: create it first (PUT /v1/buses/%s)", r.Bus, r.Bus)}
+		return router.Route{}, false, &spec.FieldError{Path: "bus", Message: fmt.Sprintf("bus %q does not exist: create it first (PUT /v1/buses/%s)", r.Bus, r.Bus)}
 	}
 	if r.Backend == "" {
 		r.Backend = cmp.Or(bus.Backend, b.cfg.DefaultBackend)
 	}
 	if err := b.backends.Check(r.Backend); err != nil {
-		return router.Route{}, false, &router.FieldError{Path: "backend", Message: err.Error()}
+		return router.Route{}, false, &spec.FieldError{Path: "backend", Message: err.Error()}
 	}
 	old := b.routes[r.Name]
 	if old != nil && old.route.Backend != r.Backend {
-		return router.Route{}, false, adapters.Errorf(adapters.FailedPrecondition,
+		return router.Route{}, false, errcode.Errorf(errcode.FailedPrecondition,
 			"route %q cannot move from backend %s to %s: create a new route, and delete this one once its channel is empty",
 			r.Name, adapters.Redact(old.route.Backend), adapters.Redact(r.Backend))
 	}
@@ -182,14 +184,14 @@ func (b *Bus) DeleteRoute(ctx context.Context, name string, expected int64) erro
 	defer b.mu.Unlock()
 	lr, ok := b.routes[name]
 	if !ok {
-		return adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+		return errcode.Errorf(errcode.NotFound, "route %q does not exist", name)
 	}
 	if lr.route.Origin == router.OriginConfig {
 		return errConfigOwned("route", name)
 	}
 	for _, other := range b.routes {
 		if to, ok := other.route.Delivery.DivertTo(); ok && to == name && other.route.Name != name {
-			return adapters.Errorf(adapters.FailedPrecondition, "route %q is where route %q diverts its overflow: change that route first", name, other.route.Name)
+			return errcode.Errorf(errcode.FailedPrecondition, "route %q is where route %q diverts its overflow: change that route first", name, other.route.Name)
 		}
 	}
 	if err := b.store.Delete(ctx, store.KindRoute, name, expected); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -298,13 +300,13 @@ func checkCapabilities(r router.Route, be adapters.Backend) error {
 	caps := be.Capabilities()
 	d := r.Delivery
 	if d.OrderingKey != "" && !caps.Ordering {
-		return &router.FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("backend %s cannot keep per-key order", adapters.Redact(r.Backend))}
+		return &spec.FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("backend %s cannot keep per-key order", adapters.Redact(r.Backend))}
 	}
 	if d.Delay > 0 && !caps.Delay {
-		return &router.FieldError{Path: "delivery.delay", Message: fmt.Sprintf("backend %s cannot delay delivery", adapters.Redact(r.Backend))}
+		return &spec.FieldError{Path: "delivery.delay", Message: fmt.Sprintf("backend %s cannot delay delivery", adapters.Redact(r.Backend))}
 	}
 	if _, ok := be.(adapters.HeadDropper); d.Overflow == router.OverflowDropOldest && !ok {
-		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("backend %s cannot drop its oldest events: use reject, block or divert:<route>", adapters.Redact(r.Backend))}
+		return &spec.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("backend %s cannot drop its oldest events: use reject, block or divert:<route>", adapters.Redact(r.Backend))}
 	}
 	return nil
 }
@@ -318,11 +320,11 @@ func (b *Bus) checkOverflowTarget(r router.Route) error {
 	target, exists := b.routes[to]
 	switch {
 	case to == r.Name:
-		return &router.FieldError{Path: "delivery.overflow", Message: "a route cannot divert to itself"}
+		return &spec.FieldError{Path: "delivery.overflow", Message: "a route cannot divert to itself"}
 	case !exists:
-		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q does not exist: create it first", to)}
+		return &spec.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q does not exist: create it first", to)}
 	case target.route.Bus != r.Bus:
-		return &router.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q is on bus %q, not %q", to, target.route.Bus, r.Bus)}
+		return &spec.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert route %q is on bus %q, not %q", to, target.route.Bus, r.Bus)}
 	}
 	return nil
 }
@@ -400,7 +402,7 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(con
 
 func (b *Bus) checkPlugin(name string) error {
 	if b.plugins == nil || !b.plugins.Has(name) {
-		return &router.FieldError{Path: "target.plugin.name", Message: fmt.Sprintf("no plugin %q is declared: add it to the config's plugins list", name)}
+		return &spec.FieldError{Path: "target.plugin.name", Message: fmt.Sprintf("no plugin %q is declared: add it to the config's plugins list", name)}
 	}
 	return nil
 }
@@ -409,7 +411,7 @@ func (b *Bus) checkPlugin(name string) error {
 // publish to topics.
 func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (adapters.Publisher, error) {
 	if err := b.backends.Check(t.URL); err != nil {
-		return nil, &router.FieldError{Path: "target.topic.url", Message: err.Error()}
+		return nil, &spec.FieldError{Path: "target.topic.url", Message: err.Error()}
 	}
 	be, err := b.backends.Open(ctx, t.URL)
 	if err != nil {
@@ -417,7 +419,7 @@ func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (adapters.Pu
 	}
 	pub, ok := be.(adapters.Publisher)
 	if !ok {
-		return nil, &router.FieldError{Path: "target.topic.url", Message: fmt.Sprintf("backend %s cannot publish to topics", adapters.Redact(t.URL))}
+		return nil, &spec.FieldError{Path: "target.topic.url", Message: fmt.Sprintf("backend %s cannot publish to topics", adapters.Redact(t.URL))}
 	}
 	return pub, nil
 }
@@ -445,7 +447,7 @@ func (b *Bus) liveRoute(name string) (*liveRoute, error) {
 	defer b.mu.Unlock()
 	lr, ok := b.routes[name]
 	if !ok {
-		return nil, adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+		return nil, errcode.Errorf(errcode.NotFound, "route %q does not exist", name)
 	}
 	return lr, nil
 }

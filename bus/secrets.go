@@ -6,9 +6,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // settleSecrets completes the secrets of r, a route being written, from
@@ -70,10 +71,10 @@ func (b *Bus) configSecrets(r *router.Route) error {
 	if s := h.Signing; s != nil && s.SecretEnv != "" {
 		v := os.Getenv(s.SecretEnv)
 		if v == "" {
-			return &router.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s is not set or empty", s.SecretEnv)}
+			return &spec.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s is not set or empty", s.SecretEnv)}
 		}
 		if _, err := router.SigningKey(v); err != nil {
-			return &router.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s %v", s.SecretEnv, err)}
+			return &spec.FieldError{Path: "target.http.signing.secret_env", Message: fmt.Sprintf("environment variable %s %v", s.SecretEnv, err)}
 		}
 		hc, sc := *h, *s
 		sc.Secret = v
@@ -95,7 +96,7 @@ func (b *Bus) configSecrets(r *router.Route) error {
 func (b *Bus) RotateSigningSecret(ctx context.Context, name, secret string, previousValidFor *time.Duration) (router.Route, error) {
 	if secret != "" {
 		if _, err := router.SigningKey(secret); err != nil {
-			return router.Route{}, &router.FieldError{Path: "secret", Message: err.Error()}
+			return router.Route{}, &spec.FieldError{Path: "secret", Message: err.Error()}
 		}
 	}
 	ttl := DefaultPreviousSecretTTL
@@ -103,7 +104,7 @@ func (b *Bus) RotateSigningSecret(ctx context.Context, name, secret string, prev
 		ttl = *previousValidFor
 	}
 	if ttl < 0 {
-		return router.Route{}, &router.FieldError{Path: "previous_valid_for", Message: "must not be negative"}
+		return router.Route{}, &spec.FieldError{Path: "previous_valid_for", Message: "must not be negative"}
 	}
 	generated := ""
 	if secret == "" {
@@ -144,13 +145,13 @@ func (b *Bus) changeSigning(ctx context.Context, name string, change func(s *rou
 	lr, ok := b.routes[name]
 	switch {
 	case !ok:
-		return router.Route{}, adapters.Errorf(adapters.NotFound, "route %q does not exist", name)
+		return router.Route{}, errcode.Errorf(errcode.NotFound, "route %q does not exist", name)
 	case lr.route.Origin == router.OriginConfig:
 		return router.Route{}, errConfigOwned("route", name)
 	case lr.route.Target.HTTP == nil:
-		return router.Route{}, adapters.Errorf(adapters.FailedPrecondition, "route %q has no http target: only HTTP deliveries are signed", name)
+		return router.Route{}, errcode.Errorf(errcode.FailedPrecondition, "route %q has no http target: only HTTP deliveries are signed", name)
 	case lr.route.Target.HTTP.Signing != nil && lr.route.Target.HTTP.Signing.Disabled:
-		return router.Route{}, adapters.Errorf(adapters.FailedPrecondition, "route %q has signing disabled: enable it first (target.http.signing.disabled: false)", name)
+		return router.Route{}, errcode.Errorf(errcode.FailedPrecondition, "route %q has signing disabled: enable it first (target.http.signing.disabled: false)", name)
 	}
 	r := lr.route
 	h := *r.Target.HTTP

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
-	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Defaults of HTTPConfig's zero fields.
@@ -35,20 +35,20 @@ const (
 // MaxConnections makes further clients wait in the kernel's accept queue
 // rather than be served.
 type HTTPConfig struct {
-	MaxHeaderBytes    int             `json:"max_header_bytes,omitempty"`
-	MaxHeaderCount    int             `json:"max_header_count,omitempty"`
-	MaxConnections    int             `json:"max_connections,omitempty"`
-	ReadHeaderTimeout router.Duration `json:"read_header_timeout,omitzero"`
-	ReadTimeout       router.Duration `json:"read_timeout,omitzero"`
-	WriteTimeout      router.Duration `json:"write_timeout,omitzero"`
-	IdleTimeout       router.Duration `json:"idle_timeout,omitzero"`
+	MaxHeaderBytes    int           `json:"max_header_bytes,omitempty"`
+	MaxHeaderCount    int           `json:"max_header_count,omitempty"`
+	MaxConnections    int           `json:"max_connections,omitempty"`
+	ReadHeaderTimeout spec.Duration `json:"read_header_timeout,omitzero"`
+	ReadTimeout       spec.Duration `json:"read_timeout,omitzero"`
+	WriteTimeout      spec.Duration `json:"write_timeout,omitzero"`
+	IdleTimeout       spec.Duration `json:"idle_timeout,omitzero"`
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c HTTPConfig) WithDefaults() HTTPConfig {
-	orDefault := func(d *router.Duration, def time.Duration) {
+	orDefault := func(d *spec.Duration, def time.Duration) {
 		if *d == 0 {
-			*d = router.Duration(def)
+			*d = spec.Duration(def)
 		}
 	}
 	if c.MaxHeaderBytes == 0 {
@@ -83,7 +83,7 @@ func (c HTTPConfig) Validate() error {
 		{"idle_timeout", int64(c.IdleTimeout)},
 	} {
 		if f.value < 0 {
-			errs = append(errs, &router.FieldError{Path: "http." + f.name, Message: "must not be negative (zero means the default)"})
+			errs = append(errs, &spec.FieldError{Path: "http." + f.name, Message: "must not be negative (zero means the default)"})
 		}
 	}
 	return errors.Join(errs...)

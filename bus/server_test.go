@@ -15,7 +15,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
-	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 func TestOversizedHeaderIsRefusedWith431(t *testing.T) {
@@ -49,7 +49,7 @@ func TestTooManyHeadersAreRefusedWith431(t *testing.T) {
 }
 
 func TestSlowLorisClientIsCutOff(t *testing.T) {
-	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: router.Duration(200 * time.Millisecond)}}).URL
+	base := bustest.Start(t, bus.Config{HTTP: bus.HTTPConfig{ReadHeaderTimeout: spec.Duration(200 * time.Millisecond)}}).URL
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestConnectionsBeyondTheLimitWaitForAFreeOne(t *testing.T) {
 }
 
 func TestNegativeHTTPLimitsAreRefused(t *testing.T) {
-	err := bus.Config{HTTP: bus.HTTPConfig{MaxConnections: -1, IdleTimeout: router.Duration(-time.Second)}}.Validate()
+	err := bus.Config{HTTP: bus.HTTPConfig{MaxConnections: -1, IdleTimeout: spec.Duration(-time.Second)}}.Validate()
 	for _, field := range []string{"http.max_connections", "http.idle_timeout"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate: %v; want an error naming %s", err, field)

@@ -16,24 +16,13 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/verdict"
 )
-
-// verdict is what should happen to an event after one delivery attempt.
-type verdict int
-
-const (
-	verdictAck        verdict = iota // delivered: remove it
-	verdictRetry                     // try again later
-	verdictDrop                      // discard it, deliberately
-	verdictDeadLetter                // give up now: to the dead-letter channel
-)
-
-var verdictNames = map[string]verdict{"ack": verdictAck, "retry": verdictRetry, "drop": verdictDrop, "dead-letter": verdictDeadLetter}
 
 // outcome is the result of one delivery attempt.
 type outcome struct {
-	verdict    verdict
-	retryAfter time.Duration // with verdictRetry: wait at least this long
+	verdict    verdict.Verdict
+	retryAfter time.Duration // with verdict.Retry: wait at least this long
 	status     int           // the target's HTTP status, if it answered
 	reason     string        // why, when it is not an ack
 }
@@ -88,17 +77,17 @@ func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(e.Data()))
 	if err != nil {
-		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
+		return outcome{verdict: verdict.DeadLetter, reason: err.Error()}
 	}
 	for k, v := range t.headers {
 		req.Header.Set(k, v)
 	}
 	if err := writeBinary(req.Header, e); err != nil {
-		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
+		return outcome{verdict: verdict.DeadLetter, reason: err.Error()}
 	}
 	if t.auth != nil {
 		if err := t.auth.authorize(ctx, req); err != nil {
-			return outcome{verdict: verdictRetry, reason: err.Error()}
+			return outcome{verdict: verdict.Retry, reason: err.Error()}
 		}
 	}
 	if t.signer != nil {
@@ -106,7 +95,7 @@ func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return outcome{verdict: verdictRetry, reason: err.Error()}
+		return outcome{verdict: verdict.Retry, reason: err.Error()}
 	}
 	if resp.StatusCode == http.StatusUnauthorized && t.auth != nil {
 		t.auth.rejected()
@@ -127,27 +116,27 @@ func (t *httpTarget) judge(resp *http.Response, body string) outcome {
 		o.reason += fmt.Sprintf(": %q", body)
 	}
 	if v := resp.Header.Get(VerdictHeader); v != "" {
-		verdict, ok := verdictNames[strings.ToLower(strings.TrimSpace(v))]
+		asked, ok := verdict.Parse(strings.ToLower(strings.TrimSpace(v)))
 		if !ok {
-			o.verdict = verdictRetry
+			o.verdict = verdict.Retry
 			o.reason = fmt.Sprintf("target answered %s: %q, which is not ack, retry, drop or dead-letter", VerdictHeader, v)
 			return o
 		}
-		o.verdict = verdict
-		if verdict != verdictAck {
+		o.verdict = asked
+		if asked != verdict.Ack {
 			o.reason += fmt.Sprintf(" (%s: %s)", VerdictHeader, v)
 		}
 		return o
 	}
 	switch {
 	case code >= 200 && code < 300:
-		o.verdict = verdictAck
+		o.verdict = verdict.Ack
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		o.verdict = verdictRetry
+		o.verdict = verdict.Retry
 	case code >= 400 && code < 500 && !t.retryClient4:
-		o.verdict = verdictDeadLetter
+		o.verdict = verdict.DeadLetter
 	default:
-		o.verdict = verdictRetry
+		o.verdict = verdict.Retry
 	}
 	return o
 }
@@ -161,12 +150,12 @@ type topicTarget struct {
 func (t *topicTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	msg, err := adapters.EncodeEvent(e)
 	if err != nil {
-		return outcome{verdict: verdictDeadLetter, reason: err.Error()}
+		return outcome{verdict: verdict.DeadLetter, reason: err.Error()}
 	}
 	if err := t.topic.Send(ctx, msg); err != nil {
-		return outcome{verdict: verdictRetry, reason: "publishing to the topic: " + err.Error()}
+		return outcome{verdict: verdict.Retry, reason: "publishing to the topic: " + err.Error()}
 	}
-	return outcome{verdict: verdictAck}
+	return outcome{verdict: verdict.Ack}
 }
 
 // pluginTarget hands each event to a handler plugin. The plugin's verdict
@@ -179,25 +168,18 @@ type pluginTarget struct {
 	reply func(ctx context.Context, replies []event.Event) error
 }
 
-var pluginVerdicts = map[plugins.Verdict]verdict{
-	plugins.VerdictAck:        verdictAck,
-	plugins.VerdictRetry:      verdictRetry,
-	plugins.VerdictDrop:       verdictDrop,
-	plugins.VerdictDeadLetter: verdictDeadLetter,
-}
-
 func (t *pluginTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	res, err := t.host.Deliver(ctx, t.name, e)
 	if err != nil {
-		return outcome{verdict: verdictRetry, reason: err.Error()}
+		return outcome{verdict: verdict.Retry, reason: err.Error()}
 	}
-	o := outcome{verdict: pluginVerdicts[res.Verdict], retryAfter: res.RetryAfter, reason: res.Reason}
-	if o.reason == "" && o.verdict != verdictAck {
+	o := outcome{verdict: res.Verdict, retryAfter: res.RetryAfter, reason: res.Reason}
+	if o.reason == "" && o.verdict != verdict.Ack {
 		o.reason = "plugin " + t.name + " answered " + res.Verdict.String()
 	}
-	if len(res.Replies) > 0 && o.verdict == verdictAck {
+	if len(res.Replies) > 0 && o.verdict == verdict.Ack {
 		if err := t.reply(ctx, res.Replies); err != nil {
-			return outcome{verdict: verdictRetry, reason: "storing the plugin's replies: " + err.Error()}
+			return outcome{verdict: verdict.Retry, reason: "storing the plugin's replies: " + err.Error()}
 		}
 	}
 	return o

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // fakeClock is a clock a test moves by hand.
@@ -121,7 +122,7 @@ func TestAnOAuth2TokenIsFetchedOnceAndAgainAfterItExpires(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 20 {
 			wg.Go(func() {
-				if o := ht.Deliver(context.Background(), testEvent(fmt.Sprint(i))); o.verdict != verdictAck {
+				if o := ht.Deliver(context.Background(), testEvent(fmt.Sprint(i))); o.verdict != verdict.Ack {
 					t.Errorf("delivery %d: %+v; want ack", i, o)
 				}
 			})
@@ -152,7 +153,7 @@ func TestAFailingTokenEndpointRetriesTheDeliveryAndSaysWhy(t *testing.T) {
 	ht := oauth2Target(t, url, te.url, &fakeClock{now: time.Now()})
 
 	o := ht.Deliver(context.Background(), testEvent("1"))
-	if o.verdict != verdictRetry || !strings.Contains(o.reason, "getting an OAuth2 token from "+te.url) || !strings.Contains(o.reason, "500") {
+	if o.verdict != verdict.Retry || !strings.Contains(o.reason, "getting an OAuth2 token from "+te.url) || !strings.Contains(o.reason, "500") {
 		t.Errorf("outcome %+v; want a retry whose reason names the token endpoint and its 500", o)
 	}
 	if strings.Contains(o.reason, "client-secret") {
@@ -162,7 +163,7 @@ func TestAFailingTokenEndpointRetriesTheDeliveryAndSaysWhy(t *testing.T) {
 		t.Errorf("the target got %d requests; want none without a token", n)
 	}
 	te.status.Store(0)
-	if o := ht.Deliver(context.Background(), testEvent("1")); o.verdict != verdictAck {
+	if o := ht.Deliver(context.Background(), testEvent("1")); o.verdict != verdict.Ack {
 		t.Errorf("once the token endpoint recovers the retry must succeed; got %+v", o)
 	}
 }
@@ -176,7 +177,7 @@ func TestATokenTheTargetRefusesIsNotOfferedAgain(t *testing.T) {
 	if o := ht.Deliver(context.Background(), testEvent("1")); o.status != http.StatusUnauthorized {
 		t.Fatalf("first attempt %+v; want the target's 401", o)
 	}
-	if o := ht.Deliver(context.Background(), testEvent("1")); o.verdict != verdictAck {
+	if o := ht.Deliver(context.Background(), testEvent("1")); o.verdict != verdict.Ack {
 		t.Errorf("second attempt %+v; want an ack with a fresh token", o)
 	}
 	if n := te.fetches.Load(); n != 2 {

@@ -11,7 +11,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Client certificate modes of TLSConfig.ClientAuth.
@@ -50,21 +50,21 @@ func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
 func (c TLSConfig) Validate() error {
 	var errs []error
 	if c.CertFile == "" && c.KeyFile != "" {
-		errs = append(errs, &router.FieldError{Path: "tls.cert_file", Message: "is required with tls.key_file"})
+		errs = append(errs, &spec.FieldError{Path: "tls.cert_file", Message: "is required with tls.key_file"})
 	}
 	if c.KeyFile == "" && c.CertFile != "" {
-		errs = append(errs, &router.FieldError{Path: "tls.key_file", Message: "is required with tls.cert_file"})
+		errs = append(errs, &spec.FieldError{Path: "tls.key_file", Message: "is required with tls.cert_file"})
 	}
 	if c.ClientCAFile != "" && !c.Enabled() {
-		errs = append(errs, &router.FieldError{Path: "tls.client_ca_file", Message: "needs tls.cert_file and tls.key_file: client certificates are only asked for over TLS"})
+		errs = append(errs, &spec.FieldError{Path: "tls.client_ca_file", Message: "needs tls.cert_file and tls.key_file: client certificates are only asked for over TLS"})
 	}
 	switch c.ClientAuth {
 	case "", ClientAuthRequire, ClientAuthVerifyIfGiven:
 		if c.ClientAuth != "" && c.ClientCAFile == "" {
-			errs = append(errs, &router.FieldError{Path: "tls.client_auth", Message: "needs tls.client_ca_file, the CAs client certificates must be signed by"})
+			errs = append(errs, &spec.FieldError{Path: "tls.client_auth", Message: "needs tls.client_ca_file, the CAs client certificates must be signed by"})
 		}
 	default:
-		errs = append(errs, &router.FieldError{Path: "tls.client_auth", Message: fmt.Sprintf("%q is not a mode: use %s or %s", c.ClientAuth, ClientAuthRequire, ClientAuthVerifyIfGiven)})
+		errs = append(errs, &spec.FieldError{Path: "tls.client_auth", Message: fmt.Sprintf("%q is not a mode: use %s or %s", c.ClientAuth, ClientAuthRequire, ClientAuthVerifyIfGiven)})
 	}
 	return errors.Join(errs...)
 }
@@ -86,11 +86,11 @@ func newServerTLS(c TLSConfig, log *slog.Logger) (*tls.Config, error) {
 	}
 	pem, err := os.ReadFile(c.ClientCAFile)
 	if err != nil {
-		return nil, &router.FieldError{Path: "tls.client_ca_file", Message: err.Error()}
+		return nil, &spec.FieldError{Path: "tls.client_ca_file", Message: err.Error()}
 	}
 	cfg.ClientCAs = x509.NewCertPool()
 	if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
-		return nil, &router.FieldError{Path: "tls.client_ca_file", Message: fmt.Sprintf("%s holds no PEM certificate", c.ClientCAFile)}
+		return nil, &spec.FieldError{Path: "tls.client_ca_file", Message: fmt.Sprintf("%s holds no PEM certificate", c.ClientCAFile)}
 	}
 	cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	if c.ClientAuth == ClientAuthVerifyIfGiven {
@@ -132,11 +132,11 @@ func (r *certReloader) load() error {
 	defer r.mu.Unlock()
 	certStat, err := os.Stat(r.certFile)
 	if err != nil {
-		return &router.FieldError{Path: "tls.cert_file", Message: err.Error()}
+		return &spec.FieldError{Path: "tls.cert_file", Message: err.Error()}
 	}
 	keyStat, err := os.Stat(r.keyFile)
 	if err != nil {
-		return &router.FieldError{Path: "tls.key_file", Message: err.Error()}
+		return &spec.FieldError{Path: "tls.key_file", Message: err.Error()}
 	}
 	return r.loadLocked(certStat, keyStat)
 }
@@ -144,15 +144,15 @@ func (r *certReloader) load() error {
 func (r *certReloader) loadLocked(certStat, keyStat os.FileInfo) error {
 	certPEM, err := os.ReadFile(r.certFile)
 	if err != nil {
-		return &router.FieldError{Path: "tls.cert_file", Message: err.Error()}
+		return &spec.FieldError{Path: "tls.cert_file", Message: err.Error()}
 	}
 	keyPEM, err := os.ReadFile(r.keyFile)
 	if err != nil {
-		return &router.FieldError{Path: "tls.key_file", Message: err.Error()}
+		return &spec.FieldError{Path: "tls.key_file", Message: err.Error()}
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return &router.FieldError{Path: "tls.key_file", Message: fmt.Sprintf("%s and tls.cert_file %s are not a certificate and its private key: %v", r.keyFile, r.certFile, err)}
+		return &spec.FieldError{Path: "tls.key_file", Message: fmt.Sprintf("%s and tls.cert_file %s are not a certificate and its private key: %v", r.keyFile, r.certFile, err)}
 	}
 	r.cert, r.certStat, r.keyStat = &cert, certStat, keyStat
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // The Standard Webhooks headers on every signed delivery.
@@ -53,12 +54,12 @@ func newSigner(s *router.Signing, now func() time.Time) (*signer, error) {
 	}
 	cur, err := router.SigningKey(s.Secret)
 	if err != nil {
-		return nil, &router.FieldError{Path: "target.http.signing.secret", Message: err.Error()}
+		return nil, &spec.FieldError{Path: "target.http.signing.secret", Message: err.Error()}
 	}
 	sg := &signer{current: cur, now: now}
 	if s.PreviousSecret != "" {
 		if sg.previous, err = router.SigningKey(s.PreviousSecret); err != nil {
-			return nil, &router.FieldError{Path: "target.http.signing.previous_secret", Message: err.Error()}
+			return nil, &spec.FieldError{Path: "target.http.signing.previous_secret", Message: err.Error()}
 		}
 		sg.until = s.PreviousExpires
 	}

@@ -1,11 +1,12 @@
 package plugins
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Defaults of Config's zero fields, and bounds.
@@ -38,30 +39,30 @@ type Config struct {
 	Instances int `json:"instances,omitempty"`
 	// Timeout bounds one delivery; 0 means DefaultTimeout. A plugin that
 	// has not answered a delivery by then is taken as hung and restarted.
-	Timeout Duration `json:"timeout,omitzero"`
+	Timeout spec.Duration `json:"timeout,omitzero"`
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 
-// Validate checks the config and returns every problem, each a *FieldError
+// Validate checks the config and returns every problem, each a *spec.FieldError
 // whose path is relative to the plugin ("cmd", "instances"): the caller
 // prefixes it with where the plugin sits in its own config.
 func (c Config) Validate() error {
 	var errs []error
 	switch {
 	case c.Name == "":
-		errs = append(errs, &FieldError{Path: "name", Message: "is required"})
+		errs = append(errs, &spec.FieldError{Path: "name", Message: "is required"})
 	case !namePattern.MatchString(c.Name):
-		errs = append(errs, &FieldError{Path: "name", Message: fmt.Sprintf("%q must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)})
+		errs = append(errs, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)})
 	}
 	if c.Cmd == "" {
-		errs = append(errs, &FieldError{Path: "cmd", Message: "is required: the path of the plugin's executable"})
+		errs = append(errs, &spec.FieldError{Path: "cmd", Message: "is required: the path of the plugin's executable"})
 	}
 	if c.Instances < 0 || c.Instances > MaxInstances {
-		errs = append(errs, &FieldError{Path: "instances", Message: fmt.Sprintf("must be between 0 and %d, got %d", MaxInstances, c.Instances)})
+		errs = append(errs, &spec.FieldError{Path: "instances", Message: fmt.Sprintf("must be between 0 and %d, got %d", MaxInstances, c.Instances)})
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &FieldError{Path: "timeout", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "timeout", Message: "must not be negative"})
 	}
 	return errors.Join(errs...)
 }
@@ -71,38 +72,7 @@ func (c Config) withDefaults() Config {
 		c.Instances = 1
 	}
 	if c.Timeout == 0 {
-		c.Timeout = Duration(DefaultTimeout)
+		c.Timeout = spec.Duration(DefaultTimeout)
 	}
 	return c
-}
-
-// FieldError names one bad field of a Config by its JSON path.
-type FieldError struct {
-	Path    string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
-
-// Duration is a time.Duration written as a Go duration string ("500ms",
-// "10s") in JSON and YAML.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string such as "10s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string such as "500ms" or "10s".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"500ms\" or \"10s\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: use a number with a unit such as \"500ms\" or \"10s\"", s)
-	}
-	*d = Duration(v)
-	return nil
 }

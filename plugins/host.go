@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 const (
@@ -84,14 +86,14 @@ func newHost(ctx context.Context, cfgs []Config, log *slog.Logger, launch launch
 	seen := map[string]int{}
 	for i, c := range cfgs {
 		for _, err := range unjoin(c.Validate()) {
-			var fe *FieldError
+			var fe *spec.FieldError
 			if errors.As(err, &fe) {
-				err = &FieldError{Path: fmt.Sprintf("plugins[%d].%s", i, fe.Path), Message: fe.Message}
+				err = &spec.FieldError{Path: fmt.Sprintf("plugins[%d].%s", i, fe.Path), Message: fe.Message}
 			}
 			errs = append(errs, err)
 		}
 		if j, dup := seen[c.Name]; dup && c.Name != "" {
-			errs = append(errs, &FieldError{Path: fmt.Sprintf("plugins[%d].name", i), Message: fmt.Sprintf("%q is already the name of plugins[%d]", c.Name, j)})
+			errs = append(errs, &spec.FieldError{Path: fmt.Sprintf("plugins[%d].name", i), Message: fmt.Sprintf("%q is already the name of plugins[%d]", c.Name, j)})
 		}
 		seen[c.Name] = i
 	}
@@ -206,7 +208,7 @@ func (h *Host) Describe(name string) (Description, bool) {
 // verdict. An error means the delivery did not complete — no such plugin,
 // no instance ready within the plugin's timeout, the process crashed or
 // hung, ctx ended — and the event must be delivered again later. A handler
-// that returned an error is not an error here: it is VerdictRetry.
+// that returned an error is not an error here: it is verdict.Retry.
 func (h *Host) Deliver(ctx context.Context, name string, e *event.Event) (Result, error) {
 	p, ok := h.plugins[name]
 	if !ok {

@@ -16,6 +16,8 @@ import (
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/plugins/proto"
 	sdkplugin "github.com/eventbus-go/eventbus/sdk/plugin"
+	"github.com/eventbus-go/eventbus/spec"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // inProcess is a plugin served in the test's own process by
@@ -96,17 +98,17 @@ func TestDeliverReturnsTheHandlersVerdict(t *testing.T) {
 	}))
 	for _, tc := range []struct {
 		typ    string
-		want   Verdict
+		want   verdict.Verdict
 		after  time.Duration
 		reason string
 	}{
-		{"ack", VerdictAck, 0, ""},
-		{"retry", VerdictRetry, 3 * time.Second, "busy"},
-		{"drop", VerdictDrop, 0, "duplicate"},
-		{"dead", VerdictDeadLetter, 0, "unknown customer"},
-		{"error", VerdictRetry, 0, "smtp down"},
-		{"panic", VerdictRetry, 0, "handler panicked: bug"},
-		{"bad-reply", VerdictDeadLetter, 0, "reply 0 is not a valid CloudEvent"},
+		{"ack", verdict.Ack, 0, ""},
+		{"retry", verdict.Retry, 3 * time.Second, "busy"},
+		{"drop", verdict.Drop, 0, "duplicate"},
+		{"dead", verdict.DeadLetter, 0, "unknown customer"},
+		{"error", verdict.Retry, 0, "smtp down"},
+		{"panic", verdict.Retry, 0, "handler panicked: bug"},
+		{"bad-reply", verdict.DeadLetter, 0, "reply 0 is not a valid CloudEvent"},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			res, err := h.Deliver(t.Context(), "p", newEvent("1", tc.typ, nil))
@@ -183,7 +185,7 @@ func TestCrashFailsWhatIsInFlightAndRestarts(t *testing.T) {
 		st, _ := h.Stats("p")
 		return st.Restarts == 1 && st.Ready == 1
 	})
-	if res, err := h.Deliver(t.Context(), "p", newEvent("z", "ok", nil)); err != nil || res.Verdict != VerdictAck {
+	if res, err := h.Deliver(t.Context(), "p", newEvent("z", "ok", nil)); err != nil || res.Verdict != verdict.Ack {
 		t.Fatalf("after the restart: %+v, %v; want an ack", res, err)
 	}
 }
@@ -201,7 +203,7 @@ func TestShutdownIsIdempotentAndStopsDeliveries(t *testing.T) {
 }
 
 func TestConfigValidateNamesTheField(t *testing.T) {
-	err := Config{Name: "bad name", Instances: -1, Timeout: Duration(-time.Second)}.Validate()
+	err := Config{Name: "bad name", Instances: -1, Timeout: spec.Duration(-time.Second)}.Validate()
 	for _, want := range []string{"name: \"bad name\"", "cmd: is required", "instances: must be between 0 and 64", "timeout: must not be negative"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v; want it to say %q", err, want)
@@ -256,7 +258,7 @@ func TestUnansweredDeliveryIsHungAtItsOwnDeadline(t *testing.T) {
 		client, server := goplugin.TestPluginGRPCConn(t, false, proto.PluginSet(silentServer{}))
 		return client, &inProcess{client: client, server: server}, nil
 	}
-	h, err := newHost(t.Context(), []Config{{Name: "p", Cmd: "in-process", Timeout: Duration(timeout)}}, testLogger(t), launch)
+	h, err := newHost(t.Context(), []Config{{Name: "p", Cmd: "in-process", Timeout: spec.Duration(timeout)}}, testLogger(t), launch)
 	if err != nil {
 		t.Fatal(err)
 	}

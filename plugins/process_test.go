@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/spec"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 func readPID(t *testing.T, file string) int {
@@ -43,7 +45,7 @@ func TestProcessDeliversAndReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != VerdictAck || len(res.Replies) != 1 {
+	if res.Verdict != verdict.Ack || len(res.Replies) != 1 {
 		t.Fatalf("result = %+v, want an ack with one reply", res)
 	}
 	ext := res.Replies[0].Extensions()
@@ -66,7 +68,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 	// their redeliveries at once. The timeout is far above how long
 	// sending them may take, so no hold is mistaken for a hang.
 	release := filepath.Join(t.TempDir(), "release")
-	cfg := Config{Name: "sleepy", Cmd: testPluginPath(t), Env: map[string]string{"TESTPLUGIN_PIDFILE": pidFile}, Timeout: Duration(time.Minute)}
+	cfg := Config{Name: "sleepy", Cmd: testPluginPath(t), Env: map[string]string{"TESTPLUGIN_PIDFILE": pidFile}, Timeout: spec.Duration(time.Minute)}
 	h, err := NewHost(t.Context(), []Config{cfg}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 			e := newEvent("ev-"+strconv.Itoa(i), "test.hold", release)
 			for ctx.Err() == nil {
 				res, err := h.Deliver(ctx, "sleepy", e)
-				if err == nil && res.Verdict == VerdictAck {
+				if err == nil && res.Verdict == verdict.Ack {
 					completed.Add(1)
 					return
 				}
@@ -124,7 +126,7 @@ func TestProcessKilledWithEventsInFlightLosesNone(t *testing.T) {
 // the delivery's timeout and replaced.
 func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 	const timeout = 500 * time.Millisecond
-	h, err := NewHost(t.Context(), []Config{{Name: "hangs", Cmd: testPluginPath(t), Timeout: Duration(timeout)}}, testLogger(t))
+	h, err := NewHost(t.Context(), []Config{{Name: "hangs", Cmd: testPluginPath(t), Timeout: spec.Duration(timeout)}}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestProcessHungIsRestartedWithinTimeout(t *testing.T) {
 		return st.Restarts == 1 && st.Ready == 1
 	})
 	t.Logf("hang detected after %s, instance replaced after %s", detected, time.Since(start))
-	if res, err := h.Deliver(t.Context(), "hangs", newEvent("h2", "test.echo", nil)); err != nil || res.Verdict != VerdictAck {
+	if res, err := h.Deliver(t.Context(), "hangs", newEvent("h2", "test.echo", nil)); err != nil || res.Verdict != verdict.Ack {
 		t.Fatalf("after the restart: %+v, %v; want an ack", res, err)
 	}
 }

@@ -7,43 +7,13 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/plugins/proto"
+	"github.com/eventbus-go/eventbus/verdict"
 )
-
-// Verdict is what a plugin decided about one event.
-type Verdict int
-
-const (
-	// VerdictAck: handled; the bus acks the event.
-	VerdictAck Verdict = iota
-	// VerdictRetry: the bus delivers it again, after Result.RetryAfter at
-	// the least; retries count towards the route's max_attempts.
-	VerdictRetry
-	// VerdictDrop: the bus discards the event; retrying cannot help and
-	// nobody needs to see it.
-	VerdictDrop
-	// VerdictDeadLetter: the bus moves the event to the route's
-	// dead-letter channel now, with Result.Reason.
-	VerdictDeadLetter
-)
-
-func (v Verdict) String() string {
-	switch v {
-	case VerdictAck:
-		return "ack"
-	case VerdictRetry:
-		return "retry"
-	case VerdictDrop:
-		return "drop"
-	case VerdictDeadLetter:
-		return "dead-letter"
-	}
-	return fmt.Sprintf("Verdict(%d)", int(v))
-}
 
 // Result is a plugin's answer to one delivery.
 type Result struct {
-	Verdict Verdict
-	// RetryAfter, with VerdictRetry, is the least wait before the next
+	Verdict verdict.Verdict
+	// RetryAfter, with verdict.Retry, is the least wait before the next
 	// attempt; zero leaves it to the route's backoff.
 	RetryAfter time.Duration
 	// Reason says why, for logs and dead letters.
@@ -65,25 +35,19 @@ const (
 // CloudEvent turns the result into a dead letter: the handler has a bug
 // that retrying will not fix.
 func resultFrom(v *proto.Verdict, cause *event.Event) Result {
-	r := Result{Reason: v.GetReason()}
-	switch v.GetKind() {
-	case proto.Kind_KIND_ACK:
-		r.Verdict = VerdictAck
-	case proto.Kind_KIND_RETRY:
-		r.Verdict = VerdictRetry
+	decided, ok := v.GetKind().Verdict()
+	if !ok {
+		return Result{Verdict: verdict.DeadLetter, Reason: fmt.Sprintf("the plugin answered an unknown verdict %d; upgrade the bus or fix the plugin", v.GetKind())}
+	}
+	r := Result{Verdict: decided, Reason: v.GetReason()}
+	if decided == verdict.Retry {
 		r.RetryAfter = time.Duration(v.GetRetryAfterMs()) * time.Millisecond
-	case proto.Kind_KIND_DROP:
-		r.Verdict = VerdictDrop
-	case proto.Kind_KIND_DEAD_LETTER:
-		r.Verdict = VerdictDeadLetter
-	default:
-		return Result{Verdict: VerdictDeadLetter, Reason: fmt.Sprintf("the plugin answered an unknown verdict %d; upgrade the bus or fix the plugin", v.GetKind())}
 	}
 	if len(v.GetReplies()) == 0 {
 		return r
 	}
-	if r.Verdict != VerdictAck {
-		return Result{Verdict: VerdictDeadLetter, Reason: fmt.Sprintf("the plugin answered %s with %d replies; only an ack may carry replies", r.Verdict, len(v.GetReplies()))}
+	if r.Verdict != verdict.Ack {
+		return Result{Verdict: verdict.DeadLetter, Reason: fmt.Sprintf("the plugin answered %s with %d replies; only an ack may carry replies", r.Verdict, len(v.GetReplies()))}
 	}
 	correlation := cause.ID()
 	if c, ok := cause.Extensions()[ExtCorrelationID]; ok {
@@ -93,14 +57,14 @@ func resultFrom(v *proto.Verdict, cause *event.Event) Result {
 	for i, raw := range v.GetReplies() {
 		e := &r.Replies[i]
 		if err := e.UnmarshalJSON(raw); err != nil {
-			return Result{Verdict: VerdictDeadLetter, Reason: fmt.Sprintf("reply %d of the plugin is not a CloudEvent: %v", i, err)}
+			return Result{Verdict: verdict.DeadLetter, Reason: fmt.Sprintf("reply %d of the plugin is not a CloudEvent: %v", i, err)}
 		}
 		e.SetExtension(ExtCausationID, cause.ID())
 		if _, ok := e.Extensions()[ExtCorrelationID]; !ok {
 			e.SetExtension(ExtCorrelationID, correlation)
 		}
 		if err := e.Validate(); err != nil {
-			return Result{Verdict: VerdictDeadLetter, Reason: fmt.Sprintf("reply %d of the plugin is not a valid CloudEvent: %v", i, err)}
+			return Result{Verdict: verdict.DeadLetter, Reason: fmt.Sprintf("reply %d of the plugin is not a valid CloudEvent: %v", i, err)}
 		}
 	}
 	return r

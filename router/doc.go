@@ -11,7 +11,7 @@
 //     starts a goroutine, sleeps, or reads a clock; retries, metrics and
 //     dead-lettering wrap around the router in package bus.
 //   - Rules go parse → compile → match. Rule.Validate parses one rule and
-//     returns every problem as a *FieldError with the JSON path of the
+//     returns every problem as a *spec.FieldError with the JSON path of the
 //     offending part, so an API can refuse a bad route when it is saved.
 //     NewMatcher compiles all rules of one bus into one immutable Matcher;
 //     the bus swaps in a new Matcher when routes change, so matching never

@@ -1,9 +1,12 @@
 package router
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Explanation says why one rule does or does not select one event, for a
@@ -42,6 +45,23 @@ func Explain(r Rule, e *Event) (Explanation, error) {
 		reason = fmt.Sprintf("none of the %d $or combinations matched; the closest fails at %s", len(pr.clauses), reason)
 	}
 	return Explanation{Reason: reason}, nil
+}
+
+// TestPattern validates rule and explains how it treats the event document:
+// what `eventbus test-pattern` and POST /v1/test-pattern answer. Bad input
+// is a *spec.FieldError naming "match…", "filters…" or "event".
+func TestPattern(rule Rule, eventDoc []byte) (Explanation, error) {
+	if err := rule.Validate(Limits{}); err != nil {
+		return Explanation{}, err
+	}
+	if len(bytes.TrimSpace(eventDoc)) == 0 {
+		return Explanation{}, &spec.FieldError{Path: "event", Message: "is required: the event as JSON, attributes at the top level and the payload under data"}
+	}
+	ev, err := ParseEventJSON(eventDoc)
+	if err != nil {
+		return Explanation{}, &spec.FieldError{Path: "event", Message: err.Error()}
+	}
+	return Explain(rule, ev)
 }
 
 // explainFilters continues an explanation whose pattern matched with the

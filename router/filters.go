@@ -10,6 +10,8 @@ import (
 	cesqlparser "github.com/cloudevents/sdk-go/sql/v2/parser"
 	cesqlutils "github.com/cloudevents/sdk-go/sql/v2/utils"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // filterDialect is one of the CloudEvents Subscriptions API filter dialects.
@@ -55,14 +57,14 @@ var cesqlParseMu sync.Mutex
 func parseFilters(raw []byte, lim Limits) ([]*filter, []error) {
 	const root = "filters"
 	if len(raw) > lim.MaxRuleBytes {
-		return nil, []error{&FieldError{Path: root, Message: fmt.Sprintf("is %d bytes; the limit is %d: split the route or simplify the filters", len(raw), lim.MaxRuleBytes)}}
+		return nil, []error{&spec.FieldError{Path: root, Message: fmt.Sprintf("is %d bytes; the limit is %d: split the route or simplify the filters", len(raw), lim.MaxRuleBytes)}}
 	}
 	doc, err := parseJSONTree(raw, 2*lim.MaxDepth+2)
 	if err != nil {
-		return nil, []error{&FieldError{Path: root, Message: "is not valid JSON: " + err.Error()}}
+		return nil, []error{&spec.FieldError{Path: root, Message: "is not valid JSON: " + err.Error()}}
 	}
 	if doc.kind != jsonArray {
-		return nil, []error{&FieldError{Path: root, Message: fmt.Sprintf(`must be an array of filters such as [{"exact": {"type": "order.created"}}], not %s`, doc.kind)}}
+		return nil, []error{&spec.FieldError{Path: root, Message: fmt.Sprintf(`must be an array of filters such as [{"exact": {"type": "order.created"}}], not %s`, doc.kind)}}
 	}
 	p := &patternParser{lim: lim}
 	var out []*filter

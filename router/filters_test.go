@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 type filterCase struct {
@@ -146,9 +148,9 @@ func TestValidateFilters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Rule{Filters: json.RawMessage(tc.filters)}.Validate(Limits{})
-			var fe *FieldError
+			var fe *spec.FieldError
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate = %v, want a *FieldError at %s", err, tc.path)
+				t.Fatalf("Validate = %v, want a *spec.FieldError at %s", err, tc.path)
 			}
 			if fe.Path != tc.path || !strings.Contains(fe.Message, tc.message) {
 				t.Errorf("Validate = %q at %q, want a message containing %q at %q", fe.Message, fe.Path, tc.message, tc.path)

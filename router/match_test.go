@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // matchCase is one pattern, one event, and whether the pattern must select
@@ -249,9 +251,9 @@ func TestValidateNamesTheOffendingPart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.rule.Validate(tc.lim)
-			var fe *FieldError
+			var fe *spec.FieldError
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate = %v, want a *FieldError at %s", err, tc.path)
+				t.Fatalf("Validate = %v, want a *spec.FieldError at %s", err, tc.path)
 			}
 			if fe.Path != tc.path || !strings.Contains(fe.Message, tc.message) {
 				t.Errorf("Validate = %q at %q, want a message containing %q at %q", fe.Message, fe.Path, tc.message, tc.path)
@@ -264,7 +266,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	err := Rule{Match: json.RawMessage(`{"a": [{"bad": 1}], "b": "x"}`)}.Validate(Limits{})
 	var paths []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *FieldError
+		var fe *spec.FieldError
 		if errors.As(e, &fe) {
 			paths = append(paths, fe.Path)
 		}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // fieldTest is one field of a pattern: the field at path matches when any of
@@ -35,7 +37,7 @@ type patternParser struct {
 }
 
 func (p *patternParser) fail(path, format string, args ...any) {
-	p.errs = append(p.errs, &FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &spec.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 // parsePattern validates a match document and expands it into clauses: the
@@ -43,17 +45,17 @@ func (p *patternParser) fail(path, format string, args ...any) {
 func parsePattern(raw []byte, lim Limits) ([][]*fieldTest, []error) {
 	const root = "match"
 	if len(raw) > lim.MaxRuleBytes {
-		return nil, []error{&FieldError{Path: root, Message: fmt.Sprintf("is %d bytes; the limit is %d: split the route or simplify the pattern", len(raw), lim.MaxRuleBytes)}}
+		return nil, []error{&spec.FieldError{Path: root, Message: fmt.Sprintf("is %d bytes; the limit is %d: split the route or simplify the pattern", len(raw), lim.MaxRuleBytes)}}
 	}
 	// Operators add up to three levels below the deepest field (array,
 	// operator object, operand array); deeper nesting is refused while
 	// decoding so that a hostile document cannot exhaust the stack.
 	doc, err := parseJSONTree(raw, lim.MaxDepth+4)
 	if err != nil {
-		return nil, []error{&FieldError{Path: root, Message: "is not valid JSON: " + err.Error()}}
+		return nil, []error{&spec.FieldError{Path: root, Message: "is not valid JSON: " + err.Error()}}
 	}
 	if doc.kind != jsonObject {
-		return nil, []error{&FieldError{Path: root, Message: fmt.Sprintf(`must be a JSON object such as {"type": ["order.created"]}, not %s`, doc.kind)}}
+		return nil, []error{&spec.FieldError{Path: root, Message: fmt.Sprintf(`must be a JSON object such as {"type": ["order.created"]}, not %s`, doc.kind)}}
 	}
 	p := &patternParser{lim: lim}
 	node := p.object(doc, nil, root, 1)
@@ -65,7 +67,7 @@ func parsePattern(raw []byte, lim Limits) ([][]*fieldTest, []error) {
 	}
 	clauses, ok := expand(node, lim.MaxAlternatives)
 	if !ok {
-		return nil, []error{&FieldError{Path: root, Message: fmt.Sprintf("$or expands into more than %d combinations of fields: split the route into several", lim.MaxAlternatives)}}
+		return nil, []error{&spec.FieldError{Path: root, Message: fmt.Sprintf("$or expands into more than %d combinations of fields: split the route into several", lim.MaxAlternatives)}}
 	}
 	return clauses, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // DefaultBus is the bus a route or an event belongs to when it names none.
@@ -73,14 +74,14 @@ func (b *Bus) Validate() error {
 	}
 	if b.Backend != "" {
 		if msg := backendURLProblem(b.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
-			errs = append(errs, &FieldError{Path: "backend", Message: msg})
+			errs = append(errs, &spec.FieldError{Path: "backend", Message: msg})
 		}
 	}
 	if b.ACL != nil {
 		if joined, ok := b.ACL.Validate().(interface{ Unwrap() []error }); ok {
 			for _, e := range joined.Unwrap() {
-				if fe, ok := e.(*auth.FieldError); ok {
-					e = &FieldError{Path: "acl." + fe.Path, Message: fe.Message}
+				if fe, ok := e.(*spec.FieldError); ok {
+					e = &spec.FieldError{Path: "acl." + fe.Path, Message: fe.Message}
 				}
 				errs = append(errs, e)
 			}
@@ -118,7 +119,7 @@ type TopicTarget struct {
 type HTTPTarget struct {
 	URL string `json:"url"`
 	// Timeout bounds one delivery attempt; zero means DefaultHTTPTimeout.
-	Timeout Duration `json:"timeout,omitzero"`
+	Timeout spec.Duration `json:"timeout,omitzero"`
 	// Headers are added to every request, e.g. an Authorization header.
 	Headers map[string]string `json:"headers,omitempty"`
 	// Signing signs every delivery (Standard Webhooks); nil means signed
@@ -132,9 +133,9 @@ type HTTPTarget struct {
 type Delivery struct {
 	// MaxAttempts and MaxAge bound retries: an event is dead-lettered after
 	// MaxAttempts attempts, or once MaxAge has passed since its first attempt.
-	MaxAttempts int      `json:"max_attempts,omitempty"`
-	MaxAge      Duration `json:"max_age,omitzero"`
-	Backoff     Backoff  `json:"backoff,omitzero"`
+	MaxAttempts int           `json:"max_attempts,omitempty"`
+	MaxAge      spec.Duration `json:"max_age,omitzero"`
+	Backoff     Backoff       `json:"backoff,omitzero"`
 	// DeadLetter false drops exhausted events instead of keeping them on the
 	// route's dead-letter channel. Unset means true.
 	DeadLetter *bool `json:"dead_letter,omitempty"`
@@ -150,14 +151,14 @@ type Delivery struct {
 	// Rate caps deliveries, e.g. "200/s", "30/m", "1000/h".
 	Rate string `json:"rate,omitempty"`
 	// Delay holds every event back this long before its first delivery.
-	Delay Duration `json:"delay,omitzero"`
+	Delay spec.Duration `json:"delay,omitzero"`
 	// MaxDepth caps the events stored and not yet finished; Overflow says
 	// what happens to an event past it: "reject" (429, the default),
 	// "block" (ingress waits up to BlockTimeout for room), "drop-oldest",
 	// or "divert:<route>" (stored on that route instead).
-	MaxDepth     int      `json:"max_depth,omitempty"`
-	Overflow     string   `json:"overflow,omitempty"`
-	BlockTimeout Duration `json:"block_timeout,omitzero"`
+	MaxDepth     int           `json:"max_depth,omitempty"`
+	Overflow     string        `json:"overflow,omitempty"`
+	BlockTimeout spec.Duration `json:"block_timeout,omitzero"`
 }
 
 // The overflow policies.
@@ -203,8 +204,8 @@ func ParseRate(s string) (float64, error) {
 
 // Backoff bounds the exponential wait between attempts.
 type Backoff struct {
-	Initial Duration `json:"initial,omitzero"`
-	Max     Duration `json:"max,omitzero"`
+	Initial spec.Duration `json:"initial,omitzero"`
+	Max     spec.Duration `json:"max,omitzero"`
 }
 
 // Defaults for zero Delivery and HTTPTarget fields.
@@ -228,10 +229,10 @@ func (r Route) WithDefaults() Route {
 		d.MaxAttempts = DefaultMaxAttempts
 	}
 	if d.Backoff.Initial == 0 {
-		d.Backoff.Initial = Duration(DefaultBackoffInitial)
+		d.Backoff.Initial = spec.Duration(DefaultBackoffInitial)
 	}
 	if d.Backoff.Max == 0 {
-		d.Backoff.Max = Duration(max(DefaultBackoffMax, time.Duration(d.Backoff.Initial)))
+		d.Backoff.Max = spec.Duration(max(DefaultBackoffMax, time.Duration(d.Backoff.Initial)))
 	}
 	if d.MaxInflight == 0 {
 		d.MaxInflight = DefaultMaxInflight
@@ -243,11 +244,11 @@ func (r Route) WithDefaults() Route {
 		d.Overflow = OverflowReject
 	}
 	if d.Overflow == OverflowBlock && d.BlockTimeout == 0 {
-		d.BlockTimeout = Duration(DefaultBlockTimeout)
+		d.BlockTimeout = spec.Duration(DefaultBlockTimeout)
 	}
 	if h := r.Target.HTTP; h != nil && h.Timeout == 0 {
 		hc := *h
-		hc.Timeout = Duration(DefaultHTTPTimeout)
+		hc.Timeout = spec.Duration(DefaultHTTPTimeout)
 		r.Target.HTTP = &hc
 	}
 	return r
@@ -258,16 +259,16 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // ValidateName checks a route or bus name.
 func ValidateName(field, name string) error {
 	if name == "" {
-		return &FieldError{Path: field, Message: "is required"}
+		return &spec.FieldError{Path: field, Message: "is required"}
 	}
 	if !namePattern.MatchString(name) {
-		return &FieldError{Path: field, Message: fmt.Sprintf("%q must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit", name)}
+		return &spec.FieldError{Path: field, Message: fmt.Sprintf("%q must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit", name)}
 	}
 	return nil
 }
 
 // Validate checks every field of the route and returns all problems found,
-// each a *FieldError naming the offending field by its JSON path.
+// each a *spec.FieldError naming the offending field by its JSON path.
 func (r *Route) Validate(lim Limits) error {
 	var errs []error
 	add := func(err error) {
@@ -277,7 +278,7 @@ func (r *Route) Validate(lim Limits) error {
 	}
 	add(ValidateName("name", r.Name))
 	if strings.HasSuffix(r.Name, DeadLetterSuffix) {
-		add(&FieldError{Path: "name", Message: fmt.Sprintf("%q may not end with %q: that suffix names dead-letter channels", r.Name, DeadLetterSuffix)})
+		add(&spec.FieldError{Path: "name", Message: fmt.Sprintf("%q may not end with %q: that suffix names dead-letter channels", r.Name, DeadLetterSuffix)})
 	}
 	if r.Bus != "" {
 		add(ValidateName("bus", r.Bus))
@@ -285,7 +286,7 @@ func (r *Route) Validate(lim Limits) error {
 	add(r.Rule().Validate(lim))
 	if r.Backend != "" {
 		if msg := backendURLProblem(r.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
-			add(&FieldError{Path: "backend", Message: msg})
+			add(&spec.FieldError{Path: "backend", Message: msg})
 		}
 	}
 	add(r.Target.validate())
@@ -302,20 +303,20 @@ func (t *Target) validate() error {
 	}
 	switch {
 	case set > 1:
-		return &FieldError{Path: "target", Message: "set exactly one of target.http, target.topic and target.plugin"}
+		return &spec.FieldError{Path: "target", Message: "set exactly one of target.http, target.topic and target.plugin"}
 	case t.Topic != nil:
 		return t.Topic.validate()
 	case t.Plugin != nil:
 		return ValidateName("target.plugin.name", t.Plugin.Name)
 	case t.HTTP == nil:
-		return &FieldError{Path: "target", Message: `is required: set target.http, target.topic or target.plugin`}
+		return &spec.FieldError{Path: "target", Message: `is required: set target.http, target.topic or target.plugin`}
 	}
 	u, err := url.Parse(t.HTTP.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &FieldError{Path: "target.http.url", Message: fmt.Sprintf("%q is not an absolute http(s) URL", t.HTTP.URL)}
+		return &spec.FieldError{Path: "target.http.url", Message: fmt.Sprintf("%q is not an absolute http(s) URL", t.HTTP.URL)}
 	}
 	if t.HTTP.Timeout < 0 {
-		return &FieldError{Path: "target.http.timeout", Message: "must not be negative"}
+		return &spec.FieldError{Path: "target.http.timeout", Message: "must not be negative"}
 	}
 	if s := t.HTTP.Signing; s != nil {
 		if err := s.validate(); err != nil {
@@ -348,10 +349,10 @@ func backendURLProblem(raw, example string) string {
 
 func (t *TopicTarget) validate() error {
 	if msg := backendURLProblem(t.URL, "rabbit://host:5672/"); msg != "" {
-		return &FieldError{Path: "target.topic.url", Message: msg}
+		return &spec.FieldError{Path: "target.topic.url", Message: msg}
 	}
 	if t.Name == "" {
-		return &FieldError{Path: "target.topic.name", Message: "is required: the topic other systems read"}
+		return &spec.FieldError{Path: "target.topic.name", Message: "is required: the topic other systems read"}
 	}
 	return nil
 }
@@ -359,90 +360,58 @@ func (t *TopicTarget) validate() error {
 func (d *Delivery) validate() error {
 	var errs []error
 	if d.MaxAttempts < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.max_attempts", Message: "must be at least 1 (0 means the default)"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.max_attempts", Message: "must be at least 1 (0 means the default)"})
 	}
 	if d.MaxInflight < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.max_inflight", Message: "must be at least 1 (0 means the default)"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.max_inflight", Message: "must be at least 1 (0 means the default)"})
 	}
 	if d.Backoff.Initial < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.backoff.initial", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.backoff.initial", Message: "must not be negative"})
 	}
 	if d.Backoff.Max < 0 || (d.Backoff.Max > 0 && d.Backoff.Max < d.Backoff.Initial) {
-		errs = append(errs, &FieldError{Path: "delivery.backoff.max", Message: "must not be below backoff.initial"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.backoff.max", Message: "must not be below backoff.initial"})
 	}
 	if d.MaxAge < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.max_age", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.max_age", Message: "must not be negative"})
 	}
 	switch d.ClientErrors {
 	case "", ClientErrorsDeadLetter, ClientErrorsRetry:
 	default:
-		errs = append(errs, &FieldError{Path: "delivery.client_errors", Message: fmt.Sprintf("%q: use %q or %q", d.ClientErrors, ClientErrorsDeadLetter, ClientErrorsRetry)})
+		errs = append(errs, &spec.FieldError{Path: "delivery.client_errors", Message: fmt.Sprintf("%q: use %q or %q", d.ClientErrors, ClientErrorsDeadLetter, ClientErrorsRetry)})
 	}
 	if d.OrderingKey != "" && !validOrderingKey(d.OrderingKey) {
-		errs = append(errs, &FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("%q: name an attribute (\"subject\") or a data path (\"data.customer.id\")", d.OrderingKey)})
+		errs = append(errs, &spec.FieldError{Path: "delivery.ordering_key", Message: fmt.Sprintf("%q: name an attribute (\"subject\") or a data path (\"data.customer.id\")", d.OrderingKey)})
 	}
 	if d.Rate != "" {
 		if _, err := ParseRate(d.Rate); err != nil {
-			errs = append(errs, &FieldError{Path: "delivery.rate", Message: err.Error()})
+			errs = append(errs, &spec.FieldError{Path: "delivery.rate", Message: err.Error()})
 		}
 	}
 	if d.Delay < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.delay", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.delay", Message: "must not be negative"})
 	}
 	if d.MaxDepth < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.max_depth", Message: "must be positive (0 means no cap)"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.max_depth", Message: "must be positive (0 means no cap)"})
 	}
 	if d.BlockTimeout < 0 {
-		errs = append(errs, &FieldError{Path: "delivery.block_timeout", Message: "must not be negative"})
+		errs = append(errs, &spec.FieldError{Path: "delivery.block_timeout", Message: "must not be negative"})
 	}
 	if d.Overflow != "" {
 		if d.MaxDepth == 0 {
-			errs = append(errs, &FieldError{Path: "delivery.overflow", Message: "needs delivery.max_depth: overflow says what happens past it"})
+			errs = append(errs, &spec.FieldError{Path: "delivery.overflow", Message: "needs delivery.max_depth: overflow says what happens past it"})
 		}
 		divert, isDivert := d.DivertTo()
 		switch {
 		case d.Overflow == OverflowReject, d.Overflow == OverflowBlock, d.Overflow == OverflowDropOldest:
 		case isDivert:
 			if err := ValidateName("delivery.overflow", divert); err != nil {
-				errs = append(errs, &FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert:<route> names no valid route: %v", err)})
+				errs = append(errs, &spec.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("divert:<route> names no valid route: %v", err)})
 			}
 		default:
-			errs = append(errs, &FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("%q: use reject, block, drop-oldest or divert:<route>", d.Overflow)})
+			errs = append(errs, &spec.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("%q: use reject, block, drop-oldest or divert:<route>", d.Overflow)})
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// FieldError is a validation failure of one field, named by its JSON path
-// (for example "delivery.max_attempts" or "match.data.plan[0].prefix").
-type FieldError struct {
-	Path    string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
-
-// Duration is a time.Duration written as a Go duration string ("200ms", "1m")
-// in JSON and YAML.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string such as "1m30s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string such as "200ms" or "1m".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"200ms\" or \"1m\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: use a number with a unit such as \"200ms\", \"5s\" or \"1m\"", s)
-	}
-	*d = Duration(v)
-	return nil
 }
 
 // validOrderingKey accepts an attribute name or "data." followed by

@@ -86,7 +86,7 @@ type Rule struct {
 }
 
 // Validate parses the rule without compiling it into a matcher. Every
-// problem is a *FieldError whose path starts with "match" or "filters", for
+// problem is a *spec.FieldError whose path starts with "match" or "filters", for
 // example "match.data.plan[0].prefix" or "filters[1].sql"; several problems
 // are joined with errors.Join.
 func (r Rule) Validate(lim Limits) error {

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // SecretPrefix starts every signing secret: "whsec_" and the key's bytes in
@@ -149,7 +151,7 @@ func (s *Signing) validate() error {
 	}
 	if _, err := SigningKey(s.Secret); err != nil {
 		// The message never repeats the secret.
-		return &FieldError{Path: "target.http.signing.secret", Message: err.Error()}
+		return &spec.FieldError{Path: "target.http.signing.secret", Message: err.Error()}
 	}
 	return nil
 }
@@ -164,25 +166,25 @@ func (a *TargetAuth) validate() error {
 	const p = "target.http.auth"
 	switch {
 	case set != 1:
-		return &FieldError{Path: p, Message: "set exactly one of basic, api_key and oauth2"}
+		return &spec.FieldError{Path: p, Message: "set exactly one of basic, api_key and oauth2"}
 	case a.Basic != nil:
 		if a.Basic.Username == "" || strings.Contains(a.Basic.Username, ":") {
-			return &FieldError{Path: p + ".basic.username", Message: "is required and may not contain ':'"}
+			return &spec.FieldError{Path: p + ".basic.username", Message: "is required and may not contain ':'"}
 		}
 	case a.APIKey != nil:
 		if a.APIKey.Header == "" || !validHeaderName(a.APIKey.Header) {
-			return &FieldError{Path: p + ".api_key.header", Message: fmt.Sprintf("%q is not an HTTP header name such as X-Api-Key", a.APIKey.Header)}
+			return &spec.FieldError{Path: p + ".api_key.header", Message: fmt.Sprintf("%q is not an HTTP header name such as X-Api-Key", a.APIKey.Header)}
 		}
 		if strings.ContainsAny(a.APIKey.Value, "\r\n") {
-			return &FieldError{Path: p + ".api_key.value", Message: "may not contain a line break"}
+			return &spec.FieldError{Path: p + ".api_key.value", Message: "may not contain a line break"}
 		}
 	case a.OAuth2 != nil:
 		o := a.OAuth2
 		if u, err := url.Parse(o.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &FieldError{Path: p + ".oauth2.token_url", Message: fmt.Sprintf("%q is not an absolute http(s) URL", o.TokenURL)}
+			return &spec.FieldError{Path: p + ".oauth2.token_url", Message: fmt.Sprintf("%q is not an absolute http(s) URL", o.TokenURL)}
 		}
 		if o.ClientID == "" {
-			return &FieldError{Path: p + ".oauth2.client_id", Message: "is required"}
+			return &spec.FieldError{Path: p + ".oauth2.client_id", Message: "is required"}
 		}
 	}
 	return nil
@@ -199,11 +201,11 @@ func (t *HTTPTarget) ValidateCredentials() error {
 	const missing = "is required (write-only: send it when you add this auth; later writes may leave it out to keep it)"
 	switch {
 	case a.Basic != nil && a.Basic.Password == "":
-		return &FieldError{Path: "target.http.auth.basic.password", Message: missing}
+		return &spec.FieldError{Path: "target.http.auth.basic.password", Message: missing}
 	case a.APIKey != nil && a.APIKey.Value == "":
-		return &FieldError{Path: "target.http.auth.api_key.value", Message: missing}
+		return &spec.FieldError{Path: "target.http.auth.api_key.value", Message: missing}
 	case a.OAuth2 != nil && a.OAuth2.ClientSecret == "":
-		return &FieldError{Path: "target.http.auth.oauth2.client_secret", Message: missing}
+		return &spec.FieldError{Path: "target.http.auth.oauth2.client_secret", Message: missing}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -163,7 +164,7 @@ func (e *env) depthIs(t *testing.T, channel string, want int64, why string) {
 }
 
 // wantCode fails unless err carries code.
-func wantCode(t *testing.T, what string, err error, code adapters.Code, why string) {
+func wantCode(t *testing.T, what string, err error, code errcode.Code, why string) {
 	t.Helper()
 	if got := adapters.CodeOf(err); err == nil || got != code {
 		t.Fatalf("%s: got error %v (code %v), want code %v: %s", what, err, got, code, why)

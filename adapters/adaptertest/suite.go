@@ -18,6 +18,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -265,20 +266,20 @@ func testDelete(t *testing.T, e *env) {
 
 	const why = "a deleted route's channel must say so, not swallow events or wait forever"
 	_, err := e.b.Depth(ctx, ch)
-	wantCode(t, "Depth after delete", err, adapters.NotFound, why)
-	wantCode(t, "Purge after delete", e.b.Purge(ctx, ch), adapters.NotFound, why)
+	wantCode(t, "Depth after delete", err, errcode.NotFound, why)
+	wantCode(t, "Purge after delete", e.b.Purge(ctx, ch), errcode.NotFound, why)
 	_, err = e.b.OpenTopic(ctx, ch)
-	wantCode(t, "OpenTopic after delete", err, adapters.NotFound, why)
+	wantCode(t, "OpenTopic after delete", err, errcode.NotFound, why)
 	_, err = e.b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{})
-	wantCode(t, "OpenSubscription after delete", err, adapters.NotFound, why)
-	wantCode(t, "Send on a topic opened before delete", top.Send(ctx, message("after-delete", nil)), adapters.NotFound, why)
+	wantCode(t, "OpenSubscription after delete", err, errcode.NotFound, why)
+	wantCode(t, "Send on a topic opened before delete", top.Send(ctx, message("after-delete", nil)), errcode.NotFound, why)
 
 	rctx, cancel := context.WithTimeout(ctx, receiveTimeout)
 	defer cancel()
 	for {
 		m, err := sub.Receive(rctx)
 		if err != nil {
-			wantCode(t, "Receive on a subscription opened before delete", err, adapters.NotFound, why)
+			wantCode(t, "Receive on a subscription opened before delete", err, errcode.NotFound, why)
 			break
 		}
 		// A message the subscription fetched before the delete may still
@@ -311,7 +312,7 @@ func testMaxMessageSize(t *testing.T, e *env) {
 	over := message("over", nil)
 	over.Body = bytes.Repeat([]byte{'x'}, limit+1-adapters.MessageBytes(nil, over.Metadata))
 	err := top.Send(stepCtx(t), over)
-	wantCode(t, "Send of MaxMessageBytes+1", err, adapters.InvalidArgument,
+	wantCode(t, "Send of MaxMessageBytes+1", err, errcode.InvalidArgument,
 		"an oversized event is the producer's mistake (413), not something to retry")
 	if !strings.Contains(err.Error(), strconv.Itoa(limit)) {
 		t.Errorf("error %q does not state the limit %d: the producer needs it to fix the event", err, limit)
@@ -536,16 +537,16 @@ func testOutage(t *testing.T, e *env, o *Outage) {
 
 	const why = "while the backend is away the bus must answer 503, not hang or lose the event"
 	testkit.EventuallyNoError(t, settleTimeout, func() error {
-		if err := e.b.Ping(stepCtx(t)); adapters.CodeOf(err) != adapters.Unavailable {
+		if err := e.b.Ping(stepCtx(t)); adapters.CodeOf(err) != errcode.Unavailable {
 			return fmt.Errorf("Ping = %v, want code unavailable: %s", err, why)
 		}
 		return nil
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), receiveTimeout)
 	defer cancel()
-	wantCode(t, "Send while the backend is away", top.Send(ctx, message("during-outage", nil)), adapters.Unavailable, why)
+	wantCode(t, "Send while the backend is away", top.Send(ctx, message("during-outage", nil)), errcode.Unavailable, why)
 	_, err := e.b.Depth(ctx, ch)
-	wantCode(t, "Depth while the backend is away", err, adapters.Unavailable, why)
+	wantCode(t, "Depth while the backend is away", err, errcode.Unavailable, why)
 
 	if err := o.Start(stepCtx(t)); err != nil {
 		t.Fatalf("Outage.Start: %v", err)

@@ -21,6 +21,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Scheme is the URL scheme of this backend.
@@ -70,7 +71,7 @@ func parseOptions(q url.Values) (options, error) {
 		v := vals[0]
 		if key == "prefix" {
 			if !validName(v) {
-				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option prefix=%q may hold only letters, digits, '.', '_' and '-'", v)
+				return o, errcode.Errorf(errcode.InvalidArgument, "kafka:// option prefix=%q may hold only letters, digits, '.', '_' and '-'", v)
 			}
 			o.prefix = v
 			continue
@@ -82,20 +83,20 @@ func parseOptions(q url.Values) (options, error) {
 		case "tls":
 			on, err := strconv.ParseBool(v)
 			if err != nil {
-				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option tls=%q must be true or false", v)
+				return o, errcode.Errorf(errcode.InvalidArgument, "kafka:// option tls=%q must be true or false", v)
 			}
 			o.tls = on
 			continue
 		case "sasl":
 			if v != SASLScramSHA256 && v != SASLScramSHA512 {
-				return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option sasl=%q is not a mechanism this bus speaks: use %s or %s", v, SASLScramSHA256, SASLScramSHA512)
+				return o, errcode.Errorf(errcode.InvalidArgument, "kafka:// option sasl=%q is not a mechanism this bus speaks: use %s or %s", v, SASLScramSHA256, SASLScramSHA512)
 			}
 			o.sasl = v
 			continue
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// option %s=%q must be a positive integer", key, v)
+			return o, errcode.Errorf(errcode.InvalidArgument, "kafka:// option %s=%q must be a positive integer", key, v)
 		}
 		switch key {
 		case "partitions":
@@ -105,7 +106,7 @@ func parseOptions(q url.Values) (options, error) {
 		case "max_message_bytes":
 			o.maxMessageBytes = n
 		default:
-			return o, adapters.Errorf(adapters.InvalidArgument, "kafka:// has no option %q (known: prefix, partitions, replication, max_message_bytes, tls, %s, sasl)", key, adapters.TLSOptionNames)
+			return o, errcode.Errorf(errcode.InvalidArgument, "kafka:// has no option %q (known: prefix, partitions, replication, max_message_bytes, tls, %s, sasl)", key, adapters.TLSOptionNames)
 		}
 	}
 	return o, nil
@@ -119,10 +120,10 @@ func parseOptions(q url.Values) (options, error) {
 // credentials or their certificate, and Unavailable when no broker answers.
 func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if u.Scheme != Scheme {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
 	}
 	if u.Host == "" {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL names no broker: use kafka://host:9092")
+		return nil, errcode.Errorf(errcode.InvalidArgument, "kafka:// URL names no broker: use kafka://host:9092")
 	}
 	opts, err := parseOptions(u.Query())
 	if err != nil {
@@ -148,7 +149,7 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 	})...)
 	if err != nil {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL %s: %w", u.Redacted(), err)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "kafka:// URL %s: %w", u.Redacted(), err)
 	}
 	b := &Backend{opts: opts, seeds: seeds, conn: conn, cl: cl, adm: kadm.NewClient(cl), readers: map[string]*reader{}}
 	if err := b.Ping(ctx); err != nil {
@@ -170,15 +171,15 @@ func connectOptions(u *url.URL, opts options) ([]kgo.Opt, error) {
 		}
 		conn = append(conn, kgo.DialTLSConfig(cfg))
 	case !opts.tlsFiles.IsZero():
-		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// options %s need tls=true", adapters.TLSOptionNames)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "kafka:// options %s need tls=true", adapters.TLSOptionNames)
 	}
 	pass, hasPass := u.User.Password()
 	switch {
 	case opts.sasl == "" && u.User != nil:
-		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// URL has a user but no sasl option: add sasl=%s or sasl=%s", SASLScramSHA256, SASLScramSHA512)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "kafka:// URL has a user but no sasl option: add sasl=%s or sasl=%s", SASLScramSHA256, SASLScramSHA512)
 	case opts.sasl == "":
 	case u.User.Username() == "" || !hasPass:
-		return nil, adapters.Errorf(adapters.InvalidArgument, "kafka:// option sasl=%s needs a user and password in the URL: kafka://USER:PASSWORD@host:9092", opts.sasl)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "kafka:// option sasl=%s needs a user and password in the URL: kafka://USER:PASSWORD@host:9092", opts.sasl)
 	case opts.sasl == SASLScramSHA256:
 		conn = append(conn, kgo.SASL(scram.Auth{User: u.User.Username(), Pass: pass}.AsSha256Mechanism()))
 	default:
@@ -223,12 +224,12 @@ func (b *Backend) Ping(ctx context.Context) error {
 		// SASL_AUTHENTICATION_FAILED; older brokers (before KIP-152) and
 		// kfake just close the connection.
 		if errors.Is(err, kerr.SaslAuthenticationFailed) || (b.opts.sasl != "" && errors.Is(err, io.EOF)) {
-			return adapters.Errorf(adapters.FailedPrecondition, "Kafka at %s refused the SASL authentication (check the URL's user and password, and the sasl mechanism): %w", b.addr(), err)
+			return errcode.Errorf(errcode.FailedPrecondition, "Kafka at %s refused the SASL authentication (check the URL's user and password, and the sasl mechanism): %w", b.addr(), err)
 		}
 		if hint := adapters.TLSHint(err); hint != "" {
-			return adapters.Errorf(adapters.FailedPrecondition, "Kafka at %s over TLS: %w%s", b.addr(), err, hint)
+			return errcode.Errorf(errcode.FailedPrecondition, "Kafka at %s over TLS: %w%s", b.addr(), err, hint)
 		}
-		return adapters.Errorf(adapters.Unavailable, "Kafka at %s does not answer (check that it runs and the URL's brokers): %w", b.addr(), err)
+		return errcode.Errorf(errcode.Unavailable, "Kafka at %s does not answer (check that it runs and the URL's brokers): %w", b.addr(), err)
 	}
 	return nil
 }
@@ -275,7 +276,7 @@ func validName(s string) bool {
 func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
 	name := b.topicName(channel)
 	if channel == "" || !validName(channel) || len(name) > maxTopicName {
-		return adapters.Errorf(adapters.InvalidArgument, "channel %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-' including the prefix %q: rename the route", channel, maxTopicName, b.opts.prefix)
+		return errcode.Errorf(errcode.InvalidArgument, "channel %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-' including the prefix %q: rename the route", channel, maxTopicName, b.opts.prefix)
 	}
 	return b.createTopic(ctx, channel, name)
 }
@@ -316,7 +317,7 @@ func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
 }
 
 func (b *Backend) errDeleted(channel string) error {
-	return adapters.Errorf(adapters.NotFound, "channel %q was deleted from Kafka at %s (ensure the route's channel again)", channel, b.addr())
+	return errcode.Errorf(errcode.NotFound, "channel %q was deleted from Kafka at %s (ensure the route's channel again)", channel, b.addr())
 }
 
 // exists checks that a channel's topic exists: NotFound if it does not. It asks a broker every time:
@@ -434,7 +435,7 @@ var _ adapters.Sender = (*Backend)(nil)
 // replication if it is missing.
 func (b *Backend) OpenPublisher(ctx context.Context, name string) (*pubsub.Topic, error) {
 	if name == "" || !validName(name) || len(name) > maxTopicName {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "topic %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-'", name, maxTopicName)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "topic %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-'", name, maxTopicName)
 	}
 	if err := b.createTopic(ctx, name, name); err != nil {
 		return nil, err
@@ -491,7 +492,7 @@ func (b *Backend) reader(channel string) (*reader, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, adapters.Errorf(adapters.FailedPrecondition, "channel %q: the Kafka backend is closed", channel)
+		return nil, errcode.Errorf(errcode.FailedPrecondition, "channel %q: the Kafka backend is closed", channel)
 	}
 	if r := b.readers[channel]; r != nil {
 		r.subs++
@@ -525,38 +526,38 @@ func (b *Backend) release(r *reader) {
 // to do about it.
 func (b *Backend) fail(channel, op string, err error) error {
 	switch code := codeOf(err); code {
-	case adapters.NotFound:
-		return adapters.Errorf(code, "channel %q: %s: its topic does not exist on Kafka at %s (ensure the route's channel first): %w", channel, op, b.addr(), err)
-	case adapters.InvalidArgument:
-		return adapters.Errorf(code, "channel %q: %s: Kafka at %s refused the request as invalid: %w", channel, op, b.addr(), err)
-	case adapters.FailedPrecondition:
-		return adapters.Errorf(code, "channel %q: %s: Kafka at %s refused (check the client's ACLs on the topic and group): %w", channel, op, b.addr(), err)
-	case adapters.Unavailable:
-		return adapters.Errorf(code, "channel %q: %s: Kafka at %s is unavailable, retry later: %w", channel, op, b.addr(), err)
+	case errcode.NotFound:
+		return errcode.Errorf(code, "channel %q: %s: its topic does not exist on Kafka at %s (ensure the route's channel first): %w", channel, op, b.addr(), err)
+	case errcode.InvalidArgument:
+		return errcode.Errorf(code, "channel %q: %s: Kafka at %s refused the request as invalid: %w", channel, op, b.addr(), err)
+	case errcode.FailedPrecondition:
+		return errcode.Errorf(code, "channel %q: %s: Kafka at %s refused (check the client's ACLs on the topic and group): %w", channel, op, b.addr(), err)
+	case errcode.Unavailable:
+		return errcode.Errorf(code, "channel %q: %s: Kafka at %s is unavailable, retry later: %w", channel, op, b.addr(), err)
 	default:
-		return adapters.Errorf(code, "channel %q: %s: %w", channel, op, err)
+		return errcode.Errorf(code, "channel %q: %s: %w", channel, op, err)
 	}
 }
 
 // codeOf classifies an error from franz-go by Kafka error code; anything
 // that is not a Kafka error is the network.
-func codeOf(err error) adapters.Code {
+func codeOf(err error) errcode.Code {
 	var ke *kerr.Error
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
-		return adapters.NotFound
+		return errcode.NotFound
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge),
 		errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.InvalidRecord),
 		errors.Is(err, kerr.InvalidPartitions), errors.Is(err, kerr.InvalidReplicationFactor),
 		errors.Is(err, kerr.PolicyViolation), errors.Is(err, kerr.InvalidConfig):
-		return adapters.InvalidArgument
+		return errcode.InvalidArgument
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
 		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.SaslAuthenticationFailed):
-		return adapters.FailedPrecondition
+		return errcode.FailedPrecondition
 	case errors.As(err, &ke) && !ke.Retriable:
-		return adapters.Internal
+		return errcode.Internal
 	}
-	return adapters.Unavailable
+	return errcode.Unavailable
 }
 
 // receiveWait is how long ReceiveBatch waits for a record before it returns

@@ -18,6 +18,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // brokers is where the tests find Kafka: EVENTBUS_TEST_KAFKA (a kafka://
@@ -58,7 +59,7 @@ func TestConformance(t *testing.T) {
 
 func TestUnknownOptionIsRefused(t *testing.T) {
 	_, err := kafka.Open(t.Context(), brokerURL(t, "partitons=4"))
-	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "partitions") {
+	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "partitions") {
 		t.Fatalf("Open with a misspelt option = %v, want invalid_argument listing the known options: a typo must not be ignored", err)
 	}
 }

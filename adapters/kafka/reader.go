@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // bufferLimit bounds the records a reader holds fetched and not yet handed
@@ -127,7 +128,7 @@ func newReader(b *Backend, channel string) (*reader, error) {
 		kgo.OnPartitionsLost(r.lost),
 	})...)
 	if err != nil {
-		return nil, adapters.Errorf(adapters.Internal, "channel %q: consumer: %w", channel, err)
+		return nil, errcode.Errorf(errcode.Internal, "channel %q: consumer: %w", channel, err)
 	}
 	r.cl = cl
 	ctx, stop := context.WithCancel(context.Background())

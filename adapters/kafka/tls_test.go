@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testpki"
 )
 
@@ -61,7 +62,7 @@ func TestWrongKafkaPasswordIsAnAuthenticationError(t *testing.T) {
 		b.Close()
 		t.Fatal("Open with a wrong password connected; the broker must refuse it")
 	}
-	if adapters.CodeOf(err) != adapters.FailedPrecondition || !strings.Contains(err.Error(), "authentication") {
+	if adapters.CodeOf(err) != errcode.FailedPrecondition || !strings.Contains(err.Error(), "authentication") {
 		t.Errorf("error %q (%v): want failed_precondition saying authentication failed, so the operator checks the credentials rather than the network", err, adapters.CodeOf(err))
 	}
 	if strings.Contains(err.Error(), "wrong-password") {
@@ -97,7 +98,7 @@ func TestKafkaSecurityOptionsAreChecked(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := kafka.Open(t.Context(), tc.u)
-			if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
+			if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open with %s: %v; want invalid_argument mentioning %q", tc.name, err, tc.want)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // topic produces to one Kafka topic through the backend's shared producer:
@@ -25,7 +26,7 @@ var _ driver.Topic = (*topic)(nil)
 func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	for _, m := range ms {
 		if n := adapters.MessageBytes(m.Body, m.Metadata); n > t.b.opts.maxMessageBytes {
-			return adapters.Errorf(adapters.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
+			return errcode.Errorf(errcode.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
 		}
 	}
 	for _, m := range ms {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 type message struct {
@@ -100,7 +101,7 @@ func (c *channel) remove() {
 }
 
 func (c *channel) errRemoved() error {
-	return adapters.Errorf(adapters.NotFound, "channel %q was deleted", c.name)
+	return errcode.Errorf(errcode.NotFound, "channel %q was deleted", c.name)
 }
 
 func (c *channel) forgetLocked(m *message) {
@@ -115,13 +116,13 @@ func (c *channel) publish(ms []*driver.Message) error {
 	for i, m := range ms {
 		size := adapters.MessageBytes(m.Body, m.Metadata)
 		if size > c.opts.MaxMessageBytes {
-			return adapters.Errorf(adapters.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
+			return errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 		}
 		msg := &message{body: m.Body, md: packMetadata(m.Metadata), size: size, key: m.Metadata[adapters.MetaOrderingKey]}
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
-				return adapters.Errorf(adapters.InvalidArgument, "%s %q is not Unix milliseconds", adapters.MetaDeliverAt, at)
+				return errcode.Errorf(errcode.InvalidArgument, "%s %q is not Unix milliseconds", adapters.MetaDeliverAt, at)
 			}
 			msg.due = time.UnixMilli(ms)
 		}
@@ -134,7 +135,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 		return c.errRemoved()
 	}
 	if c.count+len(ms) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
-		return adapters.Errorf(adapters.ResourceExhausted,
+		return errcode.Errorf(errcode.ResourceExhausted,
 			"channel %q is full (%d messages, %d bytes; limits %d messages, %d bytes): deliveries are behind, retry later",
 			c.name, c.count, c.bytes, c.opts.MaxDepth, c.opts.MaxBytes)
 	}

@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Scheme is the URL scheme of this backend.
@@ -42,7 +43,7 @@ func Open(_ context.Context, u *url.URL) (adapters.Backend, error) {
 	for key, vals := range u.Query() {
 		n, err := strconv.Atoi(vals[0])
 		if err != nil || n <= 0 {
-			return nil, adapters.Errorf(adapters.InvalidArgument, "mem:// option %s=%q must be a positive integer", key, vals[0])
+			return nil, errcode.Errorf(errcode.InvalidArgument, "mem:// option %s=%q must be a positive integer", key, vals[0])
 		}
 		switch key {
 		case "max_depth":
@@ -52,7 +53,7 @@ func Open(_ context.Context, u *url.URL) (adapters.Backend, error) {
 		case "max_message_bytes":
 			opts.MaxMessageBytes = n
 		default:
-			return nil, adapters.Errorf(adapters.InvalidArgument, "mem:// has no option %q (known: max_depth, max_bytes, max_message_bytes)", key)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "mem:// has no option %q (known: max_depth, max_bytes, max_message_bytes)", key)
 		}
 	}
 	return New(opts), nil
@@ -110,7 +111,7 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-var errClosed = adapters.Errorf(adapters.FailedPrecondition, "in-memory backend is closed")
+var errClosed = errcode.Errorf(errcode.FailedPrecondition, "in-memory backend is closed")
 
 func (b *Backend) channel(name string) (*channel, error) {
 	b.mu.Lock()
@@ -120,7 +121,7 @@ func (b *Backend) channel(name string) (*channel, error) {
 	}
 	ch, ok := b.channels[name]
 	if !ok {
-		return nil, adapters.Errorf(adapters.NotFound, "channel %q does not exist", name)
+		return nil, errcode.Errorf(errcode.NotFound, "channel %q does not exist", name)
 	}
 	return ch, nil
 }

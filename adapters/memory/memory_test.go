@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -43,7 +44,7 @@ func TestFullChannelIsResourceExhaustedNamingTheChannel(t *testing.T) {
 		}
 	}
 	err = top.Send(ctx, &pubsub.Message{Body: []byte("x")})
-	if adapters.CodeOf(err) != adapters.ResourceExhausted {
+	if adapters.CodeOf(err) != errcode.ResourceExhausted {
 		t.Fatalf("Send past max_depth: %v, want code resource_exhausted: the bus answers 429 and retries later", err)
 	}
 	if !strings.Contains(err.Error(), `"orders"`) {
@@ -54,7 +55,7 @@ func TestFullChannelIsResourceExhaustedNamingTheChannel(t *testing.T) {
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: Scheme, RawQuery: "max_dept=10"}
 	_, err := Open(t.Context(), u)
-	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "max_depth") {
+	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "max_depth") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Scheme is the URL scheme of this backend; SchemeTLS is the same over
@@ -62,7 +63,7 @@ func parseOptions(q url.Values) (options, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return o, adapters.Errorf(adapters.InvalidArgument, "rabbit:// option %s=%q must be a positive integer", key, v)
+			return o, errcode.Errorf(errcode.InvalidArgument, "rabbit:// option %s=%q must be a positive integer", key, v)
 		}
 		switch key {
 		case "prefetch":
@@ -74,7 +75,7 @@ func parseOptions(q url.Values) (options, error) {
 		case "lanes":
 			o.lanes = n
 		default:
-			return o, adapters.Errorf(adapters.InvalidArgument, "rabbit:// has no option %q (known: prefix, prefetch, delivery_limit, max_message_bytes, lanes; with amqps:// also %s)", key, adapters.TLSOptionNames)
+			return o, errcode.Errorf(errcode.InvalidArgument, "rabbit:// has no option %q (known: prefix, prefetch, delivery_limit, max_message_bytes, lanes; with amqps:// also %s)", key, adapters.TLSOptionNames)
 		}
 	}
 	return o, nil
@@ -86,7 +87,7 @@ func parseOptions(q url.Values) (options, error) {
 // open, the backend reconnects by itself.
 func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if u.Scheme != Scheme && u.Scheme != SchemeTLS {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s:// or %s://", u.Scheme, Scheme, SchemeTLS)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "URL scheme %q is not %s:// or %s://", u.Scheme, Scheme, SchemeTLS)
 	}
 	opts, err := parseOptions(u.Query())
 	if err != nil {
@@ -102,7 +103,7 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 		}
 		amqpURL.Scheme = "amqps"
 	case !opts.tls.IsZero():
-		return nil, adapters.Errorf(adapters.InvalidArgument, "rabbit:// does not use TLS, so its options %s do nothing: write the URL as amqps://", adapters.TLSOptionNames)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "rabbit:// does not use TLS, so its options %s do nothing: write the URL as amqps://", adapters.TLSOptionNames)
 	}
 	s, err := dial(ctx, amqpURL.String(), u.Host, tlsConfig)
 	if err != nil {
@@ -171,7 +172,7 @@ func isDeadLetter(channel string) bool { return strings.HasSuffix(channel, dlqSu
 func (b *Backend) do(channel, op string, f func(ch *amqp.Channel) error) error {
 	conn, err := b.s.connection()
 	if err != nil {
-		return adapters.Errorf(adapters.Unavailable, "channel %q: %s: %w", channel, op, err)
+		return errcode.Errorf(errcode.Unavailable, "channel %q: %s: %w", channel, op, err)
 	}
 	ch, err := conn.Channel()
 	if err != nil {
@@ -194,14 +195,14 @@ func (b *Backend) do(channel, op string, f func(ch *amqp.Channel) error) error {
 // declares), so a dead-letter channel can be ensured like any other.
 func (b *Backend) EnsureChannel(_ context.Context, channel string) error {
 	if channel == "" || channel == dlqSuffix {
-		return adapters.Errorf(adapters.InvalidArgument, "channel name %q is empty", channel)
+		return errcode.Errorf(errcode.InvalidArgument, "channel name %q is empty", channel)
 	}
 	longest := b.names(channel).delay(delayBuckets[len(delayBuckets)-1])
 	if lane := b.names(channel).lane(b.opts.lanes - 1); len(lane) > len(longest) {
 		longest = lane
 	}
 	if n := max(len(longest), len(b.opts.prefix+channel+dlqSuffix)); n > 255 {
-		return adapters.Errorf(adapters.InvalidArgument, "channel %q: queue names would be up to %d bytes, over RabbitMQ's 255: use a shorter route name or prefix", channel, n)
+		return errcode.Errorf(errcode.InvalidArgument, "channel %q: queue names would be up to %d bytes, over RabbitMQ's 255: use a shorter route name or prefix", channel, n)
 	}
 	n := b.names(channel)
 	return b.do(channel, "declare", func(ch *amqp.Channel) error {
@@ -303,7 +304,7 @@ func (b *Backend) queues(channel string) []string {
 func (b *Backend) eachQueue(channel, op string, f func(ch *amqp.Channel, queue string) error) error {
 	for i, q := range b.queues(channel) {
 		err := b.do(channel, op, func(ch *amqp.Channel) error { return f(ch, q) })
-		if err != nil && (i == 0 || adapters.CodeOf(err) != adapters.NotFound) {
+		if err != nil && (i == 0 || adapters.CodeOf(err) != errcode.NotFound) {
 			return err
 		}
 	}
@@ -447,12 +448,12 @@ var _ adapters.Receiver = (*Backend)(nil)
 // readers can bind to patterns such as "order.*".
 func (b *Backend) OpenPublisher(_ context.Context, topicName string) (*pubsub.Topic, error) {
 	if topicName == "" || strings.HasPrefix(topicName, "amq.") {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "topic name %q is empty or starts with \"amq.\", which RabbitMQ keeps for itself", topicName)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "topic name %q is empty or starts with \"amq.\", which RabbitMQ keeps for itself", topicName)
 	}
 	err := b.do(topicName, "open topic", func(ch *amqp.Channel) error {
 		return ch.ExchangeDeclarePassive(topicName, amqp.ExchangeTopic, true, false, false, false, nil)
 	})
-	if adapters.CodeOf(err) == adapters.NotFound {
+	if adapters.CodeOf(err) == errcode.NotFound {
 		err = b.do(topicName, "declare topic", func(ch *amqp.Channel) error {
 			return ch.ExchangeDeclare(topicName, amqp.ExchangeTopic, true, false, false, false, nil)
 		})
@@ -473,36 +474,36 @@ var _ adapters.Publisher = (*Backend)(nil)
 // to do about it.
 func (b *Backend) fail(channel, op string, err error) error {
 	switch code := codeOf(err); code {
-	case adapters.NotFound:
-		return adapters.Errorf(code, "channel %q: %s: it does not exist on RabbitMQ at %s (ensure the route's channel first): %w", channel, op, b.s.addr, err)
-	case adapters.FailedPrecondition:
-		return adapters.Errorf(code, "channel %q: %s: RabbitMQ at %s refused (check the user's permissions on the vhost, and that the queue was declared with this URL's options): %w", channel, op, b.s.addr, err)
-	case adapters.Unavailable:
-		return adapters.Errorf(code, "channel %q: %s: RabbitMQ at %s is unavailable, retry later: %w", channel, op, b.s.addr, err)
+	case errcode.NotFound:
+		return errcode.Errorf(code, "channel %q: %s: it does not exist on RabbitMQ at %s (ensure the route's channel first): %w", channel, op, b.s.addr, err)
+	case errcode.FailedPrecondition:
+		return errcode.Errorf(code, "channel %q: %s: RabbitMQ at %s refused (check the user's permissions on the vhost, and that the queue was declared with this URL's options): %w", channel, op, b.s.addr, err)
+	case errcode.Unavailable:
+		return errcode.Errorf(code, "channel %q: %s: RabbitMQ at %s is unavailable, retry later: %w", channel, op, b.s.addr, err)
 	default:
-		return adapters.Errorf(code, "channel %q: %s: %w", channel, op, err)
+		return errcode.Errorf(code, "channel %q: %s: %w", channel, op, err)
 	}
 }
 
 // codeOf classifies an error from amqp091 by AMQP reply code.
-func codeOf(err error) adapters.Code {
+func codeOf(err error) errcode.Code {
 	var e *amqp.Error
 	if !errors.As(err, &e) {
-		return adapters.Unavailable // the network: dial and I/O errors
+		return errcode.Unavailable // the network: dial and I/O errors
 	}
 	switch e.Code {
 	case amqp.NotFound:
-		return adapters.NotFound
+		return errcode.NotFound
 	case amqp.AccessRefused, amqp.PreconditionFailed, amqp.ResourceLocked, amqp.NotAllowed:
-		return adapters.FailedPrecondition
+		return errcode.FailedPrecondition
 	case amqp.ContentTooLarge:
-		return adapters.InvalidArgument
+		return errcode.InvalidArgument
 	case amqp.ResourceError:
-		return adapters.ResourceExhausted
+		return errcode.ResourceExhausted
 	case amqp.SyntaxError, amqp.CommandInvalid, amqp.NotImplemented, amqp.InternalError:
-		return adapters.Internal
+		return errcode.Internal
 	}
-	return adapters.Unavailable // connection forced, channel and frame errors
+	return errcode.Unavailable // connection forced, channel and frame errors
 }
 
 // ignoreClosed drops the error of closing what is already closed.

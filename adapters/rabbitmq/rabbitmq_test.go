@@ -16,6 +16,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -97,7 +98,7 @@ func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Backend, str
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: rabbitmq.Scheme, Host: "127.0.0.1:5672", Path: "/", RawQuery: "prefech=4"}
 	_, err := rabbitmq.Open(t.Context(), u)
-	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
+	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }
@@ -146,7 +147,7 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	if err := other.EnsureChannel(ctx, ch); adapters.CodeOf(err) != adapters.FailedPrecondition {
+	if err := other.EnsureChannel(ctx, ch); adapters.CodeOf(err) != errcode.FailedPrecondition {
 		t.Fatalf("EnsureChannel with another delivery_limit = %v, want failed_precondition: an existing queue's arguments cannot change silently", err)
 	}
 }
@@ -195,7 +196,7 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 	}
 	testkit.EventuallyNoError(t, 10*time.Second, func() error {
 		err := send("c")
-		if err != nil && adapters.CodeOf(err) != adapters.Unavailable {
+		if err != nil && adapters.CodeOf(err) != errcode.Unavailable {
 			t.Fatalf("Send after reconnecting: %v; want success, or Unavailable until the backend is back", err)
 		}
 		if err != nil {
@@ -246,7 +247,7 @@ func TestUnroutableSendsFailAsNotFound(t *testing.T) {
 		go func() { errs <- send(fmt.Sprint("unroutable-", i)) }()
 	}
 	for range sends {
-		if err := <-errs; adapters.CodeOf(err) != adapters.NotFound || !strings.Contains(err.Error(), "unroutable") {
+		if err := <-errs; adapters.CodeOf(err) != errcode.NotFound || !strings.Contains(err.Error(), "unroutable") {
 			t.Fatalf("Send with the queue deleted = %v, want not_found saying the message was unroutable: an event no queue took must not be reported stored", err)
 		}
 	}

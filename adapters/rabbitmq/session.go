@@ -9,6 +9,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Redial backoff, and how long one dial may take.
@@ -56,9 +57,9 @@ func dial(ctx context.Context, url, addr string, tlsConfig *tls.Config) (*sessio
 	s.cfg.Dial = amqp.DefaultDial(dialTimeout)
 	if err != nil {
 		if hint := adapters.TLSHint(err); hint != "" {
-			return nil, adapters.Errorf(adapters.FailedPrecondition, "connect to RabbitMQ at %s over TLS: %w%s", addr, err, hint)
+			return nil, errcode.Errorf(errcode.FailedPrecondition, "connect to RabbitMQ at %s over TLS: %w%s", addr, err, hint)
 		}
-		return nil, adapters.Errorf(codeOf(err), "connect to RabbitMQ at %s (check that it runs, and the URL's user, password and vhost): %w", addr, err)
+		return nil, errcode.Errorf(codeOf(err), "connect to RabbitMQ at %s (check that it runs, and the URL's user, password and vhost): %w", addr, err)
 	}
 	s.setUp(conn) // cannot fail: nobody could close s yet
 	go s.keep(conn)
@@ -139,13 +140,13 @@ func (s *session) connection() (*amqp.Connection, error) {
 	defer s.mu.Unlock()
 	if s.conn == nil || s.conn.IsClosed() {
 		if s.closed {
-			return nil, adapters.Errorf(adapters.FailedPrecondition, "RabbitMQ backend at %s is closed", s.addr)
+			return nil, errcode.Errorf(errcode.FailedPrecondition, "RabbitMQ backend at %s is closed", s.addr)
 		}
 		cause := s.lastErr
 		if cause == nil { // dropped a moment ago; keep has not recorded why yet
 			cause = amqp.ErrClosed
 		}
-		return nil, adapters.Errorf(adapters.Unavailable, "RabbitMQ at %s is unreachable, reconnecting (retry later): %w", s.addr, cause)
+		return nil, errcode.Errorf(errcode.Unavailable, "RabbitMQ at %s is unreachable, reconnecting (retry later): %w", s.addr, cause)
 	}
 	return s.conn, nil
 }
@@ -177,7 +178,7 @@ func (s *session) await(ctx context.Context) *amqp.Connection {
 }
 
 func (s *session) unavailable(err error) error {
-	return adapters.Errorf(adapters.Unavailable, "RabbitMQ at %s is unavailable, retry later: %w", s.addr, err)
+	return errcode.Errorf(errcode.Unavailable, "RabbitMQ at %s is unavailable, retry later: %w", s.addr, err)
 }
 
 // close stops redialling and closes the connection. Later calls do nothing.

@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // receiveWait is how long ReceiveBatch waits for a delivery, or for the
@@ -83,7 +84,7 @@ func (s *subscription) consumer(ctx context.Context) (*consumer, error) {
 	}
 	c, err := s.consume(conn)
 	if err != nil {
-		if codeOf(err) == adapters.Unavailable {
+		if codeOf(err) == errcode.Unavailable {
 			return nil, nil // the connection dropped meanwhile
 		}
 		return nil, s.b.fail(s.channel, "consume", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testpki"
 )
 
@@ -148,7 +149,7 @@ func TestTLSOptionsAreCheckedBeforeConnecting(t *testing.T) {
 			// Port 1 answers nothing: the error must come before any dial.
 			u := &url.URL{Scheme: tc.scheme, User: url.UserPassword("guest", "s3cret-password"), Host: "127.0.0.1:1", Path: "/", RawQuery: tc.query.Encode()}
 			_, err := rabbitmq.Open(t.Context(), u)
-			if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
+			if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open with %s: %v; want invalid_argument naming %s", tc.name, err, tc.want)
 			}
 			if strings.Contains(err.Error(), "s3cret-password") {

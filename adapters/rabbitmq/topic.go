@@ -17,6 +17,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // topic publishes through a publisher, replaced when its AMQP channel
@@ -46,7 +47,7 @@ func (t *topic) publisher() (*publisher, error) {
 	}
 	conn, err := t.b.s.connection()
 	if err != nil {
-		return nil, adapters.Errorf(adapters.Unavailable, "channel %q: publish: %w", t.channel, err)
+		return nil, errcode.Errorf(errcode.Unavailable, "channel %q: publish: %w", t.channel, err)
 	}
 	p, err := newPublisher(conn, t.fail)
 	if err != nil {
@@ -62,7 +63,7 @@ func (t *topic) fail(err error) error { return t.b.fail(t.channel, "publish", er
 func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	for _, m := range ms {
 		if n := adapters.MessageBytes(m.Body, m.Metadata); n > t.b.opts.maxMessageBytes {
-			return adapters.Errorf(adapters.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
+			return errcode.Errorf(errcode.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
 		}
 	}
 	p, err := t.publisher()
@@ -90,7 +91,7 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	for _, c := range confirms {
 		if err := c.wait(ctx); err != nil {
 			if ctx.Err() != nil {
-				return adapters.Errorf(adapters.Unavailable, "channel %q: no confirm from RabbitMQ at %s in time, the message may or may not be stored: %w", t.channel, t.b.s.addr, ctx.Err())
+				return errcode.Errorf(errcode.Unavailable, "channel %q: no confirm from RabbitMQ at %s in time, the message may or may not be stored: %w", t.channel, t.b.s.addr, ctx.Err())
 			}
 			return err
 		}

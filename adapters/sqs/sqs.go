@@ -23,6 +23,7 @@ import (
 	"gocloud.dev/pubsub/batcher"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // Scheme is the URL scheme of this backend.
@@ -75,46 +76,46 @@ func parseOptions(u *url.URL) (options, error) {
 			continue
 		case "prefix":
 			if strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
-				return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option prefix=%q may hold only letters, digits, '_' and '-'", v)
+				return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option prefix=%q may hold only letters, digits, '_' and '-'", v)
 			}
 			o.prefix = v
 			continue
 		case "endpoint":
 			if v != "http" && v != "https" {
-				return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option endpoint=%q must be http or https (the scheme of the endpoint the URL's host names)", v)
+				return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option endpoint=%q must be http or https (the scheme of the endpoint the URL's host names)", v)
 			}
 			scheme = v
 			continue
 		case "fifo":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option fifo=%q must be true or false", v)
+				return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option fifo=%q must be true or false", v)
 			}
 			o.fifo = b
 			continue
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option %s=%q must be a positive integer", key, v)
+			return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option %s=%q must be a positive integer", key, v)
 		}
 		switch key {
 		case "visibility_timeout":
 			if n < 3 || time.Duration(n)*time.Second > sqsMaxHidden {
-				return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option visibility_timeout=%d must be 3 to 43200 seconds", n)
+				return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option visibility_timeout=%d must be 3 to 43200 seconds", n)
 			}
 			o.visibilityTimeout = time.Duration(n) * time.Second
 		case "max_receive_count":
 			if n > 1000 {
-				return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option max_receive_count=%d is over SQS's 1000", n)
+				return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option max_receive_count=%d is over SQS's 1000", n)
 			}
 			o.maxReceiveCount = n
 		case "max_message_bytes":
 			if n > maxCanonicalBytes {
-				return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// option max_message_bytes=%d is over %d, the most whose structured encoding fits SQS's 1 MiB", n, maxCanonicalBytes)
+				return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// option max_message_bytes=%d is over %d, the most whose structured encoding fits SQS's 1 MiB", n, maxCanonicalBytes)
 			}
 			o.maxMessageBytes = n
 		default:
-			return o, adapters.Errorf(adapters.InvalidArgument, "sqs:// has no option %q (known: region, endpoint, fifo, prefix, visibility_timeout, max_receive_count, max_message_bytes)", key)
+			return o, errcode.Errorf(errcode.InvalidArgument, "sqs:// has no option %q (known: region, endpoint, fifo, prefix, visibility_timeout, max_receive_count, max_message_bytes)", key)
 		}
 	}
 	if u.Host != "" {
@@ -131,7 +132,7 @@ func parseOptions(u *url.URL) (options, error) {
 // not answer.
 func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if u.Scheme != Scheme {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
 	}
 	opts, err := parseOptions(u)
 	if err != nil {
@@ -146,10 +147,10 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "sqs:// AWS configuration: %w", err)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "sqs:// AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "sqs:// names no region: add ?region=… or set AWS_REGION")
+		return nil, errcode.Errorf(errcode.InvalidArgument, "sqs:// names no region: add ?region=… or set AWS_REGION")
 	}
 	if opts.endpoint != "" && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
 		// An endpoint of one's own (an emulator) without credentials in
@@ -202,7 +203,7 @@ func (b *Backend) Capabilities() adapters.Capabilities {
 func (b *Backend) Ping(ctx context.Context) error {
 	_, err := b.client.ListQueues(ctx, &sqs.ListQueuesInput{MaxResults: aws.Int32(1), QueueNamePrefix: aws.String(b.opts.prefix)})
 	if err != nil {
-		return adapters.Errorf(codeOf(err), "%s does not answer (check the URL's host and region, and the credentials): %w", b.where, err)
+		return errcode.Errorf(codeOf(err), "%s does not answer (check the URL's host and region, and the credentials): %w", b.where, err)
 	}
 	return nil
 }
@@ -258,7 +259,7 @@ func (b *Backend) queueAttributes(redrive string) map[string]string {
 // fails with FailedPrecondition.
 func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
 	if channel == "" {
-		return adapters.Errorf(adapters.InvalidArgument, "channel name is empty")
+		return errcode.Errorf(errcode.InvalidArgument, "channel name is empty")
 	}
 	if strings.HasSuffix(channel, dlqSuffix) {
 		_, err := b.createQueue(ctx, channel, b.queueAttributes(""))
@@ -315,7 +316,7 @@ func (b *Backend) queueURL(ctx context.Context, channel, op string) (string, err
 // its messages. The bus deletes C.dlq as a channel of its own.
 func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
 	u, err := b.queueURL(ctx, channel, "delete")
-	if adapters.CodeOf(err) == adapters.NotFound {
+	if adapters.CodeOf(err) == errcode.NotFound {
 		return nil
 	}
 	if err != nil {
@@ -324,7 +325,7 @@ func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
 	b.mu.Lock()
 	delete(b.urls, b.queueName(channel))
 	b.mu.Unlock()
-	if _, err := b.client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)}); err != nil && codeOf(err) != adapters.NotFound {
+	if _, err := b.client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)}); err != nil && codeOf(err) != errcode.NotFound {
 		return b.fail(channel, "delete", err)
 	}
 	return nil
@@ -419,44 +420,44 @@ func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts ada
 // to do about it.
 func (b *Backend) fail(channel, op string, err error) error {
 	switch code := codeOf(err); code {
-	case adapters.NotFound:
-		return adapters.Errorf(code, "channel %q: %s: its queue does not exist on %s (ensure the route's channel first): %w", channel, op, b.where, err)
-	case adapters.InvalidArgument:
-		return adapters.Errorf(code, "channel %q: %s: %s refused the request as invalid: %w", channel, op, b.where, err)
-	case adapters.FailedPrecondition:
-		return adapters.Errorf(code, "channel %q: %s: %s refused (check the credentials' permissions, and that the queue was created with this URL's options): %w", channel, op, b.where, err)
-	case adapters.ResourceExhausted:
-		return adapters.Errorf(code, "channel %q: %s: %s is throttling or a purge is under way, retry later: %w", channel, op, b.where, err)
-	case adapters.Unavailable:
-		return adapters.Errorf(code, "channel %q: %s: %s is unavailable, retry later: %w", channel, op, b.where, err)
+	case errcode.NotFound:
+		return errcode.Errorf(code, "channel %q: %s: its queue does not exist on %s (ensure the route's channel first): %w", channel, op, b.where, err)
+	case errcode.InvalidArgument:
+		return errcode.Errorf(code, "channel %q: %s: %s refused the request as invalid: %w", channel, op, b.where, err)
+	case errcode.FailedPrecondition:
+		return errcode.Errorf(code, "channel %q: %s: %s refused (check the credentials' permissions, and that the queue was created with this URL's options): %w", channel, op, b.where, err)
+	case errcode.ResourceExhausted:
+		return errcode.Errorf(code, "channel %q: %s: %s is throttling or a purge is under way, retry later: %w", channel, op, b.where, err)
+	case errcode.Unavailable:
+		return errcode.Errorf(code, "channel %q: %s: %s is unavailable, retry later: %w", channel, op, b.where, err)
 	default:
-		return adapters.Errorf(code, "channel %q: %s: %w", channel, op, err)
+		return errcode.Errorf(code, "channel %q: %s: %w", channel, op, err)
 	}
 }
 
 // codeOf classifies an error from the SQS API by its error code; anything
 // without one is the network.
-func codeOf(err error) adapters.Code {
+func codeOf(err error) errcode.Code {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
-		return adapters.Unavailable
+		return errcode.Unavailable
 	}
 	switch api.ErrorCode() {
 	case "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist":
-		return adapters.NotFound
+		return errcode.NotFound
 	case "InvalidParameterValue", "InvalidAttributeValue", "InvalidAttributeName", "InvalidMessageContents",
 		"MessageTooLong", "BatchRequestTooLong", "InvalidBatchEntryId", "TooManyEntriesInBatchRequest",
 		"MissingParameter", "ValidationError", "InvalidAddress":
-		return adapters.InvalidArgument
+		return errcode.InvalidArgument
 	case "QueueAlreadyExists", "QueueNameExists", "AccessDenied", "AccessDeniedException",
 		"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
 		"InvalidSecurity", "KmsAccessDenied", "KmsDisabled":
-		return adapters.FailedPrecondition
+		return errcode.FailedPrecondition
 	case "PurgeQueueInProgress", "OverLimit", "RequestThrottled", "ThrottlingException", "KmsThrottled":
-		return adapters.ResourceExhausted
+		return errcode.ResourceExhausted
 	}
 	if api.ErrorFault() == smithy.FaultServer {
-		return adapters.Unavailable
+		return errcode.Unavailable
 	}
-	return adapters.Internal
+	return errcode.Internal
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/sqs"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -63,7 +64,7 @@ func TestConformanceFIFO(t *testing.T) {
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: sqs.Scheme, Host: "127.0.0.1:4566", RawQuery: "region=us-east-1&visibilty_timeout=60"}
 	_, err := sqs.Open(t.Context(), u)
-	if adapters.CodeOf(err) != adapters.InvalidArgument || !strings.Contains(err.Error(), "visibility_timeout") {
+	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "visibility_timeout") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // receiveWait is the long poll of one ReceiveMessage, and how long
@@ -122,7 +123,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 		if ctx.Err() != nil || pollCtx.Err() != nil {
 			return nil, nil
 		}
-		if code := codeOf(err); code == adapters.Unavailable || code == adapters.ResourceExhausted {
+		if code := codeOf(err); code == errcode.Unavailable || code == errcode.ResourceExhausted {
 			wait(ctx, nil) // SQS is away or throttling: try again shortly
 			return nil, nil
 		}
@@ -209,7 +210,7 @@ func (s *subscription) SendAcks(ctx context.Context, ids []driver.AckID) error {
 		for i, m := range chunk {
 			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.handle)}
 		}
-		if _, err := s.b.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(s.url), Entries: entries}); err != nil && codeOf(err) == adapters.NotFound {
+		if _, err := s.b.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(s.url), Entries: entries}); err != nil && codeOf(err) == errcode.NotFound {
 			return s.b.fail(s.channel, "ack", err)
 		}
 	}

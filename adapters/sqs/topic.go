@@ -16,6 +16,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // topic sends to one queue, up to ten messages per SendMessageBatch.
@@ -82,7 +83,7 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 // limit it takes.
 func (t *topic) entry(i int, m *driver.Message) (types.SendMessageBatchRequestEntry, int, error) {
 	if n := adapters.MessageBytes(m.Body, m.Metadata); n > t.b.opts.maxMessageBytes {
-		return types.SendMessageBatchRequestEntry{}, 0, adapters.Errorf(adapters.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
+		return types.SendMessageBatchRequestEntry{}, 0, errcode.Errorf(errcode.InvalidArgument, "channel %q: message of %d bytes is over the limit of %d bytes (max_message_bytes): make the event smaller", t.channel, n, t.b.opts.maxMessageBytes)
 	}
 	body, err := encodeBody(m.Body, m.Metadata)
 	if err != nil {
@@ -94,7 +95,7 @@ func (t *topic) entry(i int, m *driver.Message) (types.SendMessageBatchRequestEn
 		size += len(k) + len(*v.DataType) + len(*v.StringValue)
 	}
 	if size > sqsMaxBytes {
-		return types.SendMessageBatchRequestEntry{}, 0, adapters.Errorf(adapters.InvalidArgument, "channel %q: the event encodes to %d bytes of JSON and attributes, over SQS's %d: make the event smaller", t.channel, size, sqsMaxBytes)
+		return types.SendMessageBatchRequestEntry{}, 0, errcode.Errorf(errcode.InvalidArgument, "channel %q: the event encodes to %d bytes of JSON and attributes, over SQS's %d: make the event smaller", t.channel, size, sqsMaxBytes)
 	}
 	e := types.SendMessageBatchRequestEntry{
 		Id:                aws.String(strconv.Itoa(i)),

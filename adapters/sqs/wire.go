@@ -15,6 +15,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 // contentTypeAttr is the message attribute that says the body is a
@@ -32,18 +33,18 @@ const (
 func encodeBody(body []byte, md map[string]string) ([]byte, error) {
 	if md["specversion"] == "" {
 		if !utf8.Valid(body) {
-			return nil, adapters.Errorf(adapters.InvalidArgument, "a message that is not a CloudEvent must have a UTF-8 body to cross SQS")
+			return nil, errcode.Errorf(errcode.InvalidArgument, "a message that is not a CloudEvent must have a UTF-8 body to cross SQS")
 		}
 		return body, nil
 	}
 	e, err := adapters.DecodeEvent(&pubsub.Message{Body: body, Metadata: md})
 	if err != nil {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "%w", err)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "%w", err)
 	}
 	e.DataBase64 = len(body) > 0 && !dataIsJSON(e.DataContentType(), body) && !dataIsText(e.DataContentType(), body)
 	out, err := json.Marshal(e)
 	if err != nil {
-		return nil, adapters.Errorf(adapters.InvalidArgument, "event %s as JSON: %w", e.ID(), err)
+		return nil, errcode.Errorf(errcode.InvalidArgument, "event %s as JSON: %w", e.ID(), err)
 	}
 	return out, nil
 }

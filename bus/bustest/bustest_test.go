@@ -8,6 +8,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // An emitted event reaches the webhook through a started bus, with its
@@ -23,7 +24,7 @@ func TestAnEmittedEventReachesTheWebhook(t *testing.T) {
 	srv := bustest.Start(t, bus.Config{Routes: []router.Route{{
 		Name:     "all",
 		Target:   router.Target{HTTP: &router.HTTPTarget{URL: hook.URL}},
-		Delivery: router.Delivery{Backoff: router.Backoff{Initial: router.Duration(time.Millisecond), Max: router.Duration(time.Millisecond)}},
+		Delivery: router.Delivery{Backoff: router.Backoff{Initial: spec.Duration(time.Millisecond), Max: spec.Duration(time.Millisecond)}},
 	}}})
 
 	bustest.Emit(t, srv.URL, "e-1", map[string]string{"ce-type": "order.created"})

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 func newTestPatternCommand() *cobra.Command {
@@ -32,7 +32,7 @@ JSON arguments may be given inline or as @file.`,
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--event: %w", err)}
 			}
-			ex, err := bus.TestPattern(rule, doc)
+			ex, err := router.TestPattern(rule, doc)
 			if err != nil {
 				return &exitError{code: 2, err: flagNamed(err)}
 			}
@@ -61,7 +61,7 @@ func optionalArg(s string) ([]byte, error) {
 
 // flagNamed rewords a validation error in terms of the command's flags.
 func flagNamed(err error) error {
-	var fe *router.FieldError
+	var fe *spec.FieldError
 	if errors.As(err, &fe) && fe.Path == "event" {
 		return fmt.Errorf("--event: %s", fe.Message)
 	}

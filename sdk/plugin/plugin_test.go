@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/sdk/plugin"
 	"github.com/eventbus-go/eventbus/sdk/plugin/plugintest"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 func newEvent(id, typ string) event.Event {
@@ -37,7 +38,7 @@ func TestHandlerRepliesAreValidEventsWithIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != plugin.VerdictAck || len(res.Replies) != 1 || res.Replies[0].ID() == "" || !strings.Contains(string(res.Replies[0].Data()), "o1") {
+	if res.Verdict != verdict.Ack || len(res.Replies) != 1 || res.Replies[0].ID() == "" || !strings.Contains(string(res.Replies[0].Data()), "o1") {
 		t.Fatalf("result = %+v; want an ack with one reply that has an id and the order in its data", res)
 	}
 }
@@ -55,7 +56,7 @@ func TestHandlerPastItsDeadlineIsAnsweredRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != plugin.VerdictRetry || !strings.Contains(res.Reason, "deadline") || time.Since(start) > time.Second {
+	if res.Verdict != verdict.Retry || !strings.Contains(res.Reason, "deadline") || time.Since(start) > time.Second {
 		t.Fatalf("result = %+v after %s; want retry at the 100ms deadline", res, time.Since(start))
 	}
 }
@@ -79,7 +80,7 @@ func TestBatchHandlerGetsTheBatchAndAnswersEach(t *testing.T) {
 	if len(sizes) != 1 || sizes[0] != 3 {
 		t.Errorf("HandleBatch calls with %v events; want one call with 3", sizes)
 	}
-	if res[0].Verdict != plugin.VerdictAck || res[1].Verdict != plugin.VerdictDeadLetter || res[2].Verdict != plugin.VerdictAck {
+	if res[0].Verdict != verdict.Ack || res[1].Verdict != verdict.DeadLetter || res[2].Verdict != verdict.Ack {
 		t.Errorf("results = %+v; want ack, dead-letter, ack in order", res)
 	}
 }
@@ -93,7 +94,7 @@ func TestBatchHandlerErrorRetriesEveryEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range res {
-		if r.Verdict != plugin.VerdictRetry || r.Reason != "database down" {
+		if r.Verdict != verdict.Retry || r.Reason != "database down" {
 			t.Errorf("result %d = %+v; want retry with the error as reason", i, r)
 		}
 	}

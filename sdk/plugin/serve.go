@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/eventbus-go/eventbus/plugins/proto"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // DefaultMaxConcurrency bounds the deliveries handled at once when
@@ -376,19 +377,12 @@ func (s *server) verdict(id uint64, r Result, err error) *proto.Verdict {
 		return &proto.Verdict{Id: id, Kind: proto.Kind_KIND_RETRY, Reason: err.Error()}
 	}
 	v := &proto.Verdict{Id: id, Reason: r.Reason, RetryAfterMs: r.RetryAfter.Milliseconds()}
-	switch r.Verdict {
-	case VerdictAck:
-		v.Kind = proto.Kind_KIND_ACK
-	case VerdictRetry:
-		v.Kind = proto.Kind_KIND_RETRY
-	case VerdictDrop:
-		v.Kind = proto.Kind_KIND_DROP
-	case VerdictDeadLetter:
-		v.Kind = proto.Kind_KIND_DEAD_LETTER
-	default:
+	kind, ok := proto.KindOf(r.Verdict)
+	if !ok {
 		return &proto.Verdict{Id: id, Kind: proto.Kind_KIND_RETRY, Reason: fmt.Sprintf("the handler returned an unknown verdict %d", r.Verdict)}
 	}
-	if len(r.Replies) > 0 && r.Verdict != VerdictAck {
+	v.Kind = kind
+	if len(r.Replies) > 0 && r.Verdict != verdict.Ack {
 		return s.badReply(id, fmt.Errorf("a %s result carries %d replies; only Ack may reply", r.Verdict, len(r.Replies)))
 	}
 	for i := range r.Replies {

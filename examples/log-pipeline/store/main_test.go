@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/sdk/plugin"
 	"github.com/eventbus-go/eventbus/sdk/plugin/plugintest"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // file is an in-memory syncWriter that counts its flushes.
@@ -41,7 +42,7 @@ func TestStoresEachBatchWithOneFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []plugin.Verdict{plugin.VerdictAck, plugin.VerdictDeadLetter, plugin.VerdictAck}
+	want := []verdict.Verdict{verdict.Ack, verdict.DeadLetter, verdict.Ack}
 	for i, r := range res {
 		if r.Verdict != want[i] {
 			t.Errorf("event %d: verdict %v; want %v", i+1, r.Verdict, want[i])

@@ -7,6 +7,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/sdk/plugin"
 	"github.com/eventbus-go/eventbus/sdk/plugin/plugintest"
+	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // The handler's own unit test, in-process with plugintest.
@@ -19,7 +20,7 @@ func TestReservesOnceAndRejectsWhatIsNotInStock(t *testing.T) {
 		e.SetType("order.created")
 		_ = e.SetData(event.ApplicationJSON, order{OrderID: id, SKU: "sku-1", Qty: qty})
 		res, err := p.Deliver(t.Context(), e)
-		if err != nil || res.Verdict != plugin.VerdictAck || len(res.Replies) != 1 {
+		if err != nil || res.Verdict != verdict.Ack || len(res.Replies) != 1 {
 			t.Fatalf("order %s: %+v, %v; want an ack with one reply", id, res, err)
 		}
 		return res.Replies[0].Type()

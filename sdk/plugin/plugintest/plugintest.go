@@ -174,8 +174,12 @@ func (p *Plugin) DeliverBatch(ctx context.Context, events []event.Event) ([]plug
 }
 
 func resultOf(v *proto.Verdict) (plugin.Result, error) {
+	decided, ok := v.GetKind().Verdict()
+	if !ok {
+		return plugin.Result{}, fmt.Errorf("plugintest: the plugin answered an unknown verdict %d", v.GetKind())
+	}
 	r := plugin.Result{
-		Verdict:    plugin.Verdict(v.GetKind()),
+		Verdict:    decided,
 		RetryAfter: time.Duration(v.GetRetryAfterMs()) * time.Millisecond,
 		Reason:     v.GetReason(),
 	}
