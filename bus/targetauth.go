@@ -73,7 +73,7 @@ type oauth2Auth struct {
 	client *http.Client
 	now    func() time.Time
 
-	fetching chan struct{} // held while a token is read or fetched
+	fetching chan struct{} // held while a token is fetched
 	mu       sync.Mutex    // guards token and expiry
 	token    *oauth2.Token
 	expiry   time.Time // zero: the token does not expire
@@ -106,27 +106,30 @@ func (a *oauth2Auth) authorize(ctx context.Context, req *http.Request) error {
 	return nil
 }
 
+// tokenFor returns the cached token while it is good, without waiting on
+// anyone; otherwise one delivery fetches a new token while the others wait
+// for it and then take it from the cache.
 func (a *oauth2Auth) tokenFor(ctx context.Context) (*oauth2.Token, error) {
+	if tok := a.cached(); tok != nil {
+		return tok, nil
+	}
 	select {
 	case a.fetching <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-a.fetching }()
-	a.mu.Lock()
-	tok, expiry := a.token, a.expiry
-	a.mu.Unlock()
-	now := a.now()
-	if tok != nil && (expiry.IsZero() || now.Add(tokenEarly).Before(expiry)) {
+	if tok := a.cached(); tok != nil { // fetched while this delivery waited
 		return tok, nil
 	}
+	now := a.now()
 	tok, err := a.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.client))
 	if err != nil {
 		return nil, err
 	}
 	// The library dates the expiry by the wall clock; keep the token's
 	// lifetime, counted on a.now.
-	expiry = time.Time{}
+	var expiry time.Time
 	if !tok.Expiry.IsZero() {
 		expiry = now.Add(time.Until(tok.Expiry))
 	}
@@ -134,6 +137,16 @@ func (a *oauth2Auth) tokenFor(ctx context.Context) (*oauth2.Token, error) {
 	a.token, a.expiry = tok, expiry
 	a.mu.Unlock()
 	return tok, nil
+}
+
+// cached returns the token while it has tokenEarly or more to live, else nil.
+func (a *oauth2Auth) cached() *oauth2.Token {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.token != nil && (a.expiry.IsZero() || a.now().Add(tokenEarly).Before(a.expiry)) {
+		return a.token
+	}
+	return nil
 }
 
 func (a *oauth2Auth) rejected() {
