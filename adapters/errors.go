@@ -6,34 +6,27 @@ import (
 	"github.com/eventbus-go/eventbus/errcode"
 )
 
-// CodeOf classifies an error that may have come through gocloud's pubsub:
-// errcode.Of for the project's own errors and ended contexts, else the
-// code gocloud attached to it, else errcode.Unknown.
-func CodeOf(err error) errcode.Code {
-	if code := errcode.Of(err); code != errcode.Unknown {
-		return code
-	}
-	switch gcerrors.Code(err) {
-	case gcerrors.InvalidArgument:
-		return errcode.InvalidArgument
-	case gcerrors.NotFound:
-		return errcode.NotFound
-	case gcerrors.FailedPrecondition:
-		return errcode.FailedPrecondition
-	case gcerrors.ResourceExhausted:
-		return errcode.ResourceExhausted
-	case gcerrors.DeadlineExceeded, gcerrors.Canceled:
-		return errcode.Unavailable
-	case gcerrors.Internal:
-		return errcode.Internal
-	}
-	return errcode.Unknown
-}
+// DriverDefaults answers the methods of driver.Topic and
+// driver.Subscription that every eventbus driver answers the same way. A
+// driver's topic and subscription embed it and write only what differs.
+//
+// Drivers return errors made with errcode.Errorf, so a Backend passes them
+// on as they are; ErrorCode reports those codes in gocloud's terms to
+// anything that drives the driver through gocloud's portable types.
+type DriverDefaults struct{}
 
-// GCErrorCode maps an error's Code onto gocloud's codes, for drivers'
-// ErrorCode methods.
-func GCErrorCode(err error) gcerrors.ErrorCode {
-	switch CodeOf(err) {
+// IsRetryable is false: the bus, not the driver, decides about retries.
+func (DriverDefaults) IsRetryable(error) bool { return false }
+
+// As exposes no driver-specific types.
+func (DriverDefaults) As(any) bool { return false }
+
+// ErrorAs exposes no driver-specific error types.
+func (DriverDefaults) ErrorAs(error, any) bool { return false }
+
+// ErrorCode maps the error's errcode.Code onto gocloud's codes.
+func (DriverDefaults) ErrorCode(err error) gcerrors.ErrorCode {
+	switch errcode.Of(err) {
 	case errcode.InvalidArgument:
 		return gcerrors.InvalidArgument
 	case errcode.NotFound:
@@ -42,10 +35,33 @@ func GCErrorCode(err error) gcerrors.ErrorCode {
 		return gcerrors.FailedPrecondition
 	case errcode.ResourceExhausted:
 		return gcerrors.ResourceExhausted
-	case errcode.Unavailable:
-		return gcerrors.Unknown
 	case errcode.Internal:
 		return gcerrors.Internal
 	}
 	return gcerrors.Unknown
+}
+
+// classify is the one place a driver's error gets its errcode.Code: an
+// error that carries one keeps it; any other is classified by the driver's
+// ErrorCode.
+func classify(err error, errorCode func(error) gcerrors.ErrorCode) error {
+	if err == nil || errcode.Of(err) != errcode.Unknown {
+		return err
+	}
+	code := errcode.Unknown
+	switch errorCode(err) {
+	case gcerrors.InvalidArgument:
+		code = errcode.InvalidArgument
+	case gcerrors.NotFound:
+		code = errcode.NotFound
+	case gcerrors.FailedPrecondition:
+		code = errcode.FailedPrecondition
+	case gcerrors.ResourceExhausted:
+		code = errcode.ResourceExhausted
+	case gcerrors.DeadlineExceeded, gcerrors.Canceled:
+		code = errcode.Unavailable
+	case gcerrors.Internal:
+		code = errcode.Internal
+	}
+	return errcode.Errorf(code, "%w", err)
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/errcode"
 )
@@ -39,7 +38,7 @@ const (
 // EncodeEvent turns a CloudEvent into the canonical message every backend
 // stores: its data as the body, and each context attribute and extension,
 // formatted as a CloudEvents string, as metadata under its own name.
-func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
+func EncodeEvent(e *event.Event) (*Message, error) {
 	if c, ok := e.Context.(*event.EventContextV1); ok {
 		return encodeV1(c, e.Data())
 	}
@@ -62,13 +61,13 @@ func EncodeEvent(e *event.Event) (*pubsub.Message, error) {
 	if err := formatExtensions(md, e.Extensions()); err != nil {
 		return nil, err
 	}
-	return &pubsub.Message{Body: e.Data(), Metadata: md}, nil
+	return &Message{Body: e.Data(), Metadata: md}, nil
 }
 
 // encodeV1 is EncodeEvent for the one version every event here has: the
 // same result, reading the context's fields directly rather than boxing
 // each through the SDK's generic attribute accessors.
-func encodeV1(c *event.EventContextV1, data []byte) (*pubsub.Message, error) {
+func encodeV1(c *event.EventContextV1, data []byte) (*Message, error) {
 	md := make(map[string]string, 8+len(c.Extensions))
 	md["specversion"] = event.CloudEventsVersionV1
 	md["id"] = c.ID
@@ -89,7 +88,7 @@ func encodeV1(c *event.EventContextV1, data []byte) (*pubsub.Message, error) {
 	if err := formatExtensions(md, c.Extensions); err != nil {
 		return nil, err
 	}
-	return &pubsub.Message{Body: data, Metadata: md}, nil
+	return &Message{Body: data, Metadata: md}, nil
 }
 
 func formatExtensions(md map[string]string, exts map[string]any) error {
@@ -105,7 +104,7 @@ func formatExtensions(md map[string]string, exts map[string]any) error {
 
 // DecodeEvent rebuilds the CloudEvent that EncodeEvent encoded. Extensions
 // come back as strings, as in every CloudEvents binary binding.
-func DecodeEvent(m *pubsub.Message) (*event.Event, error) {
+func DecodeEvent(m *Received) (*event.Event, error) {
 	return Decode(m.LoggableID, m.Body, m.Metadata)
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/eventbus-go/eventbus/errcode"
 )
 
-// Opener connects to the backend a URL names.
-type Opener func(ctx context.Context, u *url.URL) (Backend, error)
+// Opener connects to the backend a URL names and returns its driver.
+type Opener func(ctx context.Context, u *url.URL) (Driver, error)
 
 // Registry maps URL schemes to Openers and keeps one open Backend per URL, so
 // every route with the same backend URL shares one connection.
@@ -21,12 +21,12 @@ type Registry struct {
 	openers map[string]Opener
 
 	mu   sync.Mutex
-	open map[string]Backend
+	open map[string]*Backend
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{openers: map[string]Opener{}, open: map[string]Backend{}}
+	return &Registry{openers: map[string]Opener{}, open: map[string]*Backend{}}
 }
 
 // Register makes scheme ("mem", "rabbit", ...) open with o. Call it before
@@ -65,8 +65,9 @@ func (r *Registry) Check(rawURL string) error {
 	return nil
 }
 
-// Open returns the Backend for rawURL, connecting on first use.
-func (r *Registry) Open(ctx context.Context, rawURL string) (Backend, error) {
+// Open returns the Backend for rawURL, connecting and wrapping the driver
+// (New) on first use.
+func (r *Registry) Open(ctx context.Context, rawURL string) (*Backend, error) {
 	if err := r.Check(rawURL); err != nil {
 		return nil, err
 	}
@@ -76,19 +77,24 @@ func (r *Registry) Open(ctx context.Context, rawURL string) (Backend, error) {
 		return b, nil
 	}
 	u, _ := url.Parse(rawURL) // Check parsed it
-	b, err := r.openers[u.Scheme](ctx, u)
+	d, err := r.openers[u.Scheme](ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("open backend %s: %w", Redact(rawURL), err)
+	}
+	b, err := New(d)
+	if err != nil {
+		_ = d.Close()
+		return nil, err
 	}
 	r.open[rawURL] = b
 	return b, nil
 }
 
 // Opened returns the backends opened so far, keyed by their redacted URL.
-func (r *Registry) Opened() map[string]Backend {
+func (r *Registry) Opened() map[string]*Backend {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := make(map[string]Backend, len(r.open))
+	m := make(map[string]*Backend, len(r.open))
 	for k, b := range r.open {
 		m[Redact(k)] = b
 	}

@@ -18,13 +18,21 @@
 //   - a channel named <channel>.dlq keeps a message moved there (published,
 //     then the original acked) with its metadata, through a look-and-nack
 //     listing, until an ack removes it: the bus's dead letters;
+//   - DropOldest discards the oldest waiting message, and a topic takes
+//     published events within the size limit, where Capabilities declare
+//     them; where they do not, both answer FailedPrecondition;
 //   - when the Harness can take the backend away (Outage), the adapter
 //     answers Unavailable meanwhile and recovers on its own when it returns.
 //
+// The suite drives the backend through adapters.Backend, the wrapper the bus
+// itself uses, so what it proves is what production runs: Channel.Send,
+// Subscription.Receive, Ack and Nack, DropOldest and Topic.Publish, with the
+// batching the backend declares.
+//
 // What a backend guarantees is declared, not discovered: the suite reads the
 // backend's Capabilities and the Harness, and a subtest that does not apply
-// skips saying why: per-key ordering is checked only when
-// Capabilities.Ordering is declared, MetaDeliverAt only when
+// skips naming the capability that is false: per-key ordering is checked
+// only when Capabilities.Ordering is declared, MetaDeliverAt only when
 // Capabilities.Delay is. When to dead-letter (after a route's max_attempts,
 // or on a target's verdict) is the bus's decision, made the same way on
 // every backend and tested in package bus; what the backend must do for it
@@ -45,9 +53,11 @@ import (
 
 // Harness is what a backend's test gives the suite.
 type Harness struct {
-	// Open connects to the backend under test. The suite calls it once per
-	// subtest and closes the backend when the subtest ends. Required.
-	Open func(ctx context.Context) (adapters.Backend, error)
+	// Open connects to the backend under test and returns its driver,
+	// which the suite wraps with adapters.New, as the registry does. The
+	// suite calls it once per subtest and closes the backend when the
+	// subtest ends. Required.
+	Open func(ctx context.Context) (adapters.Driver, error)
 	// Outage, when set, lets the suite take the backend away and bring it
 	// back. Nil declares that the backend cannot go away on its own (it
 	// lives inside the process), and the outage subtest skips.
@@ -96,6 +106,8 @@ func Run(t *testing.T, h Harness) {
 		{"DeadLetterChannelKeepsWhatTheBusMovesThere", testDeadLetterChannel},
 		{"OrderingKeyKeepsOrder", testOrderingKey},
 		{"DeliverAtHoldsMessageWithoutBlockingOthers", testDeliverAt},
+		{"DropOldestDiscardsTheOldestWaitingMessage", testDropOldest},
+		{"TopicTakesPublishedEvents", testTopic},
 	}
 	// The contract subtests share the backend server, each on its own
 	// channels, so they run in parallel. The outage subtest takes the server

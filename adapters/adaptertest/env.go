@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"gocloud.dev/gcerrors"
-	"gocloud.dev/pubsub"
-
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
@@ -18,7 +15,7 @@ import (
 
 // env is one subtest's backend and the helpers that clean up after it.
 type env struct {
-	b    adapters.Backend
+	b    *adapters.Backend
 	caps adapters.Capabilities
 }
 
@@ -27,9 +24,14 @@ func open(t *testing.T, h Harness) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	b, err := h.Open(ctx)
+	d, err := h.Open(ctx)
 	if err != nil {
 		t.Fatalf("Harness.Open: %v (the suite needs a reachable backend)", err)
+	}
+	b, err := adapters.New(d)
+	if err != nil {
+		_ = d.Close()
+		t.Fatalf("adapters.New: %v (a driver's Capabilities must match the optional interfaces it implements)", err)
 	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
@@ -67,17 +69,18 @@ func (e *env) channel(t *testing.T) string {
 	return name
 }
 
-func (e *env) topic(t *testing.T, channel string) *pubsub.Topic {
+// sendTo opens a channel for sending, shut down when t ends.
+func (e *env) sendTo(t *testing.T, channel string) *adapters.Channel {
 	t.Helper()
-	top, err := e.b.OpenTopic(stepCtx(t), channel)
+	c, err := e.b.OpenChannel(stepCtx(t), channel)
 	if err != nil {
-		t.Fatalf("OpenTopic(%q): %v", channel, err)
+		t.Fatalf("OpenChannel(%q): %v", channel, err)
 	}
-	t.Cleanup(func() { shutdown(t, "topic", top.Shutdown) })
-	return top
+	t.Cleanup(func() { shutdown(t, "channel", c.Shutdown) })
+	return c
 }
 
-func (e *env) subscription(t *testing.T, channel string, opts adapters.SubscriptionOptions) *pubsub.Subscription {
+func (e *env) subscription(t *testing.T, channel string, opts adapters.SubscriptionOptions) *adapters.Subscription {
 	t.Helper()
 	sub, err := e.b.OpenSubscription(stepCtx(t), channel, opts)
 	if err != nil {
@@ -87,19 +90,19 @@ func (e *env) subscription(t *testing.T, channel string, opts adapters.Subscript
 	return sub
 }
 
-// shutdown shuts a topic or subscription down at cleanup. One the test has
-// shut down already answers FailedPrecondition, which is fine here.
+// shutdown shuts a channel, topic or subscription down at cleanup; one the
+// test has shut down already answers nil again.
 func shutdown(t *testing.T, what string, f func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	if err := f(ctx); err != nil && gcerrors.Code(err) != gcerrors.FailedPrecondition {
+	if err := f(ctx); err != nil {
 		t.Errorf("cleanup: %s Shutdown: %v", what, err)
 	}
 }
 
 // message is a minimal CloudEvent in canonical form, identified by id.
-func message(id string, body []byte) *pubsub.Message {
-	return &pubsub.Message{
+func message(id string, body []byte) *adapters.Message {
+	return &adapters.Message{
 		Body: body,
 		Metadata: map[string]string{
 			"specversion": "1.0",
@@ -110,7 +113,7 @@ func message(id string, body []byte) *pubsub.Message {
 	}
 }
 
-func send(t *testing.T, top *pubsub.Topic, ms ...*pubsub.Message) {
+func send(t *testing.T, top *adapters.Channel, ms ...*adapters.Message) {
 	t.Helper()
 	for _, m := range ms {
 		if err := top.Send(stepCtx(t), m); err != nil {
@@ -120,7 +123,7 @@ func send(t *testing.T, top *pubsub.Topic, ms ...*pubsub.Message) {
 }
 
 // sendIDs publishes one minimal message per id, in order.
-func sendIDs(t *testing.T, top *pubsub.Topic, ids ...string) {
+func sendIDs(t *testing.T, top *adapters.Channel, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		send(t, top, message(id, []byte(id)))
@@ -137,7 +140,7 @@ func ids(prefix string, n int) []string {
 
 // receive waits for the next message; a message that does not come within
 // receiveTimeout is a lost one.
-func receive(t *testing.T, sub *pubsub.Subscription, why string) *pubsub.Message {
+func receive(t *testing.T, sub *adapters.Subscription, why string) *adapters.Received {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), receiveTimeout)
 	defer cancel()
@@ -166,7 +169,7 @@ func (e *env) depthIs(t *testing.T, channel string, want int64, why string) {
 // wantCode fails unless err carries code.
 func wantCode(t *testing.T, what string, err error, code errcode.Code, why string) {
 	t.Helper()
-	if got := adapters.CodeOf(err); err == nil || got != code {
+	if got := errcode.Of(err); err == nil || got != code {
 		t.Fatalf("%s: got error %v (code %v), want code %v: %s", what, err, got, code, why)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/pubsub"
+	"github.com/eventbus-go/eventbus/adapters"
 )
 
 // CheckPerKeyOrder consumes keys×perKey events whose ids are "k<key>-<seq>"
@@ -16,7 +16,7 @@ import (
 // event arrives other than next in its key's order. Since the next event is
 // due only once the previous one is acked, this also fails when a key has
 // two events in flight at once.
-func CheckPerKeyOrder(t *testing.T, subs []*pubsub.Subscription, keys, perKey int) {
+func CheckPerKeyOrder(t *testing.T, subs []*adapters.Subscription, keys, perKey int) {
 	t.Helper()
 	var mu sync.Mutex
 	next := map[string]int{} // key → the sequence number due next

@@ -2,7 +2,9 @@
 // channel is a topic, consumed by one consumer group that every bus replica
 // joins, with the route's dead-letter channel as one more topic beside it.
 //
-// It is a gocloud.dev/pubsub driver of our own on franz-go. gocloud v0.47
+// It is an adapters.Driver, a gocloud.dev/pubsub driver of our own on
+// franz-go, declaring Topics and not DropOldest, and no Batching: the
+// producer batches concurrent sends by itself. gocloud v0.47
 // ships no Kafka driver; the separate one on sarama cannot nack, commits a
 // message's offset when it is acked even if earlier ones are not, and
 // declares no topics. Here:
@@ -59,7 +61,7 @@
 // header "ce_<name>" with the attribute's canonical string, and the key is
 // the ordering key or else the partitionkey extension. The bus's own
 // metadata (adapters.MetaPrefix, "eventbus-...") travels as plain headers of
-// the same name. Topic targets (adapters.Publisher) write the same records to
+// the same name. Topic targets (adapters.TopicOpener) write the same records to
 // a topic of the exact name given, created with the URL's partitions and
 // replication if missing.
 //

@@ -16,8 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
-	"gocloud.dev/pubsub"
-	"gocloud.dev/pubsub/batcher"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -42,9 +40,6 @@ const recordOverhead = 64 << 10
 
 // deliveryTimeout bounds how long a Send waits for the brokers.
 const deliveryTimeout = 15 * time.Second
-
-// maxInflightSends bounds the Sends of one topic waiting for the broker.
-const maxInflightSends = 512
 
 // maxTopicName is Kafka's limit on a topic's name.
 const maxTopicName = 249
@@ -118,7 +113,7 @@ func parseOptions(q url.Values) (options, error) {
 // SCRAM authentication. It fails with InvalidArgument when an option does
 // not hold together, FailedPrecondition when the brokers refuse the
 // credentials or their certificate, and Unavailable when no broker answers.
-func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
+func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 	if u.Scheme != Scheme {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
 	}
@@ -151,7 +146,7 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if err != nil {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "kafka:// URL %s: %w", u.Redacted(), err)
 	}
-	b := &Backend{opts: opts, seeds: seeds, conn: conn, cl: cl, adm: kadm.NewClient(cl), readers: map[string]*reader{}}
+	b := &Driver{opts: opts, seeds: seeds, conn: conn, cl: cl, adm: kadm.NewClient(cl), readers: map[string]*reader{}}
 	if err := b.Ping(ctx); err != nil {
 		cl.Close()
 		return nil, err
@@ -188,9 +183,9 @@ func connectOptions(u *url.URL, opts options) ([]kgo.Opt, error) {
 	return conn, nil
 }
 
-// Backend is one connection to a Kafka cluster: a producer shared by every
+// Driver is one connection to a Kafka cluster: a producer shared by every
 // topic, and one consumer group member per channel consumed here.
-type Backend struct {
+type Driver struct {
 	opts  options
 	seeds []string
 	// conn are the client options of TLS and SASL, for every client of
@@ -205,20 +200,20 @@ type Backend struct {
 }
 
 var (
-	_ adapters.Backend   = (*Backend)(nil)
-	_ adapters.Publisher = (*Backend)(nil)
+	_ adapters.Driver      = (*Driver)(nil)
+	_ adapters.TopicOpener = (*Driver)(nil)
 )
 
-// Capabilities implements adapters.Backend: Kafka keeps records across
+// Capabilities implements adapters.Driver: Kafka keeps records across
 // restarts and hands out one record per ordering key at a time. It cannot
 // hold a record back until a time, so Delay is false and the bus waits
 // retries out itself.
-func (b *Backend) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Ordering: true}
+func (b *Driver) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Ordering: true, Topics: true}
 }
 
-// Ping implements adapters.Backend with a round trip to a broker.
-func (b *Backend) Ping(ctx context.Context) error {
+// Ping implements adapters.Driver with a round trip to a broker.
+func (b *Driver) Ping(ctx context.Context) error {
 	if err := b.cl.Ping(ctx); err != nil {
 		// Kafka answers a failed SASL authentication with
 		// SASL_AUTHENTICATION_FAILED; older brokers (before KIP-152) and
@@ -234,8 +229,8 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements adapters.Backend. It is safe to call more than once.
-func (b *Backend) Close() error {
+// Close implements adapters.Driver. It is safe to call more than once.
+func (b *Driver) Close() error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -252,12 +247,12 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-func (b *Backend) addr() string { return strings.Join(b.seeds, ",") }
+func (b *Driver) addr() string { return strings.Join(b.seeds, ",") }
 
 // topicName and groupName are the Kafka names of a channel's topic and of
 // the consumer group every bus replica joins to consume it.
-func (b *Backend) topicName(channel string) string { return b.opts.prefix + channel }
-func (b *Backend) groupName(channel string) string { return b.opts.prefix + channel }
+func (b *Driver) topicName(channel string) string { return b.opts.prefix + channel }
+func (b *Driver) groupName(channel string) string { return b.opts.prefix + channel }
 
 // validName reports whether s uses only the characters Kafka allows in
 // topic names.
@@ -273,7 +268,7 @@ func validName(s string) bool {
 // EnsureChannel implements adapters.Provisioner: a topic of the URL's
 // partitions and replication, allowing records of max_message_bytes. A
 // channel's dead-letter channel ("C.dlq") is one more topic.
-func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
+func (b *Driver) EnsureChannel(ctx context.Context, channel string) error {
 	name := b.topicName(channel)
 	if channel == "" || !validName(channel) || len(name) > maxTopicName {
 		return errcode.Errorf(errcode.InvalidArgument, "channel %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-' including the prefix %q: rename the route", channel, maxTopicName, b.opts.prefix)
@@ -281,7 +276,7 @@ func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
 	return b.createTopic(ctx, channel, name)
 }
 
-func (b *Backend) createTopic(ctx context.Context, channel, name string) error {
+func (b *Driver) createTopic(ctx context.Context, channel, name string) error {
 	maxBytes := strconv.Itoa(b.opts.maxMessageBytes + recordOverhead)
 	resp, err := b.adm.CreateTopic(ctx, b.opts.partitions, b.opts.replication, map[string]*string{"max.message.bytes": &maxBytes}, name)
 	if err == nil {
@@ -295,7 +290,7 @@ func (b *Backend) createTopic(ctx context.Context, channel, name string) error {
 
 // DeleteChannel implements adapters.Provisioner: the channel's topic and
 // its consumer group's offsets. Subscriptions on it here fail with NotFound.
-func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
+func (b *Driver) DeleteChannel(ctx context.Context, channel string) error {
 	b.mu.Lock()
 	r := b.readers[channel]
 	delete(b.readers, channel)
@@ -316,13 +311,13 @@ func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
 	return nil
 }
 
-func (b *Backend) errDeleted(channel string) error {
+func (b *Driver) errDeleted(channel string) error {
 	return errcode.Errorf(errcode.NotFound, "channel %q was deleted from Kafka at %s (ensure the route's channel again)", channel, b.addr())
 }
 
 // exists checks that a channel's topic exists: NotFound if it does not. It asks a broker every time:
 // kadm's helpers answer from a metadata cache that outlives a deletion.
-func (b *Backend) exists(ctx context.Context, channel, op string) error {
+func (b *Driver) exists(ctx context.Context, channel, op string) error {
 	req := kmsg.NewPtrMetadataRequest()
 	t := kmsg.NewMetadataRequestTopic()
 	t.Topic = kmsg.StringPtr(b.topicName(channel))
@@ -343,7 +338,7 @@ func (b *Backend) exists(ctx context.Context, channel, op string) error {
 // Depth implements adapters.Provisioner: over the topic's partitions, the
 // end offset less the group's committed offset (or the first offset kept,
 // if later). Records fetched by a subscriber and not yet acked count.
-func (b *Backend) Depth(ctx context.Context, channel string) (int64, error) {
+func (b *Driver) Depth(ctx context.Context, channel string) (int64, error) {
 	if err := b.exists(ctx, channel, "depth"); err != nil {
 		return 0, err
 	}
@@ -384,7 +379,7 @@ func (b *Backend) Depth(ctx context.Context, channel string) (int64, error) {
 // end of each partition, and drops the records this process fetched and
 // has not handed out. Records in flight stay; so do those another replica
 // fetched before the purge.
-func (b *Backend) Purge(ctx context.Context, channel string) error {
+func (b *Driver) Purge(ctx context.Context, channel string) error {
 	if err := b.exists(ctx, channel, "purge"); err != nil {
 		return err
 	}
@@ -411,84 +406,46 @@ func (b *Backend) Purge(ctx context.Context, channel string) error {
 	return nil
 }
 
-// OpenTopic implements adapters.Channels. The channel must exist.
-func (b *Backend) OpenTopic(ctx context.Context, channel string) (*pubsub.Topic, error) {
-	if err := b.exists(ctx, channel, "open topic"); err != nil {
-		return nil, err
-	}
-	return b.newTopic(channel, b.topicName(channel)), nil
-}
-
-// OpenSender implements adapters.Sender: the driver topic behind OpenTopic,
-// for the bus's ingress; the producer batches concurrent sends by itself.
-func (b *Backend) OpenSender(ctx context.Context, channel string) (driver.Topic, error) {
+// OpenChannel implements adapters.Driver. The channel must exist. The
+// producer batches concurrent sends into one request by itself.
+func (b *Driver) OpenChannel(ctx context.Context, channel string) (driver.Topic, error) {
 	if err := b.exists(ctx, channel, "open topic"); err != nil {
 		return nil, err
 	}
 	return &topic{b: b, channel: channel, name: b.topicName(channel)}, nil
 }
 
-var _ adapters.Sender = (*Backend)(nil)
-
-// OpenPublisher implements adapters.Publisher: it produces to the topic of
+// OpenTopic implements adapters.TopicOpener: it produces to the topic of
 // that exact name (no prefix), creating it with the URL's partitions and
 // replication if it is missing.
-func (b *Backend) OpenPublisher(ctx context.Context, name string) (*pubsub.Topic, error) {
+func (b *Driver) OpenTopic(ctx context.Context, name string) (driver.Topic, error) {
 	if name == "" || !validName(name) || len(name) > maxTopicName {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "topic %q: Kafka topic names are 1-%d letters, digits, '.', '_' or '-'", name, maxTopicName)
 	}
 	if err := b.createTopic(ctx, name, name); err != nil {
 		return nil, err
 	}
-	return b.newTopic(name, name), nil
+	return &topic{b: b, channel: name, name: name}, nil
 }
 
-func (b *Backend) newTopic(channel, name string) *pubsub.Topic {
-	t := &topic{b: b, channel: channel, name: name}
-	// One message per batch, so a refused message fails its own Send only;
-	// the producer batches concurrent Sends into one request by itself.
-	return pubsub.NewTopic(t, &batcher.Options{MaxBatchSize: 1, MaxHandlers: maxInflightSends})
-}
-
-// OpenSubscription implements adapters.Channels. The channel must exist.
+// OpenSubscription implements adapters.Driver. The channel must exist.
 // Every subscription on one channel in this process shares one member of
 // the channel's consumer group, so they compete for single records, not
 // for partitions; other bus replicas share the partitions.
-func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
-	s, err := b.OpenReceiver(ctx, channel, opts)
-	if err != nil {
-		return nil, err
-	}
-	batch := opts.MaxInflight
-	if batch <= 0 {
-		batch = 16
-	}
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: batch, MaxHandlers: 1}, nil), nil
-}
-
-// OpenReceiver implements adapters.Receiver: the driver subscription behind
-// OpenSubscription.
-func (b *Backend) OpenReceiver(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
+func (b *Driver) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	if err := b.exists(ctx, channel, "open subscription"); err != nil {
 		return nil, err
-	}
-	prefetch := opts.MaxInflight
-	if prefetch <= 0 {
-		prefetch = 16
 	}
 	r, err := b.reader(channel)
 	if err != nil {
 		return nil, err
 	}
-	s := &subscription{r: r, prefetch: prefetch}
-	return s, nil
+	return &subscription{r: r, prefetch: opts.MaxInflight}, nil
 }
-
-var _ adapters.Receiver = (*Backend)(nil)
 
 // reader returns this process's member of the channel's group, joining
 // the group if there is none, and counts one more subscription on it.
-func (b *Backend) reader(channel string) (*reader, error) {
+func (b *Driver) reader(channel string) (*reader, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -509,7 +466,7 @@ func (b *Backend) reader(channel string) (*reader, error) {
 
 // release counts one subscription less on r and, at none, leaves the
 // group.
-func (b *Backend) release(r *reader) {
+func (b *Driver) release(r *reader) {
 	b.mu.Lock()
 	r.subs--
 	last := r.subs == 0
@@ -524,7 +481,7 @@ func (b *Backend) release(r *reader) {
 
 // fail wraps a Kafka error once, with the channel, the operation, and what
 // to do about it.
-func (b *Backend) fail(channel, op string, err error) error {
+func (b *Driver) fail(channel, op string, err error) error {
 	switch code := codeOf(err); code {
 	case errcode.NotFound:
 		return errcode.Errorf(code, "channel %q: %s: its topic does not exist on Kafka at %s (ensure the route's channel first): %w", channel, op, b.addr(), err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
@@ -53,23 +52,27 @@ func brokerURL(t *testing.T, query string) *url.URL {
 func TestConformance(t *testing.T) {
 	u := brokerURL(t, "partitions=3&max_message_bytes=262144")
 	adaptertest.Run(t, adaptertest.Harness{
-		Open: func(ctx context.Context) (adapters.Backend, error) { return kafka.Open(ctx, u) },
+		Open: func(ctx context.Context) (adapters.Driver, error) { return kafka.Open(ctx, u) },
 	})
 }
 
 func TestUnknownOptionIsRefused(t *testing.T) {
 	_, err := kafka.Open(t.Context(), brokerURL(t, "partitons=4"))
-	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "partitions") {
+	if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "partitions") {
 		t.Fatalf("Open with a misspelt option = %v, want invalid_argument listing the known options: a typo must not be ignored", err)
 	}
 }
 
-// openChannel opens a backend on u and a fresh channel on it, removed when
-// the test ends.
-func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, string, *pubsub.Topic) {
+// openChannel opens a backend on u, wrapped as the bus wraps it, and a
+// fresh channel on it, removed when the test ends.
+func openChannel(t *testing.T, u *url.URL, name string) (*adapters.Backend, string, *adapters.Channel) {
 	t.Helper()
 	ctx := t.Context()
-	b, err := kafka.Open(ctx, u)
+	d, err := kafka.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, strin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenTopic(ctx, ch)
+	top, err := b.OpenChannel(ctx, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +90,7 @@ func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, strin
 	return b, ch, top
 }
 
-func subscribe(t *testing.T, b adapters.Backend, ch string, inflight int) *pubsub.Subscription {
+func subscribe(t *testing.T, b *adapters.Backend, ch string, inflight int) *adapters.Subscription {
 	t.Helper()
 	sub, err := b.OpenSubscription(t.Context(), ch, adapters.SubscriptionOptions{MaxInflight: inflight})
 	if err != nil {
@@ -97,15 +100,15 @@ func subscribe(t *testing.T, b adapters.Backend, ch string, inflight int) *pubsu
 	return sub
 }
 
-func event(id, key string) *pubsub.Message {
+func event(id, key string) *adapters.Message {
 	md := map[string]string{"specversion": "1.0", "id": id, "source": "/kafka-test", "type": "test", "datacontenttype": "text/plain"}
 	if key != "" {
 		md[adapters.MetaOrderingKey] = key
 	}
-	return &pubsub.Message{Body: []byte(id), Metadata: md}
+	return &adapters.Message{Body: []byte(id), Metadata: md}
 }
 
-func receive(t *testing.T, sub *pubsub.Subscription) *pubsub.Message {
+func receive(t *testing.T, sub *adapters.Subscription) *adapters.Received {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -127,7 +130,7 @@ func TestOutOfOrderAcksNeverCommitPastAnUnackedRecord(t *testing.T) {
 		}
 	}
 	sub := subscribe(t, b, ch, 3)
-	var held []*pubsub.Message
+	var held []*adapters.Received
 	for range 3 {
 		held = append(held, receive(t, sub))
 	}
@@ -163,7 +166,7 @@ func TestOrderingKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	adaptertest.CheckPerKeyOrder(t, []*pubsub.Subscription{subscribe(t, b, ch, 16), subscribe(t, b, ch, 16)}, keys, perKey)
+	adaptertest.CheckPerKeyOrder(t, []*adapters.Subscription{subscribe(t, b, ch, 16), subscribe(t, b, ch, 16)}, keys, perKey)
 }
 
 // kcat, a Kafka client no one here wrote, reads a channel's topic and sees

@@ -73,7 +73,7 @@ func (p *partition) committable() int64 {
 // them. Acks commit offsets only below the lowest record not yet acked in
 // each partition.
 type reader struct {
-	b       *Backend
+	b       *Driver
 	channel string
 	topic   string
 	cl      *kgo.Client
@@ -103,7 +103,7 @@ type reader struct {
 	dirty       chan struct{} // an ack made something committable
 }
 
-func newReader(b *Backend, channel string) (*reader, error) {
+func newReader(b *Driver, channel string) (*reader, error) {
 	r := &reader{
 		b:        b,
 		channel:  channel,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 
-	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -14,6 +13,7 @@ import (
 // subscription takes records from its channel's reader, at most prefetch
 // of them unacked at once.
 type subscription struct {
+	adapters.DriverDefaults
 	r        *reader
 	prefetch int
 	owned    int  // guarded by r.mu
@@ -73,15 +73,10 @@ func records(ids []driver.AckID) []*record {
 
 // Close gives back every record the subscription still owns, so another
 // subscriber receives it, and leaves the group with the last subscription
-// on the channel. pubsub may call it twice.
+// on the channel. It may be called twice.
 func (s *subscription) Close() error {
 	if s.r.release(s) {
 		s.r.b.release(s.r)
 	}
 	return nil
 }
-
-func (*subscription) IsRetryable(error) bool                 { return false }
-func (*subscription) As(any) bool                            { return false }
-func (*subscription) ErrorAs(error, any) bool                { return false }
-func (*subscription) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testpki"
@@ -62,8 +61,8 @@ func TestWrongKafkaPasswordIsAnAuthenticationError(t *testing.T) {
 		b.Close()
 		t.Fatal("Open with a wrong password connected; the broker must refuse it")
 	}
-	if adapters.CodeOf(err) != errcode.FailedPrecondition || !strings.Contains(err.Error(), "authentication") {
-		t.Errorf("error %q (%v): want failed_precondition saying authentication failed, so the operator checks the credentials rather than the network", err, adapters.CodeOf(err))
+	if errcode.Of(err) != errcode.FailedPrecondition || !strings.Contains(err.Error(), "authentication") {
+		t.Errorf("error %q (%v): want failed_precondition saying authentication failed, so the operator checks the credentials rather than the network", err, errcode.Of(err))
 	}
 	if strings.Contains(err.Error(), "wrong-password") {
 		t.Errorf("error %q shows the password", err)
@@ -98,7 +97,7 @@ func TestKafkaSecurityOptionsAreChecked(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := kafka.Open(t.Context(), tc.u)
-			if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
+			if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open with %s: %v; want invalid_argument mentioning %q", tc.name, err, tc.want)
 			}
 		})

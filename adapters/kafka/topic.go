@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -14,7 +13,8 @@ import (
 // topic produces to one Kafka topic through the backend's shared producer:
 // idempotent, acks from every in-sync replica.
 type topic struct {
-	b       *Backend
+	adapters.DriverDefaults
+	b       *Driver
 	channel string // for errors: the channel, or the topic target's name
 	name    string // the Kafka topic
 }
@@ -52,12 +52,6 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	}
 	return nil
 }
-
-// IsRetryable is false: the bus, not the driver, decides about retries.
-func (*topic) IsRetryable(error) bool                 { return false }
-func (*topic) As(any) bool                            { return false }
-func (*topic) ErrorAs(error, any) bool                { return false }
-func (*topic) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
 
 // Close has nothing to release: the producer belongs to the backend.
 func (*topic) Close() error { return nil }

@@ -6,20 +6,28 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/pubsub"
-
 	"github.com/eventbus-go/eventbus/adapters"
 )
 
-func openChannel(t *testing.T, prefetch int) (*pubsub.Topic, *pubsub.Subscription) {
+// backend wraps a new in-memory driver as the bus does, closed when t ends.
+func backend(t *testing.T, opts Options) *adapters.Backend {
+	t.Helper()
+	b, err := adapters.New(New(opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func openChannel(t *testing.T, prefetch int) (*adapters.Channel, *adapters.Subscription) {
 	t.Helper()
 	ctx := context.Background()
-	b := New(Options{})
-	t.Cleanup(func() { _ = b.Close() })
+	b := backend(t, Options{})
 	if err := b.EnsureChannel(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	topic, err := b.OpenTopic(ctx, "c")
+	topic, err := b.OpenChannel(ctx, "c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +42,14 @@ func openChannel(t *testing.T, prefetch int) (*pubsub.Topic, *pubsub.Subscriptio
 	return topic, sub
 }
 
-func send(t *testing.T, topic *pubsub.Topic, body string, md map[string]string) {
+func send(t *testing.T, topic *adapters.Channel, body string, md map[string]string) {
 	t.Helper()
-	if err := topic.Send(context.Background(), &pubsub.Message{Body: []byte(body), Metadata: md}); err != nil {
+	if err := topic.Send(context.Background(), &adapters.Message{Body: []byte(body), Metadata: md}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func receive(t *testing.T, sub *pubsub.Subscription) *pubsub.Message {
+func receive(t *testing.T, sub *adapters.Subscription) *adapters.Received {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

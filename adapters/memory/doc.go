@@ -2,10 +2,12 @@
 // route's channel is a bounded queue inside the bus process. It is the
 // default backend, for development and tests.
 //
-// It is a gocloud.dev/pubsub driver of its own rather than gocloud's
-// mempubsub, which polls (sleeping up to 250 ms when idle) and has no depth,
-// purge or size limits. Here a receiver blocks until a message arrives and
-// wakes at once.
+// It is an adapters.Driver, a gocloud.dev/pubsub driver of its own rather
+// than gocloud's mempubsub, which polls (sleeping up to 250 ms when idle)
+// and has no depth, purge or size limits. Here a receiver blocks until a
+// message arrives and wakes at once. It declares Capabilities.DropOldest
+// (it is a HeadDropper) and no Topics, and no Batching: a send stores its
+// message under the channel's lock at once.
 //
 // Delivery is at-least-once within the process: a received message belongs
 // to its subscription until acked; a nack, or closing the subscription with

@@ -7,9 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"gocloud.dev/gcerrors"
-	"gocloud.dev/pubsub"
-	"gocloud.dev/pubsub/batcher"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -38,7 +35,7 @@ type Options struct {
 }
 
 // Open is the adapters.Opener for mem:// URLs.
-func Open(_ context.Context, u *url.URL) (adapters.Backend, error) {
+func Open(_ context.Context, u *url.URL) (adapters.Driver, error) {
 	var opts Options
 	for key, vals := range u.Query() {
 		n, err := strconv.Atoi(vals[0])
@@ -60,7 +57,7 @@ func Open(_ context.Context, u *url.URL) (adapters.Backend, error) {
 }
 
 // New returns an empty in-memory backend.
-func New(opts Options) *Backend {
+func New(opts Options) *Driver {
 	if opts.MaxDepth == 0 {
 		opts.MaxDepth = DefaultMaxDepth
 	}
@@ -70,11 +67,11 @@ func New(opts Options) *Backend {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
-	return &Backend{opts: opts, channels: map[string]*channel{}}
+	return &Driver{opts: opts, channels: map[string]*channel{}}
 }
 
-// Backend holds the channels of one mem:// URL.
-type Backend struct {
+// Driver holds the channels of one mem:// URL.
+type Driver struct {
 	opts Options
 
 	mu       sync.Mutex
@@ -82,15 +79,15 @@ type Backend struct {
 	closed   bool
 }
 
-var _ adapters.Backend = (*Backend)(nil)
+var _ adapters.Driver = (*Driver)(nil)
 
-// Capabilities implements adapters.Backend.
-func (b *Backend) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true}
+// Capabilities implements adapters.Driver.
+func (b *Driver) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true, DropOldest: true}
 }
 
-// Ping implements adapters.Backend: the backend is up until it is closed.
-func (b *Backend) Ping(context.Context) error {
+// Ping implements adapters.Driver: the backend is up until it is closed.
+func (b *Driver) Ping(context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -99,8 +96,8 @@ func (b *Backend) Ping(context.Context) error {
 	return nil
 }
 
-// Close implements adapters.Backend. Messages still stored are discarded.
-func (b *Backend) Close() error {
+// Close implements adapters.Driver. Messages still stored are discarded.
+func (b *Driver) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
@@ -113,7 +110,7 @@ func (b *Backend) Close() error {
 
 var errClosed = errcode.Errorf(errcode.FailedPrecondition, "in-memory backend is closed")
 
-func (b *Backend) channel(name string) (*channel, error) {
+func (b *Driver) channel(name string) (*channel, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -127,7 +124,7 @@ func (b *Backend) channel(name string) (*channel, error) {
 }
 
 // EnsureChannel implements adapters.Provisioner.
-func (b *Backend) EnsureChannel(_ context.Context, name string) error {
+func (b *Driver) EnsureChannel(_ context.Context, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -141,7 +138,7 @@ func (b *Backend) EnsureChannel(_ context.Context, name string) error {
 
 // DeleteChannel implements adapters.Provisioner. Subscriptions on the
 // channel fail with NotFound from then on.
-func (b *Backend) DeleteChannel(_ context.Context, name string) error {
+func (b *Driver) DeleteChannel(_ context.Context, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if ch, ok := b.channels[name]; ok {
@@ -152,7 +149,7 @@ func (b *Backend) DeleteChannel(_ context.Context, name string) error {
 }
 
 // Depth implements adapters.Provisioner.
-func (b *Backend) Depth(_ context.Context, name string) (int64, error) {
+func (b *Driver) Depth(_ context.Context, name string) (int64, error) {
 	ch, err := b.channel(name)
 	if err != nil {
 		return 0, err
@@ -161,7 +158,7 @@ func (b *Backend) Depth(_ context.Context, name string) (int64, error) {
 }
 
 // Purge implements adapters.Provisioner. Messages in flight stay.
-func (b *Backend) Purge(_ context.Context, name string) error {
+func (b *Driver) Purge(_ context.Context, name string) error {
 	ch, err := b.channel(name)
 	if err != nil {
 		return err
@@ -171,7 +168,7 @@ func (b *Backend) Purge(_ context.Context, name string) error {
 }
 
 // DropOldest implements adapters.HeadDropper.
-func (b *Backend) DropOldest(_ context.Context, name string) (bool, error) {
+func (b *Driver) DropOldest(_ context.Context, name string) (bool, error) {
 	ch, err := b.channel(name)
 	if err != nil {
 		return false, err
@@ -179,10 +176,10 @@ func (b *Backend) DropOldest(_ context.Context, name string) (bool, error) {
 	return ch.dropOldest(), nil
 }
 
-var _ adapters.HeadDropper = (*Backend)(nil)
+var _ adapters.HeadDropper = (*Driver)(nil)
 
-// OpenSender implements adapters.Sender.
-func (b *Backend) OpenSender(_ context.Context, name string) (driver.Topic, error) {
+// OpenChannel implements adapters.Driver.
+func (b *Driver) OpenChannel(_ context.Context, name string) (driver.Topic, error) {
 	ch, err := b.channel(name)
 	if err != nil {
 		return nil, err
@@ -190,50 +187,19 @@ func (b *Backend) OpenSender(_ context.Context, name string) (driver.Topic, erro
 	return &topic{ch: ch}, nil
 }
 
-var _ adapters.Sender = (*Backend)(nil)
-
-// OpenTopic implements adapters.Channels.
-func (b *Backend) OpenTopic(_ context.Context, name string) (*pubsub.Topic, error) {
+// OpenSubscription implements adapters.Driver.
+func (b *Driver) OpenSubscription(_ context.Context, name string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	ch, err := b.channel(name)
 	if err != nil {
 		return nil, err
 	}
-	// Unbounded batches: one SendBatch stores everything queued while the
-	// previous one ran, under a single lock.
-	return pubsub.NewTopic(&topic{ch: ch}, &batcher.Options{MaxHandlers: 1}), nil
+	return &subscription{ch: ch, prefetch: opts.MaxInflight}, nil
 }
 
-// OpenSubscription implements adapters.Channels.
-func (b *Backend) OpenSubscription(ctx context.Context, name string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
-	s, err := b.OpenReceiver(ctx, name, opts)
-	if err != nil {
-		return nil, err
-	}
-	batch := opts.MaxInflight
-	if batch <= 0 {
-		batch = 16
-	}
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: batch, MaxHandlers: 1}, nil), nil
+type topic struct {
+	adapters.DriverDefaults
+	ch *channel
 }
-
-// OpenReceiver implements adapters.Receiver: the driver subscription behind
-// OpenSubscription.
-func (b *Backend) OpenReceiver(_ context.Context, name string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
-	ch, err := b.channel(name)
-	if err != nil {
-		return nil, err
-	}
-	prefetch := opts.MaxInflight
-	if prefetch <= 0 {
-		prefetch = 16
-	}
-	s := &subscription{ch: ch, prefetch: prefetch}
-	return s, nil
-}
-
-var _ adapters.Receiver = (*Backend)(nil)
-
-type topic struct{ ch *channel }
 
 var _ driver.Topic = (*topic)(nil)
 
@@ -251,14 +217,10 @@ func (t *topic) SendBatch(_ context.Context, ms []*driver.Message) error {
 	return nil
 }
 
-// IsRetryable is false: the bus, not the driver, decides about retries.
-func (*topic) IsRetryable(error) bool                 { return false }
-func (*topic) As(any) bool                            { return false }
-func (*topic) ErrorAs(error, any) bool                { return false }
-func (*topic) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
-func (*topic) Close() error                           { return nil }
+func (*topic) Close() error { return nil }
 
 type subscription struct {
+	adapters.DriverDefaults
 	ch       *channel
 	prefetch int  // most messages this subscription holds unacked
 	owned    int  // guarded by ch.mu
@@ -306,8 +268,3 @@ func (s *subscription) Close() error {
 	s.ch.release(s)
 	return nil
 }
-
-func (*subscription) IsRetryable(error) bool                 { return false }
-func (*subscription) As(any) bool                            { return false }
-func (*subscription) ErrorAs(error, any) bool                { return false }
-func (*subscription) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }

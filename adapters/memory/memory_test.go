@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -20,7 +19,7 @@ func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
 		// A small message limit keeps the size test quick; the suite reads
 		// it from Capabilities. Outage stays nil: memory cannot go away.
-		Open: func(context.Context) (adapters.Backend, error) {
+		Open: func(context.Context) (adapters.Driver, error) {
 			return New(Options{MaxMessageBytes: 64 << 10}), nil
 		},
 	})
@@ -28,23 +27,22 @@ func TestConformance(t *testing.T) {
 
 func TestFullChannelIsResourceExhaustedNamingTheChannel(t *testing.T) {
 	ctx := t.Context()
-	b := New(Options{MaxDepth: 2})
-	t.Cleanup(func() { _ = b.Close() })
+	b := backend(t, Options{MaxDepth: 2})
 	if err := b.EnsureChannel(ctx, "orders"); err != nil {
 		t.Fatal(err)
 	}
-	top, err := b.OpenTopic(ctx, "orders")
+	top, err := b.OpenChannel(ctx, "orders")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
 	for range 2 {
-		if err := top.Send(ctx, &pubsub.Message{Body: []byte("x")}); err != nil {
+		if err := top.Send(ctx, &adapters.Message{Body: []byte("x")}); err != nil {
 			t.Fatalf("Send below max_depth: %v", err)
 		}
 	}
-	err = top.Send(ctx, &pubsub.Message{Body: []byte("x")})
-	if adapters.CodeOf(err) != errcode.ResourceExhausted {
+	err = top.Send(ctx, &adapters.Message{Body: []byte("x")})
+	if errcode.Of(err) != errcode.ResourceExhausted {
 		t.Fatalf("Send past max_depth: %v, want code resource_exhausted: the bus answers 429 and retries later", err)
 	}
 	if !strings.Contains(err.Error(), `"orders"`) {
@@ -55,7 +53,7 @@ func TestFullChannelIsResourceExhaustedNamingTheChannel(t *testing.T) {
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: Scheme, RawQuery: "max_dept=10"}
 	_, err := Open(t.Context(), u)
-	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "max_depth") {
+	if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "max_depth") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }

@@ -2,9 +2,10 @@
 // route's channel is a durable quorum queue, fed by an exchange of its own,
 // with a dead-letter queue beside it.
 //
-// It is a gocloud.dev/pubsub driver of our own on amqp091-go, not gocloud's
-// rabbitpubsub, because that driver does not keep the delivery contract the
-// bus needs: it publishes non-persistent messages, declares no topology,
+// It is an adapters.Driver, a gocloud.dev/pubsub driver of our own on
+// amqp091-go, declaring Topics (OpenTopic, below) and not DropOldest. It is
+// not gocloud's rabbitpubsub, because that driver does not keep the
+// delivery contract the bus needs: it publishes non-persistent messages, declares no topology,
 // requeues nacked messages forever, does not cancel its consumer on Shutdown
 // and polls every 50 ms when idle. Here:
 //
@@ -15,7 +16,9 @@
 //     fails with NotFound. A message over max_message_bytes is refused with
 //     InvalidArgument before it is sent.
 //   - Each subscription has its own AMQP channel with a prefetch (Qos) of
-//     SubscriptionOptions.MaxInflight; deliveries are pushed, never polled.
+//     SubscriptionOptions.MaxInflight, the URL's prefetch unless the route
+//     says (declared as Batching.MaxInflight); deliveries are pushed, never
+//     polled. Nothing is batched: publishes pipeline by themselves.
 //     Shutdown cancels the consumer and closes its channel, so every
 //     unacked message goes back to the queue.
 //   - When the connection drops, Ping, Send and the Provisioner answer
@@ -32,7 +35,7 @@
 // redelivery is bounded); a durable fanout exchange P+C.dlq and a quorum
 // queue P+C.dlq bound to it; and the delay queues P+C:delay:<bucket>. The
 // dead-letter queue is itself a channel: EnsureChannel (which declares it
-// alone), Depth, Purge, OpenTopic and OpenSubscription accept "C.dlq".
+// alone), Depth, Purge, OpenChannel and OpenSubscription accept "C.dlq".
 // DeleteChannel deletes everything of C. The ':' in the names of delay
 // queues and lanes cannot occur in a route name, so no two channels share a
 // queue.
@@ -61,7 +64,7 @@
 // a subscription opened with SubscriptionOptions.Ordered, which alone
 // consumes them. Channels that never see a key cost no lane queues.
 //
-// OpenPublisher (topic targets) publishes to a durable topic exchange
+// OpenTopic (topic targets) publishes to a durable topic exchange
 // named exactly as the topic, which belongs to its readers: the backend
 // declares it if it is missing, uses an existing exchange of any type as
 // it is, and binds or deletes nothing. Messages are persistent and

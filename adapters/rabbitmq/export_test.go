@@ -4,8 +4,8 @@ import "github.com/eventbus-go/eventbus/adapters"
 
 // DropConnection closes b's AMQP connection under it, as a network failure
 // would, so tests can watch the backend reconnect.
-func DropConnection(b adapters.Backend) error {
-	conn, err := b.(*Backend).s.connection()
+func DropConnection(b adapters.Driver) error {
+	conn, err := b.(*Driver).s.connection()
 	if err != nil {
 		return err
 	}
@@ -13,6 +13,6 @@ func DropConnection(b adapters.Backend) error {
 }
 
 // QueueName is the queue that holds channel's messages on b.
-func QueueName(b adapters.Backend, channel string) string {
-	return b.(*Backend).names(channel).queue
+func QueueName(b adapters.Driver, channel string) string {
+	return b.(*Driver).names(channel).queue
 }

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"gocloud.dev/pubsub"
-	"gocloud.dev/pubsub/batcher"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -37,9 +35,6 @@ const (
 
 // dlqSuffix names a channel's dead-letter channel.
 const dlqSuffix = ".dlq"
-
-// maxInflightPublishes bounds the Sends of one topic waiting for confirms.
-const maxInflightPublishes = 256
 
 type options struct {
 	prefix          string
@@ -85,7 +80,7 @@ func parseOptions(q url.Values) (options, error) {
 // with Unavailable when the broker cannot be reached, and with
 // InvalidArgument when a TLS option names a file that does not load; once
 // open, the backend reconnects by itself.
-func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
+func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 	if u.Scheme != Scheme && u.Scheme != SchemeTLS {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "URL scheme %q is not %s:// or %s://", u.Scheme, Scheme, SchemeTLS)
 	}
@@ -109,11 +104,11 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{opts: opts, s: s, lanes: map[string]bool{}}, nil
+	return &Driver{opts: opts, s: s, lanes: map[string]bool{}}, nil
 }
 
-// Backend is one connection to a RabbitMQ vhost.
-type Backend struct {
+// Driver is one connection to a RabbitMQ vhost.
+type Driver struct {
 	opts options
 	s    *session
 
@@ -121,17 +116,23 @@ type Backend struct {
 	lanes   map[string]bool // lane queues declared by this backend
 }
 
-var _ adapters.Backend = (*Backend)(nil)
+var _ adapters.Driver = (*Driver)(nil)
 
-// Capabilities implements adapters.Backend: quorum queues keep messages
+// Capabilities implements adapters.Driver: quorum queues keep messages
 // across a restart of the bus and of the broker; delay queues hold
-// messages until MetaDeliverAt; key-hashed lanes keep per-key order.
-func (b *Backend) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Delay: true, Ordering: true}
+// messages until MetaDeliverAt; key-hashed lanes keep per-key order. A
+// subscription's default prefetch is the URL's. Sends are not batched:
+// concurrent publishes already share one AMQP channel, each waiting for
+// its own confirm, so a refused message fails its own Send only.
+func (b *Driver) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{
+		Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Delay: true, Ordering: true, Topics: true,
+		Batching: adapters.Batching{MaxInflight: b.opts.prefetch},
+	}
 }
 
-// Ping implements adapters.Backend with a round trip to the broker.
-func (b *Backend) Ping(context.Context) error {
+// Ping implements adapters.Driver with a round trip to the broker.
+func (b *Driver) Ping(context.Context) error {
 	conn, err := b.s.connection()
 	if err != nil {
 		return err
@@ -143,8 +144,8 @@ func (b *Backend) Ping(context.Context) error {
 	return ignoreClosed(ch.Close())
 }
 
-// Close implements adapters.Backend. It is safe to call more than once.
-func (b *Backend) Close() error { return b.s.close() }
+// Close implements adapters.Driver. It is safe to call more than once.
+func (b *Driver) Close() error { return b.s.close() }
 
 // names of what a channel is made of on the broker.
 type names struct {
@@ -154,7 +155,7 @@ type names struct {
 	base string
 }
 
-func (b *Backend) names(channel string) names {
+func (b *Driver) names(channel string) names {
 	base := b.opts.prefix + channel
 	// An exchange and a queue may share a name: they are separate kinds.
 	return names{exchange: base, queue: base, dlx: base + dlqSuffix, dlq: base + dlqSuffix, base: base}
@@ -169,7 +170,7 @@ func isDeadLetter(channel string) bool { return strings.HasSuffix(channel, dlqSu
 
 // do runs f on a fresh AMQP channel: a failed operation closes its channel,
 // so provisioning never shares one.
-func (b *Backend) do(channel, op string, f func(ch *amqp.Channel) error) error {
+func (b *Driver) do(channel, op string, f func(ch *amqp.Channel) error) error {
 	conn, err := b.s.connection()
 	if err != nil {
 		return errcode.Errorf(errcode.Unavailable, "channel %q: %s: %w", channel, op, err)
@@ -193,7 +194,7 @@ func (b *Backend) do(channel, op string, f func(ch *amqp.Channel) error) error {
 // exchange and queue, and one delay queue per bucket. For "C.dlq" it
 // declares the dead-letter exchange and queue alone (the same ones C
 // declares), so a dead-letter channel can be ensured like any other.
-func (b *Backend) EnsureChannel(_ context.Context, channel string) error {
+func (b *Driver) EnsureChannel(_ context.Context, channel string) error {
 	if channel == "" || channel == dlqSuffix {
 		return errcode.Errorf(errcode.InvalidArgument, "channel name %q is empty", channel)
 	}
@@ -227,7 +228,7 @@ func (b *Backend) EnsureChannel(_ context.Context, channel string) error {
 
 // queueArgs are the arguments of a channel's queue and of its lanes:
 // redelivery is bounded, and past the bound a message is dead-lettered.
-func (b *Backend) queueArgs(n names) amqp.Table {
+func (b *Driver) queueArgs(n names) amqp.Table {
 	return amqp.Table{
 		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
 		"x-dead-letter-exchange": n.dlx,
@@ -252,14 +253,14 @@ func delayArgs(n names, bucket time.Duration) amqp.Table {
 
 // laneArgs make a lane: a channel queue with a single active consumer, so
 // that across every subscriber (and bus replica) one at a time takes it.
-func (b *Backend) laneArgs(n names) amqp.Table {
+func (b *Driver) laneArgs(n names) amqp.Table {
 	args := b.queueArgs(n)
 	args[amqp.SingleActiveConsumerArg] = true
 	return args
 }
 
 // declareLanes declares every lane of a channel.
-func (b *Backend) declareLanes(ch *amqp.Channel, n names) error {
+func (b *Driver) declareLanes(ch *amqp.Channel, n names) error {
 	for i := range b.opts.lanes {
 		if _, err := ch.QueueDeclare(n.lane(i), true, false, false, false, b.laneArgs(n)); err != nil {
 			return err
@@ -281,7 +282,7 @@ func declare(ch *amqp.Channel, exchange, queue string, args amqp.Table) error {
 
 // queues lists every queue that holds a channel's waiting messages: its
 // queue, its delay queues and its lanes (declared or not).
-func (b *Backend) queues(channel string) []string {
+func (b *Driver) queues(channel string) []string {
 	n := b.names(channel)
 	qs := []string{n.queue}
 	if isDeadLetter(channel) {
@@ -301,10 +302,10 @@ func (b *Backend) queues(channel string) []string {
 // closes the AMQP channel. Lanes exist only once used, and delay queues
 // only on channels ensured by this version: those missing are skipped.
 // The channel's own queue must exist, else NotFound.
-func (b *Backend) eachQueue(channel, op string, f func(ch *amqp.Channel, queue string) error) error {
+func (b *Driver) eachQueue(channel, op string, f func(ch *amqp.Channel, queue string) error) error {
 	for i, q := range b.queues(channel) {
 		err := b.do(channel, op, func(ch *amqp.Channel) error { return f(ch, q) })
-		if err != nil && (i == 0 || adapters.CodeOf(err) != errcode.NotFound) {
+		if err != nil && (i == 0 || errcode.Of(err) != errcode.NotFound) {
 			return err
 		}
 	}
@@ -314,7 +315,7 @@ func (b *Backend) eachQueue(channel, op string, f func(ch *amqp.Channel, queue s
 // DeleteChannel implements adapters.Provisioner: every queue and exchange
 // of the channel, with their messages; for "C.dlq", the dead-letter queue
 // and exchange.
-func (b *Backend) DeleteChannel(_ context.Context, channel string) error {
+func (b *Driver) DeleteChannel(_ context.Context, channel string) error {
 	n := b.names(channel)
 	b.forgetLanes(channel)
 	return b.do(channel, "delete", func(ch *amqp.Channel) error {
@@ -339,7 +340,7 @@ func (b *Backend) DeleteChannel(_ context.Context, channel string) error {
 // Depth implements adapters.Provisioner: the messages ready in the
 // channel's queue, its delay queues and its lanes. RabbitMQ does not count
 // those delivered and unacked.
-func (b *Backend) Depth(_ context.Context, channel string) (int64, error) {
+func (b *Driver) Depth(_ context.Context, channel string) (int64, error) {
 	var depth int64
 	err := b.eachQueue(channel, "depth", func(ch *amqp.Channel, queue string) error {
 		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
@@ -351,33 +352,19 @@ func (b *Backend) Depth(_ context.Context, channel string) (int64, error) {
 
 // Purge implements adapters.Provisioner, delayed messages included.
 // Unacked deliveries stay.
-func (b *Backend) Purge(_ context.Context, channel string) error {
+func (b *Driver) Purge(_ context.Context, channel string) error {
 	return b.eachQueue(channel, "purge", func(ch *amqp.Channel, queue string) error {
 		_, err := ch.QueuePurge(queue, false)
 		return err
 	})
 }
 
-// OpenTopic implements adapters.Channels. The topic publishes to the
+// OpenChannel implements adapters.Driver. The topic publishes to the
 // channel's exchange, a message due later to the delay queue of its
 // bucket, and a message with an ordering key to its lane; the channel
-// must exist.
-func (b *Backend) OpenTopic(_ context.Context, channel string) (*pubsub.Topic, error) {
-	n := b.names(channel)
-	err := b.do(channel, "open topic", func(ch *amqp.Channel) error {
-		return ch.ExchangeDeclarePassive(n.exchange, amqp.ExchangeFanout, true, false, false, false, nil)
-	})
-	if err != nil {
-		return nil, err
-	}
-	t := &topic{b: b, channel: channel, mandatory: true, route: b.channelRoute(channel)}
-	return newTopic(t), nil
-}
-
-// OpenSender implements adapters.Sender: the driver topic behind OpenTopic,
-// for the bus's ingress. Concurrent SendBatch calls pipeline their publishes
-// and confirms on the backend's connection like concurrent Sends do.
-func (b *Backend) OpenSender(_ context.Context, channel string) (driver.Topic, error) {
+// must exist. Concurrent SendBatch calls pipeline their publishes and
+// confirms on one AMQP channel.
+func (b *Driver) OpenChannel(_ context.Context, channel string) (driver.Topic, error) {
 	n := b.names(channel)
 	err := b.do(channel, "open topic", func(ch *amqp.Channel) error {
 		return ch.ExchangeDeclarePassive(n.exchange, amqp.ExchangeFanout, true, false, false, false, nil)
@@ -388,33 +375,10 @@ func (b *Backend) OpenSender(_ context.Context, channel string) (driver.Topic, e
 	return &topic{b: b, channel: channel, mandatory: true, route: b.channelRoute(channel)}, nil
 }
 
-var _ adapters.Sender = (*Backend)(nil)
-
-// newTopic wraps a driver topic: one message per batch, so a refused
-// message fails its own Send only; many handlers keep many publishes in
-// flight on one AMQP channel.
-func newTopic(t *topic) *pubsub.Topic {
-	return pubsub.NewTopic(t, &batcher.Options{MaxBatchSize: 1, MaxHandlers: maxInflightPublishes})
-}
-
-// OpenSubscription implements adapters.Channels. The channel must exist.
+// OpenSubscription implements adapters.Driver. The channel must exist.
 // With opts.Ordered the subscription declares the channel's lanes and
 // consumes them too, one message at a time each.
-func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
-	s, err := b.OpenReceiver(ctx, channel, opts)
-	if err != nil {
-		return nil, err
-	}
-	batch := opts.MaxInflight
-	if batch <= 0 {
-		batch = 16
-	}
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: batch, MaxHandlers: 1}, nil), nil
-}
-
-// OpenReceiver implements adapters.Receiver: the driver subscription behind
-// OpenSubscription.
-func (b *Backend) OpenReceiver(_ context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
+func (b *Driver) OpenSubscription(_ context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	n := b.names(channel)
 	ordered := opts.Ordered && !isDeadLetter(channel)
 	err := b.do(channel, "open subscription", func(ch *amqp.Channel) error {
@@ -429,31 +393,24 @@ func (b *Backend) OpenReceiver(_ context.Context, channel string, opts adapters.
 	if err != nil {
 		return nil, err
 	}
-	prefetch := opts.MaxInflight
-	if prefetch <= 0 {
-		prefetch = b.opts.prefetch
-	}
-	s := &subscription{b: b, channel: channel, names: n, prefetch: prefetch, ordered: ordered}
-	return s, nil
+	return &subscription{b: b, channel: channel, names: n, prefetch: opts.MaxInflight, ordered: ordered}, nil
 }
 
-var _ adapters.Receiver = (*Backend)(nil)
-
-// OpenPublisher implements adapters.Publisher. The topic is a durable
-// topic exchange named exactly topicName, owned by its readers: it is
-// declared if missing (an existing exchange of any type is used as it is)
-// and nothing is bound or deleted. Each event is published persistent and
-// confirmed, not mandatory (a topic nobody reads yet takes events too),
-// in CloudEvents binary mode, with the event's type as routing key so that
+// OpenTopic implements adapters.TopicOpener. The topic is a durable topic
+// exchange named exactly topicName, owned by its readers: it is declared
+// if missing (an existing exchange of any type is used as it is) and
+// nothing is bound or deleted. Each event is published persistent and
+// confirmed, not mandatory (a topic nobody reads yet takes events too), in
+// CloudEvents binary mode, with the event's type as routing key so that
 // readers can bind to patterns such as "order.*".
-func (b *Backend) OpenPublisher(_ context.Context, topicName string) (*pubsub.Topic, error) {
+func (b *Driver) OpenTopic(_ context.Context, topicName string) (driver.Topic, error) {
 	if topicName == "" || strings.HasPrefix(topicName, "amq.") {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "topic name %q is empty or starts with \"amq.\", which RabbitMQ keeps for itself", topicName)
 	}
 	err := b.do(topicName, "open topic", func(ch *amqp.Channel) error {
 		return ch.ExchangeDeclarePassive(topicName, amqp.ExchangeTopic, true, false, false, false, nil)
 	})
-	if adapters.CodeOf(err) == errcode.NotFound {
+	if errcode.Of(err) == errcode.NotFound {
 		err = b.do(topicName, "declare topic", func(ch *amqp.Channel) error {
 			return ch.ExchangeDeclare(topicName, amqp.ExchangeTopic, true, false, false, false, nil)
 		})
@@ -461,18 +418,17 @@ func (b *Backend) OpenPublisher(_ context.Context, topicName string) (*pubsub.To
 	if err != nil {
 		return nil, err
 	}
-	t := &topic{b: b, channel: topicName, route: func(p *amqp.Publishing) (string, string, error) {
+	return &topic{b: b, channel: topicName, route: func(p *amqp.Publishing) (string, string, error) {
 		typ, _ := p.Headers[headerPrefix+"type"].(string)
 		return topicName, typ, nil
-	}}
-	return newTopic(t), nil
+	}}, nil
 }
 
-var _ adapters.Publisher = (*Backend)(nil)
+var _ adapters.TopicOpener = (*Driver)(nil)
 
 // fail wraps an AMQP error once, with the channel, the operation, and what
 // to do about it.
-func (b *Backend) fail(channel, op string, err error) error {
+func (b *Driver) fail(channel, op string, err error) error {
 	switch code := codeOf(err); code {
 	case errcode.NotFound:
 		return errcode.Errorf(code, "channel %q: %s: it does not exist on RabbitMQ at %s (ensure the route's channel first): %w", channel, op, b.s.addr, err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
@@ -47,7 +46,7 @@ func brokerURL(t *testing.T, query string) *url.URL {
 func TestConformance(t *testing.T) {
 	u := brokerURL(t, "max_message_bytes=1048576")
 	h := adaptertest.Harness{
-		Open: func(ctx context.Context) (adapters.Backend, error) { return rabbitmq.Open(ctx, u) },
+		Open: func(ctx context.Context) (adapters.Driver, error) { return rabbitmq.Open(ctx, u) },
 	}
 	// Stopping the broker disturbs anything else using it, so the outage
 	// test runs only when asked for.
@@ -72,12 +71,18 @@ func rabbitmqctl(commands ...string) func(context.Context) error {
 	}
 }
 
-// openChannel opens a backend on u, ensures a fresh channel named after
-// prefix and opens a topic on it; cleanup deletes and closes them all.
-func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Backend, string, *pubsub.Topic) {
+// openChannel opens a backend on u, wrapped as the bus wraps it, ensures a
+// fresh channel named after prefix and opens it for sending; cleanup
+// deletes and closes them all. It returns the driver too, for the hooks of
+// export_test.go.
+func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Driver, *adapters.Backend, string, *adapters.Channel) {
 	t.Helper()
 	ctx := t.Context()
-	b, err := rabbitmq.Open(ctx, u)
+	d, err := rabbitmq.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,18 +92,18 @@ func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Backend, str
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenTopic(ctx, ch)
+	top, err := b.OpenChannel(ctx, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
-	return b, ch, top
+	return d, b, ch, top
 }
 
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: rabbitmq.Scheme, Host: "127.0.0.1:5672", Path: "/", RawQuery: "prefech=4"}
 	_, err := rabbitmq.Open(t.Context(), u)
-	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
+	if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "prefetch") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }
@@ -108,8 +113,8 @@ func TestUnknownOptionIsRefused(t *testing.T) {
 // exposes as "<channel>.dlq".
 func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 	ctx := t.Context()
-	b, ch, top := openChannel(t, brokerURL(t, "delivery_limit=1"), "rabbit-dlq")
-	ev := &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": "poison", "source": "/t", "type": "t"}}
+	_, b, ch, top := openChannel(t, brokerURL(t, "delivery_limit=1"), "rabbit-dlq")
+	ev := &adapters.Message{Metadata: map[string]string{"specversion": "1.0", "id": "poison", "source": "/t", "type": "t"}}
 	if err := top.Send(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +152,7 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	if err := other.EnsureChannel(ctx, ch); adapters.CodeOf(err) != errcode.FailedPrecondition {
+	if err := other.EnsureChannel(ctx, ch); errcode.Of(err) != errcode.FailedPrecondition {
 		t.Fatalf("EnsureChannel with another delivery_limit = %v, want failed_precondition: an existing queue's arguments cannot change silently", err)
 	}
 }
@@ -157,7 +162,7 @@ func TestDeliveryLimitMovesMessageToDeadLetterChannel(t *testing.T) {
 // new channel, where its delivery tag would name another message.
 func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 	ctx := t.Context()
-	b, ch, top := openChannel(t, brokerURL(t, ""), "rabbit-reconnect")
+	d, b, ch, top := openChannel(t, brokerURL(t, ""), "rabbit-reconnect")
 	sub, err := b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{MaxInflight: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +170,9 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 	t.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
 
 	send := func(id string) error {
-		return top.Send(ctx, &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
+		return top.Send(ctx, &adapters.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
 	}
-	receive := func() *pubsub.Message {
+	receive := func() *adapters.Received {
 		t.Helper()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -183,7 +188,7 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 		}
 	}
 	stale := receive()
-	if err := rabbitmq.DropConnection(b); err != nil {
+	if err := rabbitmq.DropConnection(d); err != nil {
 		t.Fatal(err)
 	}
 	stale.Ack() // its channel is gone: must not be sent on the next one
@@ -196,7 +201,7 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 	}
 	testkit.EventuallyNoError(t, 10*time.Second, func() error {
 		err := send("c")
-		if err != nil && adapters.CodeOf(err) != errcode.Unavailable {
+		if err != nil && errcode.Of(err) != errcode.Unavailable {
 			t.Fatalf("Send after reconnecting: %v; want success, or Unavailable until the backend is back", err)
 		}
 		if err != nil {
@@ -218,9 +223,9 @@ func TestReconnectRedeliversAndDropsStaleAcks(t *testing.T) {
 func TestUnroutableSendsFailAsNotFound(t *testing.T) {
 	ctx := t.Context()
 	u := brokerURL(t, "")
-	b, ch, top := openChannel(t, u, "rabbit-unroutable")
+	d, _, ch, top := openChannel(t, u, "rabbit-unroutable")
 	send := func(id string) error {
-		return top.Send(ctx, &pubsub.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
+		return top.Send(ctx, &adapters.Message{Metadata: map[string]string{"specversion": "1.0", "id": id, "source": "/t", "type": "t"}})
 	}
 	if err := send("routed"); err != nil {
 		t.Fatal(err)
@@ -237,7 +242,7 @@ func TestUnroutableSendsFailAsNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.QueueDelete(rabbitmq.QueueName(b, ch), false, false, false); err != nil {
+	if _, err := admin.QueueDelete(rabbitmq.QueueName(d, ch), false, false, false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -247,7 +252,7 @@ func TestUnroutableSendsFailAsNotFound(t *testing.T) {
 		go func() { errs <- send(fmt.Sprint("unroutable-", i)) }()
 	}
 	for range sends {
-		if err := <-errs; adapters.CodeOf(err) != errcode.NotFound || !strings.Contains(err.Error(), "unroutable") {
+		if err := <-errs; errcode.Of(err) != errcode.NotFound || !strings.Contains(err.Error(), "unroutable") {
 			t.Fatalf("Send with the queue deleted = %v, want not_found saying the message was unroutable: an event no queue took must not be reported stored", err)
 		}
 	}

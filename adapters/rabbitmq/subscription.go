@@ -10,7 +10,6 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -28,7 +27,8 @@ const parkTimeout = 5 * time.Second
 // subscription consumes one channel's queue, and its lanes when ordered,
 // through a consumer, replaced when its AMQP channel dies.
 type subscription struct {
-	b        *Backend
+	adapters.DriverDefaults
+	b        *Driver
 	channel  string
 	names    names
 	prefetch int
@@ -373,8 +373,3 @@ func (s *subscription) Close() error {
 	c.halt()
 	return err
 }
-
-func (*subscription) IsRetryable(error) bool                 { return false }
-func (*subscription) As(any) bool                            { return false }
-func (*subscription) ErrorAs(error, any) bool                { return false }
-func (*subscription) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/pubsub"
-
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/errcode"
@@ -91,8 +89,8 @@ func TestAMQPSPublishesAndConsumesThroughTLS(t *testing.T) {
 	})
 
 	ctx := t.Context()
-	b, ch, top := openChannel(t, u, "rabbit-tls")
-	if err := top.Send(ctx, &pubsub.Message{Body: []byte(`{"over":"tls"}`), Metadata: map[string]string{"specversion": "1.0", "id": "tls-1", "source": "/t", "type": "t"}}); err != nil {
+	_, b, ch, top := openChannel(t, u, "rabbit-tls")
+	if err := top.Send(ctx, &adapters.Message{Body: []byte(`{"over":"tls"}`), Metadata: map[string]string{"specversion": "1.0", "id": "tls-1", "source": "/t", "type": "t"}}); err != nil {
 		t.Fatalf("Send over amqps://: %v", err)
 	}
 	sub, err := b.OpenSubscription(ctx, ch, adapters.SubscriptionOptions{})
@@ -149,7 +147,7 @@ func TestTLSOptionsAreCheckedBeforeConnecting(t *testing.T) {
 			// Port 1 answers nothing: the error must come before any dial.
 			u := &url.URL{Scheme: tc.scheme, User: url.UserPassword("guest", "s3cret-password"), Host: "127.0.0.1:1", Path: "/", RawQuery: tc.query.Encode()}
 			_, err := rabbitmq.Open(t.Context(), u)
-			if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
+			if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open with %s: %v; want invalid_argument naming %s", tc.name, err, tc.want)
 			}
 			if strings.Contains(err.Error(), "s3cret-password") {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -21,10 +20,11 @@ import (
 )
 
 // topic publishes through a publisher, replaced when its AMQP channel
-// dies: to a route's channel (OpenTopic) or to a topic other systems read
-// (OpenPublisher).
+// dies: to a route's channel (OpenChannel) or to a topic other systems
+// read (OpenTopic).
 type topic struct {
-	b       *Backend
+	adapters.DriverDefaults
+	b       *Driver
 	channel string // the channel or topic, for errors
 	// route says where a message goes: an exchange and routing key.
 	route func(p *amqp.Publishing) (exchange, key string, err error)
@@ -106,13 +106,7 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	return nil
 }
 
-// IsRetryable is false: the bus, not the driver, decides about retries.
-func (*topic) IsRetryable(error) bool                 { return false }
-func (*topic) As(any) bool                            { return false }
-func (*topic) ErrorAs(error, any) bool                { return false }
-func (*topic) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
-
-// Close closes the AMQP channel. pubsub calls it after every Send returned.
+// Close closes the AMQP channel. It is called after every Send returned.
 func (t *topic) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -279,7 +273,7 @@ func (p *publisher) takeReturn(n uint64) (reason string, returned bool) {
 // queue of its bucket, any other to the channel's exchange. A dead-letter
 // channel has neither lanes nor delay queues: everything goes to its
 // exchange.
-func (b *Backend) channelRoute(channel string) func(p *amqp.Publishing) (string, string, error) {
+func (b *Driver) channelRoute(channel string) func(p *amqp.Publishing) (string, string, error) {
 	n := b.names(channel)
 	if isDeadLetter(channel) {
 		return func(*amqp.Publishing) (string, string, error) { return n.exchange, "", nil }
@@ -309,7 +303,7 @@ func laneOf(key string, n int) int {
 // ensureLane declares a lane the first time this backend publishes to it;
 // lanes are declared on demand so that channels without ordered events
 // cost no queues.
-func (b *Backend) ensureLane(channel string, n names, lane string) error {
+func (b *Driver) ensureLane(channel string, n names, lane string) error {
 	b.lanesMu.Lock()
 	defer b.lanesMu.Unlock()
 	if b.lanes[lane] {
@@ -327,7 +321,7 @@ func (b *Backend) ensureLane(channel string, n names, lane string) error {
 }
 
 // forgetLanes drops what ensureLane remembers of a deleted channel.
-func (b *Backend) forgetLanes(channel string) {
+func (b *Driver) forgetLanes(channel string) {
 	b.lanesMu.Lock()
 	defer b.lanesMu.Unlock()
 	for _, q := range b.queues(channel) {

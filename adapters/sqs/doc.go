@@ -2,7 +2,8 @@
 // route's channel is a queue with a redrive policy to a dead-letter queue
 // beside it; FIFO queues when the URL says fifo=true.
 //
-// It is a gocloud.dev/pubsub driver of our own on aws-sdk-go-v2, not
+// It is an adapters.Driver, a gocloud.dev/pubsub driver of our own on
+// aws-sdk-go-v2, declaring Topics and not DropOldest. It is not
 // gocloud's awssnssqs, because that driver does not keep the delivery
 // contract the bus needs: it declares no queues or redrive policies, cannot
 // nack with a delay or hold a message until a due time, does not extend the
@@ -16,8 +17,10 @@
 //     bus's own metadata (adapters.MetaPrefix, "eventbus-...") travels as
 //     String message attributes, beside content-type
 //     "application/cloudevents+json; charset=utf-8".
-//   - Send batches up to ten messages per SendMessageBatch and returns once
-//     SQS stored them. max_message_bytes (default 720 KiB) is chosen so the
+//   - Every SQS request is a round trip for up to ten messages, so the
+//     driver declares Batching of ten: adapters.Backend gathers concurrent
+//     Sends into one SendMessageBatch (returning once SQS stored them),
+//     receives ten at a time, and acks into DeleteMessageBatch. max_message_bytes (default 720 KiB) is chosen so the
 //     structured encoding of any event it admits, data in base64, fits SQS's
 //     1 MiB; a larger one is refused with InvalidArgument.
 //   - Subscriptions long-poll (1 s), hold at most SubscriptionOptions.

@@ -19,8 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-	"gocloud.dev/pubsub"
-	"gocloud.dev/pubsub/batcher"
+	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/errcode"
@@ -130,7 +129,7 @@ func parseOptions(u *url.URL) (options, error) {
 // endpoint=https, with the default credentials or, if there are none,
 // placeholder ones emulators accept. It fails with Unavailable when SQS does
 // not answer.
-func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
+func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 	if u.Scheme != Scheme {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "URL scheme %q is not %s://", u.Scheme, Scheme)
 	}
@@ -163,7 +162,7 @@ func Open(ctx context.Context, u *url.URL) (adapters.Backend, error) {
 			o.BaseEndpoint = aws.String(opts.endpoint)
 		}
 	})
-	b := &Backend{opts: opts, client: client, where: where(opts, cfg.Region), urls: map[string]string{}}
+	b := &Driver{opts: opts, client: client, where: where(opts, cfg.Region), urls: map[string]string{}}
 	if err := b.Ping(ctx); err != nil {
 		return nil, err
 	}
@@ -177,8 +176,8 @@ func where(o options, region string) string {
 	return "SQS in " + region
 }
 
-// Backend is one SQS endpoint and region.
-type Backend struct {
+// Driver is one SQS endpoint and region.
+type Driver struct {
 	opts   options
 	client *sqs.Client
 	where  string // for errors: the endpoint, or the region
@@ -188,19 +187,26 @@ type Backend struct {
 }
 
 var (
-	_ adapters.Backend   = (*Backend)(nil)
-	_ adapters.Publisher = (*Backend)(nil)
+	_ adapters.Driver      = (*Driver)(nil)
+	_ adapters.TopicOpener = (*Driver)(nil)
 )
 
-// Capabilities implements adapters.Backend. SQS keeps messages durably and
+// Capabilities implements adapters.Driver. SQS keeps messages durably and
 // can hold one back (DelaySeconds up to 15 minutes, hidden on receipt after
 // that). Only FIFO queues keep order, so Ordering follows the fifo option.
-func (b *Backend) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Delay: true, Ordering: b.opts.fifo}
+//
+// Every SQS request is a round trip that takes up to ten messages, so the
+// Backend gathers concurrent sends, receives and acks into batches of ten:
+// sends in up to maxInflightOut batches at once.
+func (b *Driver) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{
+		Durable: true, MaxMessageBytes: b.opts.maxMessageBytes, Delay: true, Ordering: b.opts.fifo, Topics: true,
+		Batching: adapters.Batching{MaxSendBatch: sqsMaxBatch, SendHandlers: maxInflightOut, MaxReceiveBatch: sqsMaxBatch, MaxAckBatch: sqsMaxBatch},
+	}
 }
 
-// Ping implements adapters.Backend with a round trip to SQS.
-func (b *Backend) Ping(ctx context.Context) error {
+// Ping implements adapters.Driver with a round trip to SQS.
+func (b *Driver) Ping(ctx context.Context) error {
 	_, err := b.client.ListQueues(ctx, &sqs.ListQueuesInput{MaxResults: aws.Int32(1), QueueNamePrefix: aws.String(b.opts.prefix)})
 	if err != nil {
 		return errcode.Errorf(codeOf(err), "%s does not answer (check the URL's host and region, and the credentials): %w", b.where, err)
@@ -208,15 +214,15 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements adapters.Backend; SQS keeps no connection to close.
-func (b *Backend) Close() error { return nil }
+// Close implements adapters.Driver; SQS keeps no connection to close.
+func (b *Driver) Close() error { return nil }
 
 // queueName is the SQS name of a channel's queue. SQS allows letters,
 // digits, '-' and '_' in at most 80 characters, ".fifo" included; a channel
 // name with other characters (a dead-letter channel "C.dlq") or too long
 // gets them replaced by '-' and a hash of the whole name appended, so two
 // channels never share a queue.
-func (b *Backend) queueName(channel string) string {
+func (b *Driver) queueName(channel string) string {
 	suffix := ""
 	if b.opts.fifo {
 		suffix = fifoSuffix
@@ -236,7 +242,7 @@ func (b *Backend) queueName(channel string) string {
 	return clean[:min(len(clean), sqsMaxName-len(tag)-len(suffix))] + tag + suffix
 }
 
-func (b *Backend) queueAttributes(redrive string) map[string]string {
+func (b *Driver) queueAttributes(redrive string) map[string]string {
 	attrs := map[string]string{
 		string(types.QueueAttributeNameVisibilityTimeout):      strconv.Itoa(int(b.opts.visibilityTimeout / time.Second)),
 		string(types.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(int(sqsRetention / time.Second)),
@@ -257,7 +263,7 @@ func (b *Backend) queueAttributes(redrive string) map[string]string {
 // bus's own max_attempts, which dead-letters first. Ensuring C.dlq itself
 // creates that queue alone. A queue that exists with other attributes
 // fails with FailedPrecondition.
-func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
+func (b *Driver) EnsureChannel(ctx context.Context, channel string) error {
 	if channel == "" {
 		return errcode.Errorf(errcode.InvalidArgument, "channel name is empty")
 	}
@@ -281,7 +287,7 @@ func (b *Backend) EnsureChannel(ctx context.Context, channel string) error {
 	return err
 }
 
-func (b *Backend) createQueue(ctx context.Context, channel string, attrs map[string]string) (string, error) {
+func (b *Driver) createQueue(ctx context.Context, channel string, attrs map[string]string) (string, error) {
 	name := b.queueName(channel)
 	out, err := b.client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
@@ -294,7 +300,7 @@ func (b *Backend) createQueue(ctx context.Context, channel string, attrs map[str
 }
 
 // queueURL returns the URL of a channel's queue; NotFound if there is none.
-func (b *Backend) queueURL(ctx context.Context, channel, op string) (string, error) {
+func (b *Driver) queueURL(ctx context.Context, channel, op string) (string, error) {
 	name := b.queueName(channel)
 	b.mu.Lock()
 	u, ok := b.urls[name]
@@ -314,9 +320,9 @@ func (b *Backend) queueURL(ctx context.Context, channel, op string) (string, err
 
 // DeleteChannel implements adapters.Provisioner: the channel's queue and
 // its messages. The bus deletes C.dlq as a channel of its own.
-func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
+func (b *Driver) DeleteChannel(ctx context.Context, channel string) error {
 	u, err := b.queueURL(ctx, channel, "delete")
-	if adapters.CodeOf(err) == errcode.NotFound {
+	if errcode.Of(err) == errcode.NotFound {
 		return nil
 	}
 	if err != nil {
@@ -334,7 +340,7 @@ func (b *Backend) DeleteChannel(ctx context.Context, channel string) error {
 // Depth implements adapters.Provisioner: SQS's approximate counts of the
 // messages visible and delayed. Messages in flight (received, or hidden
 // until a due time) are not counted.
-func (b *Backend) Depth(ctx context.Context, channel string) (int64, error) {
+func (b *Driver) Depth(ctx context.Context, channel string) (int64, error) {
 	u, err := b.queueURL(ctx, channel, "depth")
 	if err != nil {
 		return 0, err
@@ -359,7 +365,7 @@ func (b *Backend) Depth(ctx context.Context, channel string) (int64, error) {
 
 // Purge implements adapters.Provisioner with PurgeQueue, which SQS allows
 // once a minute per queue and which removes messages in flight too.
-func (b *Backend) Purge(ctx context.Context, channel string) error {
+func (b *Driver) Purge(ctx context.Context, channel string) error {
 	u, err := b.queueURL(ctx, channel, "purge")
 	if err != nil {
 		return err
@@ -370,19 +376,19 @@ func (b *Backend) Purge(ctx context.Context, channel string) error {
 	return nil
 }
 
-// OpenTopic implements adapters.Channels. The channel must exist.
-func (b *Backend) OpenTopic(ctx context.Context, channel string) (*pubsub.Topic, error) {
+// OpenChannel implements adapters.Driver. The channel must exist.
+func (b *Driver) OpenChannel(ctx context.Context, channel string) (driver.Topic, error) {
 	u, err := b.queueURL(ctx, channel, "open topic")
 	if err != nil {
 		return nil, err
 	}
-	return b.newTopic(channel, u, b.opts.fifo), nil
+	return &topic{b: b, channel: channel, url: u, fifo: b.opts.fifo}, nil
 }
 
-// OpenPublisher implements adapters.Publisher: it sends to the queue of
-// that exact name (a FIFO queue if it ends in ".fifo"), creating it if it
-// is missing.
-func (b *Backend) OpenPublisher(ctx context.Context, name string) (*pubsub.Topic, error) {
+// OpenTopic implements adapters.TopicOpener: it sends to the queue of that
+// exact name (a FIFO queue if it ends in ".fifo"), creating it if it is
+// missing.
+func (b *Driver) OpenTopic(ctx context.Context, name string) (driver.Topic, error) {
 	fifo := strings.HasSuffix(name, fifoSuffix)
 	attrs := map[string]string{}
 	if fifo {
@@ -392,33 +398,21 @@ func (b *Backend) OpenPublisher(ctx context.Context, name string) (*pubsub.Topic
 	if err != nil {
 		return nil, b.fail(name, "create queue "+name, err)
 	}
-	return b.newTopic(name, *out.QueueUrl, fifo), nil
+	return &topic{b: b, channel: name, url: *out.QueueUrl, fifo: fifo}, nil
 }
 
-func (b *Backend) newTopic(channel, queueURL string, fifo bool) *pubsub.Topic {
-	t := &topic{b: b, channel: channel, url: queueURL, fifo: fifo}
-	return pubsub.NewTopic(t, &batcher.Options{MaxBatchSize: sqsMaxBatch, MaxHandlers: maxInflightOut})
-}
-
-// OpenSubscription implements adapters.Channels. The channel must exist.
-func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (*pubsub.Subscription, error) {
+// OpenSubscription implements adapters.Driver. The channel must exist.
+func (b *Driver) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	u, err := b.queueURL(ctx, channel, "open subscription")
 	if err != nil {
 		return nil, err
 	}
-	prefetch := opts.MaxInflight
-	if prefetch <= 0 {
-		prefetch = 16
-	}
-	s := newSubscription(b, channel, u, prefetch)
-	// Several receives in flight, up to the prefetch, ten messages each.
-	handlers := max(1, min(8, prefetch/sqsMaxBatch))
-	return pubsub.NewSubscription(s, &batcher.Options{MaxBatchSize: min(prefetch, sqsMaxBatch), MaxHandlers: handlers}, nil), nil
+	return newSubscription(b, channel, u, opts.MaxInflight), nil
 }
 
 // fail wraps an SQS error once, with the channel, the operation, and what
 // to do about it.
-func (b *Backend) fail(channel, op string, err error) error {
+func (b *Driver) fail(channel, op string, err error) error {
 	switch code := codeOf(err); code {
 	case errcode.NotFound:
 		return errcode.Errorf(code, "channel %q: %s: its queue does not exist on %s (ensure the route's channel first): %w", channel, op, b.where, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
@@ -50,31 +49,35 @@ func endpointURL(t *testing.T, extra string) *url.URL {
 func TestConformance(t *testing.T) {
 	u := endpointURL(t, "")
 	adaptertest.Run(t, adaptertest.Harness{
-		Open: func(ctx context.Context) (adapters.Backend, error) { return sqs.Open(ctx, u) },
+		Open: func(ctx context.Context) (adapters.Driver, error) { return sqs.Open(ctx, u) },
 	})
 }
 
 func TestConformanceFIFO(t *testing.T) {
 	u := endpointURL(t, "fifo=true")
 	adaptertest.Run(t, adaptertest.Harness{
-		Open: func(ctx context.Context) (adapters.Backend, error) { return sqs.Open(ctx, u) },
+		Open: func(ctx context.Context) (adapters.Driver, error) { return sqs.Open(ctx, u) },
 	})
 }
 
 func TestUnknownOptionIsRefused(t *testing.T) {
 	u := &url.URL{Scheme: sqs.Scheme, Host: "127.0.0.1:4566", RawQuery: "region=us-east-1&visibilty_timeout=60"}
 	_, err := sqs.Open(t.Context(), u)
-	if adapters.CodeOf(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "visibility_timeout") {
+	if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "visibility_timeout") {
 		t.Fatalf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
 	}
 }
 
-// openChannel opens a backend on u and a fresh channel on it, removed when
-// the test ends.
-func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, string, *pubsub.Topic) {
+// openChannel opens a backend on u, wrapped as the bus wraps it, and a
+// fresh channel on it, removed when the test ends.
+func openChannel(t *testing.T, u *url.URL, name string) (*adapters.Backend, string, *adapters.Channel) {
 	t.Helper()
 	ctx := t.Context()
-	b, err := sqs.Open(ctx, u)
+	d, err := sqs.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, strin
 		}
 		t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), c) })
 	}
-	top, err := b.OpenTopic(ctx, ch)
+	top, err := b.OpenChannel(ctx, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +97,12 @@ func openChannel(t *testing.T, u *url.URL, name string) (adapters.Backend, strin
 	return b, ch, top
 }
 
-func event1(id, key string) *pubsub.Message {
+func event1(id, key string) *adapters.Message {
 	md := map[string]string{"specversion": "1.0", "id": id, "source": "/sqs-test", "type": "test", "datacontenttype": "application/json"}
 	if key != "" {
 		md[adapters.MetaOrderingKey] = key
 	}
-	return &pubsub.Message{Body: []byte(`{"id":"` + id + `"}`), Metadata: md}
+	return &adapters.Message{Body: []byte(`{"id":"` + id + `"}`), Metadata: md}
 }
 
 // A consumer written with nothing but aws-sdk-go-v2 and the CloudEvents SDK
@@ -168,7 +171,7 @@ func TestFIFOKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	var subs []*pubsub.Subscription
+	var subs []*adapters.Subscription
 	for range 2 {
 		sub, err := b.OpenSubscription(t.Context(), ch, adapters.SubscriptionOptions{MaxInflight: 20})
 		if err != nil {

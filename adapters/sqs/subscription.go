@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -45,7 +44,8 @@ type message struct {
 // holds the rest, in order, until it is acked; a nack gives the held ones
 // back with it, so SQS delivers the group again from the nacked message.
 type subscription struct {
-	b        *Backend
+	adapters.DriverDefaults
+	b        *Driver
 	channel  string
 	url      string
 	fifo     bool
@@ -66,7 +66,7 @@ type subscription struct {
 
 var _ driver.Subscription = (*subscription)(nil)
 
-func newSubscription(b *Backend, channel, queueURL string, prefetch int) *subscription {
+func newSubscription(b *Driver, channel, queueURL string, prefetch int) *subscription {
 	s := &subscription{
 		b: b, channel: channel, url: queueURL, fifo: b.opts.fifo, prefetch: prefetch,
 		owned: map[*message]bool{}, held: map[string][]*message{}, busy: map[string]bool{},
@@ -326,7 +326,7 @@ func chunks[T any](xs []T) func(func([]T) bool) {
 
 // Close stops the sweep and makes every message the subscription still
 // owns visible again, so another subscriber receives it at once:
-// at-least-once across a subscriber restart. pubsub may call it twice.
+// at-least-once across a subscriber restart. It may be called twice.
 func (s *subscription) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -348,8 +348,3 @@ func (s *subscription) Close() error {
 	s.changeVisibility(ctx, back)
 	return nil
 }
-
-func (*subscription) IsRetryable(error) bool                 { return false }
-func (*subscription) As(any) bool                            { return false }
-func (*subscription) ErrorAs(error, any) bool                { return false }
-func (*subscription) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -21,7 +20,8 @@ import (
 
 // topic sends to one queue, up to ten messages per SendMessageBatch.
 type topic struct {
-	b       *Backend
+	adapters.DriverDefaults
+	b       *Driver
 	channel string // for errors: the channel, or the topic target's name
 	url     string
 	fifo    bool
@@ -149,9 +149,4 @@ func dueIn(md map[string]string, now time.Time) time.Duration {
 	return time.UnixMilli(ms).Sub(now)
 }
 
-// IsRetryable is false: the bus, not the driver, decides about retries.
-func (*topic) IsRetryable(error) bool                 { return false }
-func (*topic) As(any) bool                            { return false }
-func (*topic) ErrorAs(error, any) bool                { return false }
-func (*topic) ErrorCode(err error) gcerrors.ErrorCode { return adapters.GCErrorCode(err) }
-func (*topic) Close() error                           { return nil }
+func (*topic) Close() error { return nil }

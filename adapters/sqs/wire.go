@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/errcode"
@@ -37,7 +36,7 @@ func encodeBody(body []byte, md map[string]string) ([]byte, error) {
 		}
 		return body, nil
 	}
-	e, err := adapters.DecodeEvent(&pubsub.Message{Body: body, Metadata: md})
+	e, err := adapters.Decode("", body, md)
 	if err != nil {
 		return nil, errcode.Errorf(errcode.InvalidArgument, "%w", err)
 	}

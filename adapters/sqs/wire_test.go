@@ -78,13 +78,13 @@ func TestQueueNames(t *testing.T) {
 		{false, "orders-dlq", "eventbus-orders-dlq"},
 		{true, long, "eventbus-rrr"},
 	} {
-		b := &Backend{opts: options{prefix: DefaultPrefix, fifo: c.fifo}}
+		b := &Driver{opts: options{prefix: DefaultPrefix, fifo: c.fifo}}
 		got := b.queueName(c.channel)
 		if !strings.HasPrefix(got, c.want) || len(got) > sqsMaxName || c.fifo != strings.HasSuffix(got, fifoSuffix) {
 			t.Errorf("queueName(%q, fifo %v) = %q, want it to start %q, fit 80 characters and end .fifo only on FIFO", c.channel, c.fifo, got, c.want)
 		}
 	}
-	b := &Backend{opts: options{prefix: DefaultPrefix}}
+	b := &Driver{opts: options{prefix: DefaultPrefix}}
 	if b.queueName("a.b") == b.queueName("a-b") || b.queueName(long+"x") == b.queueName(long+"y") {
 		t.Error("two channels share a queue name: mapped and shortened names must stay distinct")
 	}
