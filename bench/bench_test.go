@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/httpapi"
 )
 
 // TestMain lets the test binary stand in for the bench program: the harness
@@ -63,7 +64,7 @@ func BenchmarkIngress(b *testing.B) {
 		return func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			bs, err := bus.New(ctx, cfg, slog.New(slog.DiscardHandler))
+			bs, err := httpapi.New(ctx, cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/httpapi"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -94,7 +95,7 @@ func ingressConfig() bus.Config {
 func serveBus(cfg bus.Config) server {
 	return func(ctx context.Context, ln net.Listener) error {
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		b, err := bus.New(ctx, cfg, log)
+		b, err := httpapi.New(ctx, cfg, log)
 		if err != nil {
 			return err
 		}

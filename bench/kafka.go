@@ -25,6 +25,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/httpapi"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -183,7 +184,7 @@ func serveRouteBus(ctx context.Context, ln net.Listener, backend string, open ad
 		Delivery: router.Delivery{MaxInflight: consumers},
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	b, err := bus.New(ctx, bus.Config{Routes: []router.Route{route}}, log)
+	b, err := httpapi.New(ctx, bus.Config{Routes: []router.Route{route}}, log)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,8 @@ package bus
 import (
 	"cmp"
 	"context"
+	"crypto/x509/pkix"
 	"fmt"
-	"net/http"
 	"os"
 	"reflect"
 
@@ -43,48 +43,36 @@ func newAccess(ctx context.Context, cfg *auth.Config) (*access, error) {
 	return a, nil
 }
 
-// authenticated runs h with the caller's identity in the request context,
-// or answers 401 when the request carries no acceptable credentials. With
-// authentication off it is h itself.
-func (b *Bus) authenticated(h http.HandlerFunc) http.HandlerFunc {
+// Authenticates reports whether the bus requires credentials: its config
+// has an auth section.
+func (b *Bus) Authenticates() bool { return b.access != nil }
+
+// Identify returns the caller holding authorization (the value of an
+// Authorization header), or, with auth.client_certs and no authorization,
+// the subject of the client certificate the TLS handshake verified (cert,
+// nil without one). With authentication off it returns nil and no error.
+func (b *Bus) Identify(ctx context.Context, authorization string, cert *pkix.Name) (*auth.Identity, error) {
 	if b.access == nil {
-		return h
+		return nil, nil
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := b.access.identify(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		h(w, r.WithContext(auth.NewContext(r.Context(), id)))
+	if b.access.clientCerts && authorization == "" && cert != nil && cert.CommonName != "" {
+		return &auth.Identity{Kind: "certificate", Name: cert.CommonName, Groups: cert.OrganizationalUnit}, nil
 	}
+	return b.access.authn.Authenticate(ctx, authorization)
 }
 
-// identify returns the caller of r: the holder of its bearer credential,
-// or, with auth.client_certs and no bearer credential, the subject of the
-// client certificate the TLS handshake verified.
-func (a *access) identify(r *http.Request) (*auth.Identity, error) {
-	authorization := r.Header.Get("Authorization")
-	if a.clientCerts && authorization == "" {
-		if subject, ok := ClientCertSubject(r); ok && subject.CommonName != "" {
-			return &auth.Identity{Kind: "certificate", Name: subject.CommonName, Groups: subject.OrganizationalUnit}, nil
-		}
-	}
-	return a.authn.Authenticate(r.Context(), authorization)
-}
-
-// allow decides whether the caller may take action on bus.
-func (b *Bus) allow(ctx context.Context, bus string, action auth.Action) error {
+// Allow decides whether the caller in ctx may take action on bus.
+func (b *Bus) Allow(ctx context.Context, bus string, action auth.Action) error {
 	if b.access == nil {
 		return nil
 	}
 	return b.access.policy.Allow(auth.FromContext(ctx), bus, b.aclOf(bus), action)
 }
 
-// allowOnRoute decides whether the caller may take action on the bus of
-// route name. A route that does not exist is left for the handler to
+// AllowOnRoute decides whether the caller in ctx may take action on the
+// bus of route name. A route that does not exist is left for the caller to
 // report.
-func (b *Bus) allowOnRoute(ctx context.Context, name string, action auth.Action) error {
+func (b *Bus) AllowOnRoute(ctx context.Context, name string, action auth.Action) error {
 	if b.access == nil {
 		return nil
 	}
@@ -92,42 +80,42 @@ func (b *Bus) allowOnRoute(ctx context.Context, name string, action auth.Action)
 	if !ok {
 		return nil
 	}
-	return b.allow(ctx, cmp.Or(r.Bus, router.DefaultBus), action)
+	return b.Allow(ctx, cmp.Or(r.Bus, router.DefaultBus), action)
 }
 
-// allowAdmin lets only auth.admins take action on object.
-func (b *Bus) allowAdmin(ctx context.Context, action, object string) error {
+// AllowAdmin lets only auth.admins take action on object.
+func (b *Bus) AllowAdmin(ctx context.Context, action, object string) error {
 	if b.access == nil {
 		return nil
 	}
 	return b.access.policy.AllowAdmin(auth.FromContext(ctx), action, object)
 }
 
-// allowPutBus decides whether the caller may save bus: creating a bus and
+// AllowPutBus decides whether the caller in ctx may save bus: creating a bus and
 // changing its ACL are for admins (a bus's managers must not widen their
 // own rights); changing the rest needs manage on the bus.
-func (b *Bus) allowPutBus(ctx context.Context, bus router.Bus) error {
+func (b *Bus) AllowPutBus(ctx context.Context, bus router.Bus) error {
 	if b.access == nil {
 		return nil
 	}
 	old, exists := b.BusNamed(bus.Name)
 	if !exists {
-		return b.allowAdmin(ctx, "create", fmt.Sprintf("bus %q", bus.Name))
+		return b.AllowAdmin(ctx, "create", fmt.Sprintf("bus %q", bus.Name))
 	}
 	if !reflect.DeepEqual(old.ACL, bus.ACL) {
-		return b.allowAdmin(ctx, "change the acl of", fmt.Sprintf("bus %q", bus.Name))
+		return b.AllowAdmin(ctx, "change the acl of", fmt.Sprintf("bus %q", bus.Name))
 	}
-	return b.allow(ctx, bus.Name, auth.Manage)
+	return b.Allow(ctx, bus.Name, auth.Manage)
 }
 
-// readable keeps the items on buses the caller may read.
-func readable[T any](ctx context.Context, b *Bus, items []T, busOf func(T) string) []T {
+// Readable keeps the items on buses the caller in ctx may read.
+func Readable[T any](ctx context.Context, b *Bus, items []T, busOf func(T) string) []T {
 	if b.access == nil {
 		return items
 	}
 	out := items[:0:0]
 	for _, it := range items {
-		if b.allow(ctx, cmp.Or(busOf(it), router.DefaultBus), auth.Read) == nil {
+		if b.Allow(ctx, cmp.Or(busOf(it), router.DefaultBus), auth.Read) == nil {
 			out = append(out, it)
 		}
 	}

@@ -28,8 +28,8 @@ func newAdmission(initial int64) *admission {
 
 func (a *admission) setMax(n int) { a.max.Store(int64(n)) }
 
-// tryAcquire takes room for one event, or reports that there is none.
-func (a *admission) tryAcquire() bool {
+// TryAcquire takes room for one event, or reports that there is none.
+func (a *admission) TryAcquire() bool {
 	limit := a.max.Load()
 	if limit == 0 {
 		a.count.Add(1)
@@ -51,15 +51,15 @@ func (a *admission) acquire(ctx context.Context, timeout time.Duration) bool {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
-		if a.tryAcquire() {
+		if a.TryAcquire() {
 			return true
 		}
 		a.mu.Lock()
 		a.waiters++
 		freed := a.freed
 		a.mu.Unlock()
-		// Room may have been made between tryAcquire and registering.
-		if a.tryAcquire() {
+		// Room may have been made between TryAcquire and registering.
+		if a.TryAcquire() {
 			a.leave()
 			return true
 		}
@@ -82,8 +82,8 @@ func (a *admission) leave() {
 	a.mu.Unlock()
 }
 
-// release gives back the room of one finished event.
-func (a *admission) release() {
+// Release gives back the room of one finished event.
+func (a *admission) Release() {
 	a.count.Add(-1)
 	a.mu.Lock()
 	if a.waiters > 0 {

@@ -2,12 +2,9 @@ package bus
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,21 +17,20 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/adapters/sqs"
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/delivery"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 )
 
-// Bus is one bus process: its routes, their channels and dispatchers, and
-// the HTTP API. Create it with New, serve it with Run.
+// Bus is one bus process: its buses and routes, their channels and
+// dispatchers. Create it with New; package httpapi serves its HTTP API.
 type Bus struct {
-	cfg      Config
-	log      *slog.Logger
-	backends *adapters.Registry
-	client   *http.Client
-	// tls is the listener's TLS config; nil serves plain HTTP.
-	tls *tls.Config
+	cfg         Config
+	log         *slog.Logger
+	backends    *adapters.Registry
+	httpTargets *delivery.HTTPTargets
 
 	dedup *dedup
 	// plugins runs the handler programs of plugin targets; nil when the
@@ -72,9 +68,9 @@ type liveRoute struct {
 	// directly where the backend is an adapters.Sender, else through topic.
 	write      func(ctx context.Context, body []byte, metadata map[string]string) error
 	deadLetter *pubsub.Topic
-	dispatcher *dispatcher
+	dispatcher *delivery.Dispatcher
 	// stats and admission outlive replacements of the route.
-	stats     *routeStats
+	stats     *delivery.Counters
 	admission *admission
 }
 
@@ -108,34 +104,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tlsConfig, err := newServerTLS(cfg.TLS, log)
-	if err != nil {
-		return nil, err
-	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	b, err := newWithStore(ctx, cfg, st, log)
-	if err != nil {
-		return nil, err
-	}
-	b.tls = tlsConfig
-	return b, nil
+	return newWithStore(ctx, cfg, st, log)
 }
 
 // newWithStore starts a bus on an open store, which it closes at Shutdown.
 func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Bus, error) {
 	b := &Bus{
-		cfg:       cfg,
-		log:       log,
-		backends:  newRegistry(),
-		client:    newHTTPClient(),
-		store:     st,
-		watchDone: make(chan struct{}),
-		buses:     map[string]router.Bus{router.DefaultBus: builtinDefaultBus()},
-		routes:    map[string]*liveRoute{},
-		dedup:     newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
+		cfg:         cfg,
+		log:         log,
+		backends:    newRegistry(),
+		httpTargets: delivery.NewHTTPTargets(),
+		store:       st,
+		watchDone:   make(chan struct{}),
+		buses:       map[string]router.Bus{router.DefaultBus: builtinDefaultBus()},
+		routes:      map[string]*liveRoute{},
+		dedup:       newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
 	}
 	b.publishState()
 	fail := func(err error) (*Bus, error) {
@@ -185,42 +172,23 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	return b, nil
 }
 
-// Run serves the HTTP API on ln (over TLS when the config's tls says so,
-// within the limits of its http section) until ctx ends, then shuts down in order:
-// ingress stops taking events, dispatchers finish (draining in-memory
-// channels), then channels and backends close. It returns once all is
-// stopped.
-func (b *Bus) Run(ctx context.Context, ln net.Listener) error {
-	srv, ln := newServer(b.cfg.HTTP, b.Handler(), ln, b.log)
-	served := make(chan error, 1)
-	if b.tls != nil {
-		srv.TLSConfig = b.tls
-		go func() { served <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { served <- srv.Serve(ln) }()
+// Config returns the bus's config, with defaults applied.
+func (b *Bus) Config() Config { return b.cfg }
+
+// Unready lists the backends in use that do not answer a ping, by URL,
+// with why; empty when all do.
+func (b *Bus) Unready(ctx context.Context) map[string]string {
+	failed := map[string]string{}
+	for url, be := range b.backends.Opened() {
+		if err := be.Ping(ctx); err != nil {
+			failed[url] = err.Error()
+		}
 	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-served:
-	}
-	b.log.Info("shutting down: ingress closed, draining deliveries", "timeout", time.Duration(b.cfg.ShutdownTimeout))
-	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(b.cfg.ShutdownTimeout))
-	defer cancel()
-	if serr := srv.Shutdown(shutCtx); serr != nil {
-		err = errors.Join(err, fmt.Errorf("stopping ingress: %w", serr))
-	}
-	if serr := b.Shutdown(shutCtx); serr != nil {
-		err = errors.Join(err, serr)
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return failed
 }
 
 // Shutdown stops every dispatcher, then closes channels and backends. It is
-// idempotent. Ingress must be stopped first (Run does).
+// idempotent. Ingress must be stopped first (httpapi's Run does).
 func (b *Bus) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

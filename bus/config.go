@@ -141,7 +141,7 @@ func (cfg Config) Validate() error {
 	}
 	for _, err := range []error{cfg.TLS.Validate(), cfg.HTTP.Validate()} {
 		if err != nil {
-			errs = append(errs, flatten(err)...)
+			errs = append(errs, spec.Flatten(err)...)
 		}
 	}
 	pluginNames := map[string]int{}
@@ -189,7 +189,7 @@ func prefixed(prefix string, err error) []error {
 		return nil
 	}
 	var out []error
-	for _, e := range flatten(err) {
+	for _, e := range spec.Flatten(err) {
 		var fe *spec.FieldError
 		if errors.As(e, &fe) {
 			e = &spec.FieldError{Path: prefix + "." + fe.Path, Message: fe.Message}

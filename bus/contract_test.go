@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/bus/delivery"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
@@ -78,7 +79,7 @@ func TestVerdicts(t *testing.T) {
 				calls++
 				mu.Unlock()
 				if tc.verdict != "" {
-					w.Header().Set(bus.VerdictHeader, tc.verdict)
+					w.Header().Set(delivery.VerdictHeader, tc.verdict)
 				}
 				w.WriteHeader(tc.status)
 			})

@@ -47,7 +47,7 @@ type dedupKeyAt struct {
 // wait, which is made only when someone waits.
 type dedupEntry struct {
 	pending bool
-	result  any
+	result  Result
 	wait    chan struct{}
 	at      time.Time
 }
@@ -83,7 +83,7 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 // begin claims key. When it returns first == true the caller stores the
 // event and must call finish; otherwise it returns the first answer,
 // waiting for it if the first request is still storing.
-func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool, err error) {
+func (d *dedup) begin(ctx context.Context, key dedupKey) (result Result, first bool, err error) {
 	sh := d.shard(key)
 	for {
 		sh.mu.Lock()
@@ -94,7 +94,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool
 			sh.entries[key] = dedupEntry{pending: true, at: now}
 			sh.order = append(sh.order, dedupKeyAt{key: key, at: now})
 			sh.mu.Unlock()
-			return nil, true, nil
+			return Result{}, true, nil
 		}
 		if !e.pending {
 			sh.mu.Unlock()
@@ -108,7 +108,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool
 		select {
 		case <-e.wait:
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return Result{}, false, ctx.Err()
 		}
 		// Look again: the first request either stored the event (its
 		// answer is there) or did not (the key is free to claim).
@@ -117,7 +117,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result any, first bool
 
 // finish records the answer for key; stored false forgets the key, so a
 // retry of an event that was not stored is not mistaken for a duplicate.
-func (d *dedup) finish(key dedupKey, result any, stored bool) {
+func (d *dedup) finish(key dedupKey, result Result, stored bool) {
 	sh := d.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

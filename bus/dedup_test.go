@@ -27,10 +27,10 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 				mu.Lock()
 				stores++
 				mu.Unlock()
-				d.finish(key, "stored", true)
+				d.finish(key, Result{ID: "stored"}, true)
 				return
 			}
-			if res != "stored" {
+			if res.ID != "stored" {
 				t.Errorf("a repeat got %v, want the first answer", res)
 			}
 		})
@@ -44,7 +44,7 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 	if _, first, _ := d.begin(context.Background(), failed); !first {
 		t.Fatal("a new key was not first")
 	}
-	d.finish(failed, nil, false)
+	d.finish(failed, Result{}, false)
 	if _, first, _ := d.begin(context.Background(), failed); !first {
 		t.Fatal("after a failed store the next copy must be stored afresh")
 	}
@@ -59,10 +59,10 @@ func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
 	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
 	d.begin(context.Background(), old)
-	d.finish(old, "x", true)
+	d.finish(old, Result{ID: "x"}, true)
 
 	now = now.Add(window - time.Nanosecond)
-	if res, first, _ := d.begin(context.Background(), old); first || res != "x" {
+	if res, first, _ := d.begin(context.Background(), old); first || res.ID != "x" {
 		t.Fatalf("just inside the window: first=%v, answer %v; want the first answer again, so a producer's retry is not stored twice", first, res)
 	}
 	now = now.Add(time.Nanosecond)
@@ -79,7 +79,7 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
 	d.begin(context.Background(), old)
-	d.finish(old, "x", true)
+	d.finish(old, Result{ID: "x"}, true)
 	// Fill old's shard with newer events until it holds more than one.
 	for i := 0; ; i++ {
 		k := d.key("b", "s", fmt.Sprint("new-", i))
@@ -88,7 +88,7 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 		}
 		now = now.Add(time.Second)
 		d.begin(context.Background(), k)
-		d.finish(k, "y", true)
+		d.finish(k, Result{ID: "y"}, true)
 		break
 	}
 	now = now.Add(time.Second)

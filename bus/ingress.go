@@ -2,9 +2,7 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -18,129 +16,101 @@ import (
 	"github.com/eventbus-go/eventbus/router"
 )
 
-// acceptedEvent and rejectedEvent are the per-event results of a 202.
-type acceptedEvent struct {
-	ID     string   `json:"id"`
-	Source string   `json:"source"`
-	Routes []string `json:"routes"`
+// Result is what became of one event given to Ingest.
+type Result struct {
+	ID     string
+	Source string
+	// Routes are the routes whose channels stored the event; empty when it
+	// matched none.
+	Routes []string
 	// Overflow says what happened at routes that were full.
-	Overflow []overflowAction `json:"overflow,omitempty"`
+	Overflow []OverflowAction
+	// Err, when not nil, is why the event was not stored anywhere: an
+	// errcode.Code (ResourceExhausted for a full route, Unavailable for a
+	// backend) or a *spec.FieldError. Routes and Overflow are then empty.
+	Err error
 }
 
-// overflowAction is one full route's overflow policy at work.
-type overflowAction struct {
+// OverflowAction is one full route's overflow policy at work.
+type OverflowAction struct {
 	Route  string `json:"route"`
 	Action string `json:"action"`           // "divert", "drop-oldest" or "block"
 	To     string `json:"to,omitempty"`     // with divert: where the event went
 	Waited string `json:"waited,omitempty"` // with block: how long ingress waited
 }
 
-type rejectedEvent struct {
-	ID     string    `json:"id"`
-	Source string    `json:"source,omitempty"`
-	Error  *apiError `json:"error"`
+// CheckIngress tells whether the caller in ctx may emit to bus, before any
+// event is read: an *auth.Denied, or NotFound when the bus does not exist.
+func (b *Bus) CheckIngress(ctx context.Context, bus string) error {
+	// An unknown caller learns nothing, not even whether the bus exists.
+	if err := b.Allow(ctx, bus, auth.Emit); err != nil {
+		return err
+	}
+	if b.state.Load().buses[bus] == nil {
+		return errNoBus(bus)
+	}
+	return nil
 }
 
-type ingressResponse struct {
-	Results []any `json:"results"`
+func errNoBus(bus string) error {
+	return errcode.Errorf(errcode.NotFound, "bus %q does not exist: create a route with bus: %s first", bus, bus)
 }
 
-// handleEvents is the ingress: it reads the events of one request, matches
-// each against the bus's routes and stores it on every matching route's
-// channel. It answers 202 once every event it reports as accepted is stored.
-func (b *Bus) handleEvents(w http.ResponseWriter, r *http.Request) {
-	busName := r.PathValue("bus")
-	if busName == "" {
-		busName = router.DefaultBus
+// AllowEvents checks every event against the emit grants of the caller in
+// ctx on bus; the first refused is the error. Ingress asks before it
+// stores any, so a request with one refused event stores nothing.
+func (b *Bus) AllowEvents(ctx context.Context, bus string, events []*event.Event) error {
+	if b.access == nil {
+		return nil
 	}
-	routes := b.state.Load().buses[busName]
-	// Ingress authenticates itself rather than through b.authenticated,
-	// sparing its hot path a copy of the request; an unknown caller learns
-	// nothing, not even whether the bus exists.
-	var id *auth.Identity
-	if b.access != nil {
-		var err error
-		if id, err = b.access.identify(r); err != nil {
-			writeError(w, err)
-			return
-		}
-		var acl *auth.ACL
-		if routes != nil {
-			acl = routes.acl
-		}
-		if err := b.access.policy.Allow(id, busName, acl, auth.Emit); err != nil {
-			writeError(w, err)
-			return
+	id, acl := auth.FromContext(ctx), b.aclOf(bus)
+	for _, e := range events {
+		if err := b.access.policy.AllowEvent(id, bus, acl, e.Type(), e.Source()); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// Ingest stores events on bus: each is validated, deduplicated by (bus,
+// source, id), matched against the bus's routes and published to every
+// matching route's channel. The results are in the order of events; an
+// event is stored once its result has no Err (its channels confirmed the
+// write). The error is for the whole call: the bus does not exist. Ingest
+// does not check the caller's rights: ask CheckIngress and AllowEvents
+// first.
+func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]Result, error) {
+	routes := b.state.Load().buses[bus]
 	if routes == nil {
-		writeError(w, &apiError{Code: errcode.NotFound.String(), status: http.StatusNotFound,
-			Message: fmt.Sprintf("bus %q does not exist: create a route with bus: %s first", busName, busName)})
-		return
+		return nil, errNoBus(bus)
 	}
-	body, aerr := readBody(w, r, b.cfg.MaxBodyBytes)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	events, aerr := decodeRequest(r.Header, body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if b.access != nil { // every event is checked before any is stored
-		for _, d := range events {
-			if d.err != nil {
-				continue
-			}
-			if err := b.access.policy.AllowEvent(id, busName, routes.acl, d.event.Type(), d.event.Source()); err != nil {
-				writeError(w, err)
-				return
-			}
-		}
-	}
-
-	results := make([]any, len(events))
+	results := make([]Result, len(events))
 	if len(events) == 1 {
-		results[0] = b.storeOnce(r.Context(), busName, routes, events[0])
-	} else {
-		var wg sync.WaitGroup
-		for i, d := range events {
-			wg.Go(func() { results[i] = b.storeOnce(r.Context(), busName, routes, d) })
-		}
-		wg.Wait()
+		results[0] = b.storeOnce(ctx, bus, routes, events[0])
+		return results, nil
 	}
-
-	status := http.StatusAccepted
-	var first *apiError
-	for _, res := range results {
-		rej, ok := res.(rejectedEvent)
-		if !ok {
-			first = nil
-			break
-		}
-		if first == nil {
-			first = rej.Error
-		}
+	var wg sync.WaitGroup
+	for i, e := range events {
+		wg.Go(func() { results[i] = b.storeOnce(ctx, bus, routes, e) })
 	}
-	if first != nil { // nothing was stored: no 2xx
-		status = first.status
-		setRetryAfter(w, status)
-	}
-	writeResults(w, status, results)
+	wg.Wait()
+	return results, nil
 }
 
-// ingest stores events a handler emitted, as ingress would: validated,
-// deduplicated and matched on the bus. It fails if any event was not stored.
-func (b *Bus) ingest(ctx context.Context, busName string, events []event.Event) error {
-	routes := b.state.Load().buses[busName]
-	if routes == nil {
-		return errcode.Errorf(errcode.NotFound, "bus %q has no routes any more", busName)
+// reply stores the events a plugin answered with on bus, as ingress would.
+// It fails if any was not stored.
+func (b *Bus) reply(ctx context.Context, bus string, replies []event.Event) error {
+	events := make([]*event.Event, len(replies))
+	for i := range replies {
+		events[i] = &replies[i]
 	}
-	for i := range events {
-		res := b.storeOnce(ctx, busName, routes, validated(&events[i]))
-		if rej, ok := res.(rejectedEvent); ok {
-			return fmt.Errorf("reply %s: %s", rej.ID, rej.Error.Message)
+	results, err := b.Ingest(ctx, bus, events)
+	if err != nil {
+		return err
+	}
+	for _, res := range results {
+		if res.Err != nil {
+			return fmt.Errorf("reply %s: %w", res.ID, res.Err)
 		}
 	}
 	return nil
@@ -148,21 +118,20 @@ func (b *Bus) ingest(ctx context.Context, busName string, events []event.Event) 
 
 // storeOnce stores an event unless the same (source, id) was stored on this
 // bus within the dedup window, in which case it answers as the first time.
-func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d decoded) any {
-	if d.err != nil {
-		return rejectedEvent{ID: d.id, Source: d.source, Error: d.err}
+func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event) Result {
+	if err := e.Validate(); err != nil {
+		return Result{ID: e.ID(), Source: e.Source(), Err: errcode.Errorf(errcode.InvalidArgument, "not a valid CloudEvent: %w", err)}
 	}
-	key := b.dedup.key(busName, d.source, d.id)
+	key := b.dedup.key(busName, e.Source(), e.ID())
 	earlier, first, err := b.dedup.begin(ctx, key)
 	if err != nil {
-		return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err))}
+		return Result{ID: e.ID(), Source: e.Source(), Err: errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)}
 	}
 	if !first {
 		return earlier
 	}
-	result := br.store(ctx, d)
-	_, stored := result.(acceptedEvent)
-	b.dedup.finish(key, result, stored)
+	result := br.store(ctx, e)
+	b.dedup.finish(key, result, result.Err == nil)
 	return result
 }
 
@@ -170,16 +139,15 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, d de
 // overflow policy.
 type placement struct {
 	route    *liveRoute // the route that stores it (the divert route, after a divert)
-	overflow *overflowAction
+	overflow *OverflowAction
 }
 
 // store matches one event and publishes it to every matching route's
 // channel, returning its result.
-func (br *busRoutes) store(ctx context.Context, d decoded) any {
-	e := d.event
-	reject := func(err error) any { return rejectedEvent{ID: d.id, Source: d.source, Error: toAPIError(err)} }
+func (br *busRoutes) store(ctx context.Context, e *event.Event) Result {
+	reject := func(err error) Result { return Result{ID: e.ID(), Source: e.Source(), Err: err} }
 	names := br.matcher.Match(router.NewEvent(e))
-	accepted := acceptedEvent{ID: d.id, Source: d.source, Routes: []string{}}
+	accepted := Result{ID: e.ID(), Source: e.Source(), Routes: []string{}}
 	if len(names) == 0 {
 		return accepted
 	}
@@ -192,7 +160,7 @@ func (br *busRoutes) store(ctx context.Context, d decoded) any {
 	placements := make([]placement, 0, len(names))
 	release := func() {
 		for _, p := range placements {
-			p.route.admission.release()
+			p.route.admission.Release()
 		}
 	}
 	for _, name := range names {
@@ -208,7 +176,7 @@ func (br *busRoutes) store(ctx context.Context, d decoded) any {
 		return reject(err)
 	}
 	for _, p := range placements {
-		p.route.stats.accepted.Add(1)
+		p.route.stats.Accepted.Add(1)
 		accepted.Routes = append(accepted.Routes, p.route.route.Name)
 		if p.overflow != nil {
 			accepted.Overflow = append(accepted.Overflow, *p.overflow)
@@ -220,18 +188,18 @@ func (br *busRoutes) store(ctx context.Context, d decoded) any {
 // admit takes room for one event on lr, applying its overflow policy when
 // it is full.
 func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error) {
-	if lr.admission.tryAcquire() {
+	if lr.admission.TryAcquire() {
 		return placement{route: lr}, nil
 	}
 	d := lr.route.Delivery
 	full := fmt.Sprintf("route %s is full (max_depth %d)", lr.route.Name, d.MaxDepth)
 	if to, ok := d.DivertTo(); ok {
 		divert := br.routes[to]
-		if divert == nil || !divert.admission.tryAcquire() {
+		if divert == nil || !divert.admission.TryAcquire() {
 			return placement{}, errcode.Errorf(errcode.ResourceExhausted, "%s and its divert route %s is full or gone; retry later", full, to)
 		}
-		lr.stats.diverted.Add(1)
-		return placement{route: divert, overflow: &overflowAction{Route: lr.route.Name, Action: "divert", To: to}}, nil
+		lr.stats.Diverted.Add(1)
+		return placement{route: divert, overflow: &OverflowAction{Route: lr.route.Name, Action: "divert", To: to}}, nil
 	}
 	switch d.Overflow {
 	case router.OverflowBlock:
@@ -239,7 +207,7 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 		if !lr.admission.acquire(ctx, time.Duration(d.BlockTimeout)) {
 			return placement{}, errcode.Errorf(errcode.ResourceExhausted, "%s and stayed full for %v; retry later", full, time.Duration(d.BlockTimeout))
 		}
-		return placement{route: lr, overflow: &overflowAction{Route: lr.route.Name, Action: "block", Waited: time.Since(start).Round(time.Millisecond).String()}}, nil
+		return placement{route: lr, overflow: &OverflowAction{Route: lr.route.Name, Action: "block", Waited: time.Since(start).Round(time.Millisecond).String()}}, nil
 	case router.OverflowDropOldest:
 		dropper := lr.backend.(adapters.HeadDropper) // checked when the route was saved
 		for range 3 {                                // others may take the room first
@@ -248,11 +216,11 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 				return placement{}, err
 			}
 			if dropped {
-				lr.stats.dropped.Add(1)
-				lr.admission.release()
+				lr.stats.Dropped.Add(1)
+				lr.admission.Release()
 			}
-			if lr.admission.tryAcquire() {
-				return placement{route: lr, overflow: &overflowAction{Route: lr.route.Name, Action: "drop-oldest"}}, nil
+			if lr.admission.TryAcquire() {
+				return placement{route: lr, overflow: &OverflowAction{Route: lr.route.Name, Action: "drop-oldest"}}, nil
 			}
 		}
 	}
@@ -290,38 +258,4 @@ func publish(ctx context.Context, e *event.Event, msg *pubsub.Message, placement
 		}
 	}
 	return nil
-}
-
-func setRetryAfter(w http.ResponseWriter, status int) {
-	switch status {
-	case http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", strconv.Itoa(1))
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", strconv.Itoa(5))
-	}
-}
-
-// setWWWAuthenticate tells a client refused with 401 how to authenticate
-// (RFC 6750).
-func setWWWAuthenticate(w http.ResponseWriter, ae *apiError) {
-	switch ae.bearerError {
-	case "":
-	case "-":
-		w.Header().Set("WWW-Authenticate", `Bearer realm="eventbus"`)
-	default:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="eventbus", error="`+ae.bearerError+`"`)
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	ae := toAPIError(err)
-	setRetryAfter(w, ae.status)
-	setWWWAuthenticate(w, ae)
-	writeJSON(w, ae.status, map[string]*apiError{"error": ae})
 }

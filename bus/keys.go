@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -104,46 +103,4 @@ func keyFromRecord(rec store.Record) (auth.Key, error) {
 		return auth.Key{}, err
 	}
 	return auth.Key{Name: rec.Name, Groups: s.Groups, Created: s.Created, Origin: "api", Hash: h}, nil
-}
-
-func (b *Bus) handleCreateKey(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowAdmin(r.Context(), "manage", "API keys"); err != nil {
-		writeError(w, err)
-		return
-	}
-	var req struct {
-		Name   string   `json:"name"`
-		Groups []string `json:"groups"`
-	}
-	if err := decodeStrict(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	k, err := b.CreateKey(r.Context(), req.Name, req.Groups)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, k)
-}
-
-func (b *Bus) handleListKeys(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowAdmin(r.Context(), "manage", "API keys"); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string][]auth.Key{"keys": b.Keys()})
-}
-
-func (b *Bus) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowAdmin(r.Context(), "manage", "API keys"); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := b.RevokeKey(r.Context(), r.PathValue("name")); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // DeliverAfterExtension holds an event back until a time (RFC 3339) or for a
@@ -60,7 +61,7 @@ func deliverAfter(e *event.Event) (time.Time, error) {
 		if t, terr := types.ToTime(e.Extensions()[DeliverAfterExtension]); terr == nil {
 			return t, nil
 		}
-		return time.Time{}, fieldErrorf(DeliverAfterExtension, "must be an RFC 3339 time or a duration such as \"30s\"")
+		return time.Time{}, &spec.FieldError{Path: DeliverAfterExtension, Message: "must be an RFC 3339 time or a duration such as \"30s\""}
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
@@ -68,7 +69,7 @@ func deliverAfter(e *event.Event) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return time.Now().Add(d), nil
 	}
-	return time.Time{}, fieldErrorf(DeliverAfterExtension, "%q is neither an RFC 3339 time nor a duration such as \"30s\"", v)
+	return time.Time{}, &spec.FieldError{Path: DeliverAfterExtension, Message: fmt.Sprintf("%q is neither an RFC 3339 time nor a duration such as \"30s\"", v)}
 }
 
 // orderingKey reads the route's ordering key from the event: an attribute

@@ -11,13 +11,13 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/delivery"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/driver"
-	"golang.org/x/time/rate"
 )
 
 // PutRoute creates or replaces a route through the API, keeps it in the
@@ -290,7 +290,7 @@ func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) erro
 			return dt.SendBatch(ctx, []*driver.Message{{Body: body, Metadata: md}})
 		}
 	}
-	lr.stats, lr.admission = &routeStats{}, newAdmission(depth)
+	lr.stats, lr.admission = &delivery.Counters{}, newAdmission(depth)
 	return nil
 }
 
@@ -339,45 +339,35 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInbox(ctx, lr.backend, r.Name, adapters.SubscriptionOptions{
-		MaxInflight: r.Delivery.MaxInflight,
-		Ordered:     r.Delivery.OrderingKey != "",
+	d, err := delivery.Start(ctx, delivery.Options{
+		Route:       r,
+		Backend:     lr.backend,
+		Topic:       lr.topic,
+		DeadLetter:  lr.deadLetter,
+		Target:      t,
+		CloseTarget: closeTarget,
+		Counters:    lr.stats,
+		Room:        lr.admission,
+		Log:         b.log,
 	})
 	if err != nil {
 		_ = closeTarget(ctx)
 		return err
 	}
-	d := &dispatcher{
-		route:       r,
-		inbox:       in,
-		topic:       lr.topic,
-		deadLetter:  lr.deadLetter,
-		target:      t,
-		closeTarget: closeTarget,
-		requeue:     lr.backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
-		stats:       lr.stats,
-		admission:   lr.admission,
-		log:         b.log,
-	}
-	if r.Delivery.Rate != "" {
-		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
-		d.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
-	}
-	d.start()
 	lr.dispatcher = d
 	return nil
 }
 
 // openTarget connects to a route's target; the returned func disconnects.
-func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(context.Context) error, error) {
+func (b *Bus) openTarget(ctx context.Context, r *router.Route) (delivery.Target, func(context.Context) error, error) {
 	noClose := func(context.Context) error { return nil }
 	switch {
 	case r.Target.HTTP != nil:
-		t, err := newHTTPTarget(b.client, r, time.Now)
+		t, err := b.httpTargets.Open(r)
 		if err != nil {
 			return nil, nil, err
 		}
-		if s := r.Target.HTTP.Signing; t.signer == nil && (s == nil || !s.Disabled) {
+		if s := r.Target.HTTP.Signing; !t.Signed() && (s == nil || !s.Disabled) {
 			b.log.Warn("route delivers unsigned: it has no signing secret, being stored before the bus signed; rotate it (POST /v1/routes/{name}/signing-secret) to sign", "route", r.Name)
 		}
 		return t, noClose, nil
@@ -386,8 +376,8 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(con
 			return nil, nil, err
 		}
 		bus := r.Bus
-		reply := func(ctx context.Context, replies []event.Event) error { return b.ingest(ctx, bus, replies) }
-		return &pluginTarget{host: b.plugins, name: r.Target.Plugin.Name, reply: reply}, noClose, nil
+		reply := func(ctx context.Context, replies []event.Event) error { return b.reply(ctx, bus, replies) }
+		return &delivery.PluginTarget{Host: b.plugins, Name: r.Target.Plugin.Name, Reply: reply}, noClose, nil
 	}
 	pub, err := b.publisher(ctx, r.Target.Topic)
 	if err != nil {
@@ -397,7 +387,7 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (target, func(con
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening topic %q: %w", r.Target.Topic.Name, err)
 	}
-	return &topicTarget{topic: topic}, topic.Shutdown, nil
+	return &delivery.TopicTarget{Topic: topic}, topic.Shutdown, nil
 }
 
 func (b *Bus) checkPlugin(name string) error {
@@ -438,7 +428,7 @@ func (b *Bus) stopDispatcher(ctx context.Context, lr *liveRoute, final bool) {
 		}
 		return
 	}
-	lr.dispatcher.shutdown(ctx, volatile, depth)
+	lr.dispatcher.Shutdown(ctx, volatile, depth)
 	lr.dispatcher = nil
 }
 
@@ -452,11 +442,31 @@ func (b *Bus) liveRoute(name string) (*liveRoute, error) {
 	return lr, nil
 }
 
-func (b *Bus) dispatcherOf(name string) *dispatcher {
+func (b *Bus) dispatcherOf(name string) *delivery.Dispatcher {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if lr, ok := b.routes[name]; ok {
 		return lr.dispatcher
 	}
 	return nil
+}
+
+// DeadLetters lists up to limit dead letters of a route, after skipping
+// offset, with the total waiting.
+func (b *Bus) DeadLetters(ctx context.Context, route string, offset, limit int) ([]*event.Event, int64, error) {
+	lr, err := b.liveRoute(route)
+	if err != nil {
+		return nil, 0, err
+	}
+	return delivery.DeadLetters(ctx, lr.backend, route, offset, limit)
+}
+
+// Redrive puts a route's dead letters back on its channel for another round
+// of attempts: all of them, or those whose id is in ids. It returns how many.
+func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, error) {
+	lr, err := b.liveRoute(route)
+	if err != nil {
+		return 0, err
+	}
+	return delivery.Redrive(ctx, lr.backend, lr.topic, lr.admission, lr.route, ids)
 }

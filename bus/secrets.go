@@ -12,6 +12,11 @@ import (
 	"github.com/eventbus-go/eventbus/spec"
 )
 
+// DefaultPreviousSecretTTL is how long a route's signing secret keeps
+// signing after it was replaced, unless the rotation says otherwise: a day
+// for receivers to move to the new one.
+const DefaultPreviousSecretTTL = 24 * time.Hour
+
 // settleSecrets completes the secrets of r, a route being written, from
 // old, the route it replaces (nil when new): write-only fields that r
 // leaves out keep their stored values; a new signing secret keeps the one
@@ -36,7 +41,7 @@ func settleSecrets(r *router.Route, old *router.Route, now time.Time) (generated
 	}
 	expirePrevious(s, now)
 	if s.Secret == "" && !s.Disabled {
-		generated = newSigningSecret()
+		generated = router.NewSigningSecret()
 		s.Secret = generated
 	}
 	r.Target.HTTP = &hc
@@ -108,7 +113,7 @@ func (b *Bus) RotateSigningSecret(ctx context.Context, name, secret string, prev
 	}
 	generated := ""
 	if secret == "" {
-		generated = newSigningSecret()
+		generated = router.NewSigningSecret()
 		secret = generated
 	}
 	saved, err := b.changeSigning(ctx, name, func(s *router.Signing, now time.Time) {

@@ -16,6 +16,7 @@ import (
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/bus/httpapi"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/internal/testpki"
 	"github.com/eventbus-go/eventbus/router"
@@ -164,13 +165,9 @@ func TestClientCertSubjectNamesTheVerifiedClient(t *testing.T) {
 	ca := testpki.NewCA(t, "test-ca")
 	clients := testpki.NewCA(t, "client-ca")
 	server := ca.Issue(t, "bus")
-	cfg, err := bus.ServerTLS(bus.TLSConfig{CertFile: server.CertFile, KeyFile: server.KeyFile,
-		ClientCAFile: clients.File, ClientAuth: bus.ClientAuthVerifyIfGiven}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := &tls.Config{ClientCAs: clients.Pool(), ClientAuth: tls.VerifyClientCertIfGiven}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		subject, ok := bus.ClientCertSubject(r)
+		subject, ok := httpapi.ClientCertSubject(r)
 		if !ok {
 			io.WriteString(w, "(none)")
 			return
@@ -222,10 +219,10 @@ func TestBadTLSConfigIsAStartupErrorNamingTheField(t *testing.T) {
 		{"client_auth without a client CA", bus.TLSConfig{CertFile: pair.CertFile, KeyFile: pair.KeyFile, ClientAuth: bus.ClientAuthRequire}, "tls.client_auth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := bus.New(context.Background(), bus.Config{TLS: tc.tls}, slog.New(slog.DiscardHandler))
+			b, err := httpapi.New(context.Background(), bus.Config{TLS: tc.tls}, slog.New(slog.DiscardHandler))
 			if err == nil {
 				_ = b.Shutdown(context.Background())
-				t.Fatalf("bus.New started with %s; it must refuse to start", tc.name)
+				t.Fatalf("httpapi.New started with %s; it must refuse to start", tc.name)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not name %s, the field to fix", err, tc.want)

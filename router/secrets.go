@@ -1,6 +1,7 @@
 package router
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -19,6 +20,16 @@ const (
 	MinSecretBytes = 24
 	MaxSecretBytes = 64
 )
+
+// generatedSecretBytes is the size of the keys the bus makes.
+const generatedSecretBytes = 32
+
+// NewSigningSecret returns a fresh random signing secret, "whsec_…".
+func NewSigningSecret() string {
+	key := make([]byte, generatedSecretBytes)
+	_, _ = rand.Read(key) // never fails (crypto/rand's contract)
+	return SecretPrefix + base64.StdEncoding.EncodeToString(key)
+}
 
 // Signing is how a route signs its HTTP deliveries with the Standard
 // Webhooks headers webhook-id, webhook-timestamp and webhook-signature. A

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/httpapi"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -57,10 +58,10 @@ func Start(t testing.TB, cfg bus.Config) *Server {
 // must Close the server. Its log is discarded.
 func Serve(cfg bus.Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	b, err := bus.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	b, err := httpapi.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("bus.New: %w", err)
+		return nil, fmt.Errorf("httpapi.New: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +70,7 @@ func Serve(cfg bus.Config) (*Server, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx, ln) }()
-	s := &Server{URL: "http://" + ln.Addr().String(), Bus: b, cancel: cancel, done: done}
+	s := &Server{URL: "http://" + ln.Addr().String(), Bus: b.Bus, cancel: cancel, done: done}
 	if cfg.TLS.Enabled() {
 		s.URL = "https://" + ln.Addr().String()
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/httpapi"
 )
 
 func newServeCommand() *cobra.Command {
@@ -55,7 +56,7 @@ func newServeCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			b, err := bus.New(ctx, cfg, log)
+			b, err := httpapi.New(ctx, cfg, log)
 			if err != nil {
 				return err
 			}

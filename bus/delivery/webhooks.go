@@ -1,8 +1,7 @@
-package bus
+package delivery
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -19,21 +18,6 @@ const (
 	HeaderWebhookTimestamp = "webhook-timestamp"
 	HeaderWebhookSignature = "webhook-signature"
 )
-
-// DefaultPreviousSecretTTL is how long a route's signing secret keeps
-// signing after it was replaced, unless the rotation says otherwise: a day
-// for receivers to move to the new one.
-const DefaultPreviousSecretTTL = 24 * time.Hour
-
-// generatedSecretBytes is the size of the keys the bus makes.
-const generatedSecretBytes = 32
-
-// newSigningSecret returns a fresh random signing secret, "whsec_…".
-func newSigningSecret() string {
-	key := make([]byte, generatedSecretBytes)
-	_, _ = rand.Read(key) // never fails (crypto/rand's contract)
-	return router.SecretPrefix + base64.StdEncoding.EncodeToString(key)
-}
 
 // signer signs deliveries with a route's current secret and, until it
 // expires, the one before: the receiver accepts either signature, so a

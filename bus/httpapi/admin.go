@@ -1,4 +1,4 @@
-package bus
+package httpapi
 
 import (
 	"cmp"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
@@ -23,10 +24,13 @@ import (
 // maxAdminBody bounds a route or test-pattern request.
 const maxAdminBody = 1 << 20
 
+// MaxDeadLetterPage bounds one page of GET /v1/routes/{name}/dlq.
+const MaxDeadLetterPage = 1000
+
 // Handler returns the bus's whole HTTP API. With authentication on, every
 // endpoint but /healthz and /readyz needs credentials; each handler then
 // checks the right its action needs.
-func (b *Bus) Handler() http.Handler {
+func (b *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	authed := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, b.authenticated(h)) }
 	// Ingress authenticates itself (see handleEvents).
@@ -59,19 +63,14 @@ func (b *Bus) Handler() http.Handler {
 // handleReady answers 200 when every backend in use answers a ping. It needs
 // no credentials, so load balancers can probe it; with authentication on,
 // only an authenticated caller learns which backend failed and why.
-func (b *Bus) handleReady(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	failed := map[string]string{}
-	for url, be := range b.backends.Opened() {
-		if err := be.Ping(ctx); err != nil {
-			failed[url] = err.Error()
-		}
-	}
+	failed := b.Unready(ctx)
 	if len(failed) > 0 {
 		w.Header().Set("Retry-After", "5")
-		if b.access != nil {
-			if _, err := b.access.identify(r); err != nil {
+		if b.Authenticates() {
+			if _, err := b.identify(r); err != nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable"})
 				return
 			}
@@ -83,13 +82,13 @@ func (b *Bus) handleReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleListRoutes lists the routes of the buses the caller may read.
-func (b *Bus) handleListRoutes(w http.ResponseWriter, r *http.Request) {
-	routes := readable(r.Context(), b, b.Routes(), func(rt router.Route) string { return rt.Bus })
+func (b *Server) handleListRoutes(w http.ResponseWriter, r *http.Request) {
+	routes := bus.Readable(r.Context(), b.Bus, b.Routes(), func(rt router.Route) string { return rt.Bus })
 	writeJSON(w, http.StatusOK, map[string][]router.Route{"routes": routes})
 }
 
-func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+func (b *Server) handleGetRoute(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -102,7 +101,7 @@ func (b *Bus) handleGetRoute(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, route)
 }
 
-func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 	expected, err := ifMatch(r)
 	if err != nil {
 		writeError(w, err)
@@ -122,8 +121,8 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Moving a route takes manage on the bus it leaves and the one it joins.
-	if err := cmp.Or(b.allowOnRoute(r.Context(), name, auth.Manage),
-		b.allow(r.Context(), cmp.Or(route.Bus, router.DefaultBus), auth.Manage)); err != nil {
+	if err := cmp.Or(b.AllowOnRoute(r.Context(), name, auth.Manage),
+		b.Allow(r.Context(), cmp.Or(route.Bus, router.DefaultBus), auth.Manage)); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -136,8 +135,8 @@ func (b *Bus) handlePutRoute(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, createdOrOK(created), saved)
 }
 
-func (b *Bus) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
+func (b *Server) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -165,8 +164,8 @@ type rotateSecretRequest struct {
 
 // handleRotateSecret gives a route a new signing secret and answers with the
 // route, a generated secret shown in target.http.signing.secret this once.
-func (b *Bus) handleRotateSecret(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
+func (b *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -192,8 +191,8 @@ func (b *Bus) handleRotateSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleExpirePreviousSecret stops a route's previous signing secret now.
-func (b *Bus) handleExpirePreviousSecret(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
+func (b *Server) handleExpirePreviousSecret(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -207,13 +206,13 @@ func (b *Bus) handleExpirePreviousSecret(w http.ResponseWriter, r *http.Request)
 }
 
 // handleListBuses lists the buses the caller may read.
-func (b *Bus) handleListBuses(w http.ResponseWriter, r *http.Request) {
-	buses := readable(r.Context(), b, b.Buses(), func(bus router.Bus) string { return bus.Name })
+func (b *Server) handleListBuses(w http.ResponseWriter, r *http.Request) {
+	buses := bus.Readable(r.Context(), b.Bus, b.Buses(), func(bus router.Bus) string { return bus.Name })
 	writeJSON(w, http.StatusOK, map[string][]router.Bus{"buses": buses})
 }
 
-func (b *Bus) handleGetBus(w http.ResponseWriter, r *http.Request) {
-	if err := b.allow(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+func (b *Server) handleGetBus(w http.ResponseWriter, r *http.Request) {
+	if err := b.Allow(r.Context(), r.PathValue("name"), auth.Read); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -226,7 +225,7 @@ func (b *Bus) handleGetBus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, bus)
 }
 
-func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handlePutBus(w http.ResponseWriter, r *http.Request) {
 	expected, err := ifMatch(r)
 	if err != nil {
 		writeError(w, err)
@@ -245,7 +244,7 @@ func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
 		return
 	}
-	if err := b.allowPutBus(r.Context(), bus); err != nil {
+	if err := b.AllowPutBus(r.Context(), bus); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -258,8 +257,8 @@ func (b *Bus) handlePutBus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, createdOrOK(created), saved)
 }
 
-func (b *Bus) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowAdmin(r.Context(), "delete", fmt.Sprintf("bus %q", r.PathValue("name"))); err != nil {
+func (b *Server) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowAdmin(r.Context(), "delete", fmt.Sprintf("bus %q", r.PathValue("name"))); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -348,8 +347,8 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-func (b *Bus) handleStats(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+func (b *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -363,8 +362,8 @@ func (b *Bus) handleStats(w http.ResponseWriter, r *http.Request) {
 
 // handleListDeadLetters pages through a route's dead letters:
 // ?limit=50&offset=0 → {"events":[…structured CloudEvents…],"total":n}.
-func (b *Bus) handleListDeadLetters(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
+func (b *Server) handleListDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Read); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -387,8 +386,8 @@ func (b *Bus) handleListDeadLetters(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleRedrive puts dead letters back: {"ids":[…]} for some, {} for all.
-func (b *Bus) handleRedrive(w http.ResponseWriter, r *http.Request) {
-	if err := b.allowOnRoute(r.Context(), r.PathValue("name"), auth.Redrive); err != nil {
+func (b *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
+	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Redrive); err != nil {
 		writeError(w, err)
 		return
 	}

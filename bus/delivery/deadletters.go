@@ -1,4 +1,4 @@
-package bus
+package delivery
 
 import (
 	"context"
@@ -15,9 +15,6 @@ import (
 	"github.com/eventbus-go/eventbus/router"
 )
 
-// MaxDeadLetterPage bounds one page of GET /v1/routes/{name}/dlq.
-const MaxDeadLetterPage = 1000
-
 // browseWait is how long a dead-letter read waits for a message the depth
 // says is there (it may be in flight to another reader).
 const browseWait = 2 * time.Second
@@ -26,9 +23,9 @@ const browseWait = 2 * time.Second
 // and calls visit for each; visit says whether to keep the message (nack)
 // or remove it (ack). Backends keep the order of nacked messages, so a walk
 // that keeps everything leaves the channel as it was.
-func (lr *liveRoute) deadLetterWalk(ctx context.Context, n int, visit func(m *pubsub.Message) (keep bool, err error)) error {
-	channel := lr.route.Name + router.DeadLetterSuffix
-	sub, err := lr.backend.OpenSubscription(ctx, channel, adapters.SubscriptionOptions{MaxInflight: max(n, 1)})
+func deadLetterWalk(ctx context.Context, be adapters.Backend, route string, n int, visit func(m *pubsub.Message) (keep bool, err error)) error {
+	channel := route + router.DeadLetterSuffix
+	sub, err := be.OpenSubscription(ctx, channel, adapters.SubscriptionOptions{MaxInflight: max(n, 1)})
 	if err != nil {
 		return err
 	}
@@ -65,14 +62,10 @@ func (lr *liveRoute) deadLetterWalk(ctx context.Context, n int, visit func(m *pu
 	return nil
 }
 
-// DeadLetters lists up to limit dead letters of a route, after skipping
-// offset, with the total waiting.
-func (b *Bus) DeadLetters(ctx context.Context, route string, offset, limit int) ([]*event.Event, int64, error) {
-	lr, err := b.liveRoute(route)
-	if err != nil {
-		return nil, 0, err
-	}
-	total, err := lr.backend.Depth(ctx, route+router.DeadLetterSuffix)
+// DeadLetters lists up to limit dead letters of a route on be, after
+// skipping offset, with the total waiting.
+func DeadLetters(ctx context.Context, be adapters.Backend, route string, offset, limit int) ([]*event.Event, int64, error) {
+	total, err := be.Depth(ctx, route+router.DeadLetterSuffix)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -81,7 +74,7 @@ func (b *Bus) DeadLetters(ctx context.Context, route string, offset, limit int) 
 	}
 	var events []*event.Event
 	i := 0
-	err = lr.deadLetterWalk(ctx, min(int(total), offset+limit), func(m *pubsub.Message) (bool, error) {
+	err = deadLetterWalk(ctx, be, route, min(int(total), offset+limit), func(m *pubsub.Message) (bool, error) {
 		if i >= offset {
 			e, err := adapters.DecodeEvent(m)
 			if err != nil {
@@ -98,14 +91,13 @@ func (b *Bus) DeadLetters(ctx context.Context, route string, offset, limit int) 
 	return events, total, err
 }
 
-// Redrive puts a route's dead letters back on its channel for another round
-// of attempts: all of them, or those whose id is in ids. It returns how many.
-func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, error) {
-	lr, err := b.liveRoute(route)
-	if err != nil {
-		return 0, err
-	}
-	total, err := lr.backend.Depth(ctx, route+router.DeadLetterSuffix)
+// Redrive puts the dead letters of r (on be) back on its channel, topic,
+// for another round of attempts: all of them, or those whose id is in ids.
+// Each takes room on the route; it stops when there is none. It returns
+// how many it put back.
+func Redrive(ctx context.Context, be adapters.Backend, topic *pubsub.Topic, room Room, r router.Route, ids []string) (int, error) {
+	route := r.Name
+	total, err := be.Depth(ctx, route+router.DeadLetterSuffix)
 	if err != nil {
 		return 0, err
 	}
@@ -114,7 +106,7 @@ func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, err
 		wanted[id] = true
 	}
 	redriven := 0
-	err = lr.deadLetterWalk(ctx, int(total), func(m *pubsub.Message) (bool, error) {
+	err = deadLetterWalk(ctx, be, route, int(total), func(m *pubsub.Message) (bool, error) {
 		e, err := adapters.DecodeEvent(m)
 		if err != nil {
 			return true, nil // not an event: leave it for a human
@@ -130,11 +122,11 @@ func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, err
 			delete(md, meta)
 		}
 		md[adapters.MetaRedrivenAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
-		if !lr.admission.tryAcquire() {
-			return true, errcode.Errorf(errcode.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, lr.route.Delivery.MaxDepth, redriven)
+		if !room.TryAcquire() {
+			return true, errcode.Errorf(errcode.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, r.Delivery.MaxDepth, redriven)
 		}
-		if err := lr.topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: md}); err != nil {
-			lr.admission.release()
+		if err := topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: md}); err != nil {
+			room.Release()
 			return true, err
 		}
 		redriven++

@@ -1,4 +1,10 @@
-package bus
+// Package httpbinding is the CloudEvents HTTP binding in binary mode, as
+// eventbus reads it from producers and writes it to HTTP targets: every
+// context attribute and extension travels as a "ce-" header,
+// datacontenttype as Content-Type, and data as the body. Header values are
+// percent-encoded where HTTP needs it. Errors of Read are
+// *spec.FieldError naming the attribute at fault.
+package httpbinding
 
 import (
 	"fmt"
@@ -6,16 +12,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cloudevents/sdk-go/v2/binding/spec"
+	cespec "github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	"github.com/eventbus-go/eventbus/spec"
 )
 
-// The CloudEvents HTTP binding in binary mode: every context attribute and
-// extension travels as a "ce-" header, datacontenttype as Content-Type, and
-// data as the body. Header values are percent-encoded where HTTP needs it.
-
-const headerPrefix = "Ce-" // the canonical form of "ce-"
+// HeaderPrefix starts every CloudEvents header, in its canonical form.
+const HeaderPrefix = "Ce-"
 
 // headerAttributes maps the canonical header keys of the context attributes
 // to their names, sparing a lower-casing per header on every request.
@@ -24,35 +29,35 @@ var headerAttributes = map[string]string{
 	"Ce-Time": "time", "Ce-Dataschema": "dataschema", "Ce-Datacontenttype": "datacontenttype",
 }
 
-// readBinary builds an event from a binary-mode request's headers and body.
+// Read builds an event from a binary-mode request's headers and body.
 // Errors name the header at fault.
-func readBinary(h http.Header, body []byte) (*event.Event, error) {
+func Read(h http.Header, body []byte) (*event.Event, error) {
 	sv := h.Get("Ce-Specversion")
 	if sv == "" {
-		return nil, fieldErrorf("specversion", "is required: set the ce-specversion header to 1.0")
+		return nil, fieldError("specversion", "is required: set the ce-specversion header to 1.0")
 	}
 	if sv != event.CloudEventsVersionV1 {
-		return nil, fieldErrorf("specversion", "%q is not supported: this bus accepts CloudEvents 1.0", sv)
+		return nil, fieldError("specversion", "%q is not supported: this bus accepts CloudEvents 1.0", sv)
 	}
-	version := spec.V1
+	version := cespec.V1
 	e := event.New(sv)
 	for key, values := range h {
-		if !strings.HasPrefix(key, headerPrefix) || key == "Ce-Specversion" {
+		if !strings.HasPrefix(key, HeaderPrefix) || key == "Ce-Specversion" {
 			continue
 		}
 		name, known := headerAttributes[key]
 		if !known {
-			name = strings.ToLower(key[len(headerPrefix):])
+			name = strings.ToLower(key[len(HeaderPrefix):])
 		}
-		if err := checkAttributeName(name); err != nil {
-			return nil, fieldErrorf(name, "header %s: %v", key, err)
+		if err := CheckAttributeName(name); err != nil {
+			return nil, fieldError(name, "header %s: %v", key, err)
 		}
 		value, err := percentDecode(values[0])
 		if err != nil {
-			return nil, fieldErrorf(name, "header %s: %v", key, err)
+			return nil, fieldError(name, "header %s: %v", key, err)
 		}
 		if name == "datacontenttype" {
-			return nil, fieldErrorf(name, "header %s: in binary mode datacontenttype travels as the Content-Type header", key)
+			return nil, fieldError(name, "header %s: in binary mode datacontenttype travels as the Content-Type header", key)
 		}
 		if attr := version.Attribute(name); attr != nil {
 			err = attr.Set(e.Context, value)
@@ -60,12 +65,12 @@ func readBinary(h http.Header, body []byte) (*event.Event, error) {
 			err = e.Context.SetExtension(name, value)
 		}
 		if err != nil {
-			return nil, fieldErrorf(name, "header %s: %v", key, err)
+			return nil, fieldError(name, "header %s: %v", key, err)
 		}
 	}
 	if ct := h.Get("Content-Type"); ct != "" {
 		if err := e.Context.SetDataContentType(ct); err != nil {
-			return nil, fieldErrorf("datacontenttype", "Content-Type: %v", err)
+			return nil, fieldError("datacontenttype", "Content-Type: %v", err)
 		}
 	}
 	if len(body) > 0 {
@@ -74,10 +79,10 @@ func readBinary(h http.Header, body []byte) (*event.Event, error) {
 	return &e, nil
 }
 
-// writeBinary sets the binary-mode headers of e on h; the caller sends
+// Write sets the binary-mode headers of e on h; the caller sends
 // e.Data() as the body.
-func writeBinary(h http.Header, e *event.Event) error {
-	for _, attr := range spec.V1.Attributes() {
+func Write(h http.Header, e *event.Event) error {
+	for _, attr := range cespec.V1.Attributes() {
 		v := attr.Get(e.Context)
 		if v == nil {
 			continue
@@ -86,11 +91,11 @@ func writeBinary(h http.Header, e *event.Event) error {
 		if err != nil {
 			return fmt.Errorf("attribute %s: %w", attr.Name(), err)
 		}
-		if attr.Kind() == spec.DataContentType {
+		if attr.Kind() == cespec.DataContentType {
 			h.Set("Content-Type", s)
 			continue
 		}
-		h[http.CanonicalHeaderKey(headerPrefix+attr.Name())] = []string{percentEncode(s)}
+		h[http.CanonicalHeaderKey(HeaderPrefix+attr.Name())] = []string{percentEncode(s)}
 	}
 	for name, v := range e.Extensions() {
 		s, err := types.Format(v)
@@ -102,9 +107,9 @@ func writeBinary(h http.Header, e *event.Event) error {
 	return nil
 }
 
-// checkAttributeName enforces the CloudEvents naming rule: lower-case ASCII
+// CheckAttributeName enforces the CloudEvents naming rule: lower-case ASCII
 // letters and digits only.
-func checkAttributeName(name string) error {
+func CheckAttributeName(name string) error {
 	if name == "" {
 		return fmt.Errorf("attribute name is empty")
 	}
@@ -182,4 +187,9 @@ func unhex(c byte) int {
 		return int(c - 'A' + 10)
 	}
 	return -1
+}
+
+// fieldError reports bad input in one attribute.
+func fieldError(attribute, format string, args ...any) *spec.FieldError {
+	return &spec.FieldError{Path: attribute, Message: fmt.Sprintf(format, args...)}
 }

@@ -1,4 +1,4 @@
-package bus
+package delivery
 
 import (
 	"context"
@@ -85,7 +85,7 @@ func bearerTarget(t *testing.T, refuse string) (string, func() []string) {
 	}
 }
 
-func oauth2Target(t *testing.T, targetURL, tokenURL string, clock *fakeClock) *httpTarget {
+func oauth2Target(t *testing.T, targetURL, tokenURL string, clock *fakeClock) *HTTPTarget {
 	t.Helper()
 	r := router.Route{Name: "oauth", Bus: router.DefaultBus, Target: router.Target{HTTP: &router.HTTPTarget{
 		URL: targetURL,
@@ -122,7 +122,7 @@ func TestAnOAuth2TokenIsFetchedOnceAndAgainAfterItExpires(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 20 {
 			wg.Go(func() {
-				if o := ht.Deliver(context.Background(), testEvent(fmt.Sprint(i))); o.verdict != verdict.Ack {
+				if o := ht.Deliver(context.Background(), testEvent(fmt.Sprint(i))); o.Verdict != verdict.Ack {
 					t.Errorf("delivery %d: %+v; want ack", i, o)
 				}
 			})
@@ -153,17 +153,17 @@ func TestAFailingTokenEndpointRetriesTheDeliveryAndSaysWhy(t *testing.T) {
 	ht := oauth2Target(t, url, te.url, &fakeClock{now: time.Now()})
 
 	o := ht.Deliver(context.Background(), testEvent("1"))
-	if o.verdict != verdict.Retry || !strings.Contains(o.reason, "getting an OAuth2 token from "+te.url) || !strings.Contains(o.reason, "500") {
+	if o.Verdict != verdict.Retry || !strings.Contains(o.Reason, "getting an OAuth2 token from "+te.url) || !strings.Contains(o.Reason, "500") {
 		t.Errorf("outcome %+v; want a retry whose reason names the token endpoint and its 500", o)
 	}
-	if strings.Contains(o.reason, "client-secret") {
-		t.Errorf("reason %q shows the client secret", o.reason)
+	if strings.Contains(o.Reason, "client-secret") {
+		t.Errorf("reason %q shows the client secret", o.Reason)
 	}
 	if n := len(seen()); n != 0 {
 		t.Errorf("the target got %d requests; want none without a token", n)
 	}
 	te.status.Store(0)
-	if o := ht.Deliver(context.Background(), testEvent("1")); o.verdict != verdict.Ack {
+	if o := ht.Deliver(context.Background(), testEvent("1")); o.Verdict != verdict.Ack {
 		t.Errorf("once the token endpoint recovers the retry must succeed; got %+v", o)
 	}
 }
@@ -174,10 +174,10 @@ func TestATokenTheTargetRefusesIsNotOfferedAgain(t *testing.T) {
 	te := newTokenEndpoint(t)
 	url, _ := bearerTarget(t, "tok-1")
 	ht := oauth2Target(t, url, te.url, &fakeClock{now: time.Now()})
-	if o := ht.Deliver(context.Background(), testEvent("1")); o.status != http.StatusUnauthorized {
+	if o := ht.Deliver(context.Background(), testEvent("1")); o.Status != http.StatusUnauthorized {
 		t.Fatalf("first attempt %+v; want the target's 401", o)
 	}
-	if o := ht.Deliver(context.Background(), testEvent("1")); o.verdict != verdict.Ack {
+	if o := ht.Deliver(context.Background(), testEvent("1")); o.Verdict != verdict.Ack {
 		t.Errorf("second attempt %+v; want an ack with a fresh token", o)
 	}
 	if n := te.fetches.Load(); n != 2 {
@@ -189,8 +189,8 @@ func TestATokenTheTargetRefusesIsNotOfferedAgain(t *testing.T) {
 func TestThePreviousSecretStopsSigningAtItsExpiry(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	s, err := newSigner(&router.Signing{
-		Secret:          newSigningSecret(),
-		PreviousSecret:  newSigningSecret(),
+		Secret:          router.NewSigningSecret(),
+		PreviousSecret:  router.NewSigningSecret(),
 		PreviousExpires: clock.Now().Add(time.Hour),
 	}, clock.Now)
 	if err != nil {
@@ -211,7 +211,7 @@ func TestThePreviousSecretStopsSigningAtItsExpiry(t *testing.T) {
 // BenchmarkSigningADelivery is what signing adds to one delivery of a 1 KiB
 // event, during a rotation (two signatures).
 func BenchmarkSigningADelivery(b *testing.B) {
-	s, err := newSigner(&router.Signing{Secret: newSigningSecret(), PreviousSecret: newSigningSecret(), PreviousExpires: time.Now().Add(time.Hour)}, time.Now)
+	s, err := newSigner(&router.Signing{Secret: router.NewSigningSecret(), PreviousSecret: router.NewSigningSecret(), PreviousExpires: time.Now().Add(time.Hour)}, time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package bus
+package delivery
 
 import (
 	"context"
@@ -29,23 +29,47 @@ const (
 	extLastAttempt      = "lastattempttime"
 )
 
-// dispatcher delivers one route's channel to its target: at most
+// Room is a route's admission: its events stored and not yet finished,
+// capped at max_depth. Delivery gives back the room of every event it
+// finishes (delivered, dropped or dead-lettered); a redrive takes room for
+// every event it puts back.
+type Room interface {
+	TryAcquire() bool
+	Release()
+}
+
+// Options are what a route's dispatcher works with; every field is
+// required.
+type Options struct {
+	Route   router.Route // with defaults applied
+	Backend adapters.Backend
+	// Topic is the route's own channel, for retries; DeadLetter its
+	// dead-letter channel.
+	Topic, DeadLetter *pubsub.Topic
+	Target            Target
+	CloseTarget       func(context.Context) error
+	Counters          *Counters
+	Room              Room
+	Log               *slog.Logger
+}
+
+// Dispatcher delivers one route's channel to its target: at most
 // max_inflight events at once, at most rate per second, each retried with
 // backoff until the target takes it, refuses it, or attempts run out.
-type dispatcher struct {
+type Dispatcher struct {
 	route       router.Route
 	inbox       inbox
 	topic       *pubsub.Topic // the route's own channel, for retries
 	deadLetter  *pubsub.Topic
-	target      target
+	target      Target
 	closeTarget func(context.Context) error
 	limiter     *rate.Limiter // nil: no rate cap
 	// requeue: a retry goes back to the channel with a due time, freeing
 	// its slot; otherwise the dispatcher holds it while it waits, as an
 	// ordered route must (its key's lane waits anyway).
 	requeue   bool
-	stats     *routeStats
-	admission *admission
+	stats     *Counters
+	admission Room
 	log       *slog.Logger
 
 	workers  sync.WaitGroup // max_inflight workers, each receiving and delivering
@@ -60,10 +84,44 @@ type dispatcher struct {
 	attempts      context.Context
 }
 
+// Start opens the route's channel for delivery and runs its dispatcher
+// until Shutdown.
+func Start(ctx context.Context, o Options) (*Dispatcher, error) {
+	r := o.Route
+	in, err := openInbox(ctx, o.Backend, r.Name, adapters.SubscriptionOptions{
+		MaxInflight: r.Delivery.MaxInflight,
+		Ordered:     r.Delivery.OrderingKey != "",
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		route:       r,
+		inbox:       in,
+		topic:       o.Topic,
+		deadLetter:  o.DeadLetter,
+		target:      o.Target,
+		closeTarget: o.CloseTarget,
+		requeue:     o.Backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
+		stats:       o.Counters,
+		admission:   o.Room,
+		log:         o.Log,
+	}
+	if r.Delivery.Rate != "" {
+		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
+		d.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
+	}
+	d.start()
+	return d, nil
+}
+
+// Busy counts the deliveries in flight.
+func (d *Dispatcher) Busy() int64 { return d.busy.Load() }
+
 // start runs max_inflight workers. Each receives one event and delivers
 // it, then the next: a fixed pool rather than a goroutine per event, so a
 // busy route reuses warm stacks.
-func (d *dispatcher) start() {
+func (d *Dispatcher) start() {
 	d.log = d.log.With("route", d.route.Name)
 	d.receiving, d.stopReceiving = context.WithCancel(context.Background())
 	d.waiting, d.stopWaiting = context.WithCancel(context.Background())
@@ -73,7 +131,7 @@ func (d *dispatcher) start() {
 	}
 }
 
-func (d *dispatcher) work() {
+func (d *Dispatcher) work() {
 	for {
 		msg, err := d.inbox.receive(d.receiving)
 		if err != nil {
@@ -91,7 +149,7 @@ func (d *dispatcher) work() {
 	}
 }
 
-func (d *dispatcher) handle(msg *delivery) {
+func (d *Dispatcher) handle(msg *delivery) {
 	e, err := adapters.Decode(msg.id, msg.body, msg.metadata)
 	if err != nil {
 		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.id, "err", err)
@@ -117,35 +175,35 @@ func (d *dispatcher) handle(msg *delivery) {
 			msg.nack() // cut off by shutdown: the next process delivers it
 			return
 		}
-		switch out.verdict {
+		switch out.Verdict {
 		case verdict.Ack:
 			msg.ack()
-			d.stats.delivered.Add(1)
+			d.stats.Delivered.Add(1)
 			if at := metaTime(msg.metadata, adapters.MetaAcceptedAt); !at.IsZero() {
-				d.stats.latency.observe(time.Since(at))
+				d.stats.Latency.observe(time.Since(at))
 			}
-			d.admission.release()
+			d.admission.Release()
 			return
 		case verdict.Drop:
-			d.eventLog(e).Info("target dropped the event", "reason", out.reason)
+			d.eventLog(e).Info("target dropped the event", "reason", out.Reason)
 			msg.ack()
-			d.stats.dropped.Add(1)
-			d.admission.release()
+			d.stats.Dropped.Add(1)
+			d.admission.Release()
 			return
 		case verdict.DeadLetter:
-			d.eventLog(e).Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.reason)
+			d.eventLog(e).Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.Reason)
 			d.deadLetterEvent(msg, e, out, attempts, first)
 			return
 		}
 		exhausted := attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(first) >= time.Duration(policy.MaxAge))
 		if exhausted {
-			d.eventLog(e).Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempts, "reason", out.reason)
+			d.eventLog(e).Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempts, "reason", out.Reason)
 			d.deadLetterEvent(msg, e, out, attempts, first)
 			return
 		}
-		wait := max(backoff(policy.Backoff, attempts), out.retryAfter)
-		d.stats.retried.Add(1)
-		d.eventLog(e).Info("delivery failed; retrying", "attempt", attempts, "retry_in", wait, "reason", out.reason)
+		wait := max(backoff(policy.Backoff, attempts), out.RetryAfter)
+		d.stats.Retried.Add(1)
+		d.eventLog(e).Info("delivery failed; retrying", "attempt", attempts, "retry_in", wait, "reason", out.Reason)
 		if d.requeue && d.requeueRetry(msg, attempts, first, wait) {
 			return
 		}
@@ -162,14 +220,14 @@ func (d *dispatcher) handle(msg *delivery) {
 
 // eventLog is the route's logger naming e. It is built only when there is
 // something to say: most deliveries log nothing.
-func (d *dispatcher) eventLog(e *event.Event) *slog.Logger {
+func (d *Dispatcher) eventLog(e *event.Event) *slog.Logger {
 	return d.log.With("event_id", e.ID(), "event_source", e.Source())
 }
 
 // requeueRetry stores the event back on the route's channel, due after
 // wait, with its attempt count, then acks this copy. It reports false when
 // the store failed, so the caller holds the event and waits instead.
-func (d *dispatcher) requeueRetry(msg *delivery, attempts int, first time.Time, wait time.Duration) bool {
+func (d *Dispatcher) requeueRetry(msg *delivery, attempts int, first time.Time, wait time.Duration) bool {
 	md := maps.Clone(msg.metadata)
 	md[adapters.MetaAttempts] = strconv.Itoa(attempts)
 	md[adapters.MetaFirstAttempt] = strconv.FormatInt(first.UnixMilli(), 10)
@@ -185,19 +243,19 @@ func (d *dispatcher) requeueRetry(msg *delivery, attempts int, first time.Time, 
 // deadLetterEvent keeps an event the target will not take on the route's
 // dead-letter channel, with why and when; or drops it when the route says
 // dead_letter: false.
-func (d *dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out outcome, attempts int, first time.Time) {
+func (d *Dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out Outcome, attempts int, first time.Time) {
 	if !d.route.Delivery.DeadLetters() {
-		d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", e.ID(), "reason", out.reason)
+		d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", e.ID(), "reason", out.Reason)
 		msg.ack()
-		d.stats.dropped.Add(1)
-		d.admission.release()
+		d.stats.Dropped.Add(1)
+		d.admission.Release()
 		return
 	}
 	dl := e.Clone()
-	dl.SetExtension(extDeadLetterReason, out.reason)
+	dl.SetExtension(extDeadLetterReason, out.Reason)
 	dl.SetExtension(extDeadLetterRoute, d.route.Name)
-	if out.status != 0 {
-		dl.SetExtension(extDeadLetterStatus, out.status)
+	if out.Status != 0 {
+		dl.SetExtension(extDeadLetterStatus, out.Status)
 	}
 	dl.SetExtension(extAttempts, attempts)
 	dl.SetExtension(extFirstAttempt, first)
@@ -213,15 +271,15 @@ func (d *dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out outcome,
 
 // sendToDeadLetter stores m on the dead-letter channel, then acks the
 // original; if the store fails the original is nacked so it is not lost.
-func (d *dispatcher) sendToDeadLetter(orig *delivery, m *pubsub.Message) {
+func (d *Dispatcher) sendToDeadLetter(orig *delivery, m *pubsub.Message) {
 	if err := d.deadLetter.Send(d.attempts, m); err != nil {
 		d.log.Error("cannot store the dead letter; the event goes back to the channel", "err", err)
 		orig.nack()
 		return
 	}
 	orig.ack()
-	d.stats.deadLettered.Add(1)
-	d.admission.release()
+	d.stats.DeadLettered.Add(1)
+	d.admission.Release()
 }
 
 func metaInt(md map[string]string, key string) int {
@@ -252,11 +310,11 @@ func backoff(b router.Backoff, attempt int) time.Duration {
 	return lo + rand.N(ceiling-lo+1)
 }
 
-// shutdown stops the dispatcher. With drain set (a non-durable channel) it
+// Shutdown stops the dispatcher. With drain set (a non-durable channel) it
 // first keeps delivering until the channel is empty; otherwise it finishes
 // the attempts in progress and gives waiting events back to the channel.
 // When ctx ends, attempts in progress are cut off and their events nacked.
-func (d *dispatcher) shutdown(ctx context.Context, drain bool, depth func(context.Context) (int64, error)) {
+func (d *Dispatcher) Shutdown(ctx context.Context, drain bool, depth func(context.Context) (int64, error)) {
 	if drain {
 		d.waitDrained(ctx, depth)
 	}
@@ -286,7 +344,7 @@ func (d *dispatcher) shutdown(ctx context.Context, drain bool, depth func(contex
 
 // waitDrained returns once nothing is in flight and the channel is empty,
 // or when ctx ends. Acks reach the channel asynchronously, so it polls.
-func (d *dispatcher) waitDrained(ctx context.Context, depth func(context.Context) (int64, error)) {
+func (d *Dispatcher) waitDrained(ctx context.Context, depth func(context.Context) (int64, error)) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {

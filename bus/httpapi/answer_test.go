@@ -1,4 +1,4 @@
-package bus
+package httpapi
 
 import (
 	"encoding/json"

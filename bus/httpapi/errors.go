@@ -1,4 +1,4 @@
-package bus
+package httpapi
 
 import (
 	"cmp"
@@ -65,7 +65,7 @@ func toAPIError(err error) *apiError {
 		return &apiError{Code: codeUnauthenticated, Message: err.Error(), status: http.StatusUnauthorized, bearerError: cmp.Or(unauth.Code, "-")}
 	}
 	var fields []fieldIssue
-	for _, e := range flatten(err) {
+	for _, e := range spec.Flatten(err) {
 		var fe *spec.FieldError
 		if errors.As(e, &fe) {
 			fields = append(fields, fieldIssue{Path: fe.Path, Message: fe.Message})
@@ -76,18 +76,6 @@ func toAPIError(err error) *apiError {
 	}
 	code := adapters.CodeOf(err)
 	return &apiError{Code: code.String(), Message: err.Error(), status: statusOf[code]}
-}
-
-// flatten lists the errors joined in err (errors.Join), or err itself.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // fieldErrorf reports bad input in one CloudEvent attribute.

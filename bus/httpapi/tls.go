@@ -1,78 +1,23 @@
-package bus
+package httpapi
 
 import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"sync"
 
+	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/spec"
 )
-
-// Client certificate modes of TLSConfig.ClientAuth.
-const (
-	// ClientAuthRequire refuses a connection without a client certificate
-	// signed by client_ca_file. The default when client_ca_file is set.
-	ClientAuthRequire = "require"
-	// ClientAuthVerifyIfGiven accepts a connection without a client
-	// certificate, but refuses one whose certificate client_ca_file did not
-	// sign.
-	ClientAuthVerifyIfGiven = "verify_if_given"
-)
-
-// TLSConfig turns on HTTPS for the bus's listener. The certificate pair is
-// read again whenever either file changes (checked on each new
-// connection), so a renewed certificate needs no restart; a pair that does
-// not load is logged and the previous one kept. The client CA file is read
-// once, at start.
-type TLSConfig struct {
-	// CertFile and KeyFile are the PEM server certificate (with its chain)
-	// and private key. Both or neither.
-	CertFile string `json:"cert_file,omitempty"`
-	KeyFile  string `json:"key_file,omitempty"`
-	// ClientCAFile, when set, makes the bus ask for client certificates
-	// signed by one of the PEM CAs in this file.
-	ClientCAFile string `json:"client_ca_file,omitempty"`
-	// ClientAuth is ClientAuthRequire (the default) or
-	// ClientAuthVerifyIfGiven; it needs ClientCAFile.
-	ClientAuth string `json:"client_auth,omitempty"`
-}
-
-// Enabled reports whether the config turns TLS on.
-func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
-
-// Validate checks the shape of the config; the files are read by New.
-func (c TLSConfig) Validate() error {
-	var errs []error
-	if c.CertFile == "" && c.KeyFile != "" {
-		errs = append(errs, &spec.FieldError{Path: "tls.cert_file", Message: "is required with tls.key_file"})
-	}
-	if c.KeyFile == "" && c.CertFile != "" {
-		errs = append(errs, &spec.FieldError{Path: "tls.key_file", Message: "is required with tls.cert_file"})
-	}
-	if c.ClientCAFile != "" && !c.Enabled() {
-		errs = append(errs, &spec.FieldError{Path: "tls.client_ca_file", Message: "needs tls.cert_file and tls.key_file: client certificates are only asked for over TLS"})
-	}
-	switch c.ClientAuth {
-	case "", ClientAuthRequire, ClientAuthVerifyIfGiven:
-		if c.ClientAuth != "" && c.ClientCAFile == "" {
-			errs = append(errs, &spec.FieldError{Path: "tls.client_auth", Message: "needs tls.client_ca_file, the CAs client certificates must be signed by"})
-		}
-	default:
-		errs = append(errs, &spec.FieldError{Path: "tls.client_auth", Message: fmt.Sprintf("%q is not a mode: use %s or %s", c.ClientAuth, ClientAuthRequire, ClientAuthVerifyIfGiven)})
-	}
-	return errors.Join(errs...)
-}
 
 // newServerTLS loads the files c names and returns the listener's TLS
 // config, or nil when c does not turn TLS on. Its errors name the field of
 // the file at fault.
-func newServerTLS(c TLSConfig, log *slog.Logger) (*tls.Config, error) {
+func newServerTLS(c bus.TLSConfig, log *slog.Logger) (*tls.Config, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
@@ -93,7 +38,7 @@ func newServerTLS(c TLSConfig, log *slog.Logger) (*tls.Config, error) {
 		return nil, &spec.FieldError{Path: "tls.client_ca_file", Message: fmt.Sprintf("%s holds no PEM certificate", c.ClientCAFile)}
 	}
 	cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	if c.ClientAuth == ClientAuthVerifyIfGiven {
+	if c.ClientAuth == bus.ClientAuthVerifyIfGiven {
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil

@@ -1,4 +1,4 @@
-package bus
+package httpapi
 
 import (
 	"encoding/json"
@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/bus/httpbinding"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // The media types of CloudEvents' JSON formats.
@@ -68,7 +71,7 @@ func decodeRequest(h http.Header, body []byte) ([]decoded, *apiError) {
 		return nil, &apiError{Code: codeUnsupportedMedia, status: http.StatusUnsupportedMediaType,
 			Message: fmt.Sprintf("event format %q is not supported: use %s or %s", media, mediaStructured, mediaBatch)}
 	case hasCloudEventsHeaders(h):
-		e, err := readBinary(h, body)
+		e, err := httpbinding.Read(h, body)
 		if err != nil {
 			return []decoded{{err: asAPIError(err), id: h.Get("Ce-Id"), source: h.Get("Ce-Source")}}, nil
 		}
@@ -83,17 +86,19 @@ func decodeRequest(h http.Header, body []byte) ([]decoded, *apiError) {
 
 func hasCloudEventsHeaders(h http.Header) bool {
 	for k := range h {
-		if strings.HasPrefix(k, headerPrefix) {
+		if strings.HasPrefix(k, httpbinding.HeaderPrefix) {
 			return true
 		}
 	}
 	return false
 }
 
+// asAPIError reports a binding error: the attribute at fault, or the
+// request as a whole.
 func asAPIError(err error) *apiError {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
+	var fe *spec.FieldError
+	if errors.As(err, &fe) {
+		return fieldErrorf(fe.Path, "%s", fe.Message)
 	}
 	return fieldErrorf("", "%v", err)
 }
@@ -168,7 +173,7 @@ func diagnoseStructured(raw []byte) decoded {
 		if name == "data" || name == "data_base64" {
 			continue
 		}
-		if err := checkAttributeName(name); err != nil {
+		if err := httpbinding.CheckAttributeName(name); err != nil {
 			d.err = fieldErrorf(name, "%v", err)
 			return d
 		}

@@ -3,15 +3,69 @@ package bus
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"time"
-
-	"golang.org/x/net/netutil"
 
 	"github.com/eventbus-go/eventbus/spec"
 )
+
+// The listener's settings: how package httpapi serves the bus (TLS, and
+// limits on what one client may hold). They are part of Config so that
+// one file configures the process.
+
+// Client certificate modes of TLSConfig.ClientAuth.
+const (
+	// ClientAuthRequire refuses a connection without a client certificate
+	// signed by client_ca_file. The default when client_ca_file is set.
+	ClientAuthRequire = "require"
+	// ClientAuthVerifyIfGiven accepts a connection without a client
+	// certificate, but refuses one whose certificate client_ca_file did not
+	// sign.
+	ClientAuthVerifyIfGiven = "verify_if_given"
+)
+
+// TLSConfig turns on HTTPS for the bus's listener. The certificate pair is
+// read again whenever either file changes (checked on each new
+// connection), so a renewed certificate needs no restart; a pair that does
+// not load is logged and the previous one kept. The client CA file is read
+// once, at start.
+type TLSConfig struct {
+	// CertFile and KeyFile are the PEM server certificate (with its chain)
+	// and private key. Both or neither.
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	// ClientCAFile, when set, makes the bus ask for client certificates
+	// signed by one of the PEM CAs in this file.
+	ClientCAFile string `json:"client_ca_file,omitempty"`
+	// ClientAuth is ClientAuthRequire (the default) or
+	// ClientAuthVerifyIfGiven; it needs ClientCAFile.
+	ClientAuth string `json:"client_auth,omitempty"`
+}
+
+// Enabled reports whether the config turns TLS on.
+func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
+
+// Validate checks the shape of the config; the files are read by New.
+func (c TLSConfig) Validate() error {
+	var errs []error
+	if c.CertFile == "" && c.KeyFile != "" {
+		errs = append(errs, &spec.FieldError{Path: "tls.cert_file", Message: "is required with tls.key_file"})
+	}
+	if c.KeyFile == "" && c.CertFile != "" {
+		errs = append(errs, &spec.FieldError{Path: "tls.key_file", Message: "is required with tls.cert_file"})
+	}
+	if c.ClientCAFile != "" && !c.Enabled() {
+		errs = append(errs, &spec.FieldError{Path: "tls.client_ca_file", Message: "needs tls.cert_file and tls.key_file: client certificates are only asked for over TLS"})
+	}
+	switch c.ClientAuth {
+	case "", ClientAuthRequire, ClientAuthVerifyIfGiven:
+		if c.ClientAuth != "" && c.ClientCAFile == "" {
+			errs = append(errs, &spec.FieldError{Path: "tls.client_auth", Message: "needs tls.client_ca_file, the CAs client certificates must be signed by"})
+		}
+	default:
+		errs = append(errs, &spec.FieldError{Path: "tls.client_auth", Message: fmt.Sprintf("%q is not a mode: use %s or %s", c.ClientAuth, ClientAuthRequire, ClientAuthVerifyIfGiven)})
+	}
+	return errors.Join(errs...)
+}
 
 // Defaults of HTTPConfig's zero fields.
 const (
@@ -87,39 +141,4 @@ func (c HTTPConfig) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// newServer returns the HTTP server of the API with c's limits, and the
-// listener it must serve: ln bounded to c.MaxConnections. The server's own
-// complaints (failed TLS handshakes, broken connections) go to log.
-func newServer(c HTTPConfig, h http.Handler, ln net.Listener, log *slog.Logger) (*http.Server, net.Listener) {
-	srv := &http.Server{
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelInfo),
-		Handler:           limitHeaderCount(c.MaxHeaderCount, h),
-		MaxHeaderBytes:    c.MaxHeaderBytes,
-		ReadHeaderTimeout: time.Duration(c.ReadHeaderTimeout),
-		ReadTimeout:       time.Duration(c.ReadTimeout),
-		WriteTimeout:      time.Duration(c.WriteTimeout),
-		IdleTimeout:       time.Duration(c.IdleTimeout),
-	}
-	return srv, netutil.LimitListener(ln, c.MaxConnections)
-}
-
-// limitHeaderCount answers 431 to a request with more than max header
-// lines. MaxHeaderBytes bounds their size; this bounds the work of
-// requests made of many tiny headers.
-func limitHeaderCount(max int, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := 0
-		for _, vs := range r.Header {
-			n += len(vs)
-		}
-		if n > max {
-			w.Header().Set("Connection", "close")
-			writeError(w, &apiError{Code: codeTooLarge, status: http.StatusRequestHeaderFieldsTooLarge,
-				Message: fmt.Sprintf("the request has %d header lines, more than the %d this bus takes (http.max_header_count)", n, max)})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

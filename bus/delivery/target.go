@@ -1,4 +1,4 @@
-package bus
+package delivery
 
 import (
 	"bytes"
@@ -14,22 +14,23 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
-// outcome is the result of one delivery attempt.
-type outcome struct {
-	verdict    verdict.Verdict
-	retryAfter time.Duration // with verdict.Retry: wait at least this long
-	status     int           // the target's HTTP status, if it answered
-	reason     string        // why, when it is not an ack
+// Outcome is the result of one delivery attempt.
+type Outcome struct {
+	Verdict    verdict.Verdict
+	RetryAfter time.Duration // with verdict.Retry: wait at least this long
+	Status     int           // the target's HTTP status, if it answered
+	Reason     string        // why, when it is not an ack
 }
 
-// target receives a route's events.
-type target interface {
-	Deliver(ctx context.Context, e *event.Event) outcome
+// Target receives a route's events.
+type Target interface {
+	Deliver(ctx context.Context, e *event.Event) Outcome
 }
 
 // VerdictHeader lets an HTTP target say exactly what it wants done with the
@@ -43,7 +44,7 @@ const VerdictHeader = "Eventbus-Verdict"
 // with client_errors: retry); 5xx, a timeout or a refused connection retry.
 // An Eventbus-Verdict header overrides the status. Credentials that cannot
 // be had (an OAuth2 token endpoint failing) retry.
-type httpTarget struct {
+type HTTPTarget struct {
 	client       *http.Client
 	bus          string
 	url          string
@@ -54,13 +55,30 @@ type httpTarget struct {
 	auth         authorizer // nil: no credentials
 }
 
-func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (*httpTarget, error) {
+// HTTPTargets opens the HTTP targets of a bus's routes, which share one
+// client: keep-alive connections sized for many deliveries in flight.
+type HTTPTargets struct {
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewHTTPTargets returns the opener of a bus's HTTP targets.
+func NewHTTPTargets() *HTTPTargets {
+	return &HTTPTargets{client: newHTTPClient(), now: time.Now}
+}
+
+// Open returns the target of r, an HTTP route.
+func (ts *HTTPTargets) Open(r *router.Route) (*HTTPTarget, error) {
+	return newHTTPTarget(ts.client, r, ts.now)
+}
+
+func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (*HTTPTarget, error) {
 	t := r.Target.HTTP
 	sg, err := newSigner(t.Signing, now)
 	if err != nil {
 		return nil, err
 	}
-	return &httpTarget{
+	return &HTTPTarget{
 		client:       client,
 		bus:          r.Bus,
 		url:          t.URL,
@@ -72,22 +90,25 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 	}, nil
 }
 
-func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
+// Signed reports whether the target's deliveries carry a signature.
+func (t *HTTPTarget) Signed() bool { return t.signer != nil }
+
+func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(e.Data()))
 	if err != nil {
-		return outcome{verdict: verdict.DeadLetter, reason: err.Error()}
+		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
 	for k, v := range t.headers {
 		req.Header.Set(k, v)
 	}
-	if err := writeBinary(req.Header, e); err != nil {
-		return outcome{verdict: verdict.DeadLetter, reason: err.Error()}
+	if err := httpbinding.Write(req.Header, e); err != nil {
+		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
 	if t.auth != nil {
 		if err := t.auth.authorize(ctx, req); err != nil {
-			return outcome{verdict: verdict.Retry, reason: err.Error()}
+			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
 		}
 	}
 	if t.signer != nil {
@@ -95,7 +116,7 @@ func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return outcome{verdict: verdict.Retry, reason: err.Error()}
+		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
 	}
 	if resp.StatusCode == http.StatusUnauthorized && t.auth != nil {
 		t.auth.rejected()
@@ -108,78 +129,80 @@ func (t *httpTarget) Deliver(ctx context.Context, e *event.Event) outcome {
 	return t.judge(resp, strings.TrimSpace(string(snippet)))
 }
 
-func (t *httpTarget) judge(resp *http.Response, body string) outcome {
-	o := outcome{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+func (t *HTTPTarget) judge(resp *http.Response, body string) Outcome {
+	o := Outcome{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	code := resp.StatusCode
-	o.reason = "target answered " + strconv.Itoa(code) + " " + http.StatusText(code)
+	o.Reason = "target answered " + strconv.Itoa(code) + " " + http.StatusText(code)
 	if body != "" {
-		o.reason += fmt.Sprintf(": %q", body)
+		o.Reason += fmt.Sprintf(": %q", body)
 	}
 	if v := resp.Header.Get(VerdictHeader); v != "" {
 		asked, ok := verdict.Parse(strings.ToLower(strings.TrimSpace(v)))
 		if !ok {
-			o.verdict = verdict.Retry
-			o.reason = fmt.Sprintf("target answered %s: %q, which is not ack, retry, drop or dead-letter", VerdictHeader, v)
+			o.Verdict = verdict.Retry
+			o.Reason = fmt.Sprintf("target answered %s: %q, which is not ack, retry, drop or dead-letter", VerdictHeader, v)
 			return o
 		}
-		o.verdict = asked
+		o.Verdict = asked
 		if asked != verdict.Ack {
-			o.reason += fmt.Sprintf(" (%s: %s)", VerdictHeader, v)
+			o.Reason += fmt.Sprintf(" (%s: %s)", VerdictHeader, v)
 		}
 		return o
 	}
 	switch {
 	case code >= 200 && code < 300:
-		o.verdict = verdict.Ack
+		o.Verdict = verdict.Ack
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		o.verdict = verdict.Retry
+		o.Verdict = verdict.Retry
 	case code >= 400 && code < 500 && !t.retryClient4:
-		o.verdict = verdict.DeadLetter
+		o.Verdict = verdict.DeadLetter
 	default:
-		o.verdict = verdict.Retry
+		o.Verdict = verdict.Retry
 	}
 	return o
 }
 
-// topicTarget publishes each event to a topic on a backend. A stored
+// TopicTarget publishes each event to a topic on a backend. A stored
 // message acks; a failure to store retries.
-type topicTarget struct {
-	topic *pubsub.Topic
+type TopicTarget struct {
+	Topic *pubsub.Topic
 }
 
-func (t *topicTarget) Deliver(ctx context.Context, e *event.Event) outcome {
+func (t *TopicTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	msg, err := adapters.EncodeEvent(e)
 	if err != nil {
-		return outcome{verdict: verdict.DeadLetter, reason: err.Error()}
+		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
-	if err := t.topic.Send(ctx, msg); err != nil {
-		return outcome{verdict: verdict.Retry, reason: "publishing to the topic: " + err.Error()}
+	if err := t.Topic.Send(ctx, msg); err != nil {
+		return Outcome{Verdict: verdict.Retry, Reason: "publishing to the topic: " + err.Error()}
 	}
-	return outcome{verdict: verdict.Ack}
+	return Outcome{Verdict: verdict.Ack}
 }
 
 // pluginTarget hands each event to a handler plugin. The plugin's verdict
 // decides; a delivery that did not complete (the plugin crashed, hung or is
 // restarting) is retried. Reply events go back into ingress on the route's
 // bus before the event is acked, so a chain of handlers loses nothing.
-type pluginTarget struct {
-	host  *plugins.Host
-	name  string
-	reply func(ctx context.Context, replies []event.Event) error
+type PluginTarget struct {
+	Host *plugins.Host
+	Name string
+	// Reply stores the plugin's reply events on the route's bus; an error
+	// retries the delivery.
+	Reply func(ctx context.Context, replies []event.Event) error
 }
 
-func (t *pluginTarget) Deliver(ctx context.Context, e *event.Event) outcome {
-	res, err := t.host.Deliver(ctx, t.name, e)
+func (t *PluginTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
+	res, err := t.Host.Deliver(ctx, t.Name, e)
 	if err != nil {
-		return outcome{verdict: verdict.Retry, reason: err.Error()}
+		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
 	}
-	o := outcome{verdict: res.Verdict, retryAfter: res.RetryAfter, reason: res.Reason}
-	if o.reason == "" && o.verdict != verdict.Ack {
-		o.reason = "plugin " + t.name + " answered " + res.Verdict.String()
+	o := Outcome{Verdict: res.Verdict, RetryAfter: res.RetryAfter, Reason: res.Reason}
+	if o.Reason == "" && o.Verdict != verdict.Ack {
+		o.Reason = "plugin " + t.Name + " answered " + res.Verdict.String()
 	}
-	if len(res.Replies) > 0 && o.verdict == verdict.Ack {
-		if err := t.reply(ctx, res.Replies); err != nil {
-			return outcome{verdict: verdict.Retry, reason: "storing the plugin's replies: " + err.Error()}
+	if len(res.Replies) > 0 && o.Verdict == verdict.Ack {
+		if err := t.Reply(ctx, res.Replies); err != nil {
+			return Outcome{Verdict: verdict.Retry, Reason: "storing the plugin's replies: " + err.Error()}
 		}
 	}
 	return o

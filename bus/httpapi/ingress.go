@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// acceptedEvent and rejectedEvent are the per-event results of a 202.
+type acceptedEvent struct {
+	ID     string   `json:"id"`
+	Source string   `json:"source"`
+	Routes []string `json:"routes"`
+	// Overflow says what happened at routes that were full.
+	Overflow []bus.OverflowAction `json:"overflow,omitempty"`
+}
+
+type rejectedEvent struct {
+	ID     string    `json:"id"`
+	Source string    `json:"source,omitempty"`
+	Error  *apiError `json:"error"`
+}
+
+type ingressResponse struct {
+	Results []any `json:"results"`
+}
+
+// handleEvents is the ingress: it reads the events of one request and
+// hands them to the bus's Ingest. It answers 202 once every event it
+// reports as accepted is stored; when none was, the status is that of the
+// first event's error.
+func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	busName := r.PathValue("bus")
+	if busName == "" {
+		busName = router.DefaultBus
+	}
+	// Ingress authenticates itself rather than through b.authenticated,
+	// sparing its hot path a copy of the request.
+	ctx := r.Context()
+	if b.Authenticates() {
+		id, err := b.identify(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx = auth.NewContext(ctx, id)
+	}
+	if err := b.CheckIngress(ctx, busName); err != nil {
+		writeError(w, err)
+		return
+	}
+	body, aerr := readBody(w, r, b.Config().MaxBodyBytes)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	decoded, aerr := decodeRequest(r.Header, body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	events := make([]*event.Event, 0, len(decoded))
+	for _, d := range decoded {
+		if d.err == nil {
+			events = append(events, d.event)
+		}
+	}
+	// Every event is checked before any is stored.
+	if err := b.AllowEvents(ctx, busName, events); err != nil {
+		writeError(w, err)
+		return
+	}
+	stored, err := b.Ingest(ctx, busName, events)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+
+	results := make([]any, len(decoded))
+	var first *apiError // of the first event, when no event was stored
+	allRejected := true
+	next := 0
+	for i, d := range decoded {
+		if d.err != nil {
+			results[i] = rejectedEvent{ID: d.id, Source: d.source, Error: d.err}
+		} else {
+			results[i] = answer(stored[next])
+			next++
+		}
+		rej, ok := results[i].(rejectedEvent)
+		if !ok {
+			allRejected = false
+		} else if first == nil {
+			first = rej.Error
+		}
+	}
+	status := http.StatusAccepted
+	if allRejected && first != nil { // nothing was stored: no 2xx
+		status = first.status
+		setRetryAfter(w, status)
+	}
+	writeResults(w, status, results)
+}
+
+// answer is one event's result as the ingress reports it.
+func answer(res bus.Result) any {
+	if res.Err != nil {
+		return rejectedEvent{ID: res.ID, Source: res.Source, Error: toAPIError(res.Err)}
+	}
+	return acceptedEvent{ID: res.ID, Source: res.Source, Routes: res.Routes, Overflow: res.Overflow}
+}
+
+func setRetryAfter(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(1))
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(5))
+	}
+}
+
+// setWWWAuthenticate tells a client refused with 401 how to authenticate
+// (RFC 6750).
+func setWWWAuthenticate(w http.ResponseWriter, ae *apiError) {
+	switch ae.bearerError {
+	case "":
+	case "-":
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eventbus"`)
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eventbus", error="`+ae.bearerError+`"`)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	ae := toAPIError(err)
+	setRetryAfter(w, ae.status)
+	setWWWAuthenticate(w, ae)
+	writeJSON(w, ae.status, map[string]*apiError{"error": ae})
+}

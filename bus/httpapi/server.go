@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/eventbus-go/eventbus/bus"
+)
+
+// Server is a bus with its HTTP API. Create it with New, serve it with Run.
+type Server struct {
+	*bus.Bus
+	log *slog.Logger
+	// tls is the listener's TLS config; nil serves plain HTTP.
+	tls *tls.Config
+}
+
+// New starts a bus with cfg (bus.New) after loading the files of its TLS
+// config, so a bad certificate stops it before anything starts.
+func New(ctx context.Context, cfg bus.Config, log *slog.Logger) (*Server, error) {
+	tlsConfig, err := newServerTLS(cfg.TLS, log)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bus.New(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Bus: b, log: log, tls: tlsConfig}, nil
+}
+
+// Run serves the HTTP API on ln (over TLS when the config's tls says so,
+// within the limits of its http section) until ctx ends, then shuts down in order:
+// ingress stops taking events, dispatchers finish (draining in-memory
+// channels), then channels and backends close. It returns once all is
+// stopped.
+func (b *Server) Run(ctx context.Context, ln net.Listener) error {
+	cfg := b.Config()
+	srv, ln := newServer(cfg.HTTP, b.Handler(), ln, b.log)
+	served := make(chan error, 1)
+	if b.tls != nil {
+		srv.TLSConfig = b.tls
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	b.log.Info("shutting down: ingress closed, draining deliveries", "timeout", time.Duration(cfg.ShutdownTimeout))
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		err = errors.Join(err, fmt.Errorf("stopping ingress: %w", serr))
+	}
+	if serr := b.Shutdown(shutCtx); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// newServer returns the HTTP server of the API with c's limits, and the
+// listener it must serve: ln bounded to c.MaxConnections. The server's own
+// complaints (failed TLS handshakes, broken connections) go to log.
+func newServer(c bus.HTTPConfig, h http.Handler, ln net.Listener, log *slog.Logger) (*http.Server, net.Listener) {
+	srv := &http.Server{
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelInfo),
+		Handler:           limitHeaderCount(c.MaxHeaderCount, h),
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ReadHeaderTimeout: time.Duration(c.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(c.ReadTimeout),
+		WriteTimeout:      time.Duration(c.WriteTimeout),
+		IdleTimeout:       time.Duration(c.IdleTimeout),
+	}
+	return srv, netutil.LimitListener(ln, c.MaxConnections)
+}
+
+// limitHeaderCount answers 431 to a request with more than max header
+// lines. MaxHeaderBytes bounds their size; this bounds the work of
+// requests made of many tiny headers.
+func limitHeaderCount(max int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := 0
+		for _, vs := range r.Header {
+			n += len(vs)
+		}
+		if n > max {
+			w.Header().Set("Connection", "close")
+			writeError(w, &apiError{Code: codeTooLarge, status: http.StatusRequestHeaderFieldsTooLarge,
+				Message: fmt.Sprintf("the request has %d header lines, more than the %d this bus takes (http.max_header_count)", n, max)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
