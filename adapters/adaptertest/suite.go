@@ -581,7 +581,7 @@ func testTopic(t *testing.T, e *env) {
 	over := message("over", nil)
 	over.Body = bytes.Repeat([]byte{'x'}, e.caps.MaxMessageBytes+1-adapters.MessageBytes(nil, over.Metadata))
 	wantCode(t, "Publish of MaxMessageBytes+1", top.Publish(stepCtx(t), over), errcode.InvalidArgument,
-		"an event too large for the topic will never fit: dead-letter it rather than retry")
+		"a topic keeps the backend's size limit, as a channel does, and says so rather than storing part of it")
 	if err := top.Shutdown(stepCtx(t)); err != nil {
 		t.Fatalf("topic Shutdown: %v", err)
 	}

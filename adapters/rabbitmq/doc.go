@@ -5,9 +5,9 @@
 // It is an adapters.Driver, a gocloud.dev/pubsub driver of our own on
 // amqp091-go, declaring Topics (OpenTopic, below) and not DropOldest. It is
 // not gocloud's rabbitpubsub, because that driver does not keep the
-// delivery contract the bus needs: it publishes non-persistent messages, declares no topology,
-// requeues nacked messages forever, does not cancel its consumer on Shutdown
-// and polls every 50 ms when idle. Here:
+// delivery contract the bus needs: it publishes non-persistent messages,
+// declares no topology, requeues nacked messages forever, does not cancel
+// its consumer on Shutdown and polls every 50 ms when idle. Here:
 //
 //   - Messages are persistent and publisher confirms are pipelined: many
 //     messages are in flight on one AMQP channel, and Send returns only once
