@@ -86,9 +86,10 @@ func (b *Backend) OpenChannel(ctx context.Context, channel string) (*Channel, er
 // or may not be stored.
 func (c *Channel) Send(ctx context.Context, m *Message) error { return c.s.send(ctx, m) }
 
-// Shutdown waits for the Sends in progress and releases the channel's
-// driver topic. Calling it again does nothing.
-func (c *Channel) Shutdown(context.Context) error { return c.s.shutdown() }
+// Shutdown waits for the Sends in progress, cutting off those still
+// batched when ctx ends, and releases the channel's driver topic. Calling
+// it again does nothing.
+func (c *Channel) Shutdown(ctx context.Context) error { return c.s.shutdown(ctx) }
 
 // Topic publishes to a topic other systems read, for a route whose target
 // is a topic.
@@ -112,53 +113,82 @@ func (b *Backend) OpenTopic(ctx context.Context, topic string) (*Topic, error) {
 // may or may not be stored.
 func (t *Topic) Publish(ctx context.Context, m *Message) error { return t.s.send(ctx, m) }
 
-// Shutdown waits for the Publishes in progress and releases the topic's
-// driver topic. Calling it again does nothing.
-func (t *Topic) Shutdown(context.Context) error { return t.s.shutdown() }
+// Shutdown waits for the Publishes in progress, cutting off those still
+// batched when ctx ends, and releases the topic's driver topic. Calling it
+// again does nothing.
+func (t *Topic) Shutdown(ctx context.Context) error { return t.s.shutdown(ctx) }
 
 // sender sends through a driver topic: each message with its own SendBatch
 // call, or gathered by a batcher where the backend declares MaxSendBatch.
 type sender struct {
 	t       driver.Topic
 	batches *batcher.Batcher // nil: no batching
+	// life bounds the batches' SendBatch calls: each caller of Add bounds
+	// only its own wait, and a batch carries several callers' messages.
+	life context.Context
+	end  context.CancelFunc
 
 	closed atomic.Bool
+	adding sync.RWMutex // held to set closed, so no Add follows the batcher's Shutdown
 	once   sync.Once
 	err    error
 }
 
 func newSender(t driver.Topic, b Batching) *sender {
 	s := &sender{t: t}
+	s.life, s.end = context.WithCancel(context.Background())
 	if b.MaxSendBatch > 1 {
 		opts := &batcher.Options{MaxBatchSize: b.MaxSendBatch, MaxHandlers: max(1, b.SendHandlers)}
 		s.batches = batcher.New(reflect.TypeOf(&driver.Message{}), opts, func(items any) error {
-			// Each caller of Add bounds its own wait; a batch under way
-			// finishes for all of them.
-			return s.t.SendBatch(context.Background(), items.([]*driver.Message))
+			return s.t.SendBatch(s.life, items.([]*driver.Message))
 		})
 	}
 	return s
 }
 
+var errShutDown = errcode.Errorf(errcode.FailedPrecondition, "send after Shutdown: open the channel or topic again")
+
 func (s *sender) send(ctx context.Context, m *Message) error {
 	if s.closed.Load() {
-		return errcode.Errorf(errcode.FailedPrecondition, "send after Shutdown: open the channel or topic again")
+		return errShutDown
 	}
 	dm := &driver.Message{Body: m.Body, Metadata: m.Metadata}
-	var err error
-	if s.batches != nil {
-		err = s.batches.Add(ctx, dm)
-	} else {
-		err = s.t.SendBatch(ctx, []*driver.Message{dm})
+	if s.batches == nil {
+		return classify(s.t.SendBatch(ctx, []*driver.Message{dm}), s.t.ErrorCode)
 	}
-	return classify(err, s.t.ErrorCode)
+	s.adding.RLock()
+	if s.closed.Load() {
+		s.adding.RUnlock()
+		return errShutDown
+	}
+	sent := s.batches.AddNoWait(dm)
+	s.adding.RUnlock()
+	select {
+	case err := <-sent:
+		return classify(err, s.t.ErrorCode)
+	case <-ctx.Done():
+		return ctx.Err() // the batch may still store it: at-least-once
+	}
 }
 
-func (s *sender) shutdown() error {
+func (s *sender) shutdown(ctx context.Context) error {
 	s.once.Do(func() {
+		s.adding.Lock()
 		s.closed.Store(true)
+		s.adding.Unlock()
+		defer s.end()
 		if s.batches != nil {
-			s.batches.Shutdown()
+			flushed := make(chan struct{})
+			go func() {
+				s.batches.Shutdown()
+				close(flushed)
+			}()
+			select {
+			case <-flushed:
+			case <-ctx.Done():
+				s.end()
+				<-flushed
+			}
 		}
 		if err := s.t.Close(); err != nil {
 			s.err = fmt.Errorf("closing a driver topic: %w", classify(err, s.t.ErrorCode))

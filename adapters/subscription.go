@@ -39,7 +39,7 @@ func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts Sub
 		opts.MaxInflight = bt.MaxInflight
 	}
 	if opts.MaxInflight <= 0 {
-		opts.MaxInflight = 16
+		opts.MaxInflight = defaultMaxInflight
 	}
 	d, err := b.d.OpenSubscription(ctx, channel, opts)
 	if err != nil {
@@ -80,6 +80,10 @@ func (r *Received) Ack() { r.s.settle(r.id, true) }
 // Nack gives the message back to its channel, to be delivered again. After
 // Shutdown it does nothing.
 func (r *Received) Nack() { r.s.settle(r.id, false) }
+
+// defaultMaxInflight is a subscription's MaxInflight when neither its
+// options nor the backend's Batching say.
+const defaultMaxInflight = 16
 
 // receiveRetryMax caps the wait between receives that failed transiently.
 const receiveRetryMax = time.Second
