@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gocloud.dev/pubsub"
-
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/adapters/memory"
@@ -62,13 +60,11 @@ type Bus struct {
 // dispatcher.
 type liveRoute struct {
 	route   router.Route // with defaults applied
-	backend adapters.Backend
-	topic   *pubsub.Topic
-	// write stores one event on the route's channel: through the driver
-	// directly where the backend is an adapters.Sender, else through topic.
-	write      func(ctx context.Context, body []byte, metadata map[string]string) error
-	deadLetter *pubsub.Topic
-	dispatcher *delivery.Dispatcher
+	backend *adapters.Backend
+	// channel and deadLetter send to the route's channel (ingress,
+	// retries, redrive) and to its dead-letter channel.
+	channel, deadLetter *adapters.Channel
+	dispatcher          *delivery.Dispatcher
 	// stats and admission outlive replacements of the route.
 	stats     *delivery.Counters
 	admission *admission
@@ -209,7 +205,7 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	var errs []error
 	for _, lr := range b.routes {
-		errs = append(errs, lr.closeTopics(ctx))
+		errs = append(errs, lr.closeChannels(ctx))
 	}
 	errs = append(errs, b.backends.Close())
 	if b.plugins != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
@@ -209,9 +208,8 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 		}
 		return placement{route: lr, overflow: &OverflowAction{Route: lr.route.Name, Action: "block", Waited: time.Since(start).Round(time.Millisecond).String()}}, nil
 	case router.OverflowDropOldest:
-		dropper := lr.backend.(adapters.HeadDropper) // checked when the route was saved
-		for range 3 {                                // others may take the room first
-			dropped, err := dropper.DropOldest(ctx, lr.route.Name)
+		for range 3 { // others may take the room first
+			dropped, err := lr.backend.DropOldest(ctx, lr.route.Name) // declared: checked when the route was saved
 			if err != nil {
 				return placement{}, err
 			}
@@ -231,14 +229,14 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 // for every confirm. The first error wins; channels that did store the
 // event keep it, which a retry by the producer may duplicate (delivery is
 // at-least-once).
-func publish(ctx context.Context, e *event.Event, msg *pubsub.Message, placements []placement) error {
+func publish(ctx context.Context, e *event.Event, msg *adapters.Message, placements []placement) error {
 	send := func(p placement) error {
 		md, err := routeMetadata(e, msg.Metadata, &p.route.route)
 		if err != nil {
 			return err
 		}
-		// Each Send needs its own Message; body and metadata are shared read-only.
-		if err := p.route.write(ctx, msg.Body, md); err != nil {
+		// Each Send needs its own Message; the body is shared read-only.
+		if err := p.route.channel.Send(ctx, &adapters.Message{Body: msg.Body, Metadata: md}); err != nil {
 			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 		}
 		return nil

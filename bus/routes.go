@@ -16,8 +16,6 @@ import (
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
-	"gocloud.dev/pubsub"
-	"gocloud.dev/pubsub/driver"
 )
 
 // PutRoute creates or replaces a route through the API, keeps it in the
@@ -110,7 +108,7 @@ func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(route
 		if err := checkCapabilities(r, old.backend); err != nil {
 			return router.Route{}, false, err
 		}
-		lr.backend, lr.topic, lr.deadLetter, lr.write = old.backend, old.topic, old.deadLetter, old.write
+		lr.backend, lr.channel, lr.deadLetter = old.backend, old.channel, old.deadLetter
 		lr.stats, lr.admission = old.stats, old.admission
 	} else if err := lr.open(ctx, b.backends); err != nil {
 		return router.Route{}, false, err
@@ -121,7 +119,7 @@ func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(route
 			b.stopDispatcher(ctx, lr, false)
 		}
 		if old == nil {
-			_ = lr.closeTopics(ctx)
+			_ = lr.closeChannels(ctx)
 			return
 		}
 		if !old.route.Paused && old.dispatcher == nil {
@@ -210,7 +208,7 @@ func (b *Bus) removeRoute(ctx context.Context, name string, dropChannels bool) e
 	b.routes = next
 	b.publishState()
 	b.stopDispatcher(ctx, lr, false)
-	err := lr.closeTopics(ctx)
+	err := lr.closeChannels(ctx)
 	if dropChannels {
 		err = errors.Join(err,
 			lr.backend.DeleteChannel(ctx, name),
@@ -243,7 +241,7 @@ func (b *Bus) Route(name string) (router.Route, bool) {
 	return shown(lr.route, ""), true
 }
 
-// open provisions the route's channels and opens their topics.
+// open provisions the route's channels and opens them for sending.
 func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) error {
 	be, err := backends.Open(ctx, lr.route.Backend)
 	if err != nil {
@@ -259,44 +257,31 @@ func (lr *liveRoute) open(ctx context.Context, backends *adapters.Registry) erro
 			return fmt.Errorf("provisioning channel %q: %w", ch, err)
 		}
 	}
-	topic, err := be.OpenTopic(ctx, name)
+	channel, err := be.OpenChannel(ctx, name)
 	if err != nil {
 		return err
 	}
-	deadLetter, err := be.OpenTopic(ctx, dlName)
+	deadLetter, err := be.OpenChannel(ctx, dlName)
 	if err != nil {
-		_ = topic.Shutdown(ctx)
+		_ = channel.Shutdown(ctx)
 		return err
 	}
 	// Events already waiting (a durable channel from an earlier run) count
 	// against max_depth.
 	depth, err := be.Depth(ctx, name)
 	if err != nil {
-		_ = topic.Shutdown(ctx)
+		_ = channel.Shutdown(ctx)
 		_ = deadLetter.Shutdown(ctx)
 		return err
 	}
-	lr.backend, lr.topic, lr.deadLetter = be, topic, deadLetter
-	lr.write = func(ctx context.Context, body []byte, md map[string]string) error {
-		return topic.Send(ctx, &pubsub.Message{Body: body, Metadata: md})
-	}
-	if sender, ok := be.(adapters.Sender); ok {
-		dt, err := sender.OpenSender(ctx, name)
-		if err != nil {
-			_ = lr.closeTopics(ctx)
-			return err
-		}
-		lr.write = func(ctx context.Context, body []byte, md map[string]string) error {
-			return dt.SendBatch(ctx, []*driver.Message{{Body: body, Metadata: md}})
-		}
-	}
+	lr.backend, lr.channel, lr.deadLetter = be, channel, deadLetter
 	lr.stats, lr.admission = &delivery.Counters{}, newAdmission(depth)
 	return nil
 }
 
 // checkCapabilities refuses a route whose delivery policy the backend
 // cannot keep, rather than downgrading it silently.
-func checkCapabilities(r router.Route, be adapters.Backend) error {
+func checkCapabilities(r router.Route, be *adapters.Backend) error {
 	caps := be.Capabilities()
 	d := r.Delivery
 	if d.OrderingKey != "" && !caps.Ordering {
@@ -305,7 +290,7 @@ func checkCapabilities(r router.Route, be adapters.Backend) error {
 	if d.Delay > 0 && !caps.Delay {
 		return &spec.FieldError{Path: "delivery.delay", Message: fmt.Sprintf("backend %s cannot delay delivery", adapters.Redact(r.Backend))}
 	}
-	if _, ok := be.(adapters.HeadDropper); d.Overflow == router.OverflowDropOldest && !ok {
+	if d.Overflow == router.OverflowDropOldest && !caps.DropOldest {
 		return &spec.FieldError{Path: "delivery.overflow", Message: fmt.Sprintf("backend %s cannot drop its oldest events: use reject, block or divert:<route>", adapters.Redact(r.Backend))}
 	}
 	return nil
@@ -329,8 +314,8 @@ func (b *Bus) checkOverflowTarget(r router.Route) error {
 	return nil
 }
 
-func (lr *liveRoute) closeTopics(ctx context.Context) error {
-	return errors.Join(lr.topic.Shutdown(ctx), lr.deadLetter.Shutdown(ctx))
+func (lr *liveRoute) closeChannels(ctx context.Context) error {
+	return errors.Join(lr.channel.Shutdown(ctx), lr.deadLetter.Shutdown(ctx))
 }
 
 func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
@@ -342,7 +327,7 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	d, err := delivery.Start(ctx, delivery.Options{
 		Route:       r,
 		Backend:     lr.backend,
-		Topic:       lr.topic,
+		Channel:     lr.channel,
 		DeadLetter:  lr.deadLetter,
 		Target:      t,
 		CloseTarget: closeTarget,
@@ -379,11 +364,11 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route) (delivery.Target,
 		reply := func(ctx context.Context, replies []event.Event) error { return b.reply(ctx, bus, replies) }
 		return &delivery.PluginTarget{Host: b.plugins, Name: r.Target.Plugin.Name, Reply: reply}, noClose, nil
 	}
-	pub, err := b.publisher(ctx, r.Target.Topic)
+	be, err := b.publisher(ctx, r.Target.Topic)
 	if err != nil {
 		return nil, nil, err
 	}
-	topic, err := pub.OpenPublisher(ctx, r.Target.Topic.Name)
+	topic, err := be.OpenTopic(ctx, r.Target.Topic.Name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening topic %q: %w", r.Target.Topic.Name, err)
 	}
@@ -399,7 +384,7 @@ func (b *Bus) checkPlugin(name string) error {
 
 // publisher opens the backend of a topic target, which must be able to
 // publish to topics.
-func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (adapters.Publisher, error) {
+func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (*adapters.Backend, error) {
 	if err := b.backends.Check(t.URL); err != nil {
 		return nil, &spec.FieldError{Path: "target.topic.url", Message: err.Error()}
 	}
@@ -407,11 +392,10 @@ func (b *Bus) publisher(ctx context.Context, t *router.TopicTarget) (adapters.Pu
 	if err != nil {
 		return nil, err
 	}
-	pub, ok := be.(adapters.Publisher)
-	if !ok {
+	if !be.Capabilities().Topics {
 		return nil, &spec.FieldError{Path: "target.topic.url", Message: fmt.Sprintf("backend %s cannot publish to topics", adapters.Redact(t.URL))}
 	}
-	return pub, nil
+	return be, nil
 }
 
 // stopDispatcher stops lr's dispatcher, if it runs. At process exit (final)
@@ -468,5 +452,5 @@ func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	return delivery.Redrive(ctx, lr.backend, lr.topic, lr.admission, lr.route, ids)
+	return delivery.Redrive(ctx, lr.backend, lr.channel, lr.admission, lr.route, ids)
 }

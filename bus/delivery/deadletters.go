@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/errcode"
@@ -23,13 +22,13 @@ const browseWait = 2 * time.Second
 // and calls visit for each; visit says whether to keep the message (nack)
 // or remove it (ack). Backends keep the order of nacked messages, so a walk
 // that keeps everything leaves the channel as it was.
-func deadLetterWalk(ctx context.Context, be adapters.Backend, route string, n int, visit func(m *pubsub.Message) (keep bool, err error)) error {
+func deadLetterWalk(ctx context.Context, be *adapters.Backend, route string, n int, visit func(m *adapters.Received) (keep bool, err error)) error {
 	channel := route + router.DeadLetterSuffix
 	sub, err := be.OpenSubscription(ctx, channel, adapters.SubscriptionOptions{MaxInflight: max(n, 1)})
 	if err != nil {
 		return err
 	}
-	var kept []*pubsub.Message
+	var kept []*adapters.Received
 	defer func() {
 		for _, m := range kept {
 			m.Nack()
@@ -64,7 +63,7 @@ func deadLetterWalk(ctx context.Context, be adapters.Backend, route string, n in
 
 // DeadLetters lists up to limit dead letters of a route on be, after
 // skipping offset, with the total waiting.
-func DeadLetters(ctx context.Context, be adapters.Backend, route string, offset, limit int) ([]*event.Event, int64, error) {
+func DeadLetters(ctx context.Context, be *adapters.Backend, route string, offset, limit int) ([]*event.Event, int64, error) {
 	total, err := be.Depth(ctx, route+router.DeadLetterSuffix)
 	if err != nil {
 		return nil, 0, err
@@ -74,7 +73,7 @@ func DeadLetters(ctx context.Context, be adapters.Backend, route string, offset,
 	}
 	var events []*event.Event
 	i := 0
-	err = deadLetterWalk(ctx, be, route, min(int(total), offset+limit), func(m *pubsub.Message) (bool, error) {
+	err = deadLetterWalk(ctx, be, route, min(int(total), offset+limit), func(m *adapters.Received) (bool, error) {
 		if i >= offset {
 			e, err := adapters.DecodeEvent(m)
 			if err != nil {
@@ -91,11 +90,11 @@ func DeadLetters(ctx context.Context, be adapters.Backend, route string, offset,
 	return events, total, err
 }
 
-// Redrive puts the dead letters of r (on be) back on its channel, topic,
+// Redrive puts the dead letters of r (on be) back on its channel, ch,
 // for another round of attempts: all of them, or those whose id is in ids.
 // Each takes room on the route; it stops when there is none. It returns
 // how many it put back.
-func Redrive(ctx context.Context, be adapters.Backend, topic *pubsub.Topic, room Room, r router.Route, ids []string) (int, error) {
+func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, room Room, r router.Route, ids []string) (int, error) {
 	route := r.Name
 	total, err := be.Depth(ctx, route+router.DeadLetterSuffix)
 	if err != nil {
@@ -106,7 +105,7 @@ func Redrive(ctx context.Context, be adapters.Backend, topic *pubsub.Topic, room
 		wanted[id] = true
 	}
 	redriven := 0
-	err = deadLetterWalk(ctx, be, route, int(total), func(m *pubsub.Message) (bool, error) {
+	err = deadLetterWalk(ctx, be, route, int(total), func(m *adapters.Received) (bool, error) {
 		e, err := adapters.DecodeEvent(m)
 		if err != nil {
 			return true, nil // not an event: leave it for a human
@@ -125,7 +124,7 @@ func Redrive(ctx context.Context, be adapters.Backend, topic *pubsub.Topic, room
 		if !room.TryAcquire() {
 			return true, errcode.Errorf(errcode.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, r.Delivery.MaxDepth, redriven)
 		}
-		if err := topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: md}); err != nil {
+		if err := ch.Send(ctx, &adapters.Message{Body: m.Body, Metadata: md}); err != nil {
 			room.Release()
 			return true, err
 		}

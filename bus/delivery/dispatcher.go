@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/pubsub"
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -42,15 +41,15 @@ type Room interface {
 // required.
 type Options struct {
 	Route   router.Route // with defaults applied
-	Backend adapters.Backend
-	// Topic is the route's own channel, for retries; DeadLetter its
+	Backend *adapters.Backend
+	// Channel is the route's own channel, for retries; DeadLetter its
 	// dead-letter channel.
-	Topic, DeadLetter *pubsub.Topic
-	Target            Target
-	CloseTarget       func(context.Context) error
-	Counters          *Counters
-	Room              Room
-	Log               *slog.Logger
+	Channel, DeadLetter *adapters.Channel
+	Target              Target
+	CloseTarget         func(context.Context) error
+	Counters            *Counters
+	Room                Room
+	Log                 *slog.Logger
 }
 
 // Dispatcher delivers one route's channel to its target: at most
@@ -58,9 +57,9 @@ type Options struct {
 // backoff until the target takes it, refuses it, or attempts run out.
 type Dispatcher struct {
 	route       router.Route
-	inbox       inbox
-	topic       *pubsub.Topic // the route's own channel, for retries
-	deadLetter  *pubsub.Topic
+	sub         *adapters.Subscription
+	channel     *adapters.Channel // the route's own channel, for retries
+	deadLetter  *adapters.Channel
 	target      Target
 	closeTarget func(context.Context) error
 	limiter     *rate.Limiter // nil: no rate cap
@@ -88,7 +87,7 @@ type Dispatcher struct {
 // until Shutdown.
 func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	r := o.Route
-	in, err := openInbox(ctx, o.Backend, r.Name, adapters.SubscriptionOptions{
+	sub, err := o.Backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{
 		MaxInflight: r.Delivery.MaxInflight,
 		Ordered:     r.Delivery.OrderingKey != "",
 	})
@@ -97,8 +96,8 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{
 		route:       r,
-		inbox:       in,
-		topic:       o.Topic,
+		sub:         sub,
+		channel:     o.Channel,
 		deadLetter:  o.DeadLetter,
 		target:      o.Target,
 		closeTarget: o.CloseTarget,
@@ -133,10 +132,10 @@ func (d *Dispatcher) start() {
 
 func (d *Dispatcher) work() {
 	for {
-		msg, err := d.inbox.receive(d.receiving)
+		msg, err := d.sub.Receive(d.receiving)
 		if err != nil {
 			if d.receiving.Err() == nil {
-				// gocloud returns only permanent errors here.
+				// The subscription waits out transient errors itself.
 				d.failOnce.Do(func() {
 					d.log.Error("route stopped receiving; recreate the route or restart the bus once the backend is fixed", "err", err)
 				})
@@ -149,20 +148,20 @@ func (d *Dispatcher) work() {
 	}
 }
 
-func (d *Dispatcher) handle(msg *delivery) {
-	e, err := adapters.Decode(msg.id, msg.body, msg.metadata)
+func (d *Dispatcher) handle(msg *adapters.Received) {
+	e, err := adapters.DecodeEvent(msg)
 	if err != nil {
-		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.id, "err", err)
-		d.sendToDeadLetter(msg, &pubsub.Message{Body: msg.body, Metadata: msg.metadata})
+		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.LoggableID, "err", err)
+		d.sendToDeadLetter(msg, &msg.Message)
 		return
 	}
-	attempts := metaInt(msg.metadata, adapters.MetaAttempts)
-	first := metaTime(msg.metadata, adapters.MetaFirstAttempt)
+	attempts := metaInt(msg.Metadata, adapters.MetaAttempts)
+	first := metaTime(msg.Metadata, adapters.MetaFirstAttempt)
 	policy := d.route.Delivery
 	for {
 		if d.limiter != nil {
 			if err := d.limiter.Wait(d.waiting); err != nil {
-				msg.nack()
+				msg.Nack()
 				return
 			}
 		}
@@ -172,21 +171,21 @@ func (d *Dispatcher) handle(msg *delivery) {
 		attempts++
 		out := d.target.Deliver(d.attempts, e)
 		if d.attempts.Err() != nil {
-			msg.nack() // cut off by shutdown: the next process delivers it
+			msg.Nack() // cut off by shutdown: the next process delivers it
 			return
 		}
 		switch out.Verdict {
 		case verdict.Ack:
-			msg.ack()
+			msg.Ack()
 			d.stats.Delivered.Add(1)
-			if at := metaTime(msg.metadata, adapters.MetaAcceptedAt); !at.IsZero() {
+			if at := metaTime(msg.Metadata, adapters.MetaAcceptedAt); !at.IsZero() {
 				d.stats.Latency.observe(time.Since(at))
 			}
 			d.admission.Release()
 			return
 		case verdict.Drop:
 			d.eventLog(e).Info("target dropped the event", "reason", out.Reason)
-			msg.ack()
+			msg.Ack()
 			d.stats.Dropped.Add(1)
 			d.admission.Release()
 			return
@@ -212,7 +211,7 @@ func (d *Dispatcher) handle(msg *delivery) {
 		case <-timer.C:
 		case <-d.waiting.Done():
 			timer.Stop()
-			msg.nack()
+			msg.Nack()
 			return
 		}
 	}
@@ -227,26 +226,26 @@ func (d *Dispatcher) eventLog(e *event.Event) *slog.Logger {
 // requeueRetry stores the event back on the route's channel, due after
 // wait, with its attempt count, then acks this copy. It reports false when
 // the store failed, so the caller holds the event and waits instead.
-func (d *Dispatcher) requeueRetry(msg *delivery, attempts int, first time.Time, wait time.Duration) bool {
-	md := maps.Clone(msg.metadata)
+func (d *Dispatcher) requeueRetry(msg *adapters.Received, attempts int, first time.Time, wait time.Duration) bool {
+	md := maps.Clone(msg.Metadata)
 	md[adapters.MetaAttempts] = strconv.Itoa(attempts)
 	md[adapters.MetaFirstAttempt] = strconv.FormatInt(first.UnixMilli(), 10)
 	md[adapters.MetaDeliverAt] = strconv.FormatInt(time.Now().Add(wait).UnixMilli(), 10)
-	if err := d.topic.Send(d.attempts, &pubsub.Message{Body: msg.body, Metadata: md}); err != nil {
+	if err := d.channel.Send(d.attempts, &adapters.Message{Body: msg.Body, Metadata: md}); err != nil {
 		d.log.Warn("cannot requeue the retry; holding it instead", "err", err)
 		return false
 	}
-	msg.ack()
+	msg.Ack()
 	return true
 }
 
 // deadLetterEvent keeps an event the target will not take on the route's
 // dead-letter channel, with why and when; or drops it when the route says
 // dead_letter: false.
-func (d *Dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out Outcome, attempts int, first time.Time) {
+func (d *Dispatcher) deadLetterEvent(msg *adapters.Received, e *event.Event, out Outcome, attempts int, first time.Time) {
 	if !d.route.Delivery.DeadLetters() {
 		d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", e.ID(), "reason", out.Reason)
-		msg.ack()
+		msg.Ack()
 		d.stats.Dropped.Add(1)
 		d.admission.Release()
 		return
@@ -263,7 +262,7 @@ func (d *Dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out Outcome,
 	m, err := adapters.EncodeEvent(&dl)
 	if err != nil {
 		d.log.Error("cannot encode the dead letter; the event stays in the channel", "err", err)
-		msg.nack()
+		msg.Nack()
 		return
 	}
 	d.sendToDeadLetter(msg, m)
@@ -271,13 +270,13 @@ func (d *Dispatcher) deadLetterEvent(msg *delivery, e *event.Event, out Outcome,
 
 // sendToDeadLetter stores m on the dead-letter channel, then acks the
 // original; if the store fails the original is nacked so it is not lost.
-func (d *Dispatcher) sendToDeadLetter(orig *delivery, m *pubsub.Message) {
+func (d *Dispatcher) sendToDeadLetter(orig *adapters.Received, m *adapters.Message) {
 	if err := d.deadLetter.Send(d.attempts, m); err != nil {
 		d.log.Error("cannot store the dead letter; the event goes back to the channel", "err", err)
-		orig.nack()
+		orig.Nack()
 		return
 	}
-	orig.ack()
+	orig.Ack()
 	d.stats.DeadLettered.Add(1)
 	d.admission.Release()
 }
@@ -334,7 +333,7 @@ func (d *Dispatcher) Shutdown(ctx context.Context, drain bool, depth func(contex
 	d.abandon()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.inbox.close(shutCtx); err != nil {
+	if err := d.sub.Shutdown(shutCtx); err != nil {
 		d.log.Warn("closing the subscription", "err", err)
 	}
 	if err := d.closeTarget(shutCtx); err != nil {

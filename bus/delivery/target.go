@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/pubsub"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
@@ -165,7 +164,7 @@ func (t *HTTPTarget) judge(resp *http.Response, body string) Outcome {
 // TopicTarget publishes each event to a topic on a backend. A stored
 // message acks; a failure to store retries.
 type TopicTarget struct {
-	Topic *pubsub.Topic
+	Topic *adapters.Topic
 }
 
 func (t *TopicTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
@@ -173,7 +172,7 @@ func (t *TopicTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
-	if err := t.Topic.Send(ctx, msg); err != nil {
+	if err := t.Topic.Publish(ctx, msg); err != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: "publishing to the topic: " + err.Error()}
 	}
 	return Outcome{Verdict: verdict.Ack}

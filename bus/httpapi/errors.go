@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/spec"
@@ -74,7 +73,7 @@ func toAPIError(err error) *apiError {
 	if len(fields) > 0 {
 		return &apiError{Code: errcode.InvalidArgument.String(), Message: err.Error(), Fields: fields, status: http.StatusBadRequest}
 	}
-	code := adapters.CodeOf(err)
+	code := errcode.Of(err)
 	return &apiError{Code: code.String(), Message: err.Error(), status: statusOf[code]}
 }
 
