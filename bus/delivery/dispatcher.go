@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -62,11 +61,13 @@ type Dispatcher struct {
 	deadLetter  *adapters.Channel
 	target      Target
 	closeTarget func(context.Context) error
-	limiter     *rate.Limiter // nil: no rate cap
 	// requeue: a retry goes back to the channel with a due time, freeing
 	// its slot; otherwise the dispatcher holds it while it waits, as an
 	// ordered route must (its key's lane waits anyway).
-	requeue   bool
+	requeue bool
+	// deliver is the target's Deliver wrapped in the route's steps: rate,
+	// retry, dead letters.
+	deliver   deliverFunc
 	stats     *Counters
 	admission Room
 	log       *slog.Logger
@@ -106,10 +107,12 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		admission:   o.Room,
 		log:         o.Log,
 	}
+	steps := []step{d.deadLettering, d.retrying}
 	if r.Delivery.Rate != "" {
 		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
-		d.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
+		steps = append(steps, d.rateLimited(rate.NewLimiter(rate.Limit(perSecond), 1)))
 	}
+	d.deliver = chain(d.attempt, steps...)
 	d.start()
 	return d, nil
 }
@@ -135,7 +138,7 @@ func (d *Dispatcher) work() {
 		msg, err := d.sub.Receive(d.receiving)
 		if err != nil {
 			if d.receiving.Err() == nil {
-				// The subscription waits out transient errors itself.
+				// gocloud returns only permanent errors here.
 				d.failOnce.Do(func() {
 					d.log.Error("route stopped receiving; recreate the route or restart the bus once the backend is fixed", "err", err)
 				})
@@ -148,72 +151,52 @@ func (d *Dispatcher) work() {
 	}
 }
 
+// handle delivers one received event through the route's steps, then
+// settles it.
 func (d *Dispatcher) handle(msg *adapters.Received) {
 	e, err := adapters.DecodeEvent(msg)
 	if err != nil {
 		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.LoggableID, "err", err)
-		d.sendToDeadLetter(msg, &msg.Message)
-		return
-	}
-	attempts := metaInt(msg.Metadata, adapters.MetaAttempts)
-	first := metaTime(msg.Metadata, adapters.MetaFirstAttempt)
-	policy := d.route.Delivery
-	for {
-		if d.limiter != nil {
-			if err := d.limiter.Wait(d.waiting); err != nil {
-				msg.Nack()
-				return
-			}
-		}
-		if first.IsZero() {
-			first = time.Now()
-		}
-		attempts++
-		out := d.target.Deliver(d.attempts, e)
-		if d.attempts.Err() != nil {
-			msg.Nack() // cut off by shutdown: the next process delivers it
-			return
-		}
-		switch out.Verdict {
-		case verdict.Ack:
-			msg.Ack()
-			d.stats.Delivered.Add(1)
-			if at := metaTime(msg.Metadata, adapters.MetaAcceptedAt); !at.IsZero() {
-				d.stats.Latency.observe(time.Since(at))
-			}
-			d.admission.Release()
-			return
-		case verdict.Drop:
-			d.eventLog(e).Info("target dropped the event", "reason", out.Reason)
-			msg.Ack()
-			d.stats.Dropped.Add(1)
-			d.admission.Release()
-			return
-		case verdict.DeadLetter:
-			d.eventLog(e).Warn("target refused the event; dead-lettering it", "attempt", attempts, "reason", out.Reason)
-			d.deadLetterEvent(msg, e, out, attempts, first)
-			return
-		}
-		exhausted := attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(first) >= time.Duration(policy.MaxAge))
-		if exhausted {
-			d.eventLog(e).Warn("delivery attempts exhausted; dead-lettering the event", "attempt", attempts, "reason", out.Reason)
-			d.deadLetterEvent(msg, e, out, attempts, first)
-			return
-		}
-		wait := max(backoff(policy.Backoff, attempts), out.RetryAfter)
-		d.stats.Retried.Add(1)
-		d.eventLog(e).Info("delivery failed; retrying", "attempt", attempts, "retry_in", wait, "reason", out.Reason)
-		if d.requeue && d.requeueRetry(msg, attempts, first, wait) {
-			return
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-d.waiting.Done():
-			timer.Stop()
+		if err := d.storeDeadLetter(&msg.Message); err != nil {
 			msg.Nack()
 			return
 		}
+		d.settle(&attempt{msg: msg}, Outcome{Verdict: verdict.DeadLetter})
+		return
+	}
+	a := &attempt{
+		msg:      msg,
+		event:    e,
+		attempts: metaInt(msg.Metadata, adapters.MetaAttempts),
+		first:    metaTime(msg.Metadata, adapters.MetaFirstAttempt),
+	}
+	d.settle(a, d.deliver(d.attempts, a))
+}
+
+// settle acks or nacks what the steps made of an event, and counts it. A
+// dead letter reaching here is stored on the dead-letter channel; a retry
+// reaching here was interrupted by shutdown and goes back to the channel.
+func (d *Dispatcher) settle(a *attempt, out Outcome) {
+	switch {
+	case a.requeued: // a new copy waits on the channel; its room stays taken
+		a.msg.Ack()
+	case out.Verdict == verdict.Ack:
+		a.msg.Ack()
+		d.stats.Delivered.Add(1)
+		if at := metaTime(a.msg.Metadata, adapters.MetaAcceptedAt); !at.IsZero() {
+			d.stats.Latency.observe(time.Since(at))
+		}
+		d.admission.Release()
+	case out.Verdict == verdict.Drop:
+		a.msg.Ack()
+		d.stats.Dropped.Add(1)
+		d.admission.Release()
+	case out.Verdict == verdict.DeadLetter:
+		a.msg.Ack()
+		d.stats.DeadLettered.Add(1)
+		d.admission.Release()
+	default:
+		a.msg.Nack() // the next receiver, or the next process, delivers it
 	}
 }
 
@@ -221,64 +204,6 @@ func (d *Dispatcher) handle(msg *adapters.Received) {
 // something to say: most deliveries log nothing.
 func (d *Dispatcher) eventLog(e *event.Event) *slog.Logger {
 	return d.log.With("event_id", e.ID(), "event_source", e.Source())
-}
-
-// requeueRetry stores the event back on the route's channel, due after
-// wait, with its attempt count, then acks this copy. It reports false when
-// the store failed, so the caller holds the event and waits instead.
-func (d *Dispatcher) requeueRetry(msg *adapters.Received, attempts int, first time.Time, wait time.Duration) bool {
-	md := maps.Clone(msg.Metadata)
-	md[adapters.MetaAttempts] = strconv.Itoa(attempts)
-	md[adapters.MetaFirstAttempt] = strconv.FormatInt(first.UnixMilli(), 10)
-	md[adapters.MetaDeliverAt] = strconv.FormatInt(time.Now().Add(wait).UnixMilli(), 10)
-	if err := d.channel.Send(d.attempts, &adapters.Message{Body: msg.Body, Metadata: md}); err != nil {
-		d.log.Warn("cannot requeue the retry; holding it instead", "err", err)
-		return false
-	}
-	msg.Ack()
-	return true
-}
-
-// deadLetterEvent keeps an event the target will not take on the route's
-// dead-letter channel, with why and when; or drops it when the route says
-// dead_letter: false.
-func (d *Dispatcher) deadLetterEvent(msg *adapters.Received, e *event.Event, out Outcome, attempts int, first time.Time) {
-	if !d.route.Delivery.DeadLetters() {
-		d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", e.ID(), "reason", out.Reason)
-		msg.Ack()
-		d.stats.Dropped.Add(1)
-		d.admission.Release()
-		return
-	}
-	dl := e.Clone()
-	dl.SetExtension(extDeadLetterReason, out.Reason)
-	dl.SetExtension(extDeadLetterRoute, d.route.Name)
-	if out.Status != 0 {
-		dl.SetExtension(extDeadLetterStatus, out.Status)
-	}
-	dl.SetExtension(extAttempts, attempts)
-	dl.SetExtension(extFirstAttempt, first)
-	dl.SetExtension(extLastAttempt, time.Now())
-	m, err := adapters.EncodeEvent(&dl)
-	if err != nil {
-		d.log.Error("cannot encode the dead letter; the event stays in the channel", "err", err)
-		msg.Nack()
-		return
-	}
-	d.sendToDeadLetter(msg, m)
-}
-
-// sendToDeadLetter stores m on the dead-letter channel, then acks the
-// original; if the store fails the original is nacked so it is not lost.
-func (d *Dispatcher) sendToDeadLetter(orig *adapters.Received, m *adapters.Message) {
-	if err := d.deadLetter.Send(d.attempts, m); err != nil {
-		d.log.Error("cannot store the dead letter; the event goes back to the channel", "err", err)
-		orig.Nack()
-		return
-	}
-	orig.Ack()
-	d.stats.DeadLettered.Add(1)
-	d.admission.Release()
 }
 
 func metaInt(md map[string]string, key string) int {
