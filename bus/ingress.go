@@ -2,7 +2,10 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // Result is what became of one event given to Ingest.
@@ -55,46 +59,91 @@ func errNoBus(bus string) error {
 	return errcode.Errorf(errcode.NotFound, "bus %q does not exist: create a route with bus: %s first", bus, bus)
 }
 
-// AllowEvents checks every event against the emit grants of the caller in
-// ctx on bus; the first refused is the error. Ingress asks before it
-// stores any, so a request with one refused event stores nothing.
-func (b *Bus) AllowEvents(ctx context.Context, bus string, events []*event.Event) error {
-	if b.access == nil {
-		return nil
-	}
-	id, acl := auth.FromContext(ctx), b.aclOf(bus)
-	for _, e := range events {
-		if err := b.access.policy.AllowEvent(id, bus, acl, e.Type(), e.Source()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Ingest stores events on bus: each is validated, deduplicated by (bus,
-// source, id), matched against the bus's routes and published to every
-// matching route's channel. The results are in the order of events; an
-// event is stored once its result has no Err (its channels confirmed the
-// write). The error is for the whole call: the bus does not exist. Ingest
-// does not check the caller's rights: ask CheckIngress and AllowEvents
-// first.
+// Ingest stores events on bus: each is validated (CloudEvents 1.0),
+// deduplicated by (bus, source, id), matched against the bus's routes and
+// published to every matching route's channel. The results are in the
+// order of events; an event is stored once its result has no Err (its
+// channels confirmed the write).
+//
+// With authentication on, the caller in ctx (auth.NewContext) must hold
+// emit grants for every valid event, or nothing is stored and the error
+// says which was refused; an event the bus itself emits (a plugin's reply)
+// carries no caller and is not checked. The error is also NotFound when
+// the bus does not exist.
 func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]Result, error) {
 	routes := b.state.Load().buses[bus]
 	if routes == nil {
 		return nil, errNoBus(bus)
 	}
 	results := make([]Result, len(events))
+	for i, e := range events {
+		if err := validate(e); err != nil {
+			results[i] = Result{ID: e.ID(), Source: e.Source(), Err: err}
+		}
+	}
+	if err := b.allowEvents(ctx, bus, routes.acl, events, results); err != nil {
+		return nil, err
+	}
+	store := func(i int) {
+		if results[i].Err == nil {
+			results[i] = b.storeOnce(ctx, bus, routes, events[i])
+		}
+	}
 	if len(events) == 1 {
-		results[0] = b.storeOnce(ctx, bus, routes, events[0])
+		store(0)
 		return results, nil
 	}
 	var wg sync.WaitGroup
-	for i, e := range events {
-		wg.Go(func() { results[i] = b.storeOnce(ctx, bus, routes, e) })
+	for i := range events {
+		wg.Go(func() { store(i) })
 	}
 	wg.Wait()
 	return results, nil
 }
+
+// allowEvents checks the valid events (those without an error in results)
+// against the emit grants of the caller in ctx; the first refused is the
+// error.
+func (b *Bus) allowEvents(ctx context.Context, bus string, acl *auth.ACL, events []*event.Event, results []Result) error {
+	caller := auth.FromContext(ctx)
+	if b.access == nil || caller == nil {
+		return nil
+	}
+	for i, e := range events {
+		if results[i].Err != nil {
+			continue
+		}
+		if err := b.access.policy.AllowEvent(caller, bus, acl, e.Type(), e.Source()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate applies the CloudEvents 1.0 rules to an event. Its error names
+// every attribute at fault, in the order of their names.
+func validate(e *event.Event) error {
+	err := e.Validate()
+	if err == nil {
+		return nil
+	}
+	var verr event.ValidationError
+	if !errors.As(err, &verr) {
+		return errcode.Errorf(errcode.InvalidArgument, "%v", err)
+	}
+	invalid := make(invalidEvent, 0, len(verr))
+	for _, attr := range slices.Sorted(maps.Keys(verr)) {
+		invalid = append(invalid, &spec.FieldError{Path: attr, Message: verr[attr].Error()})
+	}
+	return invalid
+}
+
+// invalidEvent is what is wrong with an event, attribute by attribute
+// (each a *spec.FieldError); it reads as the first.
+type invalidEvent []error
+
+func (e invalidEvent) Error() string   { return e[0].Error() }
+func (e invalidEvent) Unwrap() []error { return e }
 
 // reply stores the events a plugin answered with on bus, as ingress would.
 // It fails if any was not stored.
@@ -118,18 +167,17 @@ func (b *Bus) reply(ctx context.Context, bus string, replies []event.Event) erro
 // storeOnce stores an event unless the same (source, id) was stored on this
 // bus within the dedup window, in which case it answers as the first time.
 func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event) Result {
-	if err := e.Validate(); err != nil {
-		return Result{ID: e.ID(), Source: e.Source(), Err: errcode.Errorf(errcode.InvalidArgument, "not a valid CloudEvent: %w", err)}
-	}
-	key := b.dedup.key(busName, e.Source(), e.ID())
+	result := Result{ID: e.ID(), Source: e.Source()}
+	key := b.dedup.key(busName, result.Source, result.ID)
 	earlier, first, err := b.dedup.begin(ctx, key)
 	if err != nil {
-		return Result{ID: e.ID(), Source: e.Source(), Err: errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)}
+		result.Err = errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)
+		return result
 	}
 	if !first {
 		return earlier
 	}
-	result := br.store(ctx, e)
+	result.Routes, result.Overflow, result.Err = br.store(ctx, e)
 	b.dedup.finish(key, result, result.Err == nil)
 	return result
 }
@@ -142,17 +190,17 @@ type placement struct {
 }
 
 // store matches one event and publishes it to every matching route's
-// channel, returning its result.
-func (br *busRoutes) store(ctx context.Context, e *event.Event) Result {
-	reject := func(err error) Result { return Result{ID: e.ID(), Source: e.Source(), Err: err} }
+// channel, returning the routes that stored it (empty, not nil, when none
+// matched) and the overflow actions on the way.
+func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []OverflowAction, error) {
 	names := br.matcher.Match(router.NewEvent(e))
-	accepted := Result{ID: e.ID(), Source: e.Source(), Routes: []string{}}
+	routes := make([]string, 0, len(names))
 	if len(names) == 0 {
-		return accepted
+		return routes, nil, nil
 	}
 	msg, err := adapters.EncodeEvent(e)
 	if err != nil {
-		return reject(err)
+		return nil, nil, err
 	}
 	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
 
@@ -166,22 +214,23 @@ func (br *busRoutes) store(ctx context.Context, e *event.Event) Result {
 		p, err := br.admit(ctx, br.routes[name])
 		if err != nil {
 			release()
-			return reject(err)
+			return nil, nil, err
 		}
 		placements = append(placements, p)
 	}
 	if err := publish(ctx, e, msg, placements); err != nil {
 		release()
-		return reject(err)
+		return nil, nil, err
 	}
+	var overflow []OverflowAction
 	for _, p := range placements {
 		p.route.stats.Accepted.Add(1)
-		accepted.Routes = append(accepted.Routes, p.route.route.Name)
+		routes = append(routes, p.route.route.Name)
 		if p.overflow != nil {
-			accepted.Overflow = append(accepted.Overflow, *p.overflow)
+			overflow = append(overflow, *p.overflow)
 		}
 	}
-	return accepted
+	return routes, overflow, nil
 }
 
 // admit takes room for one event on lr, applying its overflow policy when

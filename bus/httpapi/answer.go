@@ -3,20 +3,28 @@ package httpapi
 import (
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/eventbus-go/eventbus/bus"
 )
 
-// writeResults writes an ingress answer. The common case — every event
-// accepted, no overflow to report — is written directly; it is on the path
-// of every event and encoding/json's reflection is a measurable part of it.
-func writeResults(w http.ResponseWriter, status int, results []any) {
+// plain reports whether every event was stored with no overflow to
+// report: the common case, which writeAccepted answers.
+func plain(results []bus.Result) bool {
+	for _, r := range results {
+		if r.Err != nil || len(r.Overflow) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAccepted writes the 202 of a request whose events are all plain. It
+// writes the JSON directly: this is on the path of every event and
+// encoding/json's reflection is a measurable part of it.
+func writeAccepted(w http.ResponseWriter, results []bus.Result) {
 	buf := make([]byte, 0, 64+96*len(results))
 	buf = append(buf, `{"results":[`...)
-	for i, r := range results {
-		a, ok := r.(acceptedEvent)
-		if !ok || len(a.Overflow) > 0 {
-			writeJSON(w, status, ingressResponse{Results: results})
-			return
-		}
+	for i, a := range results {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -35,7 +43,7 @@ func writeResults(w http.ResponseWriter, status int, results []any) {
 	}
 	buf = append(buf, "]}\n"...)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(buf)
 }
 

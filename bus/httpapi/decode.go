@@ -23,7 +23,8 @@ const (
 	mediaBatch      = "application/cloudevents-batch+json"
 )
 
-// decoded is one event of a request, or why it could not be read.
+// decoded is one event of a request, or why it could not be read. Reading
+// checks the form of the request; package bus validates the events.
 type decoded struct {
 	event *event.Event
 	err   *apiError
@@ -75,7 +76,7 @@ func decodeRequest(h http.Header, body []byte) ([]decoded, *apiError) {
 		if err != nil {
 			return []decoded{{err: asAPIError(err), id: h.Get("Ce-Id"), source: h.Get("Ce-Source")}}, nil
 		}
-		return []decoded{validated(e)}, nil
+		return []decoded{{event: e}}, nil
 	}
 	if ct == "" {
 		ct = "none"
@@ -138,7 +139,7 @@ func decodeStructured(raw []byte) decoded {
 			return d
 		}
 	}
-	return validated(&e)
+	return decoded{event: &e}
 }
 
 // diagnoseStructured explains why sdk-go refused a JSON event, naming the
@@ -198,30 +199,4 @@ func isStringAttribute(name string) bool {
 		return true
 	}
 	return false
-}
-
-// validated applies the CloudEvents 1.0 rules to a parsed event, reporting
-// the first field at fault.
-func validated(e *event.Event) decoded {
-	d := decoded{id: e.ID(), source: e.Source()}
-	err := e.Validate()
-	if err == nil {
-		d.event = e
-		return d
-	}
-	var verr event.ValidationError
-	if errors.As(err, &verr) {
-		fields := make([]string, 0, len(verr))
-		for f := range verr {
-			fields = append(fields, f)
-		}
-		slices.Sort(fields)
-		d.err = fieldErrorf(fields[0], "%v", verr[fields[0]])
-		for _, f := range fields[1:] {
-			d.err.Fields = append(d.err.Fields, fieldIssue{Path: f, Message: verr[f].Error()})
-		}
-		return d
-	}
-	d.err = fieldErrorf("", "%v", err)
-	return d
 }

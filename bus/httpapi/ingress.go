@@ -71,14 +71,15 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			events = append(events, d.event)
 		}
 	}
-	// Every event is checked before any is stored.
-	if err := b.AllowEvents(ctx, busName, events); err != nil {
-		writeError(w, err)
-		return
-	}
+	// Ingest validates the events, and checks every one against the
+	// caller's emit grants before it stores any.
 	stored, err := b.Ingest(ctx, busName, events)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if len(stored) == len(decoded) && plain(stored) {
+		writeAccepted(w, stored)
 		return
 	}
 
@@ -105,7 +106,7 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		status = first.status
 		setRetryAfter(w, status)
 	}
-	writeResults(w, status, results)
+	writeJSON(w, status, ingressResponse{Results: results})
 }
 
 // answer is one event's result as the ingress reports it.
