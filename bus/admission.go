@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/eventbus-go/eventbus/bus/delivery"
 )
 
 // admission counts a route's events that are stored and not yet finished
@@ -19,6 +21,9 @@ type admission struct {
 	waiters int
 	freed   chan struct{} // closed and replaced when room is made for waiters
 }
+
+// Delivery gives back an event's room when it finishes.
+var _ delivery.Room = (*admission)(nil)
 
 func newAdmission(initial int64) *admission {
 	a := &admission{freed: make(chan struct{})}

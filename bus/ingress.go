@@ -30,7 +30,9 @@ type Result struct {
 	Overflow []OverflowAction
 	// Err, when not nil, is why the event was not stored anywhere: an
 	// errcode.Code (ResourceExhausted for a full route, Unavailable for a
-	// backend) or a *spec.FieldError. Routes and Overflow are then empty.
+	// backend), or for an invalid event one *spec.FieldError per attribute
+	// at fault (joined; it reads as the first). Routes and Overflow are
+	// then empty.
 	Err error
 }
 

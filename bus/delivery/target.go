@@ -32,6 +32,12 @@ type Target interface {
 	Deliver(ctx context.Context, e *event.Event) Outcome
 }
 
+var (
+	_ Target = (*HTTPTarget)(nil)
+	_ Target = (*TopicTarget)(nil)
+	_ Target = (*PluginTarget)(nil)
+)
+
 // VerdictHeader lets an HTTP target say exactly what it wants done with the
 // event, whatever its status code: ack, retry, drop or dead-letter.
 const VerdictHeader = "Eventbus-Verdict"
