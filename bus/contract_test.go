@@ -17,7 +17,8 @@ import (
 	"github.com/eventbus-go/eventbus/spec"
 )
 
-// Each test here proves one sentence of the delivery contract (bus/doc.go)
+// Each test here proves one sentence of the delivery contract (the docs of
+// packages bus, bus/httpapi and bus/delivery)
 // on the in-memory backend.
 
 func getJSON(t *testing.T, url string, v any) {

@@ -4,9 +4,10 @@
 //
 // Any package that fails on behalf of a caller returns an error made by
 // Errorf; whoever answers the caller reads it back with Of. The HTTP layer
-// maps each Code to a status in one table (bus/errors.go), and nothing
-// below it knows about statuses. A backend driver's errors get their Code
-// in adapters.Backend, the one place that reads a driver's ErrorCode.
+// maps each Code to a status in one table (bus/httpapi/errors.go), and
+// nothing below it knows about statuses. A backend driver's errors get
+// their Code in adapters.Backend, the one place that reads a driver's
+// ErrorCode.
 //
 // It is a leaf, importing only the standard library, so the parts of the
 // bus that never touch a backend need not import adapters to fail well.

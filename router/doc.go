@@ -9,7 +9,7 @@
 //
 //   - Everything here is a pure function of its inputs. Nothing does I/O,
 //     starts a goroutine, sleeps, or reads a clock; retries, metrics and
-//     dead-lettering wrap around the router in package bus.
+//     dead-lettering wrap around the router in packages bus and bus/delivery.
 //   - Rules go parse → compile → match. Rule.Validate parses one rule and
 //     returns every problem as a *spec.FieldError with the JSON path of the
 //     offending part, so an API can refuse a bad route when it is saved.

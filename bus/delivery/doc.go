@@ -3,7 +3,8 @@
 // a backend), target credentials, webhook signing, retries with backoff,
 // dead letters and their redrive. Package bus starts one dispatcher per
 // route and owns the route's channels; this package only receives,
-// delivers and settles.
+// delivers and settles. A route's policy is a chain of steps around each
+// attempt at its target, outermost first: dead letters, retry, rate.
 //
 // # Contract
 //
