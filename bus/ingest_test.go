@@ -1,0 +1,57 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/errcode"
+	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
+)
+
+func newEvent(id, typ string) *event.Event {
+	e := event.New()
+	e.SetID(id)
+	e.SetSource("/test")
+	e.SetType(typ)
+	return &e
+}
+
+// Ingest answers in Go types, with no HTTP in sight: the routes that stored
+// each event, or why it was not stored, so the HTTP API and plugin replies
+// read the same results.
+func TestIngestReturnsATypedResultPerEvent(t *testing.T) {
+	b := startReplica(t, store.NewMemory(), Config{})
+	// Paused: the route stores without delivering, so nothing else runs.
+	r := router.Route{Name: "orders", Paused: true, Match: []byte(`{"type":["order.created"]}`),
+		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}
+	if _, _, err := b.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	results, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{
+		newEvent("1", "order.created"),
+		newEvent("2", "order.shipped"),
+		newEvent("", "order.created"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := results[0]; res.Err != nil || !slices.Equal(res.Routes, []string{"orders"}) {
+		t.Errorf("a matching event: %+v; want it stored on orders", res)
+	}
+	if res := results[1]; res.Err != nil || res.Routes == nil || len(res.Routes) != 0 {
+		t.Errorf("an event matching no route: %+v; want it accepted with an empty (not nil) route list", res)
+	}
+	var fe *spec.FieldError
+	if res := results[2]; !errors.As(res.Err, &fe) || fe.Path != "id" || res.Routes != nil {
+		t.Errorf("an event without an id: %+v; want a *spec.FieldError naming id and no routes, so the caller knows what to fix", res)
+	}
+	if _, err := b.Ingest(context.Background(), "nowhere", []*event.Event{newEvent("3", "t")}); errcode.Of(err) != errcode.NotFound {
+		t.Errorf("ingest to a bus that does not exist: %v; want NotFound", err)
+	}
+}
