@@ -24,7 +24,9 @@ type Driver interface {
 	// named channel; opts.MaxInflight is already defaulted. Several
 	// subscriptions on one channel compete for its messages. Its methods
 	// may be called from several goroutines at once; Close gives back what
-	// it still holds. The channel must exist, else NotFound.
+	// it still holds. ReceiveBatch returns within about a second when no
+	// message comes, even if ctx does not end: a Subscription's Shutdown
+	// waits for it. The channel must exist, else NotFound.
 	OpenSubscription(ctx context.Context, channel string, opts SubscriptionOptions) (driver.Subscription, error)
 	// Ping reports whether the backend is reachable now; it backs /readyz.
 	Ping(ctx context.Context) error

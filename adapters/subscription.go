@@ -20,7 +20,8 @@ type Subscription struct {
 	batch int              // messages asked of the driver per receive
 	acks  *batcher.Batcher // nil: each Ack is sent at once
 
-	// life ends at Shutdown, releasing every Receive.
+	// life ends at Shutdown: a Receive waiting out an error returns at
+	// once, one in the driver when the driver's wait ends.
 	life context.Context
 	end  context.CancelFunc
 
@@ -150,8 +151,9 @@ func (s *Subscription) next(ctx context.Context) (*driver.Message, error) {
 	s.mu.Unlock()
 	defer s.receiving.Done()
 
-	ctx, stop := mergeDone(ctx, s.life)
-	defer stop()
+	// The driver gets ctx itself, not one merged with life: a context
+	// made per receive costs every event an allocation and a lock on the
+	// shared parent, and drivers return within their wait anyway.
 	ms, err := s.d.ReceiveBatch(ctx, s.batch)
 	if ctx.Err() != nil || len(ms) == 0 {
 		s.giveBack(ms)
@@ -161,16 +163,6 @@ func (s *Subscription) next(ctx context.Context) (*driver.Message, error) {
 	s.extra = append(s.extra, ms[1:]...)
 	s.mu.Unlock()
 	return ms[0], classify(err, s.d.ErrorCode)
-}
-
-// mergeDone returns ctx, also cancelled when life ends.
-func mergeDone(ctx, life context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(life, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
-	}
 }
 
 func (s *Subscription) settle(id driver.AckID, ack bool) {
@@ -214,7 +206,8 @@ func (s *Subscription) giveBack(ms []*driver.Message) {
 	s.nack(ids)
 }
 
-// Shutdown releases every Receive, gives back the messages received and
+// Shutdown releases every Receive (one waiting in the driver once the
+// driver's receive wait ends), gives back the messages received and
 // not yet handed out, sends the acks still gathered, and closes the
 // driver subscription, which gives back what is still unsettled. Calling
 // it again does nothing.
