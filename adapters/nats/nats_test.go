@@ -1,0 +1,147 @@
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/adaptertest"
+	"github.com/eventbus-go/eventbus/adapters/nats"
+	"github.com/eventbus-go/eventbus/errcode"
+)
+
+// serverURL is the external server the tests use, from EVENTBUS_TEST_NATS,
+// by default nats://127.0.0.1:4222. A server that does not answer skips the
+// test, except under CI=true, where it is a failure.
+func serverURL(t *testing.T, query string) *url.URL {
+	t.Helper()
+	raw := os.Getenv("EVENTBUS_TEST_NATS")
+	if raw == "" {
+		raw = "nats://127.0.0.1:4222"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("EVENTBUS_TEST_NATS: %v", err)
+	}
+	u.RawQuery = query
+	d, err := nats.Open(t.Context(), u)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("NATS at %s: %v: CI must test against a real NATS server with JetStream (nats-server -js)", adapters.Redact(raw), err)
+		}
+		t.Skipf("NATS at %s: %v (start nats-server -js, or set EVENTBUS_TEST_NATS)", adapters.Redact(raw), err)
+	}
+	_ = d.Close()
+	return u
+}
+
+// embeddedURL is an embedded server's URL with its store in a fresh
+// directory, removed when the test ends.
+func embeddedURL(t *testing.T, query string) *url.URL {
+	q := "dir=" + url.QueryEscape(t.TempDir())
+	if query != "" {
+		q += "&" + query
+	}
+	return &url.URL{Scheme: nats.SchemeEmbedded, RawQuery: q}
+}
+
+func TestConformanceOnExternalServer(t *testing.T) {
+	u := serverURL(t, "prefix=adaptertest")
+	adaptertest.Run(t, adaptertest.Harness{
+		Open: func(ctx context.Context) (adapters.Driver, error) { return nats.Open(ctx, u) },
+	})
+}
+
+// The suite opens a backend per subtest; each embedded backend is a server
+// of its own, on a store of its own.
+func TestConformanceOnEmbeddedServer(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		Open: func(ctx context.Context) (adapters.Driver, error) {
+			return nats.OpenEmbedded(ctx, embeddedURL(t, ""))
+		},
+	})
+}
+
+func TestUnknownOptionIsRefused(t *testing.T) {
+	for _, u := range []*url.URL{
+		{Scheme: nats.Scheme, Host: "127.0.0.1:4222", RawQuery: "prefx=x"},
+		{Scheme: nats.SchemeEmbedded, RawQuery: "dir=/tmp/x&prefx=x"},
+	} {
+		open := nats.Open
+		if u.Scheme == nats.SchemeEmbedded {
+			open = nats.OpenEmbedded
+		}
+		_, err := open(t.Context(), u)
+		if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "prefix") {
+			t.Errorf("Open(%s) = %v, want invalid_argument listing the known options: a typo must not be ignored", u, err)
+		}
+	}
+}
+
+func TestEmbeddedWithoutDirIsRefused(t *testing.T) {
+	_, err := nats.OpenEmbedded(t.Context(), &url.URL{Scheme: nats.SchemeEmbedded})
+	if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "dir=") {
+		t.Fatalf("OpenEmbedded without dir = %v, want invalid_argument naming dir=: the store must be somewhere the user chose", err)
+	}
+}
+
+// A plain nats.go subscriber, which knows nothing of the bus, reads what a
+// topic target publishes: the event in CloudEvents binary mode, as ce-*
+// headers and the data as the payload.
+func TestPlainSubscriberReadsTheTopicInBinaryMode(t *testing.T) {
+	u := serverURL(t, "")
+	nc, err := natsgo.Connect(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	subject := fmt.Sprintf("adaptertest.topic.%d", time.Now().UnixNano())
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err := nats.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	top, err := b.OpenTopic(t.Context(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer top.Shutdown(context.Background())
+	m := &adapters.Message{Body: []byte(`{"n":1}`), Metadata: map[string]string{
+		"specversion": "1.0", "id": "topic-1", "source": "/nats-test", "type": "test", "datacontenttype": "application/json",
+	}}
+	if err := top.Publish(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("the plain subscriber got nothing: %v", err)
+	}
+	want := map[string]string{"ce-specversion": "1.0", "ce-id": "topic-1", "ce-source": "/nats-test", "ce-type": "test", "content-type": "application/json"}
+	for k, v := range want {
+		if got.Header.Get(k) != v {
+			t.Errorf("header %s = %q, want %q (all %v): CloudEvents NATS consumers read these", k, got.Header.Get(k), v, got.Header)
+		}
+	}
+	if string(got.Data) != `{"n":1}` {
+		t.Errorf("payload %q, want the event's data", got.Data)
+	}
+}
