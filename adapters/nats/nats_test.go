@@ -145,3 +145,4 @@ func TestPlainSubscriberReadsTheTopicInBinaryMode(t *testing.T) {
 		t.Errorf("payload %q, want the event's data", got.Data)
 	}
 }
+

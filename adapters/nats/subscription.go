@@ -19,8 +19,12 @@ import (
 const receiveWait = time.Second
 
 // subscription pulls from a channel's durable consumer, which it shares
-// with every other subscription of the channel, holding at most prefetch
-// messages unsettled.
+// with every other subscription of the channel. One goroutine, pull, keeps
+// a pull request open for as many messages as the subscription may still
+// hold (MaxInflight less those held), and hands each message to ready as
+// it arrives; ReceiveBatch takes them from there. A message counts as held
+// from its arrival until it is settled, so the subscription never holds
+// more than MaxInflight and the others take the rest.
 type subscription struct {
 	adapters.DriverDefaults
 	d        *Driver
@@ -28,13 +32,17 @@ type subscription struct {
 	channel  string
 	prefetch int
 
+	ready chan *driver.Message // pulled, not yet received; at most prefetch
+	freed chan struct{}        // signalled when a held message is settled
+
 	mu     sync.Mutex
 	held   map[uint64]jetstream.Msg // by stream sequence
+	err    error                    // of the last pull; nil once one succeeds
 	closed bool
-	freed  chan struct{} // signalled when a held message is settled
 
-	stop chan struct{} // closed by Close, ends the heartbeat
-	done chan struct{} // closed when the heartbeat ended
+	life context.Context // ends at Close
+	end  context.CancelFunc
+	done sync.WaitGroup // pull and heartbeat
 }
 
 var _ driver.Subscription = (*subscription)(nil)
@@ -42,12 +50,94 @@ var _ driver.Subscription = (*subscription)(nil)
 func newSubscription(d *Driver, c jetstream.Consumer, channel string, prefetch int) *subscription {
 	s := &subscription{
 		d: d, c: c, channel: channel, prefetch: prefetch,
-		held:  map[uint64]jetstream.Msg{},
+		ready: make(chan *driver.Message, prefetch),
 		freed: make(chan struct{}, 1),
-		stop:  make(chan struct{}), done: make(chan struct{}),
+		held:  map[uint64]jetstream.Msg{},
 	}
-	go s.heartbeat()
+	s.life, s.end = context.WithCancel(context.Background())
+	s.done.Go(s.pull)
+	s.done.Go(s.heartbeat)
 	return s
+}
+
+// pull keeps one pull request open, for the room the subscription has,
+// until Close. A failed pull is tried again after a pause that grows to a
+// second; ReceiveBatch reports its error meanwhile.
+func (s *subscription) pull() {
+	wait := 50 * time.Millisecond
+	for s.life.Err() == nil {
+		n := s.room()
+		if n == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.life, receiveWait)
+		b, err := s.c.Fetch(n, jetstream.FetchContext(ctx))
+		if err == nil {
+			err = s.take(b)
+		}
+		cancel()
+		if s.life.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.setErr(s.receiveError(err))
+			select {
+			case <-time.After(wait):
+			case <-s.life.Done():
+			}
+			wait = min(2*wait, receiveWait)
+			continue
+		}
+		s.setErr(nil)
+		wait = 50 * time.Millisecond
+	}
+}
+
+// room waits until the subscription holds fewer than prefetch messages,
+// or Close, and says how many more it may take.
+func (s *subscription) room() int {
+	for {
+		s.mu.Lock()
+		n := s.prefetch - len(s.held)
+		s.mu.Unlock()
+		if n > 0 {
+			return n
+		}
+		select {
+		case <-s.freed:
+		case <-s.life.Done():
+			return 0
+		}
+	}
+}
+
+// take holds each message of b as it arrives and hands it to ready.
+func (s *subscription) take(b jetstream.MessageBatch) error {
+	for m := range b.Messages() {
+		meta, err := m.Metadata()
+		if err != nil {
+			_ = m.Term() // not a JetStream message: nothing to deliver
+			continue
+		}
+		seq := meta.Sequence.Stream
+		s.mu.Lock()
+		s.held[seq] = m
+		s.mu.Unlock()
+		s.ready <- &driver.Message{
+			LoggableID: strconv.FormatUint(seq, 10),
+			Body:       m.Data(),
+			Metadata:   metadataOf(m.Headers()),
+			AckID:      seq,
+			AsFunc:     func(any) bool { return false },
+		}
+	}
+	return b.Error()
+}
+
+func (s *subscription) setErr(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
 }
 
 // heartbeat tells the server, every third of the ack wait, that the
@@ -55,12 +145,11 @@ func newSubscription(d *Driver, c jetstream.Consumer, channel string, prefetch i
 // retry, or one to a slow target, stays owned by this subscription until it
 // is settled, as the driver contract asks, and is not redelivered meanwhile.
 func (s *subscription) heartbeat() {
-	defer close(s.done)
 	tick := time.NewTicker(ackWait / 3)
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.life.Done():
 			return
 		case <-tick.C:
 		}
@@ -76,73 +165,32 @@ func (s *subscription) heartbeat() {
 	}
 }
 
-// ReceiveBatch takes what the consumer has ready, up to what the
-// subscription may still hold, without waiting; when it has nothing ready
-// it waits up to receiveWait for one message.
+// ReceiveBatch waits up to receiveWait for a pulled message, and takes up
+// to maxMessages of those ready. With none, it reports why the last pull
+// failed, if it did.
 func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*driver.Message, error) {
-	n, err := s.room(ctx)
-	if n == 0 || err != nil {
-		return nil, err
-	}
-	ms, err := s.fetch(s.c.FetchNoWait(min(n, maxMessages)))
-	if len(ms) == 0 && err == nil && ctx.Err() == nil {
-		wctx, cancel := context.WithTimeout(ctx, receiveWait)
-		ms, err = s.fetch(s.c.Fetch(1, jetstream.FetchContext(wctx)))
-		cancel()
-	}
-	if err != nil && ctx.Err() == nil {
-		return ms, s.receiveError(err)
-	}
-	return ms, nil
-}
-
-// room waits, up to receiveWait, until the subscription holds fewer than
-// prefetch messages, and says how many more it may take.
-func (s *subscription) room(ctx context.Context) (int, error) {
 	timer := time.NewTimer(receiveWait)
 	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		n := s.prefetch - len(s.held)
-		s.mu.Unlock()
-		if n > 0 {
-			return n, nil
-		}
-		select {
-		case <-s.freed:
-		case <-timer.C:
-			return 0, nil
-		case <-ctx.Done():
-			return 0, nil
-		}
-	}
-}
-
-// fetch reads a batch into driver messages, holding each.
-func (s *subscription) fetch(b jetstream.MessageBatch, err error) ([]*driver.Message, error) {
-	if err != nil {
-		return nil, err
-	}
 	var out []*driver.Message
-	for m := range b.Messages() {
-		meta, err := m.Metadata()
-		if err != nil {
-			_ = m.Term() // not a JetStream message: nothing to deliver
-			continue
-		}
-		seq := meta.Sequence.Stream
+	select {
+	case m := <-s.ready:
+		out = append(out, m)
+	case <-timer.C:
 		s.mu.Lock()
-		s.held[seq] = m
-		s.mu.Unlock()
-		out = append(out, &driver.Message{
-			LoggableID: strconv.FormatUint(seq, 10),
-			Body:       m.Data(),
-			Metadata:   metadataOf(m.Headers()),
-			AckID:      seq,
-			AsFunc:     func(any) bool { return false },
-		})
+		defer s.mu.Unlock()
+		return nil, s.err
+	case <-ctx.Done():
+		return nil, nil
 	}
-	return out, b.Error()
+	for len(out) < maxMessages {
+		select {
+		case m := <-s.ready:
+			out = append(out, m)
+		default:
+			return out, nil
+		}
+	}
+	return out, nil
 }
 
 // receiveError classifies a failed fetch. A pull request to a consumer
@@ -152,7 +200,7 @@ func (s *subscription) fetch(b jetstream.MessageBatch, err error) ([]*driver.Mes
 // Unavailable, which the portable layer waits out.
 func (s *subscription) receiveError(err error) error {
 	if codeOf(err) != errcode.NotFound {
-		ctx, cancel := context.WithTimeout(context.Background(), receiveWait)
+		ctx, cancel := context.WithTimeout(s.life, receiveWait)
 		defer cancel()
 		_, cerr := s.d.js.Consumer(ctx, s.d.stream(s.channel), consumerName)
 		if cerr != nil {
@@ -162,8 +210,8 @@ func (s *subscription) receiveError(err error) error {
 	return s.d.wrap(err, "receive from", s.channel)
 }
 
-// take removes the held messages ids name and returns them.
-func (s *subscription) take(ids []driver.AckID) []jetstream.Msg {
+// settle removes the held messages ids name and returns them.
+func (s *subscription) settle(ids []driver.AckID) []jetstream.Msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ms := make([]jetstream.Msg, 0, len(ids))
@@ -185,7 +233,7 @@ func (s *subscription) take(ids []driver.AckID) []jetstream.Msg {
 // stream. An ack lost on the way costs a redelivery: at-least-once.
 func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
 	var errs []error
-	for _, m := range s.take(ids) {
+	for _, m := range s.settle(ids) {
 		if err := m.Ack(); err != nil {
 			errs = append(errs, err)
 		}
@@ -203,7 +251,7 @@ func (s *subscription) CanNack() bool { return true }
 // again at once.
 func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
 	var errs []error
-	for _, m := range s.take(ids) {
+	for _, m := range s.settle(ids) {
 		if err := m.Nak(); err != nil {
 			errs = append(errs, err)
 		}
@@ -214,9 +262,9 @@ func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
 	return nil
 }
 
-// Close gives back every message still held, so another subscription
-// receives it without waiting out the ack wait. Calling it again does
-// nothing.
+// Close ends the pull and gives back every message still held, so another
+// subscription receives it without waiting out the ack wait. Calling it
+// again does nothing.
 func (s *subscription) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -224,11 +272,13 @@ func (s *subscription) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.mu.Unlock()
+	s.end()
+	s.done.Wait()
+	s.mu.Lock()
 	held := s.held
 	s.held = map[uint64]jetstream.Msg{}
 	s.mu.Unlock()
-	close(s.stop)
-	<-s.done
 	for _, m := range held {
 		_ = m.Nak() // a lost one comes back after the ack wait
 	}
