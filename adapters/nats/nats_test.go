@@ -145,4 +145,3 @@ func TestPlainSubscriberReadsTheTopicInBinaryMode(t *testing.T) {
 		t.Errorf("payload %q, want the event's data", got.Data)
 	}
 }
-
