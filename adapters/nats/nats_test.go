@@ -145,3 +145,13 @@ func TestPlainSubscriberReadsTheTopicInBinaryMode(t *testing.T) {
 		t.Errorf("payload %q, want the event's data", got.Data)
 	}
 }
+
+// TLS options are read as for every backend, before anything is dialled: a
+// CA file that cannot be read is the URL's mistake, named by its option.
+func TestUnreadableCAFileIsRefusedNamingTheOption(t *testing.T) {
+	u := &url.URL{Scheme: nats.Scheme, Host: "127.0.0.1:4222", RawQuery: "ca_file=" + url.QueryEscape(t.TempDir()+"/missing.pem")}
+	_, err := nats.Open(t.Context(), u)
+	if errcode.Of(err) != errcode.InvalidArgument || !strings.Contains(err.Error(), "ca_file") {
+		t.Fatalf("Open with an unreadable ca_file = %v, want invalid_argument naming ca_file: the operator must see which option to fix", err)
+	}
+}
