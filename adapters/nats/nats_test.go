@@ -10,6 +10,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
@@ -54,9 +55,34 @@ func embeddedURL(t *testing.T, query string) *url.URL {
 
 func TestConformanceOnExternalServer(t *testing.T) {
 	u := serverURL(t, "prefix=adaptertest")
+	keepAccountDir(t, u)
 	adaptertest.Run(t, adaptertest.Harness{
 		Open: func(ctx context.Context) (adapters.Driver, error) { return nats.Open(ctx, u) },
 	})
+}
+
+// keepAccountDir holds a stream of its own on the server until t ends.
+// nats-server 2.9 (the Debian package CI runs) removes an account's
+// streams directory when its last stream is deleted, and a stream created
+// at that moment fails with "error creating store for stream"; the suite's
+// parallel subtests create and delete streams at once, so one stream must
+// outlive them.
+func keepAccountDir(t *testing.T, u *url.URL) {
+	t.Helper()
+	nc, err := natsgo.Connect((&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("adaptertest_keeper_%d", time.Now().UnixNano())
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: name, Subjects: []string{name}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), name) })
 }
 
 // The suite opens a backend per subtest; each embedded backend is a server
