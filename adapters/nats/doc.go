@@ -20,7 +20,8 @@
 // becomes '~', which no channel name holds. The stream is file-backed, with
 // work-queue retention, so an acked message is removed; it has a
 // two-minute duplicate window. Its one durable pull consumer, "eventbus",
-// has explicit acks, an ack wait of 30 s and no delivery limit, and every
+// has explicit acks, an ack wait of ack_wait (30 s) and no delivery limit,
+// and every
 // subscription of every bus replica pulls from it, so they compete for
 // single messages.
 //
@@ -32,12 +33,12 @@
 //     MaxMessageBytes is refused with InvalidArgument before it is sent.
 //   - A subscription holds at most MaxInflight messages: it asks for what
 //     is ready, up to 16 at once, and when nothing is, waits up to a second
-//     for one. While it holds a message it tells the server, every 10 s,
-//     that the message is in progress, so a delivery the bus holds for a
-//     retry or a slow target is never redelivered to another subscriber
-//     meanwhile. Nack gives the message back at once; Close gives back
-//     every message still held. A subscriber that dies without closing
-//     loses its messages to the others after the 30 s ack wait.
+//     for one. While it holds a message it tells the server, every third
+//     of the ack wait, that the message is in progress, so a delivery the
+//     bus holds for a retry or a slow target is never redelivered to
+//     another subscriber meanwhile. Nack gives the message back at once;
+//     Close gives back every message still held. A subscriber that dies
+//     without closing loses its messages to the others after the ack wait.
 //   - Depth is the stream's message count; messages delivered and not yet
 //     acked count. Purge empties the stream; DeleteChannel deletes it, and
 //     its consumer with it.
@@ -84,6 +85,8 @@
 // Unavailable. Options, all optional:
 //
 //	prefix=eventbus          names of streams and subjects start with it
+//	ack_wait=30s             how long a delivery may go unheard of before
+//	                         the server gives it to another subscriber
 //	replicas=1               replicas of every stream (up to the cluster's size)
 //	max_message_bytes=N      largest message (see adapters.MessageBytes),
 //	                         at most max_payload less 64 KiB
@@ -96,7 +99,7 @@
 // process, storing under DIR (eventbus serve uses DIR = <data-dir>/nats),
 // and talks to it in-process: it listens on no network port unless listen
 // says, so nothing outside the process reaches it. Close shuts it down.
-// Options: prefix and max_message_bytes as above, and
+// Options: prefix, ack_wait and max_message_bytes as above, and
 //
 //	dir=DIR                  the store (required)
 //	listen=127.0.0.1:4222    also serve NATS clients on this address (the

@@ -31,10 +31,11 @@ const DefaultPrefix = "eventbus"
 // which every subscription of every bus replica shares.
 const consumerName = "eventbus"
 
-// ackWait is how long the server waits for an ack before it redelivers; a
-// subscription tells it every ackWait/3 that the messages it holds are
-// still being worked on, so a long delivery is never redelivered meanwhile.
-const ackWait = 30 * time.Second
+// DefaultAckWait is how long the server waits for an ack before it
+// redelivers; a subscription tells it every third of that that the
+// messages it holds are still being worked on, so a long delivery is never
+// redelivered meanwhile.
+const DefaultAckWait = 30 * time.Second
 
 // duplicateWindow is how long the server remembers a Nats-Msg-Id.
 const duplicateWindow = 2 * time.Minute
@@ -48,6 +49,7 @@ type options struct {
 	prefix          string
 	replicas        int
 	maxMessageBytes int
+	ackWait         time.Duration
 }
 
 // Driver is a backend on NATS JetStream: one stream per channel.
@@ -67,7 +69,7 @@ var (
 // cluster, nats://user:password@host1:4222,host2:4222?option=value.
 func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 	var (
-		opts  = options{prefix: DefaultPrefix, replicas: 1}
+		opts  = options{prefix: DefaultPrefix, replicas: 1, ackWait: DefaultAckWait}
 		tlsO  adapters.TLSOptions
 		creds string
 	)
@@ -118,6 +120,12 @@ func parseQuery(u *url.URL, opts *options, more func(key, v string) bool, known 
 				return errcode.Errorf(errcode.InvalidArgument, "%s:// option prefix=%q must be one subject token (no dots, wildcards or spaces)", u.Scheme, v)
 			}
 			opts.prefix = v
+		case "ack_wait":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 100*time.Millisecond {
+				return errcode.Errorf(errcode.InvalidArgument, "%s:// option ack_wait=%q must be a duration of at least 100ms, such as 30s", u.Scheme, v)
+			}
+			opts.ackWait = d
 		case "replicas", "max_message_bytes":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
@@ -130,7 +138,7 @@ func parseQuery(u *url.URL, opts *options, more func(key, v string) bool, known 
 			}
 		default:
 			if !more(key, v) {
-				return errcode.Errorf(errcode.InvalidArgument, "%s:// has no option %q (known: prefix, replicas, max_message_bytes, %s)", u.Scheme, key, known)
+				return errcode.Errorf(errcode.InvalidArgument, "%s:// has no option %q (known: prefix, replicas, max_message_bytes, ack_wait, %s)", u.Scheme, key, known)
 			}
 		}
 	}
@@ -230,7 +238,7 @@ func (d *Driver) EnsureChannel(ctx context.Context, channel string) error {
 	_, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       consumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       d.opts.ackWait,
 		MaxAckPending: -1,
 		MaxDeliver:    -1,
 		Replicas:      d.opts.replicas,

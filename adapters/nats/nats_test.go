@@ -181,3 +181,54 @@ func TestUnreadableCAFileIsRefusedNamingTheOption(t *testing.T) {
 		t.Fatalf("Open with an unreadable ca_file = %v, want invalid_argument naming ca_file: the operator must see which option to fix", err)
 	}
 }
+
+// A delivery that takes longer than the ack wait (a slow target, or a
+// retry the bus holds) stays with its subscription: the in-progress
+// heartbeat keeps the server from handing it to another subscriber.
+func TestHeldMessageOutlivesTheAckWait(t *testing.T) {
+	d, err := nats.OpenEmbedded(t.Context(), embeddedURL(t, "ack_wait=600ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := t.Context()
+	if err := b.EnsureChannel(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.OpenChannel(ctx, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Shutdown(context.Background()) })
+	m := &adapters.Message{Body: []byte("x"), Metadata: map[string]string{"specversion": "1.0", "id": "slow-1", "source": "/t", "type": "t"}}
+	if err := ch.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	subscribe := func() *adapters.Subscription {
+		s, err := b.OpenSubscription(ctx, "slow", adapters.SubscriptionOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		return s
+	}
+	holder, other := subscribe(), subscribe()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	held, err := holder.Receive(rctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five ack waits: without the heartbeat the server would have
+	// redelivered the message to the other subscription long before.
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if got, err := other.Receive(wctx); err == nil {
+		t.Fatalf("the other subscription received %s while the first still held it: a held delivery must not be redelivered", got.Metadata["id"])
+	}
+	held.Ack()
+}

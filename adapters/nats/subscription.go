@@ -145,7 +145,7 @@ func (s *subscription) setErr(err error) {
 // retry, or one to a slow target, stays owned by this subscription until it
 // is settled, as the driver contract asks, and is not redelivered meanwhile.
 func (s *subscription) heartbeat() {
-	tick := time.NewTicker(ackWait / 3)
+	tick := time.NewTicker(s.d.opts.ackWait / 3)
 	defer tick.Stop()
 	for {
 		select {
