@@ -15,15 +15,14 @@
 // purges, deletes, limits and replicates, so Depth, Purge and DeleteChannel
 // are each one call on one stream, and a busy channel never makes another
 // channel's stream larger. For channel C and the URL's prefix P (default
-// "eventbus"), EnsureChannel creates the stream P_C storing the subject
-// P.C, where every '.' of C (such as in "C.dlq", the dead-letter channel)
-// becomes '~', which no channel name holds. The stream is file-backed, with
-// work-queue retention, so an acked message is removed; it has a
-// two-minute duplicate window. Its one durable pull consumer, "eventbus",
-// has explicit acks, an ack wait of ack_wait (30 s) and no delivery limit,
-// and every
-// subscription of every bus replica pulls from it, so they compete for
-// single messages.
+// "eventbus"), EnsureChannel creates the stream P_C storing the subjects
+// P.C and P.C.lane.*, where every '.' of C (such as in "C.dlq", the
+// dead-letter channel) becomes '~', which no channel name holds. The stream
+// is file-backed, with work-queue retention, so an acked message is
+// removed; it has a two-minute duplicate window. Its durable pull consumer
+// "eventbus" takes the subject P.C, with explicit acks, an ack wait of
+// ack_wait (30 s) and no delivery limit; every subscription of every bus
+// replica pulls from it, so they compete for single messages.
 //
 //   - Send publishes with JetStream and returns once the stream stored the
 //     message (the publish ack). Each message carries a Nats-Msg-Id of the
@@ -31,9 +30,9 @@
 //     publish retried after a lost ack is stored once, while a later
 //     attempt or a redrive is a new message. A message over
 //     MaxMessageBytes is refused with InvalidArgument before it is sent.
-//   - A subscription holds at most MaxInflight messages: it asks for what
-//     is ready, up to 16 at once, and when nothing is, waits up to a second
-//     for one. While it holds a message it tells the server, every third
+//   - A subscription holds at most MaxInflight messages: it keeps a pull
+//     request open for the room it has, renewed every second, and hands
+//     messages out as they arrive. While it holds a message it tells the server, every third
 //     of the ack wait, that the message is in progress, so a delivery the
 //     bus holds for a retry or a slow target is never redelivered to
 //     another subscriber meanwhile. Nack gives the message back at once;
@@ -46,13 +45,24 @@
 //     channel), not by the consumer: a consumer's delivery limit would leave
 //     the message stranded in a work-queue stream.
 //
-// Capabilities: Durable and Topics. Not Delay: the bus holds retries
-// in-process (in-progress heartbeats keep them owned) and refuses routes
-// with a delivery delay. Not Ordering: competing pull consumers hand out a
-// key's messages to several subscribers at once, so routes with an
-// ordering key are refused here (use mem:// or rabbit://). Not DropOldest:
-// a work-queue stream cannot tell its oldest waiting message from one in
-// flight.
+// Ordering (MetaOrderingKey): a message with a key is stored on the
+// subject of one of the channel's lanes (option lanes, default 16), P.C.lane.N,
+// chosen by a hash of the key. Each lane has a durable consumer,
+// "eventbus-lane-N", with MaxAckPending 1: across every subscriber and bus
+// replica it hands out one message at a time, in publish order, the next
+// only once the previous is acked; a nacked or expired message is
+// redelivered before the next. Other lanes, and unkeyed messages, flow
+// meanwhile. Keys that hash to the same lane wait for each other. Lane
+// consumers are declared by the first subscription opened with
+// SubscriptionOptions.Ordered, which alone pulls from them, one message per
+// lane at a time; its room is granted to its pulls in turn, and the
+// unkeyed pull leaves one message of room per lane. The lane count is
+// fixed for the life of a channel, as a key's lane depends on it.
+//
+// Capabilities: Durable, Ordering and Topics. Not Delay: the bus holds
+// retries in-process (in-progress heartbeats keep them owned) and refuses
+// routes with a delivery delay. Not DropOldest: a work-queue stream cannot
+// tell its oldest waiting message from one in flight.
 //
 // MaxMessageBytes defaults to the server's max_payload less 64 KiB, which
 // the header framing needs, since adapters.MessageBytes does not count it:
@@ -87,6 +97,7 @@
 //	prefix=eventbus          names of streams and subjects start with it
 //	ack_wait=30s             how long a delivery may go unheard of before
 //	                         the server gives it to another subscriber
+//	lanes=16                 ordering lanes per channel
 //	replicas=1               replicas of every stream (up to the cluster's size)
 //	max_message_bytes=N      largest message (see adapters.MessageBytes),
 //	                         at most max_payload less 64 KiB
@@ -99,7 +110,7 @@
 // process, storing under DIR (eventbus serve uses DIR = <data-dir>/nats),
 // and talks to it in-process: it listens on no network port unless listen
 // says, so nothing outside the process reaches it. Close shuts it down.
-// Options: prefix, ack_wait and max_message_bytes as above, and
+// Options: prefix, ack_wait, lanes and max_message_bytes as above, and
 //
 //	dir=DIR                  the store (required)
 //	listen=127.0.0.1:4222    also serve NATS clients on this address (the

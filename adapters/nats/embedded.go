@@ -26,7 +26,7 @@ const embeddedStartTimeout = time.Minute
 // server with JetStream inside the process, storing under dir, reached
 // in-process. It listens on no network port unless listen names one.
 func OpenEmbedded(ctx context.Context, u *url.URL) (adapters.Driver, error) {
-	opts := options{prefix: DefaultPrefix, replicas: 1, ackWait: DefaultAckWait}
+	opts := options{prefix: DefaultPrefix, replicas: 1, ackWait: DefaultAckWait, lanes: DefaultLanes}
 	sopts := &server.Options{
 		ServerName: "eventbus",
 		JetStream:  true,

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,9 +28,13 @@ const (
 // DefaultPrefix starts the name of every stream and subject of a channel.
 const DefaultPrefix = "eventbus"
 
-// consumerName is the durable pull consumer of every channel's stream,
-// which every subscription of every bus replica shares.
+// consumerName is the durable pull consumer of a channel's unkeyed
+// messages, which every subscription of every bus replica shares; lane i's
+// consumer is consumerName-lane-i.
 const consumerName = "eventbus"
+
+// DefaultLanes is how many ordering lanes a channel has.
+const DefaultLanes = 16
 
 // DefaultAckWait is how long the server waits for an ack before it
 // redelivers; a subscription tells it every third of that that the
@@ -50,6 +55,7 @@ type options struct {
 	replicas        int
 	maxMessageBytes int
 	ackWait         time.Duration
+	lanes           int
 }
 
 // Driver is a backend on NATS JetStream: one stream per channel.
@@ -69,7 +75,7 @@ var (
 // cluster, nats://user:password@host1:4222,host2:4222?option=value.
 func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 	var (
-		opts  = options{prefix: DefaultPrefix, replicas: 1, ackWait: DefaultAckWait}
+		opts  = options{prefix: DefaultPrefix, replicas: 1, ackWait: DefaultAckWait, lanes: DefaultLanes}
 		tlsO  adapters.TLSOptions
 		creds string
 	)
@@ -126,19 +132,22 @@ func parseQuery(u *url.URL, opts *options, more func(key, v string) bool, known 
 				return errcode.Errorf(errcode.InvalidArgument, "%s:// option ack_wait=%q must be a duration of at least 100ms, such as 30s", u.Scheme, v)
 			}
 			opts.ackWait = d
-		case "replicas", "max_message_bytes":
+		case "replicas", "max_message_bytes", "lanes":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
 				return errcode.Errorf(errcode.InvalidArgument, "%s:// option %s=%q must be a positive integer", u.Scheme, key, v)
 			}
-			if key == "replicas" {
+			switch key {
+			case "replicas":
 				opts.replicas = n
-			} else {
+			case "lanes":
+				opts.lanes = n
+			default:
 				opts.maxMessageBytes = n
 			}
 		default:
 			if !more(key, v) {
-				return errcode.Errorf(errcode.InvalidArgument, "%s:// has no option %q (known: prefix, replicas, max_message_bytes, ack_wait, %s)", u.Scheme, key, known)
+				return errcode.Errorf(errcode.InvalidArgument, "%s:// has no option %q (known: prefix, replicas, max_message_bytes, ack_wait, lanes, %s)", u.Scheme, key, known)
 			}
 		}
 	}
@@ -181,6 +190,7 @@ func (d *Driver) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Durable:         true,
 		MaxMessageBytes: d.opts.maxMessageBytes,
+		Ordering:        true,
 		Topics:          true,
 		Batching:        adapters.Batching{MaxReceiveBatch: 16},
 	}
@@ -220,12 +230,29 @@ func (d *Driver) subject(channel string) string {
 	return d.opts.prefix + "." + strings.ReplaceAll(channel, ".", "~")
 }
 
+// laneSubject is the subject of channel's lane i, which stores the
+// messages whose ordering key hashes to i.
+func (d *Driver) laneSubject(channel string, i int) string {
+	return d.subject(channel) + ".lane." + strconv.Itoa(i)
+}
+
+// laneOf hashes an ordering key onto one of n lanes.
+func laneOf(key string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+func laneConsumer(i int) string { return consumerName + "-lane-" + strconv.Itoa(i) }
+
 // EnsureChannel implements adapters.Provisioner: a file-backed work-queue
-// stream, from which an acked message is removed, and its durable consumer.
+// stream, from which an acked message is removed, storing the channel's
+// subject and its lanes', and the consumer of unkeyed messages. The lanes'
+// consumers are made by the first ordered subscription.
 func (d *Driver) EnsureChannel(ctx context.Context, channel string) error {
 	s, err := d.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       d.stream(channel),
-		Subjects:   []string{d.subject(channel)},
+		Subjects:   []string{d.subject(channel), d.subject(channel) + ".lane.*"},
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
 		Replicas:   d.opts.replicas,
@@ -235,18 +262,25 @@ func (d *Driver) EnsureChannel(ctx context.Context, channel string) error {
 	if err != nil {
 		return d.wrap(err, "create the stream of", channel)
 	}
-	_, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       consumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       d.opts.ackWait,
-		MaxAckPending: -1,
-		MaxDeliver:    -1,
-		Replicas:      d.opts.replicas,
-	})
-	if err != nil {
+	if _, err := s.CreateOrUpdateConsumer(ctx, d.consumerConfig(consumerName, d.subject(channel), -1)); err != nil {
 		return d.wrap(err, "create the consumer of", channel)
 	}
 	return nil
+}
+
+// consumerConfig is a durable pull consumer of subject with explicit acks
+// and no delivery limit, handing out at most maxAckPending messages at a
+// time (-1: no limit).
+func (d *Driver) consumerConfig(name, subject string, maxAckPending int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       name,
+		FilterSubject: subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       d.opts.ackWait,
+		MaxAckPending: maxAckPending,
+		MaxDeliver:    -1,
+		Replicas:      d.opts.replicas,
+	}
 }
 
 // DeleteChannel implements adapters.Provisioner.
@@ -290,7 +324,7 @@ func (d *Driver) OpenChannel(ctx context.Context, channel string) (driver.Topic,
 	if _, err := d.js.Stream(ctx, d.stream(channel)); err != nil {
 		return nil, d.wrap(err, "open", channel)
 	}
-	return &topic{d: d, subject: d.subject(channel), stream: d.stream(channel), name: channel, what: "channel"}, nil
+	return &topic{d: d, subject: d.subject(channel), stream: d.stream(channel), name: channel, what: "channel", lanes: d.opts.lanes}, nil
 }
 
 // OpenTopic implements adapters.TopicOpener. A topic is a subject: core
@@ -313,13 +347,25 @@ func (d *Driver) OpenTopic(ctx context.Context, name string) (driver.Topic, erro
 	return t, nil
 }
 
-// OpenSubscription implements adapters.Driver.
+// OpenSubscription implements adapters.Driver. An ordered subscription
+// also pulls from every lane's consumer, which hands out one message at a
+// time across all its subscribers, declaring those consumers if missing.
 func (d *Driver) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	c, err := d.js.Consumer(ctx, d.stream(channel), consumerName)
 	if err != nil {
 		return nil, d.wrap(err, "subscribe to", channel)
 	}
-	return newSubscription(d, c, channel, opts.MaxInflight), nil
+	var lanes []jetstream.Consumer
+	if opts.Ordered {
+		for i := range d.opts.lanes {
+			lc, err := d.js.CreateOrUpdateConsumer(ctx, d.stream(channel), d.consumerConfig(laneConsumer(i), d.laneSubject(channel, i), 1))
+			if err != nil {
+				return nil, d.wrap(err, "subscribe to the lanes of", channel)
+			}
+			lanes = append(lanes, lc)
+		}
+	}
+	return newSubscription(d, c, lanes, channel, opts.MaxInflight), nil
 }
 
 // wrap gives err its errcode.Code, once, with what was done to which

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,4 +232,55 @@ func TestHeldMessageOutlivesTheAckWait(t *testing.T) {
 		t.Fatalf("the other subscription received %s while the first still held it: a held delivery must not be redelivered", got.Metadata["id"])
 	}
 	held.Ack()
+}
+
+// 1,000 events over 10 keys arrive in per-key order, one per key at a
+// time, while every third first delivery of one key fails and is retried,
+// and two subscriptions compete for the work.
+func TestOrderingKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
+	const keys, perKey = 10, 100
+	d, err := nats.OpenEmbedded(t.Context(), embeddedURL(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := t.Context()
+	if err := b.EnsureChannel(ctx, "ordered"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.OpenChannel(ctx, "ordered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Shutdown(context.Background()) })
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Go(func() {
+			for i := range perKey {
+				id := fmt.Sprintf("k%d-%03d", k, i)
+				m := &adapters.Message{Body: []byte(id), Metadata: map[string]string{
+					"specversion": "1.0", "id": id, "source": "/t", "type": "t", adapters.MetaOrderingKey: fmt.Sprintf("k%d", k),
+				}}
+				if err := ch.Send(ctx, m); err != nil {
+					t.Errorf("Send: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var subs []*adapters.Subscription
+	for range 2 {
+		s, err := b.OpenSubscription(ctx, "ordered", adapters.SubscriptionOptions{MaxInflight: 16, Ordered: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		subs = append(subs, s)
+	}
+	adaptertest.CheckPerKeyOrder(t, subs, keys, perKey)
 }

@@ -18,64 +18,82 @@ import (
 // returns none, as gocloud's driver contract asks (about a second at most).
 const receiveWait = time.Second
 
-// subscription pulls from a channel's durable consumer, which it shares
-// with every other subscription of the channel. One goroutine, pull, keeps
-// a pull request open for as many messages as the subscription may still
-// hold (MaxInflight less those held), and hands each message to ready as
-// it arrives; ReceiveBatch takes them from there. A message counts as held
-// from its arrival until it is settled, so the subscription never holds
-// more than MaxInflight and the others take the rest.
+// subscription pulls from a channel's durable consumers, which it shares
+// with every other subscription of the channel: the consumer of unkeyed
+// messages and, when ordered, each lane's. One goroutine per consumer,
+// pull, keeps a pull request open for what the subscription grants it of
+// its room (MaxInflight less the messages held and those the other pulls
+// may still bring; one at most for a lane), and hands each message to
+// ready as it arrives; ReceiveBatch takes them from there. Room is granted
+// in the order the pulls asked, so every lane gets its turn. A message
+// counts as held from its arrival until it is settled, so the subscription
+// never holds more than MaxInflight and the others take the rest.
 type subscription struct {
 	adapters.DriverDefaults
 	d        *Driver
-	c        jetstream.Consumer
 	channel  string
 	prefetch int
 
 	ready chan *driver.Message // pulled, not yet received; at most prefetch
-	freed chan struct{}        // signalled when a held message is settled
 
-	mu     sync.Mutex
-	held   map[uint64]jetstream.Msg // by stream sequence
-	err    error                    // of the last pull; nil once one succeeds
-	closed bool
+	mu      sync.Mutex
+	held    map[uint64]jetstream.Msg // by stream sequence
+	asked   int                      // messages the open pull requests may still bring
+	waiting []*ask                   // pulls waiting for room, in the order they asked
+	err     error                    // of the last pull; nil once one succeeds
+	closed  bool
 
 	life context.Context // ends at Close
 	end  context.CancelFunc
-	done sync.WaitGroup // pull and heartbeat
+	done sync.WaitGroup // pulls and heartbeat
+}
+
+// ask is a pull waiting for room: up to most messages, granted on granted.
+type ask struct {
+	most    int
+	granted chan int
 }
 
 var _ driver.Subscription = (*subscription)(nil)
 
-func newSubscription(d *Driver, c jetstream.Consumer, channel string, prefetch int) *subscription {
+func newSubscription(d *Driver, main jetstream.Consumer, lanes []jetstream.Consumer, channel string, prefetch int) *subscription {
 	s := &subscription{
-		d: d, c: c, channel: channel, prefetch: prefetch,
+		d: d, channel: channel, prefetch: prefetch,
 		ready: make(chan *driver.Message, prefetch),
-		freed: make(chan struct{}, 1),
 		held:  map[uint64]jetstream.Msg{},
 	}
 	s.life, s.end = context.WithCancel(context.Background())
-	s.done.Go(s.pull)
+	// The unkeyed messages' pull leaves a message of room per lane, so an
+	// idle one does not hold the lanes back while it waits.
+	s.done.Go(func() { s.pull(main, max(1, prefetch-len(lanes))) })
+	for _, c := range lanes {
+		s.done.Go(func() { s.pull(c, 1) })
+	}
 	s.done.Go(s.heartbeat)
 	return s
 }
 
-// pull keeps one pull request open, for the room the subscription has,
-// until Close. A failed pull is tried again after a pause that grows to a
-// second; ReceiveBatch reports its error meanwhile.
-func (s *subscription) pull() {
+// pull keeps one pull request open on c, for up to most messages of the
+// room granted, until Close. A failed pull is tried again after a pause
+// that grows to a second; ReceiveBatch reports its error meanwhile.
+func (s *subscription) pull(c jetstream.Consumer, most int) {
 	wait := 50 * time.Millisecond
-	for s.life.Err() == nil {
-		n := s.room()
+	for {
+		n := s.room(most)
 		if n == 0 {
-			continue
+			return // closed
 		}
 		ctx, cancel := context.WithTimeout(s.life, receiveWait)
-		b, err := s.c.Fetch(n, jetstream.FetchContext(ctx))
+		b, err := c.Fetch(n, jetstream.FetchContext(ctx))
+		got := 0
 		if err == nil {
-			err = s.take(b)
+			got, err = s.take(b)
 		}
 		cancel()
+		s.mu.Lock()
+		s.asked -= n - got
+		s.grant()
+		s.mu.Unlock()
 		if s.life.Err() != nil {
 			return
 		}
@@ -93,36 +111,57 @@ func (s *subscription) pull() {
 	}
 }
 
-// room waits until the subscription holds fewer than prefetch messages,
-// or Close, and says how many more it may take.
-func (s *subscription) room() int {
-	for {
-		s.mu.Lock()
-		n := s.prefetch - len(s.held)
-		s.mu.Unlock()
-		if n > 0 {
-			return n
-		}
-		select {
-		case <-s.freed:
-		case <-s.life.Done():
-			return 0
-		}
+// room waits for its turn and for room, and reserves up to most messages
+// of it for one pull request. It returns 0 once the subscription closes.
+func (s *subscription) room(most int) int {
+	a := &ask{most: most, granted: make(chan int, 1)}
+	s.mu.Lock()
+	s.waiting = append(s.waiting, a)
+	s.grant()
+	s.mu.Unlock()
+	select {
+	case n := <-a.granted:
+		return n
+	case <-s.life.Done():
+		return 0
 	}
 }
 
-// take holds each message of b as it arrives and hands it to ready.
-func (s *subscription) take(b jetstream.MessageBatch) error {
+// grant hands the room there is to the pulls waiting, first come first
+// served; s.mu is held.
+func (s *subscription) grant() {
+	for len(s.waiting) > 0 {
+		free := s.prefetch - len(s.held) - s.asked
+		if free <= 0 {
+			return
+		}
+		a := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		n := min(a.most, free)
+		s.asked += n
+		a.granted <- n
+	}
+}
+
+// take holds each message of b as it arrives, turning what its pull
+// request asked for into held, and hands it to ready. It says how many
+// messages came.
+func (s *subscription) take(b jetstream.MessageBatch) (int, error) {
+	got := 0
 	for m := range b.Messages() {
+		got++
 		meta, err := m.Metadata()
+		s.mu.Lock()
+		s.asked--
+		if err == nil {
+			s.held[meta.Sequence.Stream] = m
+		}
+		s.mu.Unlock()
 		if err != nil {
 			_ = m.Term() // not a JetStream message: nothing to deliver
 			continue
 		}
 		seq := meta.Sequence.Stream
-		s.mu.Lock()
-		s.held[seq] = m
-		s.mu.Unlock()
 		s.ready <- &driver.Message{
 			LoggableID: strconv.FormatUint(seq, 10),
 			Body:       m.Data(),
@@ -131,7 +170,7 @@ func (s *subscription) take(b jetstream.MessageBatch) error {
 			AsFunc:     func(any) bool { return false },
 		}
 	}
-	return b.Error()
+	return got, b.Error()
 }
 
 func (s *subscription) setErr(err error) {
@@ -222,10 +261,7 @@ func (s *subscription) settle(ids []driver.AckID) []jetstream.Msg {
 			delete(s.held, seq)
 		}
 	}
-	select {
-	case s.freed <- struct{}{}:
-	default:
-	}
+	s.grant()
 	return ms
 }
 

@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,7 @@ type topic struct {
 	stream  string // the stream that stores the subject; "" for none
 	name    string // the channel or topic, for errors
 	what    string // "channel" or "topic"
+	lanes   int    // a channel's ordering lanes; 0 for a topic
 }
 
 var _ driver.Topic = (*topic)(nil)
@@ -37,7 +39,11 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 		if n := adapters.MessageBytes(m.Body, m.Metadata); n > t.d.opts.maxMessageBytes {
 			return errcode.Errorf(errcode.InvalidArgument, "nats %s %q: the message is %d bytes, over the limit of %d bytes: send a smaller event", t.what, t.name, n, t.d.opts.maxMessageBytes)
 		}
-		msg := toMsg(t.subject, m.Body, m.Metadata)
+		subject := t.subject
+		if key := m.Metadata[adapters.MetaOrderingKey]; key != "" && t.lanes > 0 {
+			subject += ".lane." + strconv.Itoa(laneOf(key, t.lanes))
+		}
+		msg := toMsg(subject, m.Body, m.Metadata)
 		if t.stream == "" {
 			if err := t.d.nc.PublishMsg(msg); err != nil {
 				return t.d.wrap(err, "publish to "+t.what, t.name)
