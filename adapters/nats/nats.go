@@ -184,15 +184,16 @@ func newDriver(ctx context.Context, nc *nats.Conn, srv *server.Server, opts opti
 	return d, nil
 }
 
-// Capabilities implements adapters.Driver. A subscription fetches up to 16
-// messages a request, which the portable layer hands out one by one.
+// Capabilities implements adapters.Driver. Nothing is batched by the
+// portable layer: a subscription's pull requests bring messages ahead
+// already, and a receive that took several would leave them waiting while
+// other receivers block on the driver.
 func (d *Driver) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Durable:         true,
 		MaxMessageBytes: d.opts.maxMessageBytes,
 		Ordering:        true,
 		Topics:          true,
-		Batching:        adapters.Batching{MaxReceiveBatch: 16},
 	}
 }
 
