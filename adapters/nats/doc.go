@@ -54,8 +54,10 @@
 // redelivered before the next. Other lanes, and unkeyed messages, flow
 // meanwhile. Keys that hash to the same lane wait for each other. Lane
 // consumers are declared by the first subscription opened with
-// SubscriptionOptions.Ordered, which alone pulls from them, one message per
-// lane at a time; its room is granted to its pulls in turn, and the
+// SubscriptionOptions.Ordered; from then on every subscription of the
+// channel pulls from them too (so that events left on the lanes when a
+// route stops being ordered are delivered), one message per lane at a
+// time; its room is granted to its pulls in turn, and the
 // unkeyed pull leaves one message of room per lane. The lane count is
 // fixed for the life of a channel, as a key's lane depends on it.
 //

@@ -351,13 +351,25 @@ func (d *Driver) OpenTopic(ctx context.Context, name string) (driver.Topic, erro
 // OpenSubscription implements adapters.Driver. An ordered subscription
 // also pulls from every lane's consumer, which hands out one message at a
 // time across all its subscribers, declaring those consumers if missing.
+// An unordered one pulls from the lanes too once they exist, so that
+// messages left on them when a route stops being ordered are delivered.
 func (d *Driver) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
 	c, err := d.js.Consumer(ctx, d.stream(channel), consumerName)
 	if err != nil {
 		return nil, d.wrap(err, "subscribe to", channel)
 	}
+	ordered := opts.Ordered
+	if !ordered {
+		_, err := d.js.Consumer(ctx, d.stream(channel), laneConsumer(0))
+		switch {
+		case err == nil:
+			ordered = true
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return nil, d.wrap(err, "subscribe to", channel)
+		}
+	}
 	var lanes []jetstream.Consumer
-	if opts.Ordered {
+	if ordered {
 		for i := range d.opts.lanes {
 			lc, err := d.js.CreateOrUpdateConsumer(ctx, d.stream(channel), d.consumerConfig(laneConsumer(i), d.laneSubject(channel, i), 1))
 			if err != nil {

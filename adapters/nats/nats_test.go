@@ -284,3 +284,49 @@ func TestOrderingKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
 	}
 	adaptertest.CheckPerKeyOrder(t, subs, keys, perKey)
 }
+
+// Events left on the ordering lanes when a route stops being ordered are
+// delivered by the unordered subscriptions that follow.
+func TestUnorderedSubscriptionDrainsTheLanes(t *testing.T) {
+	d, err := nats.OpenEmbedded(t.Context(), embeddedURL(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapters.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := t.Context()
+	if err := b.EnsureChannel(ctx, "was-ordered"); err != nil {
+		t.Fatal(err)
+	}
+	ordered, err := b.OpenSubscription(ctx, "was-ordered", adapters.SubscriptionOptions{Ordered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ordered.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.OpenChannel(ctx, "was-ordered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Shutdown(context.Background()) })
+	m := &adapters.Message{Body: []byte("x"), Metadata: map[string]string{"specversion": "1.0", "id": "keyed", "source": "/t", "type": "t", adapters.MetaOrderingKey: "k"}}
+	if err := ch.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.OpenSubscription(ctx, "was-ordered", adapters.SubscriptionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got, err := sub.Receive(rctx)
+	if err != nil {
+		t.Fatalf("Receive: %v: a keyed event must not be stranded on its lane when the route is no longer ordered", err)
+	}
+	got.Ack()
+}
