@@ -31,8 +31,8 @@
 //     attempt or a redrive is a new message. A message over
 //     MaxMessageBytes is refused with InvalidArgument before it is sent.
 //   - A subscription holds at most MaxInflight messages: it keeps a pull
-//     request open for the room it has, renewed every second, and hands
-//     messages out as they arrive. While it holds a message it tells the server, every third
+//     request open for the room it has, until the server ends it, and
+//     hands messages out as they arrive. While it holds a message it tells the server, every third
 //     of the ack wait, that the message is in progress, so a delivery the
 //     bus holds for a retry or a slow target is never redelivered to
 //     another subscriber meanwhile. Nack gives the message back at once;

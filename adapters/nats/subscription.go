@@ -18,6 +18,14 @@ import (
 // returns none, as gocloud's driver contract asks (about a second at most).
 const receiveWait = time.Second
 
+// pullHeartbeat is how often the server tells an open pull request of
+// unkeyed messages that it is alive: a request whose heartbeats stop (its
+// consumer was deleted) ends after two of them. Such a request stays open
+// until the server ends it (nats.go's default of 30 s), so no message
+// crosses its end: one that the client stops waiting for at a deadline of
+// its own would be lost until the ack wait brings it back.
+const pullHeartbeat = time.Second
+
 // subscription pulls from a channel's durable consumers, which it shares
 // with every other subscription of the channel: the consumer of unkeyed
 // messages and, when ordered, each lane's. One goroutine per consumer,
@@ -65,26 +73,29 @@ func newSubscription(d *Driver, main jetstream.Consumer, lanes []jetstream.Consu
 	s.life, s.end = context.WithCancel(context.Background())
 	// The unkeyed messages' pull leaves a message of room per lane, so an
 	// idle one does not hold the lanes back while it waits.
-	s.done.Go(func() { s.pull(main, max(1, prefetch-len(lanes))) })
+	s.done.Go(func() { s.pull(main, max(1, prefetch-len(lanes)), 0) })
+	// A lane's pull asks for one message for a second at most, and then
+	// waits its turn again, so every lane gets room in turn even when
+	// MaxInflight is below the number of lanes.
 	for _, c := range lanes {
-		s.done.Go(func() { s.pull(c, 1) })
+		s.done.Go(func() { s.pull(c, 1, receiveWait) })
 	}
 	s.done.Go(s.heartbeat)
 	return s
 }
 
 // pull keeps one pull request open on c, for up to most messages of the
-// room granted, until Close. A failed pull is tried again after a pause
+// room granted, until Close; each request lasts up to wait, or, with wait
+// 0, until the server ends it. A failed pull is tried again after a pause
 // that grows to a second; ReceiveBatch reports its error meanwhile.
-func (s *subscription) pull(c jetstream.Consumer, most int) {
-	wait := 50 * time.Millisecond
+func (s *subscription) pull(c jetstream.Consumer, most int, wait time.Duration) {
+	backoff := 50 * time.Millisecond
 	for {
 		n := s.room(most)
 		if n == 0 {
 			return // closed
 		}
-		ctx, cancel := context.WithTimeout(s.life, receiveWait)
-		b, err := c.Fetch(n, jetstream.FetchContext(ctx))
+		b, cancel, err := s.fetch(c, n, wait)
 		got := 0
 		if err == nil {
 			got, err = s.take(b)
@@ -100,15 +111,28 @@ func (s *subscription) pull(c jetstream.Consumer, most int) {
 		if err != nil {
 			s.setErr(s.receiveError(err))
 			select {
-			case <-time.After(wait):
+			case <-time.After(backoff):
 			case <-s.life.Done():
 			}
-			wait = min(2*wait, receiveWait)
+			backoff = min(2*backoff, receiveWait)
 			continue
 		}
 		s.setErr(nil)
-		wait = 50 * time.Millisecond
+		backoff = 50 * time.Millisecond
 	}
+}
+
+// fetch opens a pull request on c for n messages, lasting up to wait, or
+// with wait 0 until the server ends it; cancel ends it early.
+func (s *subscription) fetch(c jetstream.Consumer, n int, wait time.Duration) (jetstream.MessageBatch, context.CancelFunc, error) {
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(s.life, wait)
+		b, err := c.Fetch(n, jetstream.FetchContext(ctx))
+		return b, cancel, err
+	}
+	ctx, cancel := context.WithCancel(s.life)
+	b, err := c.Fetch(n, jetstream.FetchContext(ctx), jetstream.FetchHeartbeat(pullHeartbeat))
+	return b, cancel, err
 }
 
 // room waits for its turn and for room, and reserves up to most messages
