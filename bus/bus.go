@@ -12,6 +12,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/adapters/memory"
+	"github.com/eventbus-go/eventbus/adapters/nats"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
 	"github.com/eventbus-go/eventbus/adapters/sqs"
 	"github.com/eventbus-go/eventbus/auth"
@@ -90,6 +91,8 @@ func newRegistry() *adapters.Registry {
 	r.Register(rabbitmq.SchemeTLS, rabbitmq.Open)
 	r.Register(kafka.Scheme, kafka.Open)
 	r.Register(sqs.Scheme, sqs.Open)
+	r.Register(nats.Scheme, nats.Open)
+	r.Register(nats.SchemeEmbedded, nats.OpenEmbedded)
 	return r
 }
 

@@ -43,6 +43,9 @@ ensure_rabbitmq
 ensure_postgres
 export EVENTBUS_TEST_RABBIT="${EVENTBUS_TEST_RABBIT:-amqp://guest:guest@127.0.0.1:5672/}"
 export EVENTBUS_TEST_POSTGRES="${EVENTBUS_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+# NATS with JetStream: the machine runs it (nats-server -js); the tests
+# also start an embedded server of their own.
+export EVENTBUS_TEST_NATS="${EVENTBUS_TEST_NATS:-nats://127.0.0.1:4222}"
 
 # kcat: the Kafka interop test reads the bus's topics with it. (Kafka itself
 # needs nothing: its tests start kfake in-process.)

@@ -5,22 +5,26 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/eventbus-go/eventbus/adapters/nats"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/httpapi"
 )
 
 func newServeCommand() *cobra.Command {
-	var configPath, addr, logLevel, dataDir, storeURL string
+	var configPath, addr, logLevel, dataDir, storeURL, backend string
 	var insecureNoAuth bool
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the bus (in-memory, on 127.0.0.1:8080, unless a config says otherwise)",
+		Short: "Run the bus (events kept in an embedded NATS store under --data-dir, on 127.0.0.1:8080, unless a config says otherwise)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cfg bus.Config
@@ -38,6 +42,12 @@ func newServeCommand() *cobra.Command {
 			}
 			if storeURL != "" {
 				cfg.Store = storeURL
+			}
+			switch {
+			case backend != "":
+				cfg.DefaultBackend = backend
+			case cfg.DefaultBackend == "":
+				cfg.DefaultBackend = embeddedBackend(cfg.DataDir)
 			}
 			cfg = cfg.WithDefaults()
 			if cfg.Auth == nil && !onLoopback(cfg.Addr) && !insecureNoAuth {
@@ -74,13 +84,22 @@ func newServeCommand() *cobra.Command {
 			return b.Run(ctx, ln)
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file (routes, backends); none means in-memory with no routes")
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file (routes, backends); none means no routes, on the default backend")
+	cmd.Flags().StringVar(&backend, "backend", "", "backend URL of routes that name none, such as mem:// (default: the config's default_backend, else an embedded NATS JetStream store under --data-dir)")
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default "+bus.DefaultAddr+", or the config's addr)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "eventbus-data", "directory keeping the buses and routes made through the API")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "eventbus-data", "directory keeping the buses and routes made through the API, and the events of the embedded default backend")
 	cmd.Flags().BoolVar(&insecureNoAuth, "insecure-no-auth", false, "serve without an auth: section on a non-loopback address (anyone who reaches the bus may do anything)")
 	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL URL (postgres://…) to share buses and routes between replicas, instead of --data-dir")
 	return cmd
+}
+
+// embeddedBackend is the default backend of serve: a NATS server with
+// JetStream in the process, storing events under dataDir, so an event
+// answered 202 survives a crash of the process with no broker to run.
+func embeddedBackend(dataDir string) string {
+	dir := strings.ReplaceAll(url.QueryEscape(filepath.Join(dataDir, "nats")), "%2F", "/")
+	return nats.SchemeEmbedded + "://?dir=" + dir
 }
 
 // onLoopback reports whether addr listens only on the loopback interface,

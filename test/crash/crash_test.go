@@ -11,6 +11,11 @@
 //
 // It needs RabbitMQ (EVENTBUS_TEST_RABBIT, amqp:// or rabbit://); unset, it
 // skips, except under CI=true. -short skips it too.
+//
+// A second test runs `serve` with no flags, on its default embedded NATS
+// store: 500 events accepted while the route's target is down, SIGKILL,
+// a restart in the same directory, and every event delivered once the
+// target is up. It needs nothing outside the process.
 package crash
 
 import (
@@ -205,14 +210,22 @@ type busProcess struct {
 	exited chan struct{}
 }
 
-// startBus starts the bus and waits until it answers /readyz.
+// startBus starts the bus on config and waits until it answers /readyz.
 func startBus(t *testing.T, exe, config, dir, base string) *busProcess {
+	t.Helper()
+	return startServe(t, exe, dir, base, "--config", config, "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn")
+}
+
+// startServe runs `eventbus serve args...` in dir, logging to dir/bus.log,
+// and waits until it answers /readyz at base.
+func startServe(t *testing.T, exe, dir, base string, args ...string) *busProcess {
 	t.Helper()
 	log, err := os.OpenFile(filepath.Join(dir, "bus.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "serve", "--config", config, "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn")
+	cmd := exec.Command(exe, append([]string{"serve"}, args...)...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,123 @@
+package crash
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eventbus-go/eventbus/internal/testkit"
+)
+
+// defaultEvents is how many events the default-backend test emits while
+// the target is down.
+const defaultEvents = 500
+
+// `eventbus serve` with no flags keeps events on disk: a route made through
+// the API to a target that is down takes 500 events (202 each), the bus is
+// killed with SIGKILL and started again in the same directory, the target
+// comes up, and every event reaches it. The test prints "delivered=N
+// duplicated=D lost=L"; duplicates are allowed (at-least-once), losses are
+// not. The deliveries the killed bus held come back after JetStream's
+// 30 s ack wait, which bounds how long the test takes.
+func TestKillNineOnTheDefaultBackendLosesNoAcceptedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the crash test builds and restarts the bus")
+	}
+	dir := t.TempDir()
+	exe := buildBus(t, dir)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	targetAddr := freeAddr(t) // nothing listens there until the target comes up
+	const route = "durable-default"
+
+	// No --config, no --backend, no --data-dir: the defaults, in dir.
+	bus := startServe(t, exe, dir, base, "--addr", addr)
+	putDefaultRoute(t, base, route, "http://"+targetAddr)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range defaultEvents {
+		id := "default-" + strconv.Itoa(i)
+		if !post(t.Context(), client, base, id) {
+			t.Fatalf("event %s was not accepted (202): the bus must take events while the target is down", id)
+		}
+	}
+	bus.kill(t)
+	t.Logf("SIGKILL after %d events accepted with the target down", defaultEvents)
+
+	bus = startServe(t, exe, dir, base, "--addr", addr)
+	defer bus.terminate(t)
+	target := listenTarget(t, targetAddr)
+
+	ids := make([]string, defaultEvents)
+	for i := range ids {
+		ids[i] = "default-" + strconv.Itoa(i)
+	}
+	var delivered, duplicated int
+	var missing []string
+	testkit.Poll(settleWait, 200*time.Millisecond, func() bool {
+		delivered, duplicated, missing = target.tally(ids, nil)
+		return len(missing) == 0
+	})
+	fmt.Printf("delivered=%d duplicated=%d lost=%d\n", delivered, duplicated, len(missing))
+	if len(missing) > 0 {
+		t.Errorf("%d of %d events got 202 and never reached the target within %v after the restart (first: %v): the default backend must keep accepted events across kill -9; the bus's log:%s",
+			len(missing), defaultEvents, settleWait, missing[:min(5, len(missing))], bus.logTail())
+	}
+	deleteRoute(t, base, route)
+}
+
+// putDefaultRoute creates a route on the bus's default backend (it names
+// none) that retries a target that is down for as long as the test runs.
+func putDefaultRoute(t *testing.T, base, route, target string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"target": map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
+		"delivery": map[string]any{
+			"max_attempts": 1000,
+			"backoff":      map[string]any{"initial": "50ms", "max": "500ms"},
+			"max_inflight": 64,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+route, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("creating route %s: %s %s", route, resp.Status, b)
+	}
+}
+
+// listenTarget starts, on addr, a target that takes every call and counts
+// the deliveries of each event id.
+func listenTarget(t *testing.T, addr string) *target {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the target cannot listen on %s again: %v", addr, err)
+	}
+	tg := &target{got: map[string]int{}, url: "http://" + addr}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		tg.calls.Add(1)
+		tg.mu.Lock()
+		tg.got[r.Header.Get("Ce-Id")]++
+		tg.mu.Unlock()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return tg
+}
