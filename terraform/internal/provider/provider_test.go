@@ -77,11 +77,12 @@ func buildBus(t *testing.T) string {
 }
 
 // startBus runs a bus process of its own for one test, keeping its buses and
-// routes in a temporary directory, and returns its base URL. The process is
+// routes in a temporary directory, and returns its base URL. Routes that
+// name no backend get mem://, which the tests expect back. The process is
 // stopped when the test ends.
 func startBus(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(buildBus(t), "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd := exec.Command(buildBus(t), "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--backend", "mem://")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
