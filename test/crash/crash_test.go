@@ -177,7 +177,7 @@ func writeConfig(t *testing.T, path, addr string) {
 // 8 attempts, 64 deliveries at once.
 func putRoute(t *testing.T, base, route, backend, target string) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{
+	putRouteDocument(t, base, route, map[string]any{
 		"backend": backend,
 		"target":  map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
 		"delivery": map[string]any{
@@ -186,6 +186,13 @@ func putRoute(t *testing.T, base, route, backend, target string) {
 			"max_inflight": 64,
 		},
 	})
+}
+
+// putRouteDocument creates or replaces route with the admin API's JSON
+// document doc.
+func putRouteDocument(t *testing.T, base, route string, doc map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +204,10 @@ func putRoute(t *testing.T, base, route, backend, target string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		t.Fatalf("creating route %s: %s", route, resp.Status)
+		t.Fatalf("creating route %s: %s %s", route, resp.Status, b)
 	}
 }
 

@@ -1,8 +1,6 @@
 package crash
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -75,7 +73,7 @@ func TestKillNineOnTheDefaultBackendLosesNoAcceptedEvent(t *testing.T) {
 // none) that retries a target that is down for as long as the test runs.
 func putDefaultRoute(t *testing.T, base, route, target string) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{
+	putRouteDocument(t, base, route, map[string]any{
 		"target": map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
 		"delivery": map[string]any{
 			"max_attempts": 1000,
@@ -83,22 +81,6 @@ func putDefaultRoute(t *testing.T, base, route, target string) {
 			"max_inflight": 64,
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+route, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("creating route %s: %s %s", route, resp.Status, b)
-	}
 }
 
 // listenTarget starts, on addr, a target that takes every call and counts
