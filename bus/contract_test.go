@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -403,11 +404,23 @@ func TestRateLimitPacesDeliveries(t *testing.T) {
 	}
 }
 
-// Delayed events wait: deliverafter on the event, or the route's delay.
+// Delayed events wait: deliverafter on the event, or the route's delay; on
+// the in-memory backend and on serve's default, the embedded NATS store,
+// where they wait in the stream.
 func TestDelayedDelivery(t *testing.T) {
+	t.Run("mem", func(t *testing.T) {
+		testDelayedDelivery(t, func() string { return "mem://" })
+	})
+	t.Run("nats+embedded", func(t *testing.T) {
+		testDelayedDelivery(t, func() string { return "nats+embedded://?dir=" + url.QueryEscape(t.TempDir()) })
+	})
+}
+
+// testDelayedDelivery runs each bus on a backend newBackend returns.
+func testDelayedDelivery(t *testing.T, newBackend func() string) {
 	hook := bustest.NewWebhook(t, nil)
 	r := route("r", hook.URL, "")
-	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+	base := bustest.Start(t, bus.Config{DefaultBackend: newBackend(), Routes: []router.Route{r}}).URL
 	t.Run("deliverafter duration", func(t *testing.T) {
 		start := time.Now()
 		bustest.Emit(t, base, "later", map[string]string{"ce-deliverafter": "300ms"})
@@ -432,7 +445,7 @@ func TestDelayedDelivery(t *testing.T) {
 		hook := bustest.NewWebhook(t, nil)
 		delayed := route("delayed", hook.URL, "")
 		delayed.Delivery.Delay = spec.Duration(300 * time.Millisecond)
-		base := bustest.Start(t, bus.Config{Routes: []router.Route{delayed}}).URL
+		base := bustest.Start(t, bus.Config{DefaultBackend: newBackend(), Routes: []router.Route{delayed}}).URL
 		start := time.Now()
 		bustest.Emit(t, base, "d", nil)
 		hook.Next(t)

@@ -61,10 +61,16 @@
 // unkeyed pull leaves one message of room per lane. The lane count is
 // fixed for the life of a channel, as a key's lane depends on it.
 //
-// Capabilities: Durable, Ordering and Topics. Not Delay: the bus holds
-// retries in-process (in-progress heartbeats keep them owned) and refuses
-// routes with a delivery delay. Not DropOldest: a work-queue stream cannot
-// tell its oldest waiting message from one in flight.
+// Delay (MetaDeliverAt): a message received before it is due goes back
+// to the server with a nak delayed until then (JetStream's NakWithDelay),
+// so it waits in the stream, not in the process, and survives a crash; it
+// holds back no unkeyed message due sooner. On a lane a message waiting to
+// be due holds back the lane's later messages, so per-key order is kept.
+// Retries of unordered routes go back to the channel this way.
+//
+// Capabilities: Durable, Delay, Ordering and Topics. Not DropOldest: a
+// work-queue stream cannot tell its oldest waiting message from one in
+// flight.
 //
 // MaxMessageBytes defaults to the server's max_payload less 64 KiB, which
 // the header framing needs, since adapters.MessageBytes does not count it:

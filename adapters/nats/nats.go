@@ -192,6 +192,7 @@ func (d *Driver) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Durable:         true,
 		MaxMessageBytes: d.opts.maxMessageBytes,
+		Delay:           true,
 		Ordering:        true,
 		Topics:          true,
 	}

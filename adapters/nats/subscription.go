@@ -185,16 +185,49 @@ func (s *subscription) take(b jetstream.MessageBatch) (int, error) {
 			_ = m.Term() // not a JetStream message: nothing to deliver
 			continue
 		}
+		md := metadataOf(m.Headers())
+		if wait := dueIn(md, time.Now()); wait > 0 {
+			s.postpone(m, meta.Sequence.Stream, wait)
+			continue
+		}
 		seq := meta.Sequence.Stream
 		s.ready <- &driver.Message{
 			LoggableID: strconv.FormatUint(seq, 10),
 			Body:       m.Data(),
-			Metadata:   metadataOf(m.Headers()),
+			Metadata:   md,
 			AckID:      seq,
 			AsFunc:     func(any) bool { return false },
 		}
 	}
 	return got, b.Error()
+}
+
+// postpone gives a message that is not due yet back to the server, which
+// delivers it again once wait has passed; it is no longer held meanwhile.
+// On a lane (MaxAckPending 1) it holds back the lane's later messages until
+// then, keeping their order. A nak lost on the way brings it back after the
+// ack wait, and it is postponed again.
+func (s *subscription) postpone(m jetstream.Msg, seq uint64, wait time.Duration) {
+	s.mu.Lock()
+	delete(s.held, seq)
+	s.grant()
+	s.mu.Unlock()
+	_ = m.NakWithDelay(wait)
+}
+
+// dueIn says how long until a message with metadata md is due
+// (adapters.MetaDeliverAt); zero or less means now. A value that is not
+// Unix milliseconds counts as due: delivering it beats losing it.
+func dueIn(md map[string]string, now time.Time) time.Duration {
+	v, ok := md[adapters.MetaDeliverAt]
+	if !ok {
+		return 0
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return time.UnixMilli(ms).Sub(now)
 }
 
 func (s *subscription) setErr(err error) {
