@@ -93,63 +93,27 @@ func (b *Server) handleGetRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route, ok := b.Route(r.PathValue("name"))
-	if !ok {
-		writeError(w, errcode.Errorf(errcode.NotFound, "route %q does not exist", r.PathValue("name")))
-		return
-	}
-	setETag(w, route.Version)
-	writeJSON(w, http.StatusOK, route)
+	writeFound(w, r, "route", route, route.Version, ok)
 }
 
 func (b *Server) handlePutRoute(w http.ResponseWriter, r *http.Request) {
-	expected, err := ifMatch(r)
+	route, expected, err := readPut(w, r, func(rt *router.Route) *string { return &rt.Name })
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	var route router.Route
-	if err := decodeStrict(w, r, &route); err != nil {
-		writeError(w, err)
-		return
-	}
-	name := r.PathValue("name")
-	if route.Name == "" {
-		route.Name = name
-	}
-	if route.Name != name {
-		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", route.Name, name)})
-		return
-	}
 	// Moving a route takes manage on the bus it leaves and the one it joins.
-	if err := cmp.Or(b.AllowOnRoute(r.Context(), name, auth.Manage),
+	if err := cmp.Or(b.AllowOnRoute(r.Context(), route.Name, auth.Manage),
 		b.Allow(r.Context(), cmp.Or(route.Bus, router.DefaultBus), auth.Manage)); err != nil {
 		writeError(w, err)
 		return
 	}
 	saved, created, err := b.PutRoute(r.Context(), route, expected)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	setETag(w, saved.Version)
-	writeJSON(w, createdOrOK(created), saved)
+	writeSaved(w, saved, saved.Version, created, err)
 }
 
 func (b *Server) handleDeleteRoute(w http.ResponseWriter, r *http.Request) {
-	if err := b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Manage); err != nil {
-		writeError(w, err)
-		return
-	}
-	expected, err := ifMatch(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := b.DeleteRoute(r.Context(), r.PathValue("name"), expected); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	deleteNamed(w, r, b.AllowOnRoute(r.Context(), r.PathValue("name"), auth.Manage), b.DeleteRoute)
 }
 
 // rotateSecretRequest is the body of POST /v1/routes/{name}/signing-secret;
@@ -217,31 +181,13 @@ func (b *Server) handleGetBus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bus, ok := b.BusNamed(r.PathValue("name"))
-	if !ok {
-		writeError(w, errcode.Errorf(errcode.NotFound, "bus %q does not exist", r.PathValue("name")))
-		return
-	}
-	setETag(w, bus.Version)
-	writeJSON(w, http.StatusOK, bus)
+	writeFound(w, r, "bus", bus, bus.Version, ok)
 }
 
 func (b *Server) handlePutBus(w http.ResponseWriter, r *http.Request) {
-	expected, err := ifMatch(r)
+	bus, expected, err := readPut(w, r, func(rb *router.Bus) *string { return &rb.Name })
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	var bus router.Bus
-	if err := decodeStrict(w, r, &bus); err != nil {
-		writeError(w, err)
-		return
-	}
-	name := r.PathValue("name")
-	if bus.Name == "" {
-		bus.Name = name
-	}
-	if bus.Name != name {
-		writeError(w, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", bus.Name, name)})
 		return
 	}
 	if err := b.AllowPutBus(r.Context(), bus); err != nil {
@@ -249,17 +195,70 @@ func (b *Server) handlePutBus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	saved, created, err := b.PutBus(r.Context(), bus, expected)
+	writeSaved(w, saved, saved.Version, created, err)
+}
+
+func (b *Server) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
+	deleteNamed(w, r, b.AllowAdmin(r.Context(), "delete", fmt.Sprintf("bus %q", r.PathValue("name"))), b.DeleteBus)
+}
+
+// The resources named in their URL (/v1/routes/{name}, /v1/buses/{name})
+// share how they are read, written and deleted: an ETag of their version,
+// If-Match for the version a write expects, and a document whose name, if
+// it has one, is the URL's.
+
+// writeFound answers a GET of the resource of kind named in r's URL: v
+// with its ETag, or 404 when it does not exist (ok false).
+func writeFound(w http.ResponseWriter, r *http.Request, kind string, v any, version int64, ok bool) {
+	if !ok {
+		writeError(w, errcode.Errorf(errcode.NotFound, "%s %q does not exist", kind, r.PathValue("name")))
+		return
+	}
+	setETag(w, version)
+	writeJSON(w, http.StatusOK, v)
+}
+
+// readPut reads a PUT of the resource named in r's URL: the version it
+// expects, and the document, whose name (nameOf) is set to the URL's when
+// empty and must be the URL's otherwise.
+func readPut[T any](w http.ResponseWriter, r *http.Request, nameOf func(*T) *string) (doc T, expected int64, err error) {
+	if expected, err = ifMatch(r); err != nil {
+		return doc, 0, err
+	}
+	if err := decodeStrict(w, r, &doc); err != nil {
+		return doc, 0, err
+	}
+	name, want := nameOf(&doc), r.PathValue("name")
+	if *name == "" {
+		*name = want
+	}
+	if *name != want {
+		return doc, 0, &spec.FieldError{Path: "name", Message: fmt.Sprintf("%q differs from the name in the URL, %q", *name, want)}
+	}
+	return doc, expected, nil
+}
+
+// writeSaved answers a PUT: 201 with the saved resource when it created
+// it, 200 when it replaced one, with its ETag; or err.
+func writeSaved(w http.ResponseWriter, saved any, version int64, created bool, err error) {
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	setETag(w, saved.Version)
-	writeJSON(w, createdOrOK(created), saved)
+	setETag(w, version)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, saved)
 }
 
-func (b *Server) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
-	if err := b.AllowAdmin(r.Context(), "delete", fmt.Sprintf("bus %q", r.PathValue("name"))); err != nil {
-		writeError(w, err)
+// deleteNamed answers a DELETE of the resource named in r's URL, which
+// the caller may delete when allowed is nil: 204 once del removed the
+// version If-Match names.
+func deleteNamed(w http.ResponseWriter, r *http.Request, allowed error, del func(ctx context.Context, name string, expected int64) error) {
+	if allowed != nil {
+		writeError(w, allowed)
 		return
 	}
 	expected, err := ifMatch(r)
@@ -267,18 +266,11 @@ func (b *Server) handleDeleteBus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := b.DeleteBus(r.Context(), r.PathValue("name"), expected); err != nil {
+	if err := del(r.Context(), r.PathValue("name"), expected); err != nil {
 		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func createdOrOK(created bool) int {
-	if created {
-		return http.StatusCreated
-	}
-	return http.StatusOK
 }
 
 // setETag publishes a resource's version as its entity tag.
