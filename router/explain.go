@@ -2,11 +2,14 @@ package router
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/eventbus-go/eventbus/spec"
+	"github.com/eventbus-go/eventbus/transform"
 )
 
 // Explanation says why one rule does or does not select one event, for a
@@ -177,4 +180,35 @@ func describeValue(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// TransformResult is what a route's transform makes of one event: the
+// event to deliver, or dropped, or the error the bus would dead-letter it
+// with.
+type TransformResult struct {
+	Event   json.RawMessage `json:"event,omitempty"`
+	Dropped bool            `json:"dropped,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// TryTransform runs a route's transform on an event doc, for
+// POST /v1/test-pattern and eventbus test-pattern. A program that
+// does not compile, or an event that is not a whole CloudEvent, is an
+// error naming the field.
+func TryTransform(ctx context.Context, program string, eventDoc []byte) (*TransformResult, error) {
+	out, err := transform.Try(ctx, program, eventDoc)
+	var runErr *transform.Error
+	switch {
+	case errors.As(err, &runErr):
+		return &TransformResult{Error: runErr.Error()}, nil
+	case err != nil:
+		var syntax *transform.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, &spec.FieldError{Path: "transform", Message: err.Error()}
+		}
+		return nil, &spec.FieldError{Path: "event", Message: err.Error()}
+	case out == nil:
+		return &TransformResult{Dropped: true}, nil
+	}
+	return &TransformResult{Event: out}, nil
 }

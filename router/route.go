@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/spec"
+	"github.com/eventbus-go/eventbus/transform"
 )
 
 // DefaultBus is the bus a route or an event belongs to when it names none.
@@ -25,13 +26,16 @@ const DeadLetterSuffix = ".dlq"
 // stored on Backend and delivered to Target under the Delivery policy.
 // The JSON form is the one of the admin API; YAML config uses the same fields.
 type Route struct {
-	Name     string          `json:"name"`
-	Bus      string          `json:"bus,omitempty"`
-	Match    json.RawMessage `json:"match,omitempty"`
-	Filters  json.RawMessage `json:"filters,omitempty"`
-	Backend  string          `json:"backend,omitempty"`
-	Target   Target          `json:"target"`
-	Delivery Delivery        `json:"delivery,omitzero"`
+	Name    string          `json:"name"`
+	Bus     string          `json:"bus,omitempty"`
+	Match   json.RawMessage `json:"match,omitempty"`
+	Filters json.RawMessage `json:"filters,omitempty"`
+	Backend string          `json:"backend,omitempty"`
+	Target  Target          `json:"target"`
+	// Transform is a jq program that reshapes each event before delivery
+	// (see package transform); empty: events go as they came.
+	Transform string   `json:"transform,omitempty"`
+	Delivery  Delivery `json:"delivery,omitzero"`
 	// Paused routes keep matching and storing events but deliver none until
 	// they are resumed, for example while their target is under maintenance.
 	Paused bool `json:"paused,omitempty"`
@@ -290,6 +294,11 @@ func (r *Route) Validate(lim Limits) error {
 		}
 	}
 	add(r.Target.validate())
+	if r.Transform != "" {
+		if _, err := transform.Compile(r.Transform); err != nil {
+			add(&spec.FieldError{Path: "transform", Message: err.Error()})
+		}
+	}
 	add(r.Delivery.validate())
 	return errors.Join(errs...)
 }

@@ -12,14 +12,17 @@ import (
 // documents; see the bus's docs/rules.md. Fields the bus fills in with
 // defaults come back set.
 type Route struct {
-	Name     string          `json:"name"`
-	Bus      string          `json:"bus,omitempty"`
-	Match    json.RawMessage `json:"match,omitempty"`
-	Filters  json.RawMessage `json:"filters,omitempty"`
-	Backend  string          `json:"backend,omitempty"`
-	Target   Target          `json:"target"`
-	Delivery *Delivery       `json:"delivery,omitempty"`
-	Paused   bool            `json:"paused,omitempty"`
+	Name    string          `json:"name"`
+	Bus     string          `json:"bus,omitempty"`
+	Match   json.RawMessage `json:"match,omitempty"`
+	Filters json.RawMessage `json:"filters,omitempty"`
+	Backend string          `json:"backend,omitempty"`
+	Target  Target          `json:"target"`
+	// Transform is a jq program that reshapes each event before delivery;
+	// see the bus's docs/transforms.md.
+	Transform string    `json:"transform,omitempty"`
+	Delivery  *Delivery `json:"delivery,omitempty"`
+	Paused    bool      `json:"paused,omitempty"`
 	// Version is set by the bus and bumped on every change. Sent back
 	// non-zero in PutRoute, it must still be the stored version, or the bus
 	// refuses the write with 409: an update never silently overwrites

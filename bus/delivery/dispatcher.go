@@ -13,7 +13,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/transform"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
@@ -66,7 +68,7 @@ type Dispatcher struct {
 	// ordered route must (its key's lane waits anyway).
 	requeue bool
 	// deliver is the target's Deliver wrapped in the route's steps: rate,
-	// retry, dead letters.
+	// retry, transform, dead letters.
 	deliver   deliverFunc
 	stats     *Counters
 	admission Room
@@ -88,6 +90,13 @@ type Dispatcher struct {
 // until Shutdown.
 func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	r := o.Route
+	var program *transform.Program
+	if r.Transform != "" {
+		var err error
+		if program, err = transform.Compile(r.Transform); err != nil { // checked on save already
+			return nil, errcode.Errorf(errcode.InvalidArgument, "route %s: transform: %v", r.Name, err)
+		}
+	}
 	sub, err := o.Backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{
 		MaxInflight: r.Delivery.MaxInflight,
 		Ordered:     r.Delivery.OrderingKey != "",
@@ -107,7 +116,11 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		admission:   o.Room,
 		log:         o.Log,
 	}
-	steps := []step{d.deadLettering, d.retrying}
+	steps := []step{d.deadLettering}
+	if program != nil {
+		steps = append(steps, d.transforming(program))
+	}
+	steps = append(steps, d.retrying)
 	if r.Delivery.Rate != "" {
 		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
 		steps = append(steps, d.rateLimited(rate.NewLimiter(rate.Limit(perSecond), 1)))

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"strconv"
@@ -10,19 +11,24 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/transform"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
 // A route's delivery policy is a chain of steps around one attempt at its
 // target: each step is a deliverFunc wrapping the next, and changes the
 // outcome or acts on it. From the outside in: dead letters (store what is
-// refused or exhausted), retry (wait and try again, or requeue), rate
-// (pace the attempts), then the attempt itself.
+// refused or exhausted), transform (reshape the event, once), retry (wait
+// and try again, or requeue), rate (pace the attempts), then the attempt
+// itself.
 
 // attempt is one received event on its way through the steps.
 type attempt struct {
-	msg      *adapters.Received
-	event    *event.Event
+	msg   *adapters.Received
+	event *event.Event // as stored: what dead letters keep and redrive sends again
+	// sent is the event as the target receives it, when the route's
+	// transform made it; nil: event.
+	sent     *event.Event
 	attempts int       // made so far, this copy's earlier ones included
 	first    time.Time // of the first attempt; zero before it
 	// requeued: the retry step stored a new copy on the channel, due
@@ -52,7 +58,7 @@ func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
 		a.first = time.Now()
 	}
 	a.attempts++
-	out := d.target.Deliver(ctx, a.event)
+	out := d.target.Deliver(ctx, cmp.Or(a.sent, a.event))
 	if ctx.Err() != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: "cut off by shutdown"}
 	}
@@ -63,6 +69,28 @@ func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
 		d.eventLog(a.event).Warn("target refused the event; dead-lettering it", "attempt", a.attempts, "reason", out.Reason)
 	}
 	return out
+}
+
+// transforming reshapes the event with the route's transform before its
+// first attempt; its retries send the same result. A transform that makes
+// no event drops it; one that fails dead-letters the event as stored, with
+// the reason, so a redrive after the route's transform is fixed sends it
+// through the new one.
+func (d *Dispatcher) transforming(program *transform.Program) step {
+	return func(next deliverFunc) deliverFunc {
+		return func(ctx context.Context, a *attempt) Outcome {
+			sent, err := program.Apply(ctx, a.event)
+			switch {
+			case err != nil:
+				d.eventLog(a.event).Warn("the route's transform failed; dead-lettering the event", "reason", err)
+				return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
+			case sent == nil:
+				return Outcome{Verdict: verdict.Drop, Reason: "the route's transform made no event"}
+			}
+			a.sent = sent
+			return next(ctx, a)
+		}
+	}
 }
 
 // rateLimited paces attempts to the limiter's rate. Waiting ends at

@@ -300,13 +300,23 @@ func ifMatch(r *http.Request) (int64, error) {
 
 // testPatternRequest is the body of POST /v1/test-pattern.
 type testPatternRequest struct {
-	Match   json.RawMessage `json:"match"`
-	Filters json.RawMessage `json:"filters"`
-	Event   json.RawMessage `json:"event"`
+	Match     json.RawMessage `json:"match"`
+	Filters   json.RawMessage `json:"filters"`
+	Transform string          `json:"transform"`
+	Event     json.RawMessage `json:"event"`
 }
 
-// handleTestPattern says whether an event matches a rule, and why. It
-// touches no route: a pure function of its input.
+// testPatternAnswer is the answer of POST /v1/test-pattern: whether the
+// event matches, and, when a transform is given and it matches, what the
+// transform makes of it.
+type testPatternAnswer struct {
+	router.Explanation
+	Transform *router.TransformResult `json:"transform,omitempty"`
+}
+
+// handleTestPattern says whether an event matches a rule, and why, and
+// what a transform makes of it. It touches no route: a pure function of
+// its input.
 func handleTestPattern(w http.ResponseWriter, r *http.Request) {
 	var req testPatternRequest
 	if err := decodeStrict(w, r, &req); err != nil {
@@ -318,7 +328,17 @@ func handleTestPattern(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ex)
+	answer := testPatternAnswer{Explanation: ex}
+	if req.Transform != "" {
+		if answer.Transform, err = router.TryTransform(r.Context(), req.Transform, req.Event); err != nil {
+			writeError(w, err)
+			return
+		}
+		if !ex.Matched {
+			answer.Transform = nil // the route would not see the event
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // decodeStrict reads a JSON body into v, refusing unknown fields so a typo

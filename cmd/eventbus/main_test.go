@@ -31,6 +31,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 // test-pattern's exit status is its answer, so scripts can branch on it.
 func TestTestPatternExitStatus(t *testing.T) {
+	const wholeEvent = `{"specversion":"1.0","id":"1","source":"/s","type":"a","data":{"n":1}}`
 	cases := []struct {
 		name    string
 		args    []string
@@ -42,6 +43,12 @@ func TestTestPatternExitStatus(t *testing.T) {
 		{"bad pattern", []string{"--pattern", `{"type":"a"}`, "--event", `{"type":"a"}`}, 2, "match.type"},
 		{"bad event", []string{"--pattern", `{"type":["a"]}`, "--event", `not json`}, 2, "--event"},
 		{"missing event file", []string{"--pattern", `{}`, "--event", "@/nonexistent/event.json"}, 2, "--event"},
+		{"transform", []string{"--pattern", `{"type":["a"]}`, "--transform", `.data.n += 1`, "--event", wholeEvent}, 0, `"n": 2`},
+		{"transform drops", []string{"--pattern", `{"type":["a"]}`, "--transform", `empty`, "--event", wholeEvent}, 0, `"dropped": true`},
+		{"transform fails", []string{"--pattern", `{"type":["a"]}`, "--transform", `error("no n")`, "--event", wholeEvent}, 3, "no n"},
+		{"transform not tried without a match", []string{"--pattern", `{"type":["b"]}`, "--transform", `error("no n")`, "--event", wholeEvent}, 1, "type"},
+		{"transform does not compile", []string{"--pattern", `{}`, "--transform", `.data |= {`, "--event", wholeEvent}, 2, "--transform: line 1, column"},
+		{"transform needs a whole event", []string{"--pattern", `{}`, "--transform", `.`, "--event", `{"type":"a"}`}, 2, "--event: to try a transform, give a whole CloudEvent"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,16 +16,17 @@ import (
 // names of the bus's API, so a field path in a bus error is an attribute
 // path.
 type routeModel struct {
-	Name     types.String         `tfsdk:"name"`
-	Bus      types.String         `tfsdk:"bus"`
-	Match    jsontypes.Normalized `tfsdk:"match"`
-	Filters  jsontypes.Normalized `tfsdk:"filters"`
-	Backend  types.String         `tfsdk:"backend"`
-	Target   *targetModel         `tfsdk:"target"`
-	Delivery *deliveryModel       `tfsdk:"delivery"`
-	Paused   types.Bool           `tfsdk:"paused"`
-	Version  types.Int64          `tfsdk:"version"`
-	Origin   types.String         `tfsdk:"origin"`
+	Name      types.String         `tfsdk:"name"`
+	Bus       types.String         `tfsdk:"bus"`
+	Match     jsontypes.Normalized `tfsdk:"match"`
+	Filters   jsontypes.Normalized `tfsdk:"filters"`
+	Backend   types.String         `tfsdk:"backend"`
+	Target    *targetModel         `tfsdk:"target"`
+	Transform types.String         `tfsdk:"transform"`
+	Delivery  *deliveryModel       `tfsdk:"delivery"`
+	Paused    types.Bool           `tfsdk:"paused"`
+	Version   types.Int64          `tfsdk:"version"`
+	Origin    types.String         `tfsdk:"origin"`
 }
 
 type targetModel struct {
@@ -104,12 +105,13 @@ type backoffModel struct {
 func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	r := sdk.Route{
-		Name:    m.Name.ValueString(),
-		Bus:     m.Bus.ValueString(),
-		Match:   rawJSON(m.Match),
-		Filters: rawJSON(m.Filters),
-		Backend: m.Backend.ValueString(),
-		Paused:  m.Paused.ValueBool(),
+		Name:      m.Name.ValueString(),
+		Bus:       m.Bus.ValueString(),
+		Match:     rawJSON(m.Match),
+		Filters:   rawJSON(m.Filters),
+		Backend:   m.Backend.ValueString(),
+		Transform: m.Transform.ValueString(),
+		Paused:    m.Paused.ValueBool(),
 	}
 	if t := m.Target; t != nil {
 		if h := t.HTTP; h != nil {
@@ -159,15 +161,16 @@ func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
 func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	m := routeModel{
-		Name:    types.StringValue(r.Name),
-		Bus:     stringOrNull(r.Bus),
-		Match:   normalizedJSON(r.Match),
-		Filters: normalizedJSON(r.Filters),
-		Backend: stringOrNull(r.Backend),
-		Target:  &targetModel{},
-		Paused:  types.BoolValue(r.Paused),
-		Version: types.Int64Value(r.Version),
-		Origin:  stringOrNull(r.Origin),
+		Name:      types.StringValue(r.Name),
+		Bus:       stringOrNull(r.Bus),
+		Match:     normalizedJSON(r.Match),
+		Filters:   normalizedJSON(r.Filters),
+		Backend:   stringOrNull(r.Backend),
+		Target:    &targetModel{},
+		Transform: stringOrNull(r.Transform),
+		Paused:    types.BoolValue(r.Paused),
+		Version:   types.Int64Value(r.Version),
+		Origin:    stringOrNull(r.Origin),
 	}
 	if h := r.Target.HTTP; h != nil {
 		headers := types.MapNull(types.StringType)

@@ -92,6 +92,10 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 					stringplanmodifier.RequiresReplace(),
 				},
 			},
+			"transform": schema.StringAttribute{
+				Description: "A jq program that reshapes each event before delivery: its input is the event in CloudEvents JSON, its output the event to deliver. The bus checks it when the route is saved and names the line and column of a mistake.",
+				Optional:    true,
+			},
 			"paused": schema.BoolAttribute{
 				Description: "Keep matching and storing events but deliver none, for example while the target is down for maintenance. Defaults to false.",
 				Optional:    true,
