@@ -61,13 +61,34 @@ if [[ ! -f test/webhooks/node_modules/standardwebhooks/package.json ]]; then
 	npm ci --prefix test/webhooks --no-audit --no-fund >/dev/null
 fi
 
+# What this script starts, it stops when it exits, whatever happens.
+stops=()
+stop_all() {
+	local s
+	for s in "${stops[@]}"; do
+		$s || true
+	done
+}
+trap stop_all EXIT
+
 # SQS: fauxqs, an emulator (pinned in scripts/sqs-emulator/), unless the
 # caller names an endpoint of its own.
 if [[ -z "${EVENTBUS_TEST_SQS:-}" ]]; then
 	scripts/sqs-emulator.sh start
-	trap 'scripts/sqs-emulator.sh stop' EXIT
+	stops+=("scripts/sqs-emulator.sh stop")
 	export EVENTBUS_TEST_SQS="sqs://127.0.0.1:4566?region=us-east-1"
 fi
+
+# ActiveMQ: Debian's broker, run by scripts/activemq.sh (which installs it),
+# unless the caller names a broker of its own.
+if [[ -z "${EVENTBUS_TEST_ACTIVEMQ:-}" ]]; then
+	scripts/activemq.sh start
+	stops+=("scripts/activemq.sh stop")
+	export EVENTBUS_TEST_ACTIVEMQ="activemq://127.0.0.1:61613"
+fi
+# python3-stomp (stomp.py, for /usr/bin/python3): the ActiveMQ interop test
+# reads the bus's topic with it.
+/usr/bin/python3 -c 'import stomp' 2>/dev/null || { log "installing python3-stomp"; apt-get install -y python3-stomp >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y python3-stomp >/dev/null; }; }
 
 log "go vet"
 go vet ./...
