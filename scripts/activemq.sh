@@ -6,9 +6,9 @@
 #   scripts/activemq.sh start     install if needed, start with a fresh data
 #                                 directory, wait until STOMP answers
 #   scripts/activemq.sh stop      stop the broker start started
-#   scripts/activemq.sh restart   stop and start again keeping the data (for
+#   scripts/activemq.sh resume    start on the data the last run left (for
 #                                 tests of what survives a broker restart)
-#   scripts/activemq.sh kill      kill -9 the broker, keeping the data
+#   scripts/activemq.sh restart   stop, then resume
 #
 # The broker listens for STOMP on 127.0.0.1:${ACTIVEMQ_STOMP_PORT:-61613}
 # and nowhere else (no JMX, no OpenWire, no web console). Point the tests at
@@ -92,15 +92,14 @@ launch() {
 	exit 1
 }
 
-stop() { # signal: TERM to stop, KILL to crash
-	local sig="${1:-TERM}"
+stop() {
 	if ! running; then
 		rm -f "$pidfile"
 		return
 	fi
 	local pid
 	pid="$(cat "$pidfile")"
-	kill "-$sig" "$pid"
+	kill "$pid"
 	# Poll until it is gone, for up to 30 s, then force it.
 	for _ in $(seq 300); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -108,7 +107,7 @@ stop() { # signal: TERM to stop, KILL to crash
 	done
 	kill -9 "$pid" 2>/dev/null || true
 	rm -f "$pidfile"
-	log "ActiveMQ stopped ($sig)"
+	log "ActiveMQ stopped"
 }
 
 case "${1:-}" in
@@ -119,13 +118,13 @@ start)
 	launch
 	;;
 stop) stop ;;
+resume) launch ;;
 restart)
 	stop
 	launch
 	;;
-kill) stop KILL ;;
 *)
-	echo "usage: $0 start|stop|restart|kill" >&2
+	echo "usage: $0 start|stop|resume|restart" >&2
 	exit 2
 	;;
 esac

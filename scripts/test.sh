@@ -99,6 +99,9 @@ go test -race -count=1 ./...
 log "RabbitMQ restart tests (they restart the local broker, so they run alone)"
 EVENTBUS_TEST_RABBIT_CTL=1 go test -race -count=1 -p 1 -run 'Conformance/Outage|BrokerRestart' ./adapters/rabbitmq ./bus
 
+log "ActiveMQ restart test (it restarts the local broker, so it runs alone)"
+EVENTBUS_TEST_ACTIVEMQ_CTL=1 go test -race -count=1 -run 'TestConformanceAcrossABrokerRestart' ./adapters/activemq
+
 log "Terraform provider: unit and acceptance tests against a real bus"
 TF_BIN=$(scripts/terraform.sh)
 (cd terraform && go vet ./... && TF_ACC=1 TF_ACC_TERRAFORM_PATH="$TF_BIN" go test -race -count=1 ./...)
