@@ -27,4 +27,4 @@ fuzz ./router FuzzValidate
 fuzz ./router FuzzMatch
 fuzz ./bus/httpapi FuzzDecodeRequest
 fuzz ./bus FuzzParseConfig
-fuzz ./adapters/activemq/internal/stomp FuzzReadFrame
+fuzz ./adapters/activemq/stomp FuzzReadFrame

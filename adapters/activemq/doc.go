@@ -1,6 +1,6 @@
 // Package activemq is the ActiveMQ Classic backend, registered as
 // "activemq://" and "stomp://": it speaks STOMP 1.2 to the broker's STOMP
-// connector, with a client of its own (internal/stomp), since STOMP is the
+// connector, with a client of its own (package stomp beside it), since STOMP is the
 // protocol every ActiveMQ build has (Debian's lacks AMQP 1.0).
 //
 // It is an adapters.Driver declaring Durable, Delay, Ordering and Topics.

@@ -9,7 +9,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
-	"github.com/eventbus-go/eventbus/adapters/activemq/internal/stomp"
+	"github.com/eventbus-go/eventbus/adapters/activemq/stomp"
 	"github.com/eventbus-go/eventbus/errcode"
 )
 
