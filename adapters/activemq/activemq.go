@@ -37,6 +37,12 @@ const DefaultMaxMessageBytes = 1 << 20
 // noticed.
 const DefaultHeartBeat = 10 * time.Second
 
+// DefaultConnections is how many connections a driver sends on. ActiveMQ
+// stores the persistent sends of one connection one after another, each
+// waiting for its journal write; sends spread over several connections
+// share journal writes.
+const DefaultConnections = 4
+
 // dialTimeout bounds one connection attempt.
 const dialTimeout = 10 * time.Second
 
@@ -49,6 +55,7 @@ type options struct {
 	addr            string
 	prefix          string
 	maxMessageBytes int
+	connections     int
 	stomp           stomp.Options
 }
 
@@ -58,7 +65,8 @@ type Driver struct {
 	opts options
 
 	mu      sync.Mutex
-	conn    *stomp.Conn // for sends and provisioning; nil until dialled
+	conns   []*stomp.Conn // for sends; the first also for provisioning; nil until dialled
+	next    uint64        // the connection the next send takes
 	deleted map[string]bool
 	subs    map[*subscription]bool
 }
@@ -71,7 +79,7 @@ var (
 // Open is the adapters.Opener for activemq:// and stomp:// URLs:
 // activemq://user:password@host:61613?option=value.
 func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
-	o := options{addr: u.Host, prefix: DefaultPrefix, maxMessageBytes: DefaultMaxMessageBytes}
+	o := options{addr: u.Host, prefix: DefaultPrefix, maxMessageBytes: DefaultMaxMessageBytes, connections: DefaultConnections}
 	o.stomp.HeartBeat = DefaultHeartBeat
 	if u.Port() == "" {
 		o.addr = net.JoinHostPort(u.Hostname(), "61613")
@@ -94,6 +102,12 @@ func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 				return nil, errcode.Errorf(errcode.InvalidArgument, "%s:// option max_message_bytes=%q must be a positive integer up to %d", u.Scheme, v, stomp.DefaultLimits.MaxBodyBytes)
 			}
 			o.maxMessageBytes = n
+		case "connections":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > 64 {
+				return nil, errcode.Errorf(errcode.InvalidArgument, "%s:// option connections=%q must be an integer from 1 to 64", u.Scheme, v)
+			}
+			o.connections = n
 		case "heart_beat":
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
@@ -103,10 +117,10 @@ func Open(ctx context.Context, u *url.URL) (adapters.Driver, error) {
 		case "vhost":
 			o.stomp.Host = v
 		default:
-			return nil, errcode.Errorf(errcode.InvalidArgument, "%s:// has no option %q (known: prefix, max_message_bytes, heart_beat, vhost)", u.Scheme, key)
+			return nil, errcode.Errorf(errcode.InvalidArgument, "%s:// has no option %q (known: prefix, max_message_bytes, connections, heart_beat, vhost)", u.Scheme, key)
 		}
 	}
-	d := &Driver{opts: o, deleted: map[string]bool{}, subs: map[*subscription]bool{}}
+	d := &Driver{opts: o, conns: make([]*stomp.Conn, o.connections), deleted: map[string]bool{}, subs: map[*subscription]bool{}}
 	if _, err := d.session(ctx); err != nil {
 		return nil, err
 	}
@@ -143,23 +157,37 @@ func (d *Driver) dial(ctx context.Context) (*stomp.Conn, error) {
 	return c, nil
 }
 
-// session is the shared connection, dialled again if the last one ended.
+// session is the connection for provisioning, dialled again if the last
+// one ended.
 func (d *Driver) session(ctx context.Context) (*stomp.Conn, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.conn != nil && d.conn.Err() == nil {
-		return d.conn, nil
+	return d.connLocked(ctx, 0)
+}
+
+// sender is the connection for the next send: each in turn.
+func (d *Driver) sender(ctx context.Context) (*stomp.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.next++
+	return d.connLocked(ctx, int(d.next%uint64(len(d.conns))))
+}
+
+// connLocked is connection i, dialled again if it ended; d.mu is held.
+func (d *Driver) connLocked(ctx context.Context, i int) (*stomp.Conn, error) {
+	if c := d.conns[i]; c != nil && c.Err() == nil {
+		return c, nil
 	}
 	c, err := d.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d.conn = c
+	d.conns[i] = c
 	return c, nil
 }
 
 // Capabilities implements adapters.Driver. Nothing is batched by the
-// portable layer: sends on the shared connection are pipelined, each
+// portable layer: sends are pipelined on the driver's connections, each
 // waiting for its own receipt.
 func (d *Driver) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
@@ -181,18 +209,21 @@ func (d *Driver) Ping(ctx context.Context) error {
 // Close implements adapters.Driver.
 func (d *Driver) Close() error {
 	d.mu.Lock()
-	c := d.conn
-	d.conn = nil
+	conns := d.conns
+	d.conns = make([]*stomp.Conn, len(conns))
 	d.mu.Unlock()
-	if c == nil {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
-	if err := c.Close(ctx); err != nil && c.Err() == nil {
-		return d.wrap(err, "close the connection", "")
+	var errs []error
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		if err := c.Close(ctx); err != nil && !errors.Is(err, stomp.ErrClosed) {
+			errs = append(errs, d.wrap(err, "close a connection", ""))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (d *Driver) queue(channel string) string { return "/queue/" + d.opts.prefix + "." + channel }

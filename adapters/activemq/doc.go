@@ -19,7 +19,10 @@
 //
 //   - Send is a persistent SEND with a receipt; it returns once the broker's
 //     RECEIPT came, which ActiveMQ sends once KahaDB stored the message.
-//     Sends share one connection and are pipelined. A message over
+//     Sends take the driver's connections (option connections, default 4)
+//     in turn and are pipelined on each: ActiveMQ stores one connection's
+//     persistent sends one after another, each waiting for its journal
+//     write, while sends on several connections share journal writes. A message over
 //     MaxMessageBytes is refused with InvalidArgument before it is sent.
 //   - A subscription has a connection of its own and subscribes with
 //     ack:client-individual and activemq.prefetchSize = MaxInflight, so it
@@ -83,6 +86,7 @@
 //	max_message_bytes=1048576  largest message (adapters.MessageBytes);
 //	                           at most 16 MiB, and within the broker's
 //	                           STOMP wireFormat.maxFrameSize
+//	connections=4              connections sends are spread over (1-64)
 //	heart_beat=10s             STOMP heart-beats each way (0: none)
 //	vhost=NAME                 the CONNECT frame's host header
 //

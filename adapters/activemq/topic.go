@@ -39,7 +39,7 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 		if t.channel && t.d.isDeleted(t.name) {
 			return errcode.Errorf(errcode.NotFound, "activemq: send to %q: the channel was deleted (was its route deleted?)", t.name)
 		}
-		c, err := t.d.session(ctx)
+		c, err := t.d.sender(ctx)
 		if err != nil {
 			return err
 		}
@@ -55,5 +55,5 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	return nil
 }
 
-// Close has nothing to release: sends share the driver's connection.
+// Close has nothing to release: sends share the driver's connections.
 func (*topic) Close() error { return nil }
