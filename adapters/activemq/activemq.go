@@ -397,7 +397,7 @@ func (d *Driver) OpenSubscription(ctx context.Context, channel string, opts adap
 	if err := d.mustExist(ctx, "subscribe to", channel); err != nil {
 		return nil, err
 	}
-	s := &subscription{d: d, channel: channel, prefetch: opts.MaxInflight, wake: make(chan struct{}, 1)}
+	s := &subscription{d: d, channel: channel, prefetch: opts.MaxInflight, changed: make(chan struct{})}
 	s.mu.Lock()
 	err := s.connect(ctx)
 	s.mu.Unlock()

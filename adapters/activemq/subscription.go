@@ -31,11 +31,10 @@ type subscription struct {
 	d        *Driver
 	channel  string
 	prefetch int
-	wake     chan struct{} // a message became ready without a frame coming
 
 	mu      sync.Mutex
+	changed chan struct{} // closed (and replaced) when messages become ready
 	conn    *stomp.Conn
-	sub     *stomp.Subscription
 	gen     uint64             // counts connections, so an ack of an old one is dropped
 	ready   []*held            // messages to hand out, in order
 	busy    map[string]bool    // ordering keys with a message out or ready
@@ -70,10 +69,29 @@ func (s *subscription) connect(ctx context.Context) error {
 		_ = c.Close(ctx)
 		return s.d.wrap(err, "subscribe to", s.channel)
 	}
-	s.conn, s.sub = c, sub
+	s.conn = c
 	s.gen++
 	s.ready, s.busy, s.waiting = nil, map[string]bool{}, map[string][]*held{}
+	go s.pump(c, sub)
 	return nil
+}
+
+// pump files the frames of one connection in the order they came, until
+// the connection ends: a key's messages must be filed in the broker's
+// order, which several receivers each taking a frame could not keep.
+func (s *subscription) pump(c *stomp.Conn, sub *stomp.Subscription) {
+	for {
+		select {
+		case f := <-sub.C():
+			s.mu.Lock()
+			if s.conn == c {
+				s.admit(f)
+			}
+			s.mu.Unlock()
+		case <-c.Done():
+			return
+		}
+	}
 }
 
 // admit files a frame from the broker: ready, or behind its key; s.mu is
@@ -85,10 +103,18 @@ func (s *subscription) admit(f *stomp.Frame) {
 		s.ready = append(s.ready, h)
 	case s.busy[h.key]:
 		s.waiting[h.key] = append(s.waiting[h.key], h)
+		return
 	default:
 		s.busy[h.key] = true
 		s.ready = append(s.ready, h)
 	}
+	s.notify()
+}
+
+// notify wakes every receiver waiting for a ready message; s.mu is held.
+func (s *subscription) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // ReceiveBatch implements driver.Subscription: what is ready, or what
@@ -112,15 +138,6 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 				return nil, err
 			}
 		}
-	taken:
-		for len(s.ready) < max { // take what the reader has already
-			select {
-			case f := <-s.sub.C():
-				s.admit(f)
-			default:
-				break taken
-			}
-		}
 		if len(s.ready) > 0 {
 			n := min(max, len(s.ready))
 			out := make([]*driver.Message, n)
@@ -136,16 +153,10 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			s.mu.Unlock()
 			return out, nil
 		}
-		sub, conn := s.sub, s.conn
+		changed, conn := s.changed, s.conn
 		s.mu.Unlock()
 		select {
-		case f := <-sub.C():
-			s.mu.Lock()
-			if conn == s.conn {
-				s.admit(f)
-			}
-			s.mu.Unlock()
-		case <-s.wake:
+		case <-changed:
 		case <-conn.Done():
 		case <-timer.C:
 			return nil, nil
@@ -191,14 +202,7 @@ func (s *subscription) release(key string) {
 	} else {
 		s.waiting[key] = next[1:]
 	}
-	s.signal()
-}
-
-func (s *subscription) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.notify()
 }
 
 // CanNack implements driver.Subscription.
@@ -217,7 +221,7 @@ func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
 	}
 	if len(back) > 0 {
 		s.ready = append(back, s.ready...)
-		s.signal()
+		s.notify()
 	}
 	return nil
 }
@@ -247,7 +251,7 @@ func (s *subscription) gone(ctx context.Context) {
 // s.mu is held.
 func (s *subscription) hangUp(ctx context.Context) error {
 	c := s.conn
-	s.conn, s.sub = nil, nil
+	s.conn = nil
 	s.ready, s.waiting = nil, nil
 	if c == nil || c.Err() != nil {
 		return nil
