@@ -96,7 +96,9 @@
 //
 // # What survives what
 //
-// A message is acked (202) only once the broker stored it in KahaDB, which
-// by default syncs its journal to disk before it answers, so it survives
-// the bus and the broker being killed, and a power loss.
+// A message is acked (202) only once the broker stored it in KahaDB, so it
+// survives the bus being killed (test/crash) and the broker being stopped
+// and started (the outage test). KahaDB by default syncs its journal to
+// disk before it answers, so by ActiveMQ's account it also survives the
+// broker being killed and a power loss; the tests do not kill the broker.
 package activemq
