@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/activemq"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/adapters/memory"
 	"github.com/eventbus-go/eventbus/adapters/nats"
@@ -93,6 +94,8 @@ func newRegistry() *adapters.Registry {
 	r.Register(sqs.Scheme, sqs.Open)
 	r.Register(nats.Scheme, nats.Open)
 	r.Register(nats.SchemeEmbedded, nats.OpenEmbedded)
+	r.Register(activemq.Scheme, activemq.Open)
+	r.Register(activemq.SchemeSTOMP, activemq.Open)
 	return r
 }
 

@@ -2,7 +2,7 @@
 # Runs each fuzz target for a number of inputs (default 100000 each): no
 # input may panic or hang the rule language's pattern parser and matcher,
 # the ingress decoder (binary, structured and batch modes) or the config
-# parser.
+# parser, and the STOMP frame reader of the activemq backend.
 #   scripts/fuzz.sh [BUDGET]     BUDGET as for -fuzztime, e.g. 100000x or 30s
 #
 # The default is a count, not a duration: with Go 1.26 a duration can end a
@@ -27,3 +27,4 @@ fuzz ./router FuzzValidate
 fuzz ./router FuzzMatch
 fuzz ./bus/httpapi FuzzDecodeRequest
 fuzz ./bus FuzzParseConfig
+fuzz ./adapters/activemq/stomp FuzzReadFrame

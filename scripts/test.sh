@@ -61,13 +61,36 @@ if [[ ! -f test/webhooks/node_modules/standardwebhooks/package.json ]]; then
 	npm ci --prefix test/webhooks --no-audit --no-fund >/dev/null
 fi
 
+# What this script starts, it stops when it exits, whatever happens.
+stops=()
+stop_all() {
+	local s
+	for s in "${stops[@]}"; do
+		$s || true
+	done
+}
+trap stop_all EXIT
+
 # SQS: fauxqs, an emulator (pinned in scripts/sqs-emulator/), unless the
 # caller names an endpoint of its own.
 if [[ -z "${EVENTBUS_TEST_SQS:-}" ]]; then
 	scripts/sqs-emulator.sh start
-	trap 'scripts/sqs-emulator.sh stop' EXIT
+	stops+=("scripts/sqs-emulator.sh stop")
 	export EVENTBUS_TEST_SQS="sqs://127.0.0.1:4566?region=us-east-1"
 fi
+
+# ActiveMQ: Debian's broker, run by scripts/activemq.sh (which installs it),
+# unless the caller names a broker of its own.
+activemq_ours=
+if [[ -z "${EVENTBUS_TEST_ACTIVEMQ:-}" ]]; then
+	scripts/activemq.sh start
+	stops+=("scripts/activemq.sh stop")
+	activemq_ours=1
+	export EVENTBUS_TEST_ACTIVEMQ="activemq://127.0.0.1:61613"
+fi
+# python3-stomp (stomp.py, for /usr/bin/python3): the ActiveMQ interop test
+# reads the bus's topic with it.
+/usr/bin/python3 -c 'import stomp' 2>/dev/null || { log "installing python3-stomp"; apt-get install -y python3-stomp >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y python3-stomp >/dev/null; }; }
 
 log "go vet"
 go vet ./...
@@ -77,6 +100,11 @@ go test -race -count=1 ./...
 
 log "RabbitMQ restart tests (they restart the local broker, so they run alone)"
 EVENTBUS_TEST_RABBIT_CTL=1 go test -race -count=1 -p 1 -run 'Conformance/Outage|BrokerRestart' ./adapters/rabbitmq ./bus
+
+if [[ -n "$activemq_ours" ]]; then
+	log "ActiveMQ restart test (it restarts the broker scripts/activemq.sh runs, so it runs alone)"
+	EVENTBUS_TEST_ACTIVEMQ_CTL=1 go test -race -count=1 -run 'TestConformanceAcrossABrokerRestart' ./adapters/activemq
+fi
 
 log "Terraform provider: unit and acceptance tests against a real bus"
 TF_BIN=$(scripts/terraform.sh)

@@ -16,6 +16,9 @@
 // store: 500 events accepted while the route's target is down, SIGKILL,
 // a restart in the same directory, and every event delivered once the
 // target is up. It needs nothing outside the process.
+//
+// A third does the same with `serve --backend activemq://...`, on the
+// broker of EVENTBUS_TEST_ACTIVEMQ (by default scripts/activemq.sh's).
 package crash
 
 import (
