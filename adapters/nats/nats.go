@@ -412,7 +412,10 @@ func codeOf(err error) errcode.Code {
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrNoServers),
 		errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
 		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, context.DeadlineExceeded),
+		// A pull request whose heartbeats stopped coming: a busy or
+		// restarting server; the next pull asks again.
+		errors.Is(err, jetstream.ErrNoHeartbeat):
 		return errcode.Unavailable
 	}
 	var apiErr *jetstream.APIError
