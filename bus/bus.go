@@ -178,8 +178,8 @@ func (b *Bus) Config() Config { return b.cfg }
 // with why; empty when all do.
 func (b *Bus) Unready(ctx context.Context) map[string]string {
 	failed := map[string]string{}
-	for url, be := range b.backends.Opened() {
-		if err := be.Ping(ctx); err != nil {
+	for url, err := range b.Pings(ctx) {
+		if err != nil {
 			failed[url] = err.Error()
 		}
 	}
