@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
 	"github.com/eventbus-go/eventbus/adapters/memory"
@@ -44,6 +46,11 @@ type Bus struct {
 	// access authenticates and authorizes requests; nil when the config
 	// has no auth section and the bus is open.
 	access *access
+
+	// tracer records spans of ingest and delivery; nil when tracing is
+	// off. stopTracing flushes the exporter the bus started, if any.
+	tracer      trace.Tracer
+	stopTracing func(context.Context) error
 
 	mu     sync.Mutex // serialises changes to buses, routes and keys, and shutdown
 	buses  map[string]router.Bus
@@ -127,6 +134,9 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	fail := func(err error) (*Bus, error) {
 		_ = b.Shutdown(context.Background())
 		return nil, err
+	}
+	if err := b.startTracing(ctx); err != nil {
+		return fail(err)
 	}
 	if cfg.Auth != nil {
 		a, err := newAccess(ctx, cfg.Auth)
@@ -215,6 +225,9 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 		errs = append(errs, b.plugins.Shutdown(ctx))
 	}
 	errs = append(errs, b.store.Close())
+	if b.stopTracing != nil {
+		errs = append(errs, b.stopTracing(ctx))
+	}
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/tracing"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -46,6 +47,9 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// Ingress authenticates itself rather than through b.authenticated,
 	// sparing its hot path a copy of the request.
 	ctx := r.Context()
+	if b.Traces() {
+		ctx = tracing.FromHeader(ctx, r.Header)
+	}
 	if b.Authenticates() {
 		id, err := b.identify(r)
 		if err != nil {
