@@ -20,7 +20,8 @@ import (
 // target: each step is a deliverFunc wrapping the next, and changes the
 // outcome or acts on it. From the outside in: dead letters (store what is
 // refused or exhausted), retry (wait and try again, or requeue), rate
-// (pace the attempts), then the attempt itself.
+// (pace the attempts), with tracing on a span per attempt, then the
+// attempt itself.
 
 // attempt is one received event on its way through the steps.
 type attempt struct {

@@ -76,7 +76,7 @@ func (r *Registry) Handler(filter func(*http.Request) Filter, busOfRoute func(ro
 }
 
 // keep removes from families the series whose bus (or route's bus) f
-// refuses.
+// refuses, and the families left with none.
 func keep(families []*dto.MetricFamily, f Filter, busOfRoute func(string) string) []*dto.MetricFamily {
 	allowed := map[string]bool{}
 	may := func(bus string) bool {
@@ -87,6 +87,7 @@ func keep(families []*dto.MetricFamily, f Filter, busOfRoute func(string) string
 		}
 		return ok
 	}
+	shown := families[:0]
 	for _, mf := range families {
 		kept := mf.Metric[:0]
 		for _, m := range mf.Metric {
@@ -103,7 +104,10 @@ func keep(families []*dto.MetricFamily, f Filter, busOfRoute func(string) string
 				kept = append(kept, m)
 			}
 		}
-		mf.Metric = kept
+		if len(kept) > 0 {
+			mf.Metric = kept
+			shown = append(shown, mf)
+		}
 	}
-	return families
+	return shown
 }
