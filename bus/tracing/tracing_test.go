@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,7 +183,13 @@ func TestOneTraceRunsFromTheProducerThroughEveryAttempt(t *testing.T) {
 // so its redrive continues it.
 func TestADeadLetterKeepsTheTraceOfItsEvent(t *testing.T) {
 	t.Parallel()
-	hook := bustest.NewWebhook(t, func(int) int { return http.StatusServiceUnavailable })
+	var healed atomic.Bool
+	hook := bustest.NewWebhook(t, func(int) int {
+		if healed.Load() {
+			return http.StatusOK
+		}
+		return http.StatusServiceUnavailable
+	})
 	base, spans, _, b := tracedBus(t, retried("r", hook.URL, 1))
 	other := "0af7651916cd43dd8448eb211c80319c"
 	bustest.Emit(t, base, "1", map[string]string{
@@ -212,5 +219,39 @@ func TestADeadLetterKeepsTheTraceOfItsEvent(t *testing.T) {
 	sc := trace.SpanContextFromContext(tracing.FromHeader(context.Background(), http.Header{"Traceparent": {dead[0]}}))
 	if sc.TraceID().String() != producerTrace {
 		t.Errorf("dead letter's traceparent %q is not in the event's trace %s", dead[0], producerTrace)
+	}
+
+	healed.Store(true)
+	if n, err := b.Redrive(context.Background(), "r", nil); err != nil || n != 1 {
+		t.Fatalf("redrive: %d, %v; want 1 event put back", n, err)
+	}
+	delivered := hook.Next(t)
+	redriven := ended(t, spans, "deliver r", 2)[1]
+	if got := redriven.SpanContext().TraceID().String(); got != producerTrace {
+		t.Errorf("the redriven attempt is in trace %s, want the event's %s", got, producerTrace)
+	}
+	if got := delivered.Header.Get("traceparent"); !strings.Contains(got, producerTrace) {
+		t.Errorf("the target received traceparent %q after the redrive, want one in trace %s", got, producerTrace)
+	}
+}
+
+// With tracing off the bus reads no trace header and starts nothing: the
+// request's traceparent goes no further, while the event's own traceparent
+// extension is delivered like any other extension.
+func TestWithTracingOffTheEventsExtensionPassesThroughUntouched(t *testing.T) {
+	t.Parallel()
+	hook := bustest.NewWebhook(t, nil)
+	b := bustest.Start(t, bus.Config{Routes: []router.Route{retried("r", hook.URL, 1)}})
+	own := "00-" + producerTrace + "-" + producerSpan + "-01"
+	bustest.Emit(t, b.URL, "1", map[string]string{
+		"ce-traceparent": own,
+		"traceparent":    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	})
+	d := hook.Next(t)
+	if got := d.Header.Get("ce-traceparent"); got != own {
+		t.Errorf("ce-traceparent delivered as %q, want the event's own %q unchanged", got, own)
+	}
+	if got := d.Header.Get("traceparent"); got != "" {
+		t.Errorf("with tracing off the target received traceparent %q; nothing should be made up", got)
 	}
 }
