@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -22,15 +23,23 @@ func Configured(endpoint string) bool {
 }
 
 // NewProvider returns a TracerProvider that exports spans in batches to an
-// OTLP/HTTP collector at endpoint (a URL such as
-// http://127.0.0.1:4318); with endpoint empty, the exporter reads the
+// OTLP/HTTP collector at endpoint (a URL such as http://127.0.0.1:4318, to
+// which /v1/traces is added when it has no path, as for
+// OTEL_EXPORTER_OTLP_ENDPOINT); with endpoint empty, the exporter reads the
 // standard OTEL_EXPORTER_OTLP_* variables. The service is named
 // "eventbus" unless OTEL_SERVICE_NAME says otherwise. Shut it down to
 // flush the last spans.
 func NewProvider(ctx context.Context, endpoint string) (*sdktrace.TracerProvider, error) {
 	var opts []otlptracehttp.Option
 	if endpoint != "" {
-		opts = append(opts, otlptracehttp.WithEndpointURL(endpoint))
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("OTLP endpoint %q is not an http(s) URL such as http://127.0.0.1:4318", endpoint)
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
 	}
 	exporter, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
