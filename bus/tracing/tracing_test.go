@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus/httpapi"
 	"github.com/eventbus-go/eventbus/bus/tracing"
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -253,5 +256,41 @@ func TestWithTracingOffTheEventsExtensionPassesThroughUntouched(t *testing.T) {
 	}
 	if got := d.Header.Get("traceparent"); got != "" {
 		t.Errorf("with tracing off the target received traceparent %q; nothing should be made up", got)
+	}
+}
+
+// A plugin receives the attempt's trace context in the event's traceparent
+// extension, and the events it replies with stay in the trace.
+func TestAPluginIsDeliveredTheAttemptsTraceparent(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "testplugin")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/internal/testplugin").CombinedOutput(); err != nil {
+		t.Fatalf("building the test plugin: %v\n%s", err, out)
+	}
+	hook := bustest.NewWebhook(t, nil)
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	b := bustest.Start(t, bus.Config{
+		TracerProvider: tp,
+		Plugins:        []plugins.Config{{Name: "echo", Cmd: bin}},
+		Routes: []router.Route{
+			{Name: "handler", Match: []byte(`{"type":["test.echo"]}`), Target: router.Target{Plugin: &router.PluginTarget{Name: "echo"}}},
+			{Name: "replies", Match: []byte(`{"type":["test.echoed"]}`), Target: router.Target{HTTP: &router.HTTPTarget{URL: hook.URL}}},
+		},
+	})
+	bustest.Emit(t, b.URL, "1", map[string]string{"ce-type": "test.echo", "traceparent": "00-" + producerTrace + "-" + producerSpan + "-01"})
+	reply := hook.Next(t)
+	attempt := ended(t, spans, "deliver handler", 1)[0]
+	var data struct{ Traceparent string }
+	if err := json.Unmarshal(reply.Body, &data); err != nil {
+		t.Fatalf("reply data %q: %v", reply.Body, err)
+	}
+	want := "00-" + producerTrace + "-" + attempt.SpanContext().SpanID().String() + "-01"
+	if data.Traceparent != want {
+		t.Errorf("the plugin received traceparent %q, want the attempt's %q", data.Traceparent, want)
+	}
+	if got := reply.Header.Get("traceparent"); !strings.Contains(got, producerTrace) {
+		t.Errorf("the reply was delivered with traceparent %q, want one in trace %s", got, producerTrace)
 	}
 }
