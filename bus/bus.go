@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/activemq"
 	"github.com/eventbus-go/eventbus/adapters/kafka"
@@ -45,6 +47,11 @@ type Bus struct {
 	// access authenticates and authorizes requests; nil when the config
 	// has no auth section and the bus is open.
 	access *access
+
+	// tracer records spans of ingest and delivery; nil when tracing is
+	// off. stopTracing flushes the exporter the bus started, if any.
+	tracer      trace.Tracer
+	stopTracing func(context.Context) error
 
 	mu     sync.Mutex // serialises changes to buses, routes and keys, and shutdown
 	buses  map[string]router.Bus
@@ -131,6 +138,9 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		_ = b.Shutdown(context.Background())
 		return nil, err
 	}
+	if err := b.startTracing(ctx); err != nil {
+		return fail(err)
+	}
 	if cfg.Auth != nil {
 		a, err := newAccess(ctx, cfg.Auth)
 		if err != nil {
@@ -181,8 +191,8 @@ func (b *Bus) Config() Config { return b.cfg }
 // with why; empty when all do.
 func (b *Bus) Unready(ctx context.Context) map[string]string {
 	failed := map[string]string{}
-	for url, be := range b.backends.Opened() {
-		if err := be.Ping(ctx); err != nil {
+	for url, err := range b.Pings(ctx) {
+		if err != nil {
 			failed[url] = err.Error()
 		}
 	}
@@ -218,6 +228,9 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 		errs = append(errs, b.plugins.Shutdown(ctx))
 	}
 	errs = append(errs, b.store.Close())
+	if b.stopTracing != nil {
+		errs = append(errs, b.stopTracing(ctx))
+	}
 	return errors.Join(errs...)
 }
 

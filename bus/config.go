@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"sigs.k8s.io/yaml"
 
 	"github.com/eventbus-go/eventbus/auth"
@@ -61,10 +62,23 @@ type Config struct {
 	Plugins []plugins.Config `json:"plugins,omitempty"`
 	// Routes are created at start, read-only through the API.
 	Routes []router.Route `json:"routes,omitempty"`
+	// Tracing exports OpenTelemetry spans of ingest and delivery.
+	Tracing TracingConfig `json:"tracing,omitzero"`
+	// TracerProvider, set by a program that embeds the bus, records its
+	// spans instead of the one Tracing configures.
+	TracerProvider trace.TracerProvider `json:"-"`
 	// Auth, when set, requires every request but /healthz and /readyz to
 	// carry an API key or a token, and applies the buses' ACLs. Without
 	// it the bus is open to whoever reaches it.
 	Auth *auth.Config `json:"auth,omitempty"`
+}
+
+// TracingConfig turns tracing on: spans are exported to an OTLP/HTTP
+// collector at OTLPEndpoint (http://host:4318), or where the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT variable says when it is empty. With neither,
+// tracing is off.
+type TracingConfig struct {
+	OTLPEndpoint string `json:"otlp_endpoint,omitempty"`
 }
 
 // DedupConfig bounds the memory of events already stored: a repeat of the

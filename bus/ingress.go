@@ -88,7 +88,7 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 	}
 	store := func(i int) {
 		if results[i].Err == nil {
-			results[i] = b.storeOnce(ctx, bus, routes, events[i])
+			results[i] = b.storeTraced(ctx, bus, routes, events[i])
 		}
 	}
 	if len(events) == 1 {

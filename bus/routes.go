@@ -334,6 +334,7 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 		Counters:    lr.stats,
 		Room:        lr.admission,
 		Log:         b.log,
+		Tracer:      b.tracer,
 	})
 	if err != nil {
 		_ = closeTarget(ctx)

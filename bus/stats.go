@@ -1,8 +1,12 @@
 package bus
 
 import (
+	"cmp"
 	"context"
+	"maps"
+	"slices"
 
+	"github.com/eventbus-go/eventbus/bus/delivery"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -56,4 +60,57 @@ func (b *Bus) Stats(ctx context.Context, route string) (RouteStats, error) {
 		st.Inflight = d.Busy()
 	}
 	return st, nil
+}
+
+// RouteSample is what a metrics scrape reads of one route: its counters as
+// they stand, and its depths and deliveries in flight at that moment.
+type RouteSample struct {
+	Route string
+	Bus   string
+	// Counters are the route's live counters: read them, never add.
+	Counters *delivery.Counters
+	// Depth and DeadLetters are the events waiting on the route's channel
+	// and on its dead-letter channel; DepthErr, when not nil, says why the
+	// backend did not tell them.
+	Depth, DeadLetters int64
+	DepthErr           error
+	Inflight           int64
+}
+
+// Samples reads every route for a metrics scrape, in the order of their
+// names. Depths are asked of the backends within ctx: a route whose
+// backend does not answer in time has a DepthErr, and the scrape goes on.
+func (b *Bus) Samples(ctx context.Context) []RouteSample {
+	b.mu.Lock()
+	samples := make([]RouteSample, 0, len(b.routes))
+	routes := make([]*liveRoute, 0, len(b.routes))
+	for _, name := range slices.Sorted(maps.Keys(b.routes)) {
+		lr := b.routes[name]
+		s := RouteSample{Route: name, Bus: cmp.Or(lr.route.Bus, router.DefaultBus), Counters: lr.stats}
+		if lr.dispatcher != nil {
+			s.Inflight = lr.dispatcher.Busy()
+		}
+		samples = append(samples, s)
+		routes = append(routes, lr)
+	}
+	b.mu.Unlock()
+	for i, lr := range routes {
+		s := &samples[i]
+		if s.Depth, s.DepthErr = lr.backend.Depth(ctx, s.Route); s.DepthErr != nil {
+			continue
+		}
+		s.DeadLetters, s.DepthErr = lr.backend.Depth(ctx, s.Route+router.DeadLetterSuffix)
+	}
+	return samples
+}
+
+// Pings pings every backend in use, keyed by its URL without password:
+// nil for one that answered within ctx, else why not.
+func (b *Bus) Pings(ctx context.Context) map[string]error {
+	opened := b.backends.Opened()
+	pings := make(map[string]error, len(opened))
+	for url, be := range opened {
+		pings[url] = be.Ping(ctx)
+	}
+	return pings
 }

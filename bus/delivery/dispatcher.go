@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/tracing"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/transform"
@@ -51,6 +53,8 @@ type Options struct {
 	Counters            *Counters
 	Room                Room
 	Log                 *slog.Logger
+	// Tracer records a span per attempt; nil (tracing off) records none.
+	Tracer trace.Tracer
 }
 
 // Dispatcher delivers one route's channel to its target: at most
@@ -73,6 +77,7 @@ type Dispatcher struct {
 	stats     *Counters
 	admission Room
 	log       *slog.Logger
+	tracer    trace.Tracer // nil: tracing off
 
 	workers  sync.WaitGroup // max_inflight workers, each receiving and delivering
 	busy     atomic.Int64   // deliveries in flight, for the drain check and stats
@@ -115,6 +120,7 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		stats:       o.Counters,
 		admission:   o.Room,
 		log:         o.Log,
+		tracer:      o.Tracer,
 	}
 	steps := []step{d.deadLettering}
 	if program != nil {
@@ -124,6 +130,9 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	if r.Delivery.Rate != "" {
 		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
 		steps = append(steps, d.rateLimited(rate.NewLimiter(rate.Limit(perSecond), 1)))
+	}
+	if d.tracer != nil {
+		steps = append(steps, d.traced)
 	}
 	d.deliver = chain(d.attempt, steps...)
 	d.start()
@@ -183,7 +192,11 @@ func (d *Dispatcher) handle(msg *adapters.Received) {
 		attempts: metaInt(msg.Metadata, adapters.MetaAttempts),
 		first:    metaTime(msg.Metadata, adapters.MetaFirstAttempt),
 	}
-	d.settle(a, d.deliver(d.attempts, a))
+	ctx := d.attempts
+	if d.tracer != nil { // steps log, and attempts start their spans, in the event's trace
+		ctx = tracing.FromEvent(ctx, e)
+	}
+	d.settle(a, d.deliver(ctx, a))
 }
 
 // settle acks or nacks what the steps made of an event, and counts it. A

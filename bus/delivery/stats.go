@@ -25,6 +25,7 @@ type LatencyHistogram struct {
 	mu      sync.Mutex
 	buckets [144]uint64
 	total   uint64
+	sum     time.Duration
 }
 
 const bucketsPerDoubling = 4
@@ -35,6 +36,7 @@ func (h *LatencyHistogram) observe(d time.Duration) {
 	h.mu.Lock()
 	h.buckets[i]++
 	h.total++
+	h.sum += d
 	h.mu.Unlock()
 }
 
@@ -56,4 +58,27 @@ func (h *LatencyHistogram) Quantile(q float64) float64 {
 		}
 	}
 	return math.Inf(1)
+}
+
+// Cumulative reads the histogram at coarser bounds, for a metrics scrape:
+// one bucket per doubling from 2^minExp to 2^maxExp microseconds, each
+// bound in seconds with the count of observations at or below it, then
+// the count and sum (in seconds) of all observations. Bucket i of the fine
+// histogram ends at 2^((i+1)/4) µs, so every bound here is exact.
+func (h *LatencyHistogram) Cumulative(minExp, maxExp int) (buckets map[float64]uint64, count uint64, sumSeconds float64) {
+	buckets = make(map[float64]uint64, maxExp-minExp+1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var seen uint64
+	for i, n := range h.buckets {
+		seen += n
+		if (i+1)%bucketsPerDoubling != 0 {
+			continue
+		}
+		exp := (i + 1) / bucketsPerDoubling
+		if exp >= minExp && exp <= maxExp {
+			buckets[math.Exp2(float64(exp))/1e6] = seen
+		}
+	}
+	return buckets, h.total, h.sum.Seconds()
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -19,8 +22,8 @@ import (
 // target: each step is a deliverFunc wrapping the next, and changes the
 // outcome or acts on it. From the outside in: dead letters (store what is
 // refused or exhausted), transform (reshape the event, once), retry (wait
-// and try again, or requeue), rate (pace the attempts), then the attempt
-// itself.
+// and try again, or requeue), rate (pace the attempts), with tracing on a
+// span per attempt, then the attempt itself.
 
 // attempt is one received event on its way through the steps.
 type attempt struct {
@@ -64,9 +67,9 @@ func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
 	}
 	switch out.Verdict {
 	case verdict.Drop:
-		d.eventLog(a.event).Info("target dropped the event", "reason", out.Reason)
+		d.eventLog(a.event).InfoContext(ctx, "target dropped the event", "reason", out.Reason)
 	case verdict.DeadLetter:
-		d.eventLog(a.event).Warn("target refused the event; dead-lettering it", "attempt", a.attempts, "reason", out.Reason)
+		d.eventLog(a.event).WarnContext(ctx, "target refused the event; dead-lettering it", "attempt", a.attempts, "reason", out.Reason)
 	}
 	return out
 }
@@ -90,6 +93,30 @@ func (d *Dispatcher) transforming(program *transform.Program) step {
 			a.sent = sent
 			return next(ctx, a)
 		}
+	}
+}
+
+// traced records each attempt as a span in the event's trace, ending with
+// its verdict; the target receives the span's trace context.
+func (d *Dispatcher) traced(next deliverFunc) deliverFunc {
+	return func(ctx context.Context, a *attempt) Outcome {
+		ctx, span := d.tracer.Start(ctx, "deliver "+d.route.Name,
+			trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(
+				attribute.String("eventbus.route", d.route.Name),
+				attribute.String("cloudevents.event_id", a.event.ID()),
+				attribute.String("cloudevents.event_source", a.event.Source()),
+			))
+		defer span.End()
+		out := next(ctx, a)
+		span.SetAttributes(attribute.Int("eventbus.attempt", a.attempts), attribute.String("eventbus.verdict", out.Verdict.String()))
+		if out.Status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", out.Status))
+		}
+		if out.Verdict != verdict.Ack {
+			span.SetStatus(codes.Error, out.Reason)
+		}
+		return out
 	}
 }
 
@@ -123,13 +150,13 @@ func (d *Dispatcher) retrying(next deliverFunc) deliverFunc {
 				return out
 			}
 			if a.attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(a.first) >= time.Duration(policy.MaxAge)) {
-				d.eventLog(a.event).Warn("delivery attempts exhausted; dead-lettering the event", "attempt", a.attempts, "reason", out.Reason)
+				d.eventLog(a.event).WarnContext(ctx, "delivery attempts exhausted; dead-lettering the event", "attempt", a.attempts, "reason", out.Reason)
 				out.Verdict = verdict.DeadLetter
 				return out
 			}
 			wait := max(backoff(policy.Backoff, a.attempts), out.RetryAfter)
 			d.stats.Retried.Add(1)
-			d.eventLog(a.event).Info("delivery failed; retrying", "attempt", a.attempts, "retry_in", wait, "reason", out.Reason)
+			d.eventLog(a.event).InfoContext(ctx, "delivery failed; retrying", "attempt", a.attempts, "retry_in", wait, "reason", out.Reason)
 			if d.requeue && d.requeueRetry(a, wait) {
 				return out
 			}
@@ -171,7 +198,7 @@ func (d *Dispatcher) deadLettering(next deliverFunc) deliverFunc {
 			return out
 		}
 		if !d.route.Delivery.DeadLetters() {
-			d.log.Warn("dropping the event: the route keeps no dead letters", "event_id", a.event.ID(), "reason", out.Reason)
+			d.log.WarnContext(ctx, "dropping the event: the route keeps no dead letters", "event_id", a.event.ID(), "reason", out.Reason)
 			out.Verdict = verdict.Drop
 			return out
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
+	"github.com/eventbus-go/eventbus/bus/tracing"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
@@ -111,6 +112,7 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	if err := httpbinding.Write(req.Header, e); err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
+	tracing.ToHeader(ctx, req.Header)
 	if t.auth != nil {
 		if err := t.auth.authorize(ctx, req); err != nil {
 			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
@@ -174,7 +176,7 @@ type TopicTarget struct {
 }
 
 func (t *TopicTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	msg, err := adapters.EncodeEvent(e)
+	msg, err := adapters.EncodeEvent(withTraceContext(ctx, e))
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
@@ -197,7 +199,7 @@ type PluginTarget struct {
 }
 
 func (t *PluginTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	res, err := t.Host.Deliver(ctx, t.Name, e)
+	res, err := t.Host.Deliver(ctx, t.Name, withTraceContext(ctx, e))
 	if err != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
 	}
@@ -211,6 +213,19 @@ func (t *PluginTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 		}
 	}
 	return o
+}
+
+// withTraceContext is e carrying the attempt's trace context in its
+// traceparent extension: a copy, since e is the route's event and later
+// attempts must start from the trace it was stored with. Without a span in
+// ctx it is e.
+func withTraceContext(ctx context.Context, e *event.Event) *event.Event {
+	if !tracing.InSpan(ctx) {
+		return e
+	}
+	c := e.Clone()
+	tracing.ToEvent(ctx, &c)
+	return &c
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/metrics"
+	"github.com/eventbus-go/eventbus/router"
 )
 
 // authenticated runs h with the caller's identity in the request context,
@@ -31,4 +34,23 @@ func (b *Server) identify(r *http.Request) (*auth.Identity, error) {
 		return b.Identify(r.Context(), r.Header.Get("Authorization"), &subject)
 	}
 	return b.Identify(r.Context(), r.Header.Get("Authorization"), nil)
+}
+
+// metricsFilter keeps, with authentication on, the metrics of buses the
+// caller of r may read (auth.Read); series of no bus (backends, the
+// process) are shown to every authenticated caller.
+func (b *Server) metricsFilter(r *http.Request) metrics.Filter {
+	if !b.Authenticates() {
+		return nil
+	}
+	return func(bus string) bool { return b.Allow(r.Context(), bus, auth.Read) == nil }
+}
+
+// busOfRoute names the bus of a route, "" when it is gone.
+func (b *Server) busOfRoute(route string) string {
+	r, ok := b.Route(route)
+	if !ok {
+		return ""
+	}
+	return cmp.Or(r.Bus, router.DefaultBus)
 }

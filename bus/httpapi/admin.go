@@ -57,6 +57,7 @@ func (b *Server) Handler() http.Handler {
 	authed("POST /v1/keys", b.handleCreateKey)
 	authed("GET /v1/keys", b.handleListKeys)
 	authed("DELETE /v1/keys/{name}", b.handleRevokeKey)
+	authed("GET /metrics", b.metrics.Handler(b.metricsFilter, b.busOfRoute).ServeHTTP)
 	return mux
 }
 

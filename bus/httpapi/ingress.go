@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/tracing"
 	"github.com/eventbus-go/eventbus/router"
 )
 
@@ -36,6 +38,8 @@ type ingressResponse struct {
 // reports as accepted is stored; when none was, the status is that of the
 // first event's error.
 func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer b.metrics.Ingress.Answered(start)
 	busName := r.PathValue("bus")
 	if busName == "" {
 		busName = router.DefaultBus
@@ -43,26 +47,29 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// Ingress authenticates itself rather than through b.authenticated,
 	// sparing its hot path a copy of the request.
 	ctx := r.Context()
+	if b.Traces() {
+		ctx = tracing.FromHeader(ctx, r.Header)
+	}
 	if b.Authenticates() {
 		id, err := b.identify(r)
 		if err != nil {
-			writeError(w, err)
+			b.refuse(w, busName, err)
 			return
 		}
 		ctx = auth.NewContext(ctx, id)
 	}
 	if err := b.CheckIngress(ctx, busName); err != nil {
-		writeError(w, err)
+		b.refuse(w, busName, err)
 		return
 	}
 	body, aerr := readBody(w, r, b.Config().MaxBodyBytes)
 	if aerr != nil {
-		writeError(w, aerr)
+		b.refuse(w, busName, aerr)
 		return
 	}
 	decoded, aerr := decodeRequest(r.Header, body)
 	if aerr != nil {
-		writeError(w, aerr)
+		b.refuse(w, busName, aerr)
 		return
 	}
 	events := make([]*event.Event, 0, len(decoded))
@@ -75,10 +82,11 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// caller's emit grants before it stores any.
 	stored, err := b.Ingest(ctx, busName, events)
 	if err != nil {
-		writeError(w, err)
+		b.refuse(w, busName, err)
 		return
 	}
 	if len(stored) == len(decoded) && plain(stored) {
+		b.metrics.Ingress.Accepted(busName, len(stored))
 		writeAccepted(w, stored)
 		return
 	}
@@ -97,7 +105,11 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		rej, ok := results[i].(rejectedEvent)
 		if !ok {
 			allRejected = false
-		} else if first == nil {
+			b.metrics.Ingress.Accepted(busName, 1)
+			continue
+		}
+		b.metrics.Ingress.Rejected(busName, rej.Error.Code, 1)
+		if first == nil {
 			first = rej.Error
 		}
 	}
@@ -107,6 +119,19 @@ func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		setRetryAfter(w, status)
 	}
 	writeJSON(w, status, ingressResponse{Results: results})
+}
+
+// refuse answers a request refused before any of its events was stored,
+// and counts it as one rejected event: its events may not have been read.
+// A bus that does not exist is counted as bus "", so callers cannot grow
+// the metrics with names of their choosing.
+func (b *Server) refuse(w http.ResponseWriter, busName string, err error) {
+	ae := toAPIError(err)
+	if _, exists := b.BusNamed(busName); !exists {
+		busName = ""
+	}
+	b.metrics.Ingress.Rejected(busName, ae.Code, 1)
+	writeError(w, ae)
 }
 
 // answer is one event's result as the ingress reports it.

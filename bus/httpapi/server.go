@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/metrics"
 )
 
 // Server is a bus with its HTTP API. Create it with New, serve it with Run.
@@ -21,6 +22,8 @@ type Server struct {
 	log *slog.Logger
 	// tls is the listener's TLS config; nil serves plain HTTP.
 	tls *tls.Config
+	// metrics are served on GET /metrics; the ingress counts into them.
+	metrics *metrics.Registry
 }
 
 // New starts a bus with cfg (bus.New) after loading the files of its TLS
@@ -34,7 +37,7 @@ func New(ctx context.Context, cfg bus.Config, log *slog.Logger) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Bus: b, log: log, tls: tlsConfig}, nil
+	return &Server{Bus: b, log: log, tls: tlsConfig, metrics: metrics.New(b, metrics.Options{})}, nil
 }
 
 // Run serves the HTTP API on ln (over TLS when the config's tls says so,

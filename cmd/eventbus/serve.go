@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -17,10 +18,11 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/nats"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/httpapi"
+	"github.com/eventbus-go/eventbus/bus/tracing"
 )
 
 func newServeCommand() *cobra.Command {
-	var configPath, addr, logLevel, dataDir, storeURL, backend string
+	var configPath, addr, logLevel, logFormat, dataDir, storeURL, backend, otlpEndpoint string
 	var insecureNoAuth bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -49,6 +51,9 @@ func newServeCommand() *cobra.Command {
 			case cfg.DefaultBackend == "":
 				cfg.DefaultBackend = embeddedBackend(cfg.DataDir)
 			}
+			if otlpEndpoint != "" {
+				cfg.Tracing.OTLPEndpoint = otlpEndpoint
+			}
 			cfg = cfg.WithDefaults()
 			if cfg.Auth == nil && !onLoopback(cfg.Addr) && !insecureNoAuth {
 				return fmt.Errorf("refusing to serve on %s without authentication: anyone who reaches it could emit events, route them to their own URL and read dead letters. "+
@@ -59,7 +64,10 @@ func newServeCommand() *cobra.Command {
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
 			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			log, err := newLogger(cmd.ErrOrStderr(), logFormat, level)
+			if err != nil {
+				return err
+			}
 
 			if cfg.Auth == nil && !onLoopback(cfg.Addr) {
 				log.Warn("serving without authentication on a non-loopback address (--insecure-no-auth): anyone who reaches it may do anything", "addr", cfg.Addr)
@@ -88,10 +96,28 @@ func newServeCommand() *cobra.Command {
 	cmd.Flags().StringVar(&backend, "backend", "", "backend URL of routes that name none, such as mem:// (default: the config's default_backend, else an embedded NATS JetStream store under --data-dir)")
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default "+bus.DefaultAddr+", or the config's addr)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text (key=value) or json (one object a line); lines written within a traced delivery carry trace_id and span_id")
+	cmd.Flags().StringVar(&otlpEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans to this OTLP/HTTP collector, such as http://127.0.0.1:4318 (default: the config's tracing.otlp_endpoint, else OTEL_EXPORTER_OTLP_ENDPOINT; none turns tracing off)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "eventbus-data", "directory keeping the buses and routes made through the API, and the events of the embedded default backend")
 	cmd.Flags().BoolVar(&insecureNoAuth, "insecure-no-auth", false, "serve without an auth: section on a non-loopback address (anyone who reaches the bus may do anything)")
 	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL URL (postgres://…) to share buses and routes between replicas, instead of --data-dir")
 	return cmd
+}
+
+// newLogger writes log lines to w in format (text or json) from level
+// up, with the trace ids of the span a line is written within.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch format {
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: use text or json", format)
+	}
+	return slog.New(tracing.LogHandler(h)), nil
 }
 
 // embeddedBackend is the default backend of serve: a NATS server with

@@ -1,7 +1,8 @@
 // Command testplugin is the plugin the host's tests run as a real process.
 // What it does depends on the event type:
 //
-//	test.echo   ack, replying one event of type test.echoed
+//	test.echo   ack, replying one event of type test.echoed whose data names
+//	            the event's id and the traceparent extension it came with
 //	test.sleep  sleep for the number of milliseconds in the data, then ack
 //	test.hold   hold the event until the file the data names exists, then ack
 //	test.hang   stop the whole process (SIGSTOP): it answers nothing more
@@ -57,7 +58,8 @@ func handle(ctx context.Context, e event.Event) (plugin.Result, error) {
 		r := event.New()
 		r.SetType("test.echoed")
 		r.SetSource("testplugin")
-		if err := r.SetData(event.ApplicationJSON, map[string]string{"of": e.ID()}); err != nil {
+		traceparent, _ := e.Extensions()["traceparent"].(string)
+		if err := r.SetData(event.ApplicationJSON, map[string]string{"of": e.ID(), "traceparent": traceparent}); err != nil {
 			return plugin.Result{}, err
 		}
 		return plugin.Ack(r), nil
