@@ -18,28 +18,15 @@ import (
 )
 
 // brokerURL is the broker the tests use, from EVENTBUS_TEST_ACTIVEMQ, by
-// default scripts/activemq.sh's, activemq://127.0.0.1:61613. A broker that
-// does not answer skips the test, except under CI=true, where it is a
-// failure.
+// default scripts/activemq.sh's, with query as its options.
 func brokerURL(t *testing.T, query string) *url.URL {
-	t.Helper()
-	raw := os.Getenv("EVENTBUS_TEST_ACTIVEMQ")
-	if raw == "" {
-		raw = "activemq://127.0.0.1:61613"
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("EVENTBUS_TEST_ACTIVEMQ: %v", err)
-	}
+	u := adaptertest.Server{
+		Env:     "EVENTBUS_TEST_ACTIVEMQ",
+		Default: "activemq://127.0.0.1:61613",
+		Start:   "scripts/activemq.sh start",
+		Open:    activemq.Open,
+	}.URL(t)
 	u.RawQuery = query
-	d, err := activemq.Open(t.Context(), u)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ActiveMQ at %s: %v: CI must test against a real broker (scripts/activemq.sh start)", adapters.Redact(raw), err)
-		}
-		t.Skipf("ActiveMQ at %s: %v (run scripts/activemq.sh start, or set EVENTBUS_TEST_ACTIVEMQ)", adapters.Redact(raw), err)
-	}
-	_ = d.Close()
 	return u
 }
 
@@ -82,29 +69,10 @@ func event1(id, key string) *adapters.Message {
 	return &adapters.Message{Body: []byte(`{"id":"` + id + `"}`), Metadata: md}
 }
 
+// openChannel opens a backend on u and a fresh channel on it, removed
+// when the test ends.
 func openChannel(t *testing.T, u *url.URL, name string) (*adapters.Backend, string, *adapters.Channel) {
-	t.Helper()
-	ctx := t.Context()
-	d, err := activemq.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := adapters.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
-	if err := b.EnsureChannel(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenChannel(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
-	return b, ch, top
+	return adaptertest.OpenChannel(t, func(ctx context.Context) (adapters.Driver, error) { return activemq.Open(ctx, u) }, name)
 }
 
 // 1,000 events over 10 keys arrive in per-key order, one per key at a

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/adapters"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -32,6 +34,17 @@ func GoldenEvent(t *testing.T) *event.Event {
 		t.Fatal(err)
 	}
 	return &e
+}
+
+// GoldenMessage is GoldenEvent in the canonical form every backend stores
+// (adapters.EncodeEvent), for a driver to put on its wire.
+func GoldenMessage(t *testing.T) *adapters.Message {
+	t.Helper()
+	m, err := adapters.EncodeEvent(GoldenEvent(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // MatchesGolden compares wire, indented as JSON, with testdata/name. A wire

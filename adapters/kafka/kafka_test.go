@@ -63,31 +63,10 @@ func TestUnknownOptionIsRefused(t *testing.T) {
 	}
 }
 
-// openChannel opens a backend on u, wrapped as the bus wraps it, and a
-// fresh channel on it, removed when the test ends.
+// openChannel opens a backend on u and a fresh channel on it, removed
+// when the test ends.
 func openChannel(t *testing.T, u *url.URL, name string) (*adapters.Backend, string, *adapters.Channel) {
-	t.Helper()
-	ctx := t.Context()
-	d, err := kafka.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := adapters.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
-	if err := b.EnsureChannel(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenChannel(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
-	return b, ch, top
+	return adaptertest.OpenChannel(t, func(ctx context.Context) (adapters.Driver, error) { return kafka.Open(ctx, u) }, name)
 }
 
 func subscribe(t *testing.T, b *adapters.Backend, ch string, inflight int) *adapters.Subscription {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,27 +19,15 @@ import (
 )
 
 // serverURL is the external server the tests use, from EVENTBUS_TEST_NATS,
-// by default nats://127.0.0.1:4222. A server that does not answer skips the
-// test, except under CI=true, where it is a failure.
+// by default nats://127.0.0.1:4222, with query as its options.
 func serverURL(t *testing.T, query string) *url.URL {
-	t.Helper()
-	raw := os.Getenv("EVENTBUS_TEST_NATS")
-	if raw == "" {
-		raw = "nats://127.0.0.1:4222"
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("EVENTBUS_TEST_NATS: %v", err)
-	}
+	u := adaptertest.Server{
+		Env:     "EVENTBUS_TEST_NATS",
+		Default: "nats://127.0.0.1:4222",
+		Start:   "nats-server -js",
+		Open:    nats.Open,
+	}.URL(t)
 	u.RawQuery = query
-	d, err := nats.Open(t.Context(), u)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("NATS at %s: %v: CI must test against a real NATS server with JetStream (nats-server -js)", adapters.Redact(raw), err)
-		}
-		t.Skipf("NATS at %s: %v (start nats-server -js, or set EVENTBUS_TEST_NATS)", adapters.Redact(raw), err)
-	}
-	_ = d.Close()
 	return u
 }
 

@@ -21,21 +21,12 @@ import (
 
 // brokerURL is the broker the tests use, from EVENTBUS_TEST_RABBIT: a
 // backend URL (rabbit://guest:guest@127.0.0.1:5672/) or the same address as
-// amqp://. Unset, the tests skip, except under CI=true, where a missing
-// broker is a failure.
+// amqp://, with query as its options.
 func brokerURL(t *testing.T, query string) *url.URL {
-	t.Helper()
-	raw := os.Getenv("EVENTBUS_TEST_RABBIT")
-	if raw == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("EVENTBUS_TEST_RABBIT is not set: CI must test against a real RabbitMQ (e.g. rabbit://guest:guest@127.0.0.1:5672/)")
-		}
-		t.Skip("EVENTBUS_TEST_RABBIT is not set (e.g. rabbit://guest:guest@127.0.0.1:5672/)")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("EVENTBUS_TEST_RABBIT: %v", err)
-	}
+	u := adaptertest.Server{
+		Env:   "EVENTBUS_TEST_RABBIT",
+		Start: "EVENTBUS_TEST_RABBIT=rabbit://guest:guest@127.0.0.1:5672/",
+	}.URL(t)
 	if u.Scheme == "amqp" {
 		u.Scheme = rabbitmq.Scheme
 	}
@@ -76,27 +67,12 @@ func rabbitmqctl(commands ...string) func(context.Context) error {
 // deletes and closes them all. It returns the driver too, for the hooks of
 // export_test.go.
 func openChannel(t *testing.T, u *url.URL, prefix string) (adapters.Driver, *adapters.Backend, string, *adapters.Channel) {
-	t.Helper()
-	ctx := t.Context()
-	d, err := rabbitmq.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := adapters.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
-	if err := b.EnsureChannel(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), ch) })
-	top, err := b.OpenChannel(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	var d adapters.Driver
+	b, ch, top := adaptertest.OpenChannel(t, func(ctx context.Context) (adapters.Driver, error) {
+		var err error
+		d, err = rabbitmq.Open(ctx, u)
+		return d, err
+	}, prefix)
 	return d, b, ch, top
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,21 +24,12 @@ import (
 
 // endpointURL is the SQS endpoint the tests use, from EVENTBUS_TEST_SQS
 // (sqs://127.0.0.1:4566?region=us-east-1; scripts/sqs-emulator.sh starts
-// one), with extra options appended. Unset, the tests skip, except under
-// CI=true, where a missing endpoint is a failure.
+// one), with extra options appended.
 func endpointURL(t *testing.T, extra string) *url.URL {
-	t.Helper()
-	raw := os.Getenv("EVENTBUS_TEST_SQS")
-	if raw == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("EVENTBUS_TEST_SQS is not set: CI must test against an SQS endpoint (scripts/sqs-emulator.sh start, then sqs://127.0.0.1:4566?region=us-east-1)")
-		}
-		t.Skip("EVENTBUS_TEST_SQS is not set (scripts/sqs-emulator.sh start, then sqs://127.0.0.1:4566?region=us-east-1)")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("EVENTBUS_TEST_SQS: %v", err)
-	}
+	u := adaptertest.Server{
+		Env:   "EVENTBUS_TEST_SQS",
+		Start: "scripts/sqs-emulator.sh start, then EVENTBUS_TEST_SQS=sqs://127.0.0.1:4566?region=us-east-1",
+	}.URL(t)
 	if extra != "" {
 		u.RawQuery = strings.TrimPrefix(u.RawQuery+"&"+extra, "&")
 	}
@@ -68,32 +58,15 @@ func TestUnknownOptionIsRefused(t *testing.T) {
 	}
 }
 
-// openChannel opens a backend on u, wrapped as the bus wraps it, and a
-// fresh channel on it, removed when the test ends.
+// openChannel opens a backend on u and a fresh channel on it, with its
+// dead-letter channel, removed when the test ends.
 func openChannel(t *testing.T, u *url.URL, name string) (*adapters.Backend, string, *adapters.Channel) {
-	t.Helper()
-	ctx := t.Context()
-	d, err := sqs.Open(ctx, u)
-	if err != nil {
+	b, ch, top := adaptertest.OpenChannel(t, func(ctx context.Context) (adapters.Driver, error) { return sqs.Open(ctx, u) }, name)
+	dlq := ch + ".dlq"
+	if err := b.EnsureChannel(t.Context(), dlq); err != nil {
 		t.Fatal(err)
 	}
-	b, err := adapters.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ch := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
-	for _, c := range []string{ch, ch + ".dlq"} {
-		if err := b.EnsureChannel(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), c) })
-	}
-	top, err := b.OpenChannel(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = top.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = b.DeleteChannel(context.Background(), dlq) })
 	return b, ch, top
 }
 
