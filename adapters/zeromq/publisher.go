@@ -44,9 +44,9 @@ type Publisher struct {
 type peer struct {
 	conn  *zmq4.Conn
 	guard *guardConn
-	q    chan zmq4.Msg
-	done chan struct{}
-	once sync.Once
+	q     chan zmq4.Msg
+	done  chan struct{}
+	once  sync.Once
 
 	mu     sync.RWMutex
 	prefix map[string]struct{}
@@ -76,7 +76,9 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 				case <-p.ctx.Done():
 				}
 				return nil
-			}, func(err error) { opts.Log.Warn("ZeroMQ publisher cannot connect; retrying", "addr", opts.Addr, "err", err) })
+			}, func(err error) {
+				opts.Log.Warn("ZeroMQ publisher cannot connect; retrying", "addr", opts.Addr, "err", err)
+			})
 		})
 		return p, nil
 	}

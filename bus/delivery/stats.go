@@ -20,7 +20,7 @@ type Counters struct {
 	// a subscriber whose queue was full (when_full: drop): one event
 	// missed by two subscribers counts two.
 	SubscriberDrops atomic.Int64
-	Latency      LatencyHistogram
+	Latency         LatencyHistogram
 }
 
 // LatencyHistogram keeps accept-to-delivery latencies in logarithmic
