@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/security/null"
+
+	"github.com/eventbus-go/eventbus/adapters/zeromq"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/bus/store"
@@ -317,4 +321,78 @@ func TestZeroMQTargetsAreCheckedWhenSaved(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// With when_full: drop, a subscriber that stopped reading costs the route
+// nothing: every event is still delivered (acked) and reaches the healthy
+// subscriber, and each copy the stalled one missed shows in the route's
+// stats as subscriber_drops.
+func TestADroppingZeroMQTargetCountsDropsAndKeepsDelivering(t *testing.T) {
+	addr := freePort(t)
+	srv := bustest.Start(t, bus.Config{Routes: []router.Route{{
+		Name:   "zmq-drop",
+		Target: router.Target{Topic: &router.TopicTarget{URL: "zmq+tcp://" + addr, ZeroMQ: &router.ZeroMQTopic{HWM: 10, WhenFull: router.ZeroMQDrop}}},
+	}}})
+	healthy := make(chan string, 100_000)
+	sub, err := zeromq.NewSubscriber(zeromq.SubscriberOptions{Endpoints: []string{addr}}, func(_ context.Context, frames [][]byte) {
+		healthy <- string(frames[0])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	stalledSubscriber(t, addr)
+	// Warm up until the healthy subscriber hears the bus.
+	testkit.Eventually(t, 30*time.Second, "the healthy subscriber receives", func() bool {
+		_, _, _ = bustest.PostEvent(srv.URL, "warm", map[string]string{"ce-type": "warm"})
+		select {
+		case <-healthy:
+			return true
+		default:
+			return false
+		}
+	})
+	big := strings.Repeat("x", 32<<10)
+	const n = 400 // 13 MB: more than the stalled subscriber's socket buffers
+	for i := range n {
+		req := map[string]string{"ce-type": "big", "ce-subject": big}
+		bustest.Emit(t, srv.URL, fmt.Sprintf("big-%d", i), req)
+		// Pace to the healthy subscriber: only the stalled one may fill.
+		select {
+		case <-healthy:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("event %d did not reach the healthy subscriber", i)
+		}
+	}
+	testkit.EventuallyNoError(t, 30*time.Second, func() error {
+		st, err := srv.Bus.Stats(context.Background(), "zmq-drop")
+		if err != nil {
+			return err
+		}
+		if st.Delivered != st.Accepted || st.Depth != 0 {
+			return fmt.Errorf("accepted %d, delivered %d, depth %d: a stalled subscriber must not hold the route back", st.Accepted, st.Delivered, st.Depth)
+		}
+		if st.SubscriberDrops == 0 {
+			return errors.New("subscriber_drops is 0: the stalled subscriber's misses must be counted")
+		}
+		return nil
+	})
+}
+
+// stalledSubscriber subscribes to everything at addr, then never reads.
+func stalledSubscriber(t *testing.T, addr string) {
+	t.Helper()
+	var c net.Conn
+	testkit.EventuallyNoError(t, 10*time.Second, func() (err error) {
+		c, err = net.Dial("tcp", addr)
+		return err
+	})
+	t.Cleanup(func() { c.Close() })
+	zc, err := zmq4.Open(c, null.Security(), zmq4.Sub, nil, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zc.SendMsg(zmq4.NewMsg([]byte{1})); err != nil {
+		t.Fatal(err)
+	}
 }
