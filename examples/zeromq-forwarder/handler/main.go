@@ -90,4 +90,3 @@ func handler(bus *sdk.Client) http.Handler {
 	})
 	return mux
 }
-
