@@ -137,6 +137,8 @@ func TestAPythonSubscriberGetsExactlyTheEventsOfItsPrefix(t *testing.T) {
 			select {
 			case <-ready:
 				return
+			case <-t.Context().Done(): // the test failed before python was ready
+				return
 			case <-time.After(50 * time.Millisecond):
 				_, _, _ = bustest.PostEvent(srv.URL, fmt.Sprintf("warm-%d", i), map[string]string{"ce-type": "order.warmup"})
 			}
