@@ -398,3 +398,23 @@ func stalledSubscriber(t *testing.T, addr string) {
 		t.Fatal(err)
 	}
 }
+
+func TestASourceConfigIsCheckedFieldByField(t *testing.T) {
+	cfg := bus.Config{Sources: []bus.SourceConfig{
+		{Name: "ok", ZeroMQ: &bus.ZeroMQSource{Endpoints: []string{"zmq+tcp://127.0.0.1:5557"}}},
+		{Name: "ok", Bus: "nowhere", ZeroMQ: &bus.ZeroMQSource{Endpoints: []string{"tcp://127.0.0.1:5557"}}, Wrap: &bus.WrapConfig{Type: "t"}},
+		{Name: "none"},
+	}}
+	var paths []string
+	for _, err := range spec.Flatten(cfg.Validate()) {
+		var fe *spec.FieldError
+		if errors.As(err, &fe) {
+			paths = append(paths, fe.Path)
+		}
+	}
+	slices.Sort(paths)
+	want := []string{"sources[1].bus", "sources[1].name", "sources[1].wrap.source", "sources[1].zeromq.endpoints[0]", "sources[2].zeromq"}
+	if !slices.Equal(paths, want) {
+		t.Fatalf("field errors at %q; want exactly %q", paths, want)
+	}
+}
