@@ -344,9 +344,13 @@ func TestADroppingZeroMQTargetCountsDropsAndKeepsDelivering(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = sub.Close() })
 	stalledSubscriber(t, addr)
-	// Warm up until the healthy subscriber hears the bus.
+	// Warm up until the healthy subscriber hears the bus. Each warm-up
+	// event has its own id: a repeated one would be deduplicated, and the
+	// first may go out before the subscription arrives.
+	warm := 0
 	testkit.Eventually(t, 30*time.Second, "the healthy subscriber receives", func() bool {
-		_, _, _ = bustest.PostEvent(srv.URL, "warm", map[string]string{"ce-type": "warm"})
+		warm++
+		_, _, _ = bustest.PostEvent(srv.URL, fmt.Sprintf("warm-%d", warm), map[string]string{"ce-type": "warm"})
 		select {
 		case <-healthy:
 			return true
