@@ -422,3 +422,45 @@ func TestASourceConfigIsCheckedFieldByField(t *testing.T) {
 		t.Fatalf("field errors at %q; want exactly %q", paths, want)
 	}
 }
+
+// ZeroMQ has no acks: while the bus cannot take a source's event (here a
+// full route), the source retries it for max_wait, then counts it lost.
+func TestASourceCountsWhatTheBusCouldNotTakeAsLost(t *testing.T) {
+	feed, err := zeromq.NewPublisher(zeromq.PublisherOptions{Addr: "127.0.0.1:0", HWM: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = feed.Close() })
+	srv := bustest.Start(t, bus.Config{
+		Routes: []router.Route{{
+			Name:     "full",
+			Paused:   true, // keeps what it stores: after one event it is full
+			Target:   router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:1/"}},
+			Delivery: router.Delivery{MaxDepth: 1},
+		}},
+		Sources: []bus.SourceConfig{{
+			Name:    "feed",
+			ZeroMQ:  &bus.ZeroMQSource{Endpoints: []string{"zmq+tcp://" + feed.Addr()}},
+			Wrap:    &bus.WrapConfig{Type: "tick", Source: "/feed"},
+			MaxWait: spec.Duration(300 * time.Millisecond),
+		}},
+	})
+	testkit.Eventually(t, 20*time.Second, "the source subscribed", func() bool {
+		return slices.Equal(feed.Subscriptions(), []string{""})
+	})
+	for i := range 3 {
+		if _, err := feed.Publish(t.Context(), "t", fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.EventuallyNoError(t, 20*time.Second, func() error {
+		st, _, err := srv.Bus.SourceStats("feed")
+		if err != nil {
+			return err
+		}
+		if st.Received != 3 || st.Ingested != 1 || st.Lost != 2 || st.Malformed != 0 {
+			return fmt.Errorf("%+v; want 3 received, 1 ingested (the route holds one), 2 lost after max_wait", st)
+		}
+		return nil
+	})
+}
