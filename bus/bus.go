@@ -38,6 +38,8 @@ type Bus struct {
 	// plugins runs the handler programs of plugin targets; nil when the
 	// config declares none.
 	plugins *plugins.Host
+	// sources feed buses from ZeroMQ publishers (config only).
+	sources []*source
 
 	// store keeps the buses and routes made through the API.
 	store     store.Store
@@ -181,6 +183,9 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	if err := b.reconcile(ctx); err != nil {
 		return fail(fmt.Errorf("loading buses and routes from the store: %w", err))
 	}
+	if err := b.startSources(); err != nil {
+		return fail(err)
+	}
 	return b, nil
 }
 
@@ -208,6 +213,9 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
+	// Sources first: they are ingress, and their handlers need Ingest
+	// (which takes no lock) to finish the event in hand.
+	b.stopSources()
 	if b.stopWatch != nil {
 		b.stopWatch()
 		b.mu.Unlock()

@@ -67,6 +67,9 @@ type Config struct {
 	// TracerProvider, set by a program that embeds the bus, records its
 	// spans instead of the one Tracing configures.
 	TracerProvider trace.TracerProvider `json:"-"`
+	// Sources feed buses from publishers that do not speak HTTP (ZeroMQ);
+	// they connect once the routes are loaded and stop first at shutdown.
+	Sources []SourceConfig `json:"sources,omitempty"`
 	// Auth, when set, requires every request but /healthz and /readyz to
 	// carry an API key or a token, and applies the buses' ACLs. Without
 	// it the bus is open to whoever reaches it.
@@ -193,6 +196,15 @@ func (cfg Config) Validate() error {
 		if bus := cmp.Or(r.Bus, router.DefaultBus); !busNames[bus] {
 			errs = append(errs, &spec.FieldError{Path: prefix + ".bus", Message: fmt.Sprintf("bus %q is not declared: add it under buses", bus)})
 		}
+	}
+	sourceNames := map[string]int{}
+	for i, src := range cfg.Sources {
+		prefix := fmt.Sprintf("sources[%d]", i)
+		if j, dup := sourceNames[src.Name]; dup && src.Name != "" {
+			errs = append(errs, &spec.FieldError{Path: prefix + ".name", Message: fmt.Sprintf("%q is already the name of sources[%d]", src.Name, j)})
+		}
+		sourceNames[src.Name] = i
+		errs = append(errs, prefixed(prefix, src.validate(busNames))...)
 	}
 	return errors.Join(errs...)
 }

@@ -96,6 +96,9 @@ func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(route
 	if err := b.checkOverflowTarget(r); err != nil {
 		return router.Route{}, false, err
 	}
+	if err := b.checkZeroMQBind(r); err != nil {
+		return router.Route{}, false, err
+	}
 	// Compile first: a rule the matcher refuses changes nothing.
 	next := maps.Clone(b.routes)
 	next[r.Name] = &liveRoute{route: r}
@@ -167,7 +170,7 @@ func (b *Bus) checkTarget(ctx context.Context, r *router.Route) error {
 		return nil
 	case r.Target.Plugin != nil:
 		return b.checkPlugin(r.Target.Plugin.Name)
-	case r.Target.Topic != nil:
+	case r.Target.Topic != nil && !r.Target.Topic.IsZeroMQ():
 		_, err := b.publisher(ctx, r.Target.Topic)
 		return err
 	}
@@ -320,7 +323,7 @@ func (lr *liveRoute) closeChannels(ctx context.Context) error {
 
 func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 	r := lr.route
-	t, closeTarget, err := b.openTarget(ctx, &r)
+	t, closeTarget, err := b.openTarget(ctx, &r, lr.stats)
 	if err != nil {
 		return err
 	}
@@ -345,9 +348,11 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 }
 
 // openTarget connects to a route's target; the returned func disconnects.
-func (b *Bus) openTarget(ctx context.Context, r *router.Route) (delivery.Target, func(context.Context) error, error) {
+func (b *Bus) openTarget(ctx context.Context, r *router.Route, stats *delivery.Counters) (delivery.Target, func(context.Context) error, error) {
 	noClose := func(context.Context) error { return nil }
 	switch {
+	case r.Target.Topic != nil && r.Target.Topic.IsZeroMQ():
+		return b.openZeroMQ(r, stats)
 	case r.Target.HTTP != nil:
 		t, err := b.httpTargets.Open(r)
 		if err != nil {

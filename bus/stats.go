@@ -12,19 +12,22 @@ import (
 
 // RouteStats is the answer of GET /v1/routes/{name}/stats.
 type RouteStats struct {
-	Route        string  `json:"route"`
-	Accepted     int64   `json:"accepted"`
-	Delivered    int64   `json:"delivered"`
-	Retried      int64   `json:"retried"`
-	DeadLettered int64   `json:"dead_lettered"`
-	Dropped      int64   `json:"dropped"`
-	Diverted     int64   `json:"diverted"`
-	Depth        int64   `json:"depth"`
-	DeadLetters  int64   `json:"dead_letters"`
-	Inflight     int64   `json:"inflight"`
-	Blocked      int64   `json:"blocked"` // producers waiting for room (overflow: block)
-	LatencyP50ms float64 `json:"latency_p50_ms"`
-	LatencyP99ms float64 `json:"latency_p99_ms"`
+	Route        string `json:"route"`
+	Accepted     int64  `json:"accepted"`
+	Delivered    int64  `json:"delivered"`
+	Retried      int64  `json:"retried"`
+	DeadLettered int64  `json:"dead_lettered"`
+	Dropped      int64  `json:"dropped"`
+	Diverted     int64  `json:"diverted"`
+	// SubscriberDrops: copies a ZeroMQ topic target did not send to a
+	// subscriber whose queue was full (when_full: drop).
+	SubscriberDrops int64   `json:"subscriber_drops"`
+	Depth           int64   `json:"depth"`
+	DeadLetters     int64   `json:"dead_letters"`
+	Inflight        int64   `json:"inflight"`
+	Blocked         int64   `json:"blocked"` // producers waiting for room (overflow: block)
+	LatencyP50ms    float64 `json:"latency_p50_ms"`
+	LatencyP99ms    float64 `json:"latency_p99_ms"`
 }
 
 // Stats reports a route's counters and its channels' depths.
@@ -43,18 +46,19 @@ func (b *Bus) Stats(ctx context.Context, route string) (RouteStats, error) {
 	}
 	s := lr.stats
 	st := RouteStats{
-		Route:        route,
-		Accepted:     s.Accepted.Load(),
-		Delivered:    s.Delivered.Load(),
-		Retried:      s.Retried.Load(),
-		DeadLettered: s.DeadLettered.Load(),
-		Dropped:      s.Dropped.Load(),
-		Diverted:     s.Diverted.Load(),
-		Depth:        depth,
-		DeadLetters:  dead,
-		Blocked:      lr.admission.waiting(),
-		LatencyP50ms: s.Latency.Quantile(0.50),
-		LatencyP99ms: s.Latency.Quantile(0.99),
+		Route:           route,
+		Accepted:        s.Accepted.Load(),
+		Delivered:       s.Delivered.Load(),
+		Retried:         s.Retried.Load(),
+		DeadLettered:    s.DeadLettered.Load(),
+		Dropped:         s.Dropped.Load(),
+		Diverted:        s.Diverted.Load(),
+		SubscriberDrops: s.SubscriberDrops.Load(),
+		Depth:           depth,
+		DeadLetters:     dead,
+		Blocked:         lr.admission.waiting(),
+		LatencyP50ms:    s.Latency.Quantile(0.50),
+		LatencyP99ms:    s.Latency.Quantile(0.99),
 	}
 	if d := b.dispatcherOf(route); d != nil {
 		st.Inflight = d.Busy()

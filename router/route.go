@@ -111,12 +111,16 @@ type PluginTarget struct {
 }
 
 // TopicTarget publishes each event to a topic on a backend, for other
-// systems to read: an exchange on RabbitMQ, a topic on Kafka, a queue on SQS.
+// systems to read: an exchange on RabbitMQ, a topic on Kafka, a queue on SQS;
+// or, with a zmq+tcp:// URL, on a ZeroMQ PUB socket.
 type TopicTarget struct {
-	// URL names the backend, as a route's backend does.
+	// URL names the backend, as a route's backend does, or a ZeroMQ
+	// endpoint (zmq+tcp://host:port).
 	URL string `json:"url"`
-	// Name is the topic's name on that backend.
+	// Name is the topic's name on that backend (empty for ZeroMQ).
 	Name string `json:"name"`
+	// ZeroMQ tunes a zmq+tcp:// target; nil means the defaults.
+	ZeroMQ *ZeroMQTopic `json:"zeromq,omitempty"`
 }
 
 // HTTPTarget delivers each event as a CloudEvents HTTP request in binary mode.
@@ -357,6 +361,12 @@ func backendURLProblem(raw, example string) string {
 }
 
 func (t *TopicTarget) validate() error {
+	if t.IsZeroMQ() {
+		return t.validateZeroMQ()
+	}
+	if t.ZeroMQ != nil {
+		return &spec.FieldError{Path: "target.topic.zeromq", Message: "applies only to a zmq+tcp:// url"}
+	}
 	if msg := backendURLProblem(t.URL, "rabbit://host:5672/"); msg != "" {
 		return &spec.FieldError{Path: "target.topic.url", Message: msg}
 	}

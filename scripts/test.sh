@@ -51,6 +51,10 @@ export EVENTBUS_TEST_NATS="${EVENTBUS_TEST_NATS:-nats://127.0.0.1:4222}"
 # needs nothing: its tests start kfake in-process.)
 command -v kcat >/dev/null || { log "installing kcat"; apt-get install -y kcat >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y kcat >/dev/null; }; }
 
+# python3-zmq (libzmq, for Debian's /usr/bin/python3): the ZeroMQ interop
+# tests subscribe to and publish for the bus with it.
+/usr/bin/python3 -c 'import zmq' 2>/dev/null || { log "installing python3-zmq"; apt-get install -y python3-zmq >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y python3-zmq >/dev/null; }; }
+
 # Chromium: the chat example's test drives its page in a real browser.
 command -v chromium >/dev/null || { log "installing chromium"; apt-get install -y chromium chromium-driver >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium chromium-driver >/dev/null; }; }
 

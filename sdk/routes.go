@@ -47,12 +47,28 @@ type PluginTarget struct {
 }
 
 // TopicTarget publishes events to a topic on a backend, for other systems
-// to read.
+// to read, or with a zmq+tcp://host:port URL on a ZeroMQ PUB socket.
 type TopicTarget struct {
-	// URL names the backend, as a route's backend does.
+	// URL names the backend, as a route's backend does, or a ZeroMQ
+	// endpoint (zmq+tcp://host:port, ?connect=true to connect).
 	URL string `json:"url"`
-	// Name is the topic's name on that backend.
+	// Name is the topic's name on that backend (empty for ZeroMQ).
 	Name string `json:"name"`
+	// ZeroMQ tunes a zmq+tcp:// target; nil means the defaults.
+	ZeroMQ *ZeroMQTopic `json:"zeromq,omitempty"`
+}
+
+// ZeroMQTopic tunes a ZeroMQ topic target (see the bus's
+// docs/backends/zeromq.md).
+type ZeroMQTopic struct {
+	// HWM is each subscriber's queue, in events; 0 means 1000.
+	HWM int `json:"hwm,omitempty"`
+	// WhenFull is "block" (the default) or "drop" (counted in the
+	// route's stats as subscriber_drops).
+	WhenFull string `json:"when_full,omitempty"`
+	// TopicFrame is the first frame, with {type}, {source} and {subject}
+	// replaced; empty means "{type}".
+	TopicFrame string `json:"topic_frame,omitempty"`
 }
 
 // HTTPTarget receives events as CloudEvents HTTP requests in binary mode,

@@ -16,7 +16,11 @@ type Counters struct {
 	DeadLettered atomic.Int64 // moved to the dead-letter channel
 	Dropped      atomic.Int64 // discarded: a drop verdict, drop-oldest, or dead_letter false
 	Diverted     atomic.Int64 // sent to the divert route because this one was full
-	Latency      LatencyHistogram
+	// SubscriberDrops counts copies a ZeroMQ topic target did not send to
+	// a subscriber whose queue was full (when_full: drop): one event
+	// missed by two subscribers counts two.
+	SubscriberDrops atomic.Int64
+	Latency         LatencyHistogram
 }
 
 // LatencyHistogram keeps accept-to-delivery latencies in logarithmic
