@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
@@ -48,7 +49,10 @@ type Options struct {
 	CloseTarget         func(context.Context) error
 	Counters            *Counters
 	Room                Room
-	Log                 *slog.Logger
+	// History records each attempt and where each event ended; nil
+	// records nothing.
+	History *history.History
+	Log     *slog.Logger
 }
 
 // Dispatcher delivers one route's channel to its target: at most
@@ -70,6 +74,7 @@ type Dispatcher struct {
 	deliver   deliverFunc
 	stats     *Counters
 	admission Room
+	history   *history.History
 	log       *slog.Logger
 
 	workers  sync.WaitGroup // max_inflight workers, each receiving and delivering
@@ -105,6 +110,7 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		requeue:     o.Backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
 		stats:       o.Counters,
 		admission:   o.Room,
+		history:     o.History,
 		log:         o.Log,
 	}
 	steps := []step{d.deadLettering, d.retrying}
@@ -177,6 +183,7 @@ func (d *Dispatcher) handle(msg *adapters.Received) {
 // dead letter reaching here is stored on the dead-letter channel; a retry
 // reaching here was interrupted by shutdown and goes back to the channel.
 func (d *Dispatcher) settle(a *attempt, out Outcome) {
+	d.recordSettled(a, out)
 	switch {
 	case a.requeued: // a new copy waits on the channel; its room stays taken
 		a.msg.Ack()

@@ -52,9 +52,14 @@ func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
 		a.first = time.Now()
 	}
 	a.attempts++
+	start := time.Now()
 	out := d.target.Deliver(ctx, a.event)
 	if ctx.Err() != nil {
-		return Outcome{Verdict: verdict.Retry, Reason: "cut off by shutdown"}
+		out = Outcome{Verdict: verdict.Retry, Reason: "cut off by shutdown"}
+	}
+	d.recordAttempt(a, start, out)
+	if ctx.Err() != nil {
+		return out
 	}
 	switch out.Verdict {
 	case verdict.Drop:

@@ -54,6 +54,8 @@ func (b *Server) Handler() http.Handler {
 	authed("GET /v1/routes/{name}/dlq", b.handleListDeadLetters)
 	authed("POST /v1/routes/{name}/dlq/redrive", b.handleRedrive)
 	authed("POST /v1/test-pattern", handleTestPattern)
+	authed("GET /v1/events", b.handleLookupEvent)
+	authed("GET /v1/buses/{name}/tail", b.handleTail)
 	authed("POST /v1/keys", b.handleCreateKey)
 	authed("GET /v1/keys", b.handleListKeys)
 	authed("DELETE /v1/keys/{name}", b.handleRevokeKey)

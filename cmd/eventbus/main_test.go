@@ -319,6 +319,16 @@ func TestDLQCommands(t *testing.T) {
 	if id := <-delivered; id != "dl-1" {
 		t.Fatalf("delivered %s after redrive, want dl-1", id)
 	}
+	// The event's history shows the dead letter's attempt, the redrive and
+	// the delivery that followed.
+	testkit.Eventually(t, 10*time.Second, "events get to show dl-1 delivered after its redrive", func() bool {
+		code, out, _ := runCLI(t, "events", "get", "--source", "s", "--id", "dl-1", "--url", url)
+		return code == 0 && strings.Contains(out, `"state": "delivered"`) && strings.Contains(out, `"redriven_at"`) &&
+			strings.Contains(out, `"status": 400`) && strings.Contains(out, `"attempts": 2`)
+	})
+	if code, _, errOut := runCLI(t, "events", "get", "--source", "s", "--id", "never-sent", "--url", url); code == 0 || !strings.Contains(errOut, "aged out") {
+		t.Errorf("events get of an unknown event: exit %d, %s; want a failure saying it may have aged out", code, errOut)
+	}
 }
 
 // Two bus processes sharing PostgreSQL: a route created through one serves

@@ -1,0 +1,52 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/eventbus-go/eventbus/bus/history"
+	"github.com/eventbus-go/eventbus/verdict"
+)
+
+// recordAttempt tells the history about one attempt at the target, begun
+// at start, and the state its verdict leaves the event in until the
+// route's policy settles it.
+func (d *Dispatcher) recordAttempt(a *attempt, start time.Time, out Outcome) {
+	if d.history == nil {
+		return
+	}
+	d.history.Attempted(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, history.Attempt{
+		At:        start,
+		Verdict:   out.Verdict.String(),
+		Status:    out.Status,
+		Reason:    out.Reason,
+		LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+	}, stateOf(out.Verdict))
+}
+
+// recordSettled tells the history where the event ended on the route.
+func (d *Dispatcher) recordSettled(a *attempt, out Outcome) {
+	if d.history == nil || a.event == nil {
+		return
+	}
+	state := stateOf(out.Verdict)
+	switch {
+	case a.requeued:
+		state = history.Retrying
+	case out.Verdict == verdict.Retry: // nacked: back on the channel
+		state = history.Pending
+	}
+	d.history.Settled(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, state)
+}
+
+// stateOf is the state an event is in after a verdict.
+func stateOf(v verdict.Verdict) history.State {
+	switch v {
+	case verdict.Ack:
+		return history.Delivered
+	case verdict.Drop:
+		return history.Dropped
+	case verdict.DeadLetter:
+		return history.DeadLettered
+	}
+	return history.Retrying
+}
