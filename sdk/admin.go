@@ -13,19 +13,30 @@ import (
 // RouteStats are a route's counters since the bus process started, and its
 // channel's state now.
 type RouteStats struct {
-	Route        string  `json:"route"`
-	Accepted     int64   `json:"accepted"`      // stored on the route's channel by ingress
-	Delivered    int64   `json:"delivered"`     // acked by the target
-	Retried      int64   `json:"retried"`       // attempts that failed and were scheduled again
-	DeadLettered int64   `json:"dead_lettered"` // moved to the dead-letter channel
-	Dropped      int64   `json:"dropped"`       // discarded on purpose
-	Diverted     int64   `json:"diverted"`      // sent to the divert route because this one was full
-	Depth        int64   `json:"depth"`         // events waiting in the channel now
-	DeadLetters  int64   `json:"dead_letters"`  // events in the dead-letter channel now
-	Inflight     int64   `json:"inflight"`      // deliveries in progress now
-	Blocked      int64   `json:"blocked"`       // producers waiting for room now
-	LatencyP50ms float64 `json:"latency_p50_ms"`
-	LatencyP99ms float64 `json:"latency_p99_ms"`
+	Route        string `json:"route"`
+	Accepted     int64  `json:"accepted"`      // stored on the route's channel by ingress
+	Delivered    int64  `json:"delivered"`     // acked by the target
+	Retried      int64  `json:"retried"`       // attempts that failed and were scheduled again
+	DeadLettered int64  `json:"dead_lettered"` // moved to the dead-letter channel
+	Dropped      int64  `json:"dropped"`       // discarded on purpose
+	Diverted     int64  `json:"diverted"`      // sent to the divert route because this one was full
+	Depth        int64  `json:"depth"`         // events waiting in the channel now
+	DeadLetters  int64  `json:"dead_letters"`  // events in the dead-letter channel now
+	Inflight     int64  `json:"inflight"`      // deliveries in progress now
+	Blocked      int64  `json:"blocked"`       // producers waiting for room now
+	Dispatchers  int    `json:"dispatchers"`   // deliveries the route runs at once at most; 0 while paused
+	// Plugin is the state of the route's plugin, for a plugin target.
+	Plugin       *PluginStats `json:"plugin,omitempty"`
+	LatencyP50ms float64      `json:"latency_p50_ms"`
+	LatencyP99ms float64      `json:"latency_p99_ms"`
+}
+
+// PluginStats are the processes behind a plugin target.
+type PluginStats struct {
+	Name      string `json:"name"`
+	Instances int    `json:"instances"` // running now
+	Restarts  int64  `json:"restarts"`  // processes replaced after a crash or a hang
+	Inflight  int64  `json:"inflight"`  // deliveries waiting for a verdict now, all routes together
 }
 
 // RouteStats returns a route's counters.
