@@ -113,7 +113,7 @@ function renderRoutes(stats) {
     const canvas = el("canvas", { width: "160", height: "36", "aria-label": "depth and rates of " + r.name });
     drawChart(canvas, list.map((s) => s.depth), rates.map((x) => x.in), rates.map((x) => x.out));
     const num = (v) => el("td", { class: "num" }, v);
-    return el("tr", { "data-route": r.name },
+    return el("tr", { "data-route": r.name, "data-samples": list.length },
       el("td", {}, r.name),
       el("td", {}, r.bus || "default"),
       el("td", {}, targetOf(r)),
@@ -140,7 +140,10 @@ function drawChart(canvas, depth, rin, rout) {
   for (const [values, color, fill] of series) {
     if (values.length < 2) continue;
     const top = Math.max(1, ...values);
-    const x = (i) => (i / (samplesKept - 1)) * w;
+    // Newest at the right edge; the first polls spread over a tenth of
+    // the window rather than a sliver.
+    const step = w / (Math.min(samplesKept, Math.max(values.length, 10)) - 1);
+    const x = (i) => w - (values.length - 1 - i) * step;
     const y = (v) => h - 1 - (v / top) * (h - 2);
     g.beginPath();
     g.moveTo(x(0), y(values[0]));
