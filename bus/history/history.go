@@ -1,6 +1,7 @@
 package history
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -12,6 +13,8 @@ const (
 	// MaxAttempts is how many attempts each route keeps of one event: the
 	// latest ones.
 	MaxAttempts = 16
+	// initialRing is how many slots a history starts with.
+	initialRing = 1024
 )
 
 // State is where a route's copy of an event is.
@@ -71,25 +74,37 @@ type Options struct {
 
 type key struct{ bus, source, id string }
 
+// entry is one slot of the ring.
 type entry struct {
 	Event
 	key   key
+	hash  uint64    // of key, its index in History.index
 	added time.Time // when the history first recorded it, for MaxAge
 }
 
 // History is a bounded record of recent events. Its methods are safe for
 // concurrent use; a nil *History records nothing and finds nothing.
+//
+// The events live in a ring of slots reused in place, found through a map
+// from the hash of their key: the map holds no pointers for the garbage
+// collector to follow, and a new event allocates nothing once the ring
+// has gone round.
 type History struct {
 	maxAge time.Duration
 	now    func() time.Time
+	seed   maphash.Seed
 
-	mu     sync.Mutex
-	events map[key]*entry
-	// ring holds the entries in the order they were added: oldest at
-	// head.
-	ring []*entry
+	mu sync.Mutex
+	// index finds a key's slot by its hash; two keys with one hash share
+	// it, and the later wins (the earlier is forgotten early).
+	index map[uint64]int32
+	// ring holds the events in the order they were added: oldest at head.
+	// It starts small and doubles up to max, so a quiet bus does not hold
+	// (or have the collector scan) room for max events.
+	ring []entry
 	head int
 	size int
+	max  int
 }
 
 // New returns an empty history with o's bounds.
@@ -106,8 +121,10 @@ func New(o Options) *History {
 	return &History{
 		maxAge: o.MaxAge,
 		now:    o.Now,
-		events: make(map[key]*entry),
-		ring:   make([]*entry, o.MaxEvents),
+		seed:   maphash.MakeSeed(),
+		index:  make(map[uint64]int32),
+		ring:   make([]entry, min(o.MaxEvents, initialRing)),
+		max:    o.MaxEvents,
 	}
 }
 
@@ -178,7 +195,7 @@ func (h *History) Lookup(bus, source, id string) (Event, bool) {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e := h.events[key{bus, source, id}]
+	e := h.find(key{bus, source, id})
 	if e == nil || h.expired(e, now) {
 		return Event{}, false
 	}
@@ -194,37 +211,66 @@ func (h *History) Lookup(bus, source, id string) (Event, bool) {
 // Bounds returns how many events the history holds at most, and for how
 // long.
 func (h *History) Bounds() (maxEvents int, maxAge time.Duration) {
-	return len(h.ring), h.maxAge
+	return h.max, h.maxAge
 }
 
 func (h *History) expired(e *entry, now time.Time) bool {
 	return now.Sub(e.added) >= h.maxAge
 }
 
+// find returns the slot holding k, or nil. h.mu must be held.
+func (h *History) find(k key) *entry {
+	i, ok := h.index[maphash.Comparable(h.seed, k)]
+	if !ok || h.ring[i].key != k {
+		return nil
+	}
+	return &h.ring[i]
+}
+
 // get returns the entry of k, adding it (and forgetting the oldest, or
 // the aged) when it is new or aged. h.mu must be held.
 func (h *History) get(k key, now time.Time) *entry {
-	if e := h.events[k]; e != nil && !h.expired(e, now) {
-		return e
+	hash := maphash.Comparable(h.seed, k)
+	if i, ok := h.index[hash]; ok && h.ring[i].key == k && !h.expired(&h.ring[i], now) {
+		return &h.ring[i]
 	}
-	for h.size > 0 && (h.size == len(h.ring) || h.expired(h.ring[h.head], now)) {
+	for h.size > 0 && h.expired(&h.ring[h.head], now) {
 		h.forgetOldest()
 	}
-	e := &entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id}, key: k, added: now}
-	h.events[k] = e // replaces an aged entry of k, which its ring slot still holds
-	h.ring[(h.head+h.size)%len(h.ring)] = e
+	if h.size == len(h.ring) {
+		if len(h.ring) < h.max {
+			h.grow()
+		} else {
+			h.forgetOldest()
+		}
+	}
+	slot := (h.head + h.size) % len(h.ring)
+	e := &h.ring[slot]
+	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, key: k, hash: hash, added: now}
+	h.index[hash] = int32(slot) // replaces an aged entry of k, whose slot is forgotten in turn
 	h.size++
 	return e
 }
 
-// forgetOldest removes the entry at the head of the ring. h.mu must be
-// held.
-func (h *History) forgetOldest() {
-	e := h.ring[h.head]
-	if h.events[e.key] == e {
-		delete(h.events, e.key)
+// grow doubles the ring (up to max), moving the events to its start in
+// order. h.mu must be held.
+func (h *History) grow() {
+	ring := make([]entry, min(2*len(h.ring), h.max))
+	for j := range h.size {
+		old := (h.head + j) % len(h.ring)
+		ring[j] = h.ring[old]
+		if i, ok := h.index[ring[j].hash]; ok && int(i) == old {
+			h.index[ring[j].hash] = int32(j)
+		}
 	}
-	h.ring[h.head] = nil
+	h.ring, h.head = ring, 0
+}
+
+// forgetOldest frees the slot at the head of the ring. h.mu must be held.
+func (h *History) forgetOldest() {
+	if i, ok := h.index[h.ring[h.head].hash]; ok && int(i) == h.head {
+		delete(h.index, h.ring[h.head].hash)
+	}
 	h.head = (h.head + 1) % len(h.ring)
 	h.size--
 }

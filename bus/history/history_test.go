@@ -132,3 +132,25 @@ func BenchmarkAccepted(b *testing.B) {
 		h.Accepted("b", "src", ids[i&(len(ids)-1)], routes)
 	}
 }
+
+// The ring starts small and grows: every event up to MaxEvents stays
+// known across the growth, in order of age.
+func TestHistoryKeepsEveryEventWhileItGrowsToMaxEvents(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{MaxEvents: 5000, MaxAge: time.Hour, Now: c.now})
+	for i := range 3000 { // past the first ring of 1024
+		h.Accepted("b", "s", fmt.Sprint(i), nil)
+		c.t = c.t.Add(time.Second)
+	}
+	for i := range 8000 {
+		h.Accepted("b", "s2", fmt.Sprint(i), nil)
+	}
+	for i := 8000 - 5000; i < 8000; i++ {
+		if _, ok := h.Lookup("b", "s2", fmt.Sprint(i)); !ok {
+			t.Fatalf("event %d, among the 5000 latest, is forgotten", i)
+		}
+	}
+	if _, ok := h.Lookup("b", "s2", fmt.Sprint(8000-5001)); ok {
+		t.Error("event 2999 is known: more than max_events are kept")
+	}
+}
