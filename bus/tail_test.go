@@ -15,6 +15,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/router"
+	"github.com/eventbus-go/eventbus/spec"
 )
 
 // sseMessage is one Server-Sent Event.
@@ -181,5 +182,30 @@ func TestATailThatFallsBehindDropsAndCountsInsteadOfBlockingIngress(t *testing.T
 	}
 	if first := <-tl.Events(); first.Event.ID() != "0" {
 		t.Errorf("first tailed event %s; want 0, the oldest kept", first.Event.ID())
+	}
+}
+
+// An open tail must not hold the bus's shutdown until its timeout.
+func TestAnOpenTailEndsWhenTheBusShutsDown(t *testing.T) {
+	srv := bustest.Start(t, bus.Config{ShutdownTimeout: spec.Duration(20 * time.Second)})
+	status, msgs := openTail(t, srv.URL, router.DefaultBus, "")
+	if status != http.StatusOK {
+		t.Fatalf("tail: %d", status)
+	}
+	next(t, msgs) // ready
+	start := time.Now()
+	if err := srv.Close(); err != nil {
+		t.Fatalf("shutdown with a tail open: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("shutdown took %v with a tail open; want the tail ended at once, not at the 20s timeout", took)
+	}
+	select {
+	case _, open := <-msgs:
+		if open {
+			t.Error("the tail sent a message after shutdown; want the stream ended")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the tail's stream did not end with the bus")
 	}
 }

@@ -46,7 +46,8 @@ type tailedEvent struct {
 // handleTail streams the events ingress stores on a bus as Server-Sent
 // Events, until the client goes away: "event" messages carry one event
 // each, with the routes that stored it; a "dropped" message carries the
-// count of events dropped so far because the client read too slowly.
+// count of events dropped so far because the client read too slowly. The
+// stream ends when the client goes away or the server shuts down.
 func (b *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 	tail, err := b.Tail(r.Context(), r.PathValue("name"))
 	if err != nil {
@@ -76,6 +77,10 @@ func (b *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 	if err := send("ready", map[string]string{"bus": r.PathValue("name")}); err != nil {
 		return
 	}
+	var stopping <-chan struct{} // nil outside Run: never
+	if b.streaming != nil {
+		stopping = b.streaming.Done()
+	}
 	heartbeat := time.NewTicker(tailHeartbeat)
 	defer heartbeat.Stop()
 	var reported int64
@@ -89,6 +94,8 @@ func (b *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		select {
+		case <-stopping:
+			return
 		case <-heartbeat.C:
 			if err := reportDrops(); err != nil {
 				return
