@@ -118,6 +118,9 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
 		steps = append(steps, d.rateLimited(rate.NewLimiter(rate.Limit(perSecond), 1)))
 	}
+	if d.history != nil {
+		steps = append(steps, d.recording)
+	}
 	d.deliver = chain(d.attempt, steps...)
 	d.start()
 	return d, nil

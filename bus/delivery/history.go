@@ -1,26 +1,30 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
-// recordAttempt tells the history about one attempt at the target, begun
-// at start, and the state its verdict leaves the event in until the
-// route's policy settles it.
-func (d *Dispatcher) recordAttempt(a *attempt, start time.Time, out Outcome) {
-	if d.history == nil {
-		return
+// recording tells the history about every attempt at the target: when,
+// how long it took, the target's answer, and the state its verdict leaves
+// the event in until the route's policy settles it. It is the innermost
+// step, so it sees each attempt, and only attempts.
+func (d *Dispatcher) recording(next deliverFunc) deliverFunc {
+	return func(ctx context.Context, a *attempt) Outcome {
+		start := time.Now()
+		out := next(ctx, a)
+		d.history.Attempted(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, history.Attempt{
+			At:        start,
+			Verdict:   out.Verdict.String(),
+			Status:    out.Status,
+			Reason:    out.Reason,
+			LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+		}, stateOf(out.Verdict))
+		return out
 	}
-	d.history.Attempted(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, history.Attempt{
-		At:        start,
-		Verdict:   out.Verdict.String(),
-		Status:    out.Status,
-		Reason:    out.Reason,
-		LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
-	}, stateOf(out.Verdict))
 }
 
 // recordSettled tells the history where the event ended on the route.

@@ -17,7 +17,8 @@ import (
 // target: each step is a deliverFunc wrapping the next, and changes the
 // outcome or acts on it. From the outside in: dead letters (store what is
 // refused or exhausted), retry (wait and try again, or requeue), rate
-// (pace the attempts), then the attempt itself.
+// (pace the attempts), recording in the event history (history.go), then
+// the attempt itself.
 
 // attempt is one received event on its way through the steps.
 type attempt struct {
@@ -52,14 +53,9 @@ func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
 		a.first = time.Now()
 	}
 	a.attempts++
-	start := time.Now()
 	out := d.target.Deliver(ctx, a.event)
 	if ctx.Err() != nil {
-		out = Outcome{Verdict: verdict.Retry, Reason: "cut off by shutdown"}
-	}
-	d.recordAttempt(a, start, out)
-	if ctx.Err() != nil {
-		return out
+		return Outcome{Verdict: verdict.Retry, Reason: "cut off by shutdown"}
 	}
 	switch out.Verdict {
 	case verdict.Drop:
