@@ -136,6 +136,9 @@ func TestConsoleInABrowser(t *testing.T) {
 		waitFor(`(document.querySelector('tr[data-route="orders"] td:nth-child(4)') || {}).textContent === "2"`),
 		waitFor(`document.querySelector("#error").hidden`),
 		waitFor(`document.querySelectorAll('tr[data-route="orders"] canvas').length === 1`),
+		// Consumers: none on the paused route, max_inflight slots on the other.
+		waitFor(`document.querySelector('tr[data-route="orders"] td:nth-child(6)').textContent === "0 / 0"`),
+		waitFor(`document.querySelector('tr[data-route="picky"] td:nth-child(6)').textContent === "0 / 16"`),
 	)
 	emit("order-2b", "order.created")
 	do(t, tab, "the depth and rates chart, after a few polls",
