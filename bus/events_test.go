@@ -166,3 +166,10 @@ func TestHistoryOffAnswersThatTheBusKeepsNone(t *testing.T) {
 		t.Errorf("got %d %s; want a refusal naming history.off", status, body)
 	}
 }
+
+func TestNegativeHistoryBoundsAreRefusedNamingTheField(t *testing.T) {
+	err := bus.Config{History: bus.HistoryConfig{MaxEvents: -1, MaxAge: spec.Duration(-time.Second)}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "history.max_events") || !strings.Contains(err.Error(), "history.max_age") {
+		t.Errorf("Validate = %v; want errors naming history.max_events and history.max_age", err)
+	}
+}
