@@ -3,6 +3,7 @@ package httpapi
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -62,7 +63,7 @@ func (b *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 	send := func(kind string, data any) error {
 		// The server's write_timeout would end the stream: each write gets
 		// its own deadline instead.
-		if err := rc.SetWriteDeadline(time.Now().Add(tailWriteTimeout)); err != nil {
+		if err := writeDeadline(rc); err != nil {
 			return err
 		}
 		body, err := json.Marshal(data)
@@ -100,7 +101,7 @@ func (b *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 			if err := reportDrops(); err != nil {
 				return
 			}
-			if err := rc.SetWriteDeadline(time.Now().Add(tailWriteTimeout)); err != nil {
+			if err := writeDeadline(rc); err != nil {
 				return
 			}
 			if _, err := fmt.Fprint(w, ": alive\n\n"); err != nil || rc.Flush() != nil {
@@ -118,4 +119,13 @@ func (b *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// writeDeadline gives the next write of a stream tailWriteTimeout; a writer
+// that keeps no deadlines (wrapped by middleware) is left as it is.
+func writeDeadline(rc *http.ResponseController) error {
+	if err := rc.SetWriteDeadline(time.Now().Add(tailWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
