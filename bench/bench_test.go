@@ -58,7 +58,8 @@ func TestIngressScenarioRuns(t *testing.T) {
 // BenchmarkIngress calls the ingress handler directly, in process, with one
 // binary-mode event per iteration: what decoding, validating, matching and
 // storing cost without the network. "bare" is the least handler, as a floor;
-// "eventbus+key" adds an API key and the ACL check.
+// "eventbus+key" adds an API key and the ACL check; "eventbus-nohistory"
+// turns the event history off, to price recording each event in it.
 func BenchmarkIngress(b *testing.B) {
 	run := func(cfg bus.Config, authorization string) func(b *testing.B) {
 		return func(b *testing.B) {
@@ -74,6 +75,9 @@ func BenchmarkIngress(b *testing.B) {
 	}
 	b.Run("eventbus", run(ingressConfig(), ""))
 	b.Run("eventbus+key", run(ingressKeyConfig(), "Bearer "+benchKey()))
+	noHistory := ingressConfig()
+	noHistory.History.Off = true
+	b.Run("eventbus-nohistory", run(noHistory, ""))
 	b.Run("bare", func(b *testing.B) {
 		benchmarkHandler(b, http.HandlerFunc(bareHandler), "")
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters/sqs"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/delivery"
+	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/plugins"
@@ -35,6 +36,10 @@ type Bus struct {
 	httpTargets *delivery.HTTPTargets
 
 	dedup *dedup
+	// history records what became of recent events; nil with history.off.
+	history *history.History
+	// tails are the live tails of each bus.
+	tails *tails
 	// plugins runs the handler programs of plugin targets; nil when the
 	// config declares none.
 	plugins *plugins.Host
@@ -134,6 +139,10 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		buses:       map[string]router.Bus{router.DefaultBus: builtinDefaultBus()},
 		routes:      map[string]*liveRoute{},
 		dedup:       newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
+		tails:       newTails(),
+	}
+	if !cfg.History.Off {
+		b.history = history.New(history.Options{MaxEvents: cfg.History.MaxEvents, MaxAge: time.Duration(cfg.History.MaxAge)})
 	}
 	b.publishState()
 	fail := func(err error) (*Bus, error) {

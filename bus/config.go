@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
@@ -47,6 +48,8 @@ type Config struct {
 	HTTP HTTPConfig `json:"http,omitzero"`
 	// Dedup tunes how ingress recognises a repeated (source, id).
 	Dedup DedupConfig `json:"dedup,omitzero"`
+	// History bounds the record of recent events behind GET /v1/events.
+	History HistoryConfig `json:"history,omitzero"`
 	// RuleLimits bound what one route's rule may cost.
 	RuleLimits router.Limits `json:"-"`
 	// DataDir keeps the buses and routes made through the API in an
@@ -93,6 +96,15 @@ type DedupConfig struct {
 	MaxEvents int           `json:"max_events,omitempty"`
 }
 
+// HistoryConfig bounds the record of what became of recent events (see
+// package bus/history): at most MaxEvents, for at most MaxAge after they
+// were accepted. It is on unless Off.
+type HistoryConfig struct {
+	MaxEvents int           `json:"max_events,omitempty"`
+	MaxAge    spec.Duration `json:"max_age,omitzero"`
+	Off       bool          `json:"off,omitempty"`
+}
+
 // LoadConfig reads a YAML config file. Unknown fields are errors, so a typo
 // does not silently fall back to a default.
 func LoadConfig(path string) (Config, error) {
@@ -136,6 +148,12 @@ func (cfg Config) WithDefaults() Config {
 	if cfg.Dedup.MaxEvents == 0 {
 		cfg.Dedup.MaxEvents = DefaultDedupMaxEvents
 	}
+	if cfg.History.MaxEvents == 0 {
+		cfg.History.MaxEvents = history.DefaultMaxEvents
+	}
+	if cfg.History.MaxAge == 0 {
+		cfg.History.MaxAge = spec.Duration(history.DefaultMaxAge)
+	}
 	cfg.HTTP = cfg.HTTP.WithDefaults()
 	return cfg
 }
@@ -155,6 +173,12 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.Dedup.MaxEvents < 0 {
 		errs = append(errs, &spec.FieldError{Path: "dedup.max_events", Message: "must not be negative"})
+	}
+	if cfg.History.MaxEvents < 0 {
+		errs = append(errs, &spec.FieldError{Path: "history.max_events", Message: "must not be negative; use history.off: true to keep no history"})
+	}
+	if cfg.History.MaxAge < 0 {
+		errs = append(errs, &spec.FieldError{Path: "history.max_age", Message: "must not be negative"})
 	}
 	for _, err := range []error{cfg.TLS.Validate(), cfg.HTTP.Validate()} {
 		if err != nil {

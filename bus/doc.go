@@ -23,6 +23,14 @@
 //
 // Paused routes match and store events but deliver none until resumed.
 //
+// History. Every stored event is recorded in the bus's history (package
+// bus/history, bounded by history.max_events and history.max_age, per
+// process) with the routes that stored it; dispatchers record each attempt
+// and where the event ended, redrive marks it pending again. Event looks it
+// up. Tail streams the events stored on a bus to at most MaxTails readers,
+// each buffered to TailBuffer events: a reader that falls behind loses
+// events (counted), ingress never waits for it.
+//
 // Shutdown. On SIGINT or SIGTERM (httpapi Run's context ending) ingress stops
 // accepting, dispatchers finish the attempts in progress, then channels and
 // backends close. A durable backend keeps undelivered events for the next

@@ -34,6 +34,15 @@ func TestPluginRepliesChainThroughTheBus(t *testing.T) {
 		t.Errorf("reply headers %v: want causationid and correlationid cause-1", d.Header)
 	}
 	testkit.Eventually(t, 10*time.Second, "the handled event to be acked", func() bool { return stats(t, base, "handler").Delivered == 1 })
+	// The route's consumers: its dispatcher's slots and the plugin's
+	// running instance.
+	st := stats(t, base, "handler")
+	if st.Dispatchers != router.DefaultMaxInflight || st.Plugin == nil || st.Plugin.Name != "echo" || st.Plugin.Instances != 1 {
+		t.Errorf("stats = %+v, plugin %+v; want %d dispatchers and plugin echo with 1 running instance", st, st.Plugin, router.DefaultMaxInflight)
+	}
+	if r := stats(t, base, "replies"); r.Plugin != nil {
+		t.Errorf("an HTTP route's stats name a plugin: %+v", r.Plugin)
+	}
 }
 
 // A route naming a plugin the config does not declare is refused on save.

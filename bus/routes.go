@@ -336,6 +336,7 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 		CloseTarget: closeTarget,
 		Counters:    lr.stats,
 		Room:        lr.admission,
+		History:     b.history,
 		Log:         b.log,
 		Tracer:      b.tracer,
 	})
@@ -458,5 +459,5 @@ func (b *Bus) Redrive(ctx context.Context, route string, ids []string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	return delivery.Redrive(ctx, lr.backend, lr.channel, lr.admission, lr.route, ids)
+	return delivery.Redrive(ctx, lr.backend, lr.channel, lr.admission, lr.route, ids, b.history)
 }

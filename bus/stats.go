@@ -21,13 +21,27 @@ type RouteStats struct {
 	Diverted     int64  `json:"diverted"`
 	// SubscriberDrops: copies a ZeroMQ topic target did not send to a
 	// subscriber whose queue was full (when_full: drop).
-	SubscriberDrops int64   `json:"subscriber_drops"`
-	Depth           int64   `json:"depth"`
-	DeadLetters     int64   `json:"dead_letters"`
-	Inflight        int64   `json:"inflight"`
-	Blocked         int64   `json:"blocked"` // producers waiting for room (overflow: block)
-	LatencyP50ms    float64 `json:"latency_p50_ms"`
-	LatencyP99ms    float64 `json:"latency_p99_ms"`
+	SubscriberDrops int64 `json:"subscriber_drops"`
+	Depth           int64 `json:"depth"`
+	DeadLetters     int64 `json:"dead_letters"`
+	Inflight        int64 `json:"inflight"`
+	// Dispatchers is how many deliveries the route's dispatcher runs at
+	// once at most (delivery.max_inflight); 0 while the route is paused.
+	Dispatchers int `json:"dispatchers"`
+	// Plugin is the state of the route's plugin, for a plugin target.
+	Plugin       *PluginStats `json:"plugin,omitempty"`
+	Blocked      int64        `json:"blocked"` // producers waiting for room (overflow: block)
+	LatencyP50ms float64      `json:"latency_p50_ms"`
+	LatencyP99ms float64      `json:"latency_p99_ms"`
+}
+
+// PluginStats are the processes behind a plugin target, shared by every
+// route that delivers to the plugin.
+type PluginStats struct {
+	Name      string `json:"name"`
+	Instances int    `json:"instances"` // running now
+	Restarts  int64  `json:"restarts"`  // processes replaced after a crash or a hang
+	Inflight  int64  `json:"inflight"`  // deliveries waiting for a verdict now, all routes together
 }
 
 // Stats reports a route's counters and its channels' depths.
@@ -62,6 +76,12 @@ func (b *Bus) Stats(ctx context.Context, route string) (RouteStats, error) {
 	}
 	if d := b.dispatcherOf(route); d != nil {
 		st.Inflight = d.Busy()
+		st.Dispatchers = lr.route.Delivery.MaxInflight
+	}
+	if p := lr.route.Target.Plugin; p != nil && b.plugins != nil {
+		if ps, ok := b.plugins.Stats(p.Name); ok {
+			st.Plugin = &PluginStats{Name: p.Name, Instances: ps.Ready, Restarts: ps.Restarts, Inflight: ps.InFlight}
+		}
 	}
 	return st, nil
 }

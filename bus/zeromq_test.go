@@ -85,7 +85,7 @@ func python(t *testing.T, script string, args ...string) (<-chan string, io.Writ
 	return lines, in
 }
 
-func next(t *testing.T, lines <-chan string, what string) string {
+func nextLine(t *testing.T, lines <-chan string, what string) string {
 	t.Helper()
 	select {
 	case l, ok := <-lines:
@@ -144,7 +144,7 @@ func TestAPythonSubscriberGetsExactlyTheEventsOfItsPrefix(t *testing.T) {
 			}
 		}
 	}()
-	if l := next(t, lines, "the first warm-up event"); l != "ready" {
+	if l := nextLine(t, lines, "the first warm-up event"); l != "ready" {
 		t.Fatalf("python said %q; want ready", l)
 	}
 	close(ready)
@@ -177,7 +177,7 @@ func TestAPythonSubscriberGetsExactlyTheEventsOfItsPrefix(t *testing.T) {
 
 	var got []string
 	for {
-		l := next(t, lines, "an order event")
+		l := nextLine(t, lines, "an order event")
 		got = append(got, l)
 		if l == "order.end end" {
 			break
@@ -242,7 +242,7 @@ func TestAPythonPublisherFeedsTheBusThroughASource(t *testing.T) {
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		t.Fatal(err)
 	}
-	if l := next(t, lines, "sent"); l != "sent" {
+	if l := nextLine(t, lines, "sent"); l != "sent" {
 		t.Fatalf("python said %q", l)
 	}
 	got := hook.WaitFor(t, 200)

@@ -22,13 +22,24 @@ type RouteStats struct {
 	Diverted     int64  `json:"diverted"`      // sent to the divert route because this one was full
 	// SubscriberDrops: copies a ZeroMQ topic target did not send to a
 	// subscriber whose queue was full (when_full: drop).
-	SubscriberDrops int64   `json:"subscriber_drops"`
-	Depth           int64   `json:"depth"`        // events waiting in the channel now
-	DeadLetters     int64   `json:"dead_letters"` // events in the dead-letter channel now
-	Inflight        int64   `json:"inflight"`     // deliveries in progress now
-	Blocked         int64   `json:"blocked"`      // producers waiting for room now
-	LatencyP50ms    float64 `json:"latency_p50_ms"`
-	LatencyP99ms    float64 `json:"latency_p99_ms"`
+	SubscriberDrops int64 `json:"subscriber_drops"`
+	Depth           int64 `json:"depth"`        // events waiting in the channel now
+	DeadLetters     int64 `json:"dead_letters"` // events in the dead-letter channel now
+	Inflight        int64 `json:"inflight"`     // deliveries in progress now
+	Blocked         int64 `json:"blocked"`      // producers waiting for room now
+	Dispatchers     int   `json:"dispatchers"`  // deliveries the route runs at once at most; 0 while paused
+	// Plugin is the state of the route's plugin, for a plugin target.
+	Plugin       *PluginStats `json:"plugin,omitempty"`
+	LatencyP50ms float64      `json:"latency_p50_ms"`
+	LatencyP99ms float64      `json:"latency_p99_ms"`
+}
+
+// PluginStats are the processes behind a plugin target.
+type PluginStats struct {
+	Name      string `json:"name"`
+	Instances int    `json:"instances"` // running now
+	Restarts  int64  `json:"restarts"`  // processes replaced after a crash or a hang
+	Inflight  int64  `json:"inflight"`  // deliveries waiting for a verdict now, all routes together
 }
 
 // RouteStats returns a route's counters.

@@ -10,6 +10,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -93,8 +94,8 @@ func DeadLetters(ctx context.Context, be *adapters.Backend, route string, offset
 // Redrive puts the dead letters of r (on be) back on its channel, ch,
 // for another round of attempts: all of them, or those whose id is in ids.
 // Each takes room on the route; it stops when there is none. It returns
-// how many it put back.
-func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, room Room, r router.Route, ids []string) (int, error) {
+// how many it put back, and marks each in hist (which may be nil).
+func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, room Room, r router.Route, ids []string, hist *history.History) (int, error) {
 	route := r.Name
 	total, err := be.Depth(ctx, route+router.DeadLetterSuffix)
 	if err != nil {
@@ -129,6 +130,7 @@ func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, ro
 			return true, err
 		}
 		redriven++
+		hist.Redriven(r.Bus, e.Source(), e.ID(), route)
 		return false, nil
 	})
 	return redriven, err

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/bus/tracing"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
@@ -55,6 +56,9 @@ type Options struct {
 	Log                 *slog.Logger
 	// Tracer records a span per attempt; nil (tracing off) records none.
 	Tracer trace.Tracer
+	// History records each attempt and where each event ended; nil
+	// records nothing.
+	History *history.History
 }
 
 // Dispatcher delivers one route's channel to its target: at most
@@ -76,6 +80,7 @@ type Dispatcher struct {
 	deliver   deliverFunc
 	stats     *Counters
 	admission Room
+	history   *history.History
 	log       *slog.Logger
 	tracer    trace.Tracer // nil: tracing off
 
@@ -119,6 +124,7 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		requeue:     o.Backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
 		stats:       o.Counters,
 		admission:   o.Room,
+		history:     o.History,
 		log:         o.Log,
 		tracer:      o.Tracer,
 	}
@@ -133,6 +139,9 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	}
 	if d.tracer != nil {
 		steps = append(steps, d.traced)
+	}
+	if d.history != nil {
+		steps = append(steps, d.recording)
 	}
 	d.deliver = chain(d.attempt, steps...)
 	d.start()
@@ -203,6 +212,7 @@ func (d *Dispatcher) handle(msg *adapters.Received) {
 // dead letter reaching here is stored on the dead-letter channel; a retry
 // reaching here was interrupted by shutdown and goes back to the channel.
 func (d *Dispatcher) settle(a *attempt, out Outcome) {
+	d.recordSettled(a, out)
 	switch {
 	case a.requeued: // a new copy waits on the channel; its room stays taken
 		a.msg.Ack()

@@ -23,7 +23,8 @@ import (
 // outcome or acts on it. From the outside in: dead letters (store what is
 // refused or exhausted), transform (reshape the event, once), retry (wait
 // and try again, or requeue), rate (pace the attempts), with tracing on a
-// span per attempt, then the attempt itself.
+// span per attempt, recording in the event history (history.go), then the
+// attempt itself.
 
 // attempt is one received event on its way through the steps.
 type attempt struct {

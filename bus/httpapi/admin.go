@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/console"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
@@ -40,6 +41,10 @@ func (b *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", b.handleReady)
+	// The console's files hold no data: its pages call the API below,
+	// with the credential the user gives them.
+	mux.Handle("GET "+console.Prefix, console.Handler())
+	mux.Handle("GET /console", http.RedirectHandler(console.Prefix, http.StatusMovedPermanently))
 	authed("GET /v1/routes", b.handleListRoutes)
 	authed("GET /v1/routes/{name}", b.handleGetRoute)
 	authed("PUT /v1/routes/{name}", b.handlePutRoute)
@@ -54,6 +59,8 @@ func (b *Server) Handler() http.Handler {
 	authed("GET /v1/routes/{name}/dlq", b.handleListDeadLetters)
 	authed("POST /v1/routes/{name}/dlq/redrive", b.handleRedrive)
 	authed("POST /v1/test-pattern", handleTestPattern)
+	authed("GET /v1/events", b.handleLookupEvent)
+	authed("GET /v1/buses/{name}/tail", b.handleTail)
 	authed("POST /v1/keys", b.handleCreateKey)
 	authed("GET /v1/keys", b.handleListKeys)
 	authed("DELETE /v1/keys/{name}", b.handleRevokeKey)

@@ -1,5 +1,6 @@
 // Package httpapi is the HTTP API of a bus: ingress (POST /events), the
-// admin endpoints for buses, routes, keys, stats and dead letters, /healthz
+// admin endpoints for buses, routes, keys, stats and dead letters, the
+// event lookup and live tail, the web console's files, /healthz
 // and /readyz, over TLS when the config says so and within the limits of
 // its http section. It reads requests, asks package bus, and picks the
 // status of every answer, mapping error codes to statuses in one table

@@ -24,6 +24,10 @@ type Server struct {
 	tls *tls.Config
 	// metrics are served on GET /metrics; the ingress counts into them.
 	metrics *metrics.Registry
+	// streaming ends when Run begins to shut down, ending the live tails,
+	// which would otherwise hold the shutdown until its timeout; nil
+	// outside Run.
+	streaming context.Context
 }
 
 // New starts a bus with cfg (bus.New) after loading the files of its TLS
@@ -47,7 +51,11 @@ func New(ctx context.Context, cfg bus.Config, log *slog.Logger) (*Server, error)
 // stopped.
 func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 	cfg := b.Config()
+	streaming, stopStreaming := context.WithCancel(context.Background())
+	defer stopStreaming()
+	b.streaming = streaming
 	srv, ln := newServer(cfg.HTTP, b.Handler(), ln, b.log)
+	srv.RegisterOnShutdown(stopStreaming)
 	served := make(chan error, 1)
 	if b.tls != nil {
 		srv.TLSConfig = b.tls

@@ -71,6 +71,7 @@ func newRootCommand() *cobra.Command {
 		newTestPatternCommand(),
 		newTailCommand(),
 		newDLQCommand(),
+		newEventsCommand(),
 		newKeysCommand(),
 		newVersionCommand(),
 		newDevCommand(),

@@ -270,6 +270,32 @@ func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
 	}
 }
 
+// tail --stream follows the bus's live tail: no webhook, no route.
+func TestTailStreamPrintsTheEventsTheBusStores(t *testing.T) {
+	_, url := serveProcess(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"tail", "--stream", "--url", url}, &out, io.Discard) }()
+	// Events stored before the stream opened are not shown: emit until one is.
+	n := 0
+	testkit.Eventually(t, 20*time.Second, "an emitted event in tail --stream's output", func() bool {
+		n++
+		runCLI(t, "emit", "--url", url, "--type", "greeting", "--source", "test", "--id", fmt.Sprintf("live-%d", n), "--data", `{"to":"world"}`)
+		return strings.Contains(out.String(), `"id":"live-`)
+	})
+	if line := out.String(); !strings.Contains(line, `"data":{"to":"world"}`) || !strings.Contains(line, `"routes":[]`) {
+		t.Errorf("tail --stream printed %s; want the event's data and the routes that stored it (none)", line)
+	}
+	if _, list, _ := runCLI(t, "routes", "list", "--url", url); strings.Contains(list, `"tail-`) {
+		t.Errorf("tail --stream added a route: %s", list)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("tail --stream exited %d", code)
+	}
+}
+
 // Routes and buses made through the API are there after a restart.
 func TestAPIRoutesSurviveARestart(t *testing.T) {
 	dataDir := t.TempDir()
@@ -325,6 +351,16 @@ func TestDLQCommands(t *testing.T) {
 	}
 	if id := <-delivered; id != "dl-1" {
 		t.Fatalf("delivered %s after redrive, want dl-1", id)
+	}
+	// The event's history shows the dead letter's attempt, the redrive and
+	// the delivery that followed.
+	testkit.Eventually(t, 10*time.Second, "events get to show dl-1 delivered after its redrive", func() bool {
+		code, out, _ := runCLI(t, "events", "get", "--source", "s", "--id", "dl-1", "--url", url)
+		return code == 0 && strings.Contains(out, `"state": "delivered"`) && strings.Contains(out, `"redriven_at"`) &&
+			strings.Contains(out, `"status": 400`) && strings.Contains(out, `"attempts": 2`)
+	})
+	if code, _, errOut := runCLI(t, "events", "get", "--source", "s", "--id", "never-sent", "--url", url); code == 0 || !strings.Contains(errOut, "aged out") {
+		t.Errorf("events get of an unknown event: exit %d, %s; want a failure saying it may have aged out", code, errOut)
 	}
 }
 

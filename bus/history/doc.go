@@ -1,0 +1,24 @@
+// Package history remembers what became of recent events, so that "did my
+// event arrive?" has an answer: when the bus accepted an event, which
+// routes it matched, and per route its state and every attempt at the
+// target.
+//
+// # Contract
+//
+// An event is known by (bus, source, id), the key dedup uses. Ingress
+// records it once, when its channels confirmed the write (Accepted); each
+// route's dispatcher records every attempt (Attempted) and where the event
+// ended (Settled); a redrive marks it again (Redriven). A retry that went
+// back to the channel and came back to any dispatcher of this process joins
+// the same event, since the key travels with the event.
+//
+// # Bounds
+//
+// The history holds at most MaxEvents events, for at most MaxAge after
+// they were accepted; past either the oldest are forgotten first. Each
+// route keeps its last MaxAttempts attempts (the total is still counted).
+// Recording is O(1): one map write under one lock, no goroutine, no
+// timer; aged events are forgotten as new ones arrive and hidden from
+// Lookup at once. The history is per process: a replica knows only the
+// events it accepted or delivered, and nothing survives a restart.
+package history

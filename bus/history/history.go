@@ -1,0 +1,287 @@
+package history
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// Defaults of Options' zero fields.
+const (
+	DefaultMaxEvents = 100_000
+	DefaultMaxAge    = time.Hour
+	// MaxAttempts is how many attempts each route keeps of one event: the
+	// latest ones.
+	MaxAttempts = 16
+	// initialRing is how many slots a history starts with.
+	initialRing = 1024
+)
+
+// State is where a route's copy of an event is.
+type State string
+
+const (
+	Pending      State = "pending"       // on the route's channel, not yet attempted (or redriven)
+	Delivered    State = "delivered"     // the target took it
+	Retrying     State = "retrying"      // an attempt failed; another is due
+	DeadLettered State = "dead_lettered" // kept on <route>.dlq
+	Dropped      State = "dropped"       // discarded: a drop verdict, or dead_letter: false
+)
+
+// Attempt is one try at a route's target.
+type Attempt struct {
+	At time.Time `json:"at"`
+	// Verdict is what the attempt decided: ack, retry, drop or dead-letter.
+	Verdict string `json:"verdict"`
+	// Status is the target's HTTP status, when it answered one.
+	Status int `json:"status,omitempty"`
+	// Reason is why, when it was not an ack.
+	Reason    string  `json:"reason,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+// Route is what became of an event on one route.
+type Route struct {
+	Route string `json:"route"`
+	State State  `json:"state"`
+	// Attempts counts every attempt; Latest holds the last MaxAttempts.
+	Attempts   int       `json:"attempts"`
+	Latest     []Attempt `json:"latest_attempts"`
+	RedrivenAt time.Time `json:"redriven_at,omitzero"`
+}
+
+// Event is what the history knows of one event.
+type Event struct {
+	Bus    string `json:"bus"`
+	Source string `json:"source"`
+	ID     string `json:"id"`
+	// AcceptedAt is when ingress stored it; zero when the history learnt
+	// of the event from a dispatcher or a redrive only (it was accepted by
+	// another replica, or before the history's bounds).
+	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	// Routes are the routes it matched, in the order ingress named them;
+	// empty when it matched none.
+	Routes []Route `json:"routes"`
+}
+
+// Options bound a History. Zero fields take the defaults.
+type Options struct {
+	MaxEvents int
+	MaxAge    time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+type key struct{ bus, source, id string }
+
+// entry is one slot of the ring.
+type entry struct {
+	Event
+	key   key
+	hash  uint64    // of key, its index in History.index
+	added time.Time // when the history first recorded it, for MaxAge
+}
+
+// History is a bounded record of recent events. Its methods are safe for
+// concurrent use; a nil *History records nothing and finds nothing.
+//
+// The events live in a ring of slots reused in place, found through a map
+// from the hash of their key: the map holds no pointers for the garbage
+// collector to follow, and a new event allocates nothing once the ring
+// has gone round.
+type History struct {
+	maxAge time.Duration
+	now    func() time.Time
+	seed   maphash.Seed
+
+	mu sync.Mutex
+	// index finds a key's slot by its hash; two keys with one hash share
+	// it, and the later wins (the earlier is forgotten early).
+	index map[uint64]int32
+	// ring holds the events in the order they were added: oldest at head.
+	// It starts small and doubles up to max, so a quiet bus does not hold
+	// (or have the collector scan) room for max events.
+	ring []entry
+	head int
+	size int
+	max  int
+}
+
+// New returns an empty history with o's bounds.
+func New(o Options) *History {
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &History{
+		maxAge: o.MaxAge,
+		now:    o.Now,
+		seed:   maphash.MakeSeed(),
+		index:  make(map[uint64]int32),
+		ring:   make([]entry, min(o.MaxEvents, initialRing)),
+		max:    o.MaxEvents,
+	}
+}
+
+// Accepted records that ingress stored an event on routes.
+func (h *History) Accepted(bus, source, id string, routes []string) {
+	if h == nil {
+		return
+	}
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.get(key{bus, source, id}, now)
+	e.AcceptedAt = now
+	for _, r := range routes {
+		e.route(r)
+	}
+}
+
+// Attempted records one attempt at route's target and the state it left
+// the event in.
+func (h *History) Attempted(bus, source, id, route string, a Attempt, state State) {
+	if h == nil {
+		return
+	}
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.get(key{bus, source, id}, now).route(route)
+	r.State = state
+	r.Attempts++
+	if len(r.Latest) == MaxAttempts {
+		r.Latest = append(r.Latest[:0], r.Latest[1:]...)
+	}
+	r.Latest = append(r.Latest, a)
+}
+
+// Settled records where the event ended on route, after the route's
+// policy acted on the last attempt's verdict.
+func (h *History) Settled(bus, source, id, route string, state State) {
+	if h == nil {
+		return
+	}
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.get(key{bus, source, id}, now).route(route).State = state
+}
+
+// Redriven records that a redrive put the event back on route's channel.
+func (h *History) Redriven(bus, source, id, route string) {
+	if h == nil {
+		return
+	}
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.get(key{bus, source, id}, now).route(route)
+	r.State = Pending
+	r.RedrivenAt = now
+}
+
+// Lookup returns what the history knows of an event, a copy the caller
+// may keep; false when it has never heard of it or forgot it.
+func (h *History) Lookup(bus, source, id string) (Event, bool) {
+	if h == nil {
+		return Event{}, false
+	}
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.find(key{bus, source, id})
+	if e == nil || h.expired(e, now) {
+		return Event{}, false
+	}
+	out := e.Event
+	out.Routes = make([]Route, len(e.Routes))
+	for i, r := range e.Routes {
+		r.Latest = append([]Attempt{}, r.Latest...)
+		out.Routes[i] = r
+	}
+	return out, true
+}
+
+// Bounds returns how many events the history holds at most, and for how
+// long.
+func (h *History) Bounds() (maxEvents int, maxAge time.Duration) {
+	return h.max, h.maxAge
+}
+
+func (h *History) expired(e *entry, now time.Time) bool {
+	return now.Sub(e.added) >= h.maxAge
+}
+
+// find returns the slot holding k, or nil. h.mu must be held.
+func (h *History) find(k key) *entry {
+	i, ok := h.index[maphash.Comparable(h.seed, k)]
+	if !ok || h.ring[i].key != k {
+		return nil
+	}
+	return &h.ring[i]
+}
+
+// get returns the entry of k, adding it (and forgetting the oldest, or
+// the aged) when it is new or aged. h.mu must be held.
+func (h *History) get(k key, now time.Time) *entry {
+	hash := maphash.Comparable(h.seed, k)
+	if i, ok := h.index[hash]; ok && h.ring[i].key == k && !h.expired(&h.ring[i], now) {
+		return &h.ring[i]
+	}
+	for h.size > 0 && h.expired(&h.ring[h.head], now) {
+		h.forgetOldest()
+	}
+	if h.size == len(h.ring) {
+		if len(h.ring) < h.max {
+			h.grow()
+		} else {
+			h.forgetOldest()
+		}
+	}
+	slot := (h.head + h.size) % len(h.ring)
+	e := &h.ring[slot]
+	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, key: k, hash: hash, added: now}
+	h.index[hash] = int32(slot) // replaces an aged entry of k, whose slot is forgotten in turn
+	h.size++
+	return e
+}
+
+// grow doubles the ring (up to max), moving the events to its start in
+// order. h.mu must be held.
+func (h *History) grow() {
+	ring := make([]entry, min(2*len(h.ring), h.max))
+	for j := range h.size {
+		old := (h.head + j) % len(h.ring)
+		ring[j] = h.ring[old]
+		if i, ok := h.index[ring[j].hash]; ok && int(i) == old {
+			h.index[ring[j].hash] = int32(j)
+		}
+	}
+	h.ring, h.head = ring, 0
+}
+
+// forgetOldest frees the slot at the head of the ring. h.mu must be held.
+func (h *History) forgetOldest() {
+	if i, ok := h.index[h.ring[h.head].hash]; ok && int(i) == h.head {
+		delete(h.index, h.ring[h.head].hash)
+	}
+	h.head = (h.head + 1) % len(h.ring)
+	h.size--
+}
+
+// route returns the record of route r, adding it as pending.
+func (e *entry) route(r string) *Route {
+	for i := range e.Routes {
+		if e.Routes[i].Route == r {
+			return &e.Routes[i]
+		}
+	}
+	e.Routes = append(e.Routes, Route{Route: r, State: Pending})
+	return &e.Routes[len(e.Routes)-1]
+}

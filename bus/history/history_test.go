@@ -1,0 +1,156 @@
+package history_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/eventbus-go/eventbus/bus/history"
+)
+
+// clock is a time a test moves by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestHistoryKeepsAtMostMaxEventsForgettingTheOldestFirst(t *testing.T) {
+	h := history.New(history.Options{MaxEvents: 3})
+	for i := range 5 {
+		h.Accepted("b", "src", fmt.Sprint(i), []string{"r"})
+	}
+	for i := range 2 {
+		if _, ok := h.Lookup("b", "src", fmt.Sprint(i)); ok {
+			t.Errorf("event %d is still known after 5 were accepted into a history of 3: the count bound does not hold", i)
+		}
+	}
+	for i := 2; i < 5; i++ {
+		if _, ok := h.Lookup("b", "src", fmt.Sprint(i)); !ok {
+			t.Errorf("event %d, one of the 3 latest, is forgotten: only the oldest may go", i)
+		}
+	}
+}
+
+func TestHistoryForgetsEventsOlderThanMaxAge(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{MaxEvents: 10, MaxAge: time.Minute, Now: c.now})
+	h.Accepted("b", "src", "old", []string{"r"})
+	c.t = c.t.Add(40 * time.Second)
+	h.Accepted("b", "src", "young", []string{"r"})
+	c.t = c.t.Add(30 * time.Second) // old is 70s old, young 30s
+	if _, ok := h.Lookup("b", "src", "old"); ok {
+		t.Error("an event accepted 70s ago is still known with max_age 1m")
+	}
+	if _, ok := h.Lookup("b", "src", "young"); !ok {
+		t.Error("an event accepted 30s ago is forgotten with max_age 1m")
+	}
+	// A new event makes room by forgetting the aged one, and the same key
+	// accepted again starts afresh.
+	h.Accepted("b", "src", "old", []string{"other"})
+	e, ok := h.Lookup("b", "src", "old")
+	if !ok || len(e.Routes) != 1 || e.Routes[0].Route != "other" {
+		t.Errorf("re-accepted aged event = %+v, %v; want a fresh record naming only route other", e, ok)
+	}
+}
+
+func TestHistoryJoinsAttemptsToTheAcceptedEventByBusSourceAndID(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{Now: c.now})
+	h.Accepted("b", "src", "1", []string{"r1", "r2"})
+	h.Attempted("b", "src", "1", "r1", history.Attempt{Verdict: "retry", Status: 503}, history.Retrying)
+	h.Attempted("b", "src", "1", "r1", history.Attempt{Verdict: "ack", Status: 200}, history.Delivered)
+	h.Attempted("b", "other-src", "1", "r1", history.Attempt{Verdict: "ack"}, history.Delivered)
+
+	e, ok := h.Lookup("b", "src", "1")
+	if !ok {
+		t.Fatal("accepted event not found")
+	}
+	if !e.AcceptedAt.Equal(c.t) || len(e.Routes) != 2 {
+		t.Fatalf("event = %+v; want accepted at %v with routes r1 and r2", e, c.t)
+	}
+	r1, r2 := e.Routes[0], e.Routes[1]
+	if r1.State != history.Delivered || r1.Attempts != 2 || r1.Latest[0].Status != 503 || r1.Latest[1].Status != 200 {
+		t.Errorf("r1 = %+v; want delivered after a 503 then a 200", r1)
+	}
+	if r2.State != history.Pending || r2.Attempts != 0 {
+		t.Errorf("r2 = %+v; want pending with no attempt", r2)
+	}
+}
+
+func TestHistoryKeepsTheLatestAttemptsAndCountsAll(t *testing.T) {
+	h := history.New(history.Options{})
+	h.Accepted("b", "s", "1", []string{"r"})
+	total := history.MaxAttempts + 5
+	for i := range total {
+		h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "retry", Status: 500 + i}, history.Retrying)
+	}
+	e, _ := h.Lookup("b", "s", "1")
+	r := e.Routes[0]
+	if r.Attempts != total || len(r.Latest) != history.MaxAttempts || r.Latest[len(r.Latest)-1].Status != 500+total-1 {
+		t.Errorf("attempts = %d, kept %d ending with %d; want %d counted, the last %d kept", r.Attempts, len(r.Latest), r.Latest[len(r.Latest)-1].Status, total, history.MaxAttempts)
+	}
+}
+
+func TestHistoryLookupIsACopy(t *testing.T) {
+	h := history.New(history.Options{})
+	h.Accepted("b", "s", "1", []string{"r"})
+	e, _ := h.Lookup("b", "s", "1")
+	h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "ack"}, history.Delivered)
+	if e.Routes[0].State != history.Pending || len(e.Routes[0].Latest) != 0 {
+		t.Errorf("an earlier lookup changed after a later attempt: %+v", e.Routes[0])
+	}
+}
+
+func TestRedriveMarksTheEventPendingAgain(t *testing.T) {
+	h := history.New(history.Options{})
+	h.Accepted("b", "s", "1", []string{"r"})
+	h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "dead-letter"}, history.DeadLettered)
+	h.Redriven("b", "s", "1", "r")
+	e, _ := h.Lookup("b", "s", "1")
+	if r := e.Routes[0]; r.State != history.Pending || r.RedrivenAt.IsZero() || r.Attempts != 1 {
+		t.Errorf("after redrive: %+v; want pending, with its redrive time and its earlier attempt", r)
+	}
+}
+
+func TestNilHistoryRecordsNothing(t *testing.T) {
+	var h *history.History
+	h.Accepted("b", "s", "1", nil)
+	if _, ok := h.Lookup("b", "s", "1"); ok {
+		t.Error("a nil history found an event")
+	}
+}
+
+// BenchmarkAccepted measures recording one event on a full history.
+func BenchmarkAccepted(b *testing.B) {
+	h := history.New(history.Options{MaxEvents: 10_000})
+	ids := make([]string, 1<<14)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
+	}
+	routes := []string{"r"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Accepted("b", "src", ids[i&(len(ids)-1)], routes)
+	}
+}
+
+// The ring starts small and grows: every event up to MaxEvents stays
+// known across the growth, in order of age.
+func TestHistoryKeepsEveryEventWhileItGrowsToMaxEvents(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{MaxEvents: 5000, MaxAge: time.Hour, Now: c.now})
+	for i := range 3000 { // past the first ring of 1024
+		h.Accepted("b", "s", fmt.Sprint(i), nil)
+		c.t = c.t.Add(time.Second)
+	}
+	for i := range 8000 {
+		h.Accepted("b", "s2", fmt.Sprint(i), nil)
+	}
+	for i := 8000 - 5000; i < 8000; i++ {
+		if _, ok := h.Lookup("b", "s2", fmt.Sprint(i)); !ok {
+			t.Fatalf("event %d, among the 5000 latest, is forgotten", i)
+		}
+	}
+	if _, ok := h.Lookup("b", "s2", fmt.Sprint(8000-5001)); ok {
+		t.Error("event 2999 is known: more than max_events are kept")
+	}
+}
