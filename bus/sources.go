@@ -169,17 +169,38 @@ func (b *Bus) stopSources() {
 	}
 }
 
-// SourceStats reports a source's counters and how many of its publishers
-// are connected.
-func (b *Bus) SourceStats(name string) (SourceStats, int, error) {
+// SourceSample is one source's counters and connections, for /metrics.
+type SourceSample struct {
+	Name, Bus string
+	Stats     SourceStats
+	Connected int // publishers connected now
+}
+
+// SourceSamples reports every source, in the config's order.
+func (b *Bus) SourceSamples() []SourceSample {
+	samples := make([]SourceSample, 0, len(b.sources))
 	for _, s := range b.sources {
-		if s.cfg.Name == name {
-			return SourceStats{
+		samples = append(samples, SourceSample{
+			Name: s.cfg.Name,
+			Bus:  cmp.Or(s.cfg.Bus, router.DefaultBus),
+			Stats: SourceStats{
 				Received:  s.received.Load(),
 				Ingested:  s.ingested.Load(),
 				Malformed: s.malformed.Load(),
 				Lost:      s.lost.Load(),
-			}, s.sub.Connected(), nil
+			},
+			Connected: s.sub.Connected(),
+		})
+	}
+	return samples
+}
+
+// SourceStats reports a source's counters and how many of its publishers
+// are connected.
+func (b *Bus) SourceStats(name string) (SourceStats, int, error) {
+	for _, s := range b.SourceSamples() {
+		if s.Name == name {
+			return s.Stats, s.Connected, nil
 		}
 	}
 	return SourceStats{}, 0, errcode.Errorf(errcode.NotFound, "source %q is not in the config", name)

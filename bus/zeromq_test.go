@@ -256,6 +256,15 @@ func TestAPythonPublisherFeedsTheBusThroughASource(t *testing.T) {
 		}
 		return nil
 	})
+	_, scrape := do(t, "GET", srv.URL+"/metrics", "")
+	for _, want := range []string{
+		`eventbus_source_messages_total{bus="default",outcome="malformed",source="feed"} 1`,
+		`eventbus_source_publishers{bus="default",source="feed"} 1`,
+	} {
+		if !strings.Contains(scrape, want) {
+			t.Errorf("/metrics lacks %s: an operator alerts on what a source drops", want)
+		}
+	}
 	ids := map[string]bool{}
 	for _, d := range got {
 		if typ := d.Header.Get("Ce-Type"); typ != "quote.AAPL" {
@@ -383,6 +392,10 @@ func TestADroppingZeroMQTargetCountsDropsAndKeepsDelivering(t *testing.T) {
 		}
 		return nil
 	})
+	_, scrape := do(t, "GET", srv.URL+"/metrics", "")
+	if strings.Contains(scrape, `eventbus_route_subscriber_drops_total{route="zmq-drop"} 0`) || !strings.Contains(scrape, `eventbus_route_subscriber_drops_total{route="zmq-drop"}`) {
+		t.Errorf("/metrics does not count the stalled subscriber's misses in eventbus_route_subscriber_drops_total")
+	}
 }
 
 // stalledSubscriber subscribes to everything at addr, then never reads.

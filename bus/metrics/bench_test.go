@@ -13,6 +13,7 @@ type noRoutes struct{}
 
 func (noRoutes) Samples(context.Context) []bus.RouteSample { return nil }
 func (noRoutes) Pings(context.Context) map[string]error    { return nil }
+func (noRoutes) SourceSamples() []bus.SourceSample         { return nil }
 
 // BenchmarkCountingOneRequest is what the ingress adds to each request for
 // its metrics: a clock read, one accepted count and one observed duration.

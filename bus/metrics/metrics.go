@@ -22,6 +22,7 @@ const DefaultScrapeTimeout = 2 * time.Second
 type Source interface {
 	Samples(ctx context.Context) []bus.RouteSample
 	Pings(ctx context.Context) map[string]error
+	SourceSamples() []bus.SourceSample
 }
 
 // Options tune a Registry; the zero value means the defaults.

@@ -33,6 +33,15 @@ var (
 	descBackendUp = prometheus.NewDesc("eventbus_backend_up",
 		"1 when the backend answered a ping at scrape time, 0 when it did not.",
 		[]string{"backend"}, nil)
+	descSubscriberDrops = prometheus.NewDesc("eventbus_route_subscriber_drops_total",
+		"Copies of events a ZeroMQ topic target did not send to a subscriber whose queue was full (when_full: drop); one event missed by two subscribers counts two.",
+		[]string{"route"}, nil)
+	descSourceMessages = prometheus.NewDesc("eventbus_source_messages_total",
+		"What became of the messages a source read from its publishers: received, ingested (stored on its bus), malformed (not an event: dropped), lost (the bus could not take it within max_wait).",
+		[]string{"source", "bus", "outcome"}, nil)
+	descSourcePublishers = prometheus.NewDesc("eventbus_source_publishers",
+		"Publishers a source is connected to now.",
+		[]string{"source", "bus"}, nil)
 	descScrapeErrors = prometheus.NewDesc("eventbus_scrape_depth_errors",
 		"Routes whose depths this scrape could not read from their backend in time.",
 		nil, nil)
@@ -49,7 +58,8 @@ func newRouteCollector(src Source, timeout time.Duration) *routeCollector {
 }
 
 func (c *routeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRouteEvents, descDepth, descDeadLetters, descInflight, descDelivery, descBackendUp, descScrapeErrors} {
+	for _, d := range []*prometheus.Desc{descRouteEvents, descDepth, descDeadLetters, descInflight, descDelivery, descSubscriberDrops,
+		descSourceMessages, descSourcePublishers, descBackendUp, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -70,6 +80,7 @@ func (c *routeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descRouteEvents, prometheus.CounterValue, float64(v), s.Route, outcome)
 		}
 		ch <- prometheus.MustNewConstMetric(descInflight, prometheus.GaugeValue, float64(s.Inflight), s.Route)
+		ch <- prometheus.MustNewConstMetric(descSubscriberDrops, prometheus.CounterValue, float64(n.SubscriberDrops.Load()), s.Route)
 		if s.DepthErr != nil {
 			failed++
 		} else {
@@ -80,6 +91,17 @@ func (c *routeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(descDelivery, count, sum, buckets, s.Route)
 	}
 	ch <- prometheus.MustNewConstMetric(descScrapeErrors, prometheus.GaugeValue, float64(failed))
+	for _, s := range c.src.SourceSamples() {
+		for outcome, v := range map[string]int64{
+			"received":  s.Stats.Received,
+			"ingested":  s.Stats.Ingested,
+			"malformed": s.Stats.Malformed,
+			"lost":      s.Stats.Lost,
+		} {
+			ch <- prometheus.MustNewConstMetric(descSourceMessages, prometheus.CounterValue, float64(v), s.Name, s.Bus, outcome)
+		}
+		ch <- prometheus.MustNewConstMetric(descSourcePublishers, prometheus.GaugeValue, float64(s.Connected), s.Name, s.Bus)
+	}
 	for backend, err := range c.src.Pings(ctx) {
 		up := 1.0
 		if err != nil {
