@@ -75,9 +75,7 @@ func BenchmarkIngress(b *testing.B) {
 	}
 	b.Run("eventbus", run(ingressConfig(), ""))
 	b.Run("eventbus+key", run(ingressKeyConfig(), "Bearer "+benchKey()))
-	noHistory := ingressConfig()
-	noHistory.History.Off = true
-	b.Run("eventbus-nohistory", run(noHistory, ""))
+	b.Run("eventbus-nohistory", run(ingressNoHistoryConfig(), ""))
 	b.Run("bare", func(b *testing.B) {
 		benchmarkHandler(b, http.HandlerFunc(bareHandler), "")
 	})

@@ -34,10 +34,14 @@ import (
 // carries an API key, which the bus looks up and checks against the bus's
 // ACL (emit for the key's group). Measured in the same rounds, its ratio
 // over eventbus is what authentication costs.
+//
+// eventbus-nohistory is the bus with its event history off: eventbus over
+// it is what recording every event for GET /v1/events costs.
 func init() {
 	servers["bare"] = serveBare
 	servers["eventbus-ingress"] = serveBus(ingressConfig())
 	servers["eventbus-ingress-key"] = serveBus(ingressKeyConfig())
+	servers["eventbus-ingress-nohistory"] = serveBus(ingressNoHistoryConfig())
 	register(Scenario{
 		Name:    "ingress",
 		About:   "POST /events, one CloudEvent in binary mode (ce-* headers, ~100-byte JSON body), until the 202",
@@ -46,8 +50,9 @@ func init() {
 			{Name: "eventbus", Start: startIngressBus},
 			{Name: "bare", Start: startBare},
 			{Name: "eventbus+key", Start: startIngressBusWithKey},
+			{Name: "eventbus-nohistory", Start: startIngressBusWithoutHistory},
 		},
-		Compare: [][2]int{{2, 0}},
+		Compare: [][2]int{{2, 0}, {0, 3}},
 	})
 }
 
@@ -69,6 +74,13 @@ func ingressKeyConfig() bus.Config {
 	cfg := ingressConfig()
 	cfg.Auth = &auth.Config{APIKeys: []auth.APIKeyConfig{{Name: "bench", KeyEnv: envBenchKey, Groups: []string{"producers"}}}}
 	cfg.Buses = []router.Bus{{Name: router.DefaultBus, ACL: &auth.ACL{Emit: []auth.Grant{{Groups: []string{"producers"}}}}}}
+	return cfg
+}
+
+// ingressNoHistoryConfig is ingressConfig with the event history off.
+func ingressNoHistoryConfig() bus.Config {
+	cfg := ingressConfig()
+	cfg.History.Off = true
 	return cfg
 }
 
@@ -137,6 +149,10 @@ func startIngressBus(ctx context.Context, opts StartOptions) (*Instance, error) 
 
 func startIngressBusWithKey(ctx context.Context, opts StartOptions) (*Instance, error) {
 	return startHTTP(ctx, "eventbus-ingress-key", opts, "Bearer "+benchKey(), probeIngressRoute)
+}
+
+func startIngressBusWithoutHistory(ctx context.Context, opts StartOptions) (*Instance, error) {
+	return startHTTP(ctx, "eventbus-ingress-nohistory", opts, "", probeIngressRoute)
 }
 
 // startHTTP starts server name in a child, runs check (if any) on it, and
