@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/httpapi"
@@ -26,33 +25,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
-}
-
-// TestIngressScenarioRuns runs the ingress scenario for one short round: the
-// harness must start each contender, drive load through it and stop it with
-// every request answered 202. It says nothing of speed; the benchmarks do.
-func TestIngressScenarioRuns(t *testing.T) {
-	s, err := selectScenarios([]string{"ingress"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := runScenario(context.Background(), s[0], runOptions{rounds: 1, duration: time.Second}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for c, con := range s[0].Contenders {
-		w := res.windows[c][0]
-		if w.ops == 0 || w.errs > 0 {
-			t.Errorf("%s: %d events accepted, %d errors (first: %v); want events and no errors, or the figures of this scenario mean nothing",
-				con.Name, w.ops, w.errs, w.firstErr)
-		}
-		if w.cpu <= 0 {
-			t.Errorf("%s: measured no CPU time for the server process; the CPU column would be wrong", con.Name)
-		}
-	}
-	var table bytes.Buffer
-	res.writeTable(&table)
-	t.Logf("%s", &table)
 }
 
 // BenchmarkIngress calls the ingress handler directly, in process, with one

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,51 +16,15 @@ import (
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/browsertest"
 	"github.com/eventbus-go/eventbus/router"
 )
 
 var screenshots = flag.Bool("screenshots", false, "write the console's screenshots to docs/images/")
 
 // startBrowser starts a headless Chromium for the test and returns a tab.
-// Without Chromium the test skips, except under CI=true, where it fails.
 func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		const msg = "no Chromium to test the console in: apt-get install -y chromium"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(path),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.NoFirstRun,
-			chromedp.Flag("disable-sync", true),
-			chromedp.UserDataDir(t.TempDir()),
-			chromedp.WindowSize(1280, 720),
-		)...)
-	tab, cancelTab := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc() // waits for the browser to exit
-	})
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
-	}
-	return tab
+	return browsertest.Start(t, 1280, 720)
 }
 
 // do runs steps in the tab, failing the test if they take over 20s.

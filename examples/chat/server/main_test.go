@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/browsertest"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -31,47 +31,9 @@ func startChatBus(t *testing.T, hook string) string {
 }
 
 // startBrowser starts a headless Chromium for the test and returns a
-// context whose children are its tabs. Without Chromium the test skips,
-// except under CI=true, where it fails.
+// context whose children are its tabs.
 func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		const msg = "no Chromium to test the page in: apt-get install -y chromium chromium-driver"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	profile := t.TempDir() // removed after the browser has exited
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(path),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.NoFirstRun,
-			chromedp.Flag("disable-sync", true),
-			chromedp.UserDataDir(profile),
-			chromedp.WindowSize(900, 640),
-		)...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc() // waits for the browser to exit
-	})
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
-	}
-	return browser
+	return browsertest.Start(t, 900, 640)
 }
 
 // tab is one browser tab on the chat page.
