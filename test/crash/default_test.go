@@ -12,18 +12,28 @@ import (
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
-// defaultEvents is how many events the default-backend test emits while
-// the target is down.
-const defaultEvents = 500
+// targetDownEvents is how many events a kill test emits while the target
+// is down.
+const targetDownEvents = 500
 
 // `eventbus serve` with no flags keeps events on disk: a route made through
 // the API to a target that is down takes 500 events (202 each), the bus is
 // killed with SIGKILL and started again in the same directory, the target
-// comes up, and every event reaches it. The test prints "delivered=N
-// duplicated=D lost=L"; duplicates are allowed (at-least-once), losses are
-// not. The deliveries the killed bus held come back after JetStream's
-// 30 s ack wait, which bounds how long the test takes.
+// comes up, and every event reaches it. The deliveries the killed bus held
+// come back after JetStream's 30 s ack wait, which bounds how long the test
+// takes.
 func TestKillNineOnTheDefaultBackendLosesNoAcceptedEvent(t *testing.T) {
+	// No --config, no --backend, no --data-dir: the defaults, in dir.
+	killWithTargetDown(t, "durable-default", "the default backend", func(string) []string { return nil })
+}
+
+// killWithTargetDown runs `eventbus serve` with flags(dir) in dir, makes a
+// route through the API to a target that is down, emits targetDownEvents
+// events (202 each), kills the bus with SIGKILL, starts it again with the
+// same flags, brings the target up, and checks that every event reaches
+// it. It prints "delivered=N duplicated=D lost=L": duplicates are allowed
+// (at-least-once), losses are not. keeper names what must keep the events.
+func killWithTargetDown(t *testing.T, route, keeper string, flags func(dir string) []string) {
 	if testing.Short() {
 		t.Skip("the crash test builds and restarts the bus")
 	}
@@ -32,29 +42,25 @@ func TestKillNineOnTheDefaultBackendLosesNoAcceptedEvent(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	targetAddr := freeAddr(t) // nothing listens there until the target comes up
-	const route = "durable-default"
+	args := append([]string{"--addr", addr}, flags(dir)...)
 
-	// No --config, no --backend, no --data-dir: the defaults, in dir.
-	bus := startServe(t, exe, dir, base, "--addr", addr)
+	bus := startServe(t, exe, dir, base, args...)
 	putDefaultRoute(t, base, route, "http://"+targetAddr)
 	client := &http.Client{Timeout: 10 * time.Second}
-	for i := range defaultEvents {
-		id := "default-" + strconv.Itoa(i)
-		if !post(t.Context(), client, base, id) {
-			t.Fatalf("event %s was not accepted (202): the bus must take events while the target is down", id)
+	ids := make([]string, targetDownEvents)
+	for i := range ids {
+		ids[i] = route + "-" + strconv.Itoa(i)
+		if !post(t.Context(), client, base, ids[i]) {
+			t.Fatalf("event %s was not accepted (202): the bus must take events while the target is down", ids[i])
 		}
 	}
 	bus.kill(t)
-	t.Logf("SIGKILL after %d events accepted with the target down", defaultEvents)
+	t.Logf("SIGKILL after %d events accepted with the target down", targetDownEvents)
 
-	bus = startServe(t, exe, dir, base, "--addr", addr)
+	bus = startServe(t, exe, dir, base, args...)
 	defer bus.terminate(t)
 	target := listenTarget(t, targetAddr)
 
-	ids := make([]string, defaultEvents)
-	for i := range ids {
-		ids[i] = "default-" + strconv.Itoa(i)
-	}
 	var delivered, duplicated int
 	var missing []string
 	testkit.Poll(settleWait, 200*time.Millisecond, func() bool {
@@ -63,8 +69,8 @@ func TestKillNineOnTheDefaultBackendLosesNoAcceptedEvent(t *testing.T) {
 	})
 	fmt.Printf("delivered=%d duplicated=%d lost=%d\n", delivered, duplicated, len(missing))
 	if len(missing) > 0 {
-		t.Errorf("%d of %d events got 202 and never reached the target within %v after the restart (first: %v): the default backend must keep accepted events across kill -9; the bus's log:%s",
-			len(missing), defaultEvents, settleWait, missing[:min(5, len(missing))], bus.logTail())
+		t.Errorf("%d of %d events got 202 and never reached the target within %v after the restart (first: %v): %s must keep accepted events across kill -9; the bus's log:%s",
+			len(missing), targetDownEvents, settleWait, missing[:min(5, len(missing))], keeper, bus.logTail())
 	}
 	deleteRoute(t, base, route)
 }
