@@ -174,30 +174,15 @@ func TestUnreadableCAFileIsRefusedNamingTheOption(t *testing.T) {
 // retry the bus holds) stays with its subscription: the in-progress
 // heartbeat keeps the server from handing it to another subscriber.
 func TestHeldMessageOutlivesTheAckWait(t *testing.T) {
-	d, err := nats.OpenEmbedded(t.Context(), embeddedURL(t, "ack_wait=600ms"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := adapters.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	u := embeddedURL(t, "ack_wait=600ms")
+	b, name, ch := adaptertest.OpenChannel(t, func(ctx context.Context) (adapters.Driver, error) { return nats.OpenEmbedded(ctx, u) }, "slow")
 	ctx := t.Context()
-	if err := b.EnsureChannel(ctx, "slow"); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := b.OpenChannel(ctx, "slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Shutdown(context.Background()) })
 	m := &adapters.Message{Body: []byte("x"), Metadata: map[string]string{"specversion": "1.0", "id": "slow-1", "source": "/t", "type": "t"}}
 	if err := ch.Send(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	subscribe := func() *adapters.Subscription {
-		s, err := b.OpenSubscription(ctx, "slow", adapters.SubscriptionOptions{})
+		s, err := b.OpenSubscription(ctx, name, adapters.SubscriptionOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,24 +211,9 @@ func TestHeldMessageOutlivesTheAckWait(t *testing.T) {
 // and two subscriptions compete for the work.
 func TestOrderingKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
 	const keys, perKey = 10, 100
-	d, err := nats.OpenEmbedded(t.Context(), embeddedURL(t, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := adapters.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	u := embeddedURL(t, "")
+	b, name, ch := adaptertest.OpenChannel(t, func(ctx context.Context) (adapters.Driver, error) { return nats.OpenEmbedded(ctx, u) }, "ordered")
 	ctx := t.Context()
-	if err := b.EnsureChannel(ctx, "ordered"); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := b.OpenChannel(ctx, "ordered")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Shutdown(context.Background()) })
 	var wg sync.WaitGroup
 	for k := range keys {
 		wg.Go(func() {
@@ -262,7 +232,7 @@ func TestOrderingKeysKeepOrderWhileOneKeyRetries(t *testing.T) {
 	wg.Wait()
 	var subs []*adapters.Subscription
 	for range 2 {
-		s, err := b.OpenSubscription(ctx, "ordered", adapters.SubscriptionOptions{MaxInflight: 16, Ordered: true})
+		s, err := b.OpenSubscription(ctx, name, adapters.SubscriptionOptions{MaxInflight: 16, Ordered: true})
 		if err != nil {
 			t.Fatal(err)
 		}
