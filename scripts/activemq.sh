@@ -18,13 +18,12 @@
 #
 # The base directory is ${ACTIVEMQ_BASE:-$TMPDIR/eventbus-activemq-PORT}.
 set -euo pipefail
+. "$(dirname "$0")/pidfile.sh"
 src="$(cd "$(dirname "$0")/activemq" && pwd)"
 port="${ACTIVEMQ_STOMP_PORT:-61613}"
 base="${ACTIVEMQ_BASE:-${TMPDIR:-/tmp}/eventbus-activemq-$port}"
 pidfile="$base/activemq.pid"
 home=/usr/share/activemq
-
-log() { printf '==> %s\n' "$*" >&2; }
 
 # ready: the STOMP connector answers a CONNECT with CONNECTED.
 ready() {
@@ -39,8 +38,6 @@ ready() {
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-
-running() { [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 install() {
 	if [[ -f "$home/bin/activemq.jar" ]]; then
@@ -92,23 +89,7 @@ launch() {
 	exit 1
 }
 
-stop() {
-	if ! running; then
-		rm -f "$pidfile"
-		return
-	fi
-	local pid
-	pid="$(cat "$pidfile")"
-	kill "$pid"
-	# Poll until it is gone, for up to 30 s, then force it.
-	for _ in $(seq 300); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$pidfile"
-	log "ActiveMQ stopped"
-}
+stop() { stop_process ActiveMQ 30; }
 
 case "${1:-}" in
 start)

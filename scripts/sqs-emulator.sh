@@ -11,15 +11,12 @@
 #   export EVENTBUS_TEST_SQS="sqs://127.0.0.1:4566?region=us-east-1"
 set -euo pipefail
 dir="$(cd "$(dirname "$0")/sqs-emulator" && pwd)"
+. "$(dirname "$0")/pidfile.sh"
 port="${SQS_EMULATOR_PORT:-4566}"
 pidfile="$dir/.run/fauxqs-$port.pid"
 logfile="$dir/.run/fauxqs-$port.log"
 
-log() { printf '==> %s\n' "$*" >&2; }
-
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-
-running() { [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 install() {
 	if [[ -x "$dir/node_modules/.bin/node" && -f "$dir/node_modules/fauxqs/dist/cli.js" ]]; then
@@ -62,23 +59,7 @@ start() {
 	exit 1
 }
 
-stop() {
-	if ! running; then
-		rm -f "$pidfile"
-		return
-	fi
-	local pid
-	pid="$(cat "$pidfile")"
-	kill "$pid"
-	# Poll until it is gone, for up to 10 s, then force it.
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$pidfile"
-	log "fauxqs stopped"
-}
+stop() { stop_process fauxqs 10; }
 
 case "${1:-}" in
 start) start ;;
