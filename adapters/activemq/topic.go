@@ -46,11 +46,6 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 		if err := c.Send(ctx, sendHeaders(t.dest, m.Metadata, time.Now()), m.Body); err != nil {
 			return t.d.wrap(err, "send to "+t.what(), t.name)
 		}
-		if m.AfterSend != nil {
-			if err := m.AfterSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

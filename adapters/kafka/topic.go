@@ -43,13 +43,6 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 	if err := t.b.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return t.b.fail(t.channel, "publish", err)
 	}
-	for _, m := range ms {
-		if m.AfterSend != nil {
-			if err := m.AfterSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 

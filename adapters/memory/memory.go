@@ -204,17 +204,7 @@ type topic struct {
 var _ driver.Topic = (*topic)(nil)
 
 func (t *topic) SendBatch(_ context.Context, ms []*driver.Message) error {
-	if err := t.ch.publish(ms); err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if m.AfterSend != nil {
-			if err := m.AfterSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return t.ch.publish(ms)
 }
 
 func (*topic) Close() error { return nil }

@@ -65,13 +65,6 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 			return t.d.wrap(err, "publish to "+t.what, t.name)
 		}
 	}
-	for _, m := range ms {
-		if m.AfterSend != nil {
-			if err := m.AfterSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 

@@ -96,13 +96,6 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 			return err
 		}
 	}
-	for _, m := range ms {
-		if m.AfterSend != nil {
-			if err := m.AfterSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 

@@ -69,13 +69,6 @@ func (t *topic) SendBatch(ctx context.Context, ms []*driver.Message) error {
 		}
 		entries, sizes = entries[n:], sizes[n:]
 	}
-	for _, m := range ms {
-		if m.AfterSend != nil {
-			if err := m.AfterSend(func(any) bool { return false }); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 
