@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
@@ -53,5 +54,26 @@ func TestNewRefusesCapabilitiesTheDriverDoesNotImplement(t *testing.T) {
 	defer d.Close()
 	if _, err := adapters.New(d); err != nil {
 		t.Fatalf("New(the in-memory driver) = %v, want nil: it declares what it implements", err)
+	}
+}
+
+// A message's due time is read the same way by every backend that can
+// delay; a value it cannot read is due, so the message is delivered rather
+// than held for ever.
+func TestDueIn(t *testing.T) {
+	now := time.UnixMilli(1_000_000)
+	for _, tc := range []struct {
+		deliverAt string
+		want      time.Duration
+	}{
+		{"", 0},
+		{"soon", 0},
+		{"1002500", 2500 * time.Millisecond},
+		{" 1002500 ", 2500 * time.Millisecond},
+		{"999000", -time.Second},
+	} {
+		if got := adapters.DueIn(tc.deliverAt, now); got != tc.want {
+			t.Errorf("DueIn(%q) = %v, want %v", tc.deliverAt, got, tc.want)
+		}
 	}
 }

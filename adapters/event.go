@@ -2,7 +2,9 @@ package adapters
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -34,6 +36,20 @@ const (
 	// FIFO) does not take the redriven copy for the first one.
 	MetaRedrivenAt = "eventbus-redriven-at"
 )
+
+// DueIn says how long until a message whose MetaDeliverAt is deliverAt is
+// due; zero or less means now. No value, or one that is not Unix
+// milliseconds, counts as due: delivering it beats losing it.
+func DueIn(deliverAt string, now time.Time) time.Duration {
+	if deliverAt == "" {
+		return 0
+	}
+	ms, err := strconv.ParseInt(strings.TrimSpace(deliverAt), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return time.UnixMilli(ms).Sub(now)
+}
 
 // EncodeEvent turns a CloudEvent into the canonical message every backend
 // stores: its data as the body, and each context attribute and extension,

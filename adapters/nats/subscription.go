@@ -186,7 +186,7 @@ func (s *subscription) take(b jetstream.MessageBatch) (int, error) {
 			continue
 		}
 		md := metadataOf(m.Headers())
-		if wait := dueIn(md, time.Now()); wait > 0 {
+		if wait := adapters.DueIn(md[adapters.MetaDeliverAt], time.Now()); wait > 0 {
 			s.postpone(m, meta.Sequence.Stream, wait)
 			continue
 		}
@@ -213,21 +213,6 @@ func (s *subscription) postpone(m jetstream.Msg, seq uint64, wait time.Duration)
 	s.grant()
 	s.mu.Unlock()
 	_ = m.NakWithDelay(wait)
-}
-
-// dueIn says how long until a message with metadata md is due
-// (adapters.MetaDeliverAt); zero or less means now. A value that is not
-// Unix milliseconds counts as due: delivering it beats losing it.
-func dueIn(md map[string]string, now time.Time) time.Duration {
-	v, ok := md[adapters.MetaDeliverAt]
-	if !ok {
-		return 0
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0
-	}
-	return time.UnixMilli(ms).Sub(now)
 }
 
 func (s *subscription) setErr(err error) {

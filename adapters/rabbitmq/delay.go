@@ -56,13 +56,6 @@ func bucketLabel(b time.Duration) string {
 // message is due; zero or less means now. A header that is not Unix
 // milliseconds counts as due: delivering it beats losing it.
 func dueIn(headers amqp.Table, now time.Time) time.Duration {
-	v, ok := headers[adapters.MetaDeliverAt].(string)
-	if !ok {
-		return 0
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0
-	}
-	return time.UnixMilli(ms).Sub(now)
+	v, _ := headers[adapters.MetaDeliverAt].(string)
+	return adapters.DueIn(v, now)
 }

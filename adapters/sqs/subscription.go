@@ -159,7 +159,7 @@ func (s *subscription) accept(ctx context.Context, received []types.Message) []*
 			giveBack = append(giveBack, visibility{m.handle, 0})
 			continue
 		}
-		if due := dueIn(md, now); due > 0 {
+		if due := adapters.DueIn(md[adapters.MetaDeliverAt], now); due > 0 {
 			hide = append(hide, visibility{m.handle, min(due, sqsMaxHidden)})
 			deferred[m.group] = s.fifo
 			continue

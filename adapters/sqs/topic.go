@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,7 +100,7 @@ func (t *topic) entry(i int, m *driver.Message) (types.SendMessageBatchRequestEn
 		if key := m.Metadata[adapters.MetaOrderingKey]; key != "" {
 			e.MessageGroupId = aws.String(key)
 		}
-	} else if wait := dueIn(m.Metadata, time.Now()); wait > 0 {
+	} else if wait := adapters.DueIn(m.Metadata[adapters.MetaDeliverAt], time.Now()); wait > 0 {
 		// Delivered no earlier than due: rounded up, at most SQS's 15
 		// minutes; the receiver hides it for the rest.
 		e.DelaySeconds = int32(min(math.Ceil(wait.Seconds()), sqsMaxDelay.Seconds()))
@@ -126,20 +125,5 @@ func (e *entryError) ErrorFault() smithy.ErrorFault {
 }
 
 var _ smithy.APIError = (*entryError)(nil)
-
-// dueIn reads MetaDeliverAt and says how long until the message is due;
-// zero or less means now. A value that is not Unix milliseconds counts as
-// due: delivering it beats losing it.
-func dueIn(md map[string]string, now time.Time) time.Duration {
-	v := md[adapters.MetaDeliverAt]
-	if v == "" {
-		return 0
-	}
-	ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return time.UnixMilli(ms).Sub(now)
-}
 
 func (*topic) Close() error { return nil }
