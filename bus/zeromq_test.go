@@ -15,10 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
-
 	"github.com/eventbus-go/eventbus/adapters/zeromq"
+	"github.com/eventbus-go/eventbus/adapters/zeromq/zeromqtest"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/bus/store"
@@ -352,7 +350,7 @@ func TestADroppingZeroMQTargetCountsDropsAndKeepsDelivering(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	stalledSubscriber(t, addr)
+	zeromqtest.StalledSubscriber(t, addr)
 	// Warm up until the healthy subscriber hears the bus. Each warm-up
 	// event has its own id: a repeated one would be deduplicated, and the
 	// first may go out before the subscription arrives.
@@ -395,24 +393,6 @@ func TestADroppingZeroMQTargetCountsDropsAndKeepsDelivering(t *testing.T) {
 	_, scrape := do(t, "GET", srv.URL+"/metrics", "")
 	if strings.Contains(scrape, `eventbus_route_subscriber_drops_total{route="zmq-drop"} 0`) || !strings.Contains(scrape, `eventbus_route_subscriber_drops_total{route="zmq-drop"}`) {
 		t.Errorf("/metrics does not count the stalled subscriber's misses in eventbus_route_subscriber_drops_total")
-	}
-}
-
-// stalledSubscriber subscribes to everything at addr, then never reads.
-func stalledSubscriber(t *testing.T, addr string) {
-	t.Helper()
-	var c net.Conn
-	testkit.EventuallyNoError(t, 10*time.Second, func() (err error) {
-		c, err = net.Dial("tcp", addr)
-		return err
-	})
-	t.Cleanup(func() { c.Close() })
-	zc, err := zmq4.Open(c, null.Security(), zmq4.Sub, nil, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := zc.SendMsg(zmq4.NewMsg([]byte{1})); err != nil {
-		t.Fatal(err)
 	}
 }
 

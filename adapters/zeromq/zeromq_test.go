@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
 
 	"github.com/eventbus-go/eventbus/adapters/zeromq"
+	"github.com/eventbus-go/eventbus/adapters/zeromq/zeromqtest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -58,24 +58,6 @@ func subscribe(t *testing.T, addr string, prefixes ...string) *inbox {
 	return in
 }
 
-// stalled connects a subscriber that subscribes to everything and then
-// never reads: its TCP buffers fill and stay full.
-func stalled(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	zc, err := zmq4.Open(c, null.Security(), zmq4.Sub, nil, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := zc.SendMsg(zmq4.NewMsg([]byte{1})); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func waitSubscriptions(t *testing.T, p *zeromq.Publisher, want ...string) {
 	t.Helper()
 	slices.Sort(want)
@@ -117,7 +99,7 @@ func TestEachSubscriberGetsExactlyTheTopicsItsPrefixesMatch(t *testing.T) {
 func TestDropSkipsOnlyTheStalledSubscriberAndCountsEachDrop(t *testing.T) {
 	p := publisher(t, 100, true)
 	healthy := subscribe(t, p.Addr(), "")
-	stalled(t, p.Addr())
+	zeromqtest.StalledSubscriber(t, p.Addr())
 	waitSubscriptions(t, p, "", "")
 
 	body := bytes.Repeat([]byte("x"), 1024)
@@ -146,7 +128,7 @@ func TestDropSkipsOnlyTheStalledSubscriberAndCountsEachDrop(t *testing.T) {
 // when its context ends: memory stays bounded by the HWM.
 func TestBlockWaitsForAStalledSubscriberUntilTheContextEnds(t *testing.T) {
 	p := publisher(t, 10, false)
-	stalled(t, p.Addr())
+	zeromqtest.StalledSubscriber(t, p.Addr())
 	waitSubscriptions(t, p, "")
 	body := bytes.Repeat([]byte("x"), 64<<10)
 	// Queue (10) plus socket buffers hold some hundreds of these; the
