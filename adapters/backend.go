@@ -31,11 +31,14 @@ func New(d Driver) (*Backend, error) {
 	caps := d.Capabilities()
 	_, drops := d.(HeadDropper)
 	_, topics := d.(TopicOpener)
+	_, archives := d.(Archiver)
 	switch {
 	case caps.DropOldest != drops:
 		return nil, errcode.Errorf(errcode.Internal, "backend driver %T declares DropOldest %v but implements HeadDropper %v: fix the driver", d, caps.DropOldest, drops)
 	case caps.Topics != topics:
 		return nil, errcode.Errorf(errcode.Internal, "backend driver %T declares Topics %v but implements TopicOpener %v: fix the driver", d, caps.Topics, topics)
+	case caps.Archive != archives:
+		return nil, errcode.Errorf(errcode.Internal, "backend driver %T declares Archive %v but implements Archiver %v: fix the driver", d, caps.Archive, archives)
 	}
 	return &Backend{Provisioner: d, d: d, caps: caps}, nil
 }

@@ -106,6 +106,8 @@ type Capabilities struct {
 	DropOldest bool
 	// Topics: the driver is a TopicOpener.
 	Topics bool
+	// Archive: the driver is an Archiver.
+	Archive bool
 	// Batching is how the Backend drives the driver.
 	Batching Batching
 }

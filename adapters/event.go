@@ -37,6 +37,12 @@ const (
 	MetaRedrivenAt = "eventbus-redriven-at"
 )
 
+// ExtReplay is the CloudEvents extension that marks an event replayed from
+// a bus's archive: its value is the replay's id. Unlike the bus's own
+// metadata it reaches the target, which can tell a replayed event from
+// the original.
+const ExtReplay = "replay"
+
 // DueIn says how long until a message whose MetaDeliverAt is deliverAt is
 // due; zero or less means now. No value, or one that is not Unix
 // milliseconds, counts as due: delivering it beats losing it.

@@ -27,6 +27,9 @@ var serverOnly = map[string]bool{
 	"Key.Hash":                                 true,
 	"Route.Target.HTTP.Signing.SecretEnv":      true,
 	"Route.Target.HTTP.Signing.PreviousSecret": true,
+	// An archive turned off is the string "off" instead of the object the
+	// document holds; TestArchiveOffCrossesTheMirror reads and writes it.
+	"Bus.Archive.Off": true,
 }
 
 func TestSDKRouteMirrorsTheBus(t *testing.T) {
@@ -39,6 +42,27 @@ func TestSDKBusMirrorsTheBus(t *testing.T) {
 	golden := readGolden(t, "bus.json")
 	checkMirror[router.Bus](t, "Bus", golden)
 	checkMirror[sdk.Bus](t, "Bus", golden)
+}
+
+func TestArchiveOffCrossesTheMirror(t *testing.T) {
+	doc := []byte(`{"name":"quiet","archive":"off"}`)
+	var rb router.Bus
+	var sb sdk.Bus
+	for _, v := range []any{&rb, &sb} {
+		if err := json.Unmarshal(doc, v); err != nil {
+			t.Fatalf("%T cannot read archive \"off\": %v", v, err)
+		}
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, doc) {
+			t.Errorf("%T writes an archive turned off as %s, want %s", v, out, doc)
+		}
+	}
+	if !rb.Archive.Off || !sb.Archive.Off {
+		t.Errorf("archive \"off\" read as on: bus %+v, sdk %+v", rb.Archive, sb.Archive)
+	}
 }
 
 func TestSDKKeyMirrorsTheBus(t *testing.T) {

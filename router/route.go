@@ -36,6 +36,10 @@ type Route struct {
 	// (see package transform); empty: events go as they came.
 	Transform string   `json:"transform,omitempty"`
 	Delivery  Delivery `json:"delivery,omitzero"`
+	// Start is where a new route starts taking events: StartLatest (the
+	// default), StartEarliest or an RFC 3339 time, replayed from the bus's
+	// archive. It is read once, when the route is created.
+	Start string `json:"start,omitempty"`
 	// Paused routes keep matching and storing events but deliver none until
 	// they are resumed, for example while their target is under maintenance.
 	Paused bool `json:"paused,omitempty"`
@@ -65,6 +69,9 @@ type Bus struct {
 	// ACL says which groups may emit to, manage, read and redrive on the
 	// bus when authentication is on; nil leaves the bus to auth.admins.
 	ACL *auth.ACL `json:"acl,omitempty"`
+	// Archive keeps the bus's accepted events for replay; nil means the
+	// default limits, on a backend that can hold an archive.
+	Archive *Archive `json:"archive,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
@@ -80,6 +87,9 @@ func (b *Bus) Validate() error {
 		if msg := backendURLProblem(b.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
 			errs = append(errs, &spec.FieldError{Path: "backend", Message: msg})
 		}
+	}
+	if err := b.Archive.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if b.ACL != nil {
 		if joined, ok := b.ACL.Validate().(interface{ Unwrap() []error }); ok {
@@ -304,6 +314,9 @@ func (r *Route) Validate(lim Limits) error {
 		}
 	}
 	add(r.Delivery.validate())
+	if _, _, err := StartTime(r.Start); err != nil {
+		add(err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -16,6 +17,9 @@ type Bus struct {
 	// authentication on; nil leaves it to the bus's auth.admins. Only
 	// admins may change it.
 	ACL *ACL `json:"acl,omitempty"`
+	// Archive says how long the bus keeps the events it accepted, for
+	// replays; nil means the bus's defaults (24h or 1 GiB).
+	Archive *Archive `json:"archive,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
@@ -100,4 +104,43 @@ func (c *Client) CreateBus(ctx context.Context, b Bus) (Bus, error) {
 func (c *Client) DeleteBus(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/v1/buses/"+url.PathEscape(name), "", nil, nil)
 	return err
+}
+
+// Archive bounds a bus's archive: the oldest events go once either limit
+// is passed (zero: the bus's default). Off is written as "off".
+type Archive struct {
+	Off      bool   `json:"-"`
+	MaxAge   string `json:"max_age,omitempty"` // a Go duration, such as "72h"
+	MaxBytes int64  `json:"max_bytes,omitempty"`
+}
+
+type archiveFields Archive
+
+// MarshalJSON writes "off" or the limits.
+func (a Archive) MarshalJSON() ([]byte, error) {
+	if a.Off {
+		return json.Marshal("off")
+	}
+	return json.Marshal(archiveFields(a))
+}
+
+// UnmarshalJSON reads "off" or the limits.
+func (a *Archive) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s != "off" {
+			return fmt.Errorf("archive: %q is not \"off\" or an object of limits", s)
+		}
+		*a = Archive{Off: true}
+		return nil
+	}
+	var f archiveFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*a = Archive(f)
+	return nil
 }

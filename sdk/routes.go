@@ -22,7 +22,11 @@ type Route struct {
 	// see the bus's docs/transforms.md.
 	Transform string    `json:"transform,omitempty"`
 	Delivery  *Delivery `json:"delivery,omitempty"`
-	Paused    bool      `json:"paused,omitempty"`
+	// Start is where a new route starts taking events: "latest" (the
+	// default), "earliest" (everything the bus's archive holds) or an
+	// RFC 3339 time. It is read once, when the route is created.
+	Start  string `json:"start,omitempty"`
+	Paused bool   `json:"paused,omitempty"`
 	// Version is set by the bus and bumped on every change. Sent back
 	// non-zero in PutRoute, it must still be the stored version, or the bus
 	// refuses the write with 409: an update never silently overwrites

@@ -195,6 +195,7 @@ func (d *Driver) Capabilities() adapters.Capabilities {
 		Delay:           true,
 		Ordering:        true,
 		Topics:          true,
+		Archive:         true,
 	}
 }
 
