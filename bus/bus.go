@@ -36,6 +36,10 @@ type Bus struct {
 	httpTargets *delivery.HTTPTargets
 
 	dedup *dedup
+	// archives keeps each bus's accepted events for replays.
+	archives *archives
+	// replays runs the replays this replica started.
+	replays *replays
 	// history records what became of recent events; nil with history.off.
 	history *history.History
 	// tails are the live tails of each bus.
@@ -95,6 +99,8 @@ type busRoutes struct {
 	matcher *router.Matcher
 	routes  map[string]*liveRoute
 	acl     *auth.ACL
+	// archive keeps every accepted event; nil when the bus's is off.
+	archive *busArchive
 }
 
 // newRegistry lists the backends this build knows. A new backend is one
@@ -141,6 +147,8 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		dedup:       newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
 		tails:       newTails(),
 	}
+	b.archives = newArchives(b.backends, cfg.DefaultBackend)
+	b.replays = newReplays()
 	if !cfg.History.Off {
 		b.history = history.New(history.Options{MaxEvents: cfg.History.MaxEvents, MaxAge: time.Duration(cfg.History.MaxAge)})
 	}
@@ -184,6 +192,11 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		}
 	}
 	b.mu.Unlock()
+	for _, r := range cfg.Routes {
+		if lr, err := b.liveRoute(r.Name); err == nil {
+			b.startFrom(ctx, lr.route)
+		}
+	}
 	// Watch before loading, so a change made between the two is not missed.
 	watchCtx, stop := context.WithCancel(context.Background())
 	b.stopWatch = stop
@@ -231,6 +244,8 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 		<-b.watchDone // a reconcile in progress needs the lock to finish
 		b.mu.Lock()
 	}
+	// Replays store on the routes' channels: they stop before those close.
+	b.replays.stop()
 	var wg sync.WaitGroup
 	for _, lr := range b.routes {
 		wg.Go(func() { b.stopDispatcher(ctx, lr, true) })
@@ -272,6 +287,9 @@ func (b *Bus) compile(routes map[string]*liveRoute, buses map[string]router.Bus)
 			return nil, errcode.Errorf(errcode.InvalidArgument, "bus %q: %w", bus, err)
 		}
 		br := &busRoutes{matcher: m, routes: make(map[string]*liveRoute, len(set)), acl: buses[bus].ACL}
+		if def, ok := buses[bus]; ok {
+			br.archive = b.archives.of(def)
+		}
 		for name := range set {
 			br.routes[name] = routes[name]
 		}

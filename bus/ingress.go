@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -197,10 +198,12 @@ type placement struct {
 // store matches one event and publishes it to every matching route's
 // channel, returning the routes that stored it (empty, not nil, when none
 // matched) and the overflow actions on the way.
+// The bus's archive stores it at the same time; an event the archive could
+// not store fails like one a channel could not.
 func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []OverflowAction, error) {
 	names := br.matcher.Match(router.NewEvent(e))
 	routes := make([]string, 0, len(names))
-	if len(names) == 0 {
+	if len(names) == 0 && br.archive == nil {
 		return routes, nil, nil
 	}
 	msg, err := adapters.EncodeEvent(e)
@@ -208,6 +211,21 @@ func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []Ove
 		return nil, nil, err
 	}
 	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+	if br.archive != nil {
+		archived := make(chan error, 1)
+		go func() { archived <- br.archive.append(ctx, msg) }()
+		routes, overflow, err := br.publish(ctx, e, msg, names)
+		return routes, overflow, cmp.Or(err, <-archived)
+	}
+	return br.publish(ctx, e, msg, names)
+}
+
+// publish stores msg, the encoded e, on the channels of the routes named.
+func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.Message, names []string) ([]string, []OverflowAction, error) {
+	routes := make([]string, 0, len(names))
+	if len(names) == 0 {
+		return routes, nil, nil
+	}
 
 	placements := make([]placement, 0, len(names))
 	release := func() {

@@ -59,6 +59,9 @@ func (b *Bus) PutRoute(ctx context.Context, r router.Route, expected int64) (rou
 	if err != nil {
 		return router.Route{}, false, err
 	}
+	if created {
+		b.startFrom(ctx, saved)
+	}
 	return shown(saved, generated), created, nil
 }
 
@@ -95,6 +98,11 @@ func (b *Bus) applyRoute(ctx context.Context, r router.Route, persist func(route
 	}
 	if err := b.checkOverflowTarget(r); err != nil {
 		return router.Route{}, false, err
+	}
+	if _, replays, _ := router.StartTime(r.Start); replays && old == nil {
+		if _, err := b.archiveReader(ctx, r.Bus); err != nil {
+			return router.Route{}, false, &spec.FieldError{Path: "start", Message: err.Error()}
+		}
 	}
 	if err := b.checkZeroMQBind(r); err != nil {
 		return router.Route{}, false, err
@@ -197,6 +205,9 @@ func (b *Bus) DeleteRoute(ctx context.Context, name string, expected int64) erro
 	}
 	if err := b.store.Delete(ctx, store.KindRoute, name, expected); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeError(err, "route", name, expected)
+	}
+	if err := b.forgetReplays(ctx, name); err != nil {
+		b.log.Error("deleting the replays of a deleted route", "route", name, "err", err)
 	}
 	return b.removeRoute(ctx, name, true)
 }
