@@ -106,38 +106,48 @@ func (d *Driver) ReadArchive(ctx context.Context, name string, from adapters.Arc
 			return
 		}
 		for {
-			batch, err := cons.Fetch(archiveFetch, jetstream.FetchMaxWait(archiveFetchWait), jetstream.FetchContext(ctx))
+			more, err := d.readBatch(ctx, name, cons, last, yield)
 			if err != nil {
-				yield(adapters.Archived{}, d.wrap(err, "read the archive", name))
+				yield(adapters.Archived{}, err)
 				return
 			}
-			got := 0
-			for msg := range batch.Messages() {
-				got++
-				meta, err := msg.Metadata()
-				if err != nil {
-					yield(adapters.Archived{}, d.wrap(err, "read the archive", name))
-					return
-				}
-				a := adapters.Archived{
-					Message:  adapters.Message{Body: msg.Data(), Metadata: metadataOf(msg.Headers())},
-					Sequence: meta.Sequence.Stream,
-					Time:     meta.Timestamp,
-				}
-				if !yield(a, nil) || a.Sequence >= last || meta.NumPending == 0 {
-					return
-				}
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				yield(adapters.Archived{}, d.wrap(err, "read the archive", name))
-				return
-			}
-			if got == 0 {
-				// Everything from the start position expired meanwhile.
+			if !more {
 				return
 			}
 		}
 	}
+}
+
+// readBatch fetches the next messages of a read and yields them; more is
+// false once the read is over: the caller stopped, the last message was
+// reached, or none came (everything after the start position expired).
+func (d *Driver) readBatch(ctx context.Context, name string, cons jetstream.Consumer, last uint64, yield func(adapters.Archived, error) bool) (more bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, archiveFetchWait)
+	defer cancel()
+	batch, err := cons.Fetch(archiveFetch, jetstream.FetchContext(ctx))
+	if err != nil {
+		return false, d.wrap(err, "read the archive", name)
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		meta, err := msg.Metadata()
+		if err != nil {
+			return false, d.wrap(err, "read the archive", name)
+		}
+		a := adapters.Archived{
+			Message:  adapters.Message{Body: msg.Data(), Metadata: metadataOf(msg.Headers())},
+			Sequence: meta.Sequence.Stream,
+			Time:     meta.Timestamp,
+		}
+		if !yield(a, nil) || a.Sequence >= last || meta.NumPending == 0 {
+			return false, nil
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		return false, d.wrap(err, "read the archive", name)
+	}
+	return got > 0, nil
 }
 
 // DeleteArchive implements adapters.Archiver.
