@@ -6,6 +6,7 @@
 //	eventbus test-pattern --pattern P --event E
 //	eventbus tail                       print the events a bus delivers
 //	eventbus dlq list|redrive ROUTE      dead letters
+//	eventbus replay start|status|list|cancel ROUTE   replays of a bus's archive
 //	eventbus keys create|list|revoke     API keys
 //	eventbus version
 package main
@@ -71,6 +72,7 @@ func newRootCommand() *cobra.Command {
 		newTestPatternCommand(),
 		newTailCommand(),
 		newDLQCommand(),
+		newReplayCommand(),
 		newEventsCommand(),
 		newKeysCommand(),
 		newVersionCommand(),
