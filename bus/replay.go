@@ -132,11 +132,18 @@ func (p *ReplayPosition) past(a adapters.Archived) bool {
 // them at shutdown.
 type replays struct {
 	mu      sync.Mutex
-	cancels map[string]context.CancelCauseFunc
+	running map[string]*runningReplay
 	wg      sync.WaitGroup
 }
 
-func newReplays() *replays { return &replays{cancels: map[string]context.CancelCauseFunc{}} }
+// runningReplay is a replay this replica runs: cancel stops it, and done
+// is closed once it recorded how it ended.
+type runningReplay struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+func newReplays() *replays { return &replays{running: map[string]*runningReplay{}} }
 
 // errReplayCancelled and errShutdown end a replay's run, as its cause.
 var (
@@ -188,17 +195,19 @@ func (b *Bus) startReplay(ctx context.Context, route router.Route, id string, re
 	run := &replayRun{b: b, rp: rp, version: version, archive: ar,
 		limit: rate.NewLimiter(rate.Limit(perSecond), 1)}
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	running := &runningReplay{cancel: cancel, done: make(chan struct{})}
 	b.replays.mu.Lock()
-	b.replays.cancels[id] = cancel
+	b.replays.running[id] = running
 	b.replays.wg.Add(1)
 	b.replays.mu.Unlock()
 	go func() {
 		defer b.replays.wg.Done()
 		defer func() {
 			b.replays.mu.Lock()
-			delete(b.replays.cancels, id)
+			delete(b.replays.running, id)
 			b.replays.mu.Unlock()
 			cancel(nil)
+			close(running.done)
 		}()
 		run.run(runCtx)
 	}()
@@ -263,7 +272,10 @@ func (b *Bus) Replays(ctx context.Context, route string) ([]Replay, error) {
 
 // CancelReplay stops a running replay, on whichever replica runs it, and
 // returns it as cancelled; a replay that already ended is returned as it
-// is. Events already stored on the route stay there.
+// is. Events already stored on the route stay there. When this replica
+// runs the replay it returns once the replay stopped, with its final
+// counts; another replica's replay stops at its next progress write
+// (within about a second) and may store one more event meanwhile.
 func (b *Bus) CancelReplay(ctx context.Context, route, id string) (Replay, error) {
 	for {
 		rp, version, err := b.loadReplay(ctx, id)
@@ -284,14 +296,25 @@ func (b *Bus) CancelReplay(ctx context.Context, route, id string) (Replay, error
 			}
 			return Replay{}, err
 		}
-		b.replays.mu.Lock()
-		cancel := b.replays.cancels[id]
-		b.replays.mu.Unlock()
-		if cancel != nil {
-			cancel(errReplayCancelled)
-		}
 		b.log.Info("replay cancelled", "replay", id, "route", route)
-		return rp, nil
+		b.replays.mu.Lock()
+		running := b.replays.running[id]
+		b.replays.mu.Unlock()
+		if running == nil {
+			return rp, nil // another replica runs it: it stops at its next write
+		}
+		// Here: wait for the runner to record its final counts.
+		running.cancel(errReplayCancelled)
+		select {
+		case <-running.done:
+		case <-ctx.Done():
+			return rp, nil
+		}
+		final, _, err := b.loadReplay(ctx, id)
+		if err != nil {
+			return rp, nil
+		}
+		return final, nil
 	}
 }
 
@@ -299,8 +322,8 @@ func (b *Bus) CancelReplay(ctx context.Context, route, id string) (Replay, error
 // to record where they stopped.
 func (r *replays) stop() {
 	r.mu.Lock()
-	for _, cancel := range r.cancels {
-		cancel(errShutdown)
+	for _, running := range r.running {
+		running.cancel(errShutdown)
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
@@ -485,4 +508,3 @@ func (r *replayRun) save(ctx context.Context) error {
 		}
 	}
 }
-
