@@ -82,7 +82,15 @@ func buildBus(t *testing.T) string {
 // stopped when the test ends.
 func startBus(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(buildBus(t), "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--backend", "mem://")
+	return startBusWith(t, "--backend", "mem://")
+}
+
+// startBusWith is startBus with serve's flags of the caller's choosing (none:
+// serve's defaults, an embedded NATS JetStream store that keeps an archive).
+func startBusWith(t *testing.T, flags ...string) string {
+	t.Helper()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...)
+	cmd := exec.Command(buildBus(t), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ type routeModel struct {
 	Target    *targetModel         `tfsdk:"target"`
 	Transform types.String         `tfsdk:"transform"`
 	Delivery  *deliveryModel       `tfsdk:"delivery"`
+	Start     types.String         `tfsdk:"start"`
 	Paused    types.Bool           `tfsdk:"paused"`
 	Version   types.Int64          `tfsdk:"version"`
 	Origin    types.String         `tfsdk:"origin"`
@@ -111,6 +112,7 @@ func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
 		Filters:   rawJSON(m.Filters),
 		Backend:   m.Backend.ValueString(),
 		Transform: m.Transform.ValueString(),
+		Start:     m.Start.ValueString(),
 		Paused:    m.Paused.ValueBool(),
 	}
 	if t := m.Target; t != nil {
@@ -168,6 +170,7 @@ func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostic
 		Backend:   stringOrNull(r.Backend),
 		Target:    &targetModel{},
 		Transform: stringOrNull(r.Transform),
+		Start:     stringOrNull(r.Start),
 		Paused:    types.BoolValue(r.Paused),
 		Version:   types.Int64Value(r.Version),
 		Origin:    stringOrNull(r.Origin),

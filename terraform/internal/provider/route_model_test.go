@@ -22,6 +22,7 @@ func TestRouteSurvivesTheTripThroughTerraform(t *testing.T) {
 				DeadLetter: &deadLetter, ClientErrors: "retry", MaxInflight: 32, OrderingKey: "subject",
 				Rate: "200/s", Delay: "10s", MaxDepth: 100, Overflow: "block", BlockTimeout: "5s",
 			},
+			Start:  "earliest",
 			Paused: true,
 		},
 		"plugin target": {

@@ -96,6 +96,10 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Description: "A jq program that reshapes each event before delivery: its input is the event in CloudEvents JSON, its output the event to deliver. The bus checks it when the route is saved and names the line and column of a mistake.",
 				Optional:    true,
 			},
+			"start": schema.StringAttribute{
+				Description: "Where the route starts taking events when it is created: \"latest\" (the default: only events accepted from then on), \"earliest\" (every event the bus's archive holds, replayed, then new ones) or an RFC 3339 time. The bus reads it once, at creation; changing it later replays nothing (use a replay for that). Needs a bus whose backend keeps an archive (nats+embedded://, the default of eventbus serve, or nats://).",
+				Optional:    true,
+			},
 			"paused": schema.BoolAttribute{
 				Description: "Keep matching and storing events but deliver none, for example while the target is down for maintenance. Defaults to false.",
 				Optional:    true,
