@@ -34,7 +34,7 @@ const (
 	ReplayFailed = "failed"
 	// ReplayInterrupted: the replica running it stopped (a shutdown, or
 	// its lease ran out after a crash). Replays are not resumed: start a
-	// new one from Position+1.
+	// new one from Position (that event may then be stored twice).
 	ReplayInterrupted = "interrupted"
 )
 
@@ -424,13 +424,20 @@ func (r *replayRun) replay(ctx context.Context) error {
 		if err := r.one(ctx, a); err != nil {
 			return err
 		}
-		if time.Since(r.saved) >= replayProgressEvery {
-			if err := r.save(ctx); err != nil {
-				return err
-			}
+		if err := r.saveIfDue(ctx); err != nil {
+			return err
 		}
 	}
 	return ctx.Err()
+}
+
+// saveIfDue writes the progress when the last write is replayProgressEvery
+// old.
+func (r *replayRun) saveIfDue(ctx context.Context) error {
+	if time.Since(r.saved) < replayProgressEvery {
+		return nil
+	}
+	return r.save(ctx)
 }
 
 // one stores a on the route if the route's rule selects it.
@@ -463,13 +470,27 @@ func (r *replayRun) one(ctx context.Context, a adapters.Archived) error {
 	if err != nil {
 		return fmt.Errorf("archived event %d: %w", a.Sequence, err)
 	}
-	if err := r.limit.Wait(ctx); err != nil {
-		return err
+	// Waits for the rate and for room record progress as they go, so a
+	// slow replay is not taken for an interrupted one.
+	for delay := r.limit.Reserve().Delay(); delay > 0; delay -= replayProgressEvery {
+		t := time.NewTimer(min(delay, replayProgressEvery))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := r.saveIfDue(ctx); err != nil {
+			return err
+		}
 	}
 	// A full route makes the replay wait, never overflow.
-	for !lr.admission.acquire(ctx, time.Minute) {
+	for !lr.admission.acquire(ctx, replayProgressEvery) {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err := r.saveIfDue(ctx); err != nil {
+			return err
 		}
 	}
 	if err := lr.channel.Send(ctx, &adapters.Message{Body: msg.Body, Metadata: md}); err != nil {
