@@ -23,6 +23,16 @@
 //
 // Paused routes match and store events but deliver none until resumed.
 //
+// Archive and replay. On a backend that keeps an archive (adapters.Archiver:
+// NATS), every accepted event of a bus is also appended to the bus's archive
+// before Ingest returns, matched or not; an event the archive could not store
+// fails like one a channel could not. The archive drops its oldest events past
+// archive.max_age or archive.max_bytes. StartReplay stores the archived events
+// from a position on, in archive order, that the route's rule matches, on the
+// route's channel, each with the extension replay = the replay's id, at the
+// replay's rate, waiting for room rather than overflowing; CancelReplay stops
+// it. A new route whose start is earliest or a time gets such a replay.
+//
 // History. Every stored event is recorded in the bus's history (package
 // bus/history, bounded by history.max_events and history.max_age, per
 // process) with the routes that stored it; dispatchers record each attempt
