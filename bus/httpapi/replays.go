@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
@@ -48,27 +49,23 @@ func (b *Server) handleListReplays(w http.ResponseWriter, r *http.Request) {
 
 // handleGetReplay shows one replay's progress (read).
 func (b *Server) handleGetReplay(w http.ResponseWriter, r *http.Request) {
-	route := r.PathValue("name")
-	if err := b.AllowOnRoute(r.Context(), route, auth.Read); err != nil {
-		writeError(w, err)
-		return
-	}
-	rp, err := b.GetReplay(r.Context(), route, r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rp)
+	b.onReplay(w, r, auth.Read, b.GetReplay)
 }
 
 // handleCancelReplay stops a replay (manage) and shows it as it ended.
 func (b *Server) handleCancelReplay(w http.ResponseWriter, r *http.Request) {
+	b.onReplay(w, r, auth.Manage, b.CancelReplay)
+}
+
+// onReplay answers with what call does to the replay in r's path, once the
+// caller holds action on the route's bus.
+func (b *Server) onReplay(w http.ResponseWriter, r *http.Request, action auth.Action, call func(context.Context, string, string) (bus.Replay, error)) {
 	route := r.PathValue("name")
-	if err := b.AllowOnRoute(r.Context(), route, auth.Manage); err != nil {
+	if err := b.AllowOnRoute(r.Context(), route, action); err != nil {
 		writeError(w, err)
 		return
 	}
-	rp, err := b.CancelReplay(r.Context(), route, r.PathValue("id"))
+	rp, err := call(r.Context(), route, r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -53,20 +54,25 @@ func newReplayCommand() *cobra.Command {
 	start.Flags().StringVar(&rate, "rate", "", "events per second, minute or hour, such as 500/s (default 1000/s)")
 	_ = start.MarkFlagRequired("from")
 
-	status := &cobra.Command{
-		Use: "status ROUTE ID", Short: "Print a replay's progress", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			rp, err := c.GetReplay(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rp)
-		},
+	// onReplay is a command on one replay of a route that prints it.
+	onReplay := func(use, short string, call func(*sdk.Client, context.Context, string, string) (sdk.Replay, error)) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.ExactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := client()
+				if err != nil {
+					return err
+				}
+				rp, err := call(c, cmd.Context(), args[0], args[1])
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd, rp)
+			},
+		}
 	}
+	status := onReplay("status ROUTE ID", "Print a replay's progress", (*sdk.Client).GetReplay)
+	cancel := onReplay("cancel ROUTE ID", "Stop a replay; events it already stored stay on the route", (*sdk.Client).CancelReplay)
 	list := &cobra.Command{
 		Use: "list ROUTE", Short: "Print the route's replays, newest first", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,20 +85,6 @@ func newReplayCommand() *cobra.Command {
 				return err
 			}
 			return printJSON(cmd, rps)
-		},
-	}
-	cancel := &cobra.Command{
-		Use: "cancel ROUTE ID", Short: "Stop a replay; events it already stored stay on the route", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			rp, err := c.CancelReplay(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rp)
 		},
 	}
 	cmd.AddCommand(start, status, list, cancel)
