@@ -203,3 +203,33 @@ func TestReplayWithoutAnArchiveSaysWhichBackendCanHoldOne(t *testing.T) {
 		t.Errorf("replay without a start: %d %s, want 400 naming from", status, body)
 	}
 }
+
+// Starting and cancelling a replay need manage on the route's bus, as
+// changing the route does; following replays needs read.
+func TestReplaysNeedManageToStartAndReadToFollow(t *testing.T) {
+	s := startSecuredBus(t) // shop: manage [admins], read [admins, support]
+	start := `{"from":{"sequence":1}}`
+	cases := []struct {
+		name, key, method, path, body string
+		want                          int
+	}{
+		{"read may not start", "support", "POST", "/v1/routes/orders/replays", start, http.StatusForbidden},
+		{"read may not cancel", "support", "DELETE", "/v1/routes/orders/replays/some-id", "", http.StatusForbidden},
+		{"emit may not follow", "shop-web", "GET", "/v1/routes/orders/replays", "", http.StatusForbidden},
+		{"emit may not read one", "shop-web", "GET", "/v1/routes/orders/replays/some-id", "", http.StatusForbidden},
+		// Past the ACL: the bus's mem:// backend keeps no archive (409), the
+		// replay does not exist (404), the list is empty (200).
+		{"manage may start", "ops", "POST", "/v1/routes/orders/replays", start, http.StatusConflict},
+		{"manage may cancel", "ops", "DELETE", "/v1/routes/orders/replays/some-id", "", http.StatusNotFound},
+		{"read may follow", "support", "GET", "/v1/routes/orders/replays", "", http.StatusOK},
+		{"read may read one", "support", "GET", "/v1/routes/orders/replays/some-id", "", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := s.do(t, tc.method, tc.path, s.keys[tc.key], map[string]string{"Content-Type": "application/json"}, tc.body)
+			if status != tc.want {
+				t.Errorf("%s %s as %s: %d %s, want %d", tc.method, tc.path, tc.key, status, body, tc.want)
+			}
+		})
+	}
+}
