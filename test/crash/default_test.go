@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventbus-go/eventbus/internal/proctest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -38,7 +39,7 @@ func killWithTargetDown(t *testing.T, route, keeper string, flags func(dir strin
 		t.Skip("the crash test builds and restarts the bus")
 	}
 	dir := t.TempDir()
-	exe := buildBus(t, dir)
+	exe := proctest.BuildBus(t, dir)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	targetAddr := freeAddr(t) // nothing listens there until the target comes up

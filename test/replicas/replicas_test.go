@@ -66,6 +66,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/eventbus-go/eventbus/internal/proctest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -92,7 +93,7 @@ func TestReplicasShareTheWorkAndSurviveEachOther(t *testing.T) {
 
 	l := newLab(t, replicas)
 	dir := t.TempDir()
-	exe := buildBus(t, dir)
+	exe := proctest.BuildBus(t, dir)
 	run := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 
 	// The replicas' view of the brokers and the store: relays on the bridge.
@@ -209,7 +210,7 @@ func faults(t *testing.T, c *cluster, target *target) {
 	defer stop()
 	go lb.watch(ctx)
 
-	var accepted acceptedIDs
+	var accepted proctest.IDs
 	var wg sync.WaitGroup
 	for _, backend := range []string{"rabbit", "nats"} {
 		for k := range keysPerRoute {
@@ -219,7 +220,7 @@ func faults(t *testing.T, c *cluster, target *target) {
 	}
 	waitAccepted := func(n int) {
 		testkit.EventuallyNoError(t, 60*time.Second, func() error {
-			if got := accepted.count(); got < n {
+			if got := accepted.Count(); got < n {
 				return fmt.Errorf("%d events accepted, waiting for %d", got, n)
 			}
 			return nil
@@ -227,18 +228,18 @@ func faults(t *testing.T, c *cluster, target *target) {
 	}
 	waitAccepted(loadStep)
 	c.kill(0)
-	t.Logf("SIGKILL replica 0 after %d events accepted", accepted.count())
-	waitAccepted(accepted.count() + loadStep)
+	t.Logf("SIGKILL replica 0 after %d events accepted", accepted.Count())
+	waitAccepted(accepted.Count() + loadStep)
 	c.lab.cut(t, 1)
-	t.Logf("cut replica 1 off the network for %v after %d events accepted", cutFor, accepted.count())
+	t.Logf("cut replica 1 off the network for %v after %d events accepted", cutFor, accepted.Count())
 	<-time.After(cutFor) // the fault's length, not a wait for something to happen
 	c.lab.heal(t, 1)
-	t.Logf("replica 1 back on the network after %d events accepted", accepted.count())
-	waitAccepted(accepted.count() + loadStep)
+	t.Logf("replica 1 back on the network after %d events accepted", accepted.Count())
+	waitAccepted(accepted.Count() + loadStep)
 	stop()
 	wg.Wait()
 
-	ids := accepted.all()
+	ids := accepted.All()
 	var missing []string
 	testkit.Poll(settleWait, 100*time.Millisecond, func() bool {
 		missing = target.undelivered(ids)
@@ -263,7 +264,7 @@ func faults(t *testing.T, c *cluster, target *target) {
 // before is accepted, through the replicas the balancer finds ready. An
 // event without a 202 is posted again, with the same id, to the next
 // replica, as a producer behind a load balancer would.
-func emitKey(ctx context.Context, lb *balancer, key, typ string, accepted *acceptedIDs) {
+func emitKey(ctx context.Context, lb *balancer, key, typ string, accepted *proctest.IDs) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(10 * time.Millisecond) // paces each key, and its retries
@@ -278,7 +279,7 @@ func emitKey(ctx context.Context, lb *balancer, key, typ string, accepted *accep
 			}
 			base, ok := lb.pick(seq + try)
 			if ok && post(client, base, id, typ, key) == http.StatusAccepted {
-				accepted.add(id)
+				accepted.Add(id)
 				break
 			}
 		}
@@ -445,29 +446,6 @@ func (tg *target) ordered() (delivered, duplicated, violations, stale int) {
 		}
 	}
 	return delivered, duplicated, violations, stale
-}
-
-type acceptedIDs struct {
-	mu  sync.Mutex
-	ids []string
-}
-
-func (a *acceptedIDs) add(id string) {
-	a.mu.Lock()
-	a.ids = append(a.ids, id)
-	a.mu.Unlock()
-}
-
-func (a *acceptedIDs) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.ids)
-}
-
-func (a *acceptedIDs) all() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.ids)
 }
 
 // cluster is the replicas, replica i serving on the lab's address i.
@@ -659,18 +637,6 @@ func ownDatabase(t *testing.T, pgURL *url.URL, name string) *url.URL {
 	u := *pgURL
 	u.Path = "/" + name
 	return &u
-}
-
-// buildBus builds ./cmd/eventbus into dir.
-func buildBus(t *testing.T, dir string) string {
-	t.Helper()
-	exe := filepath.Join(dir, "eventbus")
-	cmd := exec.Command("go", "build", "-o", exe, "./cmd/eventbus")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/eventbus: %v\n%s", err, out)
-	}
-	return exe
 }
 
 // putRoute creates route name through replica 0 and deletes it, with its
