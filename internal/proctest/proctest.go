@@ -1,9 +1,15 @@
 // Package proctest is what the whole-system tests (test/...) share to run
-// the eventbus binary as a real process: BuildBus builds it once per test,
-// IDs records the events a producer got 202 for.
+// the eventbus binary as a real process: BuildBus builds it, PutRoute
+// creates a route through its admin API, LogTail quotes its log in a
+// failure, and IDs records the events a producer got 202 for.
 package proctest
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -55,4 +61,37 @@ func (a *IDs) All() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.ids)
+}
+
+// PutRoute creates or replaces route on the bus at base with the admin
+// API's JSON document doc, and fails the test unless the bus answers 2xx.
+func PutRoute(t *testing.T, base, route string, doc map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+route, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("creating route %s: %s %s", route, resp.Status, b)
+	}
+}
+
+// LogTail returns the last 4 KiB of the log file at path, for a failure
+// message.
+func LogTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return " (no log: " + err.Error() + ")"
+	}
+	return "\n" + string(b[max(0, len(b)-4096):])
 }

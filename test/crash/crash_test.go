@@ -169,7 +169,7 @@ func writeConfig(t *testing.T, path, addr string) {
 // 8 attempts, 64 deliveries at once.
 func putRoute(t *testing.T, base, route, backend, target string) {
 	t.Helper()
-	putRouteDocument(t, base, route, map[string]any{
+	proctest.PutRoute(t, base, route, map[string]any{
 		"backend": backend,
 		"target":  map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
 		"delivery": map[string]any{
@@ -178,29 +178,6 @@ func putRoute(t *testing.T, base, route, backend, target string) {
 			"max_inflight": 64,
 		},
 	})
-}
-
-// putRouteDocument creates or replaces route with the admin API's JSON
-// document doc.
-func putRouteDocument(t *testing.T, base, route string, doc map[string]any) {
-	t.Helper()
-	body, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+route, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("creating route %s: %s %s", route, resp.Status, b)
-	}
 }
 
 // busProcess is one run of the eventbus binary.
@@ -279,13 +256,7 @@ func (p *busProcess) terminate(t *testing.T) {
 	_ = p.log.Close()
 }
 
-func (p *busProcess) logTail() string {
-	b, err := os.ReadFile(p.log.Name())
-	if err != nil {
-		return " (no log: " + err.Error() + ")"
-	}
-	return "\n" + string(b[max(0, len(b)-4096):])
-}
+func (p *busProcess) logTail() string { return proctest.LogTail(p.log.Name()) }
 
 // emit posts events, one per tick, until ctx ends or totalEvents were
 // taken. An event not answered 202 (the bus is down, or was killed while

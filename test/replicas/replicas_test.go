@@ -44,7 +44,6 @@
 package replicas
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -578,13 +577,7 @@ func (c *cluster) stopAll() {
 	}
 }
 
-func (p *replica) logTail() string {
-	b, err := os.ReadFile(p.log)
-	if err != nil {
-		return " (no log: " + err.Error() + ")"
-	}
-	return "\n" + string(b[max(0, len(b)-4096):])
-}
+func (p *replica) logTail() string { return proctest.LogTail(p.log) }
 
 // backendURL reads a service's URL from env; unset, the test fails under
 // CI=true and skips elsewhere.
@@ -645,21 +638,7 @@ func ownDatabase(t *testing.T, pgURL *url.URL, name string) *url.URL {
 // channels on the brokers, when the test ends.
 func putRoute(t *testing.T, c *cluster, name string, doc map[string]any) {
 	t.Helper()
-	base := c.base(0)
-	body, _ := json.Marshal(doc)
-	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+name, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("creating route %s: %s %s", name, resp.Status, b)
-	}
+	proctest.PutRoute(t, c.base(0), name, doc)
 	t.Cleanup(func() {
 		// Through whichever replica still runs, so the route's channels
 		// on the brokers go with it.
