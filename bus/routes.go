@@ -339,6 +339,7 @@ func (b *Bus) startDispatcher(ctx context.Context, lr *liveRoute) error {
 		History:     b.history,
 		Log:         b.log,
 		Tracer:      b.tracer,
+		Replicas:    b.liveReplicas,
 	})
 	if err != nil {
 		_ = closeTarget(ctx)
