@@ -99,5 +99,5 @@ func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 func hasWaiter(c *channel) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.changed.Waiters() > 0
+	return c.available.Waiters() > 0
 }
