@@ -176,12 +176,17 @@ func serveKafkaBus(ctx context.Context, ln net.Listener) error {
 // bench target, and deletes the route's channels (open opens the backend
 // for that) once the bus has stopped.
 func serveRouteBus(ctx context.Context, ln net.Listener, backend string, open adapters.Opener) error {
+	return serveRouteBusInflight(ctx, ln, backend, open, consumers)
+}
+
+// serveRouteBusInflight is serveRouteBus with the route's max_inflight.
+func serveRouteBusInflight(ctx context.Context, ln net.Listener, backend string, open adapters.Opener, maxInflight int) error {
 	route := router.Route{
 		Name:     os.Getenv(envQueue),
 		Match:    json.RawMessage(`{"type":["` + benchEventType + `"]}`),
 		Backend:  backend,
 		Target:   router.Target{HTTP: &router.HTTPTarget{URL: os.Getenv(envTarget)}},
-		Delivery: router.Delivery{MaxInflight: consumers},
+		Delivery: router.Delivery{MaxInflight: maxInflight},
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	b, err := httpapi.New(ctx, bus.Config{Routes: []router.Route{route}}, log)

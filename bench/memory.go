@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
+
+	"github.com/eventbus-go/eventbus/adapters/memory"
+	"github.com/eventbus-go/eventbus/router"
 )
 
 // The memory scenarios: an event's whole trip with nothing durable on the
@@ -12,7 +16,8 @@ import (
 // worker POSTs it to an HTTP target, and the operation ends when the target
 // has it.
 //
-//	eventbus   the bus, one route on mem://
+//	eventbus   the bus, one route on mem:// with its default max_inflight
+//	           (16: as many deliveries at once as the glue has workers)
 //	glue       what a user would write instead: a net/http handler that
 //	           checks the four required attributes (specversion, id,
 //	           source, type), a buffered channel, and 16 workers POSTing
@@ -23,9 +28,10 @@ import (
 // open loop at 4,000 events/s: its latencies count from when each event was
 // due, and it shows the time to the 202 (ingress) beside end to end.
 func init() {
+	servers["eventbus-memory"] = serveMemoryBus
 	servers["glue-memory"] = serveGlueWith(openMemoryGlue)
 	contenders := []Contender{
-		{Name: "eventbus", Start: startPipelineChild("eventbus-mem")},
+		{Name: "eventbus", Start: startPipelineChild("eventbus-memory")},
 		{Name: "glue", Start: startPipelineChild("glue-memory")},
 	}
 	register(Scenario{
@@ -43,11 +49,15 @@ func init() {
 	})
 }
 
+func serveMemoryBus(ctx context.Context, ln net.Listener) error {
+	return serveRouteBusInflight(ctx, ln, memory.Scheme+"://", memory.Open, router.DefaultMaxInflight)
+}
+
 // Sizes of the memory glue: its channel's buffer and its delivering
 // workers.
 const (
 	memoryGlueBuffer  = 10000
-	memoryGlueWorkers = 16
+	memoryGlueWorkers = router.DefaultMaxInflight
 )
 
 // requiredAttributes are the CloudEvents attributes every event has, as

@@ -450,20 +450,49 @@ func packMetadata(md map[string]string) []byte {
 	return b
 }
 
-// unpackMetadata rebuilds what packMetadata flattened.
+// unpackMetadata rebuilds what packMetadata flattened, in a map sized
+// for it at once.
 func unpackMetadata(b []byte) map[string]string {
-	md := map[string]string{}
+	n := 0
+	for rest := b; len(rest) > 0; n++ {
+		_, rest = nextBytes(rest)
+		_, rest = nextBytes(rest)
+	}
+	md := make(map[string]string, n)
 	for len(b) > 0 {
-		var k, v string
-		k, b = nextString(b)
-		v, b = nextString(b)
-		md[k] = v
+		var k, v []byte
+		k, b = nextBytes(b)
+		v, b = nextBytes(b)
+		md[metadataName(k)] = string(v)
 	}
 	return md
 }
 
-func nextString(b []byte) (string, []byte) {
+func nextBytes(b []byte) ([]byte, []byte) {
 	n, w := binary.Uvarint(b)
 	end := w + int(n)
-	return string(b[w:end]), b[end:]
+	return b[w:end], b[end:]
+}
+
+// knownNames are the metadata names of most messages: the CloudEvents
+// context attributes and the bus's own.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{
+		"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "traceparent", "tracestate",
+		adapters.MetaDeliverAt, adapters.MetaOrderingKey, adapters.MetaAttempts, adapters.MetaFirstAttempt,
+		adapters.MetaAcceptedAt, adapters.MetaRedrivenAt,
+	} {
+		m[name] = name
+	}
+	return m
+}()
+
+// metadataName returns name as a string, sharing the one string of a
+// known name rather than allocating a copy for every message.
+func metadataName(name []byte) string {
+	if s, ok := knownNames[string(name)]; ok { // the lookup does not allocate
+		return s
+	}
+	return string(name)
 }
