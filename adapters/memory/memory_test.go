@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +101,64 @@ func hasWaiter(c *channel) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.available.Waiters() > 0
+}
+
+// An ack wakes no receiver waiting for messages, and a message wakes one:
+// idle receivers of a busy channel do not all wake, and queue on its
+// mutex, for every event (a wake-up storm).
+func TestReceiversWakeOnlyForMessages(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	b := New(Options{})
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnsureChannel(ctx, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.channel("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &subscription{ch: ch, prefetch: 10}
+	ch.open(s)
+	top := &topic{ch: ch}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("first")}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ch.take(ctx, s, 1, time.Second)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("take = %d messages, %v; want the published one", len(first), err)
+	}
+
+	const receivers = 3
+	var wg sync.WaitGroup
+	took := make(chan int, receivers)
+	for range receivers {
+		wg.Go(func() {
+			ms, _ := ch.take(ctx, s, 1, time.Hour)
+			took <- len(ms)
+		})
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	waiters := func() int {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		return ch.available.Waiters()
+	}
+	testkit.Eventually(t, 5*time.Second, "the receivers to wait on the empty channel", func() bool { return waiters() == receivers })
+
+	ch.settle(s, []driver.AckID{first[0].id}, false)
+	if n := waiters(); n != receivers {
+		t.Fatalf("after an ack %d receivers still wait, want all %d: an ack brings no message to take", n, receivers)
+	}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("second")}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := waiters(); n != receivers-1 {
+		t.Fatalf("after one message %d receivers still wait, want %d: one message wakes one receiver", n, receivers-1)
+	}
+	if n := <-took; n != 1 {
+		t.Fatalf("the woken receiver took %d messages, want the one published", n)
+	}
 }
