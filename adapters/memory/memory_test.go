@@ -63,16 +63,7 @@ func TestUnknownOptionIsRefused(t *testing.T) {
 // published, instead of on a polling timer (mempubsub sleeps up to 250 ms).
 func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 	ctx := t.Context()
-	b := New(Options{})
-	t.Cleanup(func() { _ = b.Close() })
-	if err := b.EnsureChannel(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := b.channel("chat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &subscription{ch: ch, prefetch: 1}
+	ch, s := newSubscribed(t, "chat", 1)
 	got := make(chan time.Time, 1)
 	go func() {
 		ms, err := s.ReceiveBatch(ctx, 1)
@@ -97,6 +88,24 @@ func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 	}
 }
 
+// newSubscribed makes channel name on a new backend, closed with the test,
+// and a subscription to it.
+func newSubscribed(t *testing.T, name string, prefetch int) (*channel, *subscription) {
+	t.Helper()
+	b := New(Options{})
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnsureChannel(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.channel(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &subscription{ch: ch, prefetch: prefetch}
+	ch.open(s)
+	return ch, s
+}
+
 func hasWaiter(c *channel) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,17 +117,7 @@ func hasWaiter(c *channel) bool {
 // mutex, for every event (a wake-up storm).
 func TestReceiversWakeOnlyForMessages(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	b := New(Options{})
-	t.Cleanup(func() { _ = b.Close() })
-	if err := b.EnsureChannel(ctx, "busy"); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := b.channel("busy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &subscription{ch: ch, prefetch: 10}
-	ch.open(s)
+	ch, s := newSubscribed(t, "busy", 10)
 	top := &topic{ch: ch}
 	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("first")}}); err != nil {
 		t.Fatal(err)
