@@ -86,6 +86,9 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 	if err := b.allowEvents(ctx, bus, routes.acl, events, results); err != nil {
 		return nil, err
 	}
+	if routes.schemas == router.SchemasEnforce || routes.schemas == router.SchemasWarn {
+		b.checkSchemas(bus, routes.schemas, events, results)
+	}
 	store := func(i int) {
 		if results[i].Err == nil {
 			results[i] = b.storeTraced(ctx, bus, routes, events[i])

@@ -108,6 +108,7 @@ func (b *Bus) reconcile(ctx context.Context) error {
 		}
 	}
 	b.setStoredKeys(keys)
+	errs = append(errs, b.reconcileSchemas(recs)...)
 	for name, bus := range wantBuses {
 		if cur, ok := b.buses[name]; !ok || (cur.Origin != router.OriginConfig && cur.Version != bus.Version) {
 			b.setBus(bus)
