@@ -77,6 +77,11 @@ type Bus struct {
 	// warn; schemaWarnings bounds how often a broken schema is logged.
 	inferrers      inferrers
 	schemaWarnings *rate.Sometimes
+	// schedules are the schedules kept in the store, by name; their
+	// firing loop ends with stopSchedules.
+	schedules     map[string]*liveSchedule
+	stopSchedules context.CancelFunc
+	schedulesDone chan struct{}
 
 	// state is what ingress reads, swapped whole on every route change so
 	// readers never lock.
@@ -155,6 +160,8 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		tails:          newTails(),
 		schemaDocs:     map[string]storedSchema{},
 		schemaWarnings: newSchemaWarnings(),
+		schedules:      map[string]*liveSchedule{},
+		schedulesDone:  make(chan struct{}),
 	}
 	b.schemas.Store(&schema.Set{})
 	if !cfg.History.Off {
@@ -211,6 +218,9 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	if err := b.startSources(); err != nil {
 		return fail(err)
 	}
+	scheduleCtx, stopSchedules := context.WithCancel(context.Background())
+	b.stopSchedules = stopSchedules
+	go b.runSchedules(scheduleCtx)
 	return b, nil
 }
 
@@ -241,6 +251,12 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 	// Sources first: they are ingress, and their handlers need Ingest
 	// (which takes no lock) to finish the event in hand.
 	b.stopSources()
+	if b.stopSchedules != nil { // schedules emit through ingress too
+		b.stopSchedules()
+		b.mu.Unlock()
+		<-b.schedulesDone // a firing in progress may need the lock
+		b.mu.Lock()
+	}
 	if b.stopWatch != nil {
 		b.stopWatch()
 		b.mu.Unlock()
