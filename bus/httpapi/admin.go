@@ -69,6 +69,10 @@ func (b *Server) Handler() http.Handler {
 	authed("PUT /v1/schemas/{type}", b.handlePutSchema)
 	authed("DELETE /v1/schemas/{type}", b.handleDeleteSchema)
 	authed("GET /v1/buses/{name}/schemas/inferred", b.handleInferredSchemas)
+	authed("GET /v1/schedules", b.handleListSchedules)
+	authed("GET /v1/schedules/{name}", b.handleGetSchedule)
+	authed("PUT /v1/schedules/{name}", b.handlePutSchedule)
+	authed("DELETE /v1/schedules/{name}", b.handleDeleteSchedule)
 	authed("GET /metrics", b.metrics.Handler(b.metricsFilter, b.busOfRoute).ServeHTTP)
 	return mux
 }
