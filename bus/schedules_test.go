@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/eventbus-go/eventbus/bus/schedule"
@@ -197,3 +199,64 @@ func putRouteInternal(t *testing.T, b *Bus, r router.Route) {
 		t.Fatalf("PutRoute %s: %v", r.Name, err)
 	}
 }
+
+// Schemas and schedules are kept in the embedded store: after a restart the
+// bus still enforces the schema, and the schedule resumes from its last
+// firing rather than firing it again.
+func TestSchemasAndSchedulesSurviveARestartOnBolt(t *testing.T) {
+	path := t.TempDir() + "/eventbus.db"
+	clock := newFakeClock(time.Date(2026, 5, 1, 12, 0, 10, 0, time.UTC))
+	open := func() *Bus {
+		st, err := store.OpenBolt(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := newWithStore(t.Context(), Config{Clock: clock.now}.WithDefaults(), st, slogDiscard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first := open()
+	if _, _, _, err := first.PutSchema(t.Context(), "tick", []byte(`{"type":"object","required":["n"]}`), store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := first.PutBus(t.Context(), router.Bus{Name: router.DefaultBus, Schemas: router.SchemasEnforce}, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := first.PutSchedule(t.Context(), schedule.Schedule{Name: "m", Cron: "* * * * *", Event: schedule.Template{Type: "tick", Data: []byte(`{"n":1}`)}}, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(clock.now().Add(time.Minute))
+	first.fireDue(t.Context())
+	fired, _ := first.ScheduleNamed("m")
+	if fired.LastFired == nil {
+		t.Fatal("the schedule did not fire before the restart")
+	}
+	if err := first.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	second := open()
+	t.Cleanup(func() { _ = second.Shutdown(context.Background()) })
+	s, ok := second.ScheduleNamed("m")
+	if !ok || s.LastFired == nil || !s.LastFired.Equal(*fired.LastFired) {
+		t.Fatalf("after a restart the schedule is %+v; want it with its last firing %v", s, fired.LastFired)
+	}
+	e := newTestEvent("no-n", "tick", `{}`)
+	results, err := second.Ingest(t.Context(), router.DefaultBus, []*event.Event{e})
+	if err != nil || results[0].Err == nil || !strings.Contains(results[0].Err.Error(), "data.n") {
+		t.Fatalf("after a restart an event without n got %+v, %v; want it refused naming data.n", results, err)
+	}
+}
+
+func newTestEvent(id, typ, data string) *event.Event {
+	e := event.New()
+	e.SetID(id)
+	e.SetSource("/test")
+	e.SetType(typ)
+	_ = e.SetData(event.ApplicationJSON, []byte(data))
+	return &e
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
