@@ -2,11 +2,9 @@ package bus
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,10 +12,10 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/eventbus-go/eventbus/bus/schedule"
 	"github.com/eventbus-go/eventbus/bus/store"
+	"github.com/eventbus-go/eventbus/bus/store/storetest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 )
@@ -72,40 +70,12 @@ func (r *receiver) total() (ids, deliveries int) {
 	return ids, deliveries
 }
 
-// postgresStore opens a store on a table of the test's own in the database
-// EVENTBUS_TEST_POSTGRES names (skipping without it, failing under CI),
-// and drops the table when the test ends.
-func postgresTable(t *testing.T) (url, table string) {
-	t.Helper()
-	url = os.Getenv("EVENTBUS_TEST_POSTGRES")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("EVENTBUS_TEST_POSTGRES is not set: CI must test schedules on replicas sharing a real PostgreSQL")
-		}
-		t.Skip("EVENTBUS_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	table = "eventbus_test_" + strings.ToLower(rand.Text())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("connect to drop table %s: %v", table, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{table}.Sanitize()); err != nil {
-			t.Errorf("drop table %s: %v", table, err)
-		}
-	})
-	return url, table
-}
-
 // A cron schedule fires once a minute, and once only although two replicas
 // share the store and both see it due: the one whose compare-and-set of the
 // last firing wins emits, the other does not.
 func TestCronScheduleFiresEachMinuteOnceAcrossTwoReplicas(t *testing.T) {
-	url, table := postgresTable(t)
+	url := storetest.PostgresURL(t)
+	table := storetest.PostgresTable(t, url)
 	start := time.Date(2026, 3, 1, 9, 0, 30, 0, time.UTC)
 	clock := newFakeClock(start)
 	replica := func() *Bus {
