@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/eventbus-go/eventbus/sdk"
@@ -90,26 +92,24 @@ func sameJSON(a, b string) bool {
 	return bytes.Equal(ja, jb)
 }
 
-func (r *schemaResource) put(ctx context.Context, plan schemaModel) (schemaModel, error) {
+// save puts the planned document as the newest version; a create and an
+// update are the same request.
+func (r *schemaResource) save(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var plan schemaModel
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
+		return
+	}
 	saved, err := r.client.PutSchema(ctx, plan.Type.ValueString(), json.RawMessage(plan.Schema.ValueString()))
 	if err != nil {
-		return schemaModel{}, err
+		addAPIError(ctx, diags, planned.Schema, fmt.Sprintf("Saving the schema of %q", plan.Type.ValueString()), err)
+		return
 	}
-	return schemaFromAPI(saved, plan.Schema), nil
+	diags.Append(state.Set(ctx, schemaFromAPI(saved, plan.Schema))...)
 }
 
 func (r *schemaResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan schemaModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	saved, err := r.put(ctx, plan)
-	if err != nil {
-		addAPIError(ctx, &resp.Diagnostics, req.Plan.Schema, fmt.Sprintf("Saving the schema of %q", plan.Type.ValueString()), err)
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, saved)...)
+	r.save(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *schemaResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -131,17 +131,7 @@ func (r *schemaResource) Read(ctx context.Context, req resource.ReadRequest, res
 }
 
 func (r *schemaResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan schemaModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	saved, err := r.put(ctx, plan)
-	if err != nil {
-		addAPIError(ctx, &resp.Diagnostics, req.Plan.Schema, fmt.Sprintf("Saving the schema of %q", plan.Type.ValueString()), err)
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, saved)...)
+	r.save(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *schemaResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
