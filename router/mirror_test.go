@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/schedule"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -39,6 +40,12 @@ func TestSDKBusMirrorsTheBus(t *testing.T) {
 	golden := readGolden(t, "bus.json")
 	checkMirror[router.Bus](t, "Bus", golden)
 	checkMirror[sdk.Bus](t, "Bus", golden)
+}
+
+func TestSDKScheduleMirrorsTheBus(t *testing.T) {
+	golden := readGolden(t, "schedule.json")
+	checkMirror[schedule.Schedule](t, "Schedule", golden)
+	checkMirror[sdk.Schedule](t, "Schedule", golden)
 }
 
 func TestSDKKeyMirrorsTheBus(t *testing.T) {

@@ -65,10 +65,25 @@ type Bus struct {
 	// ACL says which groups may emit to, manage, read and redrive on the
 	// bus when authentication is on; nil leaves the bus to auth.admins.
 	ACL *auth.ACL `json:"acl,omitempty"`
+	// Schemas says what ingress does with an event whose data breaks the
+	// JSON Schema of its type: SchemasEnforce, SchemasWarn or SchemasOff
+	// (the default, also when empty).
+	Schemas string `json:"schemas,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
 }
+
+// The modes of Bus.Schemas.
+const (
+	// SchemasEnforce refuses an event whose data breaks its type's schema.
+	SchemasEnforce = "enforce"
+	// SchemasWarn accepts it, counts and logs it, and infers a schema per
+	// type from the traffic.
+	SchemasWarn = "warn"
+	// SchemasOff checks nothing.
+	SchemasOff = "off"
+)
 
 // Validate checks the bus's fields.
 func (b *Bus) Validate() error {
@@ -80,6 +95,11 @@ func (b *Bus) Validate() error {
 		if msg := backendURLProblem(b.Backend, "mem:// or rabbit://host:5672/"); msg != "" {
 			errs = append(errs, &spec.FieldError{Path: "backend", Message: msg})
 		}
+	}
+	switch b.Schemas {
+	case "", SchemasOff, SchemasWarn, SchemasEnforce:
+	default:
+		errs = append(errs, &spec.FieldError{Path: "schemas", Message: fmt.Sprintf("%q is not a mode: use enforce, warn or off", b.Schemas)})
 	}
 	if b.ACL != nil {
 		if joined, ok := b.ACL.Validate().(interface{ Unwrap() []error }); ok {

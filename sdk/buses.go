@@ -16,6 +16,9 @@ type Bus struct {
 	// authentication on; nil leaves it to the bus's auth.admins. Only
 	// admins may change it.
 	ACL *ACL `json:"acl,omitempty"`
+	// Schemas is what ingress does with an event whose data breaks its
+	// type's schema: "enforce", "warn" or "off" (empty: off).
+	Schemas string `json:"schemas,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
