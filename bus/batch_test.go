@@ -361,3 +361,33 @@ func TestBatchesKeepTheOrderOfEachKey(t *testing.T) {
 		}
 	}
 }
+
+// Batch settings the bus cannot honour are refused on save, naming the
+// field and what to do; good ones come back under the same keys.
+func TestBatchSettingsAreCheckedOnSave(t *testing.T) {
+	base := bustest.Start(t, bus.Config{}).URL
+	target := `"target":{"http":{"url":"http://127.0.0.1:9/x"}}`
+	cases := []struct{ name, body, path, says string }{
+		{"too many events", `{` + target + `,"delivery":{"batch":{"max_events":1001}}}`, `delivery.batch.max_events`, "between 1 and 1000"},
+		{"negative events", `{` + target + `,"delivery":{"batch":{"max_events":-1}}}`, `delivery.batch.max_events`, "between 1 and 1000"},
+		{"tiny body", `{` + target + `,"delivery":{"batch":{"max_bytes":10}}}`, `delivery.batch.max_bytes`, "between 1024"},
+		{"long wait", `{` + target + `,"delivery":{"batch":{"max_wait":"1m"}}}`, `delivery.batch.max_wait`, "between 0 and 10s"},
+		{"bad duration", `{` + target + `,"delivery":{"batch":{"max_wait":"soon"}}}`, `soon`, ""},
+		{"unknown key", `{` + target + `,"delivery":{"batch":{"max_event":5}}}`, `max_event`, ""},
+		{"batch larger than inflight", `{` + target + `,"delivery":{"max_inflight":4,"batch":{"max_events":10}}}`, `delivery.batch.max_events`, "raise max_inflight to at least 10"},
+		{"topic target", `{"target":{"topic":{"url":"mem://","name":"out"}},"delivery":{"batch":{}}}`, `delivery.batch`, "only to HTTP targets"},
+		{"plugin target", `{"target":{"plugin":{"name":"p"}},"delivery":{"batch":{}}}`, `delivery.batch`, "plugin.ServeBatch"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := do(t, "PUT", base+"/v1/routes/r1", tc.body)
+			if status != 400 || !strings.Contains(body, tc.path) || !strings.Contains(body, tc.says) {
+				t.Fatalf("status %d body %s; want 400 naming %s and saying %q", status, body, tc.path, tc.says)
+			}
+		})
+	}
+	status, body := do(t, "PUT", base+"/v1/routes/r1", `{`+target+`,"delivery":{"batch":{"max_events":50,"max_bytes":65536,"max_wait":"25ms"}}}`)
+	if status != 201 || !strings.Contains(body, `"batch":{"max_events":50,"max_bytes":65536,"max_wait":"25ms"}`) {
+		t.Fatalf("a good batch setting: %d %s; want 201 with it under the keys it was given", status, body)
+	}
+}
