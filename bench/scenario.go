@@ -50,6 +50,9 @@ type Instance struct {
 	// Op does one operation (sends one event) and returns once it is
 	// complete. Every worker calls it, concurrently.
 	Op func(ctx context.Context) error
+	// EventsPerOp is how many events one operation carries, for the
+	// events/s and CPU per event columns; zero means one.
+	EventsPerOp int
 	// Stop ends everything Start began. It is called once.
 	Stop func() error
 }
