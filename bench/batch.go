@@ -112,22 +112,10 @@ func postBatch(ctx context.Context, client *http.Client, url, op string) error {
 		return err
 	}
 	req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusAccepted || bytes.Contains(body, []byte(`"error"`)) {
-		return fmt.Errorf("status %s: %.300s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
+	return sendAccepted(client, req)
 }
 
-// e2eRoute delivers every bench event to the webhook at sink, in batches
+// e2eConfig delivers every bench event to the webhook at sink, in batches
 // or one per request. Both keep 64 requests' worth of events in flight at
 // most: single-e2e 64 events, batch-e2e two batches.
 func e2eConfig(sink string, batched bool) bus.Config {

@@ -258,21 +258,27 @@ func eventPoster(client *http.Client, url, authorization string) func(context.Co
 		if authorization != "" {
 			req.Header["Authorization"] = []string{authorization}
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		// Read all of it, so the connection is reused.
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
-		}
-		return nil
+		return sendAccepted(client, req)
 	}
+}
+
+// sendAccepted sends req and expects a 202 that accepted every event in
+// it: no result with an error.
+func sendAccepted(client *http.Client, req *http.Request) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// Read all of it, so the connection is reused.
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusAccepted || bytes.Contains(body, []byte(`"error"`)) {
+		return fmt.Errorf("status %s: %.300s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // setEventHeaders sets the binary-mode attributes of a bench event.
