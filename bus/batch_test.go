@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -389,5 +390,28 @@ func TestBatchSettingsAreCheckedOnSave(t *testing.T) {
 	status, body := do(t, "PUT", base+"/v1/routes/r1", `{`+target+`,"delivery":{"batch":{"max_events":50,"max_bytes":65536,"max_wait":"25ms"}}}`)
 	if status != 201 || !strings.Contains(body, `"batch":{"max_events":50,"max_bytes":65536,"max_wait":"25ms"}`) {
 		t.Fatalf("a good batch setting: %d %s; want 201 with it under the keys it was given", status, body)
+	}
+}
+
+// A config file turns batch delivery on with the keys of the API.
+func TestConfigFileRouteTakesABatch(t *testing.T) {
+	path := t.TempDir() + "/eventbus.yaml"
+	yaml := `
+routes:
+  - name: bulk
+    target: {http: {url: "http://127.0.0.1:9/bulk"}}
+    delivery:
+      batch: {max_events: 25, max_bytes: 65536, max_wait: 20ms}
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := bus.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := router.Batch{MaxEvents: 25, MaxBytes: 65536, MaxWait: spec.Duration(20 * time.Millisecond)}
+	if got := cfg.Routes[0].Delivery.Batch; got == nil || *got != want {
+		t.Fatalf("delivery.batch read from the config file as %+v; want %+v", got, want)
 	}
 }
