@@ -415,3 +415,24 @@ routes:
 		t.Fatalf("delivery.batch read from the config file as %+v; want %+v", got, want)
 	}
 }
+
+// A batch closes before one more event would take its body past max_bytes.
+func TestBatchBodyStaysWithinMaxBytes(t *testing.T) {
+	rcv := newBatchReceiver(t, nil)
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{
+		batchRoute("small", "", rcv.url, router.Batch{MaxEvents: 100, MaxBytes: 1024, MaxWait: spec.Duration(500 * time.Millisecond)}),
+	}}).URL
+	ids := eventIDs("bytes", 30)
+	emitBatch(t, base, ids, nil)
+	batches := rcv.waitAcked(t, ids)
+	largest := 0
+	for _, b := range batches {
+		if len(b.body) > 1024 {
+			t.Errorf("a batch body of %d bytes with %d events; max_bytes is 1024", len(b.body), len(b.events))
+		}
+		largest = max(largest, len(b.events))
+	}
+	if largest < 2 {
+		t.Errorf("no batch held two events (%d requests): max_bytes 1024 fits several ~200-byte events", len(batches))
+	}
+}
