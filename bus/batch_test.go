@@ -143,6 +143,16 @@ func emitBatch(t *testing.T, base string, ids []string, subject func(id string) 
 	}
 }
 
+// deliverBatched emits ids together to a bus whose one route batches as b
+// to a receiver that takes everything, and returns the batches it got.
+func deliverBatched(t *testing.T, b router.Batch, ids []string) []sdkBatch {
+	t.Helper()
+	rcv := newBatchReceiver(t, nil)
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{batchRoute("batched", "", rcv.url, b)}}).URL
+	emitBatch(t, base, ids, nil)
+	return rcv.waitAcked(t, ids)
+}
+
 func batchRoute(name, backend, url string, b router.Batch) router.Route {
 	return router.Route{
 		Name:    name,
@@ -160,14 +170,7 @@ func batchRoute(name, backend, url string, b router.Batch) router.Route {
 // the CloudEvents HTTP binding's batched mode, which the CloudEvents Go SDK
 // reads back event for event; each request is signed as a whole.
 func TestBatchDeliveryIsReadByTheCloudEventsSDK(t *testing.T) {
-	rcv := newBatchReceiver(t, nil)
-	base := bustest.Start(t, bus.Config{Routes: []router.Route{
-		batchRoute("batched", "", rcv.url, router.Batch{MaxEvents: 5, MaxWait: spec.Duration(2 * time.Second)}),
-	}}).URL
-	ids := eventIDs("sdk", 23)
-	emitBatch(t, base, ids, nil)
-
-	batches := rcv.waitAcked(t, ids)
+	batches := deliverBatched(t, router.Batch{MaxEvents: 5, MaxWait: spec.Duration(2 * time.Second)}, eventIDs("sdk", 23))
 	largest := 0
 	for _, b := range batches {
 		if ct := b.header.Get("Content-Type"); ct != delivery.BatchContentType {
@@ -418,13 +421,7 @@ routes:
 
 // A batch closes before one more event would take its body past max_bytes.
 func TestBatchBodyStaysWithinMaxBytes(t *testing.T) {
-	rcv := newBatchReceiver(t, nil)
-	base := bustest.Start(t, bus.Config{Routes: []router.Route{
-		batchRoute("small", "", rcv.url, router.Batch{MaxEvents: 100, MaxBytes: 1024, MaxWait: spec.Duration(500 * time.Millisecond)}),
-	}}).URL
-	ids := eventIDs("bytes", 30)
-	emitBatch(t, base, ids, nil)
-	batches := rcv.waitAcked(t, ids)
+	batches := deliverBatched(t, router.Batch{MaxEvents: 100, MaxBytes: 1024, MaxWait: spec.Duration(500 * time.Millisecond)}, eventIDs("bytes", 30))
 	largest := 0
 	for _, b := range batches {
 		if len(b.body) > 1024 {
