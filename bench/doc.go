@@ -23,7 +23,13 @@
 // rounds with the spread (min–max) in brackets.
 //
 //	events/s      operations completed per second of the window
-//	p50, p99      latency of one operation as the worker saw it
+//	p50, p99      latency of one operation as the worker saw it; in a
+//	              scenario at a fixed rate (an open loop), from when the
+//	              operation was due, so a stall is charged to every
+//	              operation due during it (no coordinated omission)
+//	ingress p50, p99
+//	              in end-to-end scenarios that report it, the latency
+//	              until the contender answered 202
 //	CPU µs/event  user+system CPU of the contender's process during the
 //	              window, divided by the operations done (the /proc clock
 //	              ticks at 100 Hz: windows of seconds make that precise)

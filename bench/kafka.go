@@ -176,12 +176,17 @@ func serveKafkaBus(ctx context.Context, ln net.Listener) error {
 // bench target, and deletes the route's channels (open opens the backend
 // for that) once the bus has stopped.
 func serveRouteBus(ctx context.Context, ln net.Listener, backend string, open adapters.Opener) error {
+	return serveRouteBusInflight(ctx, ln, backend, open, consumers)
+}
+
+// serveRouteBusInflight is serveRouteBus with the route's max_inflight.
+func serveRouteBusInflight(ctx context.Context, ln net.Listener, backend string, open adapters.Opener, maxInflight int) error {
 	route := router.Route{
 		Name:     os.Getenv(envQueue),
 		Match:    json.RawMessage(`{"type":["` + benchEventType + `"]}`),
 		Backend:  backend,
 		Target:   router.Target{HTTP: &router.HTTPTarget{URL: os.Getenv(envTarget)}},
-		Delivery: router.Delivery{MaxInflight: consumers},
+		Delivery: router.Delivery{MaxInflight: maxInflight},
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	b, err := httpapi.New(ctx, bus.Config{Routes: []router.Route{route}}, log)
@@ -213,9 +218,9 @@ func deleteChannels(backend string, open adapters.Opener, channels ...string) er
 }
 
 // startPipelineChild starts server name in a child with its own target and
-// queue (or route, or topic) name; an operation POSTs one event and waits
-// for its arrival at the target. The broker's address is in the
-// environment already.
+// queue (or route, or topic) name; an operation POSTs one event, waits for
+// its arrival at the target and reports when the 202 came. The broker's
+// address is in the environment already.
 func startPipelineChild(name string) func(context.Context, StartOptions) (*Instance, error) {
 	return func(ctx context.Context, opts StartOptions) (*Instance, error) {
 		target, err := startArrivals()
@@ -231,22 +236,23 @@ func startPipelineChild(name string) func(context.Context, StartOptions) (*Insta
 		client := newLoadClient()
 		post := "http://" + c.addr + "/events"
 		var seq atomic.Uint64
-		op := func(ctx context.Context) error {
+		op := func(ctx context.Context) (time.Time, error) {
 			id := strconv.FormatUint(seq.Add(1), 10)
 			arrived := target.expect(id)
 			if err := postEvent(ctx, client, post, id); err != nil {
 				target.forget(id)
-				return err
+				return time.Time{}, err
 			}
+			accepted := time.Now()
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			return target.await(ctx, id, arrived)
+			return accepted, target.await(ctx, id, arrived)
 		}
 		stop := func() error {
 			client.CloseIdleConnections()
 			return errors.Join(c.stop(), target.stop())
 		}
-		return &Instance{PID: c.cmd.Process.Pid, Op: op, Stop: stop}, nil
+		return &Instance{PID: c.cmd.Process.Pid, Staged: op, Stop: stop}, nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"text/tabwriter"
+	"time"
 )
 
 // spread is the median and range of one figure over the rounds.
@@ -50,6 +51,19 @@ func (r result) throughputRatio() float64 {
 	return spreadOf(r.ratio(0, 1, window.throughput)).median
 }
 
+// staged reports whether the scenario's contenders report ingress
+// latency (see Instance.Staged): then its table shows it.
+func (r result) staged() bool {
+	for _, ws := range r.windows {
+		for _, w := range ws {
+			if w.ingressP99 > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // writeTable prints the scenario's table: a line per contender, then the
 // ratios of eventbus over each peer.
 func (r result) writeTable(out io.Writer) {
@@ -58,18 +72,30 @@ func (r result) writeTable(out io.Writer) {
 	fmt.Fprintf(out, "%d workers, %d rounds of %s (after %s warm-up); median (min–max) over rounds\n\n",
 		s.Workers, r.opts.rounds, r.opts.duration, r.opts.warmup())
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "contender\tevents/s\tp50 ms\tp99 ms\tCPU µs/event\terrors")
-	p50 := func(w window) float64 { return float64(w.p50.Microseconds()) / 1000 }
-	p99 := func(w window) float64 { return float64(w.p99.Microseconds()) / 1000 }
+	staged := r.staged()
+	ingress := ""
+	if staged {
+		ingress = "ingress p50 ms\tingress p99 ms\t"
+	}
+	fmt.Fprintf(tw, "contender\tevents/s\tp50 ms\tp99 ms\t%sCPU µs/event\terrors\n", ingress)
+	millis := func(of func(window) time.Duration) func(window) float64 {
+		return func(w window) float64 { return float64(of(w).Microseconds()) / 1000 }
+	}
 	for c, con := range s.Contenders {
 		errs := 0
 		for _, w := range r.windows[c] {
 			errs += w.errs
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", con.Name,
+		ingress := ""
+		if staged {
+			ingress = spreadOf(r.figure(c, millis(func(w window) time.Duration { return w.ingressP50 }))).format(2) + "\t" +
+				spreadOf(r.figure(c, millis(func(w window) time.Duration { return w.ingressP99 }))).format(2) + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%d\n", con.Name,
 			spreadOf(r.figure(c, window.throughput)).format(0),
-			spreadOf(r.figure(c, p50)).format(2),
-			spreadOf(r.figure(c, p99)).format(2),
+			spreadOf(r.figure(c, millis(func(w window) time.Duration { return w.p50 }))).format(2),
+			spreadOf(r.figure(c, millis(func(w window) time.Duration { return w.p99 }))).format(2),
+			ingress,
 			spreadOf(r.figure(c, window.cpuPerOp)).format(1),
 			errs)
 	}

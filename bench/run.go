@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +35,10 @@ type window struct {
 	firstErr error
 	elapsed  time.Duration
 	p50, p99 time.Duration
-	cpu      time.Duration // the contender process's user+system time
+	// ingressP50 and ingressP99 are the latencies until the contender
+	// accepted each event, for a contender that reports them (else zero).
+	ingressP50, ingressP99 time.Duration
+	cpu                    time.Duration // the contender process's user+system time
 }
 
 func (w window) throughput() float64 { return float64(w.ops) / w.elapsed.Seconds() }
@@ -90,12 +94,12 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 			err = errors.Join(err, fmt.Errorf("stopping: %w", serr))
 		}
 	}()
-	load(ctx, inst.Op, s.Workers, s.Rate, opts.warmup())
+	load(ctx, stagedOf(inst), s.Workers, s.Rate, opts.warmup())
 	before, err := cpuTime(inst.PID)
 	if err != nil {
 		return window{}, err
 	}
-	w := load(ctx, inst.Op, s.Workers, s.Rate, opts.duration)
+	w := load(ctx, stagedOf(inst), s.Workers, s.Rate, opts.duration)
 	after, err := cpuTime(inst.PID)
 	if err != nil {
 		return window{}, err
@@ -105,42 +109,59 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 	return w, ctx.Err()
 }
 
+// stagedOp is an operation that reports when the contender accepted it;
+// the zero time if it does not say.
+type stagedOp func(ctx context.Context) (accepted time.Time, err error)
+
+// stagedOf returns inst's operation as a stagedOp.
+func stagedOf(inst *Instance) stagedOp {
+	if inst.Staged != nil {
+		return inst.Staged
+	}
+	return func(ctx context.Context) (time.Time, error) { return time.Time{}, inst.Op(ctx) }
+}
+
 // load runs op from the given number of workers, each one at a time, until
 // d has passed; an operation under way then completes and counts. With a
-// rate, the workers take turns at a shared ticker, so that operations start
-// at that rate as long as a worker is free.
-func load(ctx context.Context, op func(context.Context) error, workers, rate int, d time.Duration) window {
+// rate, operations are due at fixed times (see Scenario.Rate) and their
+// latency counts from then.
+func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) window {
 	type tally struct {
-		latencies []time.Duration
-		errs      int
-		firstErr  error
+		latencies, ingress []time.Duration
+		errs               int
+		firstErr           error
 	}
 	tallies := make([]tally, workers)
-	var pace <-chan time.Time
-	if rate > 0 {
-		ticker := time.NewTicker(time.Second / time.Duration(rate))
-		defer ticker.Stop()
-		pace = ticker.C
-	}
 	begin := time.Now()
 	end := begin.Add(d)
+	var next atomic.Int64 // the index of the next operation due, with a rate
 	var wg sync.WaitGroup
 	for i := range tallies {
 		t := &tallies[i]
 		wg.Go(func() {
+			var timer *time.Timer
+			if rate > 0 {
+				timer = time.NewTimer(0)
+				defer timer.Stop()
+			}
 			for ctx.Err() == nil {
-				if pace != nil {
-					select {
-					case <-pace:
-					case <-ctx.Done():
-						return
+				t0 := time.Now()
+				if rate > 0 {
+					t0 = begin.Add(time.Duration(next.Add(1)-1) * time.Second / time.Duration(rate))
+					if wait := time.Until(t0); wait > 0 && t0.Before(end) {
+						timer.Reset(wait)
+						select {
+						case <-timer.C:
+						case <-ctx.Done():
+							return
+						}
 					}
 				}
-				t0 := time.Now()
 				if !t0.Before(end) {
 					return
 				}
-				if err := op(ctx); err != nil {
+				accepted, err := op(ctx)
+				if err != nil {
 					t.errs++
 					if t.firstErr == nil {
 						t.firstErr = err
@@ -148,26 +169,37 @@ func load(ctx context.Context, op func(context.Context) error, workers, rate int
 					continue
 				}
 				t.latencies = append(t.latencies, time.Since(t0))
+				if !accepted.IsZero() {
+					t.ingress = append(t.ingress, accepted.Sub(t0))
+				}
 			}
 		})
 	}
 	wg.Wait()
 	w := window{elapsed: time.Since(begin)}
-	var all []time.Duration
+	var all, ingress []time.Duration
 	for _, t := range tallies {
 		all = append(all, t.latencies...)
+		ingress = append(ingress, t.ingress...)
 		w.errs += t.errs
 		if w.firstErr == nil {
 			w.firstErr = t.firstErr
 		}
 	}
 	w.ops = len(all)
-	if w.ops > 0 {
-		slices.Sort(all)
-		w.p50 = all[w.ops*50/100]
-		w.p99 = all[w.ops*99/100]
-	}
+	w.p50, w.p99 = percentiles(all)
+	w.ingressP50, w.ingressP99 = percentiles(ingress)
 	return w
+}
+
+// percentiles returns the 50th and 99th percentiles of ds, which it sorts;
+// zeros if it is empty.
+func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)*50/100], ds[len(ds)*99/100]
 }
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, which

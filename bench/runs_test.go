@@ -101,3 +101,13 @@ func missing(t *testing.T, why, start string) {
 	}
 	t.Skipf("%s (%s)", why, start)
 }
+
+func TestMemoryScenariosRun(t *testing.T) {
+	runsOneRound(t, "memory", 500*time.Millisecond)
+	res := runsOneRound(t, "memory-latency", 500*time.Millisecond)
+	for c, con := range res.scenario.Contenders {
+		if w := res.windows[c][0]; w.ingressP50 <= 0 || w.ingressP50 > w.p50 {
+			t.Errorf("%s: ingress p50 %s, end-to-end p50 %s; want an ingress latency, at most end to end", con.Name, w.ingressP50, w.p50)
+		}
+	}
+}

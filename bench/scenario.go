@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A Scenario compares eventbus with its peers on one kind of work.
@@ -15,10 +16,14 @@ type Scenario struct {
 	// Workers is how many operations are in flight at once: each worker
 	// does one at a time.
 	Workers int
-	// Rate, when set, paces the workers together to this many operations
-	// per second, for latency at a fixed load; each operation's latency
-	// counts from when it starts. Zero means each worker starts its next
-	// operation as soon as the last one is done (throughput).
+	// Rate, when set, is an open loop at this many operations per second,
+	// for latency at a fixed load: operation i is due at i/Rate seconds
+	// into the window, the next free worker starts it then (or as soon as
+	// one is free, if all are busy), and its latency counts from when it
+	// was due, so that a stall delays, and is charged to, every operation
+	// due during it rather than hiding them (coordinated omission). Zero
+	// means each worker starts its next operation as soon as the last one
+	// is done (throughput).
 	Rate int
 	// Contenders do the work: eventbus first, then its peers. Ratios
 	// compare the first with each of the others.
@@ -53,6 +58,10 @@ type Instance struct {
 	// EventsPerOp is how many events one operation carries, for the
 	// events/s and CPU per event columns; zero means one.
 	EventsPerOp int
+	// Staged, if set, is used instead of Op: it also returns when the
+	// contender accepted the event (its 202), before the operation
+	// completed, so that tables show ingress latency beside end to end.
+	Staged func(ctx context.Context) (accepted time.Time, err error)
 	// Stop ends everything Start began. It is called once.
 	Stop func() error
 }

@@ -11,8 +11,9 @@ import (
 
 // admission counts a route's events that are stored and not yet finished
 // (delivered, dead-lettered or dropped), and caps them at max_depth. The
-// count is this process's view: it starts from the backend's depth when the
-// route opens, and several bus replicas each enforce the cap on their own.
+// count starts from the backend's depth when the route opens; while several
+// replicas run, it is set to the backend's depth again every heartbeat
+// (cluster.go), since one replica's events are finished by another.
 type admission struct {
 	count atomic.Int64
 	max   atomic.Int64 // 0: no cap
@@ -90,6 +91,18 @@ func (a *admission) leave() {
 // Release gives back the room of one finished event.
 func (a *admission) Release() {
 	a.count.Add(-1)
+	a.mu.Lock()
+	if a.waiters > 0 {
+		close(a.freed)
+		a.freed = make(chan struct{})
+	}
+	a.mu.Unlock()
+}
+
+// sync sets the count to the backend's depth, and wakes the producers
+// waiting for room if that made some.
+func (a *admission) sync(depth int64) {
+	a.count.Store(depth)
 	a.mu.Lock()
 	if a.waiters > 0 {
 		close(a.freed)

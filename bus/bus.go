@@ -49,6 +49,9 @@ type Bus struct {
 	// store keeps the buses and routes made through the API.
 	store     store.Store
 	stopWatch context.CancelFunc
+	// cluster shares limits with the other replicas of the store; nil when
+	// the store cannot count them.
+	cluster   *cluster
 	watchDone chan struct{}
 
 	// access authenticates and authorizes requests; nil when the config
@@ -195,6 +198,7 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 	if err := b.startSources(); err != nil {
 		return fail(err)
 	}
+	b.joinCluster()
 	return b, nil
 }
 
@@ -222,6 +226,9 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
+	// Leave first: the other replicas take over this one's share of the
+	// routes' rates while it drains.
+	b.leaveCluster()
 	// Sources first: they are ingress, and their handlers need Ingest
 	// (which takes no lock) to finish the event in hand.
 	b.stopSources()

@@ -41,6 +41,11 @@ type Config struct {
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
 	ShutdownTimeout spec.Duration `json:"shutdown_timeout,omitzero"`
+	// ShutdownDelay is how long, on SIGINT/SIGTERM, /readyz answers 503
+	// while ingress still takes events, before the drain begins: time for
+	// a load balancer to stop sending to this replica. Zero (the default)
+	// drains at once.
+	ShutdownDelay spec.Duration `json:"shutdown_delay,omitzero"`
 	// TLS serves the API over HTTPS, optionally asking for client
 	// certificates.
 	TLS TLSConfig `json:"tls,omitzero"`
@@ -167,6 +172,9 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		errs = append(errs, &spec.FieldError{Path: "shutdown_timeout", Message: "must not be negative"})
+	}
+	if cfg.ShutdownDelay < 0 {
+		errs = append(errs, &spec.FieldError{Path: "shutdown_delay", Message: "must not be negative"})
 	}
 	if cfg.Dedup.Window < 0 {
 		errs = append(errs, &spec.FieldError{Path: "dedup.window", Message: "must not be negative"})

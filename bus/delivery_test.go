@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
+	"github.com/eventbus-go/eventbus/internal/testkit"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -67,5 +68,30 @@ func TestAttemptsStopAtMaxAttempts(t *testing.T) {
 	case <-calls:
 		t.Fatal("a 4th attempt was made; max_attempts is 3")
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// An attempt at a target that never answers ends at the route's timeout
+// and is retried; the connection it hung on is not reused.
+func TestAnAttemptAtAHungTargetTimesOutAndIsRetried(t *testing.T) {
+	var calls atomic.Int32
+	release := make(chan struct{})
+	hook := newHook(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			select { // hang: answer nothing until the bus gives up
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before the hook's server closes
+	r := fastRetries(route("r", hook, ""), 3)
+	r.Target.HTTP.Timeout = spec.Duration(200 * time.Millisecond)
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+	bustest.Emit(t, base, "hung", nil)
+	testkit.Eventually(t, 10*time.Second, "the event delivered on a second attempt", func() bool { return stats(t, base, "r").Delivered == 1 })
+	if st := stats(t, base, "r"); st.Retried != 1 || calls.Load() != 2 {
+		t.Errorf("target called %d times, %d retries; want 2 calls and 1 retry (the first attempt timed out)", calls.Load(), st.Retried)
 	}
 }

@@ -21,6 +21,12 @@
 // another route; the event's result says which. delivery.rate paces
 // deliveries; delivery.delay and the deliverafter extension hold events back.
 //
+// Replicas. Bus processes sharing a store that counts them
+// (store.Replicas) share each route's rate: each delivers at rate divided
+// by the replicas whose heartbeat is fresh. While several run, each sets a
+// capped route's count to its channel's depth every heartbeat, as the
+// backend counts it (cluster.go says how close the cap then holds).
+//
 // Paused routes match and store events but deliver none until resumed.
 //
 // History. Every stored event is recorded in the bus's history (package
@@ -31,8 +37,9 @@
 // each buffered to TailBuffer events: a reader that falls behind loses
 // events (counted), ingress never waits for it.
 //
-// Shutdown. On SIGINT or SIGTERM (httpapi Run's context ending) ingress stops
-// accepting, dispatchers finish the attempts in progress, then channels and
+// Shutdown. On SIGINT or SIGTERM (httpapi Run's context ending) /readyz
+// answers 503 while ingress still accepts for shutdown_delay, then ingress
+// stops accepting, dispatchers finish the attempts in progress, then channels and
 // backends close. A durable backend keeps undelivered events for the next
 // start; an in-memory channel is drained to its target first, within the
 // shutdown timeout, since its events do not outlive the process.

@@ -110,6 +110,9 @@ if [[ -n "$activemq_ours" ]]; then
 	EVENTBUS_TEST_ACTIVEMQ_CTL=1 go test -race -count=1 -run 'TestConformanceAcrossABrokerRestart' ./adapters/activemq
 fi
 
+log "replicas in network namespaces (it changes the host's network, so it runs alone)"
+go test -tags netns -count=1 -v -run TestReplicasShareTheWorkAndSurviveEachOther ./test/replicas
+
 log "Terraform provider: unit and acceptance tests against a real bus"
 TF_BIN=$(scripts/terraform.sh)
 (cd terraform && go vet ./... && TF_ACC=1 TF_ACC_TERRAFORM_PATH="$TF_BIN" go test -race -count=1 ./...)

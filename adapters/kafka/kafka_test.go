@@ -197,3 +197,69 @@ func TestKcatReadsTheCloudEventsBinding(t *testing.T) {
 		t.Errorf("key %q payload %q, want key customer-7 (the ordering key) and payload kcat-1", got.Key, got.Payload)
 	}
 }
+
+// Two bus replicas are two members of the channel's consumer group: both
+// get records (the partitions are shared), and when one leaves holding
+// records, the other delivers everything, every key in order. (A member's
+// share is whole partitions: with 64 keys every one of the 4 partitions has
+// some.)
+func TestReplicasSharePartitionsAndHandOverWhenOneLeaves(t *testing.T) {
+	const keys, perKey = 64, 10
+	u := brokerURL(t, "partitions=4")
+	first, ch, top := openChannel(t, u, "replicas")
+	d, err := kafka.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := adapters.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = second.Close() })
+	for k := range keys {
+		for i := range perKey {
+			if err := top.Send(t.Context(), event(fmt.Sprintf("k%d-%03d", k, i), fmt.Sprintf("k%d", k))); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+		}
+	}
+	leaving, staying := subscribe(t, first, ch, 16), subscribe(t, second, ch, 16)
+	// The second member's share comes after a rebalance, which waits for
+	// the records the first holds (up to 10 s): give it that.
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	got := map[*adapters.Subscription]*adapters.Received{}
+	var wg sync.WaitGroup
+	for _, sub := range []*adapters.Subscription{leaving, staying} {
+		wg.Go(func() {
+			m, err := sub.Receive(ctx)
+			if err != nil {
+				t.Errorf("a replica received nothing within 40s (%v): the group's partitions must be shared between its members", err)
+				return
+			}
+			mu.Lock()
+			got[sub] = m
+			mu.Unlock()
+			if sub == staying {
+				m.Nack()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	held, other := got[leaving], got[staying]
+	if held.Metadata[adapters.MetaOrderingKey] == other.Metadata[adapters.MetaOrderingKey] {
+		t.Fatalf("both replicas held a record of key %s at once: a key belongs to one partition, held by one member", held.Metadata[adapters.MetaOrderingKey])
+	}
+	// The first replica goes while it holds a record, unacked.
+	if err := leaving.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	adaptertest.CheckPerKeyOrder(t, []*adapters.Subscription{staying}, keys, perKey)
+}

@@ -50,7 +50,12 @@ type channel struct {
 	bytes     int
 	nextID    uint64
 	removed   bool
-	changed   wakeup.Signal // receivers wait on it for messages or room
+	// available wakes receivers with room for messages when there are
+	// messages to take: as many as there are, not every receiver for
+	// each one. A receiver without room waits on its subscription's
+	// roomFreed instead.
+	available wakeup.Signal
+	subs      map[*subscription]bool // open subscriptions, woken when the channel goes
 }
 
 func newChannel(name string, opts Options) *channel {
@@ -60,6 +65,7 @@ func newChannel(name string, opts Options) *channel {
 		lanes:    map[string]*queue{},
 		busy:     map[string]bool{},
 		inflight: map[uint64]*message{},
+		subs:     map[*subscription]bool{},
 	}
 }
 
@@ -97,7 +103,17 @@ func (c *channel) remove() {
 	clear(c.inflight)
 	c.runnable = nil
 	c.count, c.bytes = 0, 0
-	c.changed.Broadcast()
+	c.available.Broadcast()
+	for s := range c.subs {
+		s.roomFreed.Broadcast()
+	}
+}
+
+// open registers s, so that it wakes when the channel is deleted.
+func (c *channel) open(s *subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subs[s] = true
 }
 
 func (c *channel) errRemoved() error {
@@ -149,16 +165,21 @@ func (c *channel) publish(ms []*driver.Message) error {
 		msgs[i].id = c.nextID
 	}
 	now := time.Now()
+	ready := 0
 	for _, m := range msgs {
 		c.count++
 		c.bytes += m.size
-		if m.due.After(now) {
-			heap.Push(&c.scheduled, m)
-		} else {
+		if !m.due.After(now) {
+			ready++
 			c.enqueueLocked(m)
+			continue
+		}
+		heap.Push(&c.scheduled, m)
+		if c.scheduled[0] == m {
+			ready++ // due before every receiver's wait ends: one recomputes its wait
 		}
 	}
-	c.changed.Broadcast()
+	c.available.Notify(ready)
 	return nil
 }
 
@@ -216,7 +237,15 @@ func (c *channel) takeLocked(s *subscription, n int) []*message {
 	return taken
 }
 
+// takeableLocked reports whether a receiver with room would take a
+// message now.
+func (c *channel) takeableLocked() bool {
+	return c.ready.len() > 0 || len(c.runnable) > 0
+}
+
 // take waits up to maxWait for messages s may receive and takes them.
+// A receiver that leaves messages to take wakes the next one: promoted
+// messages and a wake-up it could not use are passed on, not lost.
 func (c *channel) take(ctx context.Context, s *subscription, maxMessages int, maxWait time.Duration) ([]*message, error) {
 	deadline := time.Now().Add(maxWait)
 	c.mu.Lock()
@@ -230,8 +259,12 @@ func (c *channel) take(ctx context.Context, s *subscription, maxMessages int, ma
 		}
 		now := time.Now()
 		nextDue := c.promoteLocked(now)
-		if n := min(maxMessages, s.prefetch-s.owned); n > 0 {
-			if taken := c.takeLocked(s, n); len(taken) > 0 {
+		room := min(maxMessages, s.prefetch-s.owned)
+		if room > 0 {
+			if taken := c.takeLocked(s, room); len(taken) > 0 {
+				if c.takeableLocked() {
+					c.available.Notify(1)
+				}
 				return taken, nil
 			}
 		}
@@ -242,7 +275,14 @@ func (c *channel) take(ctx context.Context, s *subscription, maxMessages int, ma
 		if nextDue >= 0 {
 			wait = min(wait, nextDue)
 		}
-		if !c.changed.Wait(ctx, &c.mu, wait) {
+		signal := &c.available
+		if room <= 0 {
+			if c.takeableLocked() {
+				c.available.Notify(1) // a receiver with room takes it
+			}
+			signal = &s.roomFreed
+		}
+		if !signal.Wait(ctx, &c.mu, wait) {
 			return nil, nil
 		}
 	}
@@ -256,6 +296,8 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var back []*message
+	wasFull := s.owned >= s.prefetch
+	runnable := 0 // lanes the acks made runnable
 	for _, id := range ids {
 		m, ok := c.inflight[id.(uint64)]
 		if !ok || m.owner != s {
@@ -269,10 +311,15 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 			continue
 		}
 		c.forgetLocked(m)
-		c.freeKeyLocked(m.key, false)
+		if c.freeKeyLocked(m.key, false) {
+			runnable++
+		}
 	}
 	c.requeueLocked(back)
-	c.changed.Broadcast()
+	if wasFull && s.owned < s.prefetch {
+		s.roomFreed.Notify(s.prefetch - s.owned)
+	}
+	c.available.Notify(runnable + len(back))
 }
 
 // requeueLocked puts in-flight messages back at the head of their queues.
@@ -296,20 +343,21 @@ func (c *channel) requeueLocked(ms []*message) {
 
 // freeKeyLocked marks key as having nothing in flight and, if its lane has
 // messages, makes it runnable (first in line when the message was given
-// back, so the lane keeps its order).
-func (c *channel) freeKeyLocked(key string, first bool) {
+// back, so the lane keeps its order); it reports whether it did.
+func (c *channel) freeKeyLocked(key string, first bool) bool {
 	if key == "" {
-		return
+		return false
 	}
 	delete(c.busy, key)
 	if c.lanes[key] == nil || c.lanes[key].len() == 0 {
-		return
+		return false
 	}
 	if first {
 		c.runnable = append([]string{key}, c.runnable...)
 	} else {
 		c.runnable = append(c.runnable, key)
 	}
+	return true
 }
 
 // release gives back every message s still owns and stops s from taking
@@ -330,8 +378,10 @@ func (c *channel) release(s *subscription) {
 		m.owner = nil
 	}
 	s.owned = 0
+	delete(c.subs, s)
 	c.requeueLocked(owned)
-	c.changed.Broadcast()
+	c.available.Broadcast() // s's receivers leave; the others take what came back
+	s.roomFreed.Broadcast()
 }
 
 // dueHeap orders scheduled messages by due time, then by publish order.
@@ -400,20 +450,49 @@ func packMetadata(md map[string]string) []byte {
 	return b
 }
 
-// unpackMetadata rebuilds what packMetadata flattened.
+// unpackMetadata rebuilds what packMetadata flattened, in a map sized
+// for it at once.
 func unpackMetadata(b []byte) map[string]string {
-	md := map[string]string{}
+	n := 0
+	for rest := b; len(rest) > 0; n++ {
+		_, rest = nextBytes(rest)
+		_, rest = nextBytes(rest)
+	}
+	md := make(map[string]string, n)
 	for len(b) > 0 {
-		var k, v string
-		k, b = nextString(b)
-		v, b = nextString(b)
-		md[k] = v
+		var k, v []byte
+		k, b = nextBytes(b)
+		v, b = nextBytes(b)
+		md[metadataName(k)] = string(v)
 	}
 	return md
 }
 
-func nextString(b []byte) (string, []byte) {
+func nextBytes(b []byte) ([]byte, []byte) {
 	n, w := binary.Uvarint(b)
 	end := w + int(n)
-	return string(b[w:end]), b[end:]
+	return b[w:end], b[end:]
+}
+
+// knownNames are the metadata names of most messages: the CloudEvents
+// context attributes and the bus's own.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{
+		"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "traceparent", "tracestate",
+		adapters.MetaDeliverAt, adapters.MetaOrderingKey, adapters.MetaAttempts, adapters.MetaFirstAttempt,
+		adapters.MetaAcceptedAt, adapters.MetaRedrivenAt,
+	} {
+		m[name] = name
+	}
+	return m
+}()
+
+// metadataName returns name as a string, sharing the one string of a
+// known name rather than allocating a copy for every message.
+func metadataName(name []byte) string {
+	if s, ok := knownNames[string(name)]; ok { // the lookup does not allocate
+		return s
+	}
+	return string(name)
 }

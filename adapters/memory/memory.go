@@ -10,6 +10,7 @@ import (
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
 	"github.com/eventbus-go/eventbus/errcode"
 )
 
@@ -193,7 +194,9 @@ func (b *Driver) OpenSubscription(_ context.Context, name string, opts adapters.
 	if err != nil {
 		return nil, err
 	}
-	return &subscription{ch: ch, prefetch: opts.MaxInflight}, nil
+	s := &subscription{ch: ch, prefetch: opts.MaxInflight}
+	ch.open(s)
+	return s, nil
 }
 
 type topic struct {
@@ -215,6 +218,9 @@ type subscription struct {
 	prefetch int  // most messages this subscription holds unacked
 	owned    int  // guarded by ch.mu
 	closed   bool // guarded by ch.mu; a closed subscription takes nothing
+	// roomFreed wakes this subscription's receivers that wait for an ack
+	// to bring it below its prefetch; guarded by ch.mu.
+	roomFreed wakeup.Signal
 }
 
 var _ driver.Subscription = (*subscription)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,16 +63,7 @@ func TestUnknownOptionIsRefused(t *testing.T) {
 // published, instead of on a polling timer (mempubsub sleeps up to 250 ms).
 func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 	ctx := t.Context()
-	b := New(Options{})
-	t.Cleanup(func() { _ = b.Close() })
-	if err := b.EnsureChannel(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := b.channel("chat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &subscription{ch: ch, prefetch: 1}
+	ch, s := newSubscribed(t, "chat", 1)
 	got := make(chan time.Time, 1)
 	go func() {
 		ms, err := s.ReceiveBatch(ctx, 1)
@@ -96,8 +88,76 @@ func TestWaitingReceiverWakesAtOnce(t *testing.T) {
 	}
 }
 
+// newSubscribed makes channel name on a new backend, closed with the test,
+// and a subscription to it.
+func newSubscribed(t *testing.T, name string, prefetch int) (*channel, *subscription) {
+	t.Helper()
+	b := New(Options{})
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnsureChannel(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.channel(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &subscription{ch: ch, prefetch: prefetch}
+	ch.open(s)
+	return ch, s
+}
+
 func hasWaiter(c *channel) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.changed.Waiters() > 0
+	return c.available.Waiters() > 0
+}
+
+// An ack wakes no receiver waiting for messages, and a message wakes one:
+// idle receivers of a busy channel do not all wake, and queue on its
+// mutex, for every event (a wake-up storm).
+func TestReceiversWakeOnlyForMessages(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	ch, s := newSubscribed(t, "busy", 10)
+	top := &topic{ch: ch}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("first")}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ch.take(ctx, s, 1, time.Second)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("take = %d messages, %v; want the published one", len(first), err)
+	}
+
+	const receivers = 3
+	var wg sync.WaitGroup
+	took := make(chan int, receivers)
+	for range receivers {
+		wg.Go(func() {
+			ms, _ := ch.take(ctx, s, 1, time.Hour)
+			took <- len(ms)
+		})
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	waiters := func() int {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		return ch.available.Waiters()
+	}
+	testkit.Eventually(t, 5*time.Second, "the receivers to wait on the empty channel", func() bool { return waiters() == receivers })
+
+	ch.settle(s, []driver.AckID{first[0].id}, false)
+	if n := waiters(); n != receivers {
+		t.Fatalf("after an ack %d receivers still wait, want all %d: an ack brings no message to take", n, receivers)
+	}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("second")}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := waiters(); n != receivers-1 {
+		t.Fatalf("after one message %d receivers still wait, want %d: one message wakes one receiver", n, receivers-1)
+	}
+	if n := <-took; n != 1 {
+		t.Fatalf("the woken receiver took %d messages, want the one published", n)
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/history"
@@ -59,6 +58,10 @@ type Options struct {
 	// History records each attempt and where each event ended; nil
 	// records nothing.
 	History *history.History
+	// Replicas counts the bus processes delivering the route together;
+	// each delivers at its share of the route's rate, rate/Replicas(). Nil
+	// means this process alone.
+	Replicas func() int
 }
 
 // Dispatcher delivers one route's channel to its target: at most
@@ -135,7 +138,7 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	steps = append(steps, d.retrying)
 	if r.Delivery.Rate != "" {
 		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
-		steps = append(steps, d.rateLimited(rate.NewLimiter(rate.Limit(perSecond), 1)))
+		steps = append(steps, d.rateLimited(perSecond, o.Replicas))
 	}
 	if d.tracer != nil {
 		steps = append(steps, d.traced)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"maps"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -121,11 +122,21 @@ func (d *Dispatcher) traced(next deliverFunc) deliverFunc {
 	}
 }
 
-// rateLimited paces attempts to the limiter's rate. Waiting ends at
-// shutdown, with a retry: the event goes back to the channel.
-func (d *Dispatcher) rateLimited(limiter *rate.Limiter) step {
+// rateLimited paces attempts to perSecond, shared with the other replicas
+// that replicas counts (nil: none) and adjusted as they come and go.
+// Waiting ends at shutdown, with a retry: the event goes back to the
+// channel.
+func (d *Dispatcher) rateLimited(perSecond float64, replicas func() int) step {
+	limiter := rate.NewLimiter(rate.Limit(perSecond), 1)
+	var share atomic.Int64 // the replica count the limit was set for
+	share.Store(1)
 	return func(next deliverFunc) deliverFunc {
 		return func(ctx context.Context, a *attempt) Outcome {
+			if replicas != nil {
+				if n := int64(max(1, replicas())); share.Swap(n) != n {
+					limiter.SetLimit(rate.Limit(perSecond / float64(n)))
+				}
+			}
 			if err := limiter.Wait(d.waiting); err != nil {
 				return Outcome{Verdict: verdict.Retry, Reason: "stopped waiting for the route's rate: " + err.Error()}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,31 +52,46 @@ const VerdictHeader = "Eventbus-Verdict"
 // An Eventbus-Verdict header overrides the status. Credentials that cannot
 // be had (an OAuth2 token endpoint failing) retry.
 type HTTPTarget struct {
-	client       *http.Client
-	bus          string
-	url          string
-	headers      map[string]string
-	timeout      time.Duration
+	client  *http.Client
+	bus     string
+	url     string
+	headers map[string]string
+	timeout time.Duration
+	// connDeadline: the client's connections bound each attempt (see
+	// newTargetClient), so Deliver needs no timeout context of its own.
+	connDeadline bool
 	retryClient4 bool
 	signer       *signer    // nil: unsigned
 	auth         authorizer // nil: no credentials
 }
 
-// HTTPTargets opens the HTTP targets of a bus's routes, which share one
-// client: keep-alive connections sized for many deliveries in flight.
+// HTTPTargets opens the HTTP targets of a bus's routes, each with a
+// client of its own (see newTargetClient).
 type HTTPTargets struct {
-	client *http.Client
-	now    func() time.Time
+	now func() time.Time
 }
 
 // NewHTTPTargets returns the opener of a bus's HTTP targets.
 func NewHTTPTargets() *HTTPTargets {
-	return &HTTPTargets{client: newHTTPClient(), now: time.Now}
+	return &HTTPTargets{now: time.Now}
 }
 
-// Open returns the target of r, an HTTP route.
+// Open returns the target of r, an HTTP route. Close it when the route
+// stops delivering.
 func (ts *HTTPTargets) Open(r *router.Route) (*HTTPTarget, error) {
-	return newHTTPTarget(ts.client, r, ts.now)
+	client, connDeadline := newTargetClient(r)
+	t, err := newHTTPTarget(client, r, ts.now)
+	if err != nil {
+		return nil, err
+	}
+	t.connDeadline = connDeadline
+	return t, nil
+}
+
+// Close closes the target's idle connections.
+func (t *HTTPTarget) Close(context.Context) error {
+	t.client.CloseIdleConnections()
+	return nil
 }
 
 func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (*HTTPTarget, error) {
@@ -88,7 +104,7 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 		client:       client,
 		bus:          r.Bus,
 		url:          t.URL,
-		headers:      t.Headers,
+		headers:      canonicalKeys(t.Headers),
 		timeout:      time.Duration(t.Timeout),
 		retryClient4: r.Delivery.ClientErrors == router.ClientErrorsRetry,
 		signer:       sg,
@@ -96,18 +112,31 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 	}, nil
 }
 
+// canonicalKeys returns headers with their keys as net/http spells them,
+// so that a delivery sets them without canonicalising each.
+func canonicalKeys(headers map[string]string) map[string]string {
+	out := make(map[string]string, len(headers))
+	for k, v := range headers {
+		out[http.CanonicalHeaderKey(k)] = v
+	}
+	return out
+}
+
 // Signed reports whether the target's deliveries carry a signature.
 func (t *HTTPTarget) Signed() bool { return t.signer != nil }
 
 func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
+	if !t.connDeadline {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(e.Data()))
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
 	for k, v := range t.headers {
-		req.Header.Set(k, v)
+		req.Header[k] = []string{v} // canonical: newHTTPTarget made them so
 	}
 	if err := httpbinding.Write(req.Header, e); err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
@@ -248,11 +277,54 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// newHTTPClient is the client every HTTP target of a bus shares: keep-alive
-// connections sized for many deliveries in flight.
+// newHTTPClient is a client with keep-alive connections sized for many
+// deliveries in flight, HTTP/2 where a TLS target offers it.
 func newHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = 256
 	return &http.Client{Transport: tr}
+}
+
+// newTargetClient is the client of one HTTP target: keep-alive connections
+// for as many deliveries as the route has in flight, HTTP/2 where a TLS
+// target offers it. To a plain http:// target, which speaks HTTP/1.1 (one
+// request at a time on a connection), it bounds each attempt by the
+// connection's deadline, set to the route's timeout whenever a request is
+// written: that spares every attempt a timer and a context, and it
+// reports true. Such a connection idle for the timeout closes.
+func newTargetClient(r *router.Route) (*http.Client, bool) {
+	c := newHTTPClient()
+	tr := c.Transport.(*http.Transport)
+	tr.MaxIdleConnsPerHost = max(r.Delivery.MaxInflight, 1)
+	tr.MaxIdleConns = tr.MaxIdleConnsPerHost
+	timeout := time.Duration(r.Target.HTTP.Timeout)
+	if !strings.HasPrefix(r.Target.HTTP.URL, "http://") || timeout <= 0 {
+		return c, false
+	}
+	// An event's request goes out in one write, not one per 4 KiB.
+	tr.WriteBufferSize = 64 << 10
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return deadlineConn{Conn: conn, timeout: timeout}, nil
+	}
+	return c, true
+}
+
+// deadlineConn sets its deadline, for reading and writing, to timeout from
+// every write.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c deadlineConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/eventbus-go/eventbus/router"
@@ -23,8 +25,8 @@ const (
 // expires, the one before: the receiver accepts either signature, so a
 // rotation has no gap.
 type signer struct {
-	current  []byte
-	previous []byte
+	current  *hmacKey
+	previous *hmacKey  // nil: none
 	until    time.Time // previous signs before this time
 	now      func() time.Time
 }
@@ -40,11 +42,13 @@ func newSigner(s *router.Signing, now func() time.Time) (*signer, error) {
 	if err != nil {
 		return nil, &spec.FieldError{Path: "target.http.signing.secret", Message: err.Error()}
 	}
-	sg := &signer{current: cur, now: now}
+	sg := &signer{current: newHMACKey(cur), now: now}
 	if s.PreviousSecret != "" {
-		if sg.previous, err = router.SigningKey(s.PreviousSecret); err != nil {
+		prev, err := router.SigningKey(s.PreviousSecret)
+		if err != nil {
 			return nil, &spec.FieldError{Path: "target.http.signing.previous_secret", Message: err.Error()}
 		}
+		sg.previous = newHMACKey(prev)
 		sg.until = s.PreviousExpires
 	}
 	return sg, nil
@@ -60,19 +64,45 @@ func (s *signer) sign(h http.Header, msgID string, body []byte) {
 	if s.previous != nil && now.Before(s.until) {
 		sig += " v1," + signature(s.previous, msgID, ts, body)
 	}
-	h.Set(HeaderWebhookID, msgID)
-	h.Set(HeaderWebhookTimestamp, ts)
-	h.Set(HeaderWebhookSignature, sig)
+	h[canonicalWebhookID] = []string{msgID}
+	h[canonicalWebhookTimestamp] = []string{ts}
+	h[canonicalWebhookSignature] = []string{sig}
 }
 
-func signature(key []byte, msgID, ts string, body []byte) string {
-	mac := hmac.New(sha256.New, key)
+// The webhook-* header keys as net/http spells them, so signing does not
+// canonicalise them on every delivery.
+var (
+	canonicalWebhookID        = http.CanonicalHeaderKey(HeaderWebhookID)
+	canonicalWebhookTimestamp = http.CanonicalHeaderKey(HeaderWebhookTimestamp)
+	canonicalWebhookSignature = http.CanonicalHeaderKey(HeaderWebhookSignature)
+)
+
+// hmacKey is a signing secret with its HMAC states for reuse: keying an
+// HMAC hashes two blocks, which a Reset of a used one skips.
+type hmacKey struct {
+	key  []byte
+	macs sync.Pool // of hash.Hash keyed with key
+}
+
+func newHMACKey(key []byte) *hmacKey {
+	k := &hmacKey{key: key}
+	k.macs.New = func() any { return hmac.New(sha256.New, k.key) }
+	return k
+}
+
+func signature(k *hmacKey, msgID, ts string, body []byte) string {
+	mac := k.macs.Get().(hash.Hash)
+	defer func() {
+		mac.Reset()
+		k.macs.Put(mac)
+	}()
 	mac.Write([]byte(msgID))
 	mac.Write([]byte{'.'})
 	mac.Write([]byte(ts))
 	mac.Write([]byte{'.'})
 	mac.Write(body)
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	var sum [sha256.Size]byte
+	return base64.StdEncoding.EncodeToString(mac.Sum(sum[:0]))
 }
 
 // webhookID names one event of one bus for its receivers, the same on every

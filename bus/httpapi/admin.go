@@ -68,10 +68,16 @@ func (b *Server) Handler() http.Handler {
 	return mux
 }
 
-// handleReady answers 200 when every backend in use answers a ping. It needs
+// handleReady answers 200 when every backend in use answers a ping, and 503
+// once the server is shutting down. It needs
 // no credentials, so load balancers can probe it; with authentication on,
 // only an authenticated caller learns which backend failed and why.
 func (b *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if b.draining.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	failed := b.Unready(ctx)

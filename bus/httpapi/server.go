@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -28,6 +29,9 @@ type Server struct {
 	// which would otherwise hold the shutdown until its timeout; nil
 	// outside Run.
 	streaming context.Context
+	// draining is set when Run begins to shut down: /readyz answers 503
+	// from then on, so load balancers send elsewhere.
+	draining atomic.Bool
 }
 
 // New starts a bus with cfg (bus.New) after loading the files of its TLS
@@ -46,9 +50,10 @@ func New(ctx context.Context, cfg bus.Config, log *slog.Logger) (*Server, error)
 
 // Run serves the HTTP API on ln (over TLS when the config's tls says so,
 // within the limits of its http section) until ctx ends, then shuts down in order:
-// ingress stops taking events, dispatchers finish (draining in-memory
-// channels), then channels and backends close. It returns once all is
-// stopped.
+// /readyz answers 503 (for the config's shutdown_delay, while ingress still
+// takes events), ingress stops taking events, dispatchers finish (draining
+// in-memory channels), then channels and backends close. It returns once
+// all is stopped.
 func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 	cfg := b.Config()
 	streaming, stopStreaming := context.WithCancel(context.Background())
@@ -66,8 +71,19 @@ func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 	var err error
 	select {
 	case <-ctx.Done():
+		b.draining.Store(true)
+		if delay := time.Duration(cfg.ShutdownDelay); delay > 0 {
+			b.log.Info("shutting down: not ready, still taking events", "delay", delay)
+			wait := time.NewTimer(delay)
+			select {
+			case <-wait.C:
+			case err = <-served:
+				wait.Stop()
+			}
+		}
 	case err = <-served:
 	}
+	b.draining.Store(true)
 	b.log.Info("shutting down: ingress closed, draining deliveries", "timeout", time.Duration(cfg.ShutdownTimeout))
 	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
 	defer cancel()

@@ -79,10 +79,25 @@ func Read(h http.Header, body []byte) (*event.Event, error) {
 	return &e, nil
 }
 
+// attributeHeaders are the canonical header keys of the CloudEvents 1.0
+// context attributes, in cespec.V1.Attributes() order, made once rather
+// than per event.
+var attributeHeaders = func() []string {
+	attrs := cespec.V1.Attributes()
+	keys := make([]string, len(attrs))
+	for i, attr := range attrs {
+		keys[i] = http.CanonicalHeaderKey(HeaderPrefix + attr.Name())
+		if attr.Kind() == cespec.DataContentType {
+			keys[i] = "Content-Type"
+		}
+	}
+	return keys
+}()
+
 // Write sets the binary-mode headers of e on h; the caller sends
 // e.Data() as the body.
 func Write(h http.Header, e *event.Event) error {
-	for _, attr := range cespec.V1.Attributes() {
+	for i, attr := range cespec.V1.Attributes() {
 		v := attr.Get(e.Context)
 		if v == nil {
 			continue
@@ -92,19 +107,29 @@ func Write(h http.Header, e *event.Event) error {
 			return fmt.Errorf("attribute %s: %w", attr.Name(), err)
 		}
 		if attr.Kind() == cespec.DataContentType {
-			h.Set("Content-Type", s)
+			h[attributeHeaders[i]] = []string{s}
 			continue
 		}
-		h[http.CanonicalHeaderKey(HeaderPrefix+attr.Name())] = []string{percentEncode(s)}
+		h[attributeHeaders[i]] = []string{percentEncode(s)}
 	}
 	for name, v := range e.Extensions() {
 		s, err := types.Format(v)
 		if err != nil {
 			return fmt.Errorf("extension %s: %w", name, err)
 		}
-		h[http.CanonicalHeaderKey("ce-"+name)] = []string{percentEncode(s)}
+		h[extensionHeader(name)] = []string{percentEncode(s)}
 	}
 	return nil
+}
+
+// extensionHeader is the canonical header key of an extension: its name
+// is lower-case letters and digits (CheckAttributeName), so only its
+// first letter changes case.
+func extensionHeader(name string) string {
+	if name == "" || name[0] < 'a' || name[0] > 'z' {
+		return HeaderPrefix + name
+	}
+	return HeaderPrefix + string(name[0]-'a'+'A') + name[1:]
 }
 
 // CheckAttributeName enforces the CloudEvents naming rule: lower-case ASCII

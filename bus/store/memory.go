@@ -6,6 +6,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Memory is a Store that keeps records in the process only.
@@ -13,6 +14,7 @@ type Memory struct {
 	mu      sync.Mutex
 	records map[Kind]map[string]Record
 	watch   watchers
+	seen    map[string]time.Time // replica id → its last heartbeat (Replicas)
 }
 
 var _ Store = (*Memory)(nil)

@@ -10,3 +10,8 @@ import (
 func TestMemory(t *testing.T) {
 	storetest.Run(t, func(*testing.T) store.Store { return store.NewMemory() })
 }
+
+func TestMemoryCountsTheReplicasSharingIt(t *testing.T) {
+	m := store.NewMemory()
+	storetest.RunReplicas(t, m, m)
+}

@@ -92,10 +92,27 @@ func openPostgres(ctx context.Context, url, table string) (*Postgres, error) {
 
 type postgresQueries struct {
 	createTable, list, create, update, upsert, deleteAny, deleteVersion, exists, notify string
+	// The replicas table: one row per replica, the time of its last
+	// heartbeat (Replicas).
+	createReplicas, heartbeat, leave string
 }
 
 func newPostgresQueries(table string) postgresQueries {
+	replicas := pgx.Identifier{table + "_replicas"}.Sanitize()
+	// Rows of a data-modifying WITH are not seen by the statement's SELECT,
+	// so the heartbeat counts the others and adds itself.
+	heartbeat := `WITH beat AS (
+			INSERT INTO ` + replicas + ` (id, seen) VALUES ($1, now())
+			ON CONFLICT (id) DO UPDATE SET seen = now()),
+		gone AS (
+			DELETE FROM ` + replicas + ` WHERE seen < now() - interval '1 hour' AND id <> $1)
+		SELECT 1 + count(*) FROM ` + replicas + ` WHERE id <> $1 AND seen > now() - make_interval(secs => $2::float8)`
 	return postgresQueries{
+		createReplicas: `CREATE TABLE IF NOT EXISTS ` + replicas + ` (
+			id   text COLLATE "C" PRIMARY KEY,
+			seen timestamptz NOT NULL)`,
+		heartbeat: heartbeat,
+		leave:     `DELETE FROM ` + replicas + ` WHERE id = $1`,
 		createTable: `CREATE TABLE IF NOT EXISTS ` + table + ` (
 			kind       text COLLATE "C" NOT NULL,
 			name       text COLLATE "C" NOT NULL,
@@ -126,7 +143,10 @@ func (p *Postgres) createTable(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, p.channel); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, p.q.createTable)
+		if _, err := tx.Exec(ctx, p.q.createTable); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, p.q.createReplicas)
 		return err
 	})
 }

@@ -57,7 +57,7 @@ func testTable(t *testing.T, url string) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{table}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{table}.Sanitize()+", "+pgx.Identifier{table + "_replicas"}.Sanitize()); err != nil {
 			t.Errorf("drop table %s: %v", table, err)
 		}
 	})
@@ -108,6 +108,12 @@ func TestPostgres(t *testing.T) {
 		}
 		return p
 	})
+}
+
+func TestPostgresCountsTheReplicasSharingIt(t *testing.T) {
+	url := postgresURL(t)
+	table := testTable(t, url)
+	storetest.RunReplicas(t, openPostgres(t, url, table), openPostgres(t, url, table))
 }
 
 func TestPostgresStoresShareChanges(t *testing.T) {

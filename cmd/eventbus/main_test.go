@@ -245,16 +245,23 @@ func (b *syncBuffer) String() string {
 func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
 	_, url := serveProcess(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"tail", "--url", url, "--pattern", `{"type":["greeting"]}`}, &out, io.Discard)
+		done <- run(ctx, []string{"tail", "--url", url, "--pattern", `{"type":["greeting"]}`}, &out, &errOut)
 	}()
 	routeCount := func() int {
 		_, list, _ := runCLI(t, "routes", "list", "--url", url)
 		return strings.Count(list, `"tail-`)
 	}
-	testkit.Eventually(t, 10*time.Second, "the tail route", func() bool { return routeCount() == 1 })
+	// tail says so once the bus has answered for its route; cancelling
+	// before that would cancel the route's creation.
+	testkit.Eventually(t, 10*time.Second, "tail's word that its route is in place", func() bool {
+		return strings.Contains(errOut.String(), "sends events to it")
+	})
+	if n := routeCount(); n != 1 {
+		t.Fatalf("%d tail routes, want 1", n)
+	}
 
 	runCLI(t, "emit", "--url", url, "--type", "greeting", "--source", "test", "--id", "hello-1", "--data", `{"to":"world"}`)
 	testkit.Eventually(t, 10*time.Second, "the event in tail's output", func() bool { return strings.Contains(out.String(), `"id":"hello-1"`) })
@@ -263,7 +270,7 @@ func TestTailPrintsDeliveredEventsAndRemovesItsRoute(t *testing.T) {
 	}
 	cancel()
 	if code := <-done; code != 0 {
-		t.Fatalf("tail exited %d", code)
+		t.Fatalf("tail exited %d: %s", code, errOut.String())
 	}
 	if n := routeCount(); n != 0 {
 		t.Errorf("%d tail routes left after tail stopped", n)

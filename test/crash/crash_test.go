@@ -41,6 +41,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventbus-go/eventbus/internal/proctest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -77,7 +78,7 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 	}
 	backend := rabbitBackend(t)
 	dir := t.TempDir()
-	exe := buildBus(t, dir)
+	exe := proctest.BuildBus(t, dir)
 	target := newTarget(t)
 	routeName := fmt.Sprintf("crash-%d", time.Now().UnixNano())
 	addr := freeAddr(t)
@@ -94,7 +95,7 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 		bus.terminate(t)
 	}()
 
-	var accepted acceptedIDs
+	var accepted proctest.IDs
 	ctx, stopEmitting := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -103,17 +104,17 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 	}
 	for i, at := range killAt {
 		testkit.EventuallyNoError(t, 60*time.Second, func() error {
-			if n := accepted.count(); n < at {
+			if n := accepted.Count(); n < at {
 				return fmt.Errorf("%d events accepted, waiting for %d before kill %d", n, at, i+1)
 			}
 			return nil
 		})
 		bus.kill(t)
-		t.Logf("SIGKILL %d after %d events accepted", i+1, accepted.count())
+		t.Logf("SIGKILL %d after %d events accepted", i+1, accepted.Count())
 		bus = startBus(t, exe, config, dir, base)
 	}
 	testkit.EventuallyNoError(t, 60*time.Second, func() error {
-		if n := accepted.count(); n < totalEvents {
+		if n := accepted.Count(); n < totalEvents {
 			return fmt.Errorf("%d of %d events accepted", n, totalEvents)
 		}
 		return nil
@@ -121,7 +122,7 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 	stopEmitting()
 	wg.Wait()
 
-	ids := accepted.all()
+	ids := accepted.All()
 	var delivered, duplicated, lost int
 	var missing []string
 	testkit.Poll(settleWait, 500*time.Millisecond, func() bool {
@@ -136,18 +137,6 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 		t.Errorf("%d events got 202 and were neither delivered nor dead-lettered within %v (first: %v); the bus's log:%s",
 			lost, settleWait, missing[:min(5, lost)], bus.logTail())
 	}
-}
-
-// buildBus builds ./cmd/eventbus into dir.
-func buildBus(t *testing.T, dir string) string {
-	t.Helper()
-	exe := filepath.Join(dir, "eventbus")
-	cmd := exec.Command("go", "build", "-o", exe, "./cmd/eventbus")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/eventbus: %v\n%s", err, out)
-	}
-	return exe
 }
 
 // freeAddr returns a loopback address nothing listens on now. Every bus
@@ -180,7 +169,7 @@ func writeConfig(t *testing.T, path, addr string) {
 // 8 attempts, 64 deliveries at once.
 func putRoute(t *testing.T, base, route, backend, target string) {
 	t.Helper()
-	putRouteDocument(t, base, route, map[string]any{
+	proctest.PutRoute(t, base, route, map[string]any{
 		"backend": backend,
 		"target":  map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
 		"delivery": map[string]any{
@@ -189,29 +178,6 @@ func putRoute(t *testing.T, base, route, backend, target string) {
 			"max_inflight": 64,
 		},
 	})
-}
-
-// putRouteDocument creates or replaces route with the admin API's JSON
-// document doc.
-func putRouteDocument(t *testing.T, base, route string, doc map[string]any) {
-	t.Helper()
-	body, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPut, base+"/v1/routes/"+route, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("creating route %s: %s %s", route, resp.Status, b)
-	}
 }
 
 // busProcess is one run of the eventbus binary.
@@ -290,42 +256,12 @@ func (p *busProcess) terminate(t *testing.T) {
 	_ = p.log.Close()
 }
 
-func (p *busProcess) logTail() string {
-	b, err := os.ReadFile(p.log.Name())
-	if err != nil {
-		return " (no log: " + err.Error() + ")"
-	}
-	return "\n" + string(b[max(0, len(b)-4096):])
-}
-
-// acceptedIDs are the events the bus answered 202 for.
-type acceptedIDs struct {
-	mu  sync.Mutex
-	ids []string
-}
-
-func (a *acceptedIDs) add(id string) {
-	a.mu.Lock()
-	a.ids = append(a.ids, id)
-	a.mu.Unlock()
-}
-
-func (a *acceptedIDs) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.ids)
-}
-
-func (a *acceptedIDs) all() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.ids...)
-}
+func (p *busProcess) logTail() string { return proctest.LogTail(p.log.Name()) }
 
 // emit posts events, one per tick, until ctx ends or totalEvents were
 // taken. An event not answered 202 (the bus is down, or was killed while
 // storing it) is posted again with the same id, as a producer would.
-func emit(ctx context.Context, base string, next *atomic.Int64, accepted *acceptedIDs) {
+func emit(ctx context.Context, base string, next *atomic.Int64, accepted *proctest.IDs) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(emitInterval)
@@ -343,7 +279,7 @@ func emit(ctx context.Context, base string, next *atomic.Int64, accepted *accept
 			case <-tick.C:
 			}
 			if post(ctx, client, base, id) {
-				accepted.add(id)
+				accepted.Add(id)
 				break
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventbus-go/eventbus/internal/proctest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
 
@@ -38,7 +39,7 @@ func killWithTargetDown(t *testing.T, route, keeper string, flags func(dir strin
 		t.Skip("the crash test builds and restarts the bus")
 	}
 	dir := t.TempDir()
-	exe := buildBus(t, dir)
+	exe := proctest.BuildBus(t, dir)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	targetAddr := freeAddr(t) // nothing listens there until the target comes up
@@ -79,7 +80,7 @@ func killWithTargetDown(t *testing.T, route, keeper string, flags func(dir strin
 // none) that retries a target that is down for as long as the test runs.
 func putDefaultRoute(t *testing.T, base, route, target string) {
 	t.Helper()
-	putRouteDocument(t, base, route, map[string]any{
+	proctest.PutRoute(t, base, route, map[string]any{
 		"target": map[string]any{"http": map[string]any{"url": target, "timeout": "5s"}},
 		"delivery": map[string]any{
 			"max_attempts": 1000,
