@@ -187,6 +187,9 @@ type Delivery struct {
 	MaxDepth     int           `json:"max_depth,omitempty"`
 	Overflow     string        `json:"overflow,omitempty"`
 	BlockTimeout spec.Duration `json:"block_timeout,omitzero"`
+	// Batch sends an HTTP target several events per request; nil sends
+	// one per request.
+	Batch *Batch `json:"batch,omitempty"`
 }
 
 // The overflow policies.
@@ -253,6 +256,9 @@ func (r Route) WithDefaults() Route {
 		r.Bus = DefaultBus
 	}
 	d := &r.Delivery
+	if d.Batch != nil {
+		d.Batch = d.Batch.withDefaults(d)
+	}
 	if d.MaxAttempts == 0 {
 		d.MaxAttempts = DefaultMaxAttempts
 	}
@@ -324,6 +330,7 @@ func (r *Route) Validate(lim Limits) error {
 		}
 	}
 	add(r.Delivery.validate())
+	add(r.validateBatch())
 	return errors.Join(errs...)
 }
 
