@@ -159,22 +159,41 @@ func startIngressBusWithoutHistory(ctx context.Context, opts StartOptions) (*Ins
 // returns an instance whose operation POSTs one bench event to its /events,
 // with the Authorization header authorization unless it is empty.
 func startHTTP(ctx context.Context, name string, opts StartOptions, authorization string, check func(context.Context, *http.Client, string, string) error) (*Instance, error) {
+	h, err := startHTTPChild(ctx, name, opts, authorization, check)
+	if err != nil {
+		return nil, err
+	}
+	return &Instance{PID: h.pid, Op: eventPoster(h.client, h.url, authorization), Stop: h.stop}, nil
+}
+
+// httpChild is a server in a child process, with a load client for its
+// /events.
+type httpChild struct {
+	pid    int
+	client *http.Client
+	url    string // of /events
+	stop   func() error
+}
+
+// startHTTPChild starts server name in a child and runs check (if any) on
+// it, with the Authorization header authorization unless it is empty.
+func startHTTPChild(ctx context.Context, name string, opts StartOptions, authorization string, check func(context.Context, *http.Client, string, string) error) (*httpChild, error) {
 	c, err := startChild(ctx, name, opts)
 	if err != nil {
 		return nil, err
 	}
 	client := newLoadClient()
-	url := "http://" + c.addr + "/events"
-	stop := func() error {
+	h := &httpChild{pid: c.cmd.Process.Pid, client: client, url: "http://" + c.addr + "/events"}
+	h.stop = func() error {
 		client.CloseIdleConnections()
 		return c.stop()
 	}
 	if check != nil {
-		if err := check(ctx, client, url, authorization); err != nil {
-			return nil, errors.Join(err, stop())
+		if err := check(ctx, client, h.url, authorization); err != nil {
+			return nil, errors.Join(err, h.stop())
 		}
 	}
-	return &Instance{PID: c.cmd.Process.Pid, Op: eventPoster(client, url, authorization), Stop: stop}, nil
+	return h, nil
 }
 
 // probeIngressRoute sends one event and checks that the bus stored it on
@@ -239,21 +258,27 @@ func eventPoster(client *http.Client, url, authorization string) func(context.Co
 		if authorization != "" {
 			req.Header["Authorization"] = []string{authorization}
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		// Read all of it, so the connection is reused.
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
-		}
-		return nil
+		return sendAccepted(client, req)
 	}
+}
+
+// sendAccepted sends req and expects a 202 that accepted every event in
+// it: no result with an error.
+func sendAccepted(client *http.Client, req *http.Request) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// Read all of it, so the connection is reused.
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusAccepted || bytes.Contains(body, []byte(`"error"`)) {
+		return fmt.Errorf("status %s: %.300s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // setEventHeaders sets the binary-mode attributes of a bench event.

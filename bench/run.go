@@ -105,6 +105,7 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 		return window{}, err
 	}
 	w.cpu = after - before
+	w.ops *= max(inst.EventsPerOp, 1) // latencies stay per operation
 	return w, ctx.Err()
 }
 

@@ -24,6 +24,15 @@ func TestIngressScenarioRuns(t *testing.T) {
 	}
 }
 
+func TestBatchScenarioRuns(t *testing.T) {
+	res := runsOneRound(t, "batch", 500*time.Millisecond)
+	for c, con := range res.scenario.Contenders {
+		if w := res.windows[c][0]; w.ops < batchSize || w.ops%batchSize != 0 {
+			t.Errorf("%s: %d events in the window; want whole operations of %d events each", con.Name, w.ops, batchSize)
+		}
+	}
+}
+
 func TestRabbitScenariosRun(t *testing.T) {
 	if os.Getenv("EVENTBUS_TEST_RABBIT") == "" {
 		missing(t, "EVENTBUS_TEST_RABBIT is not set", "e.g. amqp://guest:guest@127.0.0.1:5672/")

@@ -55,6 +55,9 @@ type Instance struct {
 	// Op does one operation (sends one event) and returns once it is
 	// complete. Every worker calls it, concurrently.
 	Op func(ctx context.Context) error
+	// EventsPerOp is how many events one operation carries, for the
+	// events/s and CPU per event columns; zero means one.
+	EventsPerOp int
 	// Staged, if set, is used instead of Op: it also returns when the
 	// contender accepted the event (its 202), before the operation
 	// completed, so that tables show ingress latency beside end to end.

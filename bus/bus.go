@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/activemq"
@@ -21,6 +22,7 @@ import (
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus/delivery"
 	"github.com/eventbus-go/eventbus/bus/history"
+	"github.com/eventbus-go/eventbus/bus/schema"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/plugins"
@@ -72,7 +74,21 @@ type Bus struct {
 	routes map[string]*liveRoute
 	// storedKeys are the API keys kept in the store.
 	storedKeys []auth.Key
+	// schemaDocs are the schemas kept in the store, by event type;
+	// schemas the same compiled, which ingress reads without locking.
+	schemaDocs map[string]storedSchema
 	closed     bool
+
+	schemas atomic.Pointer[schema.Set]
+	// inferrers learn the shape of each type's data on buses with schemas:
+	// warn; schemaWarnings bounds how often a broken schema is logged.
+	inferrers      inferrers
+	schemaWarnings *rate.Sometimes
+	// schedules are the schedules kept in the store, by name; their
+	// firing loop ends with stopSchedules.
+	schedules     map[string]*liveSchedule
+	stopSchedules context.CancelFunc
+	schedulesDone chan struct{}
 
 	// state is what ingress reads, swapped whole on every route change so
 	// readers never lock.
@@ -104,6 +120,8 @@ type busRoutes struct {
 	acl     *auth.ACL
 	// archive keeps every accepted event; nil when the bus's is off.
 	archive *busArchive
+	// schemas is the bus's schema mode (router.SchemasEnforce, ...).
+	schemas string
 }
 
 // newRegistry lists the backends this build knows. A new backend is one
@@ -139,19 +157,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 // newWithStore starts a bus on an open store, which it closes at Shutdown.
 func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Bus, error) {
 	b := &Bus{
-		cfg:         cfg,
-		log:         log,
-		backends:    newRegistry(),
-		httpTargets: delivery.NewHTTPTargets(),
-		store:       st,
-		watchDone:   make(chan struct{}),
-		buses:       map[string]router.Bus{router.DefaultBus: builtinDefaultBus()},
-		routes:      map[string]*liveRoute{},
-		dedup:       newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
-		tails:       newTails(),
+		cfg:            cfg,
+		log:            log,
+		backends:       newRegistry(),
+		httpTargets:    delivery.NewHTTPTargets(),
+		store:          st,
+		watchDone:      make(chan struct{}),
+		buses:          map[string]router.Bus{router.DefaultBus: builtinDefaultBus()},
+		routes:         map[string]*liveRoute{},
+		dedup:          newDedup(time.Duration(cfg.Dedup.Window), cfg.Dedup.MaxEvents),
+		tails:          newTails(),
+		schemaDocs:     map[string]storedSchema{},
+		schemaWarnings: newSchemaWarnings(),
+		schedules:      map[string]*liveSchedule{},
+		schedulesDone:  make(chan struct{}),
 	}
 	b.archives = newArchives(b.backends, cfg.DefaultBackend)
 	b.replays = newReplays()
+	b.schemas.Store(&schema.Set{})
 	if !cfg.History.Off {
 		b.history = history.New(history.Options{MaxEvents: cfg.History.MaxEvents, MaxAge: time.Duration(cfg.History.MaxAge)})
 	}
@@ -212,6 +235,9 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		return fail(err)
 	}
 	b.joinCluster()
+	scheduleCtx, stopSchedules := context.WithCancel(context.Background())
+	b.stopSchedules = stopSchedules
+	go b.runSchedules(scheduleCtx)
 	return b, nil
 }
 
@@ -245,6 +271,12 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 	// Sources first: they are ingress, and their handlers need Ingest
 	// (which takes no lock) to finish the event in hand.
 	b.stopSources()
+	if b.stopSchedules != nil { // schedules emit through ingress too
+		b.stopSchedules()
+		b.mu.Unlock()
+		<-b.schedulesDone // a firing in progress may need the lock
+		b.mu.Lock()
+	}
 	if b.stopWatch != nil {
 		b.stopWatch()
 		b.mu.Unlock()
@@ -293,7 +325,7 @@ func (b *Bus) compile(routes map[string]*liveRoute, buses map[string]router.Bus)
 		if err != nil {
 			return nil, errcode.Errorf(errcode.InvalidArgument, "bus %q: %w", bus, err)
 		}
-		br := &busRoutes{matcher: m, routes: make(map[string]*liveRoute, len(set)), acl: buses[bus].ACL}
+		br := &busRoutes{matcher: m, routes: make(map[string]*liveRoute, len(set)), acl: buses[bus].ACL, schemas: buses[bus].Schemas}
 		if def, ok := buses[bus]; ok {
 			br.archive = b.archives.of(def)
 		}

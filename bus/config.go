@@ -78,6 +78,9 @@ type Config struct {
 	// Sources feed buses from publishers that do not speak HTTP (ZeroMQ);
 	// they connect once the routes are loaded and stop first at shutdown.
 	Sources []SourceConfig `json:"sources,omitempty"`
+	// Clock, set by a program that embeds the bus (a test), is the clock
+	// schedules fire by; nil is the system clock.
+	Clock func() time.Time `json:"-"`
 	// Auth, when set, requires every request but /healthz and /readyz to
 	// carry an API key or a token, and applies the buses' ACLs. Without
 	// it the bus is open to whoever reaches it.

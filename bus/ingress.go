@@ -62,7 +62,8 @@ func errNoBus(bus string) error {
 	return errcode.Errorf(errcode.NotFound, "bus %q does not exist: create a route with bus: %s first", bus, bus)
 }
 
-// Ingest stores events on bus: each is validated (CloudEvents 1.0),
+// Ingest stores events on bus: each is validated (CloudEvents 1.0, then
+// the JSON Schema of its type when the bus's schemas mode says so),
 // deduplicated by (bus, source, id), matched against the bus's routes and
 // published to every matching route's channel. The results are in the
 // order of events; an event is stored once its result has no Err (its
@@ -86,6 +87,9 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 	}
 	if err := b.allowEvents(ctx, bus, routes.acl, events, results); err != nil {
 		return nil, err
+	}
+	if routes.schemas == router.SchemasEnforce || routes.schemas == router.SchemasWarn {
+		b.checkSchemas(bus, routes.schemas, events, results)
 	}
 	store := func(i int) {
 		if results[i].Err == nil {

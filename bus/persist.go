@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/schedule"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/router"
@@ -35,6 +36,9 @@ func withoutBookkeeping(spec any) any {
 		return s
 	case router.Bus:
 		s.Version, s.Origin = 0, ""
+		return s
+	case schedule.Schedule:
+		s.Version, s.LastFired, s.Next = 0, nil, nil
 		return s
 	}
 	return spec
@@ -108,6 +112,8 @@ func (b *Bus) reconcile(ctx context.Context) error {
 		}
 	}
 	b.setStoredKeys(keys)
+	errs = append(errs, b.reconcileSchemas(recs)...)
+	errs = append(errs, b.reconcileSchedules(recs)...)
 	for name, bus := range wantBuses {
 		if cur, ok := b.buses[name]; !ok || (cur.Origin != router.OriginConfig && cur.Version != bus.Version) {
 			b.setBus(bus)

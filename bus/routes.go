@@ -374,7 +374,7 @@ func (b *Bus) openTarget(ctx context.Context, r *router.Route, stats *delivery.C
 		if s := r.Target.HTTP.Signing; !t.Signed() && (s == nil || !s.Disabled) {
 			b.log.Warn("route delivers unsigned: it has no signing secret, being stored before the bus signed; rotate it (POST /v1/routes/{name}/signing-secret) to sign", "route", r.Name)
 		}
-		return t, t.Close, nil
+		return delivery.Batched(t, r), t.Close, nil
 	case r.Target.Plugin != nil:
 		if err := b.checkPlugin(r.Target.Plugin.Name); err != nil {
 			return nil, nil, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eventbus-go/eventbus/auth"
+	"github.com/eventbus-go/eventbus/bus/schedule"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/sdk"
 )
@@ -63,6 +64,12 @@ func TestArchiveOffCrossesTheMirror(t *testing.T) {
 	if !rb.Archive.Off || !sb.Archive.Off {
 		t.Errorf("archive \"off\" read as on: bus %+v, sdk %+v", rb.Archive, sb.Archive)
 	}
+}
+
+func TestSDKScheduleMirrorsTheBus(t *testing.T) {
+	golden := readGolden(t, "schedule.json")
+	checkMirror[schedule.Schedule](t, "Schedule", golden)
+	checkMirror[sdk.Schedule](t, "Schedule", golden)
 }
 
 func TestSDKKeyMirrorsTheBus(t *testing.T) {

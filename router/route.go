@@ -72,10 +72,25 @@ type Bus struct {
 	// Archive keeps the bus's accepted events for replay; nil means the
 	// default limits, on a backend that can hold an archive.
 	Archive *Archive `json:"archive,omitempty"`
+	// Schemas says what ingress does with an event whose data breaks the
+	// JSON Schema of its type: SchemasEnforce, SchemasWarn or SchemasOff
+	// (the default, also when empty).
+	Schemas string `json:"schemas,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`
 }
+
+// The modes of Bus.Schemas.
+const (
+	// SchemasEnforce refuses an event whose data breaks its type's schema.
+	SchemasEnforce = "enforce"
+	// SchemasWarn accepts it, counts and logs it, and infers a schema per
+	// type from the traffic.
+	SchemasWarn = "warn"
+	// SchemasOff checks nothing.
+	SchemasOff = "off"
+)
 
 // Validate checks the bus's fields.
 func (b *Bus) Validate() error {
@@ -90,6 +105,11 @@ func (b *Bus) Validate() error {
 	}
 	if err := b.Archive.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	switch b.Schemas {
+	case "", SchemasOff, SchemasWarn, SchemasEnforce:
+	default:
+		errs = append(errs, &spec.FieldError{Path: "schemas", Message: fmt.Sprintf("%q is not a mode: use enforce, warn or off", b.Schemas)})
 	}
 	if b.ACL != nil {
 		if joined, ok := b.ACL.Validate().(interface{ Unwrap() []error }); ok {
@@ -177,6 +197,9 @@ type Delivery struct {
 	MaxDepth     int           `json:"max_depth,omitempty"`
 	Overflow     string        `json:"overflow,omitempty"`
 	BlockTimeout spec.Duration `json:"block_timeout,omitzero"`
+	// Batch sends an HTTP target several events per request; nil sends
+	// one per request.
+	Batch *Batch `json:"batch,omitempty"`
 }
 
 // The overflow policies.
@@ -243,6 +266,9 @@ func (r Route) WithDefaults() Route {
 		r.Bus = DefaultBus
 	}
 	d := &r.Delivery
+	if d.Batch != nil {
+		d.Batch = d.Batch.withDefaults(d)
+	}
 	if d.MaxAttempts == 0 {
 		d.MaxAttempts = DefaultMaxAttempts
 	}
@@ -317,6 +343,7 @@ func (r *Route) Validate(lim Limits) error {
 	if _, _, err := StartTime(r.Start); err != nil {
 		add(err)
 	}
+	add(r.validateBatch())
 	return errors.Join(errs...)
 }
 

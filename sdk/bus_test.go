@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,35 @@ func TestAgainstABusCreateNeverReplaces(t *testing.T) {
 	}
 	if _, err := c.CreateBus(t.Context(), sdk.Bus{Name: "default", Backend: "mem://"}); err != nil {
 		t.Errorf("CreateBus of the default bus after its reset = %v; want it set again", err)
+	}
+}
+
+// Against a real bus: a route's batch settings go out and come back under
+// the bus's keys, so a client sees what the bus runs.
+func TestAgainstABusBatchSettingsRoundTrip(t *testing.T) {
+	c := busClient(t)
+	want := sdk.Batch{MaxEvents: 50, MaxBytes: 65536, MaxWait: "25ms"}
+	_, err := c.PutRoute(t.Context(), sdk.Route{
+		Name:     "batched",
+		Target:   sdk.Target{HTTP: &sdk.HTTPTarget{URL: "http://127.0.0.1:9/hook"}},
+		Delivery: &sdk.Delivery{Batch: &want},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetRoute(t.Context(), "batched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Delivery == nil || got.Delivery.Batch == nil || *got.Delivery.Batch != want {
+		t.Fatalf("GetRoute delivery = %+v; want batch %+v as it was put", got.Delivery, want)
+	}
+	_, err = c.PutRoute(t.Context(), sdk.Route{
+		Name:     "batched",
+		Target:   sdk.Target{HTTP: &sdk.HTTPTarget{URL: "http://127.0.0.1:9/hook"}},
+		Delivery: &sdk.Delivery{Batch: &sdk.Batch{MaxEvents: 5000}},
+	})
+	if !sdk.IsInvalid(err) || !strings.Contains(err.Error(), "delivery.batch.max_events") {
+		t.Errorf("PutRoute with max_events 5000 = %v; want IsInvalid naming delivery.batch.max_events", err)
 	}
 }

@@ -20,6 +20,9 @@ type Bus struct {
 	// Archive says how long the bus keeps the events it accepted, for
 	// replays; nil means the bus's defaults (24h or 1 GiB).
 	Archive *Archive `json:"archive,omitempty"`
+	// Schemas is what ingress does with an event whose data breaks its
+	// type's schema: "enforce", "warn" or "off" (empty: off).
+	Schemas string `json:"schemas,omitempty"`
 	// Version and Origin are set by the bus, as for Route.
 	Version int64  `json:"version,omitempty"`
 	Origin  string `json:"origin,omitempty"`

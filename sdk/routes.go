@@ -145,6 +145,16 @@ type Delivery struct {
 	MaxDepth     int      `json:"max_depth,omitempty"`
 	Overflow     string   `json:"overflow,omitempty"`
 	BlockTimeout string   `json:"block_timeout,omitempty"`
+	// Batch sends an HTTP target several events per request.
+	Batch *Batch `json:"batch,omitempty"`
+}
+
+// Batch bounds the batches of a route with an HTTP target: events and body
+// bytes per request, and how long a batch waits for more ("10ms").
+type Batch struct {
+	MaxEvents int    `json:"max_events,omitempty"`
+	MaxBytes  int    `json:"max_bytes,omitempty"`
+	MaxWait   string `json:"max_wait,omitempty"`
 }
 
 // Backoff bounds the wait between delivery attempts.

@@ -31,6 +31,15 @@
 // delivery slot; on an ordered route, or a backend that cannot delay, the
 // dispatcher holds the event while it waits.
 //
+// Batches. With delivery.batch, an HTTP target gets the events of the
+// route's concurrent deliveries several to a request, as a JSON array of
+// structured events (application/cloudevents-batch+json), sent when
+// max_events joined, when one more would pass max_bytes, or max_wait after
+// the first joined. The answer's status is the verdict on each event in it,
+// unless its body is application/json with a "results" array (BatchResults)
+// giving a status per event; an event the results leave out is retried.
+// Each event is retried, dead-lettered, recorded and counted on its own.
+//
 // Ordering. Events with the same delivery.ordering_key are delivered one at
 // a time, in the order they were accepted; a failing event holds only its
 // own key.

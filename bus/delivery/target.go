@@ -166,13 +166,19 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 }
 
 func (t *HTTPTarget) judge(resp *http.Response, body string) Outcome {
-	o := Outcome{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
-	code := resp.StatusCode
+	return t.judgeStatus(resp.StatusCode, resp.Header.Get(VerdictHeader), resp.Header.Get("Retry-After"), body)
+}
+
+// judgeStatus is the verdict on an answer: its status code, the value of
+// its Eventbus-Verdict and Retry-After ("" when absent), and the start of
+// its body, for the reason.
+func (t *HTTPTarget) judgeStatus(code int, verdictValue, retryAfter, body string) Outcome {
+	o := Outcome{Status: code, RetryAfter: parseRetryAfter(retryAfter, time.Now())}
 	o.Reason = "target answered " + strconv.Itoa(code) + " " + http.StatusText(code)
 	if body != "" {
 		o.Reason += fmt.Sprintf(": %q", body)
 	}
-	if v := resp.Header.Get(VerdictHeader); v != "" {
+	if v := verdictValue; v != "" {
 		asked, ok := verdict.Parse(strings.ToLower(strings.TrimSpace(v)))
 		if !ok {
 			o.Verdict = verdict.Retry

@@ -68,6 +68,15 @@ func (b *Server) Handler() http.Handler {
 	authed("POST /v1/keys", b.handleCreateKey)
 	authed("GET /v1/keys", b.handleListKeys)
 	authed("DELETE /v1/keys/{name}", b.handleRevokeKey)
+	authed("GET /v1/schemas", b.handleListSchemas)
+	authed("GET /v1/schemas/{type}", b.handleGetSchema)
+	authed("PUT /v1/schemas/{type}", b.handlePutSchema)
+	authed("DELETE /v1/schemas/{type}", b.handleDeleteSchema)
+	authed("GET /v1/buses/{name}/schemas/inferred", b.handleInferredSchemas)
+	authed("GET /v1/schedules", b.handleListSchedules)
+	authed("GET /v1/schedules/{name}", b.handleGetSchedule)
+	authed("PUT /v1/schedules/{name}", b.handlePutSchedule)
+	authed("DELETE /v1/schedules/{name}", b.handleDeleteSchedule)
 	authed("GET /metrics", b.metrics.Handler(b.metricsFilter, b.busOfRoute).ServeHTTP)
 	return mux
 }

@@ -57,8 +57,13 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	return openPostgres(ctx, url, postgresTable)
 }
 
-// openPostgres is OpenPostgres on a table of the caller's choice: tests use
-// one table each so that they never see each other's records or notices.
+// OpenPostgresTable is OpenPostgres on a table of the caller's choice:
+// tests use one table each so that they never see each other's records or
+// notices.
+func OpenPostgresTable(ctx context.Context, url, table string) (*Postgres, error) {
+	return openPostgres(ctx, url, table)
+}
+
 func openPostgres(ctx context.Context, url, table string) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -1,4 +1,5 @@
-// Package store keeps a bus's resources — buses, routes and API keys — across
+// Package store keeps a bus's resources — buses, routes, API keys, schemas
+// and schedules — across
 // restarts and shares them between replicas.
 //
 // A Store holds records: a kind, a name, a JSON spec and a version. Every
@@ -28,6 +29,14 @@ const (
 	KindRoute Kind = "route"
 	// KindKey is an API key: its name, groups and hash, never the key.
 	KindKey Kind = "key"
+	// KindSchema is every version of the JSON Schema of one event type,
+	// named by the type.
+	KindSchema Kind = "schema"
+	// KindSchedule is a schedule; KindScheduleFired, under the same name,
+	// the last time it fired, which replicas compare-and-set to fire it
+	// once.
+	KindSchedule      Kind = "schedule"
+	KindScheduleFired Kind = "schedule-fired"
 )
 
 // Record is one stored resource.

@@ -69,6 +69,8 @@ func newRootCommand() *cobra.Command {
 		newServeCommand(),
 		newEmitCommand(),
 		newRoutesCommand(),
+		newSchemasCommand(),
+		newSchedulesCommand(),
 		newTestPatternCommand(),
 		newTailCommand(),
 		newDLQCommand(),

@@ -42,6 +42,10 @@ func (d *busDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 				Computed:    true,
 			},
 			"acl": aclDataSourceAttribute(),
+			"schemas": schema.StringAttribute{
+				Description: "The bus's schema mode: \"enforce\", \"warn\", \"off\", or null (off).",
+				Computed:    true,
+			},
 			"version": schema.Int64Attribute{
 				Description: "The bus's version, bumped on every change.",
 				Computed:    true,

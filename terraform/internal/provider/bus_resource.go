@@ -35,6 +35,7 @@ type busModel struct {
 	Name    types.String `tfsdk:"name"`
 	Backend types.String `tfsdk:"backend"`
 	ACL     *aclModel    `tfsdk:"acl"`
+	Schemas types.String `tfsdk:"schemas"`
 	Version types.Int64  `tfsdk:"version"`
 	Origin  types.String `tfsdk:"origin"`
 }
@@ -44,6 +45,7 @@ func busFromAPI(b sdk.Bus) busModel {
 		Name:    types.StringValue(b.Name),
 		Backend: stringOrNull(b.Backend),
 		ACL:     aclFromAPI(b.ACL),
+		Schemas: stringOrNull(b.Schemas),
 		Version: types.Int64Value(b.Version),
 		Origin:  stringOrNull(b.Origin),
 	}
@@ -71,6 +73,10 @@ func (r *busResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 				Optional:    true,
 			},
 			"acl": aclResourceAttribute(),
+			"schemas": schema.StringAttribute{
+				Description: "What ingress does with an event whose data breaks its type's schema (eventbus_schema): \"enforce\" refuses it, \"warn\" accepts, counts and logs it and infers schemas from traffic, \"off\" checks nothing. Unset is off.",
+				Optional:    true,
+			},
 			"version": schema.Int64Attribute{
 				Description: "The bus's version, bumped by the bus on every change. Updates send it back, so the bus refuses to overwrite a change made since Terraform last read the bus.",
 				Computed:    true,
@@ -92,7 +98,7 @@ func (r *busResource) Create(ctx context.Context, req resource.CreateRequest, re
 	}
 	name := plan.Name.ValueString()
 	summary := fmt.Sprintf("Creating bus %q", name)
-	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString(), ACL: plan.ACL.toAPI()})
+	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString(), ACL: plan.ACL.toAPI(), Schemas: plan.Schemas.ValueString()})
 	if sdk.IsConflict(err) {
 		// Most often the bus exists, made outside this configuration. The
 		// default bus conflicts only once someone set it: while it is
@@ -138,6 +144,7 @@ func (r *busResource) Update(ctx context.Context, req resource.UpdateRequest, re
 		Name:    plan.Name.ValueString(),
 		Backend: plan.Backend.ValueString(),
 		ACL:     plan.ACL.toAPI(),
+		Schemas: plan.Schemas.ValueString(),
 		Version: state.Version.ValueInt64(),
 	})
 	if err != nil {

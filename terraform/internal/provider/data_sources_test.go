@@ -24,6 +24,9 @@ resource "eventbus_route" "orders" {
   target {
     http { url = "http://127.0.0.1:9/inventory" }
   }
+  delivery {
+    batch { max_events = 10 }
+  }
   paused = true
 }
 
@@ -57,6 +60,9 @@ data "eventbus_routes" "shop" {
 				resource.TestCheckResourceAttr("data.eventbus_routes.shop", "routes.#", "1"),
 				resource.TestCheckResourceAttr("data.eventbus_routes.shop", "routes.0.name", "orders"),
 				resource.TestCheckResourceAttr("data.eventbus_routes.shop", "routes.0.paused", "true"),
+				resource.TestCheckResourceAttr("data.eventbus_routes.shop", "routes.0.delivery.batch.max_events", "10"),
+				resource.TestCheckResourceAttr("data.eventbus_routes.shop", "routes.0.delivery.batch.max_wait", "10ms"),
+				resource.TestCheckNoResourceAttr("data.eventbus_routes.all", "routes.0.delivery.batch.max_events"),
 				resource.TestCheckResourceAttr("data.eventbus_routes.shop", "routes.0.match", `{"type":["order.created"]}`),
 			),
 		}},

@@ -92,7 +92,7 @@ func (p *eventbusProvider) Configure(ctx context.Context, req provider.Configure
 }
 
 func (p *eventbusProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newBusResource, newRouteResource}
+	return []func() resource.Resource{newBusResource, newRouteResource, newSchemaResource, newScheduleResource}
 }
 
 func (p *eventbusProvider) DataSources(context.Context) []func() datasource.DataSource {

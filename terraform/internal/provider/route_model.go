@@ -94,6 +94,7 @@ type deliveryModel struct {
 	MaxDepth     types.Int64   `tfsdk:"max_depth"`
 	Overflow     types.String  `tfsdk:"overflow"`
 	BlockTimeout durationValue `tfsdk:"block_timeout"`
+	Batch        *batchModel   `tfsdk:"batch"`
 }
 
 type backoffModel struct {
@@ -150,6 +151,7 @@ func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
 			MaxDepth:     int(d.MaxDepth.ValueInt64()),
 			Overflow:     d.Overflow.ValueString(),
 			BlockTimeout: d.BlockTimeout.ValueString(),
+			Batch:        d.Batch.toAPI(),
 		}
 		if b := d.Backoff; b != nil {
 			r.Delivery.Backoff = &sdk.Backoff{Initial: b.Initial.ValueString(), Max: b.Max.ValueString()}
@@ -219,6 +221,7 @@ func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostic
 			MaxDepth:     int64OrNull(d.MaxDepth),
 			Overflow:     stringOrNull(d.Overflow),
 			BlockTimeout: durationOf(d.BlockTimeout),
+			Batch:        batchFromAPI(d.Batch),
 		}
 		if b := d.Backoff; b != nil {
 			m.Delivery.Backoff = &backoffModel{Initial: durationOf(b.Initial), Max: durationOf(b.Max)}

@@ -246,10 +246,13 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 						Default:     stringdefault.StaticString(defaultClientErrors),
 					},
 					"max_inflight": schema.Int64Attribute{
-						Description: fmt.Sprintf("Deliveries in progress at once. Defaults to %d.", defaultMaxInflight),
+						Description: fmt.Sprintf("Deliveries in progress at once. Defaults to %d, or with a batch block to twice its max_events (at least %d).", defaultMaxInflight, defaultMaxInflight),
 						Optional:    true,
 						Computed:    true,
-						Default:     int64default.StaticInt64(defaultMaxInflight),
+						PlanModifiers: []planmodifier.Int64{derivedInt64Default{
+							description: "defaults to 16, or twice batch.max_events",
+							value:       planMaxInflight,
+						}},
 					},
 					"ordering_key": schema.StringAttribute{
 						Description: "An attribute (\"subject\") or a data path (\"data.customer.id\"): events with the same key are delivered one at a time, in order.",
@@ -289,6 +292,7 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 					},
 				},
 				Blocks: map[string]schema.Block{
+					"batch": batchBlock(),
 					"backoff": schema.SingleNestedBlock{
 						Description: "Bounds of the exponential wait, with jitter, between attempts. Without this block they are the bus's defaults.",
 						Attributes: map[string]schema.Attribute{
