@@ -5,6 +5,7 @@ go 1.26.8
 replace github.com/eventbus-go/eventbus => ../
 
 require (
+	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/eventbus-go/eventbus v0.0.0-00010101000000-000000000000
 	github.com/hashicorp/terraform-plugin-framework v1.19.0
 	github.com/hashicorp/terraform-plugin-framework-jsontypes v0.2.0
@@ -17,7 +18,6 @@ require (
 	github.com/ProtonMail/go-crypto v1.4.1 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect
-	github.com/cloudevents/sdk-go/v2 v2.16.2 // indirect
 	github.com/cloudflare/circl v1.6.3 // indirect
 	github.com/fatih/color v1.18.0 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
