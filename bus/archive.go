@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -51,26 +52,40 @@ type busArchive struct {
 	backend  string
 	limits   router.Archive
 
-	mu       sync.Mutex
-	ready    bool
+	mu     sync.Mutex             // held while opening
+	opened atomic.Pointer[opened] // set once the archive is open
+}
+
+// opened is what opening an archive found.
+type opened struct {
 	archiver adapters.Archiver // nil when the backend cannot hold an archive
+}
+
+// holds reports whether a may hold events: true until opening it found a
+// backend that cannot, so that ingress on such a bus does nothing more.
+func (a *busArchive) holds() bool {
+	o := a.opened.Load()
+	return o == nil || o.archiver != nil
 }
 
 // open makes sure the archive exists with its limits, once; a backend
 // error is tried again on the next call. It returns nil for a backend that
 // cannot hold an archive.
 func (a *busArchive) open(ctx context.Context) (adapters.Archiver, error) {
+	if o := a.opened.Load(); o != nil {
+		return o.archiver, nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ready {
-		return a.archiver, nil
+	if o := a.opened.Load(); o != nil {
+		return o.archiver, nil
 	}
 	be, err := a.registry.Open(ctx, a.backend)
 	if err != nil {
 		return nil, err
 	}
 	if !be.Capabilities().Archive {
-		a.ready = true
+		a.opened.Store(&opened{})
 		return nil, nil
 	}
 	ar, err := be.Archiver()
@@ -81,7 +96,7 @@ func (a *busArchive) open(ctx context.Context) (adapters.Archiver, error) {
 	if err := ar.EnsureArchive(ctx, a.bus, limits); err != nil {
 		return nil, fmt.Errorf("bus %s: %w", a.bus, err)
 	}
-	a.ready, a.archiver = true, ar
+	a.opened.Store(&opened{archiver: ar})
 	return ar, nil
 }
 

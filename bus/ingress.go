@@ -206,16 +206,16 @@ type placement struct {
 // not store fails like one a channel could not.
 func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []OverflowAction, error) {
 	names := br.matcher.Match(router.NewEvent(e))
-	routes := make([]string, 0, len(names))
-	if len(names) == 0 && br.archive == nil {
-		return routes, nil, nil
+	archive := br.archive != nil && br.archive.holds()
+	if len(names) == 0 && !archive {
+		return []string{}, nil, nil
 	}
 	msg, err := adapters.EncodeEvent(e)
 	if err != nil {
 		return nil, nil, err
 	}
 	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
-	if br.archive != nil {
+	if archive {
 		archived := make(chan error, 1)
 		go func() { archived <- br.archive.append(ctx, msg) }()
 		routes, overflow, err := br.publish(ctx, e, msg, names)
