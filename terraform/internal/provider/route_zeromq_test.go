@@ -14,19 +14,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/internal/testnet"
 	"github.com/eventbus-go/eventbus/sdk"
 )
-
-// freeAddr returns a loopback address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // A route whose topic target is a ZeroMQ PUB socket: Terraform creates it
 // without a topic name, the bus binds the socket, and the zeromq settings
@@ -35,7 +25,7 @@ func TestAccRouteZeroMQTarget(t *testing.T) {
 	requireAcceptance(t)
 	endpoint := startBus(t)
 	client := newClient(t, endpoint)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	url := "zmq+tcp://" + addr
 
 	route := func(zeromq string) string {
