@@ -1,10 +1,11 @@
 package provider
 
 import (
-	"context"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -24,10 +25,10 @@ type archiveModel struct {
 }
 
 const (
-	archiveDescription  = "How long the bus keeps the events it accepted, for routes that start earlier than now and for replays (the bus's docs/replay.md). Unset, the bus's defaults: 24h or 1 GiB, whichever is passed first."
-	archiveOffDesc      = "Keep no archive: routes cannot start earlier than now and the bus refuses replays."
-	archiveMaxAgeDesc   = "Events older than this go, such as \"72h\". Unset, 24h."
-	archiveMaxBytesDesc = "Once the archive holds more bytes than this, its oldest events go. Unset, 1073741824 (1 GiB)."
+	archiveDescription         = "How long the bus keeps the events it accepted, for routes that start earlier than now and for replays (the bus's docs/replay.md). Unset, the bus's defaults: 24h or 1 GiB, whichever is passed first."
+	archiveOffDescription      = "Keep no archive: routes cannot start earlier than now and the bus refuses replays."
+	archiveMaxAgeDescription   = "Events older than this go, such as \"72h\". Unset, 24h."
+	archiveMaxBytesDescription = "Once the archive holds more bytes than this, its oldest events go. Unset, 1073741824 (1 GiB)."
 )
 
 // archiveResourceAttribute is the archive attribute of eventbus_bus.
@@ -35,21 +36,21 @@ func archiveResourceAttribute() rschema.Attribute {
 	return rschema.SingleNestedAttribute{
 		Description: archiveDescription,
 		Optional:    true,
-		Validators:  []validator.Object{offHasNoLimits{}},
+		Validators:  []validator.Object{offHasNoLimits},
 		Attributes: map[string]rschema.Attribute{
 			"off": rschema.BoolAttribute{
-				Description: archiveOffDesc + " Defaults to false.",
+				Description: archiveOffDescription + " Defaults to false.",
 				Optional:    true,
 				Computed:    true,
 				Default:     booldefault.StaticBool(false),
 			},
 			"max_age": rschema.StringAttribute{
-				Description: archiveMaxAgeDesc,
+				Description: archiveMaxAgeDescription,
 				Optional:    true,
 				CustomType:  durationType{},
 			},
 			"max_bytes": rschema.Int64Attribute{
-				Description: archiveMaxBytesDesc,
+				Description: archiveMaxBytesDescription,
 				Optional:    true,
 				Validators:  []validator.Int64{int64validator.AtLeast(1)},
 			},
@@ -59,28 +60,20 @@ func archiveResourceAttribute() rschema.Attribute {
 
 // offHasNoLimits refuses off = true beside a limit: an archive that is off
 // keeps nothing, so a limit there is a mistake the bus would drop.
-type offHasNoLimits struct{}
-
-const offHasNoLimitsDesc = "off = true sets neither max_age nor max_bytes"
-
-func (offHasNoLimits) Description(context.Context) string         { return offHasNoLimitsDesc }
-func (offHasNoLimits) MarkdownDescription(context.Context) string { return offHasNoLimitsDesc }
-
-func (offHasNoLimits) ValidateObject(_ context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	attrs := req.ConfigValue.Attributes()
-	off, ok := attrs["off"].(basetypes.BoolValue)
-	if !ok || !off.ValueBool() {
-		return
-	}
-	for _, limit := range []string{"max_age", "max_bytes"} {
-		if v := attrs[limit]; v != nil && !v.IsNull() {
-			resp.Diagnostics.AddAttributeError(req.Path.AtName(limit), "Archive off with a limit",
-				"An archive that is off keeps nothing: remove "+limit+", or remove off = true to keep an archive with this limit.")
+var offHasNoLimits = objectCheck{
+	description: "off = true sets neither max_age nor max_bytes",
+	check: func(attrs map[string]attr.Value, at path.Path, diags *diag.Diagnostics) {
+		off, ok := attrs["off"].(basetypes.BoolValue)
+		if !ok || !off.ValueBool() {
+			return
 		}
-	}
+		for _, limit := range []string{"max_age", "max_bytes"} {
+			if v := attrs[limit]; v != nil && !v.IsNull() {
+				diags.AddAttributeError(at.AtName(limit), "Archive off with a limit",
+					"An archive that is off keeps nothing: remove "+limit+", or remove off = true to keep an archive with this limit.")
+			}
+		}
+	},
 }
 
 // archiveDataSourceAttribute is the archive attribute of the eventbus_bus
@@ -90,9 +83,9 @@ func archiveDataSourceAttribute() dsschema.Attribute {
 		Description: archiveDescription,
 		Computed:    true,
 		Attributes: map[string]dsschema.Attribute{
-			"off":       dsschema.BoolAttribute{Description: archiveOffDesc, Computed: true},
-			"max_age":   dsschema.StringAttribute{Description: archiveMaxAgeDesc, Computed: true, CustomType: durationType{}},
-			"max_bytes": dsschema.Int64Attribute{Description: archiveMaxBytesDesc, Computed: true},
+			"off":       dsschema.BoolAttribute{Description: archiveOffDescription, Computed: true},
+			"max_age":   dsschema.StringAttribute{Description: archiveMaxAgeDescription, Computed: true, CustomType: durationType{}},
+			"max_bytes": dsschema.Int64Attribute{Description: archiveMaxBytesDescription, Computed: true},
 		},
 	}
 }
