@@ -21,6 +21,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/internal/testnet"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -37,17 +38,6 @@ func pythonZMQ(t *testing.T) string {
 		t.Skip("python3-zmq is not installed (apt-get install -y python3-zmq)")
 	}
 	return py
-}
-
-// freePort returns a loopback address nothing listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // python runs script with args; its stdout lines arrive on the returned
@@ -120,7 +110,7 @@ while True:
 `
 
 func TestAPythonSubscriberGetsExactlyTheEventsOfItsPrefix(t *testing.T) {
-	addr := freePort(t)
+	addr := testnet.FreeAddr(t)
 	srv := bustest.Start(t, bus.Config{Routes: []router.Route{{
 		Name:   "zmq-out",
 		Target: router.Target{Topic: &router.TopicTarget{URL: "zmq+tcp://" + addr}},
@@ -213,7 +203,7 @@ sys.stdin.readline()
 `
 
 func TestAPythonPublisherFeedsTheBusThroughASource(t *testing.T) {
-	addr := freePort(t)
+	addr := testnet.FreeAddr(t)
 	lines, stdin := python(t, pyPublisher, addr)
 	hook := bustest.NewWebhook(t, nil)
 	srv := bustest.Start(t, bus.Config{
@@ -281,7 +271,7 @@ func TestAPythonPublisherFeedsTheBusThroughASource(t *testing.T) {
 func TestZeroMQTargetsAreCheckedWhenSaved(t *testing.T) {
 	srv := bustest.Start(t, bus.Config{})
 	ctx := context.Background()
-	addr := freePort(t)
+	addr := testnet.FreeAddr(t)
 	put := func(name, url string, z *router.ZeroMQTopic) error {
 		_, _, err := srv.Bus.PutRoute(ctx, router.Route{Name: name, Target: router.Target{Topic: &router.TopicTarget{URL: url, ZeroMQ: z}}}, store.AnyVersion)
 		return err
@@ -337,7 +327,7 @@ func TestZeroMQTargetsAreCheckedWhenSaved(t *testing.T) {
 // subscriber, and each copy the stalled one missed shows in the route's
 // stats as subscriber_drops.
 func TestADroppingZeroMQTargetCountsDropsAndKeepsDelivering(t *testing.T) {
-	addr := freePort(t)
+	addr := testnet.FreeAddr(t)
 	srv := bustest.Start(t, bus.Config{Routes: []router.Route{{
 		Name:   "zmq-drop",
 		Target: router.Target{Topic: &router.TopicTarget{URL: "zmq+tcp://" + addr, ZeroMQ: &router.ZeroMQTopic{HWM: 10, WhenFull: router.ZeroMQDrop}}},

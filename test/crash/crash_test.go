@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +42,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/internal/proctest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/internal/testnet"
 )
 
 // The load: events in all, how many emitters post them, and the pace of
@@ -81,7 +81,9 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 	exe := proctest.BuildBus(t, dir)
 	target := newTarget(t)
 	routeName := fmt.Sprintf("crash-%d", time.Now().UnixNano())
-	addr := freeAddr(t)
+	// Every bus process of the test listens there, so the emitters need
+	// not know which one runs.
+	addr := testnet.FreeAddr(t)
 	config := filepath.Join(dir, "eventbus.yaml")
 	writeConfig(t, config, addr)
 	base := "http://" + addr
@@ -137,20 +139,6 @@ func TestKillNineLosesNoAcceptedEvent(t *testing.T) {
 		t.Errorf("%d events got 202 and were neither delivered nor dead-lettered within %v (first: %v); the bus's log:%s",
 			lost, settleWait, missing[:min(5, lost)], bus.logTail())
 	}
-}
-
-// freeAddr returns a loopback address nothing listens on now. Every bus
-// process of the test listens there, so the emitters need not know which
-// one runs.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }
 
 func writeConfig(t *testing.T, path, addr string) {

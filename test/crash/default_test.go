@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/internal/proctest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/internal/testnet"
 )
 
 // targetDownEvents is how many events a kill test emits while the target
@@ -40,9 +41,9 @@ func killWithTargetDown(t *testing.T, route, keeper string, flags func(dir strin
 	}
 	dir := t.TempDir()
 	exe := proctest.BuildBus(t, dir)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	targetAddr := freeAddr(t) // nothing listens there until the target comes up
+	targetAddr := testnet.FreeAddr(t) // nothing listens there until the target comes up
 	args := append([]string{"--addr", addr}, flags(dir)...)
 
 	bus := startServe(t, exe, dir, base, args...)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/internal/testnet"
 	"github.com/eventbus-go/eventbus/sdk"
 )
 
@@ -29,7 +29,7 @@ func TestATickGoesFromTheFeedThroughTheHandlerBackOutOnZeroMQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = feed.Close() })
-	out := freeAddr(t)
+	out := testnet.FreeAddr(t)
 
 	hook := httptest.NewServer(nil)
 	t.Cleanup(hook.Close)
@@ -126,14 +126,4 @@ func publish(t *testing.T, p *zeromq.Publisher, topic, body string) {
 	if _, err := p.Publish(t.Context(), topic, []byte(body)); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -41,7 +41,8 @@ func (d *busDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 				Description: "The backend URL of the bus's routes that name none; null when they use the bus process's default backend.",
 				Computed:    true,
 			},
-			"acl": aclDataSourceAttribute(),
+			"acl":     aclDataSourceAttribute(),
+			"archive": archiveDataSourceAttribute(),
 			"schemas": schema.StringAttribute{
 				Description: "The bus's schema mode: \"enforce\", \"warn\", \"off\", or null (off).",
 				Computed:    true,

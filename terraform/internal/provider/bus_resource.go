@@ -32,12 +32,13 @@ func newBusResource() resource.Resource { return &busResource{} }
 
 // busModel is a bus in Terraform, for the resource and the data source.
 type busModel struct {
-	Name    types.String `tfsdk:"name"`
-	Backend types.String `tfsdk:"backend"`
-	ACL     *aclModel    `tfsdk:"acl"`
-	Schemas types.String `tfsdk:"schemas"`
-	Version types.Int64  `tfsdk:"version"`
-	Origin  types.String `tfsdk:"origin"`
+	Name    types.String  `tfsdk:"name"`
+	Backend types.String  `tfsdk:"backend"`
+	ACL     *aclModel     `tfsdk:"acl"`
+	Archive *archiveModel `tfsdk:"archive"`
+	Schemas types.String  `tfsdk:"schemas"`
+	Version types.Int64   `tfsdk:"version"`
+	Origin  types.String  `tfsdk:"origin"`
 }
 
 func busFromAPI(b sdk.Bus) busModel {
@@ -45,6 +46,7 @@ func busFromAPI(b sdk.Bus) busModel {
 		Name:    types.StringValue(b.Name),
 		Backend: stringOrNull(b.Backend),
 		ACL:     aclFromAPI(b.ACL),
+		Archive: archiveFromAPI(b.Archive),
 		Schemas: stringOrNull(b.Schemas),
 		Version: types.Int64Value(b.Version),
 		Origin:  stringOrNull(b.Origin),
@@ -72,7 +74,8 @@ func (r *busResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 				Description: "The backend URL of the bus's routes that name none, such as rabbit://guest:guest@127.0.0.1:5672/. Unset, they use the bus process's default backend.",
 				Optional:    true,
 			},
-			"acl": aclResourceAttribute(),
+			"acl":     aclResourceAttribute(),
+			"archive": archiveResourceAttribute(),
 			"schemas": schema.StringAttribute{
 				Description: "What ingress does with an event whose data breaks its type's schema (eventbus_schema): \"enforce\" refuses it, \"warn\" accepts, counts and logs it and infers schemas from traffic, \"off\" checks nothing. Unset is off.",
 				Optional:    true,
@@ -98,7 +101,7 @@ func (r *busResource) Create(ctx context.Context, req resource.CreateRequest, re
 	}
 	name := plan.Name.ValueString()
 	summary := fmt.Sprintf("Creating bus %q", name)
-	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString(), ACL: plan.ACL.toAPI(), Schemas: plan.Schemas.ValueString()})
+	saved, err := r.client.CreateBus(ctx, sdk.Bus{Name: name, Backend: plan.Backend.ValueString(), ACL: plan.ACL.toAPI(), Archive: plan.Archive.toAPI(), Schemas: plan.Schemas.ValueString()})
 	if sdk.IsConflict(err) {
 		// Most often the bus exists, made outside this configuration. The
 		// default bus conflicts only once someone set it: while it is
@@ -144,6 +147,7 @@ func (r *busResource) Update(ctx context.Context, req resource.UpdateRequest, re
 		Name:    plan.Name.ValueString(),
 		Backend: plan.Backend.ValueString(),
 		ACL:     plan.ACL.toAPI(),
+		Archive: plan.Archive.toAPI(),
 		Schemas: plan.Schemas.ValueString(),
 		Version: state.Version.ValueInt64(),
 	})

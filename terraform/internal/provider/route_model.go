@@ -77,8 +77,9 @@ type pluginTargetModel struct {
 }
 
 type topicTargetModel struct {
-	URL  types.String `tfsdk:"url"`
-	Name types.String `tfsdk:"name"`
+	URL    types.String `tfsdk:"url"`
+	Name   types.String `tfsdk:"name"`
+	ZeroMQ *zeromqModel `tfsdk:"zeromq"`
 }
 
 type deliveryModel struct {
@@ -135,7 +136,7 @@ func (m routeModel) toAPI(ctx context.Context) (sdk.Route, diag.Diagnostics) {
 			r.Target.Plugin = &sdk.PluginTarget{Name: p.Name.ValueString()}
 		}
 		if tp := t.Topic; tp != nil {
-			r.Target.Topic = &sdk.TopicTarget{URL: tp.URL.ValueString(), Name: tp.Name.ValueString()}
+			r.Target.Topic = &sdk.TopicTarget{URL: tp.URL.ValueString(), Name: tp.Name.ValueString(), ZeroMQ: tp.ZeroMQ.toAPI()}
 		}
 	}
 	if d := m.Delivery; d != nil {
@@ -205,7 +206,7 @@ func routeFromAPI(ctx context.Context, r sdk.Route) (routeModel, diag.Diagnostic
 		m.Target.Plugin = &pluginTargetModel{Name: types.StringValue(p.Name)}
 	}
 	if t := r.Target.Topic; t != nil {
-		m.Target.Topic = &topicTargetModel{URL: types.StringValue(t.URL), Name: types.StringValue(t.Name)}
+		m.Target.Topic = &topicTargetModel{URL: types.StringValue(t.URL), Name: stringOrNull(t.Name), ZeroMQ: zeromqFromAPI(t.ZeroMQ)}
 	}
 	if d := r.Delivery; d != nil {
 		m.Delivery = &deliveryModel{

@@ -33,6 +33,10 @@ func TestRouteSurvivesTheTripThroughTerraform(t *testing.T) {
 			Name: "logs", Bus: "default", Backend: "kafka://127.0.0.1:9092",
 			Target: sdk.Target{Topic: &sdk.TopicTarget{URL: "kafka://127.0.0.1:9092", Name: "logs.stored"}},
 		},
+		"zeromq topic target": {
+			Name: "ticker", Bus: "default", Backend: "mem://",
+			Target: sdk.Target{Topic: &sdk.TopicTarget{URL: "zmq+tcp://0.0.0.0:5556", ZeroMQ: &sdk.ZeroMQTopic{HWM: 50, WhenFull: "drop", TopicFrame: "{source}/{type}"}}},
+		},
 	}
 	for name, want := range routes {
 		t.Run(name, func(t *testing.T) {

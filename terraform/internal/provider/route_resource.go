@@ -123,7 +123,7 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Blocks: map[string]schema.Block{
 					"http": schema.SingleNestedBlock{
 						Description: "An HTTP endpoint that receives each event as a CloudEvents request in binary mode; a 2xx answer acknowledges it.",
-						Validators:  []validator.Object{requires("url")},
+						Validators:  []validator.Object{requires("url"), topicFitsURL},
 						Attributes: map[string]schema.Attribute{
 							"url": schema.StringAttribute{
 								Description: "The endpoint's absolute http(s) URL. Required.",
@@ -204,17 +204,20 @@ func (r *routeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 						},
 					},
 					"topic": schema.SingleNestedBlock{
-						Description: "A topic on a backend that other systems read: an exchange on RabbitMQ, a topic on Kafka, a queue on SQS.",
-						Validators:  []validator.Object{requires("url", "name")},
+						Description: "A topic on a backend that other systems read: an exchange on RabbitMQ, a topic on Kafka, a queue on SQS; or, with a zmq+tcp:// url, a ZeroMQ PUB socket.",
+						Validators:  []validator.Object{requires("url"), topicFitsURL},
 						Attributes: map[string]schema.Attribute{
 							"url": schema.StringAttribute{
-								Description: "The backend's URL, as for backend. Required.",
+								Description: "The backend's URL, as for backend; or zmq+tcp://host:port, where the bus binds a ZeroMQ PUB socket (zmq+tcp://host:port?connect=true connects to a peer there). Required.",
 								Optional:    true,
 							},
 							"name": schema.StringAttribute{
-								Description: "The topic's name on that backend. Required.",
+								Description: "The topic's name on that backend: required for a backend, left out for a zmq+tcp:// url, whose topic frame is zeromq's topic_frame.",
 								Optional:    true,
 							},
+						},
+						Blocks: map[string]schema.Block{
+							"zeromq": zeromqBlock(),
 						},
 					},
 				},

@@ -305,7 +305,7 @@ resource "eventbus_route" "typo" {
     topic { url = "mem://" }
   }`),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`"target\.topic\.name"\s+must\s+be\s+specified`),
+				ExpectError: regexp.MustCompile(`A\s+topic\s+on\s+a\s+backend\s+needs\s+name`),
 			},
 			{
 				Config:      route(""),
