@@ -13,8 +13,8 @@ const (
 	// MaxAttempts is how many attempts each route keeps of one event: the
 	// latest ones.
 	MaxAttempts = 16
-	// initialRing is how many slots a history starts with.
-	initialRing = 1024
+	// blockSize is how many slots the ring allocates at a time.
+	blockSize = 1024
 )
 
 // State is where a route's copy of an event is.
@@ -88,7 +88,10 @@ type entry struct {
 // The events live in a ring of slots reused in place, found through a map
 // from the hash of their key: the map holds no pointers for the garbage
 // collector to follow, and a new event allocates nothing once the ring
-// has gone round.
+// has gone round. The ring is allocated a block of slots at a time, as
+// events first reach it: a quiet bus does not hold (or have the collector
+// scan) room for max events, and growing never moves a slot, so no
+// record waits for the ring to be copied.
 type History struct {
 	maxAge time.Duration
 	now    func() time.Time
@@ -98,13 +101,13 @@ type History struct {
 	// index finds a key's slot by its hash; two keys with one hash share
 	// it, and the later wins (the earlier is forgotten early).
 	index map[uint64]int32
-	// ring holds the events in the order they were added: oldest at head.
-	// It starts small and doubles up to max, so a quiet bus does not hold
-	// (or have the collector scan) room for max events.
-	ring []entry
-	head int
-	size int
-	max  int
+	// blocks hold the ring's max slots, blockSize each, nil until the
+	// ring first reaches them; the events are in the order they were
+	// added, oldest at head.
+	blocks [][]entry
+	head   int
+	size   int
+	max    int
 }
 
 // New returns an empty history with o's bounds.
@@ -123,7 +126,7 @@ func New(o Options) *History {
 		now:    o.Now,
 		seed:   maphash.MakeSeed(),
 		index:  make(map[uint64]int32),
-		ring:   make([]entry, min(o.MaxEvents, initialRing)),
+		blocks: make([][]entry, (o.MaxEvents+blockSize-1)/blockSize),
 		max:    o.MaxEvents,
 	}
 }
@@ -221,58 +224,58 @@ func (h *History) expired(e *entry, now time.Time) bool {
 // find returns the slot holding k, or nil. h.mu must be held.
 func (h *History) find(k key) *entry {
 	i, ok := h.index[maphash.Comparable(h.seed, k)]
-	if !ok || h.ring[i].key != k {
+	if !ok || h.slot(int(i)).key != k {
 		return nil
 	}
-	return &h.ring[i]
+	return h.slot(int(i))
 }
 
 // get returns the entry of k, adding it (and forgetting the oldest, or
 // the aged) when it is new or aged. h.mu must be held.
 func (h *History) get(k key, now time.Time) *entry {
 	hash := maphash.Comparable(h.seed, k)
-	if i, ok := h.index[hash]; ok && h.ring[i].key == k && !h.expired(&h.ring[i], now) {
-		return &h.ring[i]
-	}
-	for h.size > 0 && h.expired(&h.ring[h.head], now) {
-		h.forgetOldest()
-	}
-	if h.size == len(h.ring) {
-		if len(h.ring) < h.max {
-			h.grow()
-		} else {
-			h.forgetOldest()
+	if i, ok := h.index[hash]; ok {
+		if e := h.slot(int(i)); e.key == k && !h.expired(e, now) {
+			return e
 		}
 	}
-	slot := (h.head + h.size) % len(h.ring)
-	e := &h.ring[slot]
+	for h.size > 0 && h.expired(h.slot(h.head), now) {
+		h.forgetOldest()
+	}
+	if h.size == h.max {
+		h.forgetOldest()
+	}
+	slot := (h.head + h.size) % h.max
+	if h.blocks[slot/blockSize] == nil {
+		h.blocks[slot/blockSize] = make([]entry, min(blockSize, h.max-slot))
+	}
+	e := h.slot(slot)
 	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, key: k, hash: hash, added: now}
 	h.index[hash] = int32(slot) // replaces an aged entry of k, whose slot is forgotten in turn
 	h.size++
 	return e
 }
 
-// grow doubles the ring (up to max), moving the events to its start in
-// order. h.mu must be held.
-func (h *History) grow() {
-	ring := make([]entry, min(2*len(h.ring), h.max))
-	for j := range h.size {
-		old := (h.head + j) % len(h.ring)
-		ring[j] = h.ring[old]
-		if i, ok := h.index[ring[j].hash]; ok && int(i) == old {
-			h.index[ring[j].hash] = int32(j)
-		}
-	}
-	h.ring, h.head = ring, 0
+// slot returns slot i of the ring, whose block exists. h.mu must be held.
+func (h *History) slot(i int) *entry {
+	return &h.blocks[i/blockSize][i%blockSize]
 }
 
 // forgetOldest frees the slot at the head of the ring. h.mu must be held.
 func (h *History) forgetOldest() {
-	if i, ok := h.index[h.ring[h.head].hash]; ok && int(i) == h.head {
-		delete(h.index, h.ring[h.head].hash)
+	if i, ok := h.index[h.slot(h.head).hash]; ok && int(i) == h.head {
+		delete(h.index, h.slot(h.head).hash)
 	}
-	h.head = (h.head + 1) % len(h.ring)
+	left := h.head
+	h.head = (h.head + 1) % h.max
 	h.size--
+	// A large ring less than half full frees each block the head leaves
+	// (its events cannot reach back into it), so a quiet bus whose events
+	// age out holds only the blocks its events are in; a fuller ring keeps
+	// them, to reuse without allocating.
+	if h.head%blockSize == 0 && h.size < h.max/2 && h.max >= 2*blockSize {
+		h.blocks[left/blockSize] = nil
+	}
 }
 
 // route returns the record of route r, adding it as pending.

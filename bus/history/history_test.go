@@ -154,3 +154,26 @@ func TestHistoryKeepsEveryEventWhileItGrowsToMaxEvents(t *testing.T) {
 		t.Error("event 2999 is known: more than max_events are kept")
 	}
 }
+
+// A quiet bus whose events age out goes round the ring many times, its
+// blocks freed behind the oldest event and made again ahead of the newest:
+// the events of the last max_age are all there, the older ones are not.
+func TestHistoryOfAQuietBusKeepsItsRecentEventsRoundTheRing(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{MaxEvents: 5000, MaxAge: time.Minute, Now: c.now})
+	for i := range 4 * 5000 { // four times round the ring, six events alive at a time at most
+		h.Accepted("b", "s", fmt.Sprint(i), []string{"r"})
+		c.t = c.t.Add(10 * time.Second)
+		if i%997 != 0 {
+			continue
+		}
+		for back := range 5 {
+			if _, ok := h.Lookup("b", "s", fmt.Sprint(i-back)); !ok && i-back >= 0 {
+				t.Fatalf("after event %d: event %d, accepted %ds ago, is forgotten with max_age 1m", i, i-back, 10*(back+1))
+			}
+		}
+		if _, ok := h.Lookup("b", "s", fmt.Sprint(i-7)); ok {
+			t.Fatalf("after event %d: event %d, accepted 80s ago, is still known with max_age 1m", i, i-7)
+		}
+	}
+}
