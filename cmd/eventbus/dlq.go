@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -17,17 +18,9 @@ func newDLQCommand() *cobra.Command {
 	var limit, offset int
 	list := &cobra.Command{
 		Use: "list ROUTE", Short: "Print a route's dead letters with why they failed", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			page, err := c.DeadLetters(cmd.Context(), args[0], sdk.PageOptions{Limit: limit, Offset: offset})
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, page)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, args []string) (any, error) {
+			return c.DeadLetters(ctx, args[0], sdk.PageOptions{Limit: limit, Offset: offset})
+		}),
 	}
 	list.Flags().IntVar(&limit, "limit", 50, "how many to print")
 	list.Flags().IntVar(&offset, "offset", 0, "how many to skip")

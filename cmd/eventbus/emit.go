@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -88,4 +89,21 @@ func printJSON(cmd *cobra.Command, v any) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printing is the RunE of a command that asks the bus one thing and prints
+// the answer as JSON: call gets a client from client and the command's
+// arguments.
+func printing(client func() (*sdk.Client, error), call func(ctx context.Context, c *sdk.Client, args []string) (any, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := client()
+		if err != nil {
+			return err
+		}
+		v, err := call(cmd.Context(), c, args)
+		if err != nil {
+			return err
+		}
+		return printJSON(cmd, v)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -43,17 +44,9 @@ func newKeysCommand() *cobra.Command {
 	create.Flags().StringVar(&groups, "groups", "", "comma-separated groups the key belongs to")
 	list := &cobra.Command{
 		Use: "list", Short: "List the keys: names, groups, creation times (never the keys)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			keys, err := c.ListKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, keys)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, _ []string) (any, error) {
+			return c.ListKeys(ctx)
+		}),
 	}
 	revoke := &cobra.Command{
 		Use: "revoke NAME", Short: "Revoke a key: the bus refuses it from now on", Args: cobra.ExactArgs(1),

@@ -75,17 +75,9 @@ func newReplayCommand() *cobra.Command {
 	cancel := onReplay("cancel ROUTE ID", "Stop a replay; events it already stored stay on the route", (*sdk.Client).CancelReplay)
 	list := &cobra.Command{
 		Use: "list ROUTE", Short: "Print the route's replays, newest first", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			rps, err := c.ListReplays(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rps)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, args []string) (any, error) {
+			return c.ListReplays(ctx, args[0])
+		}),
 	}
 	cmd.AddCommand(start, status, list, cancel)
 	return cmd

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,31 +21,15 @@ func newRoutesCommand() *cobra.Command {
 
 	list := &cobra.Command{
 		Use: "list", Short: "List every route", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			routes, err := c.ListRoutes(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, routes)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, _ []string) (any, error) {
+			return c.ListRoutes(ctx)
+		}),
 	}
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show one route", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			r, err := c.GetRoute(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, r)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, args []string) (any, error) {
+			return c.GetRoute(ctx, args[0])
+		}),
 	}
 	var file string
 	apply := &cobra.Command{

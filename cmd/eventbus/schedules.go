@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -18,31 +19,15 @@ func newSchedulesCommand() *cobra.Command {
 
 	list := &cobra.Command{
 		Use: "list", Short: "List every schedule with its last and next firing", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			schedules, err := c.ListSchedules(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, schedules)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, _ []string) (any, error) {
+			return c.ListSchedules(ctx)
+		}),
 	}
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show one schedule", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			s, err := c.GetSchedule(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, s)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, args []string) (any, error) {
+			return c.GetSchedule(ctx, args[0])
+		}),
 	}
 	var file string
 	apply := &cobra.Command{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -46,32 +47,16 @@ func newSchemasCommand() *cobra.Command {
 	var version int
 	get := &cobra.Command{
 		Use: "get TYPE", Short: "Show the latest schema of TYPE, or --version N", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			s, err := c.GetSchema(cmd.Context(), args[0], version)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, s)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, args []string) (any, error) {
+			return c.GetSchema(ctx, args[0], version)
+		}),
 	}
 	get.Flags().IntVar(&version, "version", 0, "the version to show (default: the latest)")
 	list := &cobra.Command{
 		Use: "list", Short: "List the latest schema of every type", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			schemas, err := c.ListSchemas(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, schemas)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, _ []string) (any, error) {
+			return c.ListSchemas(ctx)
+		}),
 	}
 	var deleteVersion int
 	del := &cobra.Command{
@@ -91,17 +76,9 @@ func newSchemasCommand() *cobra.Command {
 	del.Flags().IntVar(&deleteVersion, "version", 0, "delete only this version")
 	inferred := &cobra.Command{
 		Use: "inferred BUS", Short: "Show the schemas BUS inferred from its traffic (with schemas: warn)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			schemas, err := c.InferredSchemas(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, schemas)
-		},
+		RunE: printing(client, func(ctx context.Context, c *sdk.Client, args []string) (any, error) {
+			return c.InferredSchemas(ctx, args[0])
+		}),
 	}
 	cmd.AddCommand(put, get, list, del, inferred)
 	return cmd
