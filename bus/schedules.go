@@ -218,7 +218,12 @@ func (b *Bus) reconcileSchedules(recs []store.Record) []error {
 			b.schedules[name] = live
 		}
 		f, ok := fired[name]
-		if !ok || f.Version == live.firedVersion {
+		if !ok {
+			// No firing stored (or a claim undone): fire from the start.
+			live.fired, live.firedVersion = time.Time{}, 0
+			continue
+		}
+		if f.Version == live.firedVersion {
 			continue
 		}
 		var fr firedRecord
@@ -286,6 +291,10 @@ func (b *Bus) fire(ctx context.Context, f firing) {
 		return
 	}
 	b.setFired(name, f.at, claimed)
+	// The firing is claimed: emitting it, or undoing the claim, must not be
+	// cut short by a shutdown, or no replica would ever emit it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	e, err := schedule.Event(f.spec, f.at)
 	if err == nil {
 		err = b.emitScheduled(ctx, f.spec.Bus, e)
@@ -294,15 +303,23 @@ func (b *Bus) fire(ctx context.Context, f firing) {
 		return
 	}
 	b.log.Error("emitting a schedule's event; the firing will be retried", "schedule", name, "fired_at", f.at, "err", err)
-	// Undo the claim, unless someone changed it since.
+	// Undo the claim, unless someone changed it since, and fire from the
+	// firing before it again.
+	var undone int64
 	if f.firedVersion == 0 {
 		err = b.store.Delete(ctx, store.KindScheduleFired, name, claimed)
 	} else {
-		_, err = b.putFired(ctx, name, f.before, claimed)
+		undone, err = b.putFired(ctx, name, f.before, claimed)
 	}
 	if err != nil {
 		b.log.Error("undoing a schedule's claim after a failed emit: the firing is lost", "schedule", name, "fired_at", f.at, "err", err)
+		return
 	}
+	b.mu.Lock()
+	if live := b.schedules[name]; live != nil && live.firedVersion == claimed {
+		live.fired, live.firedVersion = f.before, undone
+	}
+	b.mu.Unlock()
 }
 
 // putFired stores at as the last firing of schedule name if the stored

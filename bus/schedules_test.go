@@ -230,3 +230,46 @@ func newTestEvent(id, typ, data string) *event.Event {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// A firing whose event could not be stored (its route was full) is undone,
+// and fired again at the next tick once there is room: it is not lost, and
+// the schedule does not stop.
+func TestAFiringThatCouldNotBeStoredIsFiredAgain(t *testing.T) {
+	ctx := t.Context()
+	clock := newFakeClock(time.Date(2026, 12, 24, 16, 0, 0, 0, time.UTC))
+	b := startReplica(t, store.NewMemory(), Config{Clock: clock.now})
+	r := router.Route{Name: "ticks", Match: []byte(`{"type":["tick"]}`), Paused: true,
+		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}, Delivery: router.Delivery{MaxDepth: 1}}
+	putRouteInternal(t, b, r)
+	filler := event.New()
+	filler.SetID("filler")
+	filler.SetSource("/test")
+	filler.SetType("tick")
+	if res, err := b.Ingest(ctx, "default", []*event.Event{&filler}); err != nil || res[0].Err != nil {
+		t.Fatalf("filling the route: %v %v", err, res)
+	}
+	if _, _, err := b.PutSchedule(ctx, schedule.Schedule{Name: "tick", Cron: "* * * * *", Event: schedule.Template{Type: "tick"}}, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	depth := func() int64 {
+		b.mu.Lock()
+		lr := b.routes["ticks"]
+		b.mu.Unlock()
+		n, err := lr.backend.Depth(ctx, "ticks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	clock.set(time.Date(2026, 12, 24, 16, 1, 1, 0, time.UTC))
+	b.fireDue(ctx) // the route is full: the firing fails and is undone
+	if n := depth(); n != 1 {
+		t.Fatalf("depth %d after a firing into a full route; want 1, the filler only", n)
+	}
+	r.Delivery.MaxDepth = 10
+	putRouteInternal(t, b, r)
+	b.fireDue(ctx)
+	if n := depth(); n != 2 {
+		t.Fatalf("depth %d once the route had room; want 2: the 16:01 firing, fired again", n)
+	}
+}
