@@ -264,6 +264,9 @@ func (c *channel) take(ctx context.Context, s *subscription, maxMessages int, ma
 			if taken := c.takeLocked(s, room); len(taken) > 0 {
 				if c.takeableLocked() {
 					c.available.Notify(1)
+					if s.owned < s.prefetch {
+						s.roomFreed.Notify(1) // a receiver of s that waited for room has it
+					}
 				}
 				return taken, nil
 			}
@@ -296,7 +299,7 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var back []*message
-	wasFull := s.owned >= s.prefetch
+	owned := min(s.owned, s.prefetch)
 	runnable := 0 // lanes the acks made runnable
 	for _, id := range ids {
 		m, ok := c.inflight[id.(uint64)]
@@ -316,8 +319,10 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 		}
 	}
 	c.requeueLocked(back)
-	if wasFull && s.owned < s.prefetch {
-		s.roomFreed.Notify(s.prefetch - s.owned)
+	// Each slot freed wakes one receiver of s waiting for room, however
+	// full s was: one woken by an earlier ack may have taken its slot.
+	if freed := owned - s.owned; freed > 0 {
+		s.roomFreed.Notify(freed)
 	}
 	c.available.Notify(runnable + len(back))
 }

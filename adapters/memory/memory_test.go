@@ -161,3 +161,55 @@ func TestReceiversWakeOnlyForMessages(t *testing.T) {
 		t.Fatalf("the woken receiver took %d messages, want the one published", n)
 	}
 }
+
+// Receivers of a full subscription wait for room; each ack that frees a
+// slot wakes one of them, however full the subscription still was, so
+// every one of them takes a message published afterwards at once, not
+// after its own wait runs out.
+func TestEveryReceiverWaitingForRoomWakesAsAcksFreeIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	ch, s := newSubscribed(t, "full", 2)
+	top := &topic{ch: ch}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("a")}, {Body: []byte("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := ch.take(ctx, s, 2, time.Second)
+	if err != nil || len(held) != 2 {
+		t.Fatalf("take = %d messages, %v; want both", len(held), err)
+	}
+	const receivers = 2
+	var wg sync.WaitGroup
+	took := make(chan int, receivers)
+	for range receivers {
+		wg.Go(func() {
+			ms, _ := ch.take(ctx, s, 1, time.Hour)
+			took <- len(ms)
+		})
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	waitingForRoom := func() int {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		return s.roomFreed.Waiters()
+	}
+	testkit.Eventually(t, 5*time.Second, "both receivers to wait for room", func() bool { return waitingForRoom() == receivers })
+	for _, m := range held { // one ack at a time: the second finds s no longer full
+		ch.settle(s, []driver.AckID{m.id}, false)
+	}
+	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("c")}, {Body: []byte("d")}}); err != nil {
+		t.Fatal(err)
+	}
+	for range receivers {
+		select {
+		case n := <-took:
+			if n != 1 {
+				t.Fatalf("a receiver took %d messages, want 1", n)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a receiver still waits although its subscription has room and a message is there")
+		}
+	}
+}
