@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,14 +51,11 @@ const VerdictHeader = "Eventbus-Verdict"
 // An Eventbus-Verdict header overrides the status. Credentials that cannot
 // be had (an OAuth2 token endpoint failing) retry.
 type HTTPTarget struct {
-	client  *http.Client
-	bus     string
-	url     string
-	headers map[string]string
-	timeout time.Duration
-	// connDeadline: the client's connections bound each attempt (see
-	// newTargetClient), so Deliver needs no timeout context of its own.
-	connDeadline bool
+	client       *http.Client
+	bus          string
+	url          string
+	headers      map[string]string
+	timeout      time.Duration
 	retryClient4 bool
 	signer       *signer    // nil: unsigned
 	auth         authorizer // nil: no credentials
@@ -79,13 +75,7 @@ func NewHTTPTargets() *HTTPTargets {
 // Open returns the target of r, an HTTP route. Close it when the route
 // stops delivering.
 func (ts *HTTPTargets) Open(r *router.Route) (*HTTPTarget, error) {
-	client, connDeadline := newTargetClient(r)
-	t, err := newHTTPTarget(client, r, ts.now)
-	if err != nil {
-		return nil, err
-	}
-	t.connDeadline = connDeadline
-	return t, nil
+	return newHTTPTarget(newTargetClient(r), r, ts.now)
 }
 
 // Close closes the target's idle connections.
@@ -126,11 +116,8 @@ func canonicalKeys(headers map[string]string) map[string]string {
 func (t *HTTPTarget) Signed() bool { return t.signer != nil }
 
 func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	if !t.connDeadline {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t.timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(e.Data()))
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
@@ -286,45 +273,13 @@ func newHTTPClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// newTargetClient is the client of one HTTP target: keep-alive connections
-// for as many deliveries as the route has in flight, HTTP/2 where a TLS
-// target offers it. To a plain http:// target, which speaks HTTP/1.1 (one
-// request at a time on a connection), it bounds each attempt by the
-// connection's deadline, set to the route's timeout whenever a request is
-// written: that spares every attempt a timer and a context, and it
-// reports true. Such a connection idle for the timeout closes.
-func newTargetClient(r *router.Route) (*http.Client, bool) {
+// newTargetClient is the client of one HTTP target: keep-alive
+// connections for as many deliveries as the route has in flight, HTTP/2
+// where a TLS target offers it.
+func newTargetClient(r *router.Route) *http.Client {
 	c := newHTTPClient()
 	tr := c.Transport.(*http.Transport)
 	tr.MaxIdleConnsPerHost = max(r.Delivery.MaxInflight, 1)
 	tr.MaxIdleConns = tr.MaxIdleConnsPerHost
-	timeout := time.Duration(r.Target.HTTP.Timeout)
-	if !strings.HasPrefix(r.Target.HTTP.URL, "http://") || timeout <= 0 {
-		return c, false
-	}
-	// An event's request goes out in one write, not one per 4 KiB.
-	tr.WriteBufferSize = 64 << 10
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return deadlineConn{Conn: conn, timeout: timeout}, nil
-	}
-	return c, true
-}
-
-// deadlineConn sets its deadline, for reading and writing, to timeout from
-// every write.
-type deadlineConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (c deadlineConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
+	return c
 }
