@@ -268,6 +268,9 @@ func (t *HTTPTarget) judgeResults(resp *http.Response, members []member, results
 		}
 		byEvent[m] = idx[1:]
 		r := results[idx[0]]
+		if r.Status == 0 && r.Verdict != "" {
+			r.Status = resp.StatusCode // the verdict decides; the answer's status stands in
+		}
 		if r.Status < 100 || r.Status > 599 {
 			out[i] = Outcome{Verdict: verdict.Retry, Status: resp.StatusCode, Reason: fmt.Sprintf("the target's batch result for this event has status %d, which is not an HTTP status", r.Status)}
 			continue

@@ -5,7 +5,6 @@ import (
 	"context"
 	"maps"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -128,13 +127,13 @@ func (d *Dispatcher) traced(next deliverFunc) deliverFunc {
 // channel.
 func (d *Dispatcher) rateLimited(perSecond float64, replicas func() int) step {
 	limiter := rate.NewLimiter(rate.Limit(perSecond), 1)
-	var share atomic.Int64 // the replica count the limit was set for
-	share.Store(1)
 	return func(next deliverFunc) deliverFunc {
 		return func(ctx context.Context, a *attempt) Outcome {
 			if replicas != nil {
-				if n := int64(max(1, replicas())); share.Swap(n) != n {
-					limiter.SetLimit(rate.Limit(perSecond / float64(n)))
+				// Compared with the limiter's own limit, so that two
+				// workers seeing the count change at once agree.
+				if share := rate.Limit(perSecond / float64(max(1, replicas()))); limiter.Limit() != share {
+					limiter.SetLimit(share)
 				}
 			}
 			if err := limiter.Wait(d.waiting); err != nil {
