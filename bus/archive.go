@@ -54,7 +54,16 @@ type busArchive struct {
 
 	mu     sync.Mutex             // held while opening
 	opened atomic.Pointer[opened] // set once the archive is open
+	// failed is the last error opening it, answered without trying again
+	// until retryOpenAfter has passed since failedAt: while the backend
+	// is down, ingress does not queue one attempt per event.
+	failed   error
+	failedAt time.Time
 }
+
+// retryOpenAfter is how long an archive that could not be opened answers
+// with that error before it is tried again.
+const retryOpenAfter = time.Second
 
 // opened is what opening an archive found.
 type opened struct {
@@ -69,8 +78,8 @@ func (a *busArchive) holds() bool {
 }
 
 // open makes sure the archive exists with its limits, once; a backend
-// error is tried again on the next call. It returns nil for a backend that
-// cannot hold an archive.
+// error is tried again after retryOpenAfter. It returns nil for a backend
+// that cannot hold an archive.
 func (a *busArchive) open(ctx context.Context) (adapters.Archiver, error) {
 	if o := a.opened.Load(); o != nil {
 		return o.archiver, nil
@@ -80,12 +89,27 @@ func (a *busArchive) open(ctx context.Context) (adapters.Archiver, error) {
 	if o := a.opened.Load(); o != nil {
 		return o.archiver, nil
 	}
+	if a.failed != nil && time.Since(a.failedAt) < retryOpenAfter {
+		return nil, a.failed
+	}
+	ar, err := a.openLocked(ctx)
+	if err != nil {
+		a.failed, a.failedAt = err, time.Now()
+		return nil, err
+	}
+	a.failed = nil
+	a.opened.Store(&opened{archiver: ar})
+	return ar, nil
+}
+
+// openLocked opens the archive on its backend: nil for a backend that
+// cannot hold one. a.mu must be held.
+func (a *busArchive) openLocked(ctx context.Context) (adapters.Archiver, error) {
 	be, err := a.registry.Open(ctx, a.backend)
 	if err != nil {
 		return nil, err
 	}
 	if !be.Capabilities().Archive {
-		a.opened.Store(&opened{})
 		return nil, nil
 	}
 	ar, err := be.Archiver()
@@ -96,7 +120,6 @@ func (a *busArchive) open(ctx context.Context) (adapters.Archiver, error) {
 	if err := ar.EnsureArchive(ctx, a.bus, limits); err != nil {
 		return nil, fmt.Errorf("bus %s: %w", a.bus, err)
 	}
-	a.opened.Store(&opened{archiver: ar})
 	return ar, nil
 }
 
