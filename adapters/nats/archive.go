@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/errcode"
 )
 
 var _ adapters.Archiver = (*Driver)(nil)
@@ -120,11 +121,13 @@ func (d *Driver) ReadArchive(ctx context.Context, name string, from adapters.Arc
 
 // readBatch fetches the next messages of a read and yields them; more is
 // false once the read is over: the caller stopped, the last message was
-// reached, or none came (everything after the start position expired).
+// reached, or none came because everything after the start position
+// expired. None coming while the archive still holds more is an error, so
+// that a replay is not taken as done.
 func (d *Driver) readBatch(ctx context.Context, name string, cons jetstream.Consumer, last uint64, yield func(adapters.Archived, error) bool) (more bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, archiveFetchWait)
+	fetchCtx, cancel := context.WithTimeout(ctx, archiveFetchWait)
 	defer cancel()
-	batch, err := cons.Fetch(archiveFetch, jetstream.FetchContext(ctx))
+	batch, err := cons.Fetch(archiveFetch, jetstream.FetchContext(fetchCtx))
 	if err != nil {
 		return false, d.wrap(err, "read the archive", name)
 	}
@@ -146,6 +149,15 @@ func (d *Driver) readBatch(ctx context.Context, name string, cons jetstream.Cons
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 		return false, d.wrap(err, "read the archive", name)
+	}
+	if got == 0 {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return false, d.wrap(err, "read the archive", name)
+		}
+		if info.NumPending > 0 {
+			return false, errcode.Errorf(errcode.Unavailable, "the archive of %s holds %d more events but sent none within %v: read again from the position reached", name, info.NumPending, archiveFetchWait)
+		}
 	}
 	return got > 0, nil
 }
