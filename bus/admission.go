@@ -90,7 +90,11 @@ func (a *admission) leave() {
 
 // Release gives back the room of one finished event.
 func (a *admission) Release() {
-	a.count.Add(-1)
+	// Never below zero: sync may have set the count to a depth that did
+	// not yet hold the event released.
+	if a.count.Add(-1) < 0 {
+		a.count.CompareAndSwap(-1, 0)
+	}
 	a.mu.Lock()
 	if a.waiters > 0 {
 		close(a.freed)
