@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
+	"github.com/eventbus-go/eventbus/adapters/internal/wakeup"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
@@ -128,23 +129,8 @@ func TestReceiversWakeOnlyForMessages(t *testing.T) {
 	}
 
 	const receivers = 3
-	var wg sync.WaitGroup
-	took := make(chan int, receivers)
-	for range receivers {
-		wg.Go(func() {
-			ms, _ := ch.take(ctx, s, 1, time.Hour)
-			took <- len(ms)
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	waiters := func() int {
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		return ch.available.Waiters()
-	}
+	took := startReceivers(t, ctx, cancel, ch, s, receivers)
+	waiters := func() int { return waitingOn(ch, &ch.available) }
 	testkit.Eventually(t, 5*time.Second, "the receivers to wait on the empty channel", func() bool { return waiters() == receivers })
 
 	ch.settle(s, []driver.AckID{first[0].id}, false)
@@ -178,23 +164,8 @@ func TestEveryReceiverWaitingForRoomWakesAsAcksFreeIt(t *testing.T) {
 		t.Fatalf("take = %d messages, %v; want both", len(held), err)
 	}
 	const receivers = 2
-	var wg sync.WaitGroup
-	took := make(chan int, receivers)
-	for range receivers {
-		wg.Go(func() {
-			ms, _ := ch.take(ctx, s, 1, time.Hour)
-			took <- len(ms)
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	waitingForRoom := func() int {
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		return s.roomFreed.Waiters()
-	}
+	took := startReceivers(t, ctx, cancel, ch, s, receivers)
+	waitingForRoom := func() int { return waitingOn(ch, &s.roomFreed) }
 	testkit.Eventually(t, 5*time.Second, "both receivers to wait for room", func() bool { return waitingForRoom() == receivers })
 	for _, m := range held { // one ack at a time: the second finds s no longer full
 		ch.settle(s, []driver.AckID{m.id}, false)
@@ -212,4 +183,30 @@ func TestEveryReceiverWaitingForRoomWakesAsAcksFreeIt(t *testing.T) {
 			t.Fatal("a receiver still waits although its subscription has room and a message is there")
 		}
 	}
+}
+
+// startReceivers starts n receivers of s, each taking one message with an
+// hour to wait, and sends how many each took; cancel (called, and the
+// receivers waited for, when t ends) stops those still waiting.
+func startReceivers(t *testing.T, ctx context.Context, cancel context.CancelFunc, ch *channel, s *subscription, n int) <-chan int {
+	var wg sync.WaitGroup
+	took := make(chan int, n)
+	for range n {
+		wg.Go(func() {
+			ms, _ := ch.take(ctx, s, 1, time.Hour)
+			took <- len(ms)
+		})
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	return took
+}
+
+// waitingOn counts the receivers of ch waiting on signal.
+func waitingOn(ch *channel, signal *wakeup.Signal) int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return signal.Waiters()
 }
