@@ -202,7 +202,7 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 	if t.signer != nil {
 		t.signer.sign(req.Header, batchWebhookID(t.bus, b.members), body)
 	}
-	resp, err := t.client.Do(req)
+	resp, err := t.send(req)
 	if err != nil {
 		return all(Outcome{Verdict: verdict.Retry, Reason: err.Error()})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -94,7 +95,7 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 		client:       client,
 		bus:          r.Bus,
 		url:          t.URL,
-		headers:      canonicalKeys(t.Headers),
+		headers:      targetHeaders(t.Headers),
 		timeout:      time.Duration(t.Timeout),
 		retryClient4: r.Delivery.ClientErrors == router.ClientErrorsRetry,
 		signer:       sg,
@@ -102,10 +103,16 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 	}, nil
 }
 
-// canonicalKeys returns headers with their keys as net/http spells them,
-// so that a delivery sets them without canonicalising each.
-func canonicalKeys(headers map[string]string) map[string]string {
-	out := make(map[string]string, len(headers))
+// userAgent names the bus to its targets, unless a route's headers name
+// it otherwise.
+const userAgent = "eventbus"
+
+// targetHeaders returns the headers a route adds to every request, with
+// their keys as net/http spells them, so that a delivery sets them without
+// canonicalising each, and a User-Agent.
+func targetHeaders(headers map[string]string) map[string]string {
+	out := make(map[string]string, len(headers)+1)
+	out["User-Agent"] = userAgent
 	for k, v := range headers {
 		out[http.CanonicalHeaderKey(k)] = v
 	}
@@ -137,7 +144,7 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	if t.signer != nil {
 		t.signer.sign(req.Header, webhookID(t.bus, e.Source(), e.ID()), e.Data())
 	}
-	resp, err := t.client.Do(req)
+	resp, err := t.send(req)
 	if err != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
 	}
@@ -150,6 +157,18 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return t.judge(resp, strings.TrimSpace(string(snippet)))
+}
+
+// send makes one request to the target. It follows no redirect: a
+// route's URL is where its events go, and a 3xx is judged like any other
+// status. (http.Client, which would follow one, copies every request's
+// headers in case it does.)
+func (t *HTTPTarget) send(req *http.Request) (*http.Response, error) {
+	resp, err := t.client.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: "Post", URL: t.url, Err: err}
+	}
+	return resp, nil
 }
 
 func (t *HTTPTarget) judge(resp *http.Response, body string) Outcome {
@@ -264,22 +283,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// newHTTPClient is a client with keep-alive connections sized for many
-// deliveries in flight, HTTP/2 where a TLS target offers it.
-func newHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 1024
-	tr.MaxIdleConnsPerHost = 256
-	return &http.Client{Transport: tr}
-}
-
 // newTargetClient is the client of one HTTP target: keep-alive
-// connections for as many deliveries as the route has in flight, HTTP/2
-// where a TLS target offers it.
+// connections for as many deliveries as the route has in flight, plain
+// HTTP/1.1 on the sending goroutine (see plainTransport), HTTP/2 where a
+// TLS target offers it.
 func newTargetClient(r *router.Route) *http.Client {
-	c := newHTTPClient()
-	tr := c.Transport.(*http.Transport)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(r.Delivery.MaxInflight, 1)
 	tr.MaxIdleConns = tr.MaxIdleConnsPerHost
-	return c
+	return &http.Client{Transport: newPlainTransport(tr)}
 }

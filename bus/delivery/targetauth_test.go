@@ -94,7 +94,7 @@ func oauth2Target(t *testing.T, targetURL, tokenURL string, clock *fakeClock) *H
 		}},
 		Signing: &router.Signing{Disabled: true},
 	}}}.WithDefaults()
-	ht, err := newHTTPTarget(newHTTPClient(), &r, clock.Now)
+	ht, err := newHTTPTarget(newTargetClient(&r), &r, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
