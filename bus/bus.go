@@ -109,6 +109,12 @@ type liveRoute struct {
 	admission *admission
 }
 
+// local says whether the route's backend is local; false while it is not
+// yet open (a route being checked).
+func (lr *liveRoute) local() bool {
+	return lr.backend != nil && lr.backend.Capabilities().Local
+}
+
 type snapshot struct {
 	buses map[string]*busRoutes
 }
@@ -122,6 +128,15 @@ type busRoutes struct {
 	archive *busArchive
 	// schemas is the bus's schema mode (router.SchemasEnforce, ...).
 	schemas string
+	// local: every route's backend is local (adapters.Capabilities.Local).
+	local bool
+}
+
+// storesLocally says whether storing an event waits on nothing outside
+// the process: every route's backend is local, and the bus keeps no
+// archive.
+func (br *busRoutes) storesLocally() bool {
+	return br.local && (br.archive == nil || !br.archive.holds())
 }
 
 // newRegistry lists the backends this build knows. A new backend is one
@@ -329,8 +344,10 @@ func (b *Bus) compile(routes map[string]*liveRoute, buses map[string]router.Bus)
 		if def, ok := buses[bus]; ok {
 			br.archive = b.archives.of(def)
 		}
+		br.local = true
 		for name := range set {
 			br.routes[name] = routes[name]
+			br.local = br.local && routes[name].local()
 		}
 		compiled[bus] = br
 	}

@@ -55,3 +55,32 @@ func TestIngestReturnsATypedResultPerEvent(t *testing.T) {
 		t.Errorf("ingest to a bus that does not exist: %v; want NotFound", err)
 	}
 }
+
+// A batch holding one event twice stores it once and answers both as the
+// first, in the order given, whether the batch's events are stored one
+// after another (a local backend) or at once.
+func TestABatchHoldingAnEventTwiceStoresItOnce(t *testing.T) {
+	b := startReplica(t, store.NewMemory(), Config{})
+	r := router.Route{Name: "orders", Paused: true, Match: []byte(`{"type":["order.created"]}`),
+		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}
+	if _, _, err := b.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	results, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{
+		newEvent("1", "order.created"), newEvent("2", "order.created"), newEvent("1", "order.created"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.state.Load().buses[router.DefaultBus].storesLocally() {
+		t.Error("a bus whose only route is on mem:// does not store locally")
+	}
+	for i, id := range []string{"1", "2", "1"} {
+		if res := results[i]; res.Err != nil || res.ID != id || !slices.Equal(res.Routes, []string{"orders"}) {
+			t.Errorf("result %d: %+v; want event %s stored on orders", i, res, id)
+		}
+	}
+	if n, err := b.routes["orders"].backend.Depth(context.Background(), "orders"); err != nil || n != 2 {
+		t.Errorf("the route holds %d events (%v); want 2: the repeat is not stored again", n, err)
+	}
+}

@@ -96,8 +96,13 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 			results[i] = b.storeTraced(ctx, bus, routes, events[i])
 		}
 	}
-	if len(events) == 1 {
-		store(0)
+	// Events are stored at once, so that their sends wait on their
+	// backends together; on local backends, where a send waits on
+	// nothing, one after another.
+	if len(events) == 1 || routes.storesLocally() {
+		for i := range events {
+			store(i)
+		}
 		return results, nil
 	}
 	var wg sync.WaitGroup

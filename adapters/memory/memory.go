@@ -84,7 +84,7 @@ var _ adapters.Driver = (*Driver)(nil)
 
 // Capabilities implements adapters.Driver.
 func (b *Driver) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true, DropOldest: true}
+	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true, DropOldest: true, Local: true}
 }
 
 // Ping implements adapters.Driver: the backend is up until it is closed.
