@@ -179,8 +179,14 @@ func percentEncode(s string) string {
 	return b.String()
 }
 
+// percentDecode decodes a header's value. The value it decodes to must be
+// UTF-8, as every CloudEvents string is, whether its bytes came
+// percent-encoded or raw.
 func percentDecode(s string) (string, error) {
 	if !strings.Contains(s, "%") {
+		if !utf8.ValidString(s) {
+			return "", fmt.Errorf("value %q is not UTF-8: percent-encode its UTF-8 bytes", s)
+		}
 		return s, nil
 	}
 	var b strings.Builder
