@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -25,7 +26,7 @@ import (
 //
 // It keeps net/http's contract where the targets can tell: the request's
 // context bounds it (its deadline as the connection's; its cancellation
-// closes the connections in use, as net/http's does the one it uses), the
+// interrupts the connections in use, as net/http's does the one it uses), the
 // body is streamed to the caller, and a body left unread closes its
 // connection instead of returning it to the pool.
 type plainTransport struct {
@@ -33,7 +34,7 @@ type plainTransport struct {
 	fallback *http.Transport
 
 	mu    sync.Mutex
-	conns map[net.Conn]struct{} // open, to be closed when a request is cancelled
+	conns map[net.Conn]struct{} // open, to be interrupted when a request is cancelled
 }
 
 func newPlainTransport(fallback *http.Transport) *plainTransport {
@@ -46,9 +47,23 @@ func newPlainTransport(fallback *http.Transport) *plainTransport {
 		MaxIdleConnDuration:      90 * time.Second,
 		// As net/http: as many connections as requests in flight, the
 		// route's max_inflight bounding them.
-		MaxConnsPerHost: 1 << 16,
+		MaxConnsPerHost:           1 << 16,
+		RetryIfErr:                retryClosedByServer,
+		MaxIdemponentCallAttempts: 3,
 	}
 	return t
+}
+
+// retryClosedByServer sends a request again on another connection when
+// its connection was closed before any of the answer came: a kept-alive
+// connection the target closed while idle (as many servers do after a few
+// seconds), which the request found closed. net/http does the same. A
+// target that did read the request and closed without answering gets it
+// again, which at-least-once delivery allows (receivers deduplicate on
+// webhook-id).
+func retryClosedByServer(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func (t *plainTransport) dial(addr string) (net.Conn, error) {
@@ -79,17 +94,15 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// closeAll closes every connection, in use or idle: requests in flight
-// fail at once.
-func (t *plainTransport) closeAll() {
+// interruptAll ends what every connection is doing, in use or idle: a
+// request in flight fails at once, as timed out, which is not retried.
+// The connections are closed by the requests that fail; idle ones take
+// the next request's deadline.
+func (t *plainTransport) interruptAll() {
 	t.mu.Lock()
-	conns := make([]net.Conn, 0, len(t.conns))
+	defer t.mu.Unlock()
 	for c := range t.conns {
-		conns = append(conns, c)
-	}
-	t.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
+		_ = c.SetDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -125,17 +138,22 @@ func (t *plainTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			freq.Header.Add(k, v)
 		}
 	}
+	// The body is copied (into a pooled buffer), not streamed: fasthttp
+	// sends a streamed body only once.
 	if req.Body != nil && req.Body != http.NoBody {
-		freq.SetBodyStream(req.Body, int(req.ContentLength)) // closed once written
-	} else {
-		closeBody(req)
+		if _, err := io.Copy(freq.BodyWriter(), req.Body); err != nil {
+			closeBody(req)
+			return nil, err
+		}
 	}
+	closeBody(req)
 	// A cancelled request (not one past its deadline, which the
-	// connection's own deadline ends) ends the transport's connections:
-	// it is cancelled when the bus gives up on its attempts, all at once.
+	// connection's own deadline ends) interrupts the transport's
+	// connections: it is cancelled when the bus gives up on its attempts,
+	// all at once.
 	stop := context.AfterFunc(ctx, func() {
 		if errors.Is(ctx.Err(), context.Canceled) {
-			t.closeAll()
+			t.interruptAll()
 		}
 	})
 	defer stop()

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -197,5 +199,33 @@ func TestAPlainHTTPTargetBehindAProxyIsReachedThroughIt(t *testing.T) {
 	}
 	if got := proxied.Load(); got != "http://target.invalid/hooks" {
 		t.Fatalf("the proxy was asked for %v; want the target's URL", got)
+	}
+}
+
+// A kept-alive connection the target closed while it was idle is not a
+// failed delivery: the request goes again on a new connection.
+func TestAConnectionTheTargetClosedWhileIdleIsNotAFailure(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateIdle:
+			_ = c.Close() // without a word: the client learns when it writes or reads
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ht := plainTarget(t, srv.URL, nil)
+	for i := range 5 {
+		if o := ht.Deliver(context.Background(), testEvent(strconv.Itoa(i))); o.Verdict != verdict.Ack {
+			t.Fatalf("delivery %d: %+v; want ack on a new connection", i, o)
+		}
+	}
+	if n := conns.Load(); n < 2 {
+		t.Fatalf("%d connections for 5 deliveries; the target closed each after one", n)
 	}
 }
