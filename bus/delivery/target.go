@@ -151,12 +151,15 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	if resp.StatusCode == http.StatusUnauthorized && t.auth != nil {
 		t.auth.rejected()
 	}
-	// Read a little of the body for the reason, and drain it so the
-	// connection is reused.
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	// Read a little of the body for the reason, and drain a longer one so
+	// the connection is reused.
+	var snippet [256]byte
+	n, err := io.ReadFull(resp.Body, snippet[:])
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
 	resp.Body.Close()
-	return t.judge(resp, strings.TrimSpace(string(snippet)))
+	return t.judge(resp, string(bytes.TrimSpace(snippet[:n])))
 }
 
 // send makes one request to the target. It follows no redirect: a
@@ -179,6 +182,9 @@ func (t *HTTPTarget) judge(resp *http.Response, body string) Outcome {
 // its Eventbus-Verdict and Retry-After ("" when absent), and the start of
 // its body, for the reason.
 func (t *HTTPTarget) judgeStatus(code int, verdictValue, retryAfter, body string) Outcome {
+	if verdictValue == "" && code >= 200 && code < 300 {
+		return Outcome{Verdict: verdict.Ack, Status: code} // the common case: nothing more to say
+	}
 	o := Outcome{Status: code, RetryAfter: parseRetryAfter(retryAfter, time.Now())}
 	o.Reason = "target answered " + strconv.Itoa(code) + " " + http.StatusText(code)
 	if body != "" {
@@ -198,8 +204,6 @@ func (t *HTTPTarget) judgeStatus(code int, verdictValue, retryAfter, body string
 		return o
 	}
 	switch {
-	case code >= 200 && code < 300:
-		o.Verdict = verdict.Ack
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		o.Verdict = verdict.Retry
 	case code >= 400 && code < 500 && !t.retryClient4:
