@@ -91,15 +91,26 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	target, auth := t.URL, newAuthorizer(t.Auth, client, now)
+	if u, err := url.Parse(t.URL); err == nil && u.User != nil { // validated on save
+		// Credentials in the URL are basic auth, as net/http's client
+		// takes them, and stay out of requests' URLs and errors.
+		if auth == nil {
+			password, _ := u.User.Password()
+			auth = basicAuth{router.BasicAuth{Username: u.User.Username(), Password: password}}
+		}
+		u.User = nil
+		target = u.String()
+	}
 	return &HTTPTarget{
 		client:       client,
 		bus:          r.Bus,
-		url:          t.URL,
+		url:          target,
 		headers:      targetHeaders(t.Headers),
 		timeout:      time.Duration(t.Timeout),
 		retryClient4: r.Delivery.ClientErrors == router.ClientErrorsRetry,
 		signer:       sg,
-		auth:         newAuthorizer(t.Auth, client, now),
+		auth:         auth,
 	}, nil
 }
 
@@ -289,11 +300,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 // newTargetClient is the client of one HTTP target: keep-alive
 // connections for as many deliveries as the route has in flight, plain
-// HTTP/1.1 on the sending goroutine (see plainTransport), HTTP/2 where a
+// HTTP/1.1 on the sending goroutine (see targetTransport), HTTP/2 where a
 // TLS target offers it.
 func newTargetClient(r *router.Route) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(r.Delivery.MaxInflight, 1)
 	tr.MaxIdleConns = tr.MaxIdleConnsPerHost
-	return &http.Client{Transport: newPlainTransport(tr)}
+	return &http.Client{Transport: newTargetTransport(tr)}
 }

@@ -15,21 +15,21 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// plainTransport is the http.RoundTripper of HTTP targets. Requests over
-// plain HTTP/1.1 (http:// URLs with no proxy in the way) go on fasthttp's
-// client; the others (https, where HTTP/2 may be had, or through a proxy)
-// on net/http's Transport, its fallback. On fasthttp's client
-// a request is written and its answer read on the goroutine that sends it,
-// where net/http's Transport hands each to two goroutines of the
-// connection's and back. A delivery is mostly that round trip, so it is
-// the bus's largest cost per event after HTTP ingress itself.
+// targetTransport is the http.RoundTripper of HTTP targets. A request
+// over plain HTTP/1.1 (an http:// URL, no proxy in the way) goes on
+// fasthttp's client, which writes it and reads its answer on the
+// goroutine that sends it, where net/http's Transport hands each request
+// to two goroutines of the connection's and back; a delivery is mostly
+// that round trip. The others (https, where HTTP/2 may be had, or through
+// a proxy) go on net/http's Transport, the fallback.
 //
 // It keeps net/http's contract where the targets can tell: the request's
 // context bounds it (its deadline as the connection's; its cancellation
-// interrupts the connections in use, as net/http's does the one it uses), the
-// body is streamed to the caller, and a body left unread closes its
-// connection instead of returning it to the pool.
-type plainTransport struct {
+// interrupts the connections in use), the answer's body is streamed to
+// the caller, a body left unread closes its connection instead of
+// returning it to the pool, and a request that finds its kept-alive
+// connection closed goes again on another.
+type targetTransport struct {
 	client   *fasthttp.Client
 	fallback *http.Transport
 
@@ -37,8 +37,8 @@ type plainTransport struct {
 	conns map[net.Conn]struct{} // open, to be interrupted when a request is cancelled
 }
 
-func newPlainTransport(fallback *http.Transport) *plainTransport {
-	t := &plainTransport{fallback: fallback, conns: map[net.Conn]struct{}{}}
+func newTargetTransport(fallback *http.Transport) *targetTransport {
+	t := &targetTransport{fallback: fallback, conns: map[net.Conn]struct{}{}}
 	t.client = &fasthttp.Client{
 		Dial:                     t.dial,
 		StreamResponseBody:       true,
@@ -66,7 +66,7 @@ func retryClosedByServer(_ *fasthttp.Request, _ int, err error) (resetTimeout, r
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
-func (t *plainTransport) dial(addr string) (net.Conn, error) {
+func (t *targetTransport) dial(addr string) (net.Conn, error) {
 	c, err := fasthttp.DialTimeout(addr, 30*time.Second)
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func (t *plainTransport) dial(addr string) (net.Conn, error) {
 // trackedConn leaves its transport's set when it closes.
 type trackedConn struct {
 	net.Conn
-	t    *plainTransport
+	t    *targetTransport
 	once sync.Once
 }
 
@@ -98,7 +98,7 @@ func (c *trackedConn) Close() error {
 // request in flight fails at once, as timed out, which is not retried.
 // The connections are closed by the requests that fail; idle ones take
 // the next request's deadline.
-func (t *plainTransport) interruptAll() {
+func (t *targetTransport) interruptAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for c := range t.conns {
@@ -107,12 +107,12 @@ func (t *plainTransport) interruptAll() {
 }
 
 // CloseIdleConnections closes the connections no request is using.
-func (t *plainTransport) CloseIdleConnections() {
+func (t *targetTransport) CloseIdleConnections() {
 	t.client.CloseIdleConnections()
 	t.fallback.CloseIdleConnections()
 }
 
-func (t *plainTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *targetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return t.fallback.RoundTrip(req)
 	}

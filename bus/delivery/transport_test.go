@@ -190,7 +190,7 @@ func TestAPlainHTTPTargetBehindAProxyIsReachedThroughIt(t *testing.T) {
 	r := router.Route{Name: "proxied", Bus: router.DefaultBus, Target: router.Target{HTTP: &router.HTTPTarget{
 		URL: "http://target.invalid/hooks",
 	}}}.WithDefaults()
-	ht, err := newHTTPTarget(&http.Client{Transport: newPlainTransport(tr)}, &r, time.Now)
+	ht, err := newHTTPTarget(&http.Client{Transport: newTargetTransport(tr)}, &r, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,5 +227,30 @@ func TestAConnectionTheTargetClosedWhileIdleIsNotAFailure(t *testing.T) {
 	}
 	if n := conns.Load(); n < 2 {
 		t.Fatalf("%d connections for 5 deliveries; the target closed each after one", n)
+	}
+}
+
+// Credentials in a target's URL are sent as basic auth, as net/http's
+// client sends them, and an error names the URL without them.
+func TestCredentialsInATargetURLAreBasicAuth(t *testing.T) {
+	var user, password atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		user.Store(u)
+		password.Store(p)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	withCredentials := strings.Replace(srv.URL, "http://", "http://hooks:s3cret@", 1)
+	if o := plainTarget(t, withCredentials, nil).Deliver(context.Background(), testEvent("e-1")); o.Verdict != verdict.Retry {
+		t.Fatalf("outcome %+v; want retry (the target answered 500)", o)
+	}
+	if user.Load() != "hooks" || password.Load() != "s3cret" {
+		t.Fatalf("the target got basic auth %v:%v; want hooks:s3cret", user.Load(), password.Load())
+	}
+	srv.Close()
+	o := plainTarget(t, withCredentials, nil).Deliver(context.Background(), testEvent("e-2"))
+	if o.Verdict != verdict.Retry || strings.Contains(o.Reason, "s3cret") {
+		t.Fatalf("outcome %+v; want retry, its reason without the password", o)
 	}
 }
