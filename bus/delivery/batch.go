@@ -100,7 +100,9 @@ type member struct{ source, id string }
 // it, once the batch was sent.
 func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	// Each event carries the trace context of its own attempt.
-	enc, err := json.Marshal(withTraceContext(ctx, e))
+	// MarshalJSON directly: json.Marshal would check and compact what it
+	// writes, already compact, once more.
+	enc, err := withTraceContext(ctx, e).MarshalJSON()
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: "encoding the event for a batch: " + err.Error()}
 	}

@@ -114,15 +114,25 @@ func decodeBatch(body []byte) ([]decoded, *apiError) {
 	}
 	out := make([]decoded, len(items))
 	for i, raw := range items {
-		out[i] = decodeStructured(raw)
+		out[i] = decodeValidStructured(raw) // valid: the array was
 	}
 	return out, nil
 }
 
 // decodeStructured reads one event in the JSON format.
 func decodeStructured(raw []byte) decoded {
+	if !json.Valid(raw) {
+		return diagnoseStructured(raw) // says where the JSON breaks
+	}
+	return decodeValidStructured(raw)
+}
+
+// decodeValidStructured reads one event in the JSON format from raw, which
+// is valid JSON. It calls the event's UnmarshalJSON itself: json.Unmarshal
+// would check raw all over again first.
+func decodeValidStructured(raw []byte) decoded {
 	var e event.Event
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if err := e.UnmarshalJSON(raw); err != nil {
 		d := diagnoseStructured(raw)
 		if d.err == nil {
 			d.err = fieldErrorf("", "%v", err)
