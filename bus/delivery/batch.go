@@ -197,7 +197,7 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 	}
 	req.Header.Set("Content-Type", BatchContentType)
 	if t.auth != nil {
-		if err := t.auth.authorize(ctx, req); err != nil {
+		if err := t.auth.authorize(ctx, req.Header); err != nil {
 			return all(Outcome{Verdict: verdict.Retry, Reason: err.Error()})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/valyala/fasthttp"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
@@ -51,8 +52,14 @@ const VerdictHeader = "Eventbus-Verdict"
 // with client_errors: retry); 5xx, a timeout or a refused connection retry.
 // An Eventbus-Verdict header overrides the status. Credentials that cannot
 // be had (an OAuth2 token endpoint failing) retry.
+//
+// Over plain HTTP (an http:// URL, no proxy in the way) each event goes on
+// the target's plainClient; otherwise, and for batches and OAuth2 tokens,
+// on its net/http client, which speaks HTTP/2 where an https:// target
+// offers it.
 type HTTPTarget struct {
 	client       *http.Client
+	plain        *plainClient // nil: every request on client
 	bus          string
 	url          string
 	headers      map[string]string
@@ -82,6 +89,9 @@ func (ts *HTTPTargets) Open(r *router.Route) (*HTTPTarget, error) {
 // Close closes the target's idle connections.
 func (t *HTTPTarget) Close(context.Context) error {
 	t.client.CloseIdleConnections()
+	if t.plain != nil {
+		t.plain.closeIdle()
+	}
 	return nil
 }
 
@@ -91,23 +101,29 @@ func newHTTPTarget(client *http.Client, r *router.Route, now func() time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	target, auth := t.URL, newAuthorizer(t.Auth, client, now)
-	if u, err := url.Parse(t.URL); err == nil && u.User != nil { // validated on save
+	timeout := time.Duration(t.Timeout)
+	target, auth := t.URL, newAuthorizer(t.Auth, client, timeout, now)
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return nil, err // validated on save
+	}
+	if u.User != nil {
 		// Credentials in the URL are basic auth, as net/http's client
 		// takes them, and stay out of requests' URLs and errors.
 		if auth == nil {
 			password, _ := u.User.Password()
-			auth = basicAuth{router.BasicAuth{Username: u.User.Username(), Password: password}}
+			auth = newBasicAuth(router.BasicAuth{Username: u.User.Username(), Password: password})
 		}
 		u.User = nil
 		target = u.String()
 	}
 	return &HTTPTarget{
 		client:       client,
+		plain:        plainClientFor(client, u),
 		bus:          r.Bus,
 		url:          target,
 		headers:      targetHeaders(t.Headers),
-		timeout:      time.Duration(t.Timeout),
+		timeout:      timeout,
 		retryClient4: r.Delivery.ClientErrors == router.ClientErrorsRetry,
 		signer:       sg,
 		auth:         auth,
@@ -134,26 +150,17 @@ func targetHeaders(headers map[string]string) map[string]string {
 func (t *HTTPTarget) Signed() bool { return t.signer != nil }
 
 func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
+	if t.plain != nil {
+		return t.deliverPlain(ctx, e)
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(e.Data()))
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
 	}
-	for k, v := range t.headers {
-		req.Header[k] = []string{v} // canonical: newHTTPTarget made them so
-	}
-	if err := httpbinding.Write(req.Header, e); err != nil {
-		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
-	}
-	tracing.ToHeader(ctx, req.Header)
-	if t.auth != nil {
-		if err := t.auth.authorize(ctx, req); err != nil {
-			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
-		}
-	}
-	if t.signer != nil {
-		t.signer.sign(req.Header, webhookID(t.bus, e.Source(), e.ID()), e.Data())
+	if o, ok := t.writeHeaders(ctx, req.Header, e); !ok {
+		return o
 	}
 	resp, err := t.send(req)
 	if err != nil {
@@ -173,10 +180,56 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	return t.judge(resp, string(bytes.TrimSpace(snippet[:n])))
 }
 
-// send makes one request to the target. It follows no redirect: a
-// route's URL is where its events go, and a 3xx is judged like any other
-// status. (http.Client, which would follow one, copies every request's
-// headers in case it does.)
+// deliverPlain is Deliver on the target's plainClient.
+func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(http.MethodPost)
+	req.SetRequestURI(t.url)
+	if o, ok := t.writeHeaders(ctx, &req.Header, e); !ok {
+		return o
+	}
+	req.SetBodyRaw(e.Data())
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := t.plain.do(ctx, req, resp, t.timeout); err != nil {
+		return Outcome{Verdict: verdict.Retry, Reason: (&url.Error{Op: "Post", URL: t.url, Err: err}).Error()}
+	}
+	code := resp.StatusCode()
+	if code == http.StatusUnauthorized && t.auth != nil {
+		t.auth.rejected()
+	}
+	snippet := answerStart(resp)
+	return t.judgeStatus(code, string(resp.Header.Peek(VerdictHeader)), string(resp.Header.Peek("Retry-After")), snippet)
+}
+
+// writeHeaders sets on h what a delivery of e carries besides its data:
+// the route's headers, e's attributes in binary mode, the attempt's trace
+// context, the target's credentials and the signature. When it cannot, it
+// returns the attempt's outcome and false.
+func (t *HTTPTarget) writeHeaders(ctx context.Context, h httpbinding.Header, e *event.Event) (Outcome, bool) {
+	for k, v := range t.headers {
+		h.Set(k, v)
+	}
+	if err := httpbinding.Write(h, e); err != nil {
+		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}, false
+	}
+	tracing.ToHeader(ctx, h)
+	if t.auth != nil {
+		if err := t.auth.authorize(ctx, h); err != nil {
+			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}, false
+		}
+	}
+	if t.signer != nil {
+		t.signer.sign(h, webhookID(t.bus, e.Source(), e.ID()), e.Data())
+	}
+	return Outcome{}, true
+}
+
+// send makes one request to the target on its net/http client. It follows
+// no redirect: a route's URL is where its events go, and a 3xx is judged
+// like any other status. (http.Client, which would follow one, copies
+// every request's headers in case it does.)
 func (t *HTTPTarget) send(req *http.Request) (*http.Response, error) {
 	resp, err := t.client.Transport.RoundTrip(req)
 	if err != nil {
@@ -298,13 +351,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// newTargetClient is the client of one HTTP target: keep-alive
-// connections for as many deliveries as the route has in flight, plain
-// HTTP/1.1 on the sending goroutine (see targetTransport), HTTP/2 where a
-// TLS target offers it.
+// newTargetClient is the net/http client of one HTTP target: keep-alive
+// connections for as many deliveries as the route has in flight, HTTP/2
+// where a TLS target offers it.
 func newTargetClient(r *router.Route) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(r.Delivery.MaxInflight, 1)
 	tr.MaxIdleConns = tr.MaxIdleConnsPerHost
-	return &http.Client{Transport: newTargetTransport(tr)}
+	return &http.Client{Transport: tr}
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"sync"
@@ -10,38 +11,46 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/router"
 )
 
-// authorizer adds a target's credentials to each request. An error fails
-// the attempt, which is retried: credentials that cannot be had now (a
-// token endpoint down) may be had later.
+// authorizer adds a target's credentials to each request's header. An
+// error fails the attempt, which is retried: credentials that cannot be had
+// now (a token endpoint down) may be had later.
 type authorizer interface {
-	authorize(ctx context.Context, req *http.Request) error
+	authorize(ctx context.Context, h httpbinding.Header) error
 	// rejected tells the authorizer the target answered 401 to credentials
 	// it gave, so cached ones are not offered again.
 	rejected()
 }
 
 // newAuthorizer returns the authorizer of a target's auth, nil for none.
-func newAuthorizer(a *router.TargetAuth, client *http.Client, now func() time.Time) authorizer {
+// A token is fetched within timeout, the target's.
+func newAuthorizer(a *router.TargetAuth, client *http.Client, timeout time.Duration, now func() time.Time) authorizer {
 	switch {
 	case a == nil:
 		return nil
 	case a.Basic != nil:
-		return basicAuth{*a.Basic}
+		return newBasicAuth(*a.Basic)
 	case a.APIKey != nil:
 		return apiKeyAuth{*a.APIKey}
 	case a.OAuth2 != nil:
-		return newOAuth2Auth(*a.OAuth2, client, now)
+		return newOAuth2Auth(*a.OAuth2, client, timeout, now)
 	}
 	return nil
 }
 
-type basicAuth struct{ router.BasicAuth }
+// basicAuth is the Authorization header of a user name and password,
+// encoded once.
+type basicAuth struct{ header string }
 
-func (b basicAuth) authorize(_ context.Context, req *http.Request) error {
-	req.SetBasicAuth(b.Username, b.Password)
+func newBasicAuth(b router.BasicAuth) basicAuth {
+	return basicAuth{"Basic " + base64.StdEncoding.EncodeToString([]byte(b.Username+":"+b.Password))}
+}
+
+func (b basicAuth) authorize(_ context.Context, h httpbinding.Header) error {
+	h.Set("Authorization", b.header)
 	return nil
 }
 
@@ -49,8 +58,8 @@ func (basicAuth) rejected() {}
 
 type apiKeyAuth struct{ router.APIKeyAuth }
 
-func (k apiKeyAuth) authorize(_ context.Context, req *http.Request) error {
-	req.Header.Set(k.Header, k.Value)
+func (k apiKeyAuth) authorize(_ context.Context, h httpbinding.Header) error {
+	h.Set(k.Header, k.Value)
 	return nil
 }
 
@@ -69,9 +78,10 @@ const maxTokenError = 300
 // refuses it); then the next delivery fetches a new one, while the others
 // wait for it rather than fetching their own.
 type oauth2Auth struct {
-	cfg    clientcredentials.Config
-	client *http.Client
-	now    func() time.Time
+	cfg     clientcredentials.Config
+	client  *http.Client
+	timeout time.Duration // of one fetch
+	now     func() time.Time
 
 	fetching chan struct{} // held while a token is fetched
 	mu       sync.Mutex    // guards token and expiry
@@ -79,7 +89,7 @@ type oauth2Auth struct {
 	expiry   time.Time // zero: the token does not expire
 }
 
-func newOAuth2Auth(o router.OAuth2Auth, client *http.Client, now func() time.Time) *oauth2Auth {
+func newOAuth2Auth(o router.OAuth2Auth, client *http.Client, timeout time.Duration, now func() time.Time) *oauth2Auth {
 	return &oauth2Auth{
 		cfg: clientcredentials.Config{
 			ClientID:     o.ClientID,
@@ -88,12 +98,13 @@ func newOAuth2Auth(o router.OAuth2Auth, client *http.Client, now func() time.Tim
 			Scopes:       o.Scopes,
 		},
 		client:   client,
+		timeout:  timeout,
 		now:      now,
 		fetching: make(chan struct{}, 1),
 	}
 }
 
-func (a *oauth2Auth) authorize(ctx context.Context, req *http.Request) error {
+func (a *oauth2Auth) authorize(ctx context.Context, h httpbinding.Header) error {
 	tok, err := a.tokenFor(ctx)
 	if err != nil {
 		msg := err.Error()
@@ -102,7 +113,7 @@ func (a *oauth2Auth) authorize(ctx context.Context, req *http.Request) error {
 		}
 		return fmt.Errorf("getting an OAuth2 token from %s: %s", a.cfg.TokenURL, msg)
 	}
-	tok.SetAuthHeader(req)
+	h.Set("Authorization", tok.Type()+" "+tok.AccessToken)
 	return nil
 }
 
@@ -123,6 +134,8 @@ func (a *oauth2Auth) tokenFor(ctx context.Context) (*oauth2.Token, error) {
 		return tok, nil
 	}
 	now := a.now()
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
 	tok, err := a.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.client))
 	if err != nil {
 		return nil, err

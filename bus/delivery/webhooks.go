@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -57,16 +58,16 @@ func newSigner(s *router.Signing, now func() time.Time) (*signer, error) {
 // sign sets the three webhook-* headers of one delivery attempt: the
 // message's id, this attempt's time in Unix seconds, and "v1,<base64
 // HMAC-SHA256 of id.timestamp.body>" for each valid secret, space-separated.
-func (s *signer) sign(h http.Header, msgID string, body []byte) {
+func (s *signer) sign(h httpbinding.Header, msgID string, body []byte) {
 	now := s.now()
 	ts := strconv.FormatInt(now.Unix(), 10)
 	sig := "v1," + signature(s.current, msgID, ts, body)
 	if s.previous != nil && now.Before(s.until) {
 		sig += " v1," + signature(s.previous, msgID, ts, body)
 	}
-	h[canonicalWebhookID] = []string{msgID}
-	h[canonicalWebhookTimestamp] = []string{ts}
-	h[canonicalWebhookSignature] = []string{sig}
+	h.Set(canonicalWebhookID, msgID)
+	h.Set(canonicalWebhookTimestamp, ts)
+	h.Set(canonicalWebhookSignature, sig)
 }
 
 // The webhook-* header keys as net/http spells them, so signing does not

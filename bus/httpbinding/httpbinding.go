@@ -94,9 +94,16 @@ var attributeHeaders = func() []string {
 	return keys
 }()
 
+// Header is where Write sets headers: net/http's http.Header, or the
+// header of another client's request. Keys are given canonical, as
+// net/http spells them.
+type Header interface {
+	Set(key, value string)
+}
+
 // Write sets the binary-mode headers of e on h; the caller sends
 // e.Data() as the body.
-func Write(h http.Header, e *event.Event) error {
+func Write(h Header, e *event.Event) error {
 	for i, attr := range cespec.V1.Attributes() {
 		v := attr.Get(e.Context)
 		if v == nil {
@@ -107,17 +114,17 @@ func Write(h http.Header, e *event.Event) error {
 			return fmt.Errorf("attribute %s: %w", attr.Name(), err)
 		}
 		if attr.Kind() == cespec.DataContentType {
-			h[attributeHeaders[i]] = []string{s}
+			h.Set(attributeHeaders[i], s)
 			continue
 		}
-		h[attributeHeaders[i]] = []string{percentEncode(s)}
+		h.Set(attributeHeaders[i], percentEncode(s))
 	}
 	for name, v := range e.Extensions() {
 		s, err := types.Format(v)
 		if err != nil {
 			return fmt.Errorf("extension %s: %w", name, err)
 		}
-		h[extensionHeader(name)] = []string{percentEncode(s)}
+		h.Set(extensionHeader(name), percentEncode(s))
 	}
 	return nil
 }

@@ -45,9 +45,19 @@ func FromHeader(ctx context.Context, h http.Header) context.Context {
 
 // ToHeader sets h's traceparent (and tracestate) header to the span
 // context in ctx; it leaves h alone when ctx holds none.
-func ToHeader(ctx context.Context, h http.Header) {
-	w3c.Inject(ctx, propagation.HeaderCarrier(h))
+func ToHeader(ctx context.Context, h interface{ Set(key, value string) }) {
+	w3c.Inject(ctx, headerSetter{h})
 }
+
+// headerSetter carries trace context into a request's header, which
+// Inject only sets.
+type headerSetter struct {
+	h interface{ Set(key, value string) }
+}
+
+func (c headerSetter) Get(string) string     { return "" }
+func (c headerSetter) Set(key, value string) { c.h.Set(key, value) }
+func (c headerSetter) Keys() []string        { return nil }
 
 // InSpan reports whether ctx holds a valid span context.
 func InSpan(ctx context.Context) bool {

@@ -56,6 +56,9 @@ func TestAPlainHTTPDeliveryCarriesTheEventAndReadsTheAnswer(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	ht := plainTarget(t, srv.URL+"/hooks//orders?x=%2F", nil)
+	if ht.plain == nil {
+		t.Fatal("an http:// target with no proxy is not on the plain client")
+	}
 
 	o := ht.Deliver(context.Background(), testEvent("e-1"))
 	if o.Verdict != verdict.Retry || o.Status != 503 || o.RetryAfter != 7*time.Second || !strings.Contains(o.Reason, `"busy right now"`) {
@@ -190,7 +193,7 @@ func TestAPlainHTTPTargetBehindAProxyIsReachedThroughIt(t *testing.T) {
 	r := router.Route{Name: "proxied", Bus: router.DefaultBus, Target: router.Target{HTTP: &router.HTTPTarget{
 		URL: "http://target.invalid/hooks",
 	}}}.WithDefaults()
-	ht, err := newHTTPTarget(&http.Client{Transport: newTargetTransport(tr)}, &r, time.Now)
+	ht, err := newHTTPTarget(&http.Client{Transport: tr}, &r, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

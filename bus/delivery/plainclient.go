@@ -1,0 +1,162 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// plainClient posts a target's events over plain HTTP/1.1 on fasthttp's
+// client, which writes a request and reads its answer on the goroutine
+// that sends it and keeps their buffers for the next; net/http's client
+// hands each request to two goroutines of the connection's and back, and
+// builds a request and a response of maps for each. A delivery is mostly
+// that round trip.
+//
+// It keeps what net/http's client does where targets can tell: one
+// kept-alive connection per request in flight; a request that finds its
+// connection closed by the target (idle too long) goes again on another;
+// the answer's body is read only as far as needed; a cancelled request
+// ends at once.
+type plainClient struct {
+	client *fasthttp.Client
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // open, to be interrupted when a request is cancelled
+}
+
+// plainClientFor returns a plainClient for target when client, the
+// target's net/http client, would send to it over plain HTTP, with no
+// proxy in the way; otherwise nil.
+func plainClientFor(client *http.Client, target *url.URL) *plainClient {
+	tr, ok := client.Transport.(*http.Transport)
+	if !ok || target.Scheme != "http" {
+		return nil
+	}
+	if tr.Proxy != nil {
+		proxy, err := tr.Proxy(&http.Request{URL: target})
+		if proxy != nil || err != nil {
+			return nil
+		}
+	}
+	c := &plainClient{conns: map[net.Conn]struct{}{}}
+	c.client = &fasthttp.Client{
+		Dial:                     c.dial,
+		StreamResponseBody:       true,
+		NoDefaultUserAgentHeader: true, // the target's headers carry the bus's
+		DisablePathNormalizing:   true, // the target's URL, exactly as given
+		MaxIdleConnDuration:      90 * time.Second,
+		// As net/http: as many connections as requests in flight, the
+		// route's max_inflight bounding them.
+		MaxConnsPerHost:           1 << 16,
+		RetryIfErr:                retryClosedByServer,
+		MaxIdemponentCallAttempts: 3,
+	}
+	return c
+}
+
+// retryClosedByServer sends a request again on another connection when
+// its connection was closed before any of the answer came: a kept-alive
+// connection the target closed while idle (as many servers do after a few
+// seconds), which the request found closed. net/http does the same. A
+// target that did read the request and closed without answering gets it
+// again, which at-least-once delivery allows (receivers deduplicate on
+// webhook-id).
+func retryClosedByServer(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func (c *plainClient) dial(addr string) (net.Conn, error) {
+	conn, err := fasthttp.DialTimeout(addr, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: conn, c: c}
+	c.mu.Lock()
+	c.conns[tc] = struct{}{}
+	c.mu.Unlock()
+	return tc, nil
+}
+
+// trackedConn leaves its client's set when it closes.
+type trackedConn struct {
+	net.Conn
+	c    *plainClient
+	once sync.Once
+}
+
+func (tc *trackedConn) Close() error {
+	tc.once.Do(func() {
+		tc.c.mu.Lock()
+		delete(tc.c.conns, tc)
+		tc.c.mu.Unlock()
+	})
+	return tc.Conn.Close()
+}
+
+// interruptAll ends what every connection is doing: a request in flight
+// fails at once, as timed out, which is not retried. Its connection is
+// then closed; an idle one takes the next request's deadline.
+func (c *plainClient) interruptAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.conns {
+		_ = conn.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+func (c *plainClient) closeIdle() { c.client.CloseIdleConnections() }
+
+// do sends req and reads resp's status and header within timeout; resp's
+// body is read from its BodyStream. A cancelled ctx (not one past its
+// deadline) interrupts the client's connections: it is cancelled when the
+// bus gives up on the attempts in progress, all at once.
+func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			c.interruptAll()
+		}
+	})
+	defer stop()
+	resp.Header.SetNoDefaultContentType(true) // absent stays absent
+	err := c.client.DoTimeout(req, resp, timeout)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, fasthttp.ErrTimeout):
+		return context.DeadlineExceeded // as net/http says it
+	}
+	return err
+}
+
+// answerStart reads the start of resp's body, for a reason, and drains a
+// longer one so its connection is kept; a body past that closes it.
+func answerStart(resp *fasthttp.Response) string {
+	body := resp.BodyStream()
+	if body == nil {
+		b := resp.Body()
+		return string(bytes.TrimSpace(b[:min(len(b), 256)]))
+	}
+	var start [256]byte
+	n, err := io.ReadFull(body, start[:])
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	}
+	_ = resp.CloseBodyStream()
+	return string(bytes.TrimSpace(start[:n]))
+}
