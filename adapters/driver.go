@@ -108,9 +108,10 @@ type Capabilities struct {
 	Topics bool
 	// Archive: the driver is an Archiver.
 	Archive bool
-	// Local: a send completes in this process, waiting on no network or
-	// disk. Sends to a local backend gain nothing from being made at once,
-	// so the bus stores a batch's events on it one after another.
+	// Local: sends, acks and nacks complete in this process, waiting on
+	// no network or disk. Sends to a local backend gain nothing from being
+	// made at once, so the bus stores a batch's events on it one after
+	// another, and its acks need no timeout.
 	Local bool
 	// Batching is how the Backend drives the driver.
 	Batching Batching

@@ -19,6 +19,9 @@ type Subscription struct {
 	d     driver.Subscription
 	batch int              // messages asked of the driver per receive
 	acks  *batcher.Batcher // nil: each Ack is sent at once
+	// settleWithin bounds each ack and nack sent; 0 on a local backend,
+	// whose settles wait on nothing.
+	settleWithin time.Duration
 
 	// life ends at Shutdown: a Receive waiting out an error returns at
 	// once, one in the driver when the driver's wait ends.
@@ -50,7 +53,10 @@ func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts Sub
 		_ = d.Close()
 		return nil, errcode.Errorf(errcode.Internal, "channel %q: the driver's subscription cannot nack, and the bus retries a failed delivery by nacking it: fix the driver", channel)
 	}
-	s := &Subscription{d: d, batch: max(1, min(bt.MaxReceiveBatch, opts.MaxInflight))}
+	s := &Subscription{d: d, batch: max(1, min(bt.MaxReceiveBatch, opts.MaxInflight)), settleWithin: settleTimeout}
+	if b.caps.Local {
+		s.settleWithin = 0
+	}
 	s.life, s.end = context.WithCancel(context.Background())
 	if bt.MaxAckBatch > 1 {
 		opts := &batcher.Options{MaxBatchSize: bt.MaxAckBatch, MaxHandlers: 1}
@@ -184,15 +190,24 @@ func (s *Subscription) settle(id driver.AckID, ack bool) {
 // the backend delivers it again: at-least-once, as the driver contract
 // says.
 func (s *Subscription) sendAcks(ids []driver.AckID) {
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ctx, cancel := s.settling()
 	defer cancel()
 	_ = s.d.SendAcks(ctx, ids)
 }
 
 func (s *Subscription) nack(ids []driver.AckID) {
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ctx, cancel := s.settling()
 	defer cancel()
 	_ = s.d.SendNacks(ctx, ids)
+}
+
+// settling is the context of one ack or nack sent: bounded by
+// settleWithin, or, on a local backend, without the timer.
+func (s *Subscription) settling() (context.Context, context.CancelFunc) {
+	if s.settleWithin == 0 {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), s.settleWithin)
 }
 
 func (s *Subscription) giveBack(ms []*driver.Message) {
