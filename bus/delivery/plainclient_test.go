@@ -257,3 +257,22 @@ func TestCredentialsInATargetURLAreBasicAuth(t *testing.T) {
 		t.Fatalf("outcome %+v; want retry, its reason without the password", o)
 	}
 }
+
+// An event without datacontenttype is sent without Content-Type, as the
+// binary mode says, so its receiver reads it without one too.
+func TestAnEventWithoutDataContentTypeIsSentWithoutContentType(t *testing.T) {
+	got := make(chan []string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Values("Content-Type")
+	}))
+	t.Cleanup(srv.Close)
+	e := testEvent("e-1")
+	e.SetDataContentType("")
+	e.DataEncoded = []byte("raw bytes")
+	if o := plainTarget(t, srv.URL, nil).Deliver(context.Background(), e); o.Verdict != verdict.Ack {
+		t.Fatalf("outcome %+v; want ack", o)
+	}
+	if ct := <-got; len(ct) != 0 {
+		t.Fatalf("the target got Content-Type %q; want none", ct)
+	}
+}

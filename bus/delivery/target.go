@@ -185,6 +185,7 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	req.Header.SetMethod(http.MethodPost)
+	req.Header.SetNoDefaultContentType(true) // an event without datacontenttype has none
 	req.SetRequestURI(t.url)
 	if o, ok := t.writeHeaders(ctx, &req.Header, e); !ok {
 		return o
