@@ -22,17 +22,25 @@ func newEvent(id, typ string) *event.Event {
 	return &e
 }
 
-// Ingest answers in Go types, with no HTTP in sight: the routes that stored
-// each event, or why it was not stored, so the HTTP API and plugin replies
-// read the same results.
-func TestIngestReturnsATypedResultPerEvent(t *testing.T) {
+// busWithPausedOrders is a bus with one route on mem://, orders, for
+// order.created. Paused: it stores without delivering, so nothing else
+// runs.
+func busWithPausedOrders(t *testing.T) *Bus {
+	t.Helper()
 	b := startReplica(t, store.NewMemory(), Config{})
-	// Paused: the route stores without delivering, so nothing else runs.
 	r := router.Route{Name: "orders", Paused: true, Match: []byte(`{"type":["order.created"]}`),
 		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}
 	if _, _, err := b.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// Ingest answers in Go types, with no HTTP in sight: the routes that stored
+// each event, or why it was not stored, so the HTTP API and plugin replies
+// read the same results.
+func TestIngestReturnsATypedResultPerEvent(t *testing.T) {
+	b := busWithPausedOrders(t)
 	results, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{
 		newEvent("1", "order.created"),
 		newEvent("2", "order.shipped"),
@@ -60,12 +68,7 @@ func TestIngestReturnsATypedResultPerEvent(t *testing.T) {
 // first, in the order given, whether the batch's events are stored one
 // after another (a local backend) or at once.
 func TestABatchHoldingAnEventTwiceStoresItOnce(t *testing.T) {
-	b := startReplica(t, store.NewMemory(), Config{})
-	r := router.Route{Name: "orders", Paused: true, Match: []byte(`{"type":["order.created"]}`),
-		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}}}
-	if _, _, err := b.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
-		t.Fatal(err)
-	}
+	b := busWithPausedOrders(t)
 	results, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{
 		newEvent("1", "order.created"), newEvent("2", "order.created"), newEvent("1", "order.created"),
 	})
