@@ -275,8 +275,13 @@ func (s *subscription) deliver(m *nats.Msg) {
 	if err != nil {
 		return // not a JetStream message: nothing to deliver or give back
 	}
+	seq := meta.Sequence.Stream
 	s.mu.Lock()
 	r := s.requests[meta.Consumer]
+	keep := r != nil && !s.closed
+	if keep {
+		s.held[seq] = m // before the request's end grants room again
+	}
 	if r != nil {
 		r.heard = time.Now()
 		r.open--
@@ -285,14 +290,11 @@ func (s *subscription) deliver(m *nats.Msg) {
 			s.endRequest(meta.Consumer, r, nil)
 		}
 	}
-	if r == nil || s.closed {
-		s.mu.Unlock()
+	s.mu.Unlock()
+	if !keep {
 		_ = m.Nak() // a lost one comes back after the ack wait
 		return
 	}
-	seq := meta.Sequence.Stream
-	s.held[seq] = m
-	s.mu.Unlock()
 	md := metadataOf(m.Header)
 	if wait := adapters.DueIn(md[adapters.MetaDeliverAt], time.Now()); wait > 0 {
 		s.postpone(m, seq, wait)
