@@ -189,13 +189,16 @@ func TestHeldMessageOutlivesTheAckWait(t *testing.T) {
 		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 		return s
 	}
-	holder, other := subscribe(), subscribe()
+	// The other subscription opens once the holder has the message, so the
+	// two do not race for it.
+	holder := subscribe()
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	held, err := holder.Receive(rctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := subscribe()
 	// Five ack waits: without the heartbeat the server would have
 	// redelivered the message to the other subscription long before.
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
