@@ -31,13 +31,21 @@
 //     attempt or a redrive is a new message. A message over
 //     MaxMessageBytes is refused with InvalidArgument before it is sent.
 //   - A subscription holds at most MaxInflight messages: it keeps a pull
-//     request open for the room it has, until the server ends it, and
-//     hands messages out as they arrive. While it holds a message it tells the server, every third
-//     of the ack wait, that the message is in progress, so a delivery the
-//     bus holds for a retry or a slow target is never redelivered to
-//     another subscriber meanwhile. Nack gives the message back at once;
-//     Close gives back every message still held. A subscriber that dies
-//     without closing loses its messages to the others after the ack wait.
+//     request open for the room it has, each lasting a second, answered on
+//     an inbox of its own, and hands messages out as they arrive. While it
+//     holds a message it tells the server, every third of the ack wait,
+//     that the message is in progress, so a delivery the bus holds for a
+//     retry or a slow target is never redelivered to another subscriber
+//     meanwhile. Nack gives the message back at once.
+//   - Close gives back every message still held, then waits for the server
+//     to end the subscription's open pull requests (a second at most, two
+//     if the server stops answering), giving back at once whatever they
+//     still bring, before it stops listening. So once Close returns, every
+//     message the server sent the subscription and it did not settle can
+//     be received by another subscription at once; none waits out the ack
+//     wait. A message whose nak is lost on the way (the connection drops),
+//     and the messages of a subscriber that dies without closing, go to
+//     the others after the ack wait.
 //   - Depth is the stream's message count; messages delivered and not yet
 //     acked count. Purge empties the stream; DeleteChannel deletes it, and
 //     its consumer with it.

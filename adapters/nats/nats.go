@@ -356,8 +356,7 @@ func (d *Driver) OpenTopic(ctx context.Context, name string) (driver.Topic, erro
 // An unordered one pulls from the lanes too once they exist, so that
 // messages left on them when a route stops being ordered are delivered.
 func (d *Driver) OpenSubscription(ctx context.Context, channel string, opts adapters.SubscriptionOptions) (driver.Subscription, error) {
-	c, err := d.js.Consumer(ctx, d.stream(channel), consumerName)
-	if err != nil {
+	if _, err := d.js.Consumer(ctx, d.stream(channel), consumerName); err != nil {
 		return nil, d.wrap(err, "subscribe to", channel)
 	}
 	ordered := opts.Ordered
@@ -370,17 +369,17 @@ func (d *Driver) OpenSubscription(ctx context.Context, channel string, opts adap
 			return nil, d.wrap(err, "subscribe to", channel)
 		}
 	}
-	var lanes []jetstream.Consumer
+	var lanes []string
 	if ordered {
 		for i := range d.opts.lanes {
-			lc, err := d.js.CreateOrUpdateConsumer(ctx, d.stream(channel), d.consumerConfig(laneConsumer(i), d.laneSubject(channel, i), 1))
+			_, err := d.js.CreateOrUpdateConsumer(ctx, d.stream(channel), d.consumerConfig(laneConsumer(i), d.laneSubject(channel, i), 1))
 			if err != nil {
 				return nil, d.wrap(err, "subscribe to the lanes of", channel)
 			}
-			lanes = append(lanes, lc)
+			lanes = append(lanes, laneConsumer(i))
 		}
 	}
-	return newSubscription(d, c, lanes, channel, opts.MaxInflight), nil
+	return newSubscription(d, consumerName, lanes, channel, opts.MaxInflight)
 }
 
 // wrap gives err its errcode.Code, once, with what was done to which
@@ -413,10 +412,7 @@ func codeOf(err error) errcode.Code {
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrNoServers),
 		errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
 		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, context.DeadlineExceeded),
-		// A pull request whose heartbeats stopped coming: a busy or
-		// restarting server; the next pull asks again.
-		errors.Is(err, jetstream.ErrNoHeartbeat):
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, context.DeadlineExceeded):
 		return errcode.Unavailable
 	}
 	var apiErr *jetstream.APIError

@@ -189,13 +189,16 @@ func TestHeldMessageOutlivesTheAckWait(t *testing.T) {
 		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 		return s
 	}
-	holder, other := subscribe(), subscribe()
+	// The other subscription opens once the holder has the message, so the
+	// two do not race for it.
+	holder := subscribe()
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	held, err := holder.Receive(rctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := subscribe()
 	// Five ack waits: without the heartbeat the server would have
 	// redelivered the message to the other subscription long before.
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -286,4 +289,57 @@ func TestUnorderedSubscriptionDrainsTheLanes(t *testing.T) {
 		t.Fatalf("Receive: %v: a keyed event must not be stranded on its lane when the route is no longer ordered", err)
 	}
 	got.Ack()
+}
+
+// A walk of the dead-letter channel opens a subscription, receives every
+// message, nacks them and closes, and a redrive right after does the same:
+// each walk must find every message at once, never one caught by the
+// previous walk's pull and given back only after the ack wait.
+func TestClosedSubscriptionLeavesEveryMessageToTheNext(t *testing.T) {
+	for _, server := range []struct {
+		name string
+		open func(context.Context) (adapters.Driver, error)
+	}{
+		// Two lanes, so that an ordered walk has room for the unkeyed pull.
+		{"external", func(ctx context.Context) (adapters.Driver, error) { return nats.Open(ctx, serverURL(t, "lanes=2")) }},
+		{"embedded", func(ctx context.Context) (adapters.Driver, error) {
+			return nats.OpenEmbedded(ctx, embeddedURL(t, "lanes=2"))
+		}},
+	} {
+		t.Run(server.name, func(t *testing.T) {
+			const n, walks = 5, 10
+			b, name, ch := adaptertest.OpenChannel(t, server.open, "walk")
+			ctx := t.Context()
+			for i := range n {
+				m := &adapters.Message{Body: []byte("x"), Metadata: map[string]string{"specversion": "1.0", "id": fmt.Sprintf("walk-%d", i), "source": "/t", "type": "t"}}
+				if err := ch.Send(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for walk := range walks {
+				// Ordered, so the lanes' pulls run and end around Close too.
+				sub, err := b.OpenSubscription(ctx, name, adapters.SubscriptionOptions{MaxInflight: n, Ordered: walk%2 == 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []*adapters.Received
+				for range n {
+					rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					m, err := sub.Receive(rctx)
+					cancel()
+					if err != nil {
+						_ = sub.Shutdown(context.Background())
+						t.Fatalf("walk %d received %d of %d messages: %v: a message the previous walk gave back must be receivable at once, not after the ack wait (30 s)", walk, len(got), n, err)
+					}
+					got = append(got, m)
+				}
+				for _, m := range got {
+					m.Nack()
+				}
+				if err := sub.Shutdown(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }
