@@ -12,10 +12,11 @@ import (
 )
 
 // accepted tells the history and the bus's live tails about an event
-// ingress stored on routes (empty when it matched none).
-func (b *Bus) accepted(bus string, e *event.Event, routes []string) {
-	b.history.Accepted(bus, e.Source(), e.ID(), routes)
-	b.tails.publish(bus, e, routes)
+// ingress stored, with its result: the routes that stored it (empty when
+// it matched none).
+func (b *Bus) accepted(bus string, e *event.Event, res Result) {
+	b.history.Accepted(bus, res.Source, res.ID, res.Routes)
+	b.tails.publish(bus, e, res.Routes)
 }
 
 // Event returns what became of the event (source, id) on bus: when it was

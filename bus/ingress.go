@@ -192,7 +192,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *e
 	result.Routes, result.Overflow, result.Err = br.store(ctx, e)
 	b.dedup.finish(key, result, result.Err == nil)
 	if result.Err == nil {
-		b.accepted(busName, e, result.Routes)
+		b.accepted(busName, e, result)
 	}
 	return result
 }
