@@ -109,10 +109,11 @@ type liveRoute struct {
 	admission *admission
 }
 
-// local says whether the route's backend is local; false while it is not
-// yet open (a route being checked).
+// local says whether storing an event on the route waits on nothing: its
+// backend is local, and it does not wait for room when full (overflow:
+// block). False while its backend is not yet open (a route being checked).
 func (lr *liveRoute) local() bool {
-	return lr.backend != nil && lr.backend.Capabilities().Local
+	return lr.backend != nil && lr.backend.Capabilities().Local && lr.route.Delivery.Overflow != router.OverflowBlock
 }
 
 type snapshot struct {
@@ -128,13 +129,12 @@ type busRoutes struct {
 	archive *busArchive
 	// schemas is the bus's schema mode (router.SchemasEnforce, ...).
 	schemas string
-	// local: every route's backend is local (adapters.Capabilities.Local).
+	// local: storing on every route waits on nothing (liveRoute.local).
 	local bool
 }
 
-// storesLocally says whether storing an event waits on nothing outside
-// the process: every route's backend is local, and the bus keeps no
-// archive.
+// storesLocally says whether storing an event waits on nothing: every
+// route is local, and the bus keeps no archive.
 func (br *busRoutes) storesLocally() bool {
 	return br.local && (br.archive == nil || !br.archive.holds())
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -85,5 +86,36 @@ func TestABatchHoldingAnEventTwiceStoresItOnce(t *testing.T) {
 	}
 	if n, err := b.routes["orders"].backend.Depth(context.Background(), "orders"); err != nil || n != 2 {
 		t.Errorf("the route holds %d events (%v); want 2: the repeat is not stored again", n, err)
+	}
+}
+
+// A route that waits for room when full (overflow: block) is not stored on
+// one event after another: a batch's events would wait their block_timeout
+// in turn instead of together.
+func TestABatchToARouteThatBlocksIsStoredAtOnce(t *testing.T) {
+	b := startReplica(t, store.NewMemory(), Config{})
+	r := router.Route{Name: "orders", Paused: true, Match: []byte(`{"type":["order.created"]}`),
+		Target:   router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/"}},
+		Delivery: router.Delivery{MaxDepth: 1, Overflow: router.OverflowBlock, BlockTimeout: spec.Duration(time.Second)}}
+	if _, _, err := b.PutRoute(context.Background(), r, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{newEvent("0", "order.created")}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	results, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{
+		newEvent("1", "order.created"), newEvent("2", "order.created"), newEvent("3", "order.created"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range results {
+		if errcode.Of(res.Err) != errcode.ResourceExhausted {
+			t.Errorf("event %d: %+v; want refused once the route stayed full", i+1, res)
+		}
+	}
+	if took := time.Since(start); took >= 2500*time.Millisecond {
+		t.Errorf("the batch took %v; its events waited their second in turn, not together", took)
 	}
 }
