@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -32,7 +32,21 @@ type plainClient struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // open, to be interrupted when a request is cancelled
+	// dials bounds the connections being made; interruptAll ends it and
+	// starts the next.
+	dials     context.Context
+	stopDials context.CancelFunc
 }
+
+// answerHeaderBytes bounds an answer's status line and headers on a
+// plainClient; a target whose headers are longer is sent to on net/http's
+// client from then on (errAnswerHeaderTooLarge).
+const answerHeaderBytes = 16 << 10
+
+// errAnswerHeaderTooLarge is a plainClient's error for an answer whose
+// headers are over answerHeaderBytes. It does not repeat them: they may
+// hold cookies.
+var errAnswerHeaderTooLarge = fmt.Errorf("the target's answer has over %d bytes of headers; later deliveries go on a client that reads more", answerHeaderBytes)
 
 // plainClientFor returns a plainClient for target when client, the
 // target's net/http client, would send to it over plain HTTP, with no
@@ -49,8 +63,10 @@ func plainClientFor(client *http.Client, target *url.URL) *plainClient {
 		}
 	}
 	c := &plainClient{conns: map[net.Conn]struct{}{}}
+	c.dials, c.stopDials = context.WithCancel(context.Background())
 	c.client = &fasthttp.Client{
-		Dial:                     c.dial,
+		DialTimeout:              c.dial,
+		ReadBufferSize:           answerHeaderBytes,
 		StreamResponseBody:       true,
 		NoDefaultUserAgentHeader: true, // the target's headers carry the bus's
 		DisablePathNormalizing:   true, // the target's URL, exactly as given
@@ -59,25 +75,31 @@ func plainClientFor(client *http.Client, target *url.URL) *plainClient {
 		// route's max_inflight bounding them.
 		MaxConnsPerHost:           1 << 16,
 		RetryIfErr:                retryClosedByServer,
-		MaxIdemponentCallAttempts: 3,
+		MaxIdemponentCallAttempts: 2, // one retry
 	}
 	return c
 }
 
-// retryClosedByServer sends a request again on another connection when
-// its connection was closed before any of the answer came: a kept-alive
-// connection the target closed while idle (as many servers do after a few
-// seconds), which the request found closed. net/http does the same. A
-// target that did read the request and closed without answering gets it
-// again, which at-least-once delivery allows (receivers deduplicate on
-// webhook-id).
+// retryClosedByServer sends a request once more, on another connection,
+// when its connection was closed before any of the answer came: a
+// kept-alive connection the target closed while idle (as many servers do
+// after a few seconds), which the request found closed. net/http does the
+// same. A target that did read the request and closed without answering
+// gets it again, which at-least-once delivery allows (receivers
+// deduplicate on webhook-id).
 func retryClosedByServer(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
-	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
 }
 
-func (c *plainClient) dial(addr string) (net.Conn, error) {
-	conn, err := fasthttp.DialTimeout(addr, 30*time.Second)
+// dial connects to addr within timeout, what is left of the request's, on
+// IPv4 or IPv6 as the name resolves (net/http's dialer, with no DNS cache
+// of its own); interruptAll ends it.
+func (c *plainClient) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	c.mu.Lock()
+	dials := c.dials
+	c.mu.Unlock()
+	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	conn, err := d.DialContext(dials, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +135,8 @@ func (c *plainClient) interruptAll() {
 	for conn := range c.conns {
 		_ = conn.SetDeadline(time.Unix(1, 0))
 	}
+	c.stopDials()
+	c.dials, c.stopDials = context.WithCancel(context.Background())
 }
 
 func (c *plainClient) closeIdle() { c.client.CloseIdleConnections() }
@@ -133,6 +157,7 @@ func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasth
 	defer stop()
 	resp.Header.SetNoDefaultContentType(true) // absent stays absent
 	err := c.client.DoTimeout(req, resp, timeout)
+	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case err == nil:
 		return nil
@@ -140,6 +165,8 @@ func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasth
 		return ctx.Err()
 	case errors.Is(err, fasthttp.ErrTimeout):
 		return context.DeadlineExceeded // as net/http says it
+	case errors.As(err, &small):
+		return errAnswerHeaderTooLarge
 	}
 	return err
 }

@@ -276,3 +276,36 @@ func TestAnEventWithoutDataContentTypeIsSentWithoutContentType(t *testing.T) {
 		t.Fatalf("the target got Content-Type %q; want none", ct)
 	}
 }
+
+// A target reached over IPv6 is delivered to, as over IPv4.
+func TestAPlainHTTPTargetOverIPv6IsReached(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("this machine has no IPv6 loopback: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	if o := plainTarget(t, srv.URL, nil).Deliver(context.Background(), testEvent("e-1")); o.Verdict != verdict.Ack {
+		t.Fatalf("outcome %+v; want ack from %s", o, srv.URL)
+	}
+}
+
+// An answer with more headers than the plain client reads fails that
+// attempt without repeating them, and the target's later deliveries go on
+// net/http's client, which reads them.
+func TestAnAnswerWithLongHeadersMovesTheTargetToNetHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session="+strings.Repeat("s", answerHeaderBytes))
+	}))
+	t.Cleanup(srv.Close)
+	ht := plainTarget(t, srv.URL, nil)
+	o := ht.Deliver(context.Background(), testEvent("e-1"))
+	if o.Verdict != verdict.Retry || strings.Contains(o.Reason, "session=") {
+		t.Fatalf("first outcome %+v; want retry, without the headers in the reason", o)
+	}
+	if o := ht.Deliver(context.Background(), testEvent("e-1")); o.Verdict != verdict.Ack {
+		t.Fatalf("second outcome %+v; want ack on net/http's client", o)
+	}
+}

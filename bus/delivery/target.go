@@ -3,12 +3,14 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -58,8 +60,11 @@ const VerdictHeader = "Eventbus-Verdict"
 // on its net/http client, which speaks HTTP/2 where an https:// target
 // offers it.
 type HTTPTarget struct {
-	client       *http.Client
-	plain        *plainClient // nil: every request on client
+	client *http.Client
+	plain  *plainClient // nil: every request on client
+	// plainOff: the target answered with more headers than plain reads;
+	// its deliveries go on client from then on.
+	plainOff     atomic.Bool
 	bus          string
 	url          string
 	headers      map[string]string
@@ -150,7 +155,7 @@ func targetHeaders(headers map[string]string) map[string]string {
 func (t *HTTPTarget) Signed() bool { return t.signer != nil }
 
 func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	if t.plain != nil {
+	if t.plain != nil && !t.plainOff.Load() {
 		return t.deliverPlain(ctx, e)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
@@ -194,6 +199,9 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	if err := t.plain.do(ctx, req, resp, t.timeout); err != nil {
+		if errors.Is(err, errAnswerHeaderTooLarge) {
+			t.plainOff.Store(true)
+		}
 		return Outcome{Verdict: verdict.Retry, Reason: (&url.Error{Op: "Post", URL: t.url, Err: err}).Error()}
 	}
 	code := resp.StatusCode()
