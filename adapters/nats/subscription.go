@@ -279,6 +279,10 @@ func (s *subscription) deliver(m *nats.Msg) {
 	s.mu.Lock()
 	r := s.requests[meta.Consumer]
 	keep := r != nil && !s.closed
+	// A message held already came again (its ack wait ran out while it
+	// was held): this copy's reply settles it, and the copy handed out
+	// before stands for both.
+	_, again := s.held[seq]
 	if keep {
 		s.held[seq] = m // before the request's end grants room again
 	}
@@ -295,18 +299,25 @@ func (s *subscription) deliver(m *nats.Msg) {
 		_ = m.Nak() // a lost one comes back after the ack wait
 		return
 	}
+	if again {
+		return
+	}
 	md := metadataOf(m.Header)
 	if wait := adapters.DueIn(md[adapters.MetaDeliverAt], time.Now()); wait > 0 {
 		s.postpone(m, seq, wait)
 		return
 	}
-	// Never blocks: ready holds only messages held, at most prefetch.
-	s.ready <- &driver.Message{
+	// ready holds only messages held, at most prefetch, so this does not
+	// wait; should it, Close ends the wait (and naks what is held).
+	select {
+	case s.ready <- &driver.Message{
 		LoggableID: strconv.FormatUint(seq, 10),
 		Body:       m.Data,
 		Metadata:   md,
 		AckID:      seq,
 		AsFunc:     func(any) bool { return false },
+	}:
+	case <-s.life.Done():
 	}
 }
 
