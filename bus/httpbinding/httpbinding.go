@@ -95,8 +95,8 @@ var attributeHeaders = func() []string {
 }()
 
 // Header is where Write sets headers: net/http's http.Header, or the
-// header of another client's request. Keys are given canonical, as
-// net/http spells them.
+// header of another client's request. Write gives its keys as net/http
+// spells them; both clients take any spelling.
 type Header interface {
 	Set(key, value string)
 }
