@@ -209,9 +209,7 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 		return all(Outcome{Verdict: verdict.Retry, Reason: err.Error()})
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusUnauthorized && t.auth != nil {
-		t.auth.rejected()
-	}
+	t.answered(resp.StatusCode)
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxResultsBytes+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
 	results, err := readResults(resp.Header.Get("Content-Type"), answer, err)

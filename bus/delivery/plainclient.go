@@ -171,19 +171,11 @@ func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasth
 	return err
 }
 
-// answerStart reads the start of resp's body, for a reason, and drains a
-// longer one so its connection is kept; a body past that closes it.
-func answerStart(resp *fasthttp.Response) string {
-	body := resp.BodyStream()
-	if body == nil {
-		b := resp.Body()
-		return string(bytes.TrimSpace(b[:min(len(b), 256)]))
+// answerBody is resp's body to read: its stream, or what fasthttp read
+// whole (a body short enough to come with the headers).
+func answerBody(resp *fasthttp.Response) io.Reader {
+	if body := resp.BodyStream(); body != nil {
+		return body
 	}
-	var start [256]byte
-	n, err := io.ReadFull(body, start[:])
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
-	}
-	_ = resp.CloseBodyStream()
-	return string(bytes.TrimSpace(start[:n]))
+	return bytes.NewReader(resp.Body())
 }

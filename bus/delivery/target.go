@@ -171,18 +171,35 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	if err != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
 	}
-	if resp.StatusCode == http.StatusUnauthorized && t.auth != nil {
+	t.answered(resp.StatusCode)
+	start := answerStart(resp.Body)
+	resp.Body.Close()
+	return t.judge(resp, start)
+}
+
+// answerStart reads the start of an answer's body, for the reason, and
+// drains a longer one so that its connection is reused; past what it
+// drains, closing the body closes the connection.
+func answerStart(body io.Reader) string {
+	var start [256]byte
+	n, err := io.ReadFull(body, start[:])
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	}
+	return string(bytes.TrimSpace(start[:n]))
+}
+
+// answered tells the target's credentials that the target refused them,
+// when it answered 401.
+func (t *HTTPTarget) answered(status int) {
+	if status == http.StatusUnauthorized && t.auth != nil {
 		t.auth.rejected()
 	}
-	// Read a little of the body for the reason, and drain a longer one so
-	// the connection is reused.
-	var snippet [256]byte
-	n, err := io.ReadFull(resp.Body, snippet[:])
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	}
-	resp.Body.Close()
-	return t.judge(resp, string(bytes.TrimSpace(snippet[:n])))
+}
+
+// postFailed is the error of a request to the target that got no answer.
+func (t *HTTPTarget) postFailed(err error) error {
+	return &url.Error{Op: "Post", URL: t.url, Err: err}
 }
 
 // deliverPlain is Deliver on the target's plainClient.
@@ -202,14 +219,13 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 		if errors.Is(err, errAnswerHeaderTooLarge) {
 			t.plainOff.Store(true)
 		}
-		return Outcome{Verdict: verdict.Retry, Reason: (&url.Error{Op: "Post", URL: t.url, Err: err}).Error()}
+		return Outcome{Verdict: verdict.Retry, Reason: t.postFailed(err).Error()}
 	}
 	code := resp.StatusCode()
-	if code == http.StatusUnauthorized && t.auth != nil {
-		t.auth.rejected()
-	}
-	snippet := answerStart(resp)
-	return t.judgeStatus(code, string(resp.Header.Peek(VerdictHeader)), string(resp.Header.Peek("Retry-After")), snippet)
+	t.answered(code)
+	start := answerStart(answerBody(resp))
+	_ = resp.CloseBodyStream()
+	return t.judgeStatus(code, string(resp.Header.Peek(VerdictHeader)), string(resp.Header.Peek("Retry-After")), start)
 }
 
 // writeHeaders sets on h what a delivery of e carries besides its data:
@@ -242,7 +258,7 @@ func (t *HTTPTarget) writeHeaders(ctx context.Context, h httpbinding.Header, e *
 func (t *HTTPTarget) send(req *http.Request) (*http.Response, error) {
 	resp, err := t.client.Transport.RoundTrip(req)
 	if err != nil {
-		return nil, &url.Error{Op: "Post", URL: t.url, Err: err}
+		return nil, t.postFailed(err)
 	}
 	return resp, nil
 }
