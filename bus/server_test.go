@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
+	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
 
@@ -111,5 +113,89 @@ func TestNegativeHTTPLimitsAreRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate: %v; want an error naming %s", err, field)
 		}
+	}
+}
+
+// A client may send events and API calls on one connection, one after
+// another or pipelined: events are answered by the bus's fast ingress,
+// which hands the connection to the rest of the API on the first other
+// call. Every request must be answered, in order, once.
+func TestOneConnectionCarriesEventsAndAPICallsInOrder(t *testing.T) {
+	b := bustest.Start(t, bus.Config{Routes: []router.Route{{
+		Name: "r", Match: json.RawMessage(`{"type":["t"]}`), Backend: "mem://",
+		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}}, Paused: true,
+	}}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(b.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	event := func(id string) string {
+		return "POST /events HTTP/1.1\r\nHost: bus\r\nCe-Specversion: 1.0\r\nCe-Id: " + id +
+			"\r\nCe-Source: /s\r\nCe-Type: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+	}
+	pattern := `{"match":{"type":["t"]},"event":{"type":"t","source":"/s","id":"x"}}`
+	requests := []struct{ raw, want string }{
+		{event("1"), `"id":"1"`},
+		{"GET /v1/routes/r HTTP/1.1\r\nHost: bus\r\n\r\n", `"name":"r"`},
+		{event("2"), `"id":"2"`},
+		// A body announced with Expect: 100-continue, to the API.
+		{"POST /v1/test-pattern HTTP/1.1\r\nHost: bus\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n" +
+			fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(pattern), pattern), `"matched":true`},
+		{event("3"), `"id":"3"`},
+	}
+	read := bufio.NewReader(conn)
+	check := func(i int) {
+		t.Helper()
+		resp, err := http.ReadResponse(read, nil)
+		for err == nil && resp.StatusCode == http.StatusContinue {
+			resp, err = http.ReadResponse(read, nil)
+		}
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode >= 300 || !strings.Contains(string(body), requests[i].want) {
+			t.Fatalf("request %d (%.40q): status %d, body %s (%v); want 2xx with %s", i, requests[i].raw, resp.StatusCode, body, err, requests[i].want)
+		}
+	}
+	// One after another.
+	for i, r := range requests {
+		if _, err := io.WriteString(conn, r.raw); err != nil {
+			t.Fatal(err)
+		}
+		check(i)
+	}
+	// All at once, on a new connection.
+	conn2, err := net.Dial("tcp", strings.TrimPrefix(b.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	read = bufio.NewReader(conn2)
+	var all strings.Builder
+	for _, r := range requests {
+		all.WriteString(strings.Replace(r.raw, "Ce-Id: ", "Ce-Id: p", 1))
+	}
+	if _, err := io.WriteString(conn2, all.String()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range requests {
+		requests[i].want = strings.Replace(requests[i].want, `"id":"`, `"id":"p`, 1)
+		check(i)
+	}
+}
+
+func TestABodyOverEveryLimitIsRefusedWith413(t *testing.T) {
+	base := bustest.Start(t, bus.Config{}).URL
+	big := `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":"` + strings.Repeat("x", 3<<20) + `"}`
+	resp, body := post(t, base+"/events", "application/cloudevents+json", nil, big)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "max_body_bytes") {
+		t.Fatalf("an event of 3 MiB with the default max_body_bytes of 1 MiB: status %d, body %.200s; want 413 naming max_body_bytes", resp.StatusCode, body)
+	}
+	resp, body = post(t, base+"/v1/test-pattern", "application/json", nil, big)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, `"too_large"`) {
+		t.Fatalf("an API call of 3 MiB: status %d, body %.200s; want 413 too_large", resp.StatusCode, body)
 	}
 }

@@ -46,12 +46,18 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
-			Message: fmt.Sprintf("request body is over the %d-byte limit (max_body_bytes): send smaller events or split the batch", limit)}
+		return nil, bodyTooLarge(limit)
 	case err != nil:
 		return nil, &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "reading request body: " + err.Error()}
 	}
 	return body, nil
+}
+
+// bodyTooLarge is the error of an ingress request whose body is over
+// limit, max_body_bytes.
+func bodyTooLarge(limit int64) *apiError {
+	return &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
+		Message: fmt.Sprintf("request body is over the %d-byte limit (max_body_bytes): send smaller events or split the batch", limit)}
 }
 
 // decodeRequest reads the events of a request in any of the three content

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -38,12 +39,14 @@ type ingressResponse struct {
 // reports as accepted is stored; when none was, the status is that of the
 // first event's error.
 func (b *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	b.serveIngress(w, r, cmp.Or(r.PathValue("bus"), router.DefaultBus))
+}
+
+// serveIngress is handleEvents for events to busName, on either server
+// (see fastLane).
+func (b *Server) serveIngress(w http.ResponseWriter, r *http.Request, busName string) {
 	start := time.Now()
 	defer b.metrics.Ingress.Answered(start)
-	busName := r.PathValue("bus")
-	if busName == "" {
-		busName = router.DefaultBus
-	}
 	// Ingress authenticates itself rather than through b.authenticated,
 	// sparing its hot path a copy of the request.
 	ctx := r.Context()

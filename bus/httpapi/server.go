@@ -61,12 +61,15 @@ func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 	b.streaming = streaming
 	srv, ln := newServer(cfg.HTTP, b.Handler(), ln, b.log)
 	srv.RegisterOnShutdown(stopStreaming)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
+	var lane *fastLane
 	if b.tls != nil {
 		srv.TLSConfig = b.tls
 		go func() { served <- srv.ServeTLS(ln, "", "") }()
 	} else {
-		go func() { served <- srv.Serve(ln) }()
+		lane = b.newFastLane(cfg.HTTP, ln)
+		go func() { served <- lane.fast.Serve(ln) }()
+		go func() { served <- srv.Serve(lane.handoff) }()
 	}
 	var err error
 	select {
@@ -87,6 +90,11 @@ func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 	b.log.Info("shutting down: ingress closed, draining deliveries", "timeout", time.Duration(cfg.ShutdownTimeout))
 	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
 	defer cancel()
+	if lane != nil {
+		if serr := lane.fast.ShutdownWithContext(shutCtx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stopping ingress: %w", serr))
+		}
+	}
 	if serr := srv.Shutdown(shutCtx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("stopping ingress: %w", serr))
 	}
@@ -120,16 +128,25 @@ func newServer(c bus.HTTPConfig, h http.Handler, ln net.Listener, log *slog.Logg
 // requests made of many tiny headers.
 func limitHeaderCount(max int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := 0
-		for _, vs := range r.Header {
-			n += len(vs)
-		}
-		if n > max {
+		if ae := tooManyHeaders(r.Header, max); ae != nil {
 			w.Header().Set("Connection", "close")
-			writeError(w, &apiError{Code: codeTooLarge, status: http.StatusRequestHeaderFieldsTooLarge,
-				Message: fmt.Sprintf("the request has %d header lines, more than the %d this bus takes (http.max_header_count)", n, max)})
+			writeError(w, ae)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// tooManyHeaders is the error of a request with more than max header
+// lines, or nil.
+func tooManyHeaders(h http.Header, max int) *apiError {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	if n <= max {
+		return nil
+	}
+	return &apiError{Code: codeTooLarge, status: http.StatusRequestHeaderFieldsTooLarge,
+		Message: fmt.Sprintf("the request has %d header lines, more than the %d this bus takes (http.max_header_count)", n, max)}
 }

@@ -1,0 +1,344 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/router"
+)
+
+// A plain-HTTP listener is served by two servers, so that events come in
+// at the cost of HTTP alone and the rest of the API keeps all of net/http.
+//
+//   - fasthttp's server reads every connection's requests. Event ingress
+//     (POST /events and POST /buses/{bus}/events) it answers itself, on the
+//     connection's goroutine, through the same handler net/http would call
+//     (serveIngress), with pooled buffers and no goroutine per request.
+//   - Any other request hands its connection over to net/http's server: the
+//     request, as read, is replayed in front of what the client sends next.
+//     net/http serves it and the connection's later requests, with what the
+//     rest of the API relies on: streams that end when the client goes,
+//     deadlines per request, Go's own answers to malformed requests.
+//
+// A producer's connections, which carry only events, stay on the fast
+// server; a CLI's or the console's move over on their first request. Both
+// servers apply the config's http limits. A TLS listener is net/http's
+// alone, so that it can offer HTTP/2.
+type fastLane struct {
+	srv     *Server
+	fast    *fasthttp.Server
+	handoff *handoffListener
+	// base carries the context of every ingress request; each request is a
+	// copy of it.
+	base  *http.Request
+	calls sync.Pool // of *ingressCall
+}
+
+// newFastLane returns the fast server of ln's plain-HTTP listener, within
+// c's limits, and the listener net/http's server must serve the
+// connections it hands over on.
+func (b *Server) newFastLane(c bus.HTTPConfig, ln net.Listener) *fastLane {
+	l := &fastLane{
+		srv:     b,
+		handoff: newHandoffListener(ln.Addr()),
+		base:    (&http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}).WithContext(context.Background()),
+	}
+	l.calls.New = func() any { return &ingressCall{header: http.Header{}, answer: http.Header{}} }
+	bodyLimit := max(b.Config().MaxBodyBytes, maxAdminBody)
+	l.fast = &fasthttp.Server{
+		Handler:      l.serve,
+		ErrorHandler: l.refuse,
+		// The whole request head must fit the read buffer; net/http
+		// allows the same 4 KiB over MaxHeaderBytes.
+		ReadBufferSize: c.MaxHeaderBytes + 4096,
+		// One byte over the largest body a handler takes, so that the
+		// handler, not the server, says what was too large.
+		MaxRequestBodySize: int(bodyLimit) + 1,
+		ReadTimeout:        time.Duration(c.ReadHeaderTimeout),
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: time.Duration(c.ReadTimeout)}
+		},
+		WriteTimeout: time.Duration(c.WriteTimeout),
+		IdleTimeout:  time.Duration(c.IdleTimeout),
+		// Idle keep-alive connections hold no buffers: a connection costs
+		// its read buffer only while a request is being read.
+		ReduceMemoryUsage:            true,
+		KeepHijackedConns:            true, // net/http's now
+		CloseOnShutdown:              true,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		SecureErrorLogMessage:        true,
+		Logger:                       fastLog{b.log},
+	}
+	return l
+}
+
+// serve answers event ingress and hands over any other request.
+func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
+	busName, ok := ingressBus(ctx)
+	if !ok {
+		l.handOver(ctx)
+		return
+	}
+	call := l.calls.Get().(*ingressCall)
+	defer l.calls.Put(call)
+	r := call.request(l.base, ctx)
+	w := call.response(ctx)
+	if ae := tooManyHeaders(r.Header, l.srv.Config().HTTP.MaxHeaderCount); ae != nil {
+		w.Header().Set("Connection", "close")
+		writeError(w, ae)
+		return
+	}
+	l.srv.serveIngress(w, r, busName)
+}
+
+// ingressBus tells whether a request is event ingress, and to which bus,
+// by its request line as sent: a path that needs cleaning or unescaping
+// is left to net/http's router.
+func ingressBus(ctx *fasthttp.RequestCtx) (string, bool) {
+	if !ctx.IsPost() {
+		return "", false
+	}
+	path := ctx.Request.Header.RequestURI()
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if string(path) == "/events" {
+		return router.DefaultBus, true
+	}
+	rest, ok := bytes.CutPrefix(path, []byte("/buses/"))
+	if !ok {
+		return "", false
+	}
+	name, ok := bytes.CutSuffix(rest, []byte("/events"))
+	if !ok || !plainSegment(name) {
+		return "", false
+	}
+	return string(name), true
+}
+
+// plainSegment reports whether s is a path segment net/http's router
+// would pass on as it is: unreserved characters, not "." or "..".
+func plainSegment(s []byte) bool {
+	if len(s) == 0 || string(s) == "." || string(s) == ".." {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// handOver gives the request's connection to net/http's server, with the
+// request replayed in front of it.
+func (l *fastLane) handOver(ctx *fasthttp.RequestCtx) {
+	raw := replay(&ctx.Request)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		l.handoff.give(&replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(raw), c)})
+	})
+}
+
+// replay writes req as HTTP/1.1 sends it: its request line as received,
+// its headers, and its body (read whole, so framed by Content-Length; the
+// server has already answered any Expect: 100-continue).
+func replay(req *fasthttp.Request) []byte {
+	h := &req.Header
+	body := req.Body()
+	buf := make([]byte, 0, 256+len(body))
+	buf = append(buf, h.Method()...)
+	buf = append(buf, ' ')
+	buf = append(buf, h.RequestURI()...)
+	buf = append(buf, ' ')
+	buf = append(buf, h.Protocol()...)
+	buf = append(buf, "\r\n"...)
+	framed := len(body) > 0
+	for k, v := range h.All() {
+		switch string(k) {
+		case fasthttp.HeaderContentLength, fasthttp.HeaderTransferEncoding:
+			framed = true
+			continue
+		case fasthttp.HeaderExpect:
+			continue
+		}
+		buf = append(buf, k...)
+		buf = append(buf, ": "...)
+		buf = append(buf, v...)
+		buf = append(buf, "\r\n"...)
+	}
+	if framed {
+		buf = append(buf, "Content-Length: "...)
+		buf = strconv.AppendInt(buf, int64(len(body)), 10)
+		buf = append(buf, "\r\n"...)
+	}
+	buf = append(buf, "\r\n"...)
+	return append(buf, body...)
+}
+
+// refuse answers a request the fast server could not read, as the API
+// answers errors.
+func (l *fastLane) refuse(ctx *fasthttp.RequestCtx, err error) {
+	var ae *apiError
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		ae = &apiError{Code: codeTooLarge, status: http.StatusRequestHeaderFieldsTooLarge,
+			Message: fmt.Sprintf("the request's headers are over the %d-byte limit (http.max_header_bytes)", l.srv.Config().HTTP.MaxHeaderBytes)}
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		if _, ingress := ingressBus(ctx); ingress {
+			ae = bodyTooLarge(l.srv.Config().MaxBodyBytes)
+		} else {
+			ae = &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
+				Message: fmt.Sprintf("request body is over the %d-byte limit of the API's requests", maxAdminBody)}
+		}
+	default:
+		ae = &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "malformed HTTP request: " + err.Error()}
+	}
+	ctx.SetConnectionClose()
+	writeError(&fastResponse{ctx: ctx, header: http.Header{}}, ae)
+}
+
+// ingressCall is what one ingress request on the fast server needs of
+// net/http's types, kept for the next.
+type ingressCall struct {
+	req    http.Request
+	header http.Header
+	body   bodyReader
+	resp   fastResponse
+	answer http.Header
+}
+
+// request returns the call's request for ctx's: a copy of base (its
+// context) with ctx's headers and body. Host goes to Host, not the
+// headers, as net/http does.
+func (call *ingressCall) request(base *http.Request, ctx *fasthttp.RequestCtx) *http.Request {
+	clear(call.header)
+	for k, v := range ctx.Request.Header.All() {
+		if string(k) == fasthttp.HeaderHost {
+			continue
+		}
+		key := string(k)
+		call.header[key] = append(call.header[key], string(v))
+	}
+	body := ctx.PostBody()
+	call.body.Reset(body)
+	r := &call.req
+	*r = *base
+	r.Method = http.MethodPost
+	r.Host = string(ctx.Host())
+	r.Header = call.header
+	r.Body = &call.body
+	r.ContentLength = int64(len(body))
+	return r
+}
+
+// response returns the call's writer of ctx's answer.
+func (call *ingressCall) response(ctx *fasthttp.RequestCtx) *fastResponse {
+	clear(call.answer)
+	call.resp = fastResponse{ctx: ctx, header: call.answer}
+	return &call.resp
+}
+
+// bodyReader is a request body already read.
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
+
+// fastResponse is an http.ResponseWriter over a fasthttp answer, for a
+// handler run on the fast server's goroutine; the server sends the answer
+// once the handler returns.
+type fastResponse struct {
+	ctx         *fasthttp.RequestCtx
+	header      http.Header
+	wroteHeader bool
+}
+
+func (w *fastResponse) Header() http.Header { return w.header }
+
+func (w *fastResponse) WriteHeader(status int) {
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader = true
+	for k, vs := range w.header {
+		for _, v := range vs {
+			w.ctx.Response.Header.Add(k, v)
+		}
+	}
+	w.ctx.SetStatusCode(status)
+}
+
+func (w *fastResponse) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.ctx.Write(p)
+}
+
+// handoffListener is the listener of net/http's server: its connections
+// are those the fast server hands over.
+type handoffListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// give hands c to the server accepting on l; after Close it closes c.
+func (l *handoffListener) give(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		_ = c.Close()
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// replayConn is a handed-over connection: it reads the request the fast
+// server read, then the connection.
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// fastLog writes the fast server's complaints (broken connections) where
+// net/http's go.
+type fastLog struct{ log *slog.Logger }
+
+func (l fastLog) Printf(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }
