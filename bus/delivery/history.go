@@ -16,13 +16,14 @@ func (d *Dispatcher) recording(next deliverFunc) deliverFunc {
 	return func(ctx context.Context, a *attempt) Outcome {
 		start := time.Now()
 		out := next(ctx, a)
+		a.recorded = stateOf(out.Verdict)
 		d.history.Attempted(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, history.Attempt{
 			At:        start,
 			Verdict:   out.Verdict.String(),
 			Status:    out.Status,
 			Reason:    out.Reason,
 			LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
-		}, stateOf(out.Verdict))
+		}, a.recorded)
 		return out
 	}
 }
@@ -38,6 +39,9 @@ func (d *Dispatcher) recordSettled(a *attempt, out Outcome) {
 		state = history.Retrying
 	case out.Verdict == verdict.Retry: // nacked: back on the channel
 		state = history.Pending
+	}
+	if state == a.recorded {
+		return // the last attempt left it there: most deliveries
 	}
 	d.history.Settled(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, state)
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/transform"
 	"github.com/eventbus-go/eventbus/verdict"
 )
@@ -38,6 +39,9 @@ type attempt struct {
 	// requeued: the retry step stored a new copy on the channel, due
 	// later; this one only needs an ack.
 	requeued bool
+	// recorded is the state the last attempt left the event in, as the
+	// history has it; "" before any.
+	recorded history.State
 }
 
 // deliverFunc delivers an event and says what became of it.
