@@ -17,7 +17,10 @@ import (
 // probability around 10^-29 at 100,000 remembered events.
 //
 // The keys are spread over shards, each with its own lock, so concurrent
-// requests rarely wait for each other.
+// requests rarely wait for each other. A shard keeps its entries in a
+// queue, oldest first, found through a map from key to place in the
+// queue: the map holds no pointers, so the garbage collector skips it,
+// and its slots are small, so a lookup touches little memory.
 type dedup struct {
 	window    time.Duration
 	maxEvents int // per shard
@@ -29,27 +32,28 @@ type dedup struct {
 const dedupShards = 16
 
 type dedupShard struct {
-	mu      sync.Mutex
-	entries map[dedupKey]dedupEntry
-	order   []dedupKeyAt // insertion order, for expiry and eviction
+	mu sync.Mutex
+	// index holds the sequence number of each remembered key's entry:
+	// entries[seq-first].
+	index   map[dedupKey]uint64
+	entries []dedupEntry // in the order they were added; those before head are gone
 	head    int
+	first   uint64 // the sequence number of entries[0]
 }
 
 type dedupKey [2]uint64
 
-type dedupKeyAt struct {
-	key dedupKey
-	at  time.Time
-}
-
-// dedupEntry is one event's answer, kept by value. While pending, the
-// first request is still storing it; a duplicate arriving then waits on
-// wait, which is made only when someone waits.
+// dedupEntry is one event's answer. While pending, the first request is
+// still storing it; a duplicate arriving then waits on wait, which is made
+// only when someone waits. A forgotten entry (its store failed) waits in
+// the queue for its turn to go, no longer in the index.
 type dedupEntry struct {
-	pending bool
-	result  Result
-	wait    chan struct{}
-	at      time.Time
+	key       dedupKey
+	at        int64 // Unix nanoseconds, on the dedup's clock
+	pending   bool
+	forgotten bool
+	wait      chan struct{}
+	result    Result
 }
 
 func newDedup(window time.Duration, maxEvents int) *dedup {
@@ -60,7 +64,7 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 		now:       time.Now,
 	}
 	for i := range d.shards {
-		d.shards[i].entries = map[dedupKey]dedupEntry{}
+		d.shards[i].index = map[dedupKey]uint64{}
 	}
 	return d
 }
@@ -87,26 +91,28 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result Result, first b
 	sh := d.shard(key)
 	for {
 		sh.mu.Lock()
-		now := d.now()
-		sh.expireLocked(now, d.window, d.maxEvents)
-		e, seen := sh.entries[key]
+		now := d.now().UnixNano()
+		sh.expireLocked(now, d.window.Nanoseconds(), d.maxEvents)
+		seq, seen := sh.index[key]
 		if !seen {
-			sh.entries[key] = dedupEntry{pending: true, at: now}
-			sh.order = append(sh.order, dedupKeyAt{key: key, at: now})
+			sh.index[key] = sh.first + uint64(len(sh.entries))
+			sh.entries = append(sh.entries, dedupEntry{key: key, at: now, pending: true})
 			sh.mu.Unlock()
 			return Result{}, true, nil
 		}
+		e := sh.entry(seq)
 		if !e.pending {
+			result := e.result
 			sh.mu.Unlock()
-			return e.result, false, nil
+			return result, false, nil
 		}
 		if e.wait == nil {
 			e.wait = make(chan struct{})
-			sh.entries[key] = e
 		}
+		wait := e.wait
 		sh.mu.Unlock()
 		select {
-		case <-e.wait:
+		case <-wait:
 		case <-ctx.Done():
 			return Result{}, false, ctx.Err()
 		}
@@ -121,38 +127,47 @@ func (d *dedup) finish(key dedupKey, result Result, stored bool) {
 	sh := d.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.entries[key]
+	e := sh.entry(sh.index[key])
+	e.pending = false
 	if stored {
-		sh.entries[key] = dedupEntry{result: result, at: e.at}
+		e.result = result
 	} else {
-		delete(sh.entries, key)
+		e.forgotten = true
+		delete(sh.index, key)
 	}
 	if e.wait != nil {
 		close(e.wait)
+		e.wait = nil
 	}
 }
 
 func (d *dedup) shard(key dedupKey) *dedupShard { return &d.shards[key[0]%dedupShards] }
 
+// entry returns the entry of sequence number seq, which is in the queue.
+func (sh *dedupShard) entry(seq uint64) *dedupEntry { return &sh.entries[seq-sh.first] }
+
 // expireLocked forgets the shard's entries older than window, and its
 // oldest beyond maxEvents.
-func (sh *dedupShard) expireLocked(now time.Time, window time.Duration, maxEvents int) {
-	for sh.head < len(sh.order) {
-		k := sh.order[sh.head]
-		if now.Sub(k.at) < window && len(sh.order)-sh.head <= maxEvents {
+func (sh *dedupShard) expireLocked(now, window int64, maxEvents int) {
+	for sh.head < len(sh.entries) {
+		e := &sh.entries[sh.head]
+		if now-e.at < window && len(sh.entries)-sh.head <= maxEvents {
 			break
 		}
-		if e, ok := sh.entries[k.key]; ok && e.at.Equal(k.at) {
-			if e.pending {
-				break // still being stored; it expires once answered
-			}
-			delete(sh.entries, k.key)
+		if e.pending {
+			break // still being stored; it expires once answered
 		}
-		sh.order[sh.head] = dedupKeyAt{}
+		if !e.forgotten {
+			delete(sh.index, e.key)
+		}
+		*e = dedupEntry{}
 		sh.head++
 	}
-	if sh.head > 1024 && sh.head > len(sh.order)/2 {
-		sh.order = append(sh.order[:0], sh.order[sh.head:]...)
+	if sh.head > 1024 && sh.head > len(sh.entries)/2 {
+		n := copy(sh.entries, sh.entries[sh.head:])
+		clear(sh.entries[n:])
+		sh.entries = sh.entries[:n]
+		sh.first += uint64(sh.head)
 		sh.head = 0
 	}
 }
