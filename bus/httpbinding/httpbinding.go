@@ -104,6 +104,45 @@ type Header interface {
 // Write sets the binary-mode headers of e on h; the caller sends
 // e.Data() as the body.
 func Write(h Header, e *event.Event) error {
+	if c, ok := e.Context.(*event.EventContextV1); ok {
+		writeV1(h, c)
+	} else if err := writeAttributes(h, e); err != nil {
+		return err
+	}
+	for name, v := range e.Extensions() {
+		s, err := types.Format(v)
+		if err != nil {
+			return fmt.Errorf("extension %s: %w", name, err)
+		}
+		h.Set(extensionHeader(name), percentEncode(s))
+	}
+	return nil
+}
+
+// writeV1 sets the headers of a 1.0 context's attributes, as
+// writeAttributes would, reading its fields directly rather than boxing
+// each through the SDK's attribute accessors.
+func writeV1(h Header, c *event.EventContextV1) {
+	h.Set("Ce-Specversion", event.CloudEventsVersionV1)
+	h.Set("Ce-Id", percentEncode(c.ID))
+	h.Set("Ce-Source", percentEncode(c.Source.String()))
+	h.Set("Ce-Type", percentEncode(c.Type))
+	if c.Subject != nil {
+		h.Set("Ce-Subject", percentEncode(*c.Subject))
+	}
+	if c.Time != nil {
+		h.Set("Ce-Time", percentEncode(types.FormatTime(c.Time.Time)))
+	}
+	if c.DataContentType != nil {
+		h.Set("Content-Type", *c.DataContentType)
+	}
+	if c.DataSchema != nil {
+		h.Set("Ce-Dataschema", percentEncode(c.DataSchema.String()))
+	}
+}
+
+// writeAttributes sets the headers of e's context attributes.
+func writeAttributes(h Header, e *event.Event) error {
 	for i, attr := range cespec.V1.Attributes() {
 		v := attr.Get(e.Context)
 		if v == nil {
@@ -118,13 +157,6 @@ func Write(h Header, e *event.Event) error {
 			continue
 		}
 		h.Set(attributeHeaders[i], percentEncode(s))
-	}
-	for name, v := range e.Extensions() {
-		s, err := types.Format(v)
-		if err != nil {
-			return fmt.Errorf("extension %s: %w", name, err)
-		}
-		h.Set(extensionHeader(name), percentEncode(s))
 	}
 	return nil
 }
