@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -213,6 +214,32 @@ func (l *fastLane) refuse(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.SetConnectionClose()
 	writeError(&fastResponse{ctx: ctx, header: http.Header{}}, ae)
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		lingerAfter(ctx)
+	}
+}
+
+// What lingerAfter reads of a refused body at most, and for how long.
+const (
+	lingerBytes   = 64 << 20
+	lingerTimeout = time.Second
+)
+
+// lingerAfter sends ctx's answer at once, then reads and discards what the
+// client still sends of the body the server refused, before it closes the
+// connection. Closed with the body unread, the connection would be reset,
+// and the client's system may drop the answer before the client reads it;
+// net/http lingers likewise. The server's own write of the answer then
+// fails on the closed connection, unseen.
+func lingerAfter(ctx *fasthttp.RequestCtx) {
+	c := ctx.Conn()
+	w := bufio.NewWriter(c)
+	if ctx.Response.Write(w) != nil || w.Flush() != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.CopyN(io.Discard, c, lingerBytes)
+	_ = c.Close()
 }
 
 // ingressCall is what one ingress request on the fast server needs of
