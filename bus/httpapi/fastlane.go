@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -94,6 +95,7 @@ func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
 		l.handOver(ctx)
 		return
 	}
+	defer l.recoverPanic(ctx)
 	call := l.calls.Get().(*ingressCall)
 	defer l.calls.Put(call)
 	r := call.request(l.base, ctx)
@@ -104,6 +106,19 @@ func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	l.srv.serveIngress(w, r, busName)
+}
+
+// recoverPanic ends a request whose handler panicked as net/http would:
+// the panic is logged and the connection closed, and the bus goes on.
+func (l *fastLane) recoverPanic(ctx *fasthttp.RequestCtx) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	l.srv.log.Error("panic serving an ingress request", "remote", ctx.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+	ctx.Response.Reset()
+	ctx.SetStatusCode(http.StatusInternalServerError)
+	ctx.SetConnectionClose()
 }
 
 // ingressBus tells whether a request is event ingress, and to which bus,
@@ -176,7 +191,7 @@ func replay(req *fasthttp.Request) []byte {
 		case fasthttp.HeaderContentLength, fasthttp.HeaderTransferEncoding:
 			framed = true
 			continue
-		case fasthttp.HeaderExpect:
+		case fasthttp.HeaderExpect, fasthttp.HeaderTrailer: // answered; a read body has none
 			continue
 		}
 		buf = append(buf, k...)
