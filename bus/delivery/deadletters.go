@@ -125,12 +125,15 @@ func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, ro
 		if !room.TryAcquire() {
 			return true, errcode.Errorf(errcode.ResourceExhausted, "route %s is full (max_depth %d): redrove %d, the rest stay dead letters", route, r.Delivery.MaxDepth, redriven)
 		}
+		// Marked before it is sent: its next attempt may be recorded
+		// before Send returns.
+		hist.Redriven(r.Bus, e.Source(), e.ID(), route)
 		if err := ch.Send(ctx, &adapters.Message{Body: m.Body, Metadata: md}); err != nil {
 			room.Release()
+			hist.Settled(r.Bus, e.Source(), e.ID(), route, history.DeadLettered) // still one
 			return true, err
 		}
 		redriven++
-		hist.Redriven(r.Bus, e.Source(), e.ID(), route)
 		return false, nil
 	})
 	return redriven, err
