@@ -262,6 +262,7 @@ func lingerAfter(ctx *fasthttp.RequestCtx) {
 type ingressCall struct {
 	req    http.Request
 	header http.Header
+	values []string // the header's values, one each, backed here
 	body   bodyReader
 	resp   fastResponse
 	answer http.Header
@@ -272,13 +273,21 @@ type ingressCall struct {
 // headers, as net/http does.
 func (call *ingressCall) request(base *http.Request, ctx *fasthttp.RequestCtx) *http.Request {
 	clear(call.header)
+	values := call.values[:0]
 	for k, v := range ctx.Request.Header.All() {
 		if string(k) == fasthttp.HeaderHost {
 			continue
 		}
-		key := string(k)
-		call.header[key] = append(call.header[key], string(v))
+		key := headerKey(k)
+		if vs, repeated := call.header[key]; repeated {
+			call.header[key] = append(vs, string(v))
+			continue
+		}
+		// One value, in the call's backing array: no slice of its own.
+		values = append(values, string(v))
+		call.header[key] = values[len(values)-1 : len(values) : len(values)]
 	}
+	call.values = values
 	body := ctx.PostBody()
 	call.body.Reset(body)
 	r := &call.req
@@ -289,6 +298,42 @@ func (call *ingressCall) request(base *http.Request, ctx *fasthttp.RequestCtx) *
 	r.Body = &call.body
 	r.ContentLength = int64(len(body))
 	return r
+}
+
+// headerKey is k as a string, without allocating one for the keys every
+// event carries; fasthttp has spelled k as net/http would.
+func headerKey(k []byte) string {
+	switch string(k) {
+	case "Ce-Specversion":
+		return "Ce-Specversion"
+	case "Ce-Id":
+		return "Ce-Id"
+	case "Ce-Source":
+		return "Ce-Source"
+	case "Ce-Type":
+		return "Ce-Type"
+	case "Ce-Time":
+		return "Ce-Time"
+	case "Ce-Subject":
+		return "Ce-Subject"
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Length":
+		return "Content-Length"
+	case "User-Agent":
+		return "User-Agent"
+	case "Accept":
+		return "Accept"
+	case "Accept-Encoding":
+		return "Accept-Encoding"
+	case "Authorization":
+		return "Authorization"
+	case "Traceparent":
+		return "Traceparent"
+	case "Tracestate":
+		return "Tracestate"
+	}
+	return string(k)
 }
 
 // response returns the call's writer of ctx's answer.
