@@ -72,14 +72,17 @@ func (b *Bus) watchStore(ctx context.Context, changes <-chan struct{}) {
 func (b *Bus) reconcile(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	recs, err := b.store.List(ctx)
-	if err != nil {
-		return err
-	}
+	// The store is read under b.mu, as this replica's own changes are
+	// written: a list read before a route was saved here, and applied
+	// after, would remove the route as gone.
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil
+	}
+	recs, err := b.store.List(ctx)
+	if err != nil {
+		return err
 	}
 	wantBuses, wantRoutes := map[string]router.Bus{}, map[string]router.Route{}
 	var keys []auth.Key
