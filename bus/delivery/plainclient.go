@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -36,6 +37,10 @@ type plainClient struct {
 	// starts the next.
 	dials     context.Context
 	stopDials context.CancelFunc
+	// watched is the Done channel of the attempts' context whose
+	// cancellation interrupts the connections: the dispatcher's attempts
+	// share one, so it is watched once, not once per request.
+	watched atomic.Value // of <-chan struct{}
 }
 
 // answerHeaderBytes bounds an answer's status line and headers on a
@@ -149,12 +154,13 @@ func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasth
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(ctx.Err(), context.Canceled) {
-			c.interruptAll()
+	if done := ctx.Done(); done != nil && c.watched.Load() != done {
+		if c.watched.CompareAndSwap(nil, done) {
+			c.watch(ctx) // the dispatcher's: for the client's life
+		} else {
+			defer context.AfterFunc(ctx, func() { c.interrupted(ctx) })()
 		}
-	})
-	defer stop()
+	}
 	resp.Header.SetNoDefaultContentType(true) // absent stays absent
 	err := c.client.DoTimeout(req, resp, timeout)
 	var small *fasthttp.ErrSmallBuffer
@@ -169,6 +175,19 @@ func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasth
 		return errAnswerHeaderTooLarge
 	}
 	return err
+}
+
+// watch interrupts the connections when ctx is cancelled.
+func (c *plainClient) watch(ctx context.Context) {
+	context.AfterFunc(ctx, func() { c.interrupted(ctx) })
+}
+
+// interrupted interrupts the connections if ctx was cancelled, not past
+// its deadline.
+func (c *plainClient) interrupted(ctx context.Context) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		c.interruptAll()
+	}
 }
 
 // answerBody is resp's body to read: its stream, or what fasthttp read
