@@ -245,13 +245,23 @@ func (d *Dispatcher) eventLog(e *event.Event) *slog.Logger {
 	return d.log.With("event_id", e.ID(), "event_source", e.Source())
 }
 
+// metaInt and metaTime read the bus's metadata; absent (as on most
+// events) is zero, without a parse error made and dropped.
 func metaInt(md map[string]string, key string) int {
-	n, _ := strconv.Atoi(md[key])
+	v := md[key]
+	if v == "" {
+		return 0
+	}
+	n, _ := strconv.Atoi(v)
 	return n
 }
 
 func metaTime(md map[string]string, key string) time.Time {
-	ms, err := strconv.ParseInt(md[key], 10, 64)
+	v := md[key]
+	if v == "" {
+		return time.Time{}
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return time.Time{}
 	}

@@ -177,14 +177,18 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	return t.judge(resp, start)
 }
 
+// answerDrainBytes is how much of an answer's body is read and dropped
+// so that its connection is reused; past it, closing the body closes the
+// connection.
+const answerDrainBytes = 64 << 10
+
 // answerStart reads the start of an answer's body, for the reason, and
-// drains a longer one so that its connection is reused; past what it
-// drains, closing the body closes the connection.
+// drains a longer one (answerDrainBytes).
 func answerStart(body io.Reader) string {
 	var start [256]byte
 	n, err := io.ReadFull(body, start[:])
 	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, answerDrainBytes))
 	}
 	return string(bytes.TrimSpace(start[:n]))
 }
@@ -223,9 +227,18 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	}
 	code := resp.StatusCode()
 	t.answered(code)
+	verdictValue := string(resp.Header.Peek(VerdictHeader))
+	if verdictValue == "" && code >= 200 && code < 300 {
+		// The common case: the body says nothing the outcome needs.
+		if body := resp.BodyStream(); body != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(body, answerDrainBytes))
+			_ = resp.CloseBodyStream()
+		}
+		return Outcome{Verdict: verdict.Ack, Status: code}
+	}
 	start := answerStart(answerBody(resp))
 	_ = resp.CloseBodyStream()
-	return t.judgeStatus(code, string(resp.Header.Peek(VerdictHeader)), string(resp.Header.Peek("Retry-After")), start)
+	return t.judgeStatus(code, verdictValue, string(resp.Header.Peek("Retry-After")), start)
 }
 
 // writeHeaders sets on h what a delivery of e carries besides its data:
