@@ -199,3 +199,27 @@ func TestABodyOverEveryLimitIsRefusedWith413(t *testing.T) {
 		t.Fatalf("an API call of 3 MiB: status %d, body %.200s; want 413 too_large", resp.StatusCode, body)
 	}
 }
+
+// HTTP allows one Content-Type: a request with two that differ is refused,
+// saying so, rather than read as one of them.
+func TestTwoDifferentContentTypesAreRefused(t *testing.T) {
+	base := bustest.Start(t, bus.Config{}).URL
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`
+	if _, err := fmt.Fprintf(conn, "POST /events HTTP/1.1\r\nHost: bus\r\nContent-Type: application/cloudevents+json\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(answer), "Content-Type") {
+		t.Fatalf("two different Content-Type headers: %d %s; want 400 naming Content-Type", resp.StatusCode, answer)
+	}
+}

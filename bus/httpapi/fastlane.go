@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -224,6 +225,11 @@ func (l *fastLane) refuse(ctx *fasthttp.RequestCtx, err error) {
 			ae = &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
 				Message: fmt.Sprintf("request body is over the %d-byte limit of the API's requests", maxAdminBody)}
 		}
+	case strings.Contains(err.Error(), "conflicting content-type headers"):
+		// HTTP allows one Content-Type; which of two the sender meant
+		// cannot be told.
+		ae = &apiError{Code: "invalid_argument", status: http.StatusBadRequest,
+			Message: "the request has two different Content-Type headers: send one"}
 	default:
 		ae = &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "malformed HTTP request: " + err.Error()}
 	}
