@@ -53,7 +53,7 @@ type Bus struct {
 	sources []*source
 
 	// store keeps the buses and routes made through the API.
-	store     store.Store
+	store     *countedStore
 	stopWatch context.CancelFunc
 	// cluster shares limits with the other replicas of the store; nil when
 	// the store cannot count them.
@@ -176,7 +176,7 @@ func newWithStore(ctx context.Context, cfg Config, st store.Store, log *slog.Log
 		log:            log,
 		backends:       newRegistry(),
 		httpTargets:    delivery.NewHTTPTargets(),
-		store:          st,
+		store:          &countedStore{Store: st},
 		watchDone:      make(chan struct{}),
 		buses:          map[string]router.Bus{router.DefaultBus: builtinDefaultBus()},
 		routes:         map[string]*liveRoute{},

@@ -44,7 +44,7 @@ type cluster struct {
 // joinCluster starts heartbeats when the store can count replicas; it
 // leaves the cluster at Shutdown (leaveCluster).
 func (b *Bus) joinCluster() {
-	members, ok := b.store.(store.Replicas)
+	members, ok := b.store.Store.(store.Replicas)
 	if !ok {
 		return
 	}

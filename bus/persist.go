@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/eventbus-go/eventbus/auth"
@@ -66,23 +67,63 @@ func (b *Bus) watchStore(ctx context.Context, changes <-chan struct{}) {
 	}
 }
 
+// listForReconcile reads the store and returns with b.mu held, the list
+// no older than this replica's own writes: one made while the list was
+// read (a route saved here) would otherwise be undone as gone. The store
+// is read without the lock, so a slow store holds up nothing else; after
+// a few lists overtaken by writes, it is read under the lock.
+func (b *Bus) listForReconcile(ctx context.Context) ([]store.Record, error) {
+	for range 3 {
+		writes := b.store.writes.Load()
+		recs, err := b.store.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		if b.store.writes.Load() == writes {
+			return recs, nil
+		}
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	recs, err := b.store.List(ctx)
+	if err != nil {
+		b.mu.Unlock()
+		return nil, err
+	}
+	return recs, nil
+}
+
+// countedStore counts this replica's writes to its store, for
+// listForReconcile.
+type countedStore struct {
+	store.Store
+	writes atomic.Uint64
+}
+
+func (s *countedStore) Put(ctx context.Context, rec store.Record, expected int64) (store.Record, error) {
+	defer s.writes.Add(1)
+	return s.Store.Put(ctx, rec, expected)
+}
+
+func (s *countedStore) Delete(ctx context.Context, kind store.Kind, name string, expected int64) error {
+	defer s.writes.Add(1)
+	return s.Store.Delete(ctx, kind, name, expected)
+}
+
 // reconcile brings the live buses and routes of API origin in line with
 // the store: what is newer there is applied, what is gone is removed.
 // Resources from the config file win over stored ones of the same name.
 func (b *Bus) reconcile(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	// The store is read under b.mu, as this replica's own changes are
-	// written: a list read before a route was saved here, and applied
-	// after, would remove the route as gone.
-	b.mu.Lock()
+	recs, err := b.listForReconcile(ctx)
+	if err != nil {
+		return err
+	}
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil
-	}
-	recs, err := b.store.List(ctx)
-	if err != nil {
-		return err
 	}
 	wantBuses, wantRoutes := map[string]router.Bus{}, map[string]router.Route{}
 	var keys []auth.Key
