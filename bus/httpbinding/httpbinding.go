@@ -130,7 +130,7 @@ func writeV1(h Header, c *event.EventContextV1) {
 	if c.Subject != nil {
 		h.Set("Ce-Subject", percentEncode(*c.Subject))
 	}
-	if c.Time != nil {
+	if c.Time != nil && !c.Time.IsZero() { // a zero time is no time, as the SDK reads it
 		h.Set("Ce-Time", percentEncode(types.FormatTime(c.Time.Time)))
 	}
 	if c.DataContentType != nil {
