@@ -59,16 +59,18 @@ func (b *Server) newFastLane(c bus.HTTPConfig, ln net.Listener) *fastLane {
 		base:    (&http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}).WithContext(context.Background()),
 	}
 	l.calls.New = func() any { return &ingressCall{header: http.Header{}, answer: http.Header{}} }
-	bodyLimit := max(b.Config().MaxBodyBytes, maxAdminBody)
 	l.fast = &fasthttp.Server{
 		Handler:      l.serve,
 		ErrorHandler: l.refuse,
 		// The whole request head must fit the read buffer; net/http
 		// allows the same 4 KiB over MaxHeaderBytes.
 		ReadBufferSize: c.MaxHeaderBytes + 4096,
-		// One byte over the largest body a handler takes, so that the
-		// handler, not the server, says what was too large.
-		MaxRequestBodySize: int(bodyLimit) + 1,
+		// Bodies are read by the handlers, after authentication, as
+		// they arrive: the server reads at most prefetchBytes of one
+		// before calling them, and allocates no more for what a request
+		// only announces.
+		StreamRequestBody:  true,
+		MaxRequestBodySize: prefetchBytes,
 		ReadTimeout:        time.Duration(c.ReadHeaderTimeout),
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: time.Duration(c.ReadTimeout)}
@@ -89,14 +91,18 @@ func (b *Server) newFastLane(c bus.HTTPConfig, ln net.Listener) *fastLane {
 	return l
 }
 
+// prefetchBytes is how much of a body the fast server reads with the
+// request's headers; the rest is read as the handler asks for it.
+const prefetchBytes = 8 << 10
+
 // serve answers event ingress and hands over any other request.
 func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
+	defer l.recoverPanic(ctx)
 	busName, ok := ingressBus(ctx)
 	if !ok {
 		l.handOver(ctx)
 		return
 	}
-	defer l.recoverPanic(ctx)
 	call := l.calls.Get().(*ingressCall)
 	defer l.calls.Put(call)
 	r := call.request(l.base, ctx)
@@ -107,16 +113,19 @@ func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	l.srv.serveIngress(w, r, busName)
+	if ctx.Response.StatusCode() == http.StatusRequestEntityTooLarge {
+		lingerAfter(ctx)
+	}
 }
 
-// recoverPanic ends a request whose handler panicked as net/http would:
+// recoverPanic ends a request whose handling panicked as net/http would:
 // the panic is logged and the connection closed, and the bus goes on.
 func (l *fastLane) recoverPanic(ctx *fasthttp.RequestCtx) {
 	p := recover()
 	if p == nil {
 		return
 	}
-	l.srv.log.Error("panic serving an ingress request", "remote", ctx.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+	l.srv.log.Error("panic serving a request", "remote", ctx.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
 	ctx.Response.Reset()
 	ctx.SetStatusCode(http.StatusInternalServerError)
 	ctx.SetConnectionClose()
@@ -164,21 +173,38 @@ func plainSegment(s []byte) bool {
 }
 
 // handOver gives the request's connection to net/http's server, with the
-// request replayed in front of it.
+// request replayed in front of it. Its body is read first, as far as any
+// handler there takes one: a longer one is refused here.
 func (l *fastLane) handOver(ctx *fasthttp.RequestCtx) {
-	raw := replay(&ctx.Request)
+	var body []byte
+	if stream := ctx.RequestBodyStream(); stream != nil {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(stream, maxAdminBody+1))
+		if err != nil {
+			ctx.SetConnectionClose()
+			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "reading request body: " + err.Error()})
+			return
+		}
+		if len(body) > maxAdminBody {
+			ctx.SetConnectionClose()
+			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
+				Message: fmt.Sprintf("request body is over the %d-byte limit of the API's requests", maxAdminBody)})
+			lingerAfter(ctx)
+			return
+		}
+	}
+	raw := replay(&ctx.Request.Header, body)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		l.handoff.give(&replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(raw), c)})
 	})
 }
 
-// replay writes req as HTTP/1.1 sends it: its request line as received,
-// its headers, and its body (read whole, so framed by Content-Length; the
-// server has already answered any Expect: 100-continue).
-func replay(req *fasthttp.Request) []byte {
-	h := &req.Header
-	body := req.Body()
+// replay writes a request as HTTP/1.1 sends it: its request line as
+// received, its headers h, and its body (read whole, so framed by
+// Content-Length; the server has already answered any Expect:
+// 100-continue).
+func replay(h *fasthttp.RequestHeader, body []byte) []byte {
 	buf := make([]byte, 0, 256+len(body))
 	buf = append(buf, h.Method()...)
 	buf = append(buf, ' ')
@@ -218,26 +244,13 @@ func (l *fastLane) refuse(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &small):
 		ae = &apiError{Code: codeTooLarge, status: http.StatusRequestHeaderFieldsTooLarge,
 			Message: fmt.Sprintf("the request's headers are over the %d-byte limit (http.max_header_bytes)", l.srv.Config().HTTP.MaxHeaderBytes)}
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		if _, ingress := ingressBus(ctx); ingress {
-			ae = bodyTooLarge(l.srv.Config().MaxBodyBytes)
-		} else {
-			ae = &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("request body is over the %d-byte limit of the API's requests", maxAdminBody)}
-		}
 	case strings.Contains(err.Error(), "conflicting content-type headers"):
-		// HTTP allows one Content-Type; which of two the sender meant
-		// cannot be told.
-		ae = &apiError{Code: "invalid_argument", status: http.StatusBadRequest,
-			Message: "the request has two different Content-Type headers: send one"}
+		ae = errTwoContentTypes
 	default:
 		ae = &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "malformed HTTP request: " + err.Error()}
 	}
 	ctx.SetConnectionClose()
 	writeError(&fastResponse{ctx: ctx, header: http.Header{}}, ae)
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		lingerAfter(ctx)
-	}
 }
 
 // What lingerAfter reads of a refused body at most, and for how long.
@@ -247,12 +260,13 @@ const (
 )
 
 // lingerAfter sends ctx's answer at once, then reads and discards what the
-// client still sends of the body the server refused, before it closes the
+// client still sends of the body the bus refused, before it closes the
 // connection. Closed with the body unread, the connection would be reset,
 // and the client's system may drop the answer before the client reads it;
 // net/http lingers likewise. The server's own write of the answer then
 // fails on the closed connection, unseen.
 func lingerAfter(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
 	c := ctx.Conn()
 	w := bufio.NewWriter(c)
 	if ctx.Response.Write(w) != nil || w.Flush() != nil {
@@ -294,15 +308,17 @@ func (call *ingressCall) request(base *http.Request, ctx *fasthttp.RequestCtx) *
 		call.header[key] = values[len(values)-1 : len(values) : len(values)]
 	}
 	call.values = values
-	body := ctx.PostBody()
-	call.body.Reset(body)
+	call.body.stream = ctx.RequestBodyStream()
 	r := &call.req
 	*r = *base
 	r.Method = http.MethodPost
 	r.Host = string(ctx.Host())
 	r.Header = call.header
 	r.Body = &call.body
-	r.ContentLength = int64(len(body))
+	r.ContentLength = int64(ctx.Request.Header.ContentLength())
+	if r.ContentLength < 0 {
+		r.ContentLength = -1 // chunked: unknown
+	}
 	return r
 }
 
@@ -349,8 +365,15 @@ func (call *ingressCall) response(ctx *fasthttp.RequestCtx) *fastResponse {
 	return &call.resp
 }
 
-// bodyReader is a request body already read.
-type bodyReader struct{ bytes.Reader }
+// bodyReader is a request's body as the fast server streams it.
+type bodyReader struct{ stream io.Reader }
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.stream == nil {
+		return 0, io.EOF
+	}
+	return b.stream.Read(p)
+}
 
 func (*bodyReader) Close() error { return nil }
 
@@ -381,6 +404,29 @@ func (w *fastResponse) WriteHeader(status int) {
 func (w *fastResponse) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.ctx.Write(p)
+}
+
+// retryingListener retries what net/http's server retries and fasthttp's
+// does not: an accept error that passes, such as too many open files,
+// after a pause that doubles from 5 ms to a second. Only a closed
+// listener, or an error that does not pass, ends the fast server.
+type retryingListener struct {
+	net.Listener
+	log *slog.Logger
+}
+
+func (l retryingListener) Accept() (net.Conn, error) {
+	var pause time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		var te interface{ Temporary() bool }
+		if err == nil || !errors.As(err, &te) || !te.Temporary() {
+			return c, err
+		}
+		pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+		l.log.Warn("accepting a connection failed; retrying", "err", err, "in", pause)
+		time.Sleep(pause)
+	}
 }
 
 // handoffListener is the listener of net/http's server: its connections
@@ -430,8 +476,9 @@ type replayConn struct {
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// fastLog writes the fast server's complaints (broken connections) where
-// net/http's go.
+// fastLog writes the fast server's complaints (broken connections,
+// malformed requests, each already answered) at debug level: any client
+// can cause them.
 type fastLog struct{ log *slog.Logger }
 
-func (l fastLog) Printf(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }
+func (l fastLog) Printf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }

@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -23,8 +27,13 @@ func TestFastLaneRequestIsWhatNetHTTPWouldRead(t *testing.T) {
 	call := &ingressCall{header: http.Header{}, answer: http.Header{}}
 	base := (&http.Request{}).WithContext(context.Background())
 	for _, raw := range raws {
+		// Read as the fast server reads: headers, then the body as a stream.
 		var ctx fasthttp.RequestCtx
-		if err := ctx.Request.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		br := bufio.NewReader(strings.NewReader(raw))
+		if err := ctx.Request.Header.Read(br); err != nil {
+			t.Fatal(err)
+		}
+		if err := ctx.Request.ContinueReadBodyStream(br, prefetchBytes); err != nil {
 			t.Fatal(err)
 		}
 		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
@@ -38,5 +47,45 @@ func TestFastLaneRequestIsWhatNetHTTPWouldRead(t *testing.T) {
 			t.Errorf("from %q:\n got %v host %q body %q (%d)\nwant %v host %q body %q (%d)", raw,
 				got.Header, got.Host, gotBody, got.ContentLength, want.Header, want.Host, wantBody, want.ContentLength)
 		}
+	}
+}
+
+// flakyListener fails its first Accept with too many open files.
+type flakyListener struct {
+	net.Listener
+	failed bool
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if !l.failed {
+		l.failed = true
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// A process out of file descriptors for a moment keeps serving, as
+// net/http's server does: the accept is tried again.
+func TestAcceptRetriesTooManyOpenFiles(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := retryingListener{&flakyListener{Listener: ln}, slog.New(slog.DiscardHandler)}.Accept()
+		if c != nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := <-accepted; err != nil {
+		t.Fatalf("Accept after one EMFILE: %v; want the connection", err)
 	}
 }

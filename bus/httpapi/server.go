@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -68,7 +69,7 @@ func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 		go func() { served <- srv.ServeTLS(ln, "", "") }()
 	} else {
 		lane = b.newFastLane(cfg.HTTP, ln)
-		go func() { served <- lane.fast.Serve(ln) }()
+		go func() { served <- lane.fast.Serve(retryingListener{ln, b.log}) }()
 		go func() { served <- srv.Serve(lane.handoff) }()
 	}
 	var err error
@@ -113,7 +114,7 @@ func (b *Server) Run(ctx context.Context, ln net.Listener) error {
 func newServer(c bus.HTTPConfig, h http.Handler, ln net.Listener, log *slog.Logger) (*http.Server, net.Listener) {
 	srv := &http.Server{
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelInfo),
-		Handler:           limitHeaderCount(c.MaxHeaderCount, h),
+		Handler:           checkHeaders(c.MaxHeaderCount, h),
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		ReadHeaderTimeout: time.Duration(c.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(c.ReadTimeout),
@@ -123,18 +124,36 @@ func newServer(c bus.HTTPConfig, h http.Handler, ln net.Listener, log *slog.Logg
 	return srv, netutil.LimitListener(ln, c.MaxConnections)
 }
 
-// limitHeaderCount answers 431 to a request with more than max header
-// lines. MaxHeaderBytes bounds their size; this bounds the work of
-// requests made of many tiny headers.
-func limitHeaderCount(max int, next http.Handler) http.Handler {
+// checkHeaders answers 431 to a request with more than max header lines,
+// and 400 to one with two different Content-Type headers, as the fast
+// server does (fastLane). MaxHeaderBytes bounds the headers' size; this
+// bounds the work of requests made of many tiny headers.
+func checkHeaders(max int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ae := tooManyHeaders(r.Header, max); ae != nil {
+		if ae := cmp.Or(tooManyHeaders(r.Header, max), twoContentTypes(r.Header)); ae != nil {
 			w.Header().Set("Connection", "close")
 			writeError(w, ae)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// errTwoContentTypes refuses a request with two different Content-Type
+// headers: HTTP allows one, and which the sender meant cannot be told.
+var errTwoContentTypes = &apiError{Code: "invalid_argument", status: http.StatusBadRequest,
+	Message: "the request has two different Content-Type headers: send one"}
+
+// twoContentTypes is errTwoContentTypes when h has two different
+// Content-Type values, else nil.
+func twoContentTypes(h http.Header) *apiError {
+	vs := h["Content-Type"]
+	for _, v := range vs[min(1, len(vs)):] {
+		if v != vs[0] {
+			return errTwoContentTypes
+		}
+	}
+	return nil
 }
 
 // tooManyHeaders is the error of a request with more than max header
