@@ -141,6 +141,10 @@ type Batching struct {
 	// many, sent in the background and flushed when the subscription shuts
 	// down. Zero or 1 means each Ack calls SendAcks at once.
 	MaxAckBatch int
+	// QueuedAcks: the driver's SendAcks and SendNacks hand what they send
+	// to a connection and return, taking no context, so each is called
+	// without a deadline of its own (as on a Local backend).
+	QueuedAcks bool
 }
 
 // MessageBytes is the size of a message as every backend's limit counts it:

@@ -196,6 +196,8 @@ func (d *Driver) Capabilities() adapters.Capabilities {
 		Ordering:        true,
 		Topics:          true,
 		Archive:         true,
+		// Acks and naks are published on the connection, not awaited.
+		Batching: adapters.Batching{QueuedAcks: true},
 	}
 }
 

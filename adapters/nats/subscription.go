@@ -402,18 +402,16 @@ func (s *subscription) heartbeat() {
 // to maxMessages of those ready. With none, it reports why the last pull
 // failed, if it did.
 func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*driver.Message, error) {
-	timer := time.NewTimer(receiveWait)
-	defer timer.Stop()
 	var out []*driver.Message
 	select {
-	case m := <-s.ready:
+	case m := <-s.ready: // a busy channel's case: no timer to make
 		out = append(out, m)
-	case <-timer.C:
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return nil, s.err
-	case <-ctx.Done():
-		return nil, nil
+	default:
+		m, err := s.await(ctx)
+		if m == nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	for len(out) < maxMessages {
 		select {
@@ -424,6 +422,23 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 		}
 	}
 	return out, nil
+}
+
+// await waits up to receiveWait for a pulled message: none, and the last
+// pull's error, when none came.
+func (s *subscription) await(ctx context.Context) (*driver.Message, error) {
+	timer := time.NewTimer(receiveWait)
+	defer timer.Stop()
+	select {
+	case m := <-s.ready:
+		return m, nil
+	case <-timer.C:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return nil, s.err
+	case <-ctx.Done():
+		return nil, nil
+	}
 }
 
 // receiveError classifies a failed fetch. A pull request to a consumer
