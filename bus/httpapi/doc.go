@@ -29,5 +29,11 @@
 // emit grants before it stores any: a request with one refused event stores
 // nothing. Package auth decides; packages bus and httpapi only ask.
 //
+// Serving. A plain-HTTP listener is read by fasthttp's server, which
+// answers ingress itself and hands a connection to net/http's server, the
+// request replayed, on its first request of any other kind (fastlane.go);
+// a TLS listener is net/http's alone. Both apply the same limits and
+// answer errors alike.
+//
 // Shutdown. Run stops ingress first, then shuts the bus down (package bus).
 package httpapi
