@@ -94,21 +94,28 @@ func (b *Bus) listForReconcile(ctx context.Context) ([]store.Record, error) {
 	return recs, nil
 }
 
-// countedStore counts this replica's writes to its store, for
-// listForReconcile.
+// countedStore counts this replica's writes to its store of what
+// reconcile applies, for listForReconcile: a replay's progress, written
+// every second while it runs, is not counted.
 type countedStore struct {
 	store.Store
 	writes atomic.Uint64
 }
 
 func (s *countedStore) Put(ctx context.Context, rec store.Record, expected int64) (store.Record, error) {
-	defer s.writes.Add(1)
+	defer s.count(rec.Kind)
 	return s.Store.Put(ctx, rec, expected)
 }
 
 func (s *countedStore) Delete(ctx context.Context, kind store.Kind, name string, expected int64) error {
-	defer s.writes.Add(1)
+	defer s.count(kind)
 	return s.Store.Delete(ctx, kind, name, expected)
+}
+
+func (s *countedStore) count(kind store.Kind) {
+	if kind != KindReplay {
+		s.writes.Add(1)
+	}
 }
 
 // reconcile brings the live buses and routes of API origin in line with

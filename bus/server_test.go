@@ -223,3 +223,20 @@ func TestTwoDifferentContentTypesAreRefused(t *testing.T) {
 		t.Fatalf("two different Content-Type headers: %d %s; want 400 naming Content-Type", resp.StatusCode, answer)
 	}
 }
+
+// An event sent to a path the fast server leaves to net/http (a bus name
+// written escaped) may be as large as max_body_bytes allows, as on the
+// plain path.
+func TestALargeEventOnAnEscapedPathIsTakenUpToMaxBodyBytes(t *testing.T) {
+	base := bustest.Start(t, bus.Config{MaxBodyBytes: 4 << 20, Routes: []router.Route{{
+		Name: "r", Match: json.RawMessage(`{"type":["t"]}`), Backend: "mem://",
+		Target: router.Target{HTTP: &router.HTTPTarget{URL: "http://127.0.0.1:9/unused"}}, Paused: true,
+	}}}).URL
+	event := `{"specversion":"1.0","id":"big","source":"/s","type":"t","data":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, path := range []string{"/events", "/buses/%64efault/events"} {
+		resp, body := post(t, base+path, "application/cloudevents+json", nil, event)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("a 2 MiB event to %s with max_body_bytes 4 MiB: %d %.200s; want 202", path, resp.StatusCode, body)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,10 +66,10 @@ func (b *Server) newFastLane(c bus.HTTPConfig, ln net.Listener) *fastLane {
 		// The whole request head must fit the read buffer; net/http
 		// allows the same 4 KiB over MaxHeaderBytes.
 		ReadBufferSize: c.MaxHeaderBytes + 4096,
-		// Bodies are read by the handlers, after authentication, as
-		// they arrive: the server reads at most prefetchBytes of one
-		// before calling them, and allocates no more for what a request
-		// only announces.
+		// Bodies are read by the handlers as they arrive (ingress after
+		// authentication): the server reads at most prefetchBytes of
+		// one before calling them (and answers Expect: 100-continue),
+		// and allocates no more for what a request only announces.
 		StreamRequestBody:  true,
 		MaxRequestBodySize: prefetchBytes,
 		ReadTimeout:        time.Duration(c.ReadHeaderTimeout),
@@ -113,8 +114,9 @@ func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	l.srv.serveIngress(w, r, busName)
+	call.body.stream = nil // the server's again once the handler returns
 	if ctx.Response.StatusCode() == http.StatusRequestEntityTooLarge {
-		lingerAfter(ctx)
+		lingerAfter(ctx, l.fast.WriteTimeout)
 	}
 }
 
@@ -174,22 +176,24 @@ func plainSegment(s []byte) bool {
 
 // handOver gives the request's connection to net/http's server, with the
 // request replayed in front of it. Its body is read first, as far as any
-// handler there takes one: a longer one is refused here.
+// handler there takes one (an event sent to a path net/http's router
+// unescapes or cleans takes max_body_bytes): a longer one is refused here.
 func (l *fastLane) handOver(ctx *fasthttp.RequestCtx) {
 	var body []byte
 	if stream := ctx.RequestBodyStream(); stream != nil {
+		limit := max(l.srv.Config().MaxBodyBytes, maxAdminBody)
 		var err error
-		body, err = io.ReadAll(io.LimitReader(stream, maxAdminBody+1))
+		body, err = io.ReadAll(io.LimitReader(stream, limit+1))
 		if err != nil {
 			ctx.SetConnectionClose()
-			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "reading request body: " + err.Error()})
+			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, readFailed(err))
 			return
 		}
-		if len(body) > maxAdminBody {
+		if int64(len(body)) > limit {
 			ctx.SetConnectionClose()
 			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("request body is over the %d-byte limit of the API's requests", maxAdminBody)})
-			lingerAfter(ctx)
+				Message: fmt.Sprintf("request body is over the %d-byte limit of this bus's requests (max_body_bytes for events, %d bytes for the rest of the API)", limit, maxAdminBody)})
+			lingerAfter(ctx, l.fast.WriteTimeout)
 			return
 		}
 	}
@@ -247,10 +251,26 @@ func (l *fastLane) refuse(ctx *fasthttp.RequestCtx, err error) {
 	case strings.Contains(err.Error(), "conflicting content-type headers"):
 		ae = errTwoContentTypes
 	default:
-		ae = &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "malformed HTTP request: " + err.Error()}
+		ae = readFailed(err)
 	}
 	ctx.SetConnectionClose()
 	writeError(&fastResponse{ctx: ctx, header: http.Header{}}, ae)
+}
+
+// readFailed is the error of a request that could not be read: too slow
+// (408), or malformed (400). It names no address: the client knows its
+// own, and the bus's is not its business.
+func readFailed(err error) *apiError {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &apiError{Code: "invalid_argument", status: http.StatusRequestTimeout,
+			Message: "the request was not sent within the bus's time for it (http.read_header_timeout, http.read_timeout)"}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err
+	}
+	return &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "malformed HTTP request: " + err.Error()}
 }
 
 // What lingerAfter reads of a refused body at most, and for how long.
@@ -265,11 +285,17 @@ const (
 // and the client's system may drop the answer before the client reads it;
 // net/http lingers likewise. The server's own write of the answer then
 // fails on the closed connection, unseen.
-func lingerAfter(ctx *fasthttp.RequestCtx) {
+//
+// It runs inside the handler, before the server sets the answer's write
+// deadline: the connection may still hold the previous answer's, so it
+// sets its own, writeTimeout (or lingerTimeout when that is zero).
+func lingerAfter(ctx *fasthttp.RequestCtx, writeTimeout time.Duration) {
 	ctx.SetConnectionClose()
 	c := ctx.Conn()
+	_ = c.SetWriteDeadline(time.Now().Add(cmp.Or(writeTimeout, lingerTimeout)))
 	w := bufio.NewWriter(c)
 	if ctx.Response.Write(w) != nil || w.Flush() != nil {
+		_ = c.Close() // no second answer after part of the first
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))
