@@ -48,7 +48,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	case errors.As(err, &tooLarge):
 		return nil, bodyTooLarge(limit)
 	case err != nil:
-		return nil, &apiError{Code: "invalid_argument", status: http.StatusBadRequest, Message: "reading request body: " + err.Error()}
+		return nil, readFailed(err)
 	}
 	return body, nil
 }
