@@ -105,7 +105,7 @@ func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	call := l.calls.Get().(*ingressCall)
-	defer l.calls.Put(call)
+	defer l.release(call)
 	r := call.request(l.base, ctx)
 	w := call.response(ctx)
 	if ae := tooManyHeaders(r.Header, l.srv.Config().HTTP.MaxHeaderCount); ae != nil {
@@ -114,10 +114,16 @@ func (l *fastLane) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	l.srv.serveIngress(w, r, busName)
-	call.body.stream = nil // the server's again once the handler returns
 	if ctx.Response.StatusCode() == http.StatusRequestEntityTooLarge {
 		lingerAfter(ctx, l.fast.WriteTimeout)
 	}
+}
+
+// release keeps call for the next request, without its request's body
+// stream, which is the server's again once the handler returns.
+func (l *fastLane) release(call *ingressCall) {
+	call.body.stream = nil
+	l.calls.Put(call)
 }
 
 // recoverPanic ends a request whose handling panicked as net/http would:
