@@ -211,7 +211,7 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 	defer resp.Body.Close()
 	t.answered(resp.StatusCode)
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxResultsBytes+1))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
+	drainAnswer(resp.Body)
 	results, err := readResults(resp.Header.Get("Content-Type"), answer, err)
 	switch {
 	case err != nil:

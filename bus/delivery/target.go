@@ -177,18 +177,20 @@ func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	return t.judge(resp, start)
 }
 
-// answerDrainBytes is how much of an answer's body is read and dropped
-// so that its connection is reused; past it, closing the body closes the
-// connection.
-const answerDrainBytes = 64 << 10
+// drainAnswer reads and drops up to 64 KiB of what is left of an answer's
+// body, so that its connection is reused; past that, closing the body
+// closes the connection.
+func drainAnswer(body io.Reader) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+}
 
 // answerStart reads the start of an answer's body, for the reason, and
-// drains a longer one (answerDrainBytes).
+// drains a longer one.
 func answerStart(body io.Reader) string {
 	var start [256]byte
 	n, err := io.ReadFull(body, start[:])
 	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(body, answerDrainBytes))
+		drainAnswer(body)
 	}
 	return string(bytes.TrimSpace(start[:n]))
 }
@@ -228,15 +230,15 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	code := resp.StatusCode()
 	t.answered(code)
 	verdictValue := string(resp.Header.Peek(VerdictHeader))
-	if verdictValue == "" && code >= 200 && code < 300 {
+	var start string
+	if plainAck(code, verdictValue) {
 		// The common case: the body says nothing the outcome needs.
 		if body := resp.BodyStream(); body != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(body, answerDrainBytes))
-			_ = resp.CloseBodyStream()
+			drainAnswer(body)
 		}
-		return Outcome{Verdict: verdict.Ack, Status: code}
+	} else {
+		start = answerStart(answerBody(resp))
 	}
-	start := answerStart(answerBody(resp))
 	_ = resp.CloseBodyStream()
 	return t.judgeStatus(code, verdictValue, string(resp.Header.Peek("Retry-After")), start)
 }
@@ -284,8 +286,8 @@ func (t *HTTPTarget) judge(resp *http.Response, body string) Outcome {
 // its Eventbus-Verdict and Retry-After ("" when absent), and the start of
 // its body, for the reason.
 func (t *HTTPTarget) judgeStatus(code int, verdictValue, retryAfter, body string) Outcome {
-	if verdictValue == "" && code >= 200 && code < 300 {
-		return Outcome{Verdict: verdict.Ack, Status: code} // the common case: nothing more to say
+	if plainAck(code, verdictValue) {
+		return Outcome{Verdict: verdict.Ack, Status: code} // nothing more to say
 	}
 	o := Outcome{Status: code, RetryAfter: parseRetryAfter(retryAfter, time.Now())}
 	o.Reason = "target answered " + strconv.Itoa(code) + " " + http.StatusText(code)
@@ -373,6 +375,12 @@ func withTraceContext(ctx context.Context, e *event.Event) *event.Event {
 	c := e.Clone()
 	tracing.ToEvent(ctx, &c)
 	return &c
+}
+
+// plainAck reports whether an answer is a 2xx with no Eventbus-Verdict:
+// an ack, whatever its body says.
+func plainAck(code int, verdictValue string) bool {
+	return verdictValue == "" && code >= 200 && code < 300
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
