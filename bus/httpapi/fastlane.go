@@ -191,13 +191,11 @@ func (l *fastLane) handOver(ctx *fasthttp.RequestCtx) {
 		var err error
 		body, err = io.ReadAll(io.LimitReader(stream, limit+1))
 		if err != nil {
-			ctx.SetConnectionClose()
-			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, readFailed(err))
+			refuseWith(ctx, readFailed(err))
 			return
 		}
 		if int64(len(body)) > limit {
-			ctx.SetConnectionClose()
-			writeError(&fastResponse{ctx: ctx, header: http.Header{}}, &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
+			refuseWith(ctx, &apiError{Code: codeTooLarge, status: http.StatusRequestEntityTooLarge,
 				Message: fmt.Sprintf("request body is over the %d-byte limit of this bus's requests (max_body_bytes for events, %d bytes for the rest of the API)", limit, maxAdminBody)})
 			lingerAfter(ctx, l.fast.WriteTimeout)
 			return
@@ -259,6 +257,11 @@ func (l *fastLane) refuse(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		ae = readFailed(err)
 	}
+	refuseWith(ctx, ae)
+}
+
+// refuseWith answers ae on the fast server and closes the connection after.
+func refuseWith(ctx *fasthttp.RequestCtx, ae *apiError) {
 	ctx.SetConnectionClose()
 	writeError(&fastResponse{ctx: ctx, header: http.Header{}}, ae)
 }
