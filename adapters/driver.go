@@ -111,7 +111,7 @@ type Capabilities struct {
 	// Local: sends, acks and nacks complete in this process, waiting on
 	// no network or disk. Sends to a local backend gain nothing from being
 	// made at once, so the bus stores a batch's events on it one after
-	// another, and its acks need no timeout.
+	// another.
 	Local bool
 	// Batching is how the Backend drives the driver.
 	Batching Batching
@@ -141,9 +141,10 @@ type Batching struct {
 	// many, sent in the background and flushed when the subscription shuts
 	// down. Zero or 1 means each Ack calls SendAcks at once.
 	MaxAckBatch int
-	// QueuedAcks: the driver's SendAcks and SendNacks hand what they send
-	// to a connection and return, taking no context, so each is called
-	// without a deadline of its own (as on a Local backend).
+	// QueuedAcks: the driver's SendAcks and SendNacks complete at once in
+	// this process (a local backend's) or hand what they send to a
+	// connection and return, taking no context: each is called without a
+	// deadline of its own.
 	QueuedAcks bool
 }
 

@@ -54,7 +54,7 @@ func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts Sub
 		return nil, errcode.Errorf(errcode.Internal, "channel %q: the driver's subscription cannot nack, and the bus retries a failed delivery by nacking it: fix the driver", channel)
 	}
 	s := &Subscription{d: d, batch: max(1, min(bt.MaxReceiveBatch, opts.MaxInflight)), settleWithin: settleTimeout}
-	if b.caps.Local || bt.QueuedAcks {
+	if bt.QueuedAcks {
 		s.settleWithin = 0
 	}
 	s.life, s.end = context.WithCancel(context.Background())

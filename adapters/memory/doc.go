@@ -6,8 +6,9 @@
 // than gocloud's mempubsub, which polls (sleeping up to 250 ms when idle)
 // and has no depth, purge or size limits. Here a receiver blocks until a
 // message arrives and wakes at once. It declares Capabilities.DropOldest
-// (it is a HeadDropper) and no Topics, and no Batching: a send stores its
-// message under the channel's lock at once.
+// (it is a HeadDropper) and no Topics, and of Batching only QueuedAcks: a
+// send stores its message under the channel's lock at once, and an ack
+// settles it there.
 //
 // Delivery is at-least-once within the process: a received message belongs
 // to its subscription until acked; a nack, or closing the subscription with

@@ -84,7 +84,8 @@ var _ adapters.Driver = (*Driver)(nil)
 
 // Capabilities implements adapters.Driver.
 func (b *Driver) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true, DropOldest: true, Local: true}
+	return adapters.Capabilities{Durable: false, MaxMessageBytes: b.opts.MaxMessageBytes, Delay: true, Ordering: true, DropOldest: true, Local: true,
+		Batching: adapters.Batching{QueuedAcks: true}}
 }
 
 // Ping implements adapters.Driver: the backend is up until it is closed.
