@@ -95,3 +95,33 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 }
 
 func (w *discardWriter) WriteHeader(status int) { w.status = status }
+
+// BenchmarkBatchIngress calls the ingress handler directly, in process,
+// with one batch-mode request of batchSize events per iteration: what one
+// event of a batch costs without the network.
+func BenchmarkBatchIngress(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bs, err := httpapi.New(ctx, ingressConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = bs.Shutdown(context.Background()) }()
+	h := bs.Handler()
+	w := &discardWriter{header: http.Header{}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", bytes.NewReader(batchBody(strconv.Itoa(i))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
+		clear(w.header)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusAccepted {
+			b.Fatalf("status %d, want 202", w.status)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/event")
+}
