@@ -16,6 +16,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
@@ -36,6 +37,10 @@ import (
 // BatchContentType is the media type of a batch request: a JSON array of
 // structured CloudEvents (the CloudEvents HTTP binding's batched mode).
 const BatchContentType = "application/cloudevents-batch+json"
+
+// structuredOverhead is room enough for the attributes of most events in
+// the JSON format, besides their data.
+const structuredOverhead = 256
 
 // maxResultsBytes bounds how much of a batch answer the bus reads for its
 // per-event results.
@@ -100,9 +105,7 @@ type member struct{ source, id string }
 // it, once the batch was sent.
 func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	// Each event carries the trace context of its own attempt.
-	// MarshalJSON directly: json.Marshal would check and compact what it
-	// writes, already compact, once more.
-	enc, err := withTraceContext(ctx, e).MarshalJSON()
+	enc, err := httpbinding.AppendStructured(make([]byte, 0, len(e.DataEncoded)+structuredOverhead), withTraceContext(ctx, e))
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: "encoding the event for a batch: " + err.Error()}
 	}

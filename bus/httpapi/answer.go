@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/eventbus-go/eventbus/bus"
+	"github.com/eventbus-go/eventbus/bus/httpbinding"
 )
 
 // plain reports whether every event was stored with no overflow to
@@ -29,15 +29,15 @@ func writeAccepted(w http.ResponseWriter, results []bus.Result) {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"id":`...)
-		buf = appendJSONString(buf, a.ID)
+		buf = httpbinding.AppendJSONString(buf, a.ID)
 		buf = append(buf, `,"source":`...)
-		buf = appendJSONString(buf, a.Source)
+		buf = httpbinding.AppendJSONString(buf, a.Source)
 		buf = append(buf, `,"routes":[`...)
 		for j, name := range a.Routes {
 			if j > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendJSONString(buf, name)
+			buf = httpbinding.AppendJSONString(buf, name)
 		}
 		buf = append(buf, "]}"...)
 	}
@@ -45,34 +45,4 @@ func writeAccepted(w http.ResponseWriter, results []bus.Result) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(buf)
-}
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced, as encoding/json does.
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				buf = append(buf, '\\', c)
-			case c < 0x20:
-				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			default:
-				buf = append(buf, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, `\ufffd`...)
-		} else {
-			buf = append(buf, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(buf, '"')
 }
