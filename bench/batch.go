@@ -89,20 +89,29 @@ func startSingleIngress(ctx context.Context, opts StartOptions) (*Instance, erro
 }
 
 // batchBody is a batch-mode body of batchSize bench events with ids
-// <op>-0 … <op>-<batchSize-1>.
+// <op>-0 … <op>-<batchSize-1>. It is appended from fixed parts rather
+// than formatted: the load generator shares the machine with the bus, and
+// every microsecond it spends is one the bus does not get.
 func batchBody(op string) []byte {
-	var b bytes.Buffer
-	b.WriteByte('[')
+	b := make([]byte, 0, batchSize*(len(batchEventHead)+len(op)+4+len(batchEventTail)))
+	b = append(b, '[')
 	for i := range batchSize {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		fmt.Fprintf(&b, `{"specversion":"1.0","id":"%s-%d","source":"/bench/producer","type":%q,"datacontenttype":"application/json","data":%s}`,
-			op, i, benchEventType, benchData)
+		b = append(b, batchEventHead...)
+		b = append(b, op...)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, batchEventTail...)
 	}
-	b.WriteByte(']')
-	return b.Bytes()
+	return append(b, ']')
 }
+
+// The parts of one event of batchBody, around its id.
+const batchEventHead = `{"specversion":"1.0","id":"`
+
+var batchEventTail = `","source":"/bench/producer","type":"` + benchEventType + `","datacontenttype":"application/json","data":` + string(benchData) + `}`
 
 // postBatch POSTs the events of operation op in one batch-mode request and
 // expects every one accepted.

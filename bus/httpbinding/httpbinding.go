@@ -1,8 +1,9 @@
-// Package httpbinding is the CloudEvents HTTP binding in binary mode, as
-// eventbus reads it from producers and writes it to HTTP targets: every
-// context attribute and extension travels as a "ce-" header,
-// datacontenttype as Content-Type, and data as the body. Header values are
-// percent-encoded where HTTP needs it. Errors of Read are
+// Package httpbinding is the CloudEvents HTTP binding as eventbus writes
+// it to HTTP targets, and reads it from producers in binary mode. In binary
+// mode every context attribute and extension travels as a "ce-" header,
+// datacontenttype as Content-Type, and data as the body; header values are
+// percent-encoded where HTTP needs it. AppendStructured writes an event in
+// the JSON format, as a batch request carries it. Errors of Read are
 // *spec.FieldError naming the attribute at fault.
 package httpbinding
 
