@@ -36,6 +36,12 @@
 //	errors        failed operations in all rounds; any error makes a
 //	              figure suspect
 //
+// While it runs, a line per window gives the same figures and the CPU the
+// load generator itself spent per event (this process: clients, and the
+// webhooks of end-to-end scenarios). It shares the machine with the
+// contender, so a contender whose load costs less to generate gets more of
+// the machine.
+//
 // Under it, one line per peer compares eventbus with that peer: the ratio
 // eventbus/peer of throughput (above 1: eventbus is faster) and of CPU per
 // event (above 1: eventbus spends more), computed per round — the two ran

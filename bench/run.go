@@ -39,16 +39,23 @@ type window struct {
 	// accepted each event, for a contender that reports them (else zero).
 	ingressP50, ingressP99 time.Duration
 	cpu                    time.Duration // the contender process's user+system time
+	// loadCPU is this process's: the load generator's, and the webhooks'
+	// of scenarios that serve them here. On a machine the two share, a
+	// ratio between contenders whose load differs in cost moves with it.
+	loadCPU time.Duration
 }
 
 func (w window) throughput() float64 { return float64(w.ops) / w.elapsed.Seconds() }
 
-// cpuPerOp is in microseconds.
-func (w window) cpuPerOp() float64 {
+// cpuPerOp and loadCPUPerOp are in microseconds.
+func (w window) cpuPerOp() float64     { return w.perOp(w.cpu) }
+func (w window) loadCPUPerOp() float64 { return w.perOp(w.loadCPU) }
+
+func (w window) perOp(d time.Duration) float64 {
 	if w.ops == 0 {
 		return 0
 	}
-	return float64(w.cpu.Microseconds()) / float64(w.ops)
+	return float64(d.Microseconds()) / float64(w.ops)
 }
 
 // result holds a scenario's windows: windows[c][r] is contender c in round r.
@@ -71,8 +78,8 @@ func runScenario(ctx context.Context, s Scenario, opts runOptions, progress io.W
 			if err != nil {
 				return res, fmt.Errorf("scenario %s, round %d, %s: %w", s.Name, r+1, name, err)
 			}
-			fmt.Fprintf(progress, "  %s round %d/%d %-10s %9.0f events/s  p50 %s  p99 %s  %.1f µs CPU/event  %d errors\n",
-				s.Name, r+1, opts.rounds, name, w.throughput(), ms(w.p50), ms(w.p99), w.cpuPerOp(), w.errs)
+			fmt.Fprintf(progress, "  %s round %d/%d %-10s %9.0f events/s  p50 %s  p99 %s  %.1f µs CPU/event (load generator %.1f)  %d errors\n",
+				s.Name, r+1, opts.rounds, name, w.throughput(), ms(w.p50), ms(w.p99), w.cpuPerOp(), w.loadCPUPerOp(), w.errs)
 			res.windows[c] = append(res.windows[c], w)
 		}
 	}
@@ -99,12 +106,21 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 	if err != nil {
 		return window{}, err
 	}
+	loadBefore, err := cpuTime(os.Getpid())
+	if err != nil {
+		return window{}, err
+	}
 	w := load(ctx, stagedOf(inst), s.Workers, s.Rate, opts.duration)
 	after, err := cpuTime(inst.PID)
 	if err != nil {
 		return window{}, err
 	}
+	loadAfter, err := cpuTime(os.Getpid())
+	if err != nil {
+		return window{}, err
+	}
 	w.cpu = after - before
+	w.loadCPU = loadAfter - loadBefore
 	w.ops *= max(inst.EventsPerOp, 1) // latencies stay per operation
 	return w, ctx.Err()
 }
