@@ -201,7 +201,6 @@ func (d *Dispatcher) handle(msg *adapters.Received) {
 	a := &attempt{
 		msg:      msg,
 		event:    e,
-		source:   e.Source(),
 		attempts: metaInt(msg.Metadata, adapters.MetaAttempts),
 		first:    metaTime(msg.Metadata, adapters.MetaFirstAttempt),
 	}

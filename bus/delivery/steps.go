@@ -31,9 +31,6 @@ import (
 type attempt struct {
 	msg   *adapters.Received
 	event *event.Event // as stored: what dead letters keep and redrive sends again
-	// source is event's source, formatted once: the SDK formats its
-	// parsed URI again on every call of Source.
-	source string
 	// sent is the event as the target receives it, when the route's
 	// transform made it; nil: event.
 	sent     *event.Event
@@ -113,7 +110,7 @@ func (d *Dispatcher) traced(next deliverFunc) deliverFunc {
 			trace.WithAttributes(
 				attribute.String("eventbus.route", d.route.Name),
 				attribute.String("cloudevents.event_id", a.event.ID()),
-				attribute.String("cloudevents.event_source", a.source),
+				attribute.String("cloudevents.event_source", a.event.Source()),
 			))
 		defer span.End()
 		out := next(ctx, a)
