@@ -37,10 +37,11 @@
 //	              figure suspect
 //
 // While it runs, a line per window gives the same figures and the CPU the
-// load generator itself spent per event (this process: clients, and the
-// webhooks of end-to-end scenarios). It shares the machine with the
-// contender, so a contender whose load costs less to generate gets more of
-// the machine.
+// load generator itself spent per event (this process: clients, the
+// webhooks of end-to-end scenarios, and the plugin scenario's host). It
+// shares the machine with the contender, so a contender whose load costs
+// less to generate gets more of the machine. A contender that runs in
+// this process has no such figure.
 //
 // Under it, one line per peer compares eventbus with that peer: the ratio
 // eventbus/peer of throughput (above 1: eventbus is faster) and of CPU per

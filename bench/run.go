@@ -42,6 +42,8 @@ type window struct {
 	// loadCPU is this process's: the load generator's, and the webhooks'
 	// of scenarios that serve them here. On a machine the two share, a
 	// ratio between contenders whose load differs in cost moves with it.
+	// Zero for a contender that runs in this process (its cpu is this
+	// process's too).
 	loadCPU time.Duration
 }
 
@@ -78,8 +80,12 @@ func runScenario(ctx context.Context, s Scenario, opts runOptions, progress io.W
 			if err != nil {
 				return res, fmt.Errorf("scenario %s, round %d, %s: %w", s.Name, r+1, name, err)
 			}
-			fmt.Fprintf(progress, "  %s round %d/%d %-10s %9.0f events/s  p50 %s  p99 %s  %.1f µs CPU/event (load generator %.1f)  %d errors\n",
-				s.Name, r+1, opts.rounds, name, w.throughput(), ms(w.p50), ms(w.p99), w.cpuPerOp(), w.loadCPUPerOp(), w.errs)
+			load := ""
+			if w.loadCPU > 0 {
+				load = fmt.Sprintf(" (load generator %.1f)", w.loadCPUPerOp())
+			}
+			fmt.Fprintf(progress, "  %s round %d/%d %-10s %9.0f events/s  p50 %s  p99 %s  %.1f µs CPU/event%s  %d errors\n",
+				s.Name, r+1, opts.rounds, name, w.throughput(), ms(w.p50), ms(w.p99), w.cpuPerOp(), load, w.errs)
 			res.windows[c] = append(res.windows[c], w)
 		}
 	}
@@ -120,7 +126,9 @@ func measure(ctx context.Context, s Scenario, c Contender, opts runOptions) (_ w
 		return window{}, err
 	}
 	w.cpu = after - before
-	w.loadCPU = loadAfter - loadBefore
+	if inst.PID != os.Getpid() {
+		w.loadCPU = loadAfter - loadBefore
+	}
 	w.ops *= max(inst.EventsPerOp, 1) // latencies stay per operation
 	return w, ctx.Err()
 }

@@ -14,8 +14,8 @@ import (
 
 // AppendStructured appends e in the JSON event format, as the SDK's
 // MarshalJSON writes it, for a batch body. A 1.0 event is written from its
-// fields straight into dst; the SDK formats it through a pooled stream
-// into a buffer of its own, and formats its source twice.
+// fields straight into dst; the SDK copies the event, and formats it
+// through a pooled stream into a buffer of its own.
 func AppendStructured(dst []byte, e *event.Event) ([]byte, error) {
 	c, ok := e.Context.(*event.EventContextV1)
 	if !ok {
