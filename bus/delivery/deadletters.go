@@ -127,10 +127,10 @@ func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, ro
 		}
 		// Marked before it is sent: its next attempt may be recorded
 		// before Send returns.
-		hist.Redriven(r.Bus, e.Source(), e.ID(), route)
+		undo := hist.Redriven(r.Bus, e.Source(), e.ID(), route)
 		if err := ch.Send(ctx, &adapters.Message{Body: m.Body, Metadata: md}); err != nil {
 			room.Release()
-			hist.Settled(r.Bus, e.Source(), e.ID(), route, history.DeadLettered) // still one
+			undo() // still a dead letter, not redriven
 			return true, err
 		}
 		redriven++

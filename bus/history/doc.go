@@ -8,9 +8,10 @@
 // An event is known by (bus, source, id), the key dedup uses. Ingress
 // records it once, when its channels confirmed the write (Accepted); each
 // route's dispatcher records every attempt (Attempted) and where the event
-// ended (Settled); a redrive marks it again (Redriven). A retry that went
-// back to the channel and came back to any dispatcher of this process joins
-// the same event, since the key travels with the event.
+// ended (Settled); a redrive marks it again (Redriven), and takes the mark
+// back if it could not send the event. A retry that went back to the
+// channel and came back to any dispatcher of this process joins the same
+// event, since the key travels with the event.
 //
 // # Bounds
 //

@@ -177,16 +177,29 @@ func (h *History) Settled(bus, source, id, route string, state State) {
 }
 
 // Redriven records that a redrive put the event back on route's channel.
-func (h *History) Redriven(bus, source, id, route string) {
+// A redrive records it before it sends (the event's next attempt may be
+// recorded before the send returns); if the send fails, the func it
+// returns takes the record back: the route's state and redrive time are
+// as they were.
+func (h *History) Redriven(bus, source, id, route string) (undo func()) {
 	if h == nil {
-		return
+		return func() {}
 	}
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.get(key{bus, source, id}, now).route(route)
+	state, redrivenAt := r.State, r.RedrivenAt
 	r.State = Pending
 	r.RedrivenAt = now
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if e := h.find(key{bus, source, id}); e != nil {
+			r := e.route(route)
+			r.State, r.RedrivenAt = state, redrivenAt
+		}
+	}
 }
 
 // Lookup returns what the history knows of an event, a copy the caller

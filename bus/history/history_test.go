@@ -111,6 +111,18 @@ func TestRedriveMarksTheEventPendingAgain(t *testing.T) {
 	}
 }
 
+func TestARedriveThatFailedToSendIsTakenBack(t *testing.T) {
+	h := history.New(history.Options{})
+	h.Accepted("b", "s", "1", []string{"r"})
+	h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "dead-letter"}, history.DeadLettered)
+	undo := h.Redriven("b", "s", "1", "r")
+	undo()
+	e, _ := h.Lookup("b", "s", "1")
+	if r := e.Routes[0]; r.State != history.DeadLettered || !r.RedrivenAt.IsZero() || r.Attempts != 1 {
+		t.Errorf("after a redrive taken back: %+v; want dead-lettered, never redriven, with its one attempt", r)
+	}
+}
+
 func TestNilHistoryRecordsNothing(t *testing.T) {
 	var h *history.History
 	h.Accepted("b", "s", "1", nil)
