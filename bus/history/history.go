@@ -74,12 +74,18 @@ type Options struct {
 
 type key struct{ bus, source, id string }
 
-// entry is one slot of the ring.
+// entry is one slot of the ring. Its key is its Event's bus, source and
+// id, and it holds no more pointers than those: the collector scans every
+// slot of a full ring.
 type entry struct {
 	Event
-	key   key
-	hash  uint64    // of key, its index in History.index
-	added time.Time // when the history first recorded it, for MaxAge
+	hash  uint64 // of its key, its index in History.index
+	added int64  // Unix nanoseconds when the history first recorded it, for MaxAge
+}
+
+// is reports whether e is the event of k.
+func (e *entry) is(k key) bool {
+	return e.ID == k.id && e.Source == k.source && e.Bus == k.bus
 }
 
 // History is a bounded record of recent events. Its methods are safe for
@@ -231,13 +237,13 @@ func (h *History) Bounds() (maxEvents int, maxAge time.Duration) {
 }
 
 func (h *History) expired(e *entry, now time.Time) bool {
-	return now.Sub(e.added) >= h.maxAge
+	return now.UnixNano()-e.added >= h.maxAge.Nanoseconds()
 }
 
 // find returns the slot holding k, or nil. h.mu must be held.
 func (h *History) find(k key) *entry {
 	i, ok := h.index[maphash.Comparable(h.seed, k)]
-	if !ok || h.slot(int(i)).key != k {
+	if !ok || !h.slot(int(i)).is(k) {
 		return nil
 	}
 	return h.slot(int(i))
@@ -248,7 +254,7 @@ func (h *History) find(k key) *entry {
 func (h *History) get(k key, now time.Time) *entry {
 	hash := maphash.Comparable(h.seed, k)
 	if i, ok := h.index[hash]; ok {
-		if e := h.slot(int(i)); e.key == k && !h.expired(e, now) {
+		if e := h.slot(int(i)); e.is(k) && !h.expired(e, now) {
 			return e
 		}
 	}
@@ -263,7 +269,7 @@ func (h *History) get(k key, now time.Time) *entry {
 		h.blocks[slot/blockSize] = make([]entry, min(blockSize, h.max-slot))
 	}
 	e := h.slot(slot)
-	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, key: k, hash: hash, added: now}
+	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, hash: hash, added: now.UnixNano()}
 	h.index[hash] = int32(slot) // replaces an aged entry of k, whose slot is forgotten in turn
 	h.size++
 	return e

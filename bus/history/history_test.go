@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -188,4 +189,31 @@ func TestHistoryOfAQuietBusKeepsItsRecentEventsRoundTheRing(t *testing.T) {
 			t.Fatalf("after event %d: event %d, accepted 80s ago, is still known with max_age 1m", i, i-7)
 		}
 	}
+}
+
+// BenchmarkHeld reports the memory a full history holds per event: a
+// default ring of events that matched one route and were delivered at
+// the first attempt.
+func BenchmarkHeld(b *testing.B) {
+	ids := make([]string, history.DefaultMaxEvents)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
+	}
+	routes := []string{"orders"}
+	var held uint64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		h := history.New(history.Options{})
+		for _, id := range ids {
+			h.Accepted("default", "/producer", id, routes)
+			h.Attempted("default", "/producer", id, "orders", history.Attempt{Verdict: "ack", Status: 200}, history.Delivered)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = after.HeapAlloc - before.HeapAlloc
+		runtime.KeepAlive(h)
+	}
+	b.ReportMetric(float64(held)/float64(len(ids)), "B/event")
 }
