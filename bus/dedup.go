@@ -43,17 +43,21 @@ type dedupShard struct {
 
 type dedupKey [2]uint64
 
-// dedupEntry is one event's answer. While pending, the first request is
-// still storing it; a duplicate arriving then waits on wait, which is made
-// only when someone waits. A forgotten entry (its store failed) waits in
-// the queue for its turn to go, no longer in the index.
+// dedupEntry is one event's answer: the routes that stored it and the
+// overflow on the way (its id and source are the duplicate's own, and an
+// answer is kept only when the event was stored, without error). While
+// pending, the first request is still storing it; a duplicate arriving
+// then waits on wait, which is made only when someone waits. A forgotten
+// entry (its store failed) waits in the queue for its turn to go, no
+// longer in the index.
 type dedupEntry struct {
 	key       dedupKey
 	at        int64 // Unix nanoseconds, on the dedup's clock
 	pending   bool
 	forgotten bool
 	wait      chan struct{}
-	result    Result
+	routes    []string
+	overflow  []OverflowAction
 }
 
 func newDedup(window time.Duration, maxEvents int) *dedup {
@@ -85,8 +89,9 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 }
 
 // begin claims key. When it returns first == true the caller stores the
-// event and must call finish; otherwise it returns the first answer,
-// waiting for it if the first request is still storing.
+// event and must call finish; otherwise it returns the first answer's
+// Routes and Overflow (the caller has the id and source), waiting for it
+// if the first request is still storing.
 func (d *dedup) begin(ctx context.Context, key dedupKey) (result Result, first bool, err error) {
 	sh := d.shard(key)
 	for {
@@ -102,7 +107,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result Result, first b
 		}
 		e := sh.entry(seq)
 		if !e.pending {
-			result := e.result
+			result := Result{Routes: e.routes, Overflow: e.overflow}
 			sh.mu.Unlock()
 			return result, false, nil
 		}
@@ -130,7 +135,7 @@ func (d *dedup) finish(key dedupKey, result Result, stored bool) {
 	e := sh.entry(sh.index[key])
 	e.pending = false
 	if stored {
-		e.result = result
+		e.routes, e.overflow = result.Routes, result.Overflow
 	} else {
 		e.forgotten = true
 		delete(sh.index, key)

@@ -27,10 +27,10 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 				mu.Lock()
 				stores++
 				mu.Unlock()
-				d.finish(key, Result{ID: "stored"}, true)
+				d.finish(key, Result{Routes: []string{"stored"}}, true)
 				return
 			}
-			if res.ID != "stored" {
+			if len(res.Routes) != 1 || res.Routes[0] != "stored" {
 				t.Errorf("a repeat got %v, want the first answer", res)
 			}
 		})
@@ -59,10 +59,10 @@ func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
 	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
 	d.begin(context.Background(), old)
-	d.finish(old, Result{ID: "x"}, true)
+	d.finish(old, Result{Routes: []string{"x"}}, true)
 
 	now = now.Add(window - time.Nanosecond)
-	if res, first, _ := d.begin(context.Background(), old); first || res.ID != "x" {
+	if res, first, _ := d.begin(context.Background(), old); first || len(res.Routes) != 1 || res.Routes[0] != "x" {
 		t.Fatalf("just inside the window: first=%v, answer %v; want the first answer again, so a producer's retry is not stored twice", first, res)
 	}
 	now = now.Add(time.Nanosecond)
@@ -79,7 +79,7 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
 	d.begin(context.Background(), old)
-	d.finish(old, Result{ID: "x"}, true)
+	d.finish(old, Result{Routes: []string{"x"}}, true)
 	// Fill old's shard with newer events until it holds more than one.
 	for i := 0; ; i++ {
 		k := d.key("b", "s", fmt.Sprint("new-", i))
@@ -88,7 +88,7 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 		}
 		now = now.Add(time.Second)
 		d.begin(context.Background(), k)
-		d.finish(k, Result{ID: "y"}, true)
+		d.finish(k, Result{Routes: []string{"y"}}, true)
 		break
 	}
 	now = now.Add(time.Second)

@@ -80,7 +80,7 @@ func TestABatchHoldingAnEventTwiceStoresItOnce(t *testing.T) {
 		t.Error("a bus whose only route is on mem:// does not store locally")
 	}
 	for i, id := range []string{"1", "2", "1"} {
-		if res := results[i]; res.Err != nil || res.ID != id || !slices.Equal(res.Routes, []string{"orders"}) {
+		if res := results[i]; res.Err != nil || res.ID != id || res.Source != "/test" || !slices.Equal(res.Routes, []string{"orders"}) {
 			t.Errorf("result %d: %+v; want event %s stored on orders", i, res, id)
 		}
 	}

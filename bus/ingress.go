@@ -187,7 +187,8 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *e
 		return result
 	}
 	if !first {
-		return earlier
+		result.Routes, result.Overflow = earlier.Routes, earlier.Overflow
+		return result
 	}
 	result.Routes, result.Overflow, result.Err = br.store(ctx, e)
 	b.dedup.finish(key, result, result.Err == nil)
