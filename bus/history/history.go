@@ -75,8 +75,8 @@ type Options struct {
 type key struct{ bus, source, id string }
 
 // entry is one slot of the ring. Its key is its Event's bus, source and
-// id, and it holds no more pointers than those: the collector scans every
-// slot of a full ring.
+// id, not a copy of them, and its age is an integer: the collector scans
+// every pointer of every slot of a full ring.
 type entry struct {
 	Event
 	hash  uint64 // of its key, its index in History.index
