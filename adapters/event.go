@@ -133,10 +133,75 @@ func DecodeEvent(m *Received) (*event.Event, error) {
 // Decode is DecodeEvent for a message's parts; id names the message in
 // errors.
 func Decode(id string, body []byte, metadata map[string]string) (*event.Event, error) {
-	version := spec.VS.Version(metadata["specversion"])
-	if version == nil {
-		return nil, fmt.Errorf("message %s has no CloudEvents specversion", id)
+	var e event.Event
+	var err error
+	switch sv := metadata["specversion"]; sv {
+	case event.CloudEventsVersionV1:
+		e, err = decodeV1(metadata)
+	default:
+		version := spec.VS.Version(sv)
+		if version == nil {
+			return nil, fmt.Errorf("message %s has no CloudEvents specversion", id)
+		}
+		e, err = decodeAttributes(version, metadata)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", id, err)
+	}
+	if len(body) > 0 {
+		e.DataEncoded = body
+	}
+	return &e, nil
+}
+
+// v1 is the SDK's description of CloudEvents 1.0.
+var v1 = spec.VS.Version(event.CloudEventsVersionV1)
+
+// decodeV1 is Decode's attributes for the one version every event here
+// has: the same setters the SDK's generic attributes call, without boxing
+// each value and looking its attribute up by name.
+func decodeV1(metadata map[string]string) (event.Event, error) {
+	c := &event.EventContextV1{}
+	for name, value := range metadata {
+		var err error
+		switch name {
+		case "specversion":
+		case "id":
+			err = c.SetID(value)
+		case "source":
+			err = c.SetSource(value)
+		case "type":
+			err = c.SetType(value)
+		case "subject":
+			err = c.SetSubject(value)
+		case "datacontenttype":
+			err = c.SetDataContentType(value)
+		case "dataschema":
+			err = c.SetDataSchema(value)
+		case "time":
+			var t time.Time
+			if t, err = types.ToTime(value); err == nil {
+				err = c.SetTime(t)
+			}
+		default:
+			if strings.HasPrefix(name, MetaPrefix) {
+				continue // the bus's own
+			}
+			if attr := v1.Attribute(name); attr != nil { // an attribute's name in another case
+				err = attr.Set(c, value)
+			} else {
+				err = c.SetExtension(name, value)
+			}
+		}
+		if err != nil {
+			return event.Event{}, fmt.Errorf("attribute %s: %w", name, err)
+		}
+	}
+	return event.Event{Context: c}, nil
+}
+
+// decodeAttributes is Decode's attributes for any version the SDK knows.
+func decodeAttributes(version spec.Version, metadata map[string]string) (event.Event, error) {
 	e := event.New(version.String())
 	for name, value := range metadata {
 		if name == "specversion" || strings.HasPrefix(name, MetaPrefix) {
@@ -149,11 +214,8 @@ func Decode(id string, body []byte, metadata map[string]string) (*event.Event, e
 			err = e.Context.SetExtension(name, value)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("message %s: attribute %s: %w", id, name, err)
+			return event.Event{}, fmt.Errorf("attribute %s: %w", name, err)
 		}
 	}
-	if len(body) > 0 {
-		e.DataEncoded = body
-	}
-	return &e, nil
+	return e, nil
 }

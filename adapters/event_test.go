@@ -1,0 +1,60 @@
+package adapters
+
+import (
+	"maps"
+	"reflect"
+	"testing"
+)
+
+// decodeV1 reads what the SDK's generic attribute setters read, and
+// refuses what they refuse: every attribute, values with spaces around
+// them, extensions, the bus's own metadata, and each kind of bad value.
+func TestDecodeV1IsTheSDKsGenericDecode(t *testing.T) {
+	base := map[string]string{
+		"specversion": "1.0", "id": "a-1", "source": "/orders/eu", "type": "order.placed",
+		MetaAcceptedAt: "1765000000000", MetaAttempts: "2",
+	}
+	with := func(kv ...string) map[string]string {
+		md := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			md[kv[i]] = kv[i+1]
+		}
+		return md
+	}
+	renamed := func(from, to string) map[string]string {
+		md := with(to, base[from])
+		delete(md, from)
+		return md
+	}
+	cases := map[string]map[string]string{
+		"required only":     base,
+		"every attribute":   with("subject", "eu-7", "time", "2026-12-06T10:00:00.123456789+01:00", "datacontenttype", "application/json; charset=utf-8", "dataschema", "https://schemas.example/order.json"),
+		"spaces around":     with("id", " a-1 ", "type", " order.placed ", "subject", " s ", "datacontenttype", " text/plain "),
+		"blank optionals":   with("subject", " ", "datacontenttype", "", "dataschema", " "),
+		"extensions":        with("tenant", "acme", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "count", "7"),
+		"source URI":        with("source", "https://example.com/a%20b?x=1#frag"),
+		"blank id":          with("id", " "),
+		"bad source":        with("source", "http://[::1"),
+		"bad dataschema":    with("dataschema", "http://[::1"),
+		"bad time":          with("time", "yesterday"),
+		"empty time":        with("time", ""),
+		"bad extension":     with("Tenant-Name", "acme"),
+		"attribute in caps": renamed("id", "ID"),
+		"version in caps":   with("SPECVERSION", "1.0"),
+	}
+	for name, md := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, gotErr := decodeV1(md)
+			want, wantErr := decodeAttributes(v1, md)
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("error %v, the SDK's setters say %v", gotErr, wantErr)
+			}
+			if gotErr != nil {
+				return
+			}
+			if !reflect.DeepEqual(got.Context, want.Context) {
+				t.Errorf("context\n%+v\nthe SDK's setters make\n%+v", got.Context, want.Context)
+			}
+		})
+	}
+}
