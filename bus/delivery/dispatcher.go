@@ -201,6 +201,7 @@ func (d *Dispatcher) handle(msg *adapters.Received) {
 	a := &attempt{
 		msg:      msg,
 		event:    e,
+		source:   storedSource(msg.Metadata, e),
 		attempts: metaInt(msg.Metadata, adapters.MetaAttempts),
 		first:    metaTime(msg.Metadata, adapters.MetaFirstAttempt),
 	}
@@ -243,6 +244,14 @@ func (d *Dispatcher) settle(a *attempt, out Outcome) {
 // something to say: most deliveries log nothing.
 func (d *Dispatcher) eventLog(e *event.Event) *slog.Logger {
 	return d.log.With("event_id", e.ID(), "event_source", e.Source())
+}
+
+// storedSource is the source of event e as its message holds it.
+func storedSource(md map[string]string, e *event.Event) string {
+	if source, ok := md["source"]; ok {
+		return source
+	}
+	return e.Source()
 }
 
 // metaInt and metaTime read the bus's metadata; absent (as on most

@@ -17,7 +17,7 @@ func (d *Dispatcher) recording(next deliverFunc) deliverFunc {
 		start := time.Now()
 		out := next(ctx, a)
 		a.recorded = stateOf(out.Verdict)
-		d.history.Attempted(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, history.Attempt{
+		d.history.Attempted(d.route.Bus, a.source, a.event.ID(), d.route.Name, history.Attempt{
 			At:        start,
 			Verdict:   out.Verdict.String(),
 			Status:    out.Status,
@@ -43,7 +43,7 @@ func (d *Dispatcher) recordSettled(a *attempt, out Outcome) {
 	if state == a.recorded {
 		return // the last attempt left it there: most deliveries
 	}
-	d.history.Settled(d.route.Bus, a.event.Source(), a.event.ID(), d.route.Name, state)
+	d.history.Settled(d.route.Bus, a.source, a.event.ID(), d.route.Name, state)
 }
 
 // stateOf is the state an event is in after a verdict.

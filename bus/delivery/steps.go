@@ -31,6 +31,10 @@ import (
 type attempt struct {
 	msg   *adapters.Received
 	event *event.Event // as stored: what dead letters keep and redrive sends again
+	// source is the event's source as stored, which ingress recorded it
+	// in the history by: read once, where event.Source() formats its URI
+	// again at every call.
+	source string
 	// sent is the event as the target receives it, when the route's
 	// transform made it; nil: event.
 	sent     *event.Event
@@ -110,7 +114,7 @@ func (d *Dispatcher) traced(next deliverFunc) deliverFunc {
 			trace.WithAttributes(
 				attribute.String("eventbus.route", d.route.Name),
 				attribute.String("cloudevents.event_id", a.event.ID()),
-				attribute.String("cloudevents.event_source", a.event.Source()),
+				attribute.String("cloudevents.event_source", a.source),
 			))
 		defer span.End()
 		out := next(ctx, a)
