@@ -202,9 +202,14 @@ func decodeStructured(raw []byte) decoded {
 }
 
 // decodeValidStructured reads one event in the JSON format from raw, which
-// is valid JSON. It calls the event's UnmarshalJSON itself: json.Unmarshal
-// would check raw all over again first.
+// is valid JSON: in the shape nearly every producer writes, by
+// httpbinding.ReadStructured; otherwise by the SDK's decoder, whose
+// UnmarshalJSON it calls itself (json.Unmarshal would check raw all over
+// again first).
 func decodeValidStructured(raw []byte) decoded {
+	if e, ok := httpbinding.ReadStructured(raw); ok {
+		return decoded{event: e}
+	}
 	var e event.Event
 	if err := e.UnmarshalJSON(raw); err != nil {
 		d := diagnoseStructured(raw)

@@ -1,6 +1,7 @@
 package httpbinding
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
 )
 
 // AppendStructured appends e in the JSON event format, as the SDK's
@@ -118,4 +120,225 @@ func AppendJSONString(buf []byte, s string) []byte {
 		i += size
 	}
 	return append(buf, '"')
+}
+
+// ReadStructured reads a 1.0 event in the JSON format from raw, which must
+// be valid JSON, when it has the shape nearly every producer writes: string
+// attributes without escapes, each at most once, extensions with names the
+// spec allows, and data that is JSON itself. ok is false for any other
+// input, which the SDK's decoder must read, and explain if it is wrong.
+//
+// The result is the one the SDK's decoder makes, in one pass that
+// allocates only the attributes' values: the SDK's decoder reads every
+// member name into a string of its own, and gathers extensions in a map
+// before it knows the version.
+func ReadStructured(raw []byte) (e *event.Event, ok bool) {
+	r := jsonReader{b: raw}
+	if !r.consume('{') {
+		return nil, false
+	}
+	c := &event.EventContextV1{}
+	var seen uint16 // memberBit of each member read
+	var data []byte
+	for first := true; !r.consume('}'); first = false {
+		if !first && !r.consume(',') {
+			return nil, false
+		}
+		name, ok := r.plainBytes()
+		if !ok || !r.consume(':') {
+			return nil, false
+		}
+		if bit := memberBit(name); bit != 0 {
+			if seen&bit != 0 {
+				return nil, false // the SDK's decoder says which one counts, or refuses
+			}
+			seen |= bit
+		}
+		if string(name) == "data" {
+			start := r.i // the SDK's decoder keeps the space before the value
+			r.skipSpace()
+			r.skipValue()
+			// A copy: a channel holding the event must not hold the
+			// whole request it came in.
+			data = bytes.Clone(raw[start:r.i])
+			continue
+		}
+		value, ok := r.plainBytes()
+		if !ok || !set(c, name, string(value)) {
+			return nil, false
+		}
+	}
+	if seen&specversionBit == 0 {
+		return nil, false
+	}
+	if data != nil {
+		if mt, _ := c.GetDataMediaType(); !sdkJSONMedia(mt) {
+			return nil, false // data as a string, escapes and all
+		}
+	}
+	return &event.Event{Context: c, DataEncoded: data}, true
+}
+
+// specversionBit is memberBit("specversion").
+const specversionBit = 1 << 0
+
+// memberBit numbers the members of an event object that ReadStructured
+// reads as more than an extension, to see each at most once; 0 for an
+// extension.
+func memberBit(name []byte) uint16 {
+	switch string(name) {
+	case "specversion":
+		return specversionBit
+	case "id":
+		return 1 << 1
+	case "source":
+		return 1 << 2
+	case "type":
+		return 1 << 3
+	case "subject":
+		return 1 << 4
+	case "time":
+		return 1 << 5
+	case "datacontenttype":
+		return 1 << 6
+	case "dataschema":
+		return 1 << 7
+	case "data":
+		return 1 << 8
+	}
+	return 0
+}
+
+// set sets the attribute or extension name of c to value as the SDK's
+// decoder does; false: the SDK's decoder should read the event.
+func set(c *event.EventContextV1, name []byte, value string) bool {
+	switch string(name) {
+	case "specversion":
+		return value == event.CloudEventsVersionV1
+	case "id":
+		c.ID = value
+	case "type":
+		c.Type = value
+	case "source":
+		u := types.ParseURIRef(value)
+		if u == nil {
+			return false
+		}
+		c.Source = *u
+	case "subject":
+		if value == "" {
+			return false // the SDK reads "" as absent, or not, by where specversion is
+		}
+		c.Subject = &value
+	case "datacontenttype":
+		if value == "" {
+			return false
+		}
+		c.DataContentType = &value
+	case "time":
+		t, err := types.ParseTimestamp(value)
+		if err != nil || t == nil {
+			return false
+		}
+		c.Time = t
+	case "dataschema":
+		if c.DataSchema = types.ParseURI(value); c.DataSchema == nil {
+			return false
+		}
+	case "data_base64", "schemaurl", "datacontentencoding":
+		return false
+	default:
+		ext := string(name)
+		if _, twice := c.Extensions[ext]; twice || CheckAttributeName(ext) != nil {
+			return false
+		}
+		return c.SetExtension(ext, value) == nil
+	}
+	return true
+}
+
+// sdkJSONMedia reports whether the SDK's decoder keeps data of media type
+// mt as the JSON it is, rather than reading it as a string.
+func sdkJSONMedia(mt string) bool {
+	switch mt {
+	case "", event.ApplicationJSON, event.TextJSON, event.ApplicationCloudEventsJSON, event.ApplicationCloudEventsBatchJSON:
+		return true
+	}
+	return false
+}
+
+// jsonReader reads through JSON that is known to be valid.
+type jsonReader struct {
+	b []byte
+	i int
+}
+
+func (r *jsonReader) skipSpace() {
+	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\t' || r.b[r.i] == '\n' || r.b[r.i] == '\r') {
+		r.i++
+	}
+}
+
+// consume reads c, after any space, if it is next.
+func (r *jsonReader) consume(c byte) bool {
+	r.skipSpace()
+	if r.i < len(r.b) && r.b[r.i] == c {
+		r.i++
+		return true
+	}
+	return false
+}
+
+// plainBytes reads a string without escapes, returning what is between
+// its quotes; false if the next value is no string, or has an escape.
+func (r *jsonReader) plainBytes() ([]byte, bool) {
+	if !r.consume('"') {
+		return nil, false
+	}
+	start := r.i
+	for ; r.i < len(r.b); r.i++ {
+		switch r.b[r.i] {
+		case '\\':
+			return nil, false
+		case '"':
+			r.i++
+			return r.b[start : r.i-1], true
+		}
+	}
+	return nil, false
+}
+
+// skipValue moves past the value that starts here.
+func (r *jsonReader) skipValue() {
+	depth, inString := 0, false
+	for ; r.i < len(r.b); r.i++ {
+		c := r.b[r.i]
+		switch {
+		case inString:
+			switch c {
+			case '\\':
+				r.i++
+			case '"':
+				inString = false
+				if depth == 0 {
+					r.i++
+					return
+				}
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return // the end of the enclosing object: a number or literal ended
+			}
+			if depth--; depth == 0 {
+				r.i++
+				return
+			}
+		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return // a number or literal ended
+		}
+	}
 }

@@ -75,3 +75,78 @@ func TestAppendStructuredIsWhatTheSDKWrites(t *testing.T) {
 		}
 	}
 }
+
+// The shapes producers write are read without the SDK's decoder, as the
+// SDK's decoder reads them, into events that keep none of the request.
+func TestReadStructuredReadsWhatProducersWrite(t *testing.T) {
+	for name, raw := range map[string]string{
+		"required only":     `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
+		"version last":      `{"id":"1","source":"/s","type":"t","specversion":"1.0"}`,
+		"json data":         `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data":{"a":[1,"x\"]}",{"b":null}],"c":-1.5e3}}`,
+		"data first":        `{"data":[1,2],"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
+		"scalar data":       `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":12.5}`,
+		"string data":       `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data":"x\ny"}`,
+		"literal data":      `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":true}`,
+		"every attribute":   `{"specversion":"1.0","id":"1","source":"https://example.com/a?b=c","type":"t","subject":"s","time":"2026-12-06T10:00:00.5+01:00","datacontenttype":"text/json; charset=utf-8","dataschema":"https://example.com/s.json","data":{}}`,
+		"extensions":        `{"specversion":"1.0","id":"1","source":"/s","type":"t","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","tenant":"acme"}`,
+		"spaces everywhere": " {\n\t\"specversion\" : \"1.0\" ,\r\n \"id\":\"1\", \"source\" :\"/s\",\"type\": \"t\" , \"data\" :  { \"a\" : [ 1 , 2 ] }  \n} ",
+		"unicode":           "{\"specversion\":\"1.0\",\"id\":\"é-1\",\"source\":\"/s/ü\",\"type\":\"t.ß\",\"subject\":\"\u2028 raw\"}",
+	} {
+		body := []byte(raw)
+		got, ok := ReadStructured(body)
+		if !ok {
+			t.Errorf("%s: left to the SDK's decoder", name)
+			continue
+		}
+		assertReadAsSDK(t, body, got)
+		data := string(got.DataEncoded)
+		clear(body)
+		if string(got.DataEncoded) != data {
+			t.Errorf("%s: the event's data shares the request's bytes", name)
+		}
+	}
+}
+
+// What ReadStructured reads, the SDK's decoder reads the same; what it
+// leaves, it leaves whole.
+func FuzzReadStructured(f *testing.F) {
+	for _, seed := range []string{
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}`,
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"text/plain","data":"x"}`,
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"AAE="}`,
+		`{"specversion":"0.3","id":"1","source":"/s","type":"t"}`,
+		`{"specversion":"1.0","specversion":"1.0","id":"1","source":"/s","type":"t"}`,
+		`{"specversion":"1.0","id":"1","id":"2","source":"/s","type":"t"}`,
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","Ext":"x","ext":"y"}`,
+		`{"specversion":"1.0","id":"a\"b","source":"/s","type":"t"}`,
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","n":1,"b":true}`,
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","time":""}`,
+		`{"specversion":"1.0","id":"1","source":"::","type":"t","dataschema":"x"}`,
+		`{"datacontenttype":"","specversion":"1.0","id":"1","source":"/s","type":"t","data":1}`,
+		`[{"specversion":"1.0"}]`, `{}`, `null`, `"x"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return // ReadStructured's callers check first
+		}
+		if got, ok := ReadStructured(raw); ok {
+			assertReadAsSDK(t, raw, got)
+		}
+	})
+}
+
+func assertReadAsSDK(t *testing.T, raw []byte, got *event.Event) {
+	t.Helper()
+	var want event.Event
+	if err := want.UnmarshalJSON(raw); err != nil {
+		t.Fatalf("read %s, which the SDK's decoder refuses: %v", raw, err)
+	}
+	if !reflect.DeepEqual(got.Context, want.Context) {
+		t.Errorf("%s\ncontext %+v\n the SDK's %+v", raw, got.Context, want.Context)
+	}
+	if string(got.DataEncoded) != string(want.DataEncoded) || got.DataBase64 != want.DataBase64 {
+		t.Errorf("%s\ndata %q (base64 %t)\nthe SDK's %q (base64 %t)", raw, got.DataEncoded, got.DataBase64, want.DataEncoded, want.DataBase64)
+	}
+}
