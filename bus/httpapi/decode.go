@@ -15,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
+	"github.com/eventbus-go/eventbus/internal/jsonscan"
 	"github.com/eventbus-go/eventbus/spec"
 )
 
@@ -131,7 +132,7 @@ func decodeBatch(body []byte) ([]decoded, *apiError) {
 // outside strings and nested values: unmarshalling into
 // []json.RawMessage would scan every element twice more and copy it.
 func arrayElements(body []byte) ([][]byte, error) {
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		var items []json.RawMessage
 		return nil, json.Unmarshal(body, &items) // says where the JSON breaks
 	}
@@ -195,7 +196,7 @@ func jsonKind(c byte) string {
 
 // decodeStructured reads one event in the JSON format.
 func decodeStructured(raw []byte) decoded {
-	if !json.Valid(raw) {
+	if !jsonscan.Valid(raw) {
 		return diagnoseStructured(raw) // says where the JSON breaks
 	}
 	return decodeValidStructured(raw)

@@ -1,0 +1,64 @@
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"testing"
+)
+
+// Valid answers as encoding/json does, for any input.
+func FuzzValid(f *testing.F) {
+	for _, seed := range []string{
+		`{"a":[1,2e5,"\u00e9",{"b":null}],"c":true,"d":false}`,
+		`[1, -0.5, -0, 0.0e+1, 1E-2, 10, "x\"y\\z\/", {}, []]`,
+		" \t\r\n\"\\ud800\\b\\f\\n\\r\\t\" ",
+		"\"\xff\xfe invalid utf-8\"", "\"\x1f\"", `"\x"`, `"\u12g4"`, `"\u12"`,
+		`01`, `-`, `1.`, `1e`, `.5`, `+1`, `1e+`, `--1`,
+		`{"a" 1}`, `{"a":1,}`, `[1,]`, `[,1]`, `{,}`, `{1:2}`, `[1 2]`, `{"a":1}}`,
+		`tru`, `nul`, `falsey`, `true false`, ``, ` `, `"`, `[`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Errorf("Valid(%q) = %t, encoding/json says %t", b, got, want)
+		}
+	})
+}
+
+// Values nest as deep as encoding/json lets them, and no deeper.
+func TestValidNestsAsDeepAsEncodingJSON(t *testing.T) {
+	for _, depth := range []int{maxDepth - 1, maxDepth, maxDepth + 1, 3 * maxDepth} {
+		arrays := append(bytes.Repeat([]byte("["), depth), bytes.Repeat([]byte("]"), depth)...)
+		objects := append(append(bytes.Repeat([]byte(`{"a":`), depth), '1'), bytes.Repeat([]byte("}"), depth)...)
+		for _, b := range [][]byte{arrays, objects} {
+			if got, want := Valid(b), json.Valid(b); got != want {
+				t.Errorf("%.8s… nested %d deep: Valid says %t, encoding/json %t", b, depth, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkValid checks a batch of 100 CloudEvents with Valid and with
+// encoding/json's, to compare in one run.
+func BenchmarkValid(b *testing.B) {
+	body := []byte{'['}
+	for i := range 100 {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `{"specversion":"1.0","id":"op-`+strconv.Itoa(i)+`","source":"/bench/producer","type":"com.example.bench","datacontenttype":"application/json","data":{"order":"A-100234","customer":"c-42","amount":1999,"currency":"EUR","items":3,"note":"bench\npayload \u00e9"}}`...)
+	}
+	body = append(body, ']')
+	for name, valid := range map[string]func([]byte) bool{"jsonscan": Valid, "encoding-json": json.Valid} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if !valid(body) {
+					b.Fatal("the batch is valid JSON")
+				}
+			}
+		})
+	}
+}
