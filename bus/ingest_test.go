@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/eventbus-go/eventbus/bus/store"
 	"github.com/eventbus-go/eventbus/errcode"
@@ -117,5 +118,50 @@ func TestABatchToARouteThatBlocksIsStoredAtOnce(t *testing.T) {
 	}
 	if took := time.Since(start); took >= 2500*time.Millisecond {
 		t.Errorf("the batch took %v; its events waited their second in turn, not together", took)
+	}
+}
+
+// validV1 passes the events producers send, and only events the SDK's
+// Validate passes too; what it does not pass, Validate judges.
+func TestValidV1PassesOnlyWhatTheSDKPasses(t *testing.T) {
+	str := func(s string) *string { return &s }
+	cases := map[string]func(c *event.EventContextV1){
+		"required only":        func(*event.EventContextV1) {},
+		"json data":            func(c *event.EventContextV1) { c.DataContentType = str("application/json") },
+		"type with parameters": func(c *event.EventContextV1) { c.DataContentType = str(" text/plain; charset=utf-8 ") },
+		"every attribute": func(c *event.EventContextV1) {
+			c.Subject, c.DataSchema = str("s"), types.ParseURI("https://example.com/s.json")
+			c.Time = &types.Timestamp{Time: time.Now()}
+		},
+		"absolute source":      func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("urn:orders") },
+		"host-only source":     func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("//example.com") },
+		"blank id":             func(c *event.EventContextV1) { c.ID = " " },
+		"blank type":           func(c *event.EventContextV1) { c.Type = "" },
+		"no source":            func(c *event.EventContextV1) { c.Source = types.URIRef{} },
+		"query-only source":    func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("?q=1") },
+		"fragment-only source": func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("#f") },
+		"blank subject":        func(c *event.EventContextV1) { c.Subject = str(" ") },
+		"blank content type":   func(c *event.EventContextV1) { c.DataContentType = str(" ") },
+		"bad content type":     func(c *event.EventContextV1) { c.DataContentType = str("text/") },
+		"relative data schema": func(c *event.EventContextV1) { c.DataSchema = types.ParseURI("/s.json") },
+	}
+	for name, change := range cases {
+		c := &event.EventContextV1{ID: "1", Source: *types.ParseURIRef("/orders"), Type: "order.placed"}
+		change(c)
+		e := event.Event{Context: c}
+		sdkErr := e.Validate()
+		if validV1(c) && sdkErr != nil {
+			t.Errorf("%s: validV1 passes it, the SDK says %v", name, sdkErr)
+		}
+		if err := validate(&e); (err == nil) != (sdkErr == nil) {
+			t.Errorf("%s: validate says %v, the SDK %v", name, err, sdkErr)
+		}
+	}
+	for _, name := range []string{"required only", "json data", "type with parameters", "every attribute", "absolute source", "host-only source"} {
+		c := &event.EventContextV1{ID: "1", Source: *types.ParseURIRef("/orders"), Type: "order.placed"}
+		cases[name](c)
+		if !validV1(c) {
+			t.Errorf("%s: left to the SDK's Validate", name)
+		}
 	}
 }
