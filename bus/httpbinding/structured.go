@@ -164,7 +164,7 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 			continue
 		}
 		value, ok := r.plainBytes()
-		if !ok || !set(c, name, string(value)) {
+		if !ok || !set(c, name, value) {
 			return nil, false
 		}
 	}
@@ -211,38 +211,38 @@ func memberBit(name []byte) uint16 {
 
 // set sets the attribute or extension name of c to value as the SDK's
 // decoder does; false: the SDK's decoder should read the event.
-func set(c *event.EventContextV1, name []byte, value string) bool {
+func set(c *event.EventContextV1, name, value []byte) bool {
 	switch string(name) {
 	case "specversion":
-		return value == event.CloudEventsVersionV1
+		return string(value) == event.CloudEventsVersionV1
 	case "id":
-		c.ID = value
+		c.ID = string(value)
 	case "type":
-		c.Type = value
+		c.Type = string(value)
 	case "source":
-		u := types.ParseURIRef(value)
+		u := types.ParseURIRef(string(value))
 		if u == nil {
 			return false
 		}
 		c.Source = *u
-	case "subject":
-		if value == "" {
+	case "subject", "datacontenttype":
+		if len(value) == 0 {
 			return false // the SDK reads "" as absent, or not, by where specversion is
 		}
-		c.Subject = &value
-	case "datacontenttype":
-		if value == "" {
-			return false
+		v := string(value)
+		if string(name) == "subject" {
+			c.Subject = &v
+		} else {
+			c.DataContentType = &v
 		}
-		c.DataContentType = &value
 	case "time":
-		t, err := types.ParseTimestamp(value)
+		t, err := types.ParseTimestamp(string(value))
 		if err != nil || t == nil {
 			return false
 		}
 		c.Time = t
 	case "dataschema":
-		if c.DataSchema = types.ParseURI(value); c.DataSchema == nil {
+		if c.DataSchema = types.ParseURI(string(value)); c.DataSchema == nil {
 			return false
 		}
 	case "data_base64", "schemaurl", "datacontentencoding":
@@ -252,7 +252,7 @@ func set(c *event.EventContextV1, name []byte, value string) bool {
 		if _, twice := c.Extensions[ext]; twice || CheckAttributeName(ext) != nil {
 			return false
 		}
-		return c.SetExtension(ext, value) == nil
+		return c.SetExtension(ext, string(value)) == nil
 	}
 	return true
 }
