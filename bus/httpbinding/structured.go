@@ -138,7 +138,7 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 		return nil, false
 	}
 	c := &event.EventContextV1{}
-	var seen uint16 // memberBit of each member read
+	var seen uint16 // the memberBit of each member read
 	var data []byte
 	for first := true; !r.consume('}'); first = false {
 		if !first && !r.consume(',') {
@@ -157,14 +157,16 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 		if string(name) == "data" {
 			start := r.i // the SDK's decoder keeps the space before the value
 			r.skipSpace()
-			r.skipValue()
+			if !r.skipValue() {
+				return nil, false
+			}
 			// A copy: a channel holding the event must not hold the
 			// whole request it came in.
 			data = bytes.Clone(raw[start:r.i])
 			continue
 		}
 		value, ok := r.plainBytes()
-		if !ok || !set(c, name, value) {
+		if !ok || !setMember(c, name, value) {
 			return nil, false
 		}
 	}
@@ -179,39 +181,48 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 	return &event.Event{Context: c, DataEncoded: data}, true
 }
 
-// specversionBit is memberBit("specversion").
-const specversionBit = 1 << 0
+// The members of an event object that ReadStructured reads as more than
+// an extension, each a bit, to see each at most once.
+const (
+	specversionBit uint16 = 1 << iota
+	idBit
+	sourceBit
+	typeBit
+	subjectBit
+	timeBit
+	datacontenttypeBit
+	dataschemaBit
+	dataBit
+)
 
-// memberBit numbers the members of an event object that ReadStructured
-// reads as more than an extension, to see each at most once; 0 for an
-// extension.
+// memberBit is the bit of member name; 0 for an extension.
 func memberBit(name []byte) uint16 {
 	switch string(name) {
 	case "specversion":
 		return specversionBit
 	case "id":
-		return 1 << 1
+		return idBit
 	case "source":
-		return 1 << 2
+		return sourceBit
 	case "type":
-		return 1 << 3
+		return typeBit
 	case "subject":
-		return 1 << 4
+		return subjectBit
 	case "time":
-		return 1 << 5
+		return timeBit
 	case "datacontenttype":
-		return 1 << 6
+		return datacontenttypeBit
 	case "dataschema":
-		return 1 << 7
+		return dataschemaBit
 	case "data":
-		return 1 << 8
+		return dataBit
 	}
 	return 0
 }
 
-// set sets the attribute or extension name of c to value as the SDK's
-// decoder does; false: the SDK's decoder should read the event.
-func set(c *event.EventContextV1, name, value []byte) bool {
+// setMember sets the attribute or extension name of c to value as the
+// SDK's decoder does; false: the SDK's decoder should read the event.
+func setMember(c *event.EventContextV1, name, value []byte) bool {
 	switch string(name) {
 	case "specversion":
 		return string(value) == event.CloudEventsVersionV1
@@ -245,8 +256,8 @@ func set(c *event.EventContextV1, name, value []byte) bool {
 		if c.DataSchema = types.ParseURI(string(value)); c.DataSchema == nil {
 			return false
 		}
-	case "data_base64", "schemaurl", "datacontentencoding":
-		return false
+	case "schemaurl", "datacontentencoding":
+		return false // the SDK's decoder reads these by where specversion is
 	default:
 		ext := string(name)
 		if _, twice := c.Extensions[ext]; twice || CheckAttributeName(ext) != nil {
@@ -308,8 +319,11 @@ func (r *jsonReader) plainBytes() ([]byte, bool) {
 	return nil, false
 }
 
-// skipValue moves past the value that starts here.
-func (r *jsonReader) skipValue() {
+// skipValue moves past the value that starts here. It is false for a
+// value holding a number with an exponent, which the SDK's decoder (on
+// json-iterator) refuses when it is out of float64's range: the SDK's
+// decoder should read the event, and say so.
+func (r *jsonReader) skipValue() bool {
 	depth, inString := 0, false
 	for ; r.i < len(r.b); r.i++ {
 		c := r.b[r.i]
@@ -322,7 +336,7 @@ func (r *jsonReader) skipValue() {
 				inString = false
 				if depth == 0 {
 					r.i++
-					return
+					return true
 				}
 			}
 		case c == '"':
@@ -331,14 +345,17 @@ func (r *jsonReader) skipValue() {
 			depth++
 		case c == '}' || c == ']':
 			if depth == 0 {
-				return // the end of the enclosing object: a number or literal ended
+				return true // the end of the enclosing object: a number or literal ended
 			}
 			if depth--; depth == 0 {
 				r.i++
-				return
+				return true
 			}
+		case (c == 'e' || c == 'E') && r.i > 0 && r.b[r.i-1] >= '0' && r.b[r.i-1] <= '9':
+			return false // outside strings, only an exponent follows a digit
 		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return // a number or literal ended
+			return true // a number or literal ended
 		}
 	}
+	return true
 }

@@ -82,7 +82,7 @@ func TestReadStructuredReadsWhatProducersWrite(t *testing.T) {
 	for name, raw := range map[string]string{
 		"required only":     `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
 		"version last":      `{"id":"1","source":"/s","type":"t","specversion":"1.0"}`,
-		"json data":         `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data":{"a":[1,"x\"]}",{"b":null}],"c":-1.5e3}}`,
+		"json data":         `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data":{"a":[1,"x\"]}",{"b":null}],"c":-1.5}}`,
 		"data first":        `{"data":[1,2],"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
 		"scalar data":       `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":12.5}`,
 		"string data":       `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data":"x\ny"}`,
@@ -123,6 +123,8 @@ func FuzzReadStructured(f *testing.F) {
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t","time":""}`,
 		`{"specversion":"1.0","id":"1","source":"::","type":"t","dataschema":"x"}`,
 		`{"datacontenttype":"","specversion":"1.0","id":"1","source":"/s","type":"t","data":1}`,
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1e400}`,
+		`{"data":{"a":[-1E400, true, false]},"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
 		`[{"specversion":"1.0"}]`, `{}`, `null`, `"x"`,
 	} {
 		f.Add([]byte(seed))
