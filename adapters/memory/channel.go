@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +135,9 @@ func (c *channel) publish(ms []*driver.Message) error {
 		if size > c.opts.MaxMessageBytes {
 			return errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 		}
-		msg := &message{body: m.Body, md: packMetadata(m.Metadata), size: size, key: m.Metadata[adapters.MetaOrderingKey]}
+		// The key is copied: a received message's metadata shares one
+		// string, which a retry sending it again must not keep alive.
+		msg := &message{body: m.Body, md: packMetadata(m.Metadata), size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {

@@ -2,6 +2,7 @@ package history
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 )
@@ -145,7 +146,7 @@ func (h *History) Accepted(bus, source, id string, routes []string) {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e := h.get(key{bus, source, id}, now)
+	e := h.get(key{bus, source, id}, now, false)
 	e.AcceptedAt = now
 	for _, r := range routes {
 		e.route(r)
@@ -161,7 +162,7 @@ func (h *History) Attempted(bus, source, id, route string, a Attempt, state Stat
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.get(key{bus, source, id}, now).route(route)
+	r := h.get(key{bus, source, id}, now, true).route(route)
 	r.State = state
 	r.Attempts++
 	if len(r.Latest) == MaxAttempts {
@@ -179,7 +180,7 @@ func (h *History) Settled(bus, source, id, route string, state State) {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.get(key{bus, source, id}, now).route(route).State = state
+	h.get(key{bus, source, id}, now, true).route(route).State = state
 }
 
 // Redriven records that a redrive put the event back on route's channel.
@@ -194,7 +195,7 @@ func (h *History) Redriven(bus, source, id, route string) (undo func()) {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.get(key{bus, source, id}, now).route(route)
+	r := h.get(key{bus, source, id}, now, true).route(route)
 	state, redrivenAt := r.State, r.RedrivenAt
 	r.State = Pending
 	r.RedrivenAt = now
@@ -250,8 +251,11 @@ func (h *History) find(k key) *entry {
 }
 
 // get returns the entry of k, adding it (and forgetting the oldest, or
-// the aged) when it is new or aged. h.mu must be held.
-func (h *History) get(k key, now time.Time) *entry {
+// the aged) when it is new or aged. A new entry keeps copies of k's
+// strings when shared: a dispatcher's come from a received message's
+// metadata, which may be one string that the entry would keep whole.
+// h.mu must be held.
+func (h *History) get(k key, now time.Time, shared bool) *entry {
 	hash := maphash.Comparable(h.seed, k)
 	if i, ok := h.index[hash]; ok {
 		if e := h.slot(int(i)); e.is(k) && !h.expired(e, now) {
@@ -267,6 +271,9 @@ func (h *History) get(k key, now time.Time) *entry {
 	slot := (h.head + h.size) % h.max
 	if h.blocks[slot/blockSize] == nil {
 		h.blocks[slot/blockSize] = make([]entry, min(blockSize, h.max-slot))
+	}
+	if shared {
+		k = key{bus: k.bus, source: strings.Clone(k.source), id: strings.Clone(k.id)}
 	}
 	e := h.slot(slot)
 	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, hash: hash, added: now.UnixNano()}

@@ -3,8 +3,10 @@ package history_test
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/eventbus-go/eventbus/bus/history"
 )
@@ -216,4 +218,26 @@ func BenchmarkHeld(b *testing.B) {
 		runtime.KeepAlive(h)
 	}
 	b.ReportMetric(float64(held)/float64(len(ids)), "B/event")
+}
+
+// An event the history first hears of from a dispatcher keeps its own
+// copies of source and id: a dispatcher's are parts of its message's
+// metadata, one string the history must not keep whole.
+func TestAnEntryFromADispatcherKeepsNoneOfItsMetadata(t *testing.T) {
+	metadata := strings.Repeat("x", 4096) + "/orders" + "order-1"
+	source, id := metadata[4096:4103], metadata[4103:]
+	within := func(s string) bool {
+		start := uintptr(unsafe.Pointer(unsafe.StringData(metadata)))
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return p >= start && p < start+uintptr(len(metadata))
+	}
+	h := history.New(history.Options{})
+	h.Attempted("b", source, id, "r", history.Attempt{Verdict: "ack"}, history.Delivered)
+	got, ok := h.Lookup("b", "/orders", "order-1")
+	if !ok {
+		t.Fatal("the event is not known after an attempt")
+	}
+	if within(got.Source) || within(got.ID) {
+		t.Error("the entry's source or id is part of the string it was given, which it keeps whole")
+	}
 }
