@@ -135,10 +135,9 @@ func DecodeEvent(m *Received) (*event.Event, error) {
 func Decode(id string, body []byte, metadata map[string]string) (*event.Event, error) {
 	var e event.Event
 	var err error
-	switch sv := metadata["specversion"]; sv {
-	case event.CloudEventsVersionV1:
+	if sv := metadata["specversion"]; sv == event.CloudEventsVersionV1 {
 		e, err = decodeV1(metadata)
-	default:
+	} else {
 		version := spec.VS.Version(sv)
 		if version == nil {
 			return nil, fmt.Errorf("message %s has no CloudEvents specversion", id)
@@ -179,10 +178,7 @@ func decodeV1(metadata map[string]string) (event.Event, error) {
 		case "dataschema":
 			err = c.SetDataSchema(value)
 		case "time":
-			var t time.Time
-			if t, err = types.ToTime(value); err == nil {
-				err = c.SetTime(t)
-			}
+			err = v1.Attribute(name).Set(c, value) // its parse error, word for word
 		default:
 			if strings.HasPrefix(name, MetaPrefix) {
 				continue // the bus's own
