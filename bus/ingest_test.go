@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -140,6 +141,8 @@ func TestValidV1PassesOnlyWhatTheSDKPasses(t *testing.T) {
 		"no source":            func(c *event.EventContextV1) { c.Source = types.URIRef{} },
 		"query-only source":    func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("?q=1") },
 		"fragment-only source": func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("#f") },
+		"user-only source":     func(c *event.EventContextV1) { c.Source = types.URIRef{URL: url.URL{User: url.User("u")}} },
+		"empty-host source":    func(c *event.EventContextV1) { c.Source = *types.ParseURIRef("//") },
 		"blank subject":        func(c *event.EventContextV1) { c.Subject = str(" ") },
 		"blank content type":   func(c *event.EventContextV1) { c.DataContentType = str(" ") },
 		"bad content type":     func(c *event.EventContextV1) { c.DataContentType = str("text/") },

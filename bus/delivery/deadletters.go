@@ -127,7 +127,7 @@ func Redrive(ctx context.Context, be *adapters.Backend, ch *adapters.Channel, ro
 		}
 		// Marked before it is sent: its next attempt may be recorded
 		// before Send returns.
-		undo := hist.Redriven(r.Bus, e.Source(), e.ID(), route)
+		undo := hist.Redriven(r.Bus, storedSource(m.Metadata, e), e.ID(), route)
 		if err := ch.Send(ctx, &adapters.Message{Body: m.Body, Metadata: md}); err != nil {
 			room.Release()
 			undo() // still a dead letter, not redriven

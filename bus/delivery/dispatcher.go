@@ -246,7 +246,8 @@ func (d *Dispatcher) eventLog(e *event.Event) *slog.Logger {
 	return d.log.With("event_id", e.ID(), "event_source", e.Source())
 }
 
-// storedSource is the source of event e as its message holds it.
+// storedSource is the source of event e as its message holds it: the
+// history's key for it, as ingress recorded it.
 func storedSource(md map[string]string, e *event.Event) string {
 	if source, ok := md["source"]; ok {
 		return source

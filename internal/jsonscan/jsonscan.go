@@ -1,8 +1,9 @@
 // Package jsonscan checks JSON without decoding it. Valid gives the answer
-// encoding/json's Valid gives, for every input, about three times as fast:
-// every structured and batch event is checked before it is read, and the
-// standard library's scanner, a state machine that calls a function per
-// byte, took a tenth of a batched event's ingress.
+// encoding/json's Valid gives, for every input, in a fraction of its time
+// (BenchmarkValid compares them): every structured and batch event is
+// checked before it is read, and the standard library's scanner, a state
+// machine that calls a function per byte, took a tenth of a batched
+// event's ingress.
 package jsonscan
 
 // maxDepth is how deep values may nest, as in encoding/json.
