@@ -31,9 +31,9 @@ import (
 type attempt struct {
 	msg   *adapters.Received
 	event *event.Event // as stored: what dead letters keep and redrive sends again
-	// source is the event's source as stored, which ingress recorded it
-	// in the history by: read once, where event.Source() formats its URI
-	// again at every call.
+	// source is the event's source as its message holds it
+	// (storedSource): the history's key, read once, where event.Source()
+	// would format the URI again at every call.
 	source string
 	// sent is the event as the target receives it, when the route's
 	// transform made it; nil: event.

@@ -125,8 +125,9 @@ func AppendJSONString(buf []byte, s string) []byte {
 // ReadStructured reads a 1.0 event in the JSON format from raw, which must
 // be valid JSON, when it has the shape nearly every producer writes: string
 // attributes without escapes, each at most once, extensions with names the
-// spec allows, and data that is JSON itself. ok is false for any other
-// input, which the SDK's decoder must read, and explain if it is wrong.
+// spec allows, and data that is JSON itself, with no number in exponent
+// form. ok is false for any other input, which the SDK's decoder must
+// read, and explain if it is wrong.
 //
 // The result is the one the SDK's decoder makes, in one pass that
 // allocates only the attributes' values: the SDK's decoder reads every
