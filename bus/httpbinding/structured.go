@@ -78,18 +78,13 @@ func AppendStructured(dst []byte, e *event.Event) ([]byte, error) {
 }
 
 // jsonData reports whether data of this content type is written as JSON
-// itself rather than as a string: the SDK's four JSON media types, and no
-// type at all.
+// itself rather than as a string.
 func jsonData(contentType *string) bool {
 	if contentType == nil {
 		return true
 	}
 	media, _, _ := strings.Cut(*contentType, ";")
-	switch strings.ToLower(strings.TrimSpace(media)) {
-	case "", event.ApplicationJSON, event.TextJSON, event.ApplicationCloudEventsJSON, event.ApplicationCloudEventsBatchJSON:
-		return true
-	}
-	return false
+	return jsonMedia(strings.ToLower(strings.TrimSpace(media)))
 }
 
 // AppendJSONString appends s as a JSON string: quotes, backslashes and
@@ -149,13 +144,12 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 		if !ok || !r.consume(':') {
 			return nil, false
 		}
-		if bit := memberBit(name); bit != 0 {
-			if seen&bit != 0 {
-				return nil, false // the SDK's decoder says which one counts, or refuses
-			}
-			seen |= bit
+		bit := memberBit(name)
+		if seen&bit != 0 {
+			return nil, false // the SDK's decoder says which one counts, or refuses
 		}
-		if string(name) == "data" {
+		seen |= bit
+		if bit == dataBit {
 			start := r.i // the SDK's decoder keeps the space before the value
 			r.skipSpace()
 			if !r.skipValue() {
@@ -175,7 +169,7 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 		return nil, false
 	}
 	if data != nil {
-		if mt, _ := c.GetDataMediaType(); !sdkJSONMedia(mt) {
+		if mt, _ := c.GetDataMediaType(); !jsonMedia(mt) {
 			return nil, false // data as a string, escapes and all
 		}
 	}
@@ -269,9 +263,10 @@ func setMember(c *event.EventContextV1, name, value []byte) bool {
 	return true
 }
 
-// sdkJSONMedia reports whether the SDK's decoder keeps data of media type
-// mt as the JSON it is, rather than reading it as a string.
-func sdkJSONMedia(mt string) bool {
+// jsonMedia reports whether the SDK writes and reads data of media type mt
+// (lower case, without parameters) as the JSON it is, rather than as a
+// string: its four JSON media types, and no type at all.
+func jsonMedia(mt string) bool {
 	switch mt {
 	case "", event.ApplicationJSON, event.TextJSON, event.ApplicationCloudEventsJSON, event.ApplicationCloudEventsBatchJSON:
 		return true
