@@ -128,55 +128,17 @@ func decodeBatch(body []byte) ([]decoded, *apiError) {
 }
 
 // arrayElements returns the elements of the JSON array in body, as
-// subslices of it. It checks body once, then splits it at the commas
-// outside strings and nested values: unmarshalling into
+// subslices of it, checked and split in one pass; unmarshalling into
 // []json.RawMessage would scan every element twice more and copy it.
 func arrayElements(body []byte) ([][]byte, error) {
+	if items, ok := jsonscan.ArrayElements(body); ok {
+		return items, nil
+	}
 	if !jsonscan.Valid(body) {
 		var items []json.RawMessage
 		return nil, json.Unmarshal(body, &items) // says where the JSON breaks
 	}
-	rest := bytes.TrimLeft(body, " \t\r\n")
-	if rest[0] != '[' {
-		return nil, fmt.Errorf("the body is a JSON %s", jsonKind(rest[0]))
-	}
-	var items [][]byte
-	depth, start, inString := 0, 0, false
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		switch {
-		case inString:
-			switch c {
-			case '\\':
-				i++ // the escaped character cannot end the string
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			if depth++; depth == 1 {
-				start = i + 1
-			}
-		case c == ']' || c == '}':
-			if depth--; depth == 0 {
-				items = appendElement(items, rest[start:i])
-			}
-		case c == ',' && depth == 1:
-			items = appendElement(items, rest[start:i])
-			start = i + 1
-		}
-	}
-	return items, nil
-}
-
-// appendElement appends the element between two delimiters of an array,
-// unless there is none: the array is empty.
-func appendElement(items [][]byte, element []byte) [][]byte {
-	if element = bytes.TrimSpace(element); len(element) > 0 {
-		items = append(items, element)
-	}
-	return items
+	return nil, fmt.Errorf("the body is a JSON %s", jsonKind(bytes.TrimLeft(body, " \t\r\n")[0]))
 }
 
 // jsonKind names the kind of JSON value that starts with c.

@@ -22,12 +22,30 @@ func Valid(b []byte) bool {
 	return s.i == len(b)
 }
 
+// ArrayElements returns the elements of b, a JSON array with only space
+// around it, as subslices of b, in the one pass that checks it as Valid
+// does; false if b is not valid JSON or not an array. An empty array has
+// no elements.
+func ArrayElements(b []byte) ([][]byte, bool) {
+	s := scanner{b: b, elements: [][]byte{}}
+	s.space()
+	if s.next() != '[' || !s.value() {
+		return nil, false
+	}
+	if s.space(); s.i != len(b) {
+		return nil, false
+	}
+	return s.elements, true
+}
+
 // scanner reads through b from i; depth counts the objects and arrays it
-// is in.
+// is in. elements, when not nil, gathers the elements of the outermost
+// array.
 type scanner struct {
-	b     []byte
-	i     int
-	depth int
+	b        []byte
+	i        int
+	depth    int
+	elements [][]byte
 }
 
 // next is the byte at i, or 0 at the end: no JSON value or delimiter.
@@ -101,8 +119,12 @@ func (s *scanner) container(end byte) bool {
 			s.i++
 			s.space()
 		}
+		start := s.i
 		if !s.value() {
 			return false
+		}
+		if s.elements != nil && end == ']' && s.depth == 1 {
+			s.elements = append(s.elements, s.b[start:s.i])
 		}
 		s.space()
 		switch s.next() {

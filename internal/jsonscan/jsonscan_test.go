@@ -7,7 +7,9 @@ import (
 	"testing"
 )
 
-// Valid answers as encoding/json does, for any input.
+// Valid answers as encoding/json does, for any input; ArrayElements finds
+// the elements encoding/json finds in an array, and refuses what is not
+// one.
 func FuzzValid(f *testing.F) {
 	for _, seed := range []string{
 		`{"a":[1,2e5,"\u00e9",{"b":null}],"c":true,"d":false}`,
@@ -23,6 +25,20 @@ func FuzzValid(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := Valid(b), json.Valid(b); got != want {
 			t.Errorf("Valid(%q) = %t, encoding/json says %t", b, got, want)
+		}
+		var want []json.RawMessage
+		isArray := json.Unmarshal(b, &want) == nil && bytes.TrimSpace(b)[0] == '[' // null unmarshals too
+		got, ok := ArrayElements(b)
+		if ok != isArray {
+			t.Fatalf("ArrayElements(%q) ok %t, encoding/json reads an array: %t", b, ok, isArray)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("ArrayElements(%q) found %d elements, encoding/json %d", b, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Errorf("ArrayElements(%q) element %d is %q, encoding/json says %q", b, i, got[i], want[i])
+			}
 		}
 	})
 }
