@@ -121,8 +121,9 @@ func decodeBatch(body []byte) ([]decoded, *apiError) {
 		return nil, fieldErrorf("", "the batch holds no events")
 	}
 	out := make([]decoded, len(items))
+	var sr httpbinding.StructuredReader // one for the batch, whose events share what they repeat
 	for i, raw := range items {
-		out[i] = decodeValidStructured(raw) // valid: the array was
+		out[i] = decodeValidStructured(&sr, raw) // valid: the array was
 	}
 	return out, nil
 }
@@ -161,16 +162,16 @@ func decodeStructured(raw []byte) decoded {
 	if !jsonscan.Valid(raw) {
 		return diagnoseStructured(raw) // says where the JSON breaks
 	}
-	return decodeValidStructured(raw)
+	var sr httpbinding.StructuredReader
+	return decodeValidStructured(&sr, raw)
 }
 
 // decodeValidStructured reads one event in the JSON format from raw, which
-// is valid JSON: in the shape nearly every producer writes, by
-// httpbinding.ReadStructured; otherwise by the SDK's decoder, whose
-// UnmarshalJSON it calls itself (json.Unmarshal would check raw all over
-// again first).
-func decodeValidStructured(raw []byte) decoded {
-	if e, ok := httpbinding.ReadStructured(raw); ok {
+// is valid JSON: in the shape nearly every producer writes, by sr;
+// otherwise by the SDK's decoder, whose UnmarshalJSON it calls itself
+// (json.Unmarshal would check raw all over again first).
+func decodeValidStructured(sr *httpbinding.StructuredReader, raw []byte) decoded {
+	if e, ok := sr.Read(raw); ok {
 		return decoded{event: e}
 	}
 	var e event.Event

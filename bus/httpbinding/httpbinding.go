@@ -3,7 +3,7 @@
 // mode every context attribute and extension travels as a "ce-" header,
 // datacontenttype as Content-Type, and data as the body; header values are
 // percent-encoded where HTTP needs it. AppendStructured writes an event in
-// the JSON format, as a batch request carries it; ReadStructured reads the
+// the JSON format, as a batch request carries it; a StructuredReader reads the
 // shape of that format nearly every producer writes, and leaves the rest
 // to the SDK's decoder. Errors of Read are *spec.FieldError naming the
 // attribute at fault.

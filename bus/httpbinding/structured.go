@@ -117,23 +117,43 @@ func AppendJSONString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// ReadStructured reads a 1.0 event in the JSON format from raw, which must
-// be valid JSON, when it has the shape nearly every producer writes: string
-// attributes without escapes, each at most once, extensions with names the
-// spec allows, and data that is JSON itself, with no number in exponent
-// form. ok is false for any other input, which the SDK's decoder must
-// read, and explain if it is wrong.
+// A StructuredReader reads 1.0 events in the JSON format, one after
+// another, when they have the shape nearly every producer writes: string
+// attributes without escapes, each at most once, extensions with names
+// the spec allows, and data that is JSON itself, with no number in
+// exponent form. Read's ok is false for any other input, which the SDK's
+// decoder must read, and explain if it is wrong.
 //
-// The result is the one the SDK's decoder makes, in one pass that
+// An event read is the one the SDK's decoder makes, in one pass that
 // allocates only the attributes' values: the SDK's decoder reads every
 // member name into a string of its own, and gathers extensions in a map
-// before it knows the version.
-func ReadStructured(raw []byte) (e *event.Event, ok bool) {
+// before it knows the version. The events of one batch mostly share their
+// source, type and content type, so a reader parses each of those once
+// and gives the events after that repeat it the same value.
+//
+// The zero value is ready to use. A StructuredReader is not safe for
+// concurrent use.
+type StructuredReader struct {
+	// The last source, type and content type read, as written and as
+	// read.
+	source      string
+	sourceRef   types.URIRef
+	typ         string
+	contentType string
+}
+
+// Read reads one event from raw, which must be valid JSON.
+func (sr *StructuredReader) Read(raw []byte) (e *event.Event, ok bool) {
 	r := jsonReader{b: raw}
 	if !r.consume('{') {
 		return nil, false
 	}
-	c := &event.EventContextV1{}
+	// One allocation for the event and its context.
+	read := &struct {
+		event   event.Event
+		context event.EventContextV1
+	}{}
+	c := &read.context
 	var seen uint16 // the memberBit of each member read
 	var data []byte
 	for first := true; !r.consume('}'); first = false {
@@ -161,7 +181,7 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 			continue
 		}
 		value, ok := r.plainBytes()
-		if !ok || !setMember(c, name, value) {
+		if !ok || !sr.setMember(c, name, value) {
 			return nil, false
 		}
 	}
@@ -173,10 +193,11 @@ func ReadStructured(raw []byte) (e *event.Event, ok bool) {
 			return nil, false // data as a string, escapes and all
 		}
 	}
-	return &event.Event{Context: c, DataEncoded: data}, true
+	read.event = event.Event{Context: c, DataEncoded: data}
+	return &read.event, true
 }
 
-// The members of an event object that ReadStructured reads as more than
+// The members of an event object that a StructuredReader reads as more than
 // an extension, each a bit, to see each at most once.
 const (
 	specversionBit uint16 = 1 << iota
@@ -217,30 +238,40 @@ func memberBit(name []byte) uint16 {
 
 // setMember sets the attribute or extension name of c to value as the
 // SDK's decoder does; false: the SDK's decoder should read the event.
-func setMember(c *event.EventContextV1, name, value []byte) bool {
+func (sr *StructuredReader) setMember(c *event.EventContextV1, name, value []byte) bool {
 	switch string(name) {
 	case "specversion":
 		return string(value) == event.CloudEventsVersionV1
 	case "id":
 		c.ID = string(value)
 	case "type":
-		c.Type = string(value)
-	case "source":
-		u := types.ParseURIRef(string(value))
-		if u == nil {
-			return false
+		if string(value) != sr.typ {
+			sr.typ = string(value)
 		}
-		c.Source = *u
+		c.Type = sr.typ
+	case "source":
+		if string(value) != sr.source || sr.source == "" {
+			u := types.ParseURIRef(string(value))
+			if u == nil {
+				return false
+			}
+			sr.source, sr.sourceRef = string(value), *u
+		}
+		c.Source = sr.sourceRef
 	case "subject", "datacontenttype":
 		if len(value) == 0 {
 			return false // the SDK reads "" as absent, or not, by where specversion is
 		}
-		v := string(value)
 		if string(name) == "subject" {
+			v := string(value)
 			c.Subject = &v
-		} else {
-			c.DataContentType = &v
+			break
 		}
+		if string(value) != sr.contentType {
+			sr.contentType = string(value)
+		}
+		v := sr.contentType
+		c.DataContentType = &v
 	case "time":
 		t, err := types.ParseTimestamp(string(value))
 		if err != nil || t == nil {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
@@ -78,7 +79,7 @@ func TestAppendStructuredIsWhatTheSDKWrites(t *testing.T) {
 
 // The shapes producers write are read without the SDK's decoder, as the
 // SDK's decoder reads them, into events that keep none of the request.
-func TestReadStructuredReadsWhatProducersWrite(t *testing.T) {
+func TestStructuredReaderReadsWhatProducersWrite(t *testing.T) {
 	for name, raw := range map[string]string{
 		"required only":     `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
 		"version last":      `{"id":"1","source":"/s","type":"t","specversion":"1.0"}`,
@@ -93,7 +94,8 @@ func TestReadStructuredReadsWhatProducersWrite(t *testing.T) {
 		"unicode":           "{\"specversion\":\"1.0\",\"id\":\"é-1\",\"source\":\"/s/ü\",\"type\":\"t.ß\",\"subject\":\"\u2028 raw\"}",
 	} {
 		body := []byte(raw)
-		got, ok := ReadStructured(body)
+		var sr StructuredReader
+		got, ok := sr.Read(body)
 		if !ok {
 			t.Errorf("%s: left to the SDK's decoder", name)
 			continue
@@ -107,10 +109,40 @@ func TestReadStructuredReadsWhatProducersWrite(t *testing.T) {
 	}
 }
 
-// What ReadStructured reads, the SDK's decoder reads the same; what it
-// leaves, it leaves whole.
-func FuzzReadStructured(f *testing.F) {
-	for _, seed := range []string{
+// Events of a batch that repeat the source, type or content type of the
+// one before share its value, and read as the SDK reads them.
+func TestStructuredReaderSharesWhatABatchRepeats(t *testing.T) {
+	batch := []string{
+		`{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data":1}`,
+		`{"specversion":"1.0","id":"2","source":"/s","type":"t","datacontenttype":"application/json","data":2}`,
+		`{"specversion":"1.0","id":"3","source":"https://example.com/s?x=1","type":"u","datacontenttype":"text/json","data":3}`,
+		`{"specversion":"1.0","id":"4","source":"/s","type":"t","data":4}`,
+	}
+	var sr StructuredReader
+	var events []*event.Event
+	for _, raw := range batch {
+		e, ok := sr.Read([]byte(raw))
+		if !ok {
+			t.Fatalf("%s: left to the SDK's decoder", raw)
+		}
+		assertReadAsSDK(t, []byte(raw), e)
+		events = append(events, e)
+	}
+	if unsafe.StringData(events[0].Type()) != unsafe.StringData(events[1].Type()) ||
+		unsafe.StringData(events[0].DataContentType()) != unsafe.StringData(events[1].DataContentType()) {
+		t.Error("the second event's type and content type are copies of the first's")
+	}
+	// Each event has a content type of its own to set.
+	events[0].SetDataContentType("text/plain")
+	if events[1].DataContentType() != "application/json" {
+		t.Errorf("setting the first event's content type set the second's to %q", events[1].DataContentType())
+	}
+}
+
+// What a StructuredReader reads, the SDK's decoder reads the same, whatever
+// the reader read before; what it leaves, it leaves whole.
+func FuzzStructuredReader(f *testing.F) {
+	seeds := []string{
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}`,
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"text/plain","data":"x"}`,
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"AAE="}`,
@@ -125,16 +157,22 @@ func FuzzReadStructured(f *testing.F) {
 		`{"datacontenttype":"","specversion":"1.0","id":"1","source":"/s","type":"t","data":1}`,
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1e400}`,
 		`{"data":{"a":[-1E400, true, false]},"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
+		`{"specversion":"1.0","id":"1","source":"","type":"t"}`,
 		`[{"specversion":"1.0"}]`, `{}`, `null`, `"x"`,
-	} {
-		f.Add([]byte(seed))
 	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		if !json.Valid(raw) {
-			return // ReadStructured's callers check first
-		}
-		if got, ok := ReadStructured(raw); ok {
-			assertReadAsSDK(t, raw, got)
+	for i, seed := range seeds {
+		f.Add([]byte(seeds[0]), []byte(seed))
+		f.Add([]byte(seed), []byte(seeds[(i+1)%len(seeds)]))
+	}
+	f.Fuzz(func(t *testing.T, before, raw []byte) {
+		var sr StructuredReader
+		for _, b := range [][]byte{before, raw} {
+			if !json.Valid(b) {
+				continue // the reader's callers check first
+			}
+			if got, ok := sr.Read(b); ok {
+				assertReadAsSDK(t, b, got)
+			}
 		}
 	})
 }
