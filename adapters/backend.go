@@ -155,10 +155,16 @@ func (s *sender) send(ctx context.Context, m *Message) error {
 	if s.closed.Load() {
 		return errShutDown
 	}
-	dm := &driver.Message{Body: m.Body, Metadata: m.Metadata}
 	if s.batches == nil {
-		return classify(s.t.SendBatch(ctx, []*driver.Message{dm}), s.t.ErrorCode)
+		// The message and the batch of it in one allocation.
+		one := &struct {
+			m     driver.Message
+			batch [1]*driver.Message
+		}{m: driver.Message{Body: m.Body, Metadata: m.Metadata}}
+		one.batch[0] = &one.m
+		return classify(s.t.SendBatch(ctx, one.batch[:]), s.t.ErrorCode)
 	}
+	dm := &driver.Message{Body: m.Body, Metadata: m.Metadata}
 	s.adding.RLock()
 	if s.closed.Load() {
 		s.adding.RUnlock()

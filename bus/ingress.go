@@ -260,11 +260,11 @@ func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []Ove
 	return br.publish(ctx, e, msg, names)
 }
 
-// publish stores msg, the encoded e, on the channels of the routes named.
+// publish stores msg, the encoded e, on the channels of the routes named,
+// and returns the routes that stored it in names' place.
 func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.Message, names []string) ([]string, []OverflowAction, error) {
-	routes := make([]string, 0, len(names))
 	if len(names) == 0 {
-		return routes, nil, nil
+		return []string{}, nil, nil
 	}
 
 	placements := make([]placement, 0, len(names))
@@ -286,6 +286,7 @@ func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.
 		return nil, nil, err
 	}
 	var overflow []OverflowAction
+	routes := names[:0] // a divert names its divert route
 	for _, p := range placements {
 		p.route.stats.Accepted.Add(1)
 		routes = append(routes, p.route.route.Name)

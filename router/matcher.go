@@ -271,7 +271,8 @@ func (m *Matcher) pathID(path []string) int32 {
 }
 
 // Match returns the names of the routes whose rules select e, sorted, or
-// nil when none does. It does no I/O and starts no goroutines.
+// nil when none does; the slice is the caller's. It does no I/O and starts
+// no goroutines.
 func (m *Matcher) Match(e *Event) []string {
 	st := m.states.Get().(*matchState)
 	defer m.states.Put(st)
