@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -128,24 +129,24 @@ func (c *channel) forgetLocked(m *message) {
 
 // publish stores all of ms or none of them.
 func (c *channel) publish(ms []*driver.Message) error {
-	msgs := make([]*message, len(ms))
+	msgs := make([]message, len(ms))
 	total := 0
 	for i, m := range ms {
-		size := adapters.MessageBytes(m.Body, m.Metadata)
+		md, mdSize := packMetadata(m.Metadata)
+		size := len(m.Body) + mdSize // as adapters.MessageBytes counts it
 		if size > c.opts.MaxMessageBytes {
 			return errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 		}
 		// The key is copied: a received message's metadata shares one
 		// string, which a retry sending it again must not keep alive.
-		msg := &message{body: m.Body, md: packMetadata(m.Metadata), size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
+		msgs[i] = message{body: m.Body, md: md, size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
 				return errcode.Errorf(errcode.InvalidArgument, "%s %q is not Unix milliseconds", adapters.MetaDeliverAt, at)
 			}
-			msg.due = time.UnixMilli(ms)
+			msgs[i].due = time.UnixMilli(ms)
 		}
-		msgs[i] = msg
 		total += size
 	}
 	c.mu.Lock()
@@ -169,7 +170,8 @@ func (c *channel) publish(ms []*driver.Message) error {
 	}
 	now := time.Now()
 	ready := 0
-	for _, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i]
 		c.count++
 		c.bytes += m.size
 		if !m.due.After(now) {
@@ -442,20 +444,22 @@ func (c *channel) dropOldest() bool {
 	return true
 }
 
-// packMetadata flattens metadata into length-prefixed names and values.
-func packMetadata(md map[string]string) []byte {
-	n := 0
-	for k, v := range md {
-		n += len(k) + len(v) + 2*binary.MaxVarintLen32
-	}
-	b := make([]byte, 0, n)
+// packMetadata flattens metadata into length-prefixed names and values,
+// and says how many bytes the names and values hold.
+func packMetadata(md map[string]string) (packed []byte, size int) {
+	// Packed on the stack first, then copied to a slice of the exact size
+	// (a channel may hold millions); sizing it first would iterate md
+	// twice, which costs more than the copy.
+	var buf [512]byte
+	b := buf[:0]
 	for k, v := range md {
 		b = binary.AppendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
+		size += len(k) + len(v)
 	}
-	return b
+	return bytes.Clone(b), size
 }
 
 // unpackMetadata rebuilds what packMetadata flattened, in a map sized
