@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/eventbus-go/eventbus/errcode"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 )
 
 // Metadata the bus sets on messages beside the event's attributes. The names
@@ -93,7 +94,7 @@ func encodeV1(c *event.EventContextV1, data []byte) (*Message, error) {
 	md := make(map[string]string, 8+len(c.Extensions))
 	md["specversion"] = event.CloudEventsVersionV1
 	md["id"] = c.ID
-	md["source"] = c.Source.String()
+	md["source"] = cesource.Format(&c.Source)
 	md["type"] = c.Type
 	if c.Subject != nil {
 		md["subject"] = *c.Subject

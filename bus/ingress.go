@@ -18,6 +18,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/errcode"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -209,7 +210,7 @@ func (b *Bus) reply(ctx context.Context, bus string, replies []event.Event) erro
 // storeOnce stores an event unless the same (source, id) was stored on this
 // bus within the dedup window, in which case it answers as the first time.
 func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event) Result {
-	result := Result{ID: e.ID(), Source: e.Source()}
+	result := Result{ID: e.ID(), Source: cesource.Of(e)}
 	key := b.dedup.key(busName, result.Source, result.ID)
 	earlier, first, err := b.dedup.begin(ctx, key)
 	if err != nil {

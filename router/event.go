@@ -12,6 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	"github.com/eventbus-go/eventbus/internal/cesource"
 )
 
 // Event is one event as rules see it: the CloudEvents context attributes and
@@ -79,7 +81,7 @@ func (e *Event) attr(name string) (any, bool) {
 	case "id":
 		return c.ID, true
 	case "source":
-		return c.Source.String(), true
+		return cesource.Format(&c.Source), true
 	case "type":
 		return c.Type, true
 	case "subject":

@@ -17,6 +17,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
@@ -109,7 +110,7 @@ func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	if err != nil {
 		return Outcome{Verdict: verdict.DeadLetter, Reason: "encoding the event for a batch: " + err.Error()}
 	}
-	b, i, leader := bt.join(enc, member{source: e.Source(), id: e.ID()})
+	b, i, leader := bt.join(enc, member{source: cesource.Of(e), id: e.ID()})
 	if leader {
 		bt.lead(ctx, b)
 	} else {

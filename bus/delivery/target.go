@@ -19,6 +19,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/bus/tracing"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/plugins"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
@@ -261,7 +262,7 @@ func (t *HTTPTarget) writeHeaders(ctx context.Context, h httpbinding.Header, e *
 		}
 	}
 	if t.signer != nil {
-		t.signer.sign(h, webhookID(t.bus, e.Source(), e.ID()), e.Data())
+		t.signer.sign(h, webhookID(t.bus, cesource.Of(e), e.ID()), e.Data())
 	}
 	return Outcome{}, true
 }

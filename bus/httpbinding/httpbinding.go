@@ -19,6 +19,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
 
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/spec"
 )
 
@@ -128,7 +129,7 @@ func Write(h Header, e *event.Event) error {
 func writeV1(h Header, c *event.EventContextV1) {
 	h.Set("Ce-Specversion", event.CloudEventsVersionV1)
 	h.Set("Ce-Id", percentEncode(c.ID))
-	h.Set("Ce-Source", percentEncode(c.Source.String()))
+	h.Set("Ce-Source", percentEncode(cesource.Format(&c.Source)))
 	h.Set("Ce-Type", percentEncode(c.Type))
 	if c.Subject != nil {
 		h.Set("Ce-Subject", percentEncode(*c.Subject))

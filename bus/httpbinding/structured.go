@@ -12,6 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	"github.com/eventbus-go/eventbus/internal/cesource"
 )
 
 // AppendStructured appends e in the JSON event format, as the SDK's
@@ -27,7 +29,7 @@ func AppendStructured(dst []byte, e *event.Event) ([]byte, error) {
 	dst = append(dst, `{"specversion":"1.0","id":`...)
 	dst = AppendJSONString(dst, c.ID)
 	dst = append(dst, `,"source":`...)
-	dst = AppendJSONString(dst, c.Source.String())
+	dst = AppendJSONString(dst, cesource.Format(&c.Source))
 	dst = append(dst, `,"type":`...)
 	dst = AppendJSONString(dst, c.Type)
 	if c.Subject != nil {
