@@ -362,6 +362,9 @@ func TestFlashSaleDivertsPastTheCap(t *testing.T) {
 				t.Errorf("order %d: %d %s", i, resp.StatusCode, body)
 			case strings.Contains(body, `"to":"sold-out"`):
 				diverted++
+				if !strings.Contains(body, `"routes":["sold-out"]`) {
+					t.Errorf("order %d was diverted, but its result does not name the route that stored it: %s", i, body)
+				}
 			default:
 				queued++
 			}

@@ -262,7 +262,8 @@ func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []Ove
 }
 
 // publish stores msg, the encoded e, on the channels of the routes named,
-// and returns the routes that stored it in names' place.
+// and returns the routes that stored it: names itself unless a route
+// diverted it (names is the matcher's, not to be modified).
 func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.Message, names []string) ([]string, []OverflowAction, error) {
 	if len(names) == 0 {
 		return []string{}, nil, nil
@@ -287,13 +288,18 @@ func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.
 		return nil, nil, err
 	}
 	var overflow []OverflowAction
-	routes := names[:0] // a divert names its divert route
 	for _, p := range placements {
 		p.route.stats.Accepted.Add(1)
-		routes = append(routes, p.route.route.Name)
 		if p.overflow != nil {
 			overflow = append(overflow, *p.overflow)
 		}
+	}
+	if !slices.ContainsFunc(overflow, func(o OverflowAction) bool { return o.To != "" }) {
+		return names, overflow, nil
+	}
+	routes := make([]string, len(placements)) // a divert names its divert route
+	for i, p := range placements {
+		routes[i] = p.route.route.Name
 	}
 	return routes, overflow, nil
 }

@@ -271,8 +271,10 @@ func (m *Matcher) pathID(path []string) int32 {
 }
 
 // Match returns the names of the routes whose rules select e, sorted, or
-// nil when none does; the slice is the caller's. It does no I/O and starts
-// no goroutines.
+// nil when none does. The caller must not modify the slice: one route's
+// name alone is the matcher's own, shared by every event that matches only
+// that route, so that those who keep it (the bus's dedup, for its window)
+// keep nothing per event. It does no I/O and starts no goroutines.
 func (m *Matcher) Match(e *Event) []string {
 	st := m.states.Get().(*matchState)
 	defer m.states.Put(st)
@@ -310,6 +312,10 @@ func (m *Matcher) Match(e *Event) []string {
 	}
 	if len(st.matched) == 0 {
 		return nil
+	}
+	if len(st.matched) == 1 {
+		r := st.matched[0]
+		return m.names[r : r+1 : r+1] // capped: an append copies
 	}
 	slices.Sort(st.matched)
 	out := make([]string, len(st.matched))
