@@ -18,9 +18,11 @@ import (
 //
 // The keys are spread over shards, each with its own lock, so concurrent
 // requests rarely wait for each other. A shard keeps its entries in a
-// queue, oldest first, found through a map from key to place in the
-// queue: the map holds no pointers, so the garbage collector skips it,
-// and its slots are small, so a lookup touches little memory.
+// ring, oldest first, found through a map from key to sequence number:
+// the map holds no pointers, so the garbage collector skips it, and its
+// slots are small, so a lookup touches little memory. The ring doubles
+// when it is full and never moves an entry otherwise, so once it has
+// grown to the shard's bound, remembering an event allocates nothing.
 type dedup struct {
 	window    time.Duration
 	maxEvents int // per shard
@@ -33,12 +35,12 @@ const dedupShards = 16
 
 type dedupShard struct {
 	mu sync.Mutex
-	// index holds the sequence number of each remembered key's entry:
-	// entries[seq-first].
-	index   map[dedupKey]uint64
-	entries []dedupEntry // in the order they were added; those before head are gone
-	head    int
-	first   uint64 // the sequence number of entries[0]
+	// index holds the sequence number of each remembered key's entry.
+	index map[dedupKey]uint64
+	// ring holds the entries of sequence numbers head to tail-1, in the
+	// order they were added, entry seq at ring[seq%len(ring)].
+	ring       []dedupEntry
+	head, tail uint64
 }
 
 type dedupKey [2]uint64
@@ -100,8 +102,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey) (result Result, first b
 		sh.expireLocked(now, d.window.Nanoseconds(), d.maxEvents)
 		seq, seen := sh.index[key]
 		if !seen {
-			sh.index[key] = sh.first + uint64(len(sh.entries))
-			sh.entries = append(sh.entries, dedupEntry{key: key, at: now, pending: true})
+			sh.index[key] = sh.push(dedupEntry{key: key, at: now, pending: true})
 			sh.mu.Unlock()
 			return Result{}, true, nil
 		}
@@ -148,15 +149,31 @@ func (d *dedup) finish(key dedupKey, result Result, stored bool) {
 
 func (d *dedup) shard(key dedupKey) *dedupShard { return &d.shards[key[0]%dedupShards] }
 
-// entry returns the entry of sequence number seq, which is in the queue.
-func (sh *dedupShard) entry(seq uint64) *dedupEntry { return &sh.entries[seq-sh.first] }
+// entry returns the entry of sequence number seq, which is in the ring.
+func (sh *dedupShard) entry(seq uint64) *dedupEntry { return &sh.ring[seq%uint64(len(sh.ring))] }
+
+// push adds e at the tail of the ring, doubling the ring when it is full,
+// and returns e's sequence number.
+func (sh *dedupShard) push(e dedupEntry) uint64 {
+	if sh.tail-sh.head == uint64(len(sh.ring)) {
+		grown := make([]dedupEntry, max(64, 2*len(sh.ring)))
+		for seq := sh.head; seq < sh.tail; seq++ {
+			grown[seq%uint64(len(grown))] = *sh.entry(seq)
+		}
+		sh.ring = grown
+	}
+	seq := sh.tail
+	*sh.entry(seq) = e
+	sh.tail++
+	return seq
+}
 
 // expireLocked forgets the shard's entries older than window, and its
 // oldest beyond maxEvents.
 func (sh *dedupShard) expireLocked(now, window int64, maxEvents int) {
-	for sh.head < len(sh.entries) {
-		e := &sh.entries[sh.head]
-		if now-e.at < window && len(sh.entries)-sh.head <= maxEvents {
+	for sh.head < sh.tail {
+		e := sh.entry(sh.head)
+		if now-e.at < window && sh.tail-sh.head <= uint64(maxEvents) {
 			break
 		}
 		if e.pending {
@@ -165,14 +182,7 @@ func (sh *dedupShard) expireLocked(now, window int64, maxEvents int) {
 		if !e.forgotten {
 			delete(sh.index, e.key)
 		}
-		*e = dedupEntry{}
+		*e = dedupEntry{} // let go of its routes
 		sh.head++
-	}
-	if sh.head > 1024 && sh.head > len(sh.entries)/2 {
-		n := copy(sh.entries, sh.entries[sh.head:])
-		clear(sh.entries[n:])
-		sh.entries = sh.entries[:n]
-		sh.first += uint64(sh.head)
-		sh.head = 0
 	}
 }

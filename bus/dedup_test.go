@@ -96,3 +96,42 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 		t.Error("the oldest event is still remembered past the size bound; memory would not be bounded")
 	}
 }
+
+// Entries keep their answers as the ring grows and wraps. An entry pending
+// at the head holds every later one (a ring many times the bound), and
+// once it is answered the shard keeps exactly the newest 100, its bound,
+// each with the answer it was given.
+func TestDedupRemembersAcrossTheRingsGrowthAndWrap(t *testing.T) {
+	const perShard = 100
+	d := newDedup(time.Hour, perShard*dedupShards)
+	ctx := context.Background()
+	pending := d.key("b", "s", "pending")
+	if _, first, _ := d.begin(ctx, pending); !first {
+		t.Fatal("a new key was not first")
+	}
+	var keys []dedupKey
+	for i := range 20 * perShard * dedupShards {
+		k := d.key("b", "s", fmt.Sprint(i))
+		if d.shard(k) != d.shard(pending) {
+			continue
+		}
+		keys = append(keys, k)
+		if _, first, _ := d.begin(ctx, k); !first {
+			t.Fatalf("event %d: a new key was not first", i)
+		}
+		d.finish(k, Result{Routes: []string{fmt.Sprint(i)}}, true)
+	}
+	d.finish(pending, Result{Routes: []string{"pending"}}, true)
+	if _, first, _ := d.begin(ctx, keys[len(keys)-perShard-1]); !first {
+		t.Error("an event older than the newest 100 is still remembered past the bound")
+	}
+	for i, k := range keys[len(keys)-perShard+1:] { // the line above took one place
+		res, first, _ := d.begin(ctx, k)
+		if first {
+			t.Fatalf("recent event %d of %d was forgotten", i, perShard)
+		}
+		if d.key("b", "s", res.Routes[0]) != k {
+			t.Fatalf("recent event %d got the answer of another event: %v", i, res)
+		}
+	}
+}
