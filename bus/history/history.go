@@ -75,18 +75,48 @@ type Options struct {
 
 type key struct{ bus, source, id string }
 
-// entry is one slot of the ring. Its key is its Event's bus, source and
-// id, not a copy of them, and its age is an integer: the collector scans
-// every pointer of every slot of a full ring.
+// entry is one slot of the ring: what Lookup makes an Event of, in a form
+// the garbage collector has little of to scan, since it scans every slot
+// of a full ring. Times are Unix nanoseconds, and the first route and its
+// latest attempt are held in the slot itself: most events match one
+// route and are delivered at the first attempt, and the slot of such an
+// event points at nothing of its own but its key's strings.
 type entry struct {
-	Event
-	hash  uint64 // of its key, its index in History.index
-	added int64  // Unix nanoseconds when the history first recorded it, for MaxAge
+	bus, source, id string
+	hash            uint64 // of its key, its index in History.index
+	added           int64  // Unix nanoseconds when the history first recorded it, for MaxAge
+	accepted        int64  // Unix nanoseconds when ingress stored it; 0: not known
+	// routes counts its routes: first, then more, in the order ingress
+	// named them (or dispatchers first told of them).
+	routes int
+	first  routeRecord
+	more   []routeRecord
+}
+
+// routeRecord is what became of an event on one route.
+type routeRecord struct {
+	name     string
+	state    State
+	attempts int   // every attempt, of which the last MaxAttempts are kept
+	redriven int64 // Unix nanoseconds; 0: never
+	// last is the latest attempt, when attempts > 0; earlier holds up to
+	// MaxAttempts-1 before it, oldest first.
+	last    attempt
+	earlier []attempt
+}
+
+// attempt is an Attempt, its time in Unix nanoseconds.
+type attempt struct {
+	at        int64
+	verdict   string
+	status    int
+	reason    string
+	latencyMS float64
 }
 
 // is reports whether e is the event of k.
 func (e *entry) is(k key) bool {
-	return e.ID == k.id && e.Source == k.source && e.Bus == k.bus
+	return e.id == k.id && e.source == k.source && e.bus == k.bus
 }
 
 // History is a bounded record of recent events. Its methods are safe for
@@ -147,7 +177,7 @@ func (h *History) Accepted(bus, source, id string, routes []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.get(key{bus, source, id}, now, false)
-	e.AcceptedAt = now
+	e.accepted = unixNano(now)
 	for _, r := range routes {
 		e.route(r)
 	}
@@ -163,12 +193,15 @@ func (h *History) Attempted(bus, source, id, route string, a Attempt, state Stat
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.get(key{bus, source, id}, now, true).route(route)
-	r.State = state
-	r.Attempts++
-	if len(r.Latest) == MaxAttempts {
-		r.Latest = append(r.Latest[:0], r.Latest[1:]...)
+	r.state = state
+	if r.attempts > 0 {
+		if len(r.earlier) == MaxAttempts-1 {
+			r.earlier = append(r.earlier[:0], r.earlier[1:]...)
+		}
+		r.earlier = append(r.earlier, r.last)
 	}
-	r.Latest = append(r.Latest, a)
+	r.attempts++
+	r.last = attempt{at: unixNano(a.At), verdict: a.Verdict, status: a.Status, reason: a.Reason, latencyMS: a.LatencyMS}
 }
 
 // Settled records where the event ended on route, after the route's
@@ -180,7 +213,7 @@ func (h *History) Settled(bus, source, id, route string, state State) {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.get(key{bus, source, id}, now, true).route(route).State = state
+	h.get(key{bus, source, id}, now, true).route(route).state = state
 }
 
 // Redriven records that a redrive put the event back on route's channel.
@@ -196,15 +229,15 @@ func (h *History) Redriven(bus, source, id, route string) (undo func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.get(key{bus, source, id}, now, true).route(route)
-	state, redrivenAt := r.State, r.RedrivenAt
-	r.State = Pending
-	r.RedrivenAt = now
+	state, redriven := r.state, r.redriven
+	r.state = Pending
+	r.redriven = unixNano(now)
 	return func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if e := h.find(key{bus, source, id}); e != nil {
 			r := e.route(route)
-			r.State, r.RedrivenAt = state, redrivenAt
+			r.state, r.redriven = state, redriven
 		}
 	}
 }
@@ -222,13 +255,47 @@ func (h *History) Lookup(bus, source, id string) (Event, bool) {
 	if e == nil || h.expired(e, now) {
 		return Event{}, false
 	}
-	out := e.Event
-	out.Routes = make([]Route, len(e.Routes))
-	for i, r := range e.Routes {
-		r.Latest = append([]Attempt{}, r.Latest...)
-		out.Routes[i] = r
+	return e.event(), true
+}
+
+// event returns what e holds as an Event of the caller's own.
+func (e *entry) event() Event {
+	out := Event{Bus: e.bus, Source: e.source, ID: e.id, AcceptedAt: unixTime(e.accepted), Routes: make([]Route, e.routes)}
+	for i := range out.Routes {
+		r := &e.first
+		if i > 0 {
+			r = &e.more[i-1]
+		}
+		latest := make([]Attempt, 0, min(r.attempts, MaxAttempts))
+		for _, a := range r.earlier {
+			latest = append(latest, a.exported())
+		}
+		if r.attempts > 0 {
+			latest = append(latest, r.last.exported())
+		}
+		out.Routes[i] = Route{Route: r.name, State: r.state, Attempts: r.attempts, Latest: latest, RedrivenAt: unixTime(r.redriven)}
 	}
-	return out, true
+	return out
+}
+
+func (a *attempt) exported() Attempt {
+	return Attempt{At: unixTime(a.at), Verdict: a.verdict, Status: a.status, Reason: a.reason, LatencyMS: a.latencyMS}
+}
+
+// unixNano and unixTime turn a time into Unix nanoseconds and back; the
+// zero time is 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // Bounds returns how many events the history holds at most, and for how
@@ -276,7 +343,7 @@ func (h *History) get(k key, now time.Time, shared bool) *entry {
 		k = key{bus: k.bus, source: strings.Clone(k.source), id: strings.Clone(k.id)}
 	}
 	e := h.slot(slot)
-	*e = entry{Event: Event{Bus: k.bus, Source: k.source, ID: k.id, Routes: e.Routes[:0]}, hash: hash, added: now.UnixNano()}
+	*e = entry{bus: k.bus, source: k.source, id: k.id, hash: hash, added: now.UnixNano(), more: clearRoutes(e.more)}
 	h.index[hash] = int32(slot) // replaces an aged entry of k, whose slot is forgotten in turn
 	h.size++
 	return e
@@ -305,12 +372,28 @@ func (h *History) forgetOldest() {
 }
 
 // route returns the record of route r, adding it as pending.
-func (e *entry) route(r string) *Route {
-	for i := range e.Routes {
-		if e.Routes[i].Route == r {
-			return &e.Routes[i]
+func (e *entry) route(r string) *routeRecord {
+	if e.routes > 0 && e.first.name == r {
+		return &e.first
+	}
+	for i := range e.more {
+		if e.more[i].name == r {
+			return &e.more[i]
 		}
 	}
-	e.Routes = append(e.Routes, Route{Route: r, State: Pending})
-	return &e.Routes[len(e.Routes)-1]
+	e.routes++
+	if e.routes == 1 {
+		e.first = routeRecord{name: r, state: Pending}
+		return &e.first
+	}
+	e.more = append(e.more, routeRecord{name: r, state: Pending})
+	return &e.more[len(e.more)-1]
+}
+
+// clearRoutes empties the routes of a slot about to be reused, keeping
+// their array for the next event of several routes but none of what they
+// pointed at.
+func clearRoutes(more []routeRecord) []routeRecord {
+	clear(more)
+	return more[:0]
 }

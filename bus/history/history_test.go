@@ -126,6 +126,49 @@ func TestARedriveThatFailedToSendIsTakenBack(t *testing.T) {
 	}
 }
 
+// Every route of an event keeps its own state and attempts, in the order
+// ingress named the routes, and a slot reused by a later event shows
+// none of what the earlier one recorded.
+func TestHistoryKeepsEachRouteOfAnEventApart(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{MaxEvents: 2, Now: c.now})
+	h.Accepted("b", "s", "1", []string{"first", "second", "third"})
+	for i := range history.MaxAttempts + 2 {
+		h.Attempted("b", "s", "1", "second", history.Attempt{At: c.t, Verdict: "retry", Status: 500 + i, Reason: "down"}, history.Retrying)
+		c.t = c.t.Add(time.Second)
+	}
+	h.Attempted("b", "s", "1", "third", history.Attempt{At: c.t, Verdict: "ack", Status: 200}, history.Delivered)
+	undo := h.Redriven("b", "s", "1", "first")
+	undo()
+	e, ok := h.Lookup("b", "s", "1")
+	if !ok || len(e.Routes) != 3 || e.Routes[0].Route != "first" || e.Routes[1].Route != "second" || e.Routes[2].Route != "third" {
+		t.Fatalf("event = %+v, %v; want its three routes in order", e, ok)
+	}
+	if r := e.Routes[0]; r.State != history.Pending || r.Attempts != 0 || len(r.Latest) != 0 || !r.RedrivenAt.IsZero() {
+		t.Errorf("first route = %+v; want pending, never attempted, its redrive taken back", r)
+	}
+	second := e.Routes[1]
+	if second.State != history.Retrying || second.Attempts != history.MaxAttempts+2 || len(second.Latest) != history.MaxAttempts {
+		t.Fatalf("second route = %+v; want retrying, %d attempts of which the last %d kept", second, history.MaxAttempts+2, history.MaxAttempts)
+	}
+	for i, a := range second.Latest {
+		if a.Status != 502+i || a.Reason != "down" || !a.At.Equal(time.Unix(1_000_002+int64(i), 0)) {
+			t.Fatalf("second route's attempt %d = %+v; want status %d at %v", i, a, 502+i, time.Unix(1_000_002+int64(i), 0))
+		}
+	}
+	if r := e.Routes[2]; r.State != history.Delivered || r.Attempts != 1 || r.Latest[0].Status != 200 {
+		t.Errorf("third route = %+v; want delivered at its one attempt", r)
+	}
+
+	// Two more events take both slots; the one in the first slot has
+	// one route, no attempt, and none of event 1's.
+	h.Accepted("b", "s", "2", []string{"other"})
+	h.Accepted("b", "s", "3", []string{"other"})
+	if e, ok := h.Lookup("b", "s", "3"); !ok || len(e.Routes) != 1 || e.Routes[0].Route != "other" || e.Routes[0].Attempts != 0 || len(e.Routes[0].Latest) != 0 {
+		t.Errorf("event in a reused slot = %+v, %v; want one route, other, never attempted", e, ok)
+	}
+}
+
 func TestNilHistoryRecordsNothing(t *testing.T) {
 	var h *history.History
 	h.Accepted("b", "s", "1", nil)
