@@ -307,8 +307,8 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 	owned := min(s.owned, s.prefetch)
 	runnable := 0 // lanes the acks made runnable
 	for _, id := range ids {
-		m, ok := c.inflight[id.(uint64)]
-		if !ok || m.owner != s {
+		m := id.(*message)
+		if c.inflight[m.id] != m || m.owner != s {
 			continue
 		}
 		delete(c.inflight, m.id)

@@ -239,7 +239,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 			LoggableID: strconv.FormatUint(m.id, 10),
 			Body:       m.body,
 			Metadata:   unpackMetadata(m.md),
-			AckID:      m.id,
+			AckID:      m, // a pointer: an id would be boxed, an allocation per message
 			AsFunc:     func(any) bool { return false },
 		}
 	}

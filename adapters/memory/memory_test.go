@@ -133,7 +133,7 @@ func TestReceiversWakeOnlyForMessages(t *testing.T) {
 	waiters := func() int { return waitingOn(ch, &ch.available) }
 	testkit.Eventually(t, 5*time.Second, "the receivers to wait on the empty channel", func() bool { return waiters() == receivers })
 
-	ch.settle(s, []driver.AckID{first[0].id}, false)
+	ch.settle(s, []driver.AckID{first[0]}, false)
 	if n := waiters(); n != receivers {
 		t.Fatalf("after an ack %d receivers still wait, want all %d: an ack brings no message to take", n, receivers)
 	}
@@ -168,7 +168,7 @@ func TestEveryReceiverWaitingForRoomWakesAsAcksFreeIt(t *testing.T) {
 	waitingForRoom := func() int { return waitingOn(ch, &s.roomFreed) }
 	testkit.Eventually(t, 5*time.Second, "both receivers to wait for room", func() bool { return waitingForRoom() == receivers })
 	for _, m := range held { // one ack at a time: the second finds s no longer full
-		ch.settle(s, []driver.AckID{m.id}, false)
+		ch.settle(s, []driver.AckID{m}, false)
 	}
 	if err := top.SendBatch(ctx, []*driver.Message{{Body: []byte("c")}, {Body: []byte("d")}}); err != nil {
 		t.Fatal(err)
