@@ -50,7 +50,7 @@ type dedupKey [2]uint64
 // answer is kept only when the event was stored, without error). While
 // pending, the first request is still storing it; a duplicate arriving
 // then waits on wait, which is made only when someone waits. A forgotten
-// entry (its store failed) waits in the queue for its turn to go, no
+// entry (its store failed) waits in the ring for its turn to go, no
 // longer in the index.
 type dedupEntry struct {
 	key       dedupKey

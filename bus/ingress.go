@@ -28,7 +28,8 @@ type Result struct {
 	ID     string
 	Source string
 	// Routes are the routes whose channels stored the event; empty when it
-	// matched none.
+	// matched none. The slice is shared (with the router, and with the
+	// answers to the event's duplicates): read it, do not modify it.
 	Routes []string
 	// Overflow says what happened at routes that were full.
 	Overflow []OverflowAction

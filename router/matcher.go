@@ -274,7 +274,7 @@ func (m *Matcher) pathID(path []string) int32 {
 // nil when none does. The caller must not modify the slice: one route's
 // name alone is the matcher's own, shared by every event that matches only
 // that route, so that those who keep it (the bus's dedup, for its window)
-// keep nothing per event. It does no I/O and starts no goroutines.
+// keep no object per event. It does no I/O and starts no goroutines.
 func (m *Matcher) Match(e *Event) []string {
 	st := m.states.Get().(*matchState)
 	defer m.states.Put(st)

@@ -129,7 +129,9 @@ func (c *channel) forgetLocked(m *message) {
 
 // publish stores all of ms or none of them.
 func (c *channel) publish(ms []*driver.Message) error {
-	msgs := make([]message, len(ms))
+	// A message each, not an array of them: a message kept (scheduled far
+	// ahead, or held by its receiver) must not keep its batch's bodies.
+	msgs := make([]*message, len(ms))
 	total := 0
 	for i, m := range ms {
 		md, mdSize := packMetadata(m.Metadata)
@@ -139,7 +141,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 		}
 		// The key is copied: a received message's metadata shares one
 		// string, which a retry sending it again must not keep alive.
-		msgs[i] = message{body: m.Body, md: md, size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
+		msgs[i] = &message{body: m.Body, md: md, size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
@@ -170,8 +172,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 	}
 	now := time.Now()
 	ready := 0
-	for i := range msgs {
-		m := &msgs[i]
+	for _, m := range msgs {
 		c.count++
 		c.bytes += m.size
 		if !m.due.After(now) {

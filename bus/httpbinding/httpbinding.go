@@ -5,8 +5,8 @@
 // percent-encoded where HTTP needs it. AppendStructured writes an event in
 // the JSON format, as a batch request carries it; a StructuredReader reads the
 // shape of that format nearly every producer writes, and leaves the rest
-// to the SDK's decoder. Errors of Read are *spec.FieldError naming the
-// attribute at fault.
+// to the SDK's decoder. Errors of the binary-mode Read are
+// *spec.FieldError naming the attribute at fault.
 package httpbinding
 
 import (

@@ -253,11 +253,12 @@ func (sr *StructuredReader) setMember(c *event.EventContextV1, name, value []byt
 		c.Type = sr.typ
 	case "source":
 		if string(value) != sr.source || sr.source == "" {
-			u := types.ParseURIRef(string(value))
+			v := string(value)
+			u := types.ParseURIRef(v)
 			if u == nil {
 				return false
 			}
-			sr.source, sr.sourceRef = string(value), *u
+			sr.source, sr.sourceRef = v, *u
 		}
 		c.Source = sr.sourceRef
 	case "subject", "datacontenttype":
