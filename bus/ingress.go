@@ -129,7 +129,7 @@ func (b *Bus) allowEvents(ctx context.Context, bus string, acl *auth.ACL, events
 		if results[i].Err != nil {
 			continue
 		}
-		if err := b.access.policy.AllowEvent(caller, bus, acl, e.Type(), e.Source()); err != nil {
+		if err := b.access.policy.AllowEvent(caller, bus, acl, e.Type(), cesource.Of(e)); err != nil {
 			return err
 		}
 	}

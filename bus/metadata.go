@@ -12,6 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/eventbus-go/eventbus/adapters"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/spec"
 )
@@ -85,7 +86,7 @@ func orderingKey(e *event.Event, path string) (string, error) {
 		case "id":
 			return e.ID(), nil
 		case "source":
-			return e.Source(), nil
+			return cesource.Of(e), nil
 		case "type":
 			return e.Type(), nil
 		case "subject":

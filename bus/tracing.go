@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eventbus-go/eventbus/bus/tracing"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 )
 
 // startTracing sets the bus's tracer: from the embedding program's
@@ -46,7 +47,7 @@ func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e 
 		trace.WithAttributes(
 			attribute.String("eventbus.bus", busName),
 			attribute.String("cloudevents.event_id", e.ID()),
-			attribute.String("cloudevents.event_source", e.Source()),
+			attribute.String("cloudevents.event_source", cesource.Of(e)),
 			attribute.String("cloudevents.event_type", e.Type()),
 		))
 	defer span.End()

@@ -8,6 +8,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/eventbus-go/eventbus/adapters/zeromq"
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
@@ -41,7 +42,7 @@ func (t *ZeroMQTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	}
 	ctx, cancel := context.WithTimeout(ctx, ZeroMQBlockTimeout)
 	defer cancel()
-	dropped, err := t.Pub.Publish(ctx, t.Options.Frame(e.Type(), e.Source(), e.Subject()), body)
+	dropped, err := t.Pub.Publish(ctx, t.Options.Frame(e.Type(), cesource.Of(e), e.Subject()), body)
 	if dropped > 0 {
 		t.Counters.SubscriberDrops.Add(int64(dropped))
 		t.Log.Warn("ZeroMQ subscribers missed an event: their queue was full (when_full: drop)",
