@@ -261,14 +261,15 @@ func (sr *StructuredReader) setMember(c *event.EventContextV1, name, value []byt
 			sr.source, sr.sourceRef = v, *u
 		}
 		c.Source = sr.sourceRef
-	case "subject", "datacontenttype":
+	case "subject":
 		if len(value) == 0 {
 			return false // the SDK reads "" as absent, or not, by where specversion is
 		}
-		if string(name) == "subject" {
-			v := string(value)
-			c.Subject = &v
-			break
+		v := string(value)
+		c.Subject = &v
+	case "datacontenttype":
+		if len(value) == 0 {
+			return false // as subject
 		}
 		if string(value) != sr.contentType {
 			sr.contentType = string(value)
