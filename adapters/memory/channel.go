@@ -1,11 +1,9 @@
 package memory
 
 import (
-	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
-	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,17 +18,20 @@ import (
 )
 
 type message struct {
-	id   uint64
-	body []byte
-	// md is the metadata flattened into one pointer-free slice (see
-	// packMetadata): a channel holding many messages then costs the garbage
-	// collector almost nothing to scan.
-	md    []byte
-	size  int
-	key   string        // adapters.MetaOrderingKey; "" means unordered
-	due   time.Time     // adapters.MetaDeliverAt; zero means now
-	owner *subscription // while in flight
+	id uint64
+	// packed is the metadata's fields, then from bodyAt the body (see
+	// pack.go): one slice with no pointers for the garbage collector to
+	// scan.
+	packed []byte
+	bodyAt int
+	size   int
+	key    string        // adapters.MetaOrderingKey; "" means unordered
+	due    int64         // adapters.MetaDeliverAt, Unix milliseconds; 0 means now
+	owner  *subscription // while in flight
 }
+
+func (m *message) metadata() map[string]string { return unpack(m.packed[:m.bodyAt]) }
+func (m *message) body() []byte                { return m.packed[m.bodyAt:] }
 
 // channel is one bounded queue of a route. A message is in exactly one of
 // these places: scheduled (waiting for its due time), ready (unordered
@@ -134,20 +135,19 @@ func (c *channel) publish(ms []*driver.Message) error {
 	msgs := make([]*message, len(ms))
 	total := 0
 	for i, m := range ms {
-		md, mdSize := packMetadata(m.Metadata)
-		size := len(m.Body) + mdSize // as adapters.MessageBytes counts it
+		packed, bodyAt, size := pack(m.Metadata, m.Body)
 		if size > c.opts.MaxMessageBytes {
 			return errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 		}
 		// The key is copied: a received message's metadata shares one
 		// string, which a retry sending it again must not keep alive.
-		msgs[i] = &message{body: m.Body, md: md, size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
+		msgs[i] = &message{packed: packed, bodyAt: bodyAt, size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
 				return errcode.Errorf(errcode.InvalidArgument, "%s %q is not Unix milliseconds", adapters.MetaDeliverAt, at)
 			}
-			msgs[i].due = time.UnixMilli(ms)
+			msgs[i].due = ms
 		}
 		total += size
 	}
@@ -170,12 +170,12 @@ func (c *channel) publish(ms []*driver.Message) error {
 		c.nextID++
 		msgs[i].id = c.nextID
 	}
-	now := time.Now()
+	now := time.Now().UnixMilli()
 	ready := 0
 	for _, m := range msgs {
 		c.count++
 		c.bytes += m.size
-		if !m.due.After(now) {
+		if m.due <= now {
 			ready++
 			c.enqueueLocked(m)
 			continue
@@ -212,7 +212,7 @@ func (c *channel) enqueueLocked(m *message) {
 func (c *channel) promoteLocked(now time.Time) time.Duration {
 	for len(c.scheduled) > 0 {
 		next := c.scheduled[0]
-		if wait := next.due.Sub(now); wait > 0 {
+		if wait := time.UnixMilli(next.due).Sub(now); wait > 0 {
 			return wait
 		}
 		heap.Pop(&c.scheduled)
@@ -400,10 +400,10 @@ type dueHeap []*message
 
 func (h dueHeap) Len() int { return len(h) }
 func (h dueHeap) Less(i, j int) bool {
-	if h[i].due.Equal(h[j].due) {
+	if h[i].due == h[j].due {
 		return h[i].id < h[j].id
 	}
-	return h[i].due.Before(h[j].due)
+	return h[i].due < h[j].due
 }
 func (h dueHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *dueHeap) Push(x any)   { *h = append(*h, x.(*message)) }
@@ -443,50 +443,4 @@ func (c *channel) dropOldest() bool {
 	}
 	c.forgetLocked(oldest)
 	return true
-}
-
-// packMetadata flattens metadata into length-prefixed names and values,
-// and says how many bytes the names and values hold.
-func packMetadata(md map[string]string) (packed []byte, size int) {
-	// Packed on the stack first, then copied to a slice of the exact size
-	// (a channel may hold millions); sizing it first would iterate md
-	// twice, which costs more than the copy.
-	var buf [512]byte
-	b := buf[:0]
-	for k, v := range md {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
-		size += len(k) + len(v)
-	}
-	return bytes.Clone(b), size
-}
-
-// unpackMetadata rebuilds what packMetadata flattened, in a map sized
-// for it at once. Names and values share one copy of b: one allocation
-// for all of them, where a string each took one each.
-func unpackMetadata(b []byte) map[string]string {
-	n := 0
-	for i := 0; i < len(b); n++ {
-		_, i = nextField(b, i)
-		_, i = nextField(b, i)
-	}
-	md := make(map[string]string, n)
-	fields := string(b)
-	for i := 0; i < len(b); {
-		nameStart, nameEnd := nextField(b, i)
-		valueStart, valueEnd := nextField(b, nameEnd)
-		md[fields[nameStart:nameEnd]] = fields[valueStart:valueEnd]
-		i = valueEnd
-	}
-	return md
-}
-
-// nextField returns where the length-prefixed field at b[i:] starts and
-// ends.
-func nextField(b []byte, i int) (start, end int) {
-	n, w := binary.Uvarint(b[i:])
-	start = i + w
-	return start, start + int(n)
 }

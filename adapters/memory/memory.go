@@ -237,8 +237,8 @@ func (s *subscription) ReceiveBatch(ctx context.Context, maxMessages int) ([]*dr
 	for i, m := range taken {
 		out[i] = &driver.Message{
 			LoggableID: strconv.FormatUint(m.id, 10),
-			Body:       m.body,
-			Metadata:   unpackMetadata(m.md),
+			Body:       m.body(),
+			Metadata:   m.metadata(),
 			AckID:      m, // a pointer: an id would be boxed, an allocation per message
 			AsFunc:     func(any) bool { return false },
 		}

@@ -1,0 +1,132 @@
+package memory
+
+import (
+	"encoding/binary"
+
+	"github.com/eventbus-go/eventbus/adapters"
+)
+
+// A stored message is one pointer-free slice: its metadata flattened into
+// fields, then its body. A channel may hold millions of messages, so what
+// each holds is what the channel costs: in bytes, and in objects for the
+// garbage collector to visit (the message and its slice, where the
+// metadata and the body were one each).
+//
+// Each metadata entry is a name field and a value field. A field is a
+// uvarint then bytes: a value's uvarint is its length; a name's is twice
+// its length, or, for a name of commonNames, twice its place there plus
+// one, with no bytes after it. Every event has most of those names, and
+// the longest of them are the bus's own.
+
+// commonNames are the metadata names a message nearly always has, each
+// packed as one byte.
+var commonNames = [...]string{
+	"specversion", "id", "source", "type", "datacontenttype", "time",
+	"subject", "dataschema", "traceparent", "tracestate",
+	adapters.MetaAcceptedAt, adapters.MetaAttempts, adapters.MetaFirstAttempt,
+	adapters.MetaOrderingKey, adapters.MetaDeliverAt, adapters.MetaRedrivenAt,
+}
+
+// commonName returns the place of name in commonNames, or -1.
+func commonName(name string) int {
+	switch name {
+	case "specversion":
+		return 0
+	case "id":
+		return 1
+	case "source":
+		return 2
+	case "type":
+		return 3
+	case "datacontenttype":
+		return 4
+	case "time":
+		return 5
+	case "subject":
+		return 6
+	case "dataschema":
+		return 7
+	case "traceparent":
+		return 8
+	case "tracestate":
+		return 9
+	case adapters.MetaAcceptedAt:
+		return 10
+	case adapters.MetaAttempts:
+		return 11
+	case adapters.MetaFirstAttempt:
+		return 12
+	case adapters.MetaOrderingKey:
+		return 13
+	case adapters.MetaDeliverAt:
+		return 14
+	case adapters.MetaRedrivenAt:
+		return 15
+	}
+	return -1
+}
+
+// pack flattens md and body into one slice of the exact size, and returns
+// where the body starts in it and the message's size as
+// adapters.MessageBytes counts it (body, names and values).
+func pack(md map[string]string, body []byte) (packed []byte, bodyAt, size int) {
+	// Packed on the stack first, then copied to a slice of the exact size;
+	// sizing it first would iterate md twice, which costs more than the
+	// copy.
+	var buf [512]byte
+	b := buf[:0]
+	for k, v := range md {
+		if i := commonName(k); i >= 0 {
+			b = binary.AppendUvarint(b, uint64(2*i+1))
+		} else {
+			b = binary.AppendUvarint(b, uint64(2*len(k)))
+			b = append(b, k...)
+		}
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+		size += len(k) + len(v)
+	}
+	packed = make([]byte, len(b)+len(body))
+	copy(packed, b)
+	copy(packed[len(b):], body)
+	return packed, len(b), size + len(body)
+}
+
+// unpack rebuilds the metadata that pack flattened into fields, in a map
+// sized for it at once. A common name is its constant; the other names
+// and the values share one copy of fields.
+func unpack(fields []byte) map[string]string {
+	n := 0
+	for i := 0; i < len(fields); n++ {
+		_, _, i = nextName(fields, i)
+		_, i = nextValue(fields, i)
+	}
+	md := make(map[string]string, n)
+	s := string(fields)
+	for i := 0; i < len(fields); {
+		common, start, end := nextName(fields, i)
+		name := common
+		if common == "" {
+			name = s[start:end]
+		}
+		start, i = nextValue(fields, end)
+		md[name] = s[start:i]
+	}
+	return md
+}
+
+// nextName reads the name field at fields[i:]: a common name, or where
+// the name's bytes start and end. end is where the value field starts.
+func nextName(fields []byte, i int) (common string, start, end int) {
+	x, w := binary.Uvarint(fields[i:])
+	if x%2 == 1 {
+		return commonNames[x/2], i + w, i + w
+	}
+	return "", i + w, i + w + int(x/2)
+}
+
+// nextValue returns where the value field at fields[i:] starts and ends.
+func nextValue(fields []byte, i int) (start, end int) {
+	n, w := binary.Uvarint(fields[i:])
+	return i + w, i + w + int(n)
+}
