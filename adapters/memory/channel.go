@@ -170,11 +170,14 @@ func (c *channel) publish(ms []*driver.Message) error {
 		c.nextID++
 		msgs[i].id = c.nextID
 	}
-	now := time.Now().UnixMilli()
+	var now int64 // read once a message has a due time: most have none
 	ready := 0
 	for _, m := range msgs {
 		c.count++
 		c.bytes += m.size
+		if m.due != 0 && now == 0 {
+			now = time.Now().UnixMilli()
+		}
 		if m.due <= now {
 			ready++
 			c.enqueueLocked(m)
