@@ -28,7 +28,6 @@ type dedup struct {
 	maxEvents int // per shard
 	seeds     [2]maphash.Seed
 	shards    [dedupShards]dedupShard
-	now       func() time.Time // the clock the window is measured on; time.Now outside tests
 }
 
 const dedupShards = 16
@@ -54,7 +53,7 @@ type dedupKey [2]uint64
 // longer in the index.
 type dedupEntry struct {
 	key       dedupKey
-	at        int64 // Unix nanoseconds, on the dedup's clock
+	at        int64 // Unix nanoseconds: when the first copy arrived
 	pending   bool
 	forgotten bool
 	wait      chan struct{}
@@ -67,7 +66,6 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 		window:    window,
 		maxEvents: max(maxEvents/dedupShards, 1),
 		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		now:       time.Now,
 	}
 	for i := range d.shards {
 		d.shards[i].index = map[dedupKey]uint64{}
@@ -90,15 +88,16 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 	return k
 }
 
-// begin claims key. When it returns first == true the caller stores the
+// begin claims key for an event that arrived at now, the time the window
+// is measured from. When it returns first == true the caller stores the
 // event and must call finish; otherwise it returns the first answer's
 // Routes and Overflow (the caller has the id and source), waiting for it
 // if the first request is still storing.
-func (d *dedup) begin(ctx context.Context, key dedupKey) (result Result, first bool, err error) {
+func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (result Result, first bool, err error) {
 	sh := d.shard(key)
+	now := arrived.UnixNano()
 	for {
 		sh.mu.Lock()
-		now := d.now().UnixNano()
 		sh.expireLocked(now, d.window.Nanoseconds(), d.maxEvents)
 		seq, seen := sh.index[key]
 		if !seen {

@@ -12,13 +12,14 @@ import (
 // other gets its answer; a copy whose first try stored nothing tries again.
 func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 	d := newDedup(time.Minute, 1000)
+	now := time.Now()
 	key := d.key("default", "/src", "id-1")
 	var mu sync.Mutex
 	stores := 0
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			res, first, err := d.begin(context.Background(), key)
+			res, first, err := d.begin(context.Background(), key, now)
 			if err != nil {
 				t.Error(err)
 				return
@@ -41,32 +42,31 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 	}
 
 	failed := d.key("default", "/src", "id-2")
-	if _, first, _ := d.begin(context.Background(), failed); !first {
+	if _, first, _ := d.begin(context.Background(), failed, now); !first {
 		t.Fatal("a new key was not first")
 	}
 	d.finish(failed, Result{}, false)
-	if _, first, _ := d.begin(context.Background(), failed); !first {
+	if _, first, _ := d.begin(context.Background(), failed, now); !first {
 		t.Fatal("after a failed store the next copy must be stored afresh")
 	}
 }
 
 // The window makes the bus forget: an event is remembered until its window
-// has passed, measured on the dedup's clock, and not a moment longer.
+// has passed, measured from when each copy arrived, and not a moment longer.
 func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
 	const window = time.Minute
 	d := newDedup(window, 1000)
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
-	d.begin(context.Background(), old)
+	d.begin(context.Background(), old, now)
 	d.finish(old, Result{Routes: []string{"x"}}, true)
 
 	now = now.Add(window - time.Nanosecond)
-	if res, first, _ := d.begin(context.Background(), old); first || len(res.Routes) != 1 || res.Routes[0] != "x" {
+	if res, first, _ := d.begin(context.Background(), old, now); first || len(res.Routes) != 1 || res.Routes[0] != "x" {
 		t.Fatalf("just inside the window: first=%v, answer %v; want the first answer again, so a producer's retry is not stored twice", first, res)
 	}
 	now = now.Add(time.Nanosecond)
-	if _, first, _ := d.begin(context.Background(), old); !first {
+	if _, first, _ := d.begin(context.Background(), old, now); !first {
 		t.Error("an event past the window is still remembered; memory would grow with every event ever seen")
 	}
 }
@@ -76,9 +76,8 @@ func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
 func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 	d := newDedup(time.Hour, dedupShards) // one event per shard
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	d.now = func() time.Time { return now }
 	old := d.key("b", "s", "old")
-	d.begin(context.Background(), old)
+	d.begin(context.Background(), old, now)
 	d.finish(old, Result{Routes: []string{"x"}}, true)
 	// Fill old's shard with newer events until it holds more than one.
 	for i := 0; ; i++ {
@@ -87,12 +86,12 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 			continue
 		}
 		now = now.Add(time.Second)
-		d.begin(context.Background(), k)
+		d.begin(context.Background(), k, now)
 		d.finish(k, Result{Routes: []string{"y"}}, true)
 		break
 	}
 	now = now.Add(time.Second)
-	if _, first, _ := d.begin(context.Background(), old); !first {
+	if _, first, _ := d.begin(context.Background(), old, now); !first {
 		t.Error("the oldest event is still remembered past the size bound; memory would not be bounded")
 	}
 }
@@ -105,8 +104,9 @@ func TestDedupRemembersAcrossTheRingsGrowthAndWrap(t *testing.T) {
 	const perShard = 100
 	d := newDedup(time.Hour, perShard*dedupShards)
 	ctx := context.Background()
+	now := time.Now()
 	pending := d.key("b", "s", "pending")
-	if _, first, _ := d.begin(ctx, pending); !first {
+	if _, first, _ := d.begin(ctx, pending, now); !first {
 		t.Fatal("a new key was not first")
 	}
 	var keys []dedupKey
@@ -116,17 +116,17 @@ func TestDedupRemembersAcrossTheRingsGrowthAndWrap(t *testing.T) {
 			continue
 		}
 		keys = append(keys, k)
-		if _, first, _ := d.begin(ctx, k); !first {
+		if _, first, _ := d.begin(ctx, k, now); !first {
 			t.Fatalf("event %d: a new key was not first", i)
 		}
 		d.finish(k, Result{Routes: []string{fmt.Sprint(i)}}, true)
 	}
 	d.finish(pending, Result{Routes: []string{"pending"}}, true)
-	if _, first, _ := d.begin(ctx, keys[len(keys)-perShard-1]); !first {
+	if _, first, _ := d.begin(ctx, keys[len(keys)-perShard-1], now); !first {
 		t.Error("an event older than the newest 100 is still remembered past the bound")
 	}
 	for i, k := range keys[len(keys)-perShard+1:] { // the line above took one place
-		res, first, _ := d.begin(ctx, k)
+		res, first, _ := d.begin(ctx, k, now)
 		if first {
 			t.Fatalf("recent event %d of %d was forgotten", i, perShard)
 		}

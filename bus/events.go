@@ -14,8 +14,8 @@ import (
 // accepted tells the history and the bus's live tails about an event
 // ingress stored, with its result: the routes that stored it (empty when
 // it matched none).
-func (b *Bus) accepted(bus string, e *event.Event, res Result) {
-	b.history.Accepted(bus, res.Source, res.ID, res.Routes)
+func (b *Bus) accepted(bus string, e *event.Event, res Result, at time.Time) {
+	b.history.Accepted(bus, res.Source, res.ID, res.Routes, at)
 	b.tails.publish(bus, e, res.Routes)
 }
 

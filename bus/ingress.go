@@ -210,10 +210,13 @@ func (b *Bus) reply(ctx context.Context, bus string, replies []event.Event) erro
 
 // storeOnce stores an event unless the same (source, id) was stored on this
 // bus within the dedup window, in which case it answers as the first time.
+// The clock is read once: the window, the event's accepted-at and its
+// history all count from when it arrived.
 func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event) Result {
+	arrived := time.Now()
 	result := Result{ID: e.ID(), Source: cesource.Of(e)}
 	key := b.dedup.key(busName, result.Source, result.ID)
-	earlier, first, err := b.dedup.begin(ctx, key)
+	earlier, first, err := b.dedup.begin(ctx, key, arrived)
 	if err != nil {
 		result.Err = errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)
 		return result
@@ -222,10 +225,10 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *e
 		result.Routes, result.Overflow = earlier.Routes, earlier.Overflow
 		return result
 	}
-	result.Routes, result.Overflow, result.Err = br.store(ctx, e)
+	result.Routes, result.Overflow, result.Err = br.store(ctx, e, arrived)
 	b.dedup.finish(key, result, result.Err == nil)
 	if result.Err == nil {
-		b.accepted(busName, e, result)
+		b.accepted(busName, e, result, arrived)
 	}
 	return result
 }
@@ -242,7 +245,7 @@ type placement struct {
 // matched) and the overflow actions on the way.
 // The bus's archive stores it at the same time; an event the archive could
 // not store fails like one a channel could not.
-func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []OverflowAction, error) {
+func (br *busRoutes) store(ctx context.Context, e *event.Event, accepted time.Time) ([]string, []OverflowAction, error) {
 	names := br.matcher.Match(router.NewEvent(e))
 	archive := br.archive != nil && br.archive.holds()
 	if len(names) == 0 && !archive {
@@ -252,7 +255,7 @@ func (br *busRoutes) store(ctx context.Context, e *event.Event) ([]string, []Ove
 	if err != nil {
 		return nil, nil, err
 	}
-	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(accepted.UnixMilli(), 10)
 	if archive {
 		archived := make(chan error, 1)
 		go func() { archived <- br.archive.append(ctx, msg) }()

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -58,7 +59,7 @@ func TestARedriveThatCannotSendLeavesTheEventADeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	hist := history.New(history.Options{})
-	hist.Accepted(r.Bus, "/s", "1", []string{r.Name})
+	hist.Accepted(r.Bus, "/s", "1", []string{r.Name}, time.Now())
 	hist.Attempted(r.Bus, "/s", "1", r.Name, history.Attempt{Verdict: "dead-letter"}, history.DeadLettered)
 
 	n, err := Redrive(ctx, be, ch, roomy{}, r, nil, hist)

@@ -69,7 +69,8 @@ type Event struct {
 type Options struct {
 	MaxEvents int
 	MaxAge    time.Duration
-	// Now is the clock; nil is time.Now.
+	// Now is the clock of every record but Accepted, which is given the
+	// time ingress took the event in; nil is time.Now.
 	Now func() time.Time
 }
 
@@ -168,16 +169,17 @@ func New(o Options) *History {
 	}
 }
 
-// Accepted records that ingress stored an event on routes.
-func (h *History) Accepted(bus, source, id string, routes []string) {
+// Accepted records that ingress stored an event on routes, having taken
+// it in at the time given (ingress reads its clock once per event, so the
+// history does not read its own here).
+func (h *History) Accepted(bus, source, id string, routes []string, at time.Time) {
 	if h == nil {
 		return
 	}
-	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e := h.get(key{bus, source, id}, now, false)
-	e.accepted = unixNano(now)
+	e := h.get(key{bus, source, id}, at, false)
+	e.accepted = unixNano(at)
 	for _, r := range routes {
 		e.route(r)
 	}

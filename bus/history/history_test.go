@@ -19,7 +19,7 @@ func (c *clock) now() time.Time { return c.t }
 func TestHistoryKeepsAtMostMaxEventsForgettingTheOldestFirst(t *testing.T) {
 	h := history.New(history.Options{MaxEvents: 3})
 	for i := range 5 {
-		h.Accepted("b", "src", fmt.Sprint(i), []string{"r"})
+		h.Accepted("b", "src", fmt.Sprint(i), []string{"r"}, time.Now())
 	}
 	for i := range 2 {
 		if _, ok := h.Lookup("b", "src", fmt.Sprint(i)); ok {
@@ -36,9 +36,9 @@ func TestHistoryKeepsAtMostMaxEventsForgettingTheOldestFirst(t *testing.T) {
 func TestHistoryForgetsEventsOlderThanMaxAge(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	h := history.New(history.Options{MaxEvents: 10, MaxAge: time.Minute, Now: c.now})
-	h.Accepted("b", "src", "old", []string{"r"})
+	h.Accepted("b", "src", "old", []string{"r"}, c.t)
 	c.t = c.t.Add(40 * time.Second)
-	h.Accepted("b", "src", "young", []string{"r"})
+	h.Accepted("b", "src", "young", []string{"r"}, c.t)
 	c.t = c.t.Add(30 * time.Second) // old is 70s old, young 30s
 	if _, ok := h.Lookup("b", "src", "old"); ok {
 		t.Error("an event accepted 70s ago is still known with max_age 1m")
@@ -48,7 +48,7 @@ func TestHistoryForgetsEventsOlderThanMaxAge(t *testing.T) {
 	}
 	// A new event makes room by forgetting the aged one, and the same key
 	// accepted again starts afresh.
-	h.Accepted("b", "src", "old", []string{"other"})
+	h.Accepted("b", "src", "old", []string{"other"}, c.t)
 	e, ok := h.Lookup("b", "src", "old")
 	if !ok || len(e.Routes) != 1 || e.Routes[0].Route != "other" {
 		t.Errorf("re-accepted aged event = %+v, %v; want a fresh record naming only route other", e, ok)
@@ -58,7 +58,7 @@ func TestHistoryForgetsEventsOlderThanMaxAge(t *testing.T) {
 func TestHistoryJoinsAttemptsToTheAcceptedEventByBusSourceAndID(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	h := history.New(history.Options{Now: c.now})
-	h.Accepted("b", "src", "1", []string{"r1", "r2"})
+	h.Accepted("b", "src", "1", []string{"r1", "r2"}, c.t)
 	h.Attempted("b", "src", "1", "r1", history.Attempt{Verdict: "retry", Status: 503}, history.Retrying)
 	h.Attempted("b", "src", "1", "r1", history.Attempt{Verdict: "ack", Status: 200}, history.Delivered)
 	h.Attempted("b", "other-src", "1", "r1", history.Attempt{Verdict: "ack"}, history.Delivered)
@@ -81,7 +81,7 @@ func TestHistoryJoinsAttemptsToTheAcceptedEventByBusSourceAndID(t *testing.T) {
 
 func TestHistoryKeepsTheLatestAttemptsAndCountsAll(t *testing.T) {
 	h := history.New(history.Options{})
-	h.Accepted("b", "s", "1", []string{"r"})
+	h.Accepted("b", "s", "1", []string{"r"}, time.Now())
 	total := history.MaxAttempts + 5
 	for i := range total {
 		h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "retry", Status: 500 + i}, history.Retrying)
@@ -95,7 +95,7 @@ func TestHistoryKeepsTheLatestAttemptsAndCountsAll(t *testing.T) {
 
 func TestHistoryLookupIsACopy(t *testing.T) {
 	h := history.New(history.Options{})
-	h.Accepted("b", "s", "1", []string{"r"})
+	h.Accepted("b", "s", "1", []string{"r"}, time.Now())
 	e, _ := h.Lookup("b", "s", "1")
 	h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "ack"}, history.Delivered)
 	if e.Routes[0].State != history.Pending || len(e.Routes[0].Latest) != 0 {
@@ -105,7 +105,7 @@ func TestHistoryLookupIsACopy(t *testing.T) {
 
 func TestRedriveMarksTheEventPendingAgain(t *testing.T) {
 	h := history.New(history.Options{})
-	h.Accepted("b", "s", "1", []string{"r"})
+	h.Accepted("b", "s", "1", []string{"r"}, time.Now())
 	h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "dead-letter"}, history.DeadLettered)
 	h.Redriven("b", "s", "1", "r")
 	e, _ := h.Lookup("b", "s", "1")
@@ -116,7 +116,7 @@ func TestRedriveMarksTheEventPendingAgain(t *testing.T) {
 
 func TestARedriveThatFailedToSendIsTakenBack(t *testing.T) {
 	h := history.New(history.Options{})
-	h.Accepted("b", "s", "1", []string{"r"})
+	h.Accepted("b", "s", "1", []string{"r"}, time.Now())
 	h.Attempted("b", "s", "1", "r", history.Attempt{Verdict: "dead-letter"}, history.DeadLettered)
 	undo := h.Redriven("b", "s", "1", "r")
 	undo()
@@ -132,7 +132,7 @@ func TestARedriveThatFailedToSendIsTakenBack(t *testing.T) {
 func TestHistoryKeepsEachRouteOfAnEventApart(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	h := history.New(history.Options{MaxEvents: 2, Now: c.now})
-	h.Accepted("b", "s", "1", []string{"first", "second", "third"})
+	h.Accepted("b", "s", "1", []string{"first", "second", "third"}, c.t)
 	for i := range history.MaxAttempts + 2 {
 		h.Attempted("b", "s", "1", "second", history.Attempt{At: c.t, Verdict: "retry", Status: 500 + i, Reason: "down"}, history.Retrying)
 		c.t = c.t.Add(time.Second)
@@ -162,8 +162,8 @@ func TestHistoryKeepsEachRouteOfAnEventApart(t *testing.T) {
 
 	// Two more events take both slots; the one in the first slot has
 	// one route, no attempt, and none of event 1's.
-	h.Accepted("b", "s", "2", []string{"other"})
-	h.Accepted("b", "s", "3", []string{"other"})
+	h.Accepted("b", "s", "2", []string{"other"}, c.t)
+	h.Accepted("b", "s", "3", []string{"other"}, c.t)
 	if e, ok := h.Lookup("b", "s", "3"); !ok || len(e.Routes) != 1 || e.Routes[0].Route != "other" || e.Routes[0].Attempts != 0 || len(e.Routes[0].Latest) != 0 {
 		t.Errorf("event in a reused slot = %+v, %v; want one route, other, never attempted", e, ok)
 	}
@@ -171,7 +171,7 @@ func TestHistoryKeepsEachRouteOfAnEventApart(t *testing.T) {
 
 func TestNilHistoryRecordsNothing(t *testing.T) {
 	var h *history.History
-	h.Accepted("b", "s", "1", nil)
+	h.Accepted("b", "s", "1", nil, time.Now())
 	if _, ok := h.Lookup("b", "s", "1"); ok {
 		t.Error("a nil history found an event")
 	}
@@ -187,7 +187,7 @@ func BenchmarkAccepted(b *testing.B) {
 	routes := []string{"r"}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		h.Accepted("b", "src", ids[i&(len(ids)-1)], routes)
+		h.Accepted("b", "src", ids[i&(len(ids)-1)], routes, time.Now())
 	}
 }
 
@@ -197,11 +197,11 @@ func TestHistoryKeepsEveryEventWhileItGrowsToMaxEvents(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	h := history.New(history.Options{MaxEvents: 5000, MaxAge: time.Hour, Now: c.now})
 	for i := range 3000 { // past the first ring of 1024
-		h.Accepted("b", "s", fmt.Sprint(i), nil)
+		h.Accepted("b", "s", fmt.Sprint(i), nil, c.t)
 		c.t = c.t.Add(time.Second)
 	}
 	for i := range 8000 {
-		h.Accepted("b", "s2", fmt.Sprint(i), nil)
+		h.Accepted("b", "s2", fmt.Sprint(i), nil, c.t)
 	}
 	for i := 8000 - 5000; i < 8000; i++ {
 		if _, ok := h.Lookup("b", "s2", fmt.Sprint(i)); !ok {
@@ -220,7 +220,7 @@ func TestHistoryOfAQuietBusKeepsItsRecentEventsRoundTheRing(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	h := history.New(history.Options{MaxEvents: 5000, MaxAge: time.Minute, Now: c.now})
 	for i := range 4 * 5000 { // four times round the ring, six events alive at a time at most
-		h.Accepted("b", "s", fmt.Sprint(i), []string{"r"})
+		h.Accepted("b", "s", fmt.Sprint(i), []string{"r"}, c.t)
 		c.t = c.t.Add(10 * time.Second)
 		if i%997 != 0 {
 			continue
@@ -252,7 +252,7 @@ func BenchmarkHeld(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		h := history.New(history.Options{})
 		for _, id := range ids {
-			h.Accepted("default", "/producer", id, routes)
+			h.Accepted("default", "/producer", id, routes, time.Now())
 			h.Attempted("default", "/producer", id, "orders", history.Attempt{Verdict: "ack", Status: 200}, history.Delivered)
 		}
 		runtime.GC()
