@@ -1,9 +1,16 @@
 package memory
 
 import (
+	"bytes"
+	"context"
 	"maps"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
 )
@@ -67,4 +74,51 @@ func TestAStoredBodyIsTheChannelsOwn(t *testing.T) {
 	if got := string(receive(t, sub).Body); got != "original" {
 		t.Errorf("received body %q, want the one sent, %q", got, "original")
 	}
+}
+
+// BenchmarkHeld reports the memory a channel holds per waiting message,
+// for events of the bench's shape (four attributes, a content type, about
+// a hundred bytes of JSON data) as ingress sends them, each with a body
+// of its own.
+func BenchmarkHeld(b *testing.B) {
+	const n = 100_000
+	ctx := context.Background()
+	e := event.New()
+	e.SetSource("/bench/producer")
+	e.SetType("bench.ingress")
+	if err := e.SetData(event.ApplicationJSON, []byte(`{"order":"A-100234","customer":"c-42","amount":1999,"currency":"EUR","items":3,"note":"bench payload"}`)); err != nil {
+		b.Fatal(err)
+	}
+	var held float64
+	for b.Loop() {
+		d := New(Options{MaxDepth: n})
+		if err := d.EnsureChannel(ctx, "c"); err != nil {
+			b.Fatal(err)
+		}
+		t, err := d.OpenChannel(ctx, "c")
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			e.SetID("op-" + strconv.Itoa(i))
+			m, err := adapters.EncodeEvent(&e)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Metadata[adapters.MetaAcceptedAt] = "1765000000000"
+			body := bytes.Clone(m.Body) // each event read from a request has its own
+			if err := t.SendBatch(ctx, []*driver.Message{{Body: body, Metadata: m.Metadata}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(d)
+		_ = d.Close()
+	}
+	b.ReportMetric(held, "B/message")
 }
