@@ -56,9 +56,10 @@ type Event struct {
 	Bus    string `json:"bus"`
 	Source string `json:"source"`
 	ID     string `json:"id"`
-	// AcceptedAt is when ingress stored it; zero when the history learnt
-	// of the event from a dispatcher or a redrive only (it was accepted by
-	// another replica, or before the history's bounds).
+	// AcceptedAt is when ingress took in the event it then stored; zero
+	// when the history learnt of the event from a dispatcher or a redrive
+	// only (it was accepted by another replica, or before the history's
+	// bounds).
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
 	// Routes are the routes it matched, in the order ingress named them;
 	// empty when it matched none.
