@@ -52,8 +52,11 @@ type dedupKey [2]uint64
 // entry (its store failed) waits in the ring for its turn to go, no
 // longer in the index.
 type dedupEntry struct {
-	key       dedupKey
-	at        int64 // Unix nanoseconds: when the first copy arrived
+	key dedupKey
+	// at is when the copy that claimed it arrived, in Unix nanoseconds:
+	// read before the lock, so an entry may be a little older than the one
+	// before it in the ring (see aged).
+	at        int64
 	pending   bool
 	forgotten bool
 	wait      chan struct{}
@@ -88,11 +91,11 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 	return k
 }
 
-// begin claims key for an event that arrived at now, the time the window
-// is measured from. When it returns first == true the caller stores the
-// event and must call finish; otherwise it returns the first answer's
-// Routes and Overflow (the caller has the id and source), waiting for it
-// if the first request is still storing.
+// begin claims key for a copy of an event that arrived at the time given,
+// which its window counts from. When it returns first == true the caller
+// stores the event and must call finish; otherwise it returns the first
+// answer's Routes and Overflow (the caller has the id and source), waiting
+// for it if the first request is still storing.
 func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (result Result, first bool, err error) {
 	sh := d.shard(key)
 	now := arrived.UnixNano()
@@ -100,6 +103,14 @@ func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (res
 		sh.mu.Lock()
 		sh.expireLocked(now, d.window.Nanoseconds(), d.maxEvents)
 		seq, seen := sh.index[key]
+		if seen && sh.entry(seq).aged(now, d.window.Nanoseconds()) {
+			// Its window passed behind a younger head (copies read the
+			// clock before they queue for the lock): forgotten as if it
+			// had expired.
+			sh.entry(seq).forgotten = true
+			delete(sh.index, key)
+			seen = false
+		}
 		if !seen {
 			sh.index[key] = sh.push(dedupEntry{key: key, at: now, pending: true})
 			sh.mu.Unlock()
@@ -165,6 +176,13 @@ func (sh *dedupShard) push(e dedupEntry) uint64 {
 	*sh.entry(seq) = e
 	sh.tail++
 	return seq
+}
+
+// aged reports whether the window of e, an answered entry, has passed:
+// it is forgotten then even while a younger one ahead of it in the ring
+// waits for its own.
+func (e *dedupEntry) aged(now, window int64) bool {
+	return !e.pending && now-e.at >= window
 }
 
 // expireLocked forgets the shard's entries older than window, and its

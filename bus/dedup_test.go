@@ -71,6 +71,31 @@ func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
 	}
 }
 
+// Copies read the clock before they queue for a shard's lock, so an entry
+// can be older than the one before it in the ring. Its window still ends
+// on time, with the younger entry at the head not yet expired.
+func TestDedupForgetsAnEntryOlderThanTheHeadOnTime(t *testing.T) {
+	const window = time.Minute
+	d := newDedup(window, 1000)
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	head := d.key("b", "s", "head")
+	var behind dedupKey
+	for i := 0; behind == (dedupKey{}) || d.shard(behind) != d.shard(head); i++ {
+		behind = d.key("b", "s", fmt.Sprint("behind-", i))
+	}
+	d.begin(context.Background(), head, t0.Add(time.Second))
+	d.finish(head, Result{Routes: []string{"x"}}, true)
+	d.begin(context.Background(), behind, t0)
+	d.finish(behind, Result{Routes: []string{"x"}}, true)
+
+	if _, first, _ := d.begin(context.Background(), behind, t0.Add(window)); !first {
+		t.Error("an event is remembered past its window because a younger one is ahead of it in the ring")
+	}
+	if _, first, _ := d.begin(context.Background(), head, t0.Add(window)); first {
+		t.Error("the younger event is forgotten before its window passed")
+	}
+}
+
 // The size bound makes the bus forget early: past max_events the oldest
 // entries go, whatever the window says.
 func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {

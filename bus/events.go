@@ -12,11 +12,11 @@ import (
 )
 
 // accepted tells the history and the bus's live tails about an event
-// ingress stored, with its result: the routes that stored it (empty when
-// it matched none).
+// ingress took in at the time given and stored, with its result: the
+// routes that stored it (empty when it matched none).
 func (b *Bus) accepted(bus string, e *event.Event, res Result, at time.Time) {
 	b.history.Accepted(bus, res.Source, res.ID, res.Routes, at)
-	b.tails.publish(bus, e, res.Routes)
+	b.tails.publish(bus, e, res.Routes, at)
 }
 
 // Event returns what became of the event (source, id) on bus: when it was

@@ -92,8 +92,9 @@ func (ts *tails) remove(bus string, t *Tail) {
 	close(t.events) // publish sends under the read lock, so none is sending
 }
 
-// publish hands e to every tail of bus that has room.
-func (ts *tails) publish(bus string, e *event.Event, routes []string) {
+// publish hands e, accepted at the time given, to every tail of bus that
+// has room.
+func (ts *tails) publish(bus string, e *event.Event, routes []string, accepted time.Time) {
 	if ts.n.Load() == 0 {
 		return
 	}
@@ -102,7 +103,7 @@ func (ts *tails) publish(bus string, e *event.Event, routes []string) {
 	if len(ts.byBus[bus]) == 0 {
 		return
 	}
-	tailed := Tailed{Event: e, Routes: routes, AcceptedAt: time.Now()}
+	tailed := Tailed{Event: e, Routes: routes, AcceptedAt: accepted}
 	for t := range ts.byBus[bus] {
 		select {
 		case t.events <- tailed:

@@ -25,6 +25,8 @@ type Counters struct {
 
 // LatencyHistogram keeps accept-to-delivery latencies in logarithmic
 // buckets, four per doubling (each about 19% wide), from 1µs to ~18 hours.
+// They count from when ingress took the event in (adapters.MetaAcceptedAt),
+// so a wait for room on a full route is part of them.
 type LatencyHistogram struct {
 	mu      sync.Mutex
 	buckets [144]uint64

@@ -6,7 +6,8 @@
 // # Contract
 //
 // An event is known by (bus, source, id), the key dedup uses. Ingress
-// records it once, when its channels confirmed the write (Accepted); each
+// records it once, when its channels confirmed the write, with the time
+// it took the event in (Accepted); each
 // route's dispatcher records every attempt (Attempted) and where the event
 // ended (Settled); a redrive marks it again (Redriven), and takes the mark
 // back if it could not send the event. A retry that went back to the

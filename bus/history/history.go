@@ -86,8 +86,12 @@ type key struct{ bus, source, id string }
 type entry struct {
 	bus, source, id string
 	hash            uint64 // of its key, its index in History.index
-	added           int64  // Unix nanoseconds when the history first recorded it, for MaxAge
-	accepted        int64  // Unix nanoseconds when ingress stored it; 0: not known
+	// added is the time of the history's first record of it, in Unix
+	// nanoseconds, for MaxAge. Ingress gives its time, read before the
+	// lock, so a slot may be a little older than the one before it: it is
+	// hidden once aged (expired) and freed when the head reaches it.
+	added    int64
+	accepted int64 // Unix nanoseconds when ingress took it in; 0: not known
 	// routes counts its routes: first, then more, in the order ingress
 	// named them (or dispatchers first told of them).
 	routes int

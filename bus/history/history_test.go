@@ -55,6 +55,29 @@ func TestHistoryForgetsEventsOlderThanMaxAge(t *testing.T) {
 	}
 }
 
+// Accepted records the time ingress took the event in, not the time it
+// reached the history, and the event ages from then. A time older than
+// the newest event's keeps the ring in order: nothing is forgotten out of
+// turn.
+func TestHistoryAcceptedCountsFromTheTimeGiven(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	h := history.New(history.Options{MaxEvents: 10, MaxAge: time.Minute, Now: c.now})
+	h.Accepted("b", "src", "newer", []string{"r"}, c.t.Add(-10*time.Second))
+	took := c.t.Add(-50 * time.Second)
+	h.Accepted("b", "src", "older", []string{"r"}, took)
+	e, ok := h.Lookup("b", "src", "older")
+	if !ok || !e.AcceptedAt.Equal(took) {
+		t.Fatalf("event = %+v, %v; want it accepted at %v, the time ingress gave", e, ok, took)
+	}
+	c.t = c.t.Add(20 * time.Second) // older was taken in 70s ago, newer 30s ago
+	if _, ok := h.Lookup("b", "src", "older"); ok {
+		t.Error("an event taken in 70s ago is still known with max_age 1m")
+	}
+	if _, ok := h.Lookup("b", "src", "newer"); !ok {
+		t.Error("an event taken in 30s ago is forgotten with max_age 1m")
+	}
+}
+
 func TestHistoryJoinsAttemptsToTheAcceptedEventByBusSourceAndID(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	h := history.New(history.Options{Now: c.now})
