@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub/batcher"
 	"gocloud.dev/pubsub/driver"
 
@@ -88,6 +89,14 @@ func (b *Backend) OpenChannel(ctx context.Context, channel string) (*Channel, er
 // Send returns once the backend stored the message; with an error, it may
 // or may not be stored.
 func (c *Channel) Send(ctx context.Context, m *Message) error { return c.s.send(ctx, m) }
+
+// SendEvent stores e with the bus's stamp s, as Send stores
+// EncodeStamped(e, s): ingress's and replay's path, on which a driver that
+// keeps messages in the process (EventSender) stores the event without the
+// map in between.
+func (c *Channel) SendEvent(ctx context.Context, e *event.Event, s Stamp) error {
+	return c.s.sendEvent(ctx, e, s)
+}
 
 // Shutdown waits for the Sends in progress, cutting off those still
 // batched when ctx ends, and releases the channel's driver topic. Calling
@@ -178,6 +187,20 @@ func (s *sender) send(ctx context.Context, m *Message) error {
 	case <-ctx.Done():
 		return ctx.Err() // the batch may still store it: at-least-once
 	}
+}
+
+func (s *sender) sendEvent(ctx context.Context, e *event.Event, st Stamp) error {
+	if es, ok := s.t.(EventSender); ok && s.batches == nil {
+		if s.closed.Load() {
+			return errShutDown
+		}
+		return classify(es.SendEvent(ctx, e, st), s.t.ErrorCode)
+	}
+	m, err := EncodeStamped(e, st)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, m)
 }
 
 func (s *sender) shutdown(ctx context.Context) error {

@@ -15,10 +15,15 @@
 // declared, not discovered.
 //
 // New wraps a Driver once into a Backend, the only thing the bus uses:
-// Channel.Send for ingress, retries and dead letters; Subscription.Receive
-// with Received.Ack and Nack for dispatchers and dead-letter listings;
+// Channel.SendEvent for ingress and replays (an event and the bus's Stamp)
+// and Channel.Send for retries and dead letters; Subscription.Receive with
+// Received.Ack and Nack for dispatchers and dead-letter listings;
 // Backend.DropOldest; Topic.Publish for topic targets. There is no second
 // path: the conformance suite, adapters/adaptertest, drives exactly these.
+// SendEvent is Send of EncodeStamped's message, except on a driver topic
+// that stores events itself (EventSender, the in-memory one), which packs
+// its own form from the event's fields rather than flatten the map; the
+// suite checks that both arrive alike.
 // How the driver is driven is declared by the backend in
 // Capabilities.Batching and applied here, once: a subscription's default
 // MaxInflight, and where every request is a round trip (SQS), sends,

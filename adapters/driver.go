@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub/driver"
 )
 
@@ -53,6 +54,19 @@ type TopicOpener interface {
 	// carry the CloudEvent in the backend's CloudEvents binding, readable
 	// by any CloudEvents SDK.
 	OpenTopic(ctx context.Context, topic string) (driver.Topic, error)
+}
+
+// EventSender is an optional ability of a driver topic that keeps its
+// messages in the bus's process (the in-memory backend): it stores an
+// event and the bus's stamp itself, for Channel.SendEvent, packing its own
+// form from their fields (EachMetadata) instead of flattening the map
+// EncodeStamped would build. Unlike the other optional abilities it
+// changes nothing a route can ask for, so no Capabilities flag declares
+// it; what it stores must be received exactly as EncodeStamped(e, s)
+// sent with SendBatch would be, which the conformance suite checks.
+type EventSender interface {
+	// SendEvent returns only once the event is stored, as SendBatch does.
+	SendEvent(ctx context.Context, e *event.Event, s Stamp) error
 }
 
 // Provisioner manages the channels gocloud's pubsub does not declare.

@@ -30,7 +30,8 @@ const (
 	MetaAttempts = "eventbus-attempts"
 	// MetaFirstAttempt is when the first attempt was made (Unix milliseconds).
 	MetaFirstAttempt = "eventbus-first-attempt"
-	// MetaAcceptedAt is when ingress accepted the event (Unix milliseconds).
+	// MetaAcceptedAt is when ingress took in the event it stored (Unix
+	// milliseconds): before its dedup, matching and any wait for room.
 	MetaAcceptedAt = "eventbus-accepted-at"
 	// MetaRedrivenAt marks an event put back from the dead-letter channel
 	// (Unix milliseconds), so a backend that deduplicates by content (SQS
@@ -61,15 +62,80 @@ func DueIn(deliverAt string, now time.Time) time.Duration {
 // EncodeEvent turns a CloudEvent into the canonical message every backend
 // stores: its data as the body, and each context attribute and extension,
 // formatted as a CloudEvents string, as metadata under its own name.
-func EncodeEvent(e *event.Event) (*Message, error) {
-	if c, ok := e.Context.(*event.EventContextV1); ok {
-		return encodeV1(c, e.Data())
+func EncodeEvent(e *event.Event) (*Message, error) { return EncodeStamped(e, Stamp{}) }
+
+// Stamp is the metadata the bus gives an event it stores, beside the
+// event's attributes: when it was accepted, and what its route asks of the
+// channel. A zero field adds nothing.
+type Stamp struct {
+	AcceptedAt  time.Time // MetaAcceptedAt
+	OrderingKey string    // MetaOrderingKey
+	DeliverAt   time.Time // MetaDeliverAt
+}
+
+// EncodeStamped is EncodeEvent with s's metadata added.
+func EncodeStamped(e *event.Event, s Stamp) (*Message, error) {
+	md := make(map[string]string, 8+len(e.Extensions()))
+	if err := EachMetadata(e, s, func(name, value string) { md[name] = value }); err != nil {
+		return nil, err
 	}
+	return &Message{Body: e.Data(), Metadata: md}, nil
+}
+
+// EachMetadata calls f with each entry of EncodeStamped(e, s)'s metadata,
+// without the map: for a driver that stores the entries in a form of its
+// own. Its error is EncodeStamped's, and f may have been called before it.
+func EachMetadata(e *event.Event, s Stamp, f func(name, value string)) error {
+	var err error
+	if c, ok := e.Context.(*event.EventContextV1); ok {
+		err = eachV1(c, f)
+	} else {
+		err = eachAttribute(e, f)
+	}
+	if err != nil {
+		return err
+	}
+	if !s.AcceptedAt.IsZero() {
+		f(MetaAcceptedAt, strconv.FormatInt(s.AcceptedAt.UnixMilli(), 10))
+	}
+	if s.OrderingKey != "" {
+		f(MetaOrderingKey, s.OrderingKey)
+	}
+	if !s.DeliverAt.IsZero() {
+		f(MetaDeliverAt, strconv.FormatInt(s.DeliverAt.UnixMilli(), 10))
+	}
+	return nil
+}
+
+// eachV1 is EachMetadata's attributes for the one version every event here
+// has: the same entries, reading the context's fields directly rather than
+// boxing each through the SDK's generic attribute accessors.
+func eachV1(c *event.EventContextV1, f func(name, value string)) error {
+	f("specversion", event.CloudEventsVersionV1)
+	f("id", c.ID)
+	f("source", cesource.Format(&c.Source))
+	f("type", c.Type)
+	if c.Subject != nil {
+		f("subject", *c.Subject)
+	}
+	if c.Time != nil {
+		f("time", types.FormatTime(c.Time.Time))
+	}
+	if c.DataContentType != nil {
+		f("datacontenttype", *c.DataContentType)
+	}
+	if c.DataSchema != nil {
+		f("dataschema", c.DataSchema.String())
+	}
+	return eachExtension(c.Extensions, f)
+}
+
+// eachAttribute is EachMetadata's attributes for any version the SDK knows.
+func eachAttribute(e *event.Event, f func(name, value string)) error {
 	version := spec.VS.Version(e.SpecVersion())
 	if version == nil {
-		return nil, errcode.Errorf(errcode.InvalidArgument, "specversion %q is not supported", e.SpecVersion())
+		return errcode.Errorf(errcode.InvalidArgument, "specversion %q is not supported", e.SpecVersion())
 	}
-	md := make(map[string]string, 8+len(e.Extensions()))
 	for _, attr := range version.Attributes() {
 		v := attr.Get(e.Context)
 		if v == nil {
@@ -77,50 +143,20 @@ func EncodeEvent(e *event.Event) (*Message, error) {
 		}
 		s, err := types.Format(v)
 		if err != nil {
-			return nil, errcode.Errorf(errcode.InvalidArgument, "attribute %s: %w", attr.Name(), err)
+			return errcode.Errorf(errcode.InvalidArgument, "attribute %s: %w", attr.Name(), err)
 		}
-		md[attr.Name()] = s
+		f(attr.Name(), s)
 	}
-	if err := formatExtensions(md, e.Extensions()); err != nil {
-		return nil, err
-	}
-	return &Message{Body: e.Data(), Metadata: md}, nil
+	return eachExtension(e.Extensions(), f)
 }
 
-// encodeV1 is EncodeEvent for the one version every event here has: the
-// same result, reading the context's fields directly rather than boxing
-// each through the SDK's generic attribute accessors.
-func encodeV1(c *event.EventContextV1, data []byte) (*Message, error) {
-	md := make(map[string]string, 8+len(c.Extensions))
-	md["specversion"] = event.CloudEventsVersionV1
-	md["id"] = c.ID
-	md["source"] = cesource.Format(&c.Source)
-	md["type"] = c.Type
-	if c.Subject != nil {
-		md["subject"] = *c.Subject
-	}
-	if c.Time != nil {
-		md["time"] = types.FormatTime(c.Time.Time)
-	}
-	if c.DataContentType != nil {
-		md["datacontenttype"] = *c.DataContentType
-	}
-	if c.DataSchema != nil {
-		md["dataschema"] = c.DataSchema.String()
-	}
-	if err := formatExtensions(md, c.Extensions); err != nil {
-		return nil, err
-	}
-	return &Message{Body: data, Metadata: md}, nil
-}
-
-func formatExtensions(md map[string]string, exts map[string]any) error {
+func eachExtension(exts map[string]any, f func(name, value string)) error {
 	for name, v := range exts {
 		s, err := types.Format(v)
 		if err != nil {
 			return errcode.Errorf(errcode.InvalidArgument, "extension %s: %w", name, err)
 		}
-		md[name] = s
+		f(name, s)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"mime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -251,24 +250,24 @@ func (br *busRoutes) store(ctx context.Context, e *event.Event, accepted time.Ti
 	if len(names) == 0 && !archive {
 		return []string{}, nil, nil
 	}
-	msg, err := adapters.EncodeEvent(e)
-	if err != nil {
-		return nil, nil, err
-	}
-	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(accepted.UnixMilli(), 10)
+	stamp := adapters.Stamp{AcceptedAt: accepted}
 	if archive {
+		msg, err := adapters.EncodeStamped(e, stamp)
+		if err != nil {
+			return nil, nil, err
+		}
 		archived := make(chan error, 1)
 		go func() { archived <- br.archive.append(ctx, msg) }()
-		routes, overflow, err := br.publish(ctx, e, msg, names)
+		routes, overflow, err := br.publish(ctx, e, stamp, names)
 		return routes, overflow, cmp.Or(err, <-archived)
 	}
-	return br.publish(ctx, e, msg, names)
+	return br.publish(ctx, e, stamp, names)
 }
 
-// publish stores msg, the encoded e, on the channels of the routes named,
-// and returns the routes that stored it: names itself unless a route
-// diverted it (names is the matcher's, not to be modified).
-func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.Message, names []string) ([]string, []OverflowAction, error) {
+// publish stores e with stamp on the channels of the routes named, and
+// returns the routes that stored it: names itself unless a route diverted
+// it (names is the matcher's, not to be modified).
+func (br *busRoutes) publish(ctx context.Context, e *event.Event, stamp adapters.Stamp, names []string) ([]string, []OverflowAction, error) {
 	if len(names) == 0 {
 		return []string{}, nil, nil
 	}
@@ -287,7 +286,7 @@ func (br *busRoutes) publish(ctx context.Context, e *event.Event, msg *adapters.
 		}
 		placements = append(placements, p)
 	}
-	if err := publish(ctx, e, msg, placements); err != nil {
+	if err := publish(ctx, e, stamp, placements); err != nil {
 		release()
 		return nil, nil, err
 	}
@@ -353,14 +352,13 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 // for every confirm. The first error wins; channels that did store the
 // event keep it, which a retry by the producer may duplicate (delivery is
 // at-least-once).
-func publish(ctx context.Context, e *event.Event, msg *adapters.Message, placements []placement) error {
+func publish(ctx context.Context, e *event.Event, stamp adapters.Stamp, placements []placement) error {
 	send := func(p placement) error {
-		md, err := routeMetadata(e, msg.Metadata, &p.route.route)
+		st, err := routeStamp(e, stamp, &p.route.route)
 		if err != nil {
 			return err
 		}
-		// Each Send needs its own Message; the body is shared read-only.
-		if err := p.route.channel.Send(ctx, &adapters.Message{Body: msg.Body, Metadata: md}); err != nil {
+		if err := p.route.channel.SendEvent(ctx, e, st); err != nil {
 			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 		}
 		return nil

@@ -3,8 +3,6 @@ package bus
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,38 +19,35 @@ import (
 // duration ("30s") after it is accepted.
 const DeliverAfterExtension = "deliverafter"
 
-// routeMetadata adds to an event's canonical metadata what one route needs:
-// its ordering key and its due time. Routes that need neither share base.
-func routeMetadata(e *event.Event, base map[string]string, r *router.Route) (map[string]string, error) {
+// routeStamp adds to an event's stamp what one route needs: its ordering
+// key and its due time.
+func routeStamp(e *event.Event, s adapters.Stamp, r *router.Route) (adapters.Stamp, error) {
 	d := r.Delivery
 	_, hasDeliverAfter := e.Extensions()[DeliverAfterExtension]
 	if d.OrderingKey == "" && d.Delay == 0 && !hasDeliverAfter {
-		return base, nil
+		return s, nil
 	}
-	md := maps.Clone(base)
 	if d.OrderingKey != "" {
 		key, err := orderingKey(e, d.OrderingKey)
 		if err != nil {
-			return nil, err
+			return adapters.Stamp{}, err
 		}
-		if key != "" {
-			md[adapters.MetaOrderingKey] = key
-		}
+		s.OrderingKey = key
 	}
 	due := time.Now().Add(time.Duration(d.Delay))
 	if hasDeliverAfter {
 		at, err := deliverAfter(e)
 		if err != nil {
-			return nil, err
+			return adapters.Stamp{}, err
 		}
 		if at.After(due) {
 			due = at
 		}
 	}
 	if due.After(time.Now()) {
-		md[adapters.MetaDeliverAt] = strconv.FormatInt(due.UnixMilli(), 10)
+		s.DeliverAt = due
 	}
-	return md, nil
+	return s, nil
 }
 
 // deliverAfter reads the deliverafter extension.

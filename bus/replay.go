@@ -461,12 +461,7 @@ func (r *replayRun) one(ctx context.Context, a adapters.Archived) error {
 	}
 	r.rp.Matched++
 	e.SetExtension(adapters.ExtReplay, r.rp.ID)
-	msg, err := adapters.EncodeEvent(e)
-	if err != nil {
-		return err
-	}
-	msg.Metadata[adapters.MetaAcceptedAt] = strconv.FormatInt(time.Now().UnixMilli(), 10)
-	md, err := routeMetadata(e, msg.Metadata, &lr.route)
+	stamp, err := routeStamp(e, adapters.Stamp{AcceptedAt: time.Now()}, &lr.route)
 	if err != nil {
 		return fmt.Errorf("archived event %d: %w", a.Sequence, err)
 	}
@@ -493,7 +488,7 @@ func (r *replayRun) one(ctx context.Context, a adapters.Archived) error {
 			return err
 		}
 	}
-	if err := lr.channel.Send(ctx, &adapters.Message{Body: msg.Body, Metadata: md}); err != nil {
+	if err := lr.channel.SendEvent(ctx, e, stamp); err != nil {
 		lr.admission.Release()
 		return fmt.Errorf("route %s: %w", r.rp.Route, err)
 	}

@@ -93,6 +93,7 @@ func Run(t *testing.T, h Harness) {
 		test func(*testing.T, *env)
 	}{
 		{"RoundTripKeepsEveryAttributeAndBinaryData", testRoundTrip},
+		{"SendEventStoresWhatSendStores", testSendEvent},
 		{"AckRemovesTheMessage", testAckRemoves},
 		{"NackRedelivers", testNackRedelivers},
 		{"UnackedAtShutdownIsRedeliveredToTheNextSubscriber", testUnackedRedelivered},

@@ -86,6 +86,58 @@ func testRoundTrip(t *testing.T, e *env) {
 	}
 }
 
+// testSendEvent checks Channel.SendEvent, ingress's path: an event and
+// the bus's stamp arrive exactly as EncodeStamped sent with Send does,
+// whether the driver stores them itself (EventSender) or not.
+func testSendEvent(t *testing.T, e *env) {
+	ch := e.channel(t)
+	top := e.sendTo(t, ch)
+	// Keyed, when the backend keeps order, as an ordered route's events are
+	// (received one at a time).
+	sub := e.subscription(t, ch, adapters.SubscriptionOptions{MaxInflight: 2, Ordered: e.caps.Ordering})
+	ev := event.New(event.CloudEventsVersionV1)
+	ev.SetSource("/adaptertest/stamped")
+	ev.SetType("dev.eventbus.adaptertest")
+	ev.SetSubject("orders/42")
+	ev.SetTime(time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC))
+	ev.SetExtension("partitionkey", "customer-7")
+	if err := ev.SetData(event.ApplicationJSON, []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	stamp := adapters.Stamp{AcceptedAt: time.UnixMilli(1765000000123)}
+	if e.caps.Ordering {
+		stamp.OrderingKey = "customer-7"
+	}
+	ev.SetID("stamped-send")
+	m, err := adapters.EncodeStamped(&ev, stamp)
+	if err != nil {
+		t.Fatalf("EncodeStamped: %v", err)
+	}
+	send(t, top, m)
+	ev.SetID("stamped-send-event")
+	if err := top.SendEvent(stepCtx(t), &ev, stamp); err != nil {
+		t.Fatalf("SendEvent: %v (a publish the backend refuses is an event the bus cannot accept)", err)
+	}
+	got := map[string]*adapters.Received{}
+	for range 2 {
+		r := receive(t, sub, "an event sent either way must be delivered")
+		r.Ack()
+		got[r.Metadata["id"]] = r
+	}
+	sent, stored := got["stamped-send"], got["stamped-send-event"]
+	if sent == nil || stored == nil {
+		t.Fatalf("received ids %v, want stamped-send and stamped-send-event", slices.Collect(maps.Keys(got)))
+	}
+	want := maps.Clone(sent.Metadata)
+	want["id"] = "stamped-send-event"
+	if !maps.Equal(stored.Metadata, want) {
+		t.Errorf("SendEvent's message arrives with metadata\n%v\nSend's with\n%v: a driver storing events itself must store what Send would", stored.Metadata, sent.Metadata)
+	}
+	if !bytes.Equal(stored.Body, sent.Body) {
+		t.Errorf("SendEvent's body %q, Send's %q", stored.Body, sent.Body)
+	}
+}
+
 func testAckRemoves(t *testing.T, e *env) {
 	ch := e.channel(t)
 	top := e.sendTo(t, ch)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -133,60 +134,111 @@ func (c *channel) publish(ms []*driver.Message) error {
 	// A message each, not an array of them: a message kept (scheduled far
 	// ahead, or held by its receiver) must not keep its batch's bodies.
 	msgs := make([]*message, len(ms))
-	total := 0
+	var buf [512]byte
 	for i, m := range ms {
-		packed, bodyAt, size := pack(m.Metadata, m.Body)
-		if size > c.opts.MaxMessageBytes {
-			return errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
-		}
-		// The key is copied: a received message's metadata shares one
-		// string, which a retry sending it again must not keep alive.
-		msgs[i] = &message{packed: packed, bodyAt: bodyAt, size: size, key: strings.Clone(m.Metadata[adapters.MetaOrderingKey])}
+		var due int64
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
 			ms, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
 				return errcode.Errorf(errcode.InvalidArgument, "%s %q is not Unix milliseconds", adapters.MetaDeliverAt, at)
 			}
-			msgs[i].due = ms
+			due = ms
 		}
-		total += size
+		fields, size := flatten(buf[:0], m.Metadata)
+		msg, err := c.newMessage(fields, m.Body, size, m.Metadata[adapters.MetaOrderingKey], due)
+		if err != nil {
+			return err
+		}
+		msgs[i] = msg
+	}
+	return c.store(msgs, func() error {
+		for _, m := range ms {
+			if m.BeforeSend != nil {
+				if err := m.BeforeSend(func(any) bool { return false }); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// publishEvent stores e with the bus's stamp s, flattened from their
+// fields.
+func (c *channel) publishEvent(e *event.Event, s adapters.Stamp) error {
+	var buf [512]byte
+	fields, size, err := flattenEvent(buf[:0], e, s)
+	if err != nil {
+		return err
+	}
+	var due int64
+	if !s.DeliverAt.IsZero() {
+		due = s.DeliverAt.UnixMilli()
+	}
+	m, err := c.newMessage(fields, e.Data(), size, s.OrderingKey, due)
+	if err != nil {
+		return err
+	}
+	return c.store([]*message{m}, nil)
+}
+
+// newMessage is the message of the flattened fields, whose names and
+// values hold size bytes, and body, refused over the size limit before
+// anything is copied.
+func (c *channel) newMessage(fields, body []byte, size int, key string, due int64) (*message, error) {
+	if size += len(body); size > c.opts.MaxMessageBytes {
+		return nil, errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
+	}
+	// The key is copied: a received message's metadata shares one string,
+	// which a retry sending it again must not keep alive.
+	return &message{packed: joined(fields, body), bodyAt: len(fields), size: size, key: strings.Clone(key), due: due}, nil
+}
+
+// store adds msgs to the channel, all or none. beforeSend, when not nil,
+// runs once they are known to fit, before they are stored.
+func (c *channel) store(msgs []*message, beforeSend func() error) error {
+	total := 0
+	for _, m := range msgs {
+		total += m.size
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.removed {
 		return c.errRemoved()
 	}
-	if c.count+len(ms) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
+	if c.count+len(msgs) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
 		return errcode.Errorf(errcode.ResourceExhausted,
 			"channel %q is full (%d messages, %d bytes; limits %d messages, %d bytes): deliveries are behind, retry later",
 			c.name, c.count, c.bytes, c.opts.MaxDepth, c.opts.MaxBytes)
 	}
-	for i, m := range ms {
-		if m.BeforeSend != nil {
-			if err := m.BeforeSend(func(any) bool { return false }); err != nil {
-				return err
-			}
+	if beforeSend != nil {
+		if err := beforeSend(); err != nil {
+			return err
 		}
-		c.nextID++
-		msgs[i].id = c.nextID
 	}
-	var now int64 // read once a message has a due time: most have none
+	for _, m := range msgs {
+		c.nextID++
+		m.id = c.nextID
+	}
+	var now time.Time // read for the first message with a due time: most have none
 	ready := 0
 	for _, m := range msgs {
 		c.count++
 		c.bytes += m.size
-		if m.due != 0 && now == 0 {
-			now = time.Now().UnixMilli()
+		if m.due != 0 {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if m.due > now.UnixMilli() {
+				heap.Push(&c.scheduled, m)
+				if c.scheduled[0] == m {
+					ready++ // due before every receiver's wait ends: one recomputes its wait
+				}
+				continue
+			}
 		}
-		if m.due <= now {
-			ready++
-			c.enqueueLocked(m)
-			continue
-		}
-		heap.Push(&c.scheduled, m)
-		if c.scheduled[0] == m {
-			ready++ // due before every receiver's wait ends: one recomputes its wait
-		}
+		ready++
+		c.enqueueLocked(m)
 	}
 	c.available.Notify(ready)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub/driver"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -205,10 +206,19 @@ type topic struct {
 	ch *channel
 }
 
-var _ driver.Topic = (*topic)(nil)
+var (
+	_ driver.Topic         = (*topic)(nil)
+	_ adapters.EventSender = (*topic)(nil)
+)
 
 func (t *topic) SendBatch(_ context.Context, ms []*driver.Message) error {
 	return t.ch.publish(ms)
+}
+
+// SendEvent stores e packed from its fields: the canonical map that
+// SendBatch is given would only be flattened again.
+func (t *topic) SendEvent(_ context.Context, e *event.Event, s adapters.Stamp) error {
+	return t.ch.publishEvent(e, s)
 }
 
 func (*topic) Close() error { return nil }

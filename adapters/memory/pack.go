@@ -3,6 +3,8 @@ package memory
 import (
 	"encoding/binary"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/eventbus-go/eventbus/adapters"
 )
 
@@ -18,8 +20,8 @@ import (
 // one, with no bytes after it. Every event has most of those names, and
 // the longest of them are the bus's own.
 
-// commonNames are the metadata names a message nearly always has, each
-// packed as one byte.
+// commonNames are the metadata names messages often have, each packed as
+// one byte.
 var commonNames = [...]string{
 	"specversion", "id", "source", "type", "datacontenttype", "time",
 	"subject", "dataschema", "traceparent", "tracestate",
@@ -66,33 +68,51 @@ func commonName(name string) int {
 	return -1
 }
 
-// pack flattens md and body into one slice of the exact size, and returns
-// where the body starts in it and the message's size as
-// adapters.MessageBytes counts it (body, names and values).
-func pack(md map[string]string, body []byte) (packed []byte, bodyAt, size int) {
-	// Packed on the stack first, then copied to a slice of the exact size;
-	// sizing it first would iterate md twice, which costs more than the
-	// copy.
-	var buf [512]byte
-	b := buf[:0]
+// flatten appends md's entries to dst as fields, and returns them with the
+// bytes their names and values hold (as adapters.MessageBytes counts
+// them). Callers pass a buffer on their stack, then copy the fields and
+// the body into the message's own slice (joined): sizing that slice
+// first would iterate md twice, which costs more than the copy.
+func flatten(dst []byte, md map[string]string) (fields []byte, size int) {
 	for k, v := range md {
-		if i := commonName(k); i >= 0 {
-			b = binary.AppendUvarint(b, uint64(2*i+1))
-		} else {
-			b = binary.AppendUvarint(b, uint64(2*len(k)))
-			b = append(b, k...)
-		}
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
+		dst = appendEntry(dst, k, v)
 		size += len(k) + len(v)
 	}
-	packed = make([]byte, len(b)+len(body))
-	copy(packed, b)
-	copy(packed[len(b):], body)
-	return packed, len(b), size + len(body)
+	return dst, size
 }
 
-// unpack rebuilds the metadata that pack flattened into fields, in a map
+// flattenEvent is flatten for EncodeStamped(e, s)'s metadata, from e's
+// and s's fields.
+func flattenEvent(dst []byte, e *event.Event, s adapters.Stamp) (fields []byte, size int, err error) {
+	err = adapters.EachMetadata(e, s, func(name, value string) {
+		dst = appendEntry(dst, name, value)
+		size += len(name) + len(value)
+	})
+	return dst, size, err
+}
+
+// appendEntry appends the name and value fields of one metadata entry.
+func appendEntry(b []byte, name, value string) []byte {
+	if i := commonName(name); i >= 0 {
+		b = binary.AppendUvarint(b, uint64(2*i+1))
+	} else {
+		b = binary.AppendUvarint(b, uint64(2*len(name)))
+		b = append(b, name...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	return append(b, value...)
+}
+
+// joined returns fields then body in one slice of the exact size: a
+// stored message.
+func joined(fields, body []byte) []byte {
+	packed := make([]byte, len(fields)+len(body))
+	copy(packed, fields)
+	copy(packed[len(fields):], body)
+	return packed
+}
+
+// unpack rebuilds the metadata that flatten flattened into fields, in a map
 // sized for it at once. A common name is its constant; the other names
 // and the values share one copy of fields.
 func unpack(fields []byte) map[string]string {

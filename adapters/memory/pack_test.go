@@ -3,11 +3,13 @@ package memory
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"gocloud.dev/pubsub/driver"
@@ -28,14 +30,27 @@ func TestCommonNamesAreFoundInPlace(t *testing.T) {
 	}
 }
 
+// stored is the message a channel makes of fields and body, failing t
+// when the channel would refuse it.
+func stored(t *testing.T, fields, body []byte, size int) *message {
+	t.Helper()
+	c := newChannel("c", Options{MaxMessageBytes: 1 << 20})
+	m, err := c.newMessage(fields, body, size, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // FuzzPack checks that what a channel stores comes back as it was sent:
-// metadata of common and other names (an empty one, a long one), and the
-// body after it.
+// metadata of common and other names (an empty one, a long one, more than
+// the stack buffer holds), and the body after it.
 func FuzzPack(f *testing.F) {
 	f.Add("partitionkey", "user-7", []byte(`{"n":1}`))
 	f.Add("", "", []byte{})
 	f.Add("source", strings.Repeat("v", 300), []byte("body"))
 	f.Add(strings.Repeat("n", 200), "x", []byte(nil))
+	f.Add("note", strings.Repeat("w", 600), []byte("body"))
 	f.Fuzz(func(t *testing.T, name, value string, body []byte) {
 		md := map[string]string{
 			"specversion":           "1.0",
@@ -44,8 +59,9 @@ func FuzzPack(f *testing.F) {
 			adapters.MetaAcceptedAt: "1765000000000",
 			name:                    value,
 		}
-		packed, bodyAt, size := pack(md, body)
-		m := &message{packed: packed, bodyAt: bodyAt}
+		var buf [512]byte
+		fields, size := flatten(buf[:0], md)
+		m := stored(t, fields, body, size)
 		if got := m.metadata(); !maps.Equal(got, md) {
 			t.Errorf("metadata came back as %q, want %q", got, md)
 		}
@@ -56,8 +72,57 @@ func FuzzPack(f *testing.F) {
 		for k, v := range md {
 			want += len(k) + len(v)
 		}
-		if size != want {
-			t.Errorf("size %d, want %d (body, names and values)", size, want)
+		if m.size != want {
+			t.Errorf("size %d, want %d (body, names and values)", m.size, want)
+		}
+	})
+}
+
+// FuzzPackEvent checks that an event stored from its fields (SendEvent)
+// is the message its canonical map makes (Send): the same metadata, body
+// and size.
+func FuzzPackEvent(f *testing.F) {
+	f.Add("o-1", "/shop", "orders/7", "partitionkey", "user-7", "key-7", int64(1765000000123), []byte(`{"n":1}`))
+	f.Add("", "", "", "", "", "", int64(0), []byte(nil))
+	f.Add("x", "https://example.com/a b?c=d#e", "s", "Bad-Name", strings.Repeat("v", 600), "", int64(-5), []byte{0, 0xff})
+	f.Fuzz(func(t *testing.T, id, source, subject, ext, extValue, key string, deliverAt int64, data []byte) {
+		e := event.New()
+		e.SetID(id)
+		e.SetSource(source)
+		e.SetType("order.created")
+		if subject != "" {
+			e.SetSubject(subject)
+		}
+		if ext != "" && e.Context.SetExtension(ext, extValue) != nil {
+			t.Skip("the SDK refuses the extension")
+		}
+		if data != nil {
+			if err := e.SetData("application/octet-stream", data); err != nil {
+				t.Skip("the SDK refuses the data")
+			}
+		}
+		s := adapters.Stamp{AcceptedAt: time.UnixMilli(1765000000000), OrderingKey: key}
+		if deliverAt != 0 {
+			s.DeliverAt = time.UnixMilli(deliverAt)
+		}
+		want, wantErr := adapters.EncodeStamped(&e, s)
+		var buf [512]byte
+		fields, size, err := flattenEvent(buf[:0], &e, s)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("error %v, EncodeStamped's %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		m := stored(t, fields, e.Data(), size)
+		if got := m.metadata(); !maps.Equal(got, want.Metadata) {
+			t.Errorf("metadata %q, EncodeStamped's %q", got, want.Metadata)
+		}
+		if !bytes.Equal(m.body(), want.Body) {
+			t.Errorf("body %q, EncodeStamped's %q", m.body(), want.Body)
+		}
+		if wantSize := adapters.MessageBytes(want.Body, want.Metadata); m.size != wantSize {
+			t.Errorf("size %d, EncodeStamped's message counts %d", m.size, wantSize)
 		}
 	})
 }
@@ -95,7 +160,7 @@ func BenchmarkHeld(b *testing.B) {
 		if err := d.EnsureChannel(ctx, "c"); err != nil {
 			b.Fatal(err)
 		}
-		t, err := d.OpenChannel(ctx, "c")
+		topic, err := d.OpenChannel(ctx, "c")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,7 +175,7 @@ func BenchmarkHeld(b *testing.B) {
 			}
 			m.Metadata[adapters.MetaAcceptedAt] = "1765000000000"
 			body := bytes.Clone(m.Body) // each event read from a request has its own
-			if err := t.SendBatch(ctx, []*driver.Message{{Body: body, Metadata: m.Metadata}}); err != nil {
+			if err := topic.SendBatch(ctx, []*driver.Message{{Body: body, Metadata: m.Metadata}}); err != nil {
 				b.Fatal(err)
 			}
 		}
