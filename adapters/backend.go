@@ -93,7 +93,8 @@ func (c *Channel) Send(ctx context.Context, m *Message) error { return c.s.send(
 // SendEvent stores e with the bus's stamp s, as Send stores
 // EncodeStamped(e, s): ingress's and replay's path, on which a driver that
 // keeps messages in the process (EventSender) stores the event without the
-// map in between.
+// map in between. e is only read: the same event may be sent to several
+// channels at once.
 func (c *Channel) SendEvent(ctx context.Context, e *event.Event, s Stamp) error {
 	return c.s.sendEvent(ctx, e, s)
 }

@@ -18,12 +18,13 @@
 // Channel.SendEvent for ingress and replays (an event and the bus's Stamp)
 // and Channel.Send for retries and dead letters; Subscription.Receive with
 // Received.Ack and Nack for dispatchers and dead-letter listings;
-// Backend.DropOldest; Topic.Publish for topic targets. There is no second
-// path: the conformance suite, adapters/adaptertest, drives exactly these.
-// SendEvent is Send of EncodeStamped's message, except on a driver topic
-// that stores events itself (EventSender, the in-memory one), which packs
-// its own form from the event's fields rather than flatten the map; the
-// suite checks that both arrive alike.
+// Backend.DropOldest; Topic.Publish for topic targets. The conformance
+// suite, adapters/adaptertest, drives exactly these. SendEvent is Send of
+// EncodeStamped's message, except on an unbatched driver topic that stores
+// events itself (EventSender, the in-memory one), which packs its own form
+// from the event's fields rather than flattening the map: the one optional
+// interface without a Capabilities flag, since a route can ask nothing of
+// it. The suite checks that an event sent either way arrives alike.
 // How the driver is driven is declared by the backend in
 // Capabilities.Batching and applied here, once: a subscription's default
 // MaxInflight, and where every request is a round trip (SQS), sends,

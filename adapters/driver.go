@@ -60,12 +60,15 @@ type TopicOpener interface {
 // messages in the bus's process (the in-memory backend): it stores an
 // event and the bus's stamp itself, for Channel.SendEvent, packing its own
 // form from their fields (EachMetadata) instead of flattening the map
-// EncodeStamped would build. Unlike the other optional abilities it
+// EncodeStamped would build. It is used only where the backend declares
+// no Batching.MaxSendBatch. Unlike the other optional abilities it
 // changes nothing a route can ask for, so no Capabilities flag declares
 // it; what it stores must be received exactly as EncodeStamped(e, s)
 // sent with SendBatch would be, which the conformance suite checks.
 type EventSender interface {
 	// SendEvent returns only once the event is stored, as SendBatch does.
+	// e is shared (several routes' channels are sent it at once) and must
+	// not be modified.
 	SendEvent(ctx context.Context, e *event.Event, s Stamp) error
 }
 

@@ -31,7 +31,8 @@ const (
 	// MetaFirstAttempt is when the first attempt was made (Unix milliseconds).
 	MetaFirstAttempt = "eventbus-first-attempt"
 	// MetaAcceptedAt is when ingress took in the event it stored (Unix
-	// milliseconds): before its dedup, matching and any wait for room.
+	// milliseconds), before its dedup, matching and any wait for room; for
+	// a replayed event, when the replay sent it again.
 	MetaAcceptedAt = "eventbus-accepted-at"
 	// MetaRedrivenAt marks an event put back from the dead-letter channel
 	// (Unix milliseconds), so a backend that deduplicates by content (SQS
@@ -150,8 +151,15 @@ func eachAttribute(e *event.Event, f func(name, value string)) error {
 	return eachExtension(e.Extensions(), f)
 }
 
+// eachExtension formats the extensions, leaving out any named like the
+// bus's own metadata (MetaPrefix, which only an event of an older
+// CloudEvents version can carry): the stamp says those, as Decode leaves
+// them out of the event.
 func eachExtension(exts map[string]any, f func(name, value string)) error {
 	for name, v := range exts {
+		if strings.HasPrefix(name, MetaPrefix) {
+			continue
+		}
 		s, err := types.Format(v)
 		if err != nil {
 			return errcode.Errorf(errcode.InvalidArgument, "extension %s: %w", name, err)

@@ -5,6 +5,9 @@ import (
 	"maps"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 // decodeV1 reads what the SDK's generic attribute setters read, and
@@ -55,6 +58,44 @@ func TestDecodeV1IsTheSDKsGenericDecode(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got.Context, want.Context) {
 				t.Errorf("context\n%+v\nthe SDK's setters make\n%+v", got.Context, want.Context)
+			}
+		})
+	}
+}
+
+// EncodeStamped adds the stamp's fields as the bus's metadata, and leaves
+// a zero field out. An event's extension named like the bus's metadata
+// (only an older CloudEvents version can carry one) is left out too: the
+// stamp alone says when an event was accepted, is due, or in which lane.
+func TestEncodeStampedWritesTheStampAndOnlyTheStamp(t *testing.T) {
+	e := event.New(event.CloudEventsVersionV03)
+	e.SetID("o-1")
+	e.SetSource("/shop")
+	e.SetType("order.created")
+	e.SetExtension(MetaDeliverAt, "99999999999999")
+	e.SetExtension(MetaOrderingKey, "injected")
+	e.SetExtension("tenant", "acme")
+	cases := map[string]struct {
+		stamp Stamp
+		bus   map[string]string
+	}{
+		"zero stamp": {Stamp{}, map[string]string{}},
+		"every field": {
+			Stamp{AcceptedAt: time.UnixMilli(1765000000123), OrderingKey: "customer-7", DeliverAt: time.UnixMilli(1765000060000)},
+			map[string]string{MetaAcceptedAt: "1765000000123", MetaOrderingKey: "customer-7", MetaDeliverAt: "1765000060000"},
+		},
+		"due before 1970": {Stamp{DeliverAt: time.UnixMilli(-5)}, map[string]string{MetaDeliverAt: "-5"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			m, err := EncodeStamped(&e, c.stamp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"specversion": "0.3", "id": "o-1", "source": "/shop", "type": "order.created", "tenant": "acme"}
+			maps.Copy(want, c.bus)
+			if !maps.Equal(m.Metadata, want) {
+				t.Errorf("metadata\n%v\nwant\n%v", m.Metadata, want)
 			}
 		})
 	}

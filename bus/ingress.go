@@ -351,7 +351,9 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 // publish sends the event to every placement's channel at once and waits
 // for every confirm. The first error wins; channels that did store the
 // event keep it, which a retry by the producer may duplicate (delivery is
-// at-least-once).
+// at-least-once). Each channel encodes the event for itself (SendEvent),
+// so an event the backend cannot encode fails there, its room already
+// taken and released again; a validated event always encodes.
 func publish(ctx context.Context, e *event.Event, stamp adapters.Stamp, placements []placement) error {
 	send := func(p placement) error {
 		st, err := routeStamp(e, stamp, &p.route.route)

@@ -5,6 +5,8 @@
 //
 //   - an event crosses the backend with every CloudEvents attribute, its
 //     extensions and binary data intact (EncodeEvent, then DecodeEvent);
+//   - an event and the bus's stamp sent with Channel.SendEvent arrive as
+//     EncodeStamped's message sent with Send does;
 //   - an acked message is gone; a nacked one, or one still unacked when its
 //     subscription shuts down, is delivered again (at-least-once across a
 //     subscriber restart);
@@ -25,9 +27,9 @@
 //     answers Unavailable meanwhile and recovers on its own when it returns.
 //
 // The suite drives the backend through adapters.Backend, the wrapper the bus
-// itself uses, so what it proves is what production runs: Channel.Send,
-// Subscription.Receive, Ack and Nack, DropOldest and Topic.Publish, with the
-// batching the backend declares.
+// itself uses, so what it proves is what production runs: Channel.Send and
+// SendEvent, Subscription.Receive, Ack and Nack, DropOldest and
+// Topic.Publish, with the batching the backend declares.
 //
 // What a backend guarantees is declared, not discovered: the suite reads the
 // backend's Capabilities and the Harness, and a subtest that does not apply

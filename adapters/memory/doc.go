@@ -13,9 +13,9 @@
 // A channel keeps each message in one slice of its own, metadata then
 // body (pack.go): a sender may reuse its buffers once the send returns,
 // and a received message's Body is that stored copy, not to be modified
-// (a nack delivers it again). It is an adapters.EventSender: an event
-// sent with Channel.SendEvent is packed from its fields, without the
-// canonical map that a Send would flatten.
+// (a nack delivers it again). A channel's driver topic is an
+// adapters.EventSender: an event sent with Channel.SendEvent is packed
+// from its fields, without the canonical map that a Send would flatten.
 //
 // Delivery is at-least-once within the process: a received message belongs
 // to its subscription until acked; a nack, or closing the subscription with

@@ -127,6 +127,39 @@ func FuzzPackEvent(f *testing.F) {
 	})
 }
 
+// SendEvent takes the stamp's due time and ordering key as Send takes
+// their metadata: an event due later is held, and a keyed one waits for
+// the one before it in its lane.
+func TestSendEventHoldsAndOrdersByTheStamp(t *testing.T) {
+	topic, sub := openChannel(t, 4)
+	e := event.New()
+	e.SetSource("/shop")
+	e.SetType("order.created")
+	send := func(id string, s adapters.Stamp) {
+		t.Helper()
+		e.SetID(id)
+		if err := topic.SendEvent(t.Context(), &e, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("later", adapters.Stamp{DeliverAt: time.Now().Add(time.Hour)})
+	send("a-0", adapters.Stamp{OrderingKey: "a"})
+	send("a-1", adapters.Stamp{OrderingKey: "a"})
+	first := receive(t, sub)
+	if id := first.Metadata["id"]; id != "a-0" {
+		t.Fatalf("received %s first, want a-0: later is due in an hour, a-1 waits for a-0", id)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if m, err := sub.Receive(ctx); err == nil {
+		t.Fatalf("received %s while a-0 was unacked: later must wait for its time, a-1 for a-0", m.Metadata["id"])
+	}
+	first.Ack()
+	if id := receive(t, sub).Metadata["id"]; id != "a-1" {
+		t.Fatalf("received %s after a-0's ack, want a-1", id)
+	}
+}
+
 // A message stored in memory does not keep what its sender's body was cut
 // from: the channel holds its own copy.
 func TestAStoredBodyIsTheChannelsOwn(t *testing.T) {
