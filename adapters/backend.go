@@ -136,6 +136,9 @@ func (t *Topic) Shutdown(ctx context.Context) error { return t.s.shutdown(ctx) }
 type sender struct {
 	t       driver.Topic
 	batches *batcher.Batcher // nil: no batching
+	// events is t when it stores events itself and sends are not batched;
+	// nil otherwise, and SendEvent sends EncodeStamped's message.
+	events EventSender
 	// life bounds the batches' SendBatch calls: each caller of Add bounds
 	// only its own wait, and a batch carries several callers' messages.
 	life context.Context
@@ -155,6 +158,8 @@ func newSender(t driver.Topic, b Batching) *sender {
 		s.batches = batcher.New(reflect.TypeOf(&driver.Message{}), opts, func(items any) error {
 			return s.t.SendBatch(s.life, items.([]*driver.Message))
 		})
+	} else {
+		s.events, _ = t.(EventSender)
 	}
 	return s
 }
@@ -191,11 +196,11 @@ func (s *sender) send(ctx context.Context, m *Message) error {
 }
 
 func (s *sender) sendEvent(ctx context.Context, e *event.Event, st Stamp) error {
-	if es, ok := s.t.(EventSender); ok && s.batches == nil {
+	if s.events != nil {
 		if s.closed.Load() {
 			return errShutDown
 		}
-		return classify(es.SendEvent(ctx, e, st), s.t.ErrorCode)
+		return classify(s.events.SendEvent(ctx, e, st), s.t.ErrorCode)
 	}
 	m, err := EncodeStamped(e, st)
 	if err != nil {

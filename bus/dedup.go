@@ -107,8 +107,7 @@ func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (res
 			// Its window passed behind a younger head (copies read the
 			// clock before they queue for the lock): forgotten as if it
 			// had expired.
-			sh.entry(seq).forgotten = true
-			delete(sh.index, key)
+			sh.forgetLocked(sh.entry(seq))
 			seen = false
 		}
 		if !seen {
@@ -148,8 +147,7 @@ func (d *dedup) finish(key dedupKey, result Result, stored bool) {
 	if stored {
 		e.routes, e.overflow = result.Routes, result.Overflow
 	} else {
-		e.forgotten = true
-		delete(sh.index, key)
+		sh.forgetLocked(e)
 	}
 	if e.wait != nil {
 		close(e.wait)
@@ -176,6 +174,13 @@ func (sh *dedupShard) push(e dedupEntry) uint64 {
 	*sh.entry(seq) = e
 	sh.tail++
 	return seq
+}
+
+// forgetLocked takes e's key out of the index, so the next copy of its
+// event is stored afresh; e waits in the ring for its turn to go.
+func (sh *dedupShard) forgetLocked(e *dedupEntry) {
+	e.forgotten = true
+	delete(sh.index, e.key)
 }
 
 // aged reports whether the window of e, an answered entry, has passed:
