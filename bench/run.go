@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -38,7 +37,13 @@ type window struct {
 	// ingressP50 and ingressP99 are the latencies until the contender
 	// accepted each event, for a contender that reports them (else zero).
 	ingressP50, ingressP99 time.Duration
-	cpu                    time.Duration // the contender process's user+system time
+	// lateP50 and lateP99, in an open loop, are how late the load
+	// generator started operations: from when each was due until a worker
+	// sent it. They are part of every latency; high figures mean the
+	// generator, not the contender, fell behind (all workers busy, or the
+	// machine too loaded to wake the pacer on time).
+	lateP50, lateP99 time.Duration
+	cpu              time.Duration // the contender process's user+system time
 	// loadCPU is this process's: the load generator's, and the webhooks'
 	// of scenarios that serve them here. On a machine the two share, a
 	// ratio between contenders whose load differs in cost moves with it.
@@ -83,6 +88,9 @@ func runScenario(ctx context.Context, s Scenario, opts runOptions, progress io.W
 			load := ""
 			if w.loadCPU > 0 {
 				load = fmt.Sprintf(" (load generator %.1f)", w.loadCPUPerOp())
+			}
+			if s.Rate > 0 {
+				load += fmt.Sprintf("  sent late p50 %s p99 %s", ms(w.lateP50), ms(w.lateP99))
 			}
 			fmt.Fprintf(progress, "  %s round %d/%d %-10s %9.0f events/s  p50 %s  p99 %s  %.1f µs CPU/event%s  %d errors\n",
 				s.Name, r+1, opts.rounds, name, w.throughput(), ms(w.p50), ms(w.p99), w.cpuPerOp(), load, w.errs)
@@ -147,42 +155,44 @@ func stagedOf(inst *Instance) stagedOp {
 
 // load runs op from the given number of workers, each one at a time, until
 // d has passed; an operation under way then completes and counts. With a
-// rate, operations are due at fixed times (see Scenario.Rate) and their
-// latency counts from then.
+// rate, operations are due at fixed times (see Scenario.Rate and pace) and
+// their latency counts from then.
 func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) window {
 	type tally struct {
-		latencies, ingress []time.Duration
-		errs               int
-		firstErr           error
+		latencies, ingress, late []time.Duration
+		errs                     int
+		firstErr                 error
 	}
 	tallies := make([]tally, workers)
 	begin := time.Now()
 	end := begin.Add(d)
-	var next atomic.Int64 // the index of the next operation due, with a rate
+	// next returns when the worker's next operation is due, and false
+	// when the window has ended.
+	next := func() (time.Time, bool) {
+		t0 := time.Now()
+		return t0, t0.Before(end) && ctx.Err() == nil
+	}
+	if rate > 0 {
+		dues := make(chan time.Time)
+		paceCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go pace(paceCtx, begin, end, rate, dues)
+		next = func() (time.Time, bool) {
+			t0, ok := <-dues
+			return t0, ok
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range tallies {
 		t := &tallies[i]
 		wg.Go(func() {
-			var timer *time.Timer
-			if rate > 0 {
-				timer = time.NewTimer(0)
-				defer timer.Stop()
-			}
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if rate > 0 {
-					t0 = begin.Add(time.Duration(next.Add(1)-1) * time.Second / time.Duration(rate))
-					if wait := time.Until(t0); wait > 0 && t0.Before(end) {
-						timer.Reset(wait)
-						select {
-						case <-timer.C:
-						case <-ctx.Done():
-							return
-						}
-					}
-				}
-				if !t0.Before(end) {
+			for {
+				t0, ok := next()
+				if !ok {
 					return
+				}
+				if rate > 0 {
+					t.late = append(t.late, time.Since(t0))
 				}
 				accepted, err := op(ctx)
 				if err != nil {
@@ -201,10 +211,11 @@ func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) 
 	}
 	wg.Wait()
 	w := window{elapsed: time.Since(begin)}
-	var all, ingress []time.Duration
+	var all, ingress, late []time.Duration
 	for _, t := range tallies {
 		all = append(all, t.latencies...)
 		ingress = append(ingress, t.ingress...)
+		late = append(late, t.late...)
 		w.errs += t.errs
 		if w.firstErr == nil {
 			w.firstErr = t.firstErr
@@ -213,6 +224,7 @@ func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) 
 	w.ops = len(all)
 	w.p50, w.p99 = percentiles(all)
 	w.ingressP50, w.ingressP99 = percentiles(ingress)
+	w.lateP50, w.lateP99 = percentiles(late)
 	return w
 }
 
