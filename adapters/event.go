@@ -178,10 +178,32 @@ func DecodeEvent(m *Received) (*event.Event, error) {
 // Decode is DecodeEvent for a message's parts; id names the message in
 // errors.
 func Decode(id string, body []byte, metadata map[string]string) (*event.Event, error) {
+	var d Decoder
+	return d.decode(id, body, metadata)
+}
+
+// A Decoder is DecodeEvent for a goroutine that decodes message after
+// message, such as a dispatcher's worker: it parses a source once for as
+// long as the messages repeat it, as the events of one route mostly do.
+// The zero value is ready to use. A Decoder is not safe for concurrent
+// use.
+type Decoder struct {
+	// The last source parsed, as written (a copy of the message's) and
+	// as parsed.
+	source    string
+	sourceRef types.URIRef
+}
+
+// Decode is DecodeEvent.
+func (d *Decoder) Decode(m *Received) (*event.Event, error) {
+	return d.decode(m.LoggableID, m.Body, m.Metadata)
+}
+
+func (d *Decoder) decode(id string, body []byte, metadata map[string]string) (*event.Event, error) {
 	var e event.Event
 	var err error
 	if sv := metadata["specversion"]; sv == event.CloudEventsVersionV1 {
-		e, err = decodeV1(metadata)
+		e, err = d.decodeV1(metadata)
 	} else {
 		version := spec.VS.Version(sv)
 		if version == nil {
@@ -204,7 +226,7 @@ var v1 = spec.VS.Version(event.CloudEventsVersionV1)
 // decodeV1 is Decode's attributes for the one version every event here
 // has: the same setters the SDK's generic attributes call, without boxing
 // each value and looking its attribute up by name.
-func decodeV1(metadata map[string]string) (event.Event, error) {
+func (d *Decoder) decodeV1(metadata map[string]string) (event.Event, error) {
 	c := &event.EventContextV1{}
 	for name, value := range metadata {
 		var err error
@@ -213,7 +235,7 @@ func decodeV1(metadata map[string]string) (event.Event, error) {
 		case "id":
 			err = c.SetID(value)
 		case "source":
-			err = c.SetSource(value)
+			err = d.setSource(c, value)
 		case "type":
 			err = c.SetType(value)
 		case "subject":
@@ -239,6 +261,21 @@ func decodeV1(metadata map[string]string) (event.Event, error) {
 		}
 	}
 	return event.Event{Context: c}, nil
+}
+
+// setSource sets c's source as SetSource does, parsing it only when it is
+// not the last source this decoder parsed.
+func (d *Decoder) setSource(c *event.EventContextV1, source string) error {
+	if source == d.source && source != "" {
+		c.Source = d.sourceRef
+		return nil
+	}
+	source = strings.Clone(source) // kept: not the whole of a message's metadata
+	if err := c.SetSource(source); err != nil {
+		return err
+	}
+	d.source, d.sourceRef = source, c.Source
+	return nil
 }
 
 // decodeAttributes is Decode's attributes for any version the SDK knows.

@@ -168,6 +168,7 @@ func (d *Dispatcher) start() {
 }
 
 func (d *Dispatcher) work() {
+	var dec adapters.Decoder // this worker's own, so it parses a source once
 	for {
 		msg, err := d.sub.Receive(d.receiving)
 		if err != nil {
@@ -180,15 +181,15 @@ func (d *Dispatcher) work() {
 			return
 		}
 		d.busy.Add(1)
-		d.handle(msg)
+		d.handle(&dec, msg)
 		d.busy.Add(-1)
 	}
 }
 
-// handle delivers one received event through the route's steps, then
-// settles it.
-func (d *Dispatcher) handle(msg *adapters.Received) {
-	e, err := adapters.DecodeEvent(msg)
+// handle decodes one received event with dec, delivers it through the
+// route's steps, then settles it.
+func (d *Dispatcher) handle(dec *adapters.Decoder, msg *adapters.Received) {
+	e, err := dec.Decode(msg)
 	if err != nil {
 		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.LoggableID, "err", err)
 		if err := d.storeDeadLetter(&msg.Message); err != nil {
