@@ -355,29 +355,33 @@ func (br *busRoutes) admit(ctx context.Context, lr *liveRoute) (placement, error
 // so an event the backend cannot encode fails there, its room already
 // taken and released again; a validated event always encodes.
 func publish(ctx context.Context, e *event.Event, stamp adapters.Stamp, placements []placement) error {
-	send := func(p placement) error {
-		st, err := routeStamp(e, stamp, &p.route.route)
-		if err != nil {
-			return err
-		}
-		if err := p.route.channel.SendEvent(ctx, e, st); err != nil {
-			return fmt.Errorf("route %s: %w", p.route.route.Name, err)
-		}
-		return nil
-	}
 	if len(placements) == 1 {
-		return send(placements[0])
+		return sendTo(ctx, e, stamp, placements[0])
 	}
 	errs := make([]error, len(placements))
 	var wg sync.WaitGroup
 	for i, p := range placements {
-		wg.Go(func() { errs[i] = send(p) })
+		wg.Go(func() { errs[i] = sendTo(ctx, e, stamp, p) })
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sendTo sends e to p's channel with stamp, as p's route stamps it. (A
+// function of its own, not a closure in publish: the goroutines of several
+// placements would make that closure escape, for every event.)
+func sendTo(ctx context.Context, e *event.Event, stamp adapters.Stamp, p placement) error {
+	st, err := routeStamp(e, stamp, &p.route.route)
+	if err != nil {
+		return err
+	}
+	if err := p.route.channel.SendEvent(ctx, e, st); err != nil {
+		return fmt.Errorf("route %s: %w", p.route.route.Name, err)
 	}
 	return nil
 }
