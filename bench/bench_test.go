@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/httpapi"
@@ -122,6 +123,50 @@ func BenchmarkBatchIngress(b *testing.B) {
 		h.ServeHTTP(w, req)
 		if w.status != http.StatusAccepted {
 			b.Fatalf("status %d, want 202", w.status)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/event")
+}
+
+// BenchmarkBatchDelivery is the batch-e2e contender in process: each
+// iteration POSTs one batch of batchSize events to the ingress handler and
+// waits until the sink has them all, delivered in batches over loopback
+// HTTP. Its figures include the sink's share, which is small: it reads
+// only the ids.
+func BenchmarkBatchDelivery(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, stopSink, err := startSink()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = stopSink() }()
+	bs, err := httpapi.New(ctx, e2eConfig(s.url, true), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = bs.Shutdown(context.Background()) }()
+	h := bs.Handler()
+	w := &discardWriter{header: http.Header{}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		op := strconv.Itoa(i)
+		done := s.expect(op)
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", bytes.NewReader(batchBody(op)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
+		clear(w.header)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusAccepted {
+			b.Fatalf("status %d, want 202", w.status)
+		}
+		select {
+		case <-done:
+		case <-time.After(e2eTimeout):
+			b.Fatalf("the sink did not get the %d events of operation %s within %v", batchSize, op, e2eTimeout)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/event")

@@ -113,3 +113,27 @@ func TestNotifyWakesOnlyAsManyAsAsked(t *testing.T) {
 		t.Fatal("Broadcast did not wake the last waiter")
 	}
 }
+
+// A waiter can be woken as its limit passes or its context ends, and
+// leave without taking the wake-up; the next Wait reuses its channel,
+// which must then be empty. One that leaves with its context passes the
+// wake-up on.
+func TestAWaiterLeavesNoWakeUpBehind(t *testing.T) {
+	for _, ok := range []bool{true, false} {
+		var s Signal
+		late := &waiter{wake: make(chan struct{}, 1)}
+		next := &waiter{wake: make(chan struct{}, 1)}
+		s.waiting = []*waiter{late, next}
+		s.Notify(1) // as late's timer fired
+		s.leave(late, ok)
+		select {
+		case <-late.wake:
+			t.Errorf("ok=%v: the wake-up stayed in the channel the next Wait reuses", ok)
+		default:
+		}
+		passedOn := len(next.wake) == 1
+		if passedOn == ok {
+			t.Errorf("ok=%v: wake-up passed on to the next waiter: %v; want it passed on only by a waiter leaving with its context", ok, passedOn)
+		}
+	}
+}
