@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -62,7 +61,7 @@ func AppendStructured(dst []byte, e *event.Event) ([]byte, error) {
 			dst = AppendJSONString(dst, string(e.DataEncoded))
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.Extensions)) {
+	for _, name := range sortedNames(c.Extensions) {
 		dst = append(dst, ',')
 		dst = AppendJSONString(dst, name)
 		dst = append(dst, ':')
@@ -77,6 +76,21 @@ func AppendStructured(dst []byte, e *event.Event) ([]byte, error) {
 		dst = append(dst, v...)
 	}
 	return append(dst, '}'), nil
+}
+
+// sortedNames returns the names of an event's extensions, sorted. Most
+// events have none, and then it allocates nothing (ranging over an
+// iterator of the map's keys did, even for none).
+func sortedNames(exts map[string]any) []string {
+	if len(exts) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(exts))
+	for name := range exts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // jsonData reports whether data of this content type is written as JSON
