@@ -39,10 +39,6 @@ import (
 // structured CloudEvents (the CloudEvents HTTP binding's batched mode).
 const BatchContentType = "application/cloudevents-batch+json"
 
-// structuredOverhead is room enough for the attributes of most events in
-// the JSON format, besides their data.
-const structuredOverhead = 256
-
 // maxResultsBytes bounds how much of a batch answer the bus reads for its
 // per-event results.
 const maxResultsBytes = 1 << 20
@@ -90,6 +86,16 @@ func Batched(t *HTTPTarget, r *router.Route) Target {
 	return &BatchingTarget{target: t, maxEvents: b.MaxEvents, maxBytes: b.MaxBytes, maxWait: time.Duration(b.MaxWait)}
 }
 
+// encodings are the buffers events are encoded in before join copies them
+// into a batch, reused so that an event's encoding allocates nothing;
+// one that grew past maxPooledEncoding is left to the collector.
+var encodings = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+const maxPooledEncoding = 64 << 10
+
 // batch is a batch filling, then sent; its leader owns it once it is sealed.
 type batch struct {
 	body    []byte // "[" and the members' JSON, comma-separated
@@ -106,11 +112,17 @@ type member struct{ source, id string }
 // it, once the batch was sent.
 func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	// Each event carries the trace context of its own attempt.
-	enc, err := httpbinding.AppendStructured(make([]byte, 0, len(e.DataEncoded)+structuredOverhead), withTraceContext(ctx, e))
+	scratch := encodings.Get().(*[]byte)
+	enc, err := httpbinding.AppendStructured((*scratch)[:0], withTraceContext(ctx, e))
 	if err != nil {
+		encodings.Put(scratch)
 		return Outcome{Verdict: verdict.DeadLetter, Reason: "encoding the event for a batch: " + err.Error()}
 	}
 	b, i, leader := bt.join(enc, member{source: cesource.Of(e), id: e.ID()})
+	if cap(enc) <= maxPooledEncoding {
+		*scratch = enc
+		encodings.Put(scratch) // join copied it into the batch
+	}
 	if leader {
 		bt.lead(ctx, b)
 	} else {
