@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"sync"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/ringindex"
 )
 
 // dedup remembers the answer to each (bus, source, id) for a window, so a
@@ -18,11 +20,13 @@ import (
 //
 // The keys are spread over shards, each with its own lock, so concurrent
 // requests rarely wait for each other. A shard keeps its entries in a
-// ring, oldest first, found through a map from key to sequence number:
-// the map holds no pointers, so the garbage collector skips it, and its
-// slots are small, so a lookup touches little memory. The ring doubles
-// when it is full and never moves an entry otherwise, so once it has
-// grown to the shard's bound, remembering an event allocates nothing.
+// ring, oldest first, numbered in sequence, and finds them through a
+// ringindex.Index: a lookup touches one bucket of it, and forgetting the
+// oldest entry touches nothing (a Go map from key to number needed a
+// delete of its own for every entry added, another cache miss on a busy
+// bus). The ring doubles when it is full, the index with it, and never
+// moves an entry otherwise, so once it has grown to the shard's bound,
+// remembering an event allocates nothing.
 type dedup struct {
 	window    time.Duration
 	maxEvents int // per shard
@@ -34,8 +38,9 @@ const dedupShards = 16
 
 type dedupShard struct {
 	mu sync.Mutex
-	// index holds the sequence number of each remembered key's entry.
-	index map[dedupKey]uint64
+	// index finds the entries by the second word of their keys (the first
+	// picks the shard); nil until the first entry.
+	index *ringindex.Index
 	// ring holds the entries of sequence numbers head to tail-1, in the
 	// order they were added, entry seq at ring[seq%len(ring)].
 	ring       []dedupEntry
@@ -49,8 +54,8 @@ type dedupKey [2]uint64
 // answer is kept only when the event was stored, without error). While
 // pending, the first request is still storing it; a duplicate arriving
 // then waits on wait, which is made only when someone waits. A forgotten
-// entry (its store failed) waits in the ring for its turn to go, no
-// longer in the index.
+// entry (its store failed, or its window passed) waits in the ring for its
+// turn to go, no longer found.
 type dedupEntry struct {
 	key dedupKey
 	// at is when the copy that claimed it arrived, in Unix nanoseconds:
@@ -70,9 +75,6 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 		maxEvents: max(maxEvents/dedupShards, 1),
 		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 	}
-	for i := range d.shards {
-		d.shards[i].index = map[dedupKey]uint64{}
-	}
 	return d
 }
 
@@ -91,35 +93,42 @@ func (d *dedup) key(bus, source, id string) dedupKey {
 	return k
 }
 
+// A claim is the hold of the copy that stores an event on the event's
+// entry, from begin to finish.
+type claim struct {
+	key dedupKey
+	seq uint64 // the entry's number in its shard's ring
+}
+
 // begin claims key for a copy of an event that arrived at the time given,
 // which its window counts from. When it returns first == true the caller
-// stores the event and must call finish; otherwise it returns the first
-// answer's Routes and Overflow (the caller has the id and source), waiting
-// for it if the first request is still storing.
-func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (result Result, first bool, err error) {
+// stores the event and must call finish with the claim; otherwise it
+// returns the first answer's Routes and Overflow (the caller has the id
+// and source), waiting for it if the first request is still storing.
+func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (c claim, result Result, first bool, err error) {
 	sh := d.shard(key)
 	now := arrived.UnixNano()
 	for {
 		sh.mu.Lock()
 		sh.expireLocked(now, d.window.Nanoseconds(), d.maxEvents)
-		seq, seen := sh.index[key]
+		seq, seen := sh.find(key)
 		if seen && sh.entry(seq).aged(now, d.window.Nanoseconds()) {
 			// Its window passed behind a younger head (copies read the
 			// clock before they queue for the lock): forgotten as if it
 			// had expired.
-			sh.forgetLocked(sh.entry(seq))
+			sh.forgetLocked(seq)
 			seen = false
 		}
 		if !seen {
-			sh.index[key] = sh.push(dedupEntry{key: key, at: now, pending: true})
+			seq = sh.push(dedupEntry{key: key, at: now, pending: true})
 			sh.mu.Unlock()
-			return Result{}, true, nil
+			return claim{key, seq}, Result{}, true, nil
 		}
 		e := sh.entry(seq)
 		if !e.pending {
 			result := Result{Routes: e.routes, Overflow: e.overflow}
 			sh.mu.Unlock()
-			return result, false, nil
+			return claim{}, result, false, nil
 		}
 		if e.wait == nil {
 			e.wait = make(chan struct{})
@@ -129,25 +138,27 @@ func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (res
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return Result{}, false, ctx.Err()
+			return claim{}, Result{}, false, ctx.Err()
 		}
 		// Look again: the first request either stored the event (its
 		// answer is there) or did not (the key is free to claim).
 	}
 }
 
-// finish records the answer for key; stored false forgets the key, so a
-// retry of an event that was not stored is not mistaken for a duplicate.
-func (d *dedup) finish(key dedupKey, result Result, stored bool) {
-	sh := d.shard(key)
+// finish records the answer of the claimed event; stored false forgets it,
+// so a retry of an event that was not stored is not mistaken for a
+// duplicate. The claimed entry is still in the ring: a pending entry
+// does not expire.
+func (d *dedup) finish(c claim, result Result, stored bool) {
+	sh := d.shard(c.key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.entry(sh.index[key])
+	e := sh.entry(c.seq)
 	e.pending = false
 	if stored {
 		e.routes, e.overflow = result.Routes, result.Overflow
 	} else {
-		sh.forgetLocked(e)
+		sh.forgetLocked(c.seq)
 	}
 	if e.wait != nil {
 		close(e.wait)
@@ -160,27 +171,45 @@ func (d *dedup) shard(key dedupKey) *dedupShard { return &d.shards[key[0]%dedupS
 // entry returns the entry of sequence number seq, which is in the ring.
 func (sh *dedupShard) entry(seq uint64) *dedupEntry { return &sh.ring[seq%uint64(len(sh.ring))] }
 
-// push adds e at the tail of the ring, doubling the ring when it is full,
-// and returns e's sequence number.
+// find returns the number of the entry of key that is not forgotten.
+func (sh *dedupShard) find(key dedupKey) (uint64, bool) {
+	if sh.index == nil {
+		return 0, false
+	}
+	return sh.index.Find(key[1], sh.head, sh.tail-sh.head, func(seq uint64) bool {
+		e := sh.entry(seq)
+		return e.key == key && !e.forgotten
+	})
+}
+
+// push adds e at the tail of the ring, doubling the ring and its index
+// when it is full, and returns e's sequence number.
 func (sh *dedupShard) push(e dedupEntry) uint64 {
 	if sh.tail-sh.head == uint64(len(sh.ring)) {
 		grown := make([]dedupEntry, max(64, 2*len(sh.ring)))
+		index := ringindex.New(len(grown))
 		for seq := sh.head; seq < sh.tail; seq++ {
-			grown[seq%uint64(len(grown))] = *sh.entry(seq)
+			old := sh.entry(seq)
+			grown[seq%uint64(len(grown))] = *old
+			if !old.forgotten {
+				index.Add(old.key[1], seq, sh.head, sh.tail-sh.head)
+			}
 		}
-		sh.ring = grown
+		sh.ring, sh.index = grown, index
 	}
 	seq := sh.tail
 	*sh.entry(seq) = e
 	sh.tail++
+	sh.index.Add(e.key[1], seq, sh.head, sh.tail-sh.head)
 	return seq
 }
 
-// forgetLocked takes e's key out of the index, so the next copy of its
-// event is stored afresh; e waits in the ring for its turn to go.
-func (sh *dedupShard) forgetLocked(e *dedupEntry) {
+// forgetLocked makes entry seq unfound, so the next copy of its event is
+// stored afresh; the entry waits in the ring for its turn to go.
+func (sh *dedupShard) forgetLocked(seq uint64) {
+	e := sh.entry(seq)
 	e.forgotten = true
-	delete(sh.index, e.key)
+	sh.index.Remove(e.key[1], seq)
 }
 
 // aged reports whether the window of e, an answered entry, has passed:
@@ -201,10 +230,7 @@ func (sh *dedupShard) expireLocked(now, window int64, maxEvents int) {
 		if e.pending {
 			break // still being stored; it expires once answered
 		}
-		if !e.forgotten {
-			delete(sh.index, e.key)
-		}
-		*e = dedupEntry{} // let go of its routes
+		*e = dedupEntry{} // let go of its routes; the index forgets it by its number
 		sh.head++
 	}
 }

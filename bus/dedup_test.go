@@ -19,7 +19,7 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			res, first, err := d.begin(context.Background(), key, now)
+			c, res, first, err := d.begin(context.Background(), key, now)
 			if err != nil {
 				t.Error(err)
 				return
@@ -28,7 +28,7 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 				mu.Lock()
 				stores++
 				mu.Unlock()
-				d.finish(key, Result{Routes: []string{"stored"}}, true)
+				d.finish(c, Result{Routes: []string{"stored"}}, true)
 				return
 			}
 			if len(res.Routes) != 1 || res.Routes[0] != "stored" {
@@ -42,11 +42,12 @@ func TestDedupLetsOneCopyThroughAndAnswersTheRest(t *testing.T) {
 	}
 
 	failed := d.key("default", "/src", "id-2")
-	if _, first, _ := d.begin(context.Background(), failed, now); !first {
+	c, _, first, _ := d.begin(context.Background(), failed, now)
+	if !first {
 		t.Fatal("a new key was not first")
 	}
-	d.finish(failed, Result{}, false)
-	if _, first, _ := d.begin(context.Background(), failed, now); !first {
+	d.finish(c, Result{}, false)
+	if _, _, first, _ := d.begin(context.Background(), failed, now); !first {
 		t.Fatal("after a failed store the next copy must be stored afresh")
 	}
 }
@@ -58,15 +59,15 @@ func TestDedupForgetsAnEventOnceItsWindowPasses(t *testing.T) {
 	d := newDedup(window, 1000)
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	old := d.key("b", "s", "old")
-	d.begin(context.Background(), old, now)
-	d.finish(old, Result{Routes: []string{"x"}}, true)
+	c, _, _, _ := d.begin(context.Background(), old, now)
+	d.finish(c, Result{Routes: []string{"x"}}, true)
 
 	now = now.Add(window - time.Nanosecond)
-	if res, first, _ := d.begin(context.Background(), old, now); first || len(res.Routes) != 1 || res.Routes[0] != "x" {
+	if _, res, first, _ := d.begin(context.Background(), old, now); first || len(res.Routes) != 1 || res.Routes[0] != "x" {
 		t.Fatalf("just inside the window: first=%v, answer %v; want the first answer again, so a producer's retry is not stored twice", first, res)
 	}
 	now = now.Add(time.Nanosecond)
-	if _, first, _ := d.begin(context.Background(), old, now); !first {
+	if _, _, first, _ := d.begin(context.Background(), old, now); !first {
 		t.Error("an event past the window is still remembered; memory would grow with every event ever seen")
 	}
 }
@@ -83,15 +84,15 @@ func TestDedupForgetsAnEntryOlderThanTheHeadOnTime(t *testing.T) {
 	for i := 0; behind == (dedupKey{}) || d.shard(behind) != d.shard(head); i++ {
 		behind = d.key("b", "s", fmt.Sprint("behind-", i))
 	}
-	d.begin(context.Background(), head, t0.Add(time.Second))
-	d.finish(head, Result{Routes: []string{"x"}}, true)
-	d.begin(context.Background(), behind, t0)
-	d.finish(behind, Result{Routes: []string{"x"}}, true)
+	c, _, _, _ := d.begin(context.Background(), head, t0.Add(time.Second))
+	d.finish(c, Result{Routes: []string{"x"}}, true)
+	c, _, _, _ = d.begin(context.Background(), behind, t0)
+	d.finish(c, Result{Routes: []string{"x"}}, true)
 
-	if _, first, _ := d.begin(context.Background(), behind, t0.Add(window)); !first {
+	if _, _, first, _ := d.begin(context.Background(), behind, t0.Add(window)); !first {
 		t.Error("an event is remembered past its window because a younger one is ahead of it in the ring")
 	}
-	if _, first, _ := d.begin(context.Background(), head, t0.Add(window)); first {
+	if _, _, first, _ := d.begin(context.Background(), head, t0.Add(window)); first {
 		t.Error("the younger event is forgotten before its window passed")
 	}
 }
@@ -102,8 +103,8 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 	d := newDedup(time.Hour, dedupShards) // one event per shard
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	old := d.key("b", "s", "old")
-	d.begin(context.Background(), old, now)
-	d.finish(old, Result{Routes: []string{"x"}}, true)
+	c, _, _, _ := d.begin(context.Background(), old, now)
+	d.finish(c, Result{Routes: []string{"x"}}, true)
 	// Fill old's shard with newer events until it holds more than one.
 	for i := 0; ; i++ {
 		k := d.key("b", "s", fmt.Sprint("new-", i))
@@ -111,12 +112,12 @@ func TestDedupForgetsTheOldestPastItsSize(t *testing.T) {
 			continue
 		}
 		now = now.Add(time.Second)
-		d.begin(context.Background(), k, now)
-		d.finish(k, Result{Routes: []string{"y"}}, true)
+		c, _, _, _ := d.begin(context.Background(), k, now)
+		d.finish(c, Result{Routes: []string{"y"}}, true)
 		break
 	}
 	now = now.Add(time.Second)
-	if _, first, _ := d.begin(context.Background(), old, now); !first {
+	if _, _, first, _ := d.begin(context.Background(), old, now); !first {
 		t.Error("the oldest event is still remembered past the size bound; memory would not be bounded")
 	}
 }
@@ -131,7 +132,8 @@ func TestDedupRemembersAcrossTheRingsGrowthAndWrap(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	pending := d.key("b", "s", "pending")
-	if _, first, _ := d.begin(ctx, pending, now); !first {
+	held, _, first, _ := d.begin(ctx, pending, now)
+	if !first {
 		t.Fatal("a new key was not first")
 	}
 	var keys []dedupKey
@@ -141,17 +143,18 @@ func TestDedupRemembersAcrossTheRingsGrowthAndWrap(t *testing.T) {
 			continue
 		}
 		keys = append(keys, k)
-		if _, first, _ := d.begin(ctx, k, now); !first {
+		c, _, first, _ := d.begin(ctx, k, now)
+		if !first {
 			t.Fatalf("event %d: a new key was not first", i)
 		}
-		d.finish(k, Result{Routes: []string{fmt.Sprint(i)}}, true)
+		d.finish(c, Result{Routes: []string{fmt.Sprint(i)}}, true)
 	}
-	d.finish(pending, Result{Routes: []string{"pending"}}, true)
-	if _, first, _ := d.begin(ctx, keys[len(keys)-perShard-1], now); !first {
+	d.finish(held, Result{Routes: []string{"pending"}}, true)
+	if _, _, first, _ := d.begin(ctx, keys[len(keys)-perShard-1], now); !first {
 		t.Error("an event older than the newest 100 is still remembered past the bound")
 	}
 	for i, k := range keys[len(keys)-perShard+1:] { // the line above took one place
-		res, first, _ := d.begin(ctx, k, now)
+		_, res, first, _ := d.begin(ctx, k, now)
 		if first {
 			t.Fatalf("recent event %d of %d was forgotten", i, perShard)
 		}

@@ -215,7 +215,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *e
 	arrived := time.Now()
 	result := Result{ID: e.ID(), Source: cesource.Of(e)}
 	key := b.dedup.key(busName, result.Source, result.ID)
-	earlier, first, err := b.dedup.begin(ctx, key, arrived)
+	claim, earlier, first, err := b.dedup.begin(ctx, key, arrived)
 	if err != nil {
 		result.Err = errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)
 		return result
@@ -225,7 +225,7 @@ func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *e
 		return result
 	}
 	result.Routes, result.Overflow, result.Err = br.store(ctx, e, arrived)
-	b.dedup.finish(key, result, result.Err == nil)
+	b.dedup.finish(claim, result, result.Err == nil)
 	if result.Err == nil {
 		b.accepted(busName, e, result, arrived)
 	}

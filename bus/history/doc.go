@@ -19,8 +19,9 @@
 // The history holds at most MaxEvents events, for at most MaxAge after
 // they were accepted; past either the oldest are forgotten first. Each
 // route keeps its last MaxAttempts attempts (the total is still counted).
-// Recording is O(1): one map write under one lock, no goroutine, no
+// Recording is O(1): one index lookup under one lock, no goroutine, no
 // timer; aged events are forgotten as new ones arrive and hidden from
-// Lookup at once. The history is per process: a replica knows only the
+// Lookup at once. On a full history, a few events in a million share
+// their place in the index with 16 younger ones and are forgotten early. The history is per process: a replica knows only the
 // events it accepted or delivered, and nothing survives a restart.
 package history

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/eventbus-go/eventbus/internal/ringindex"
 )
 
 // Defaults of Options' zero fields.
@@ -85,7 +87,7 @@ type key struct{ bus, source, id string }
 // event points at nothing of its own but its key's strings.
 type entry struct {
 	bus, source, id string
-	hash            uint64 // of its key, its index in History.index
+	hash            uint64 // of its key, by which History.index finds it
 	// added is the time of the history's first record of it, in Unix
 	// nanoseconds, for MaxAge. Ingress gives its time, read before the
 	// lock, so a slot may be a little older than the one before it: it is
@@ -128,27 +130,31 @@ func (e *entry) is(k key) bool {
 // History is a bounded record of recent events. Its methods are safe for
 // concurrent use; a nil *History records nothing and finds nothing.
 //
-// The events live in a ring of slots reused in place, found through a map
-// from the hash of their key: the map holds no pointers for the garbage
-// collector to follow, and a new event allocates nothing once the ring
-// has gone round. The ring is allocated a block of slots at a time, as
+// The events live in a ring of slots reused in place, found through a
+// ringindex.Index by the hash of their key: the index holds no pointers
+// for the garbage collector to follow, forgetting the oldest event costs
+// it nothing, and a new event allocates nothing once the ring has gone
+// round. The index takes 32 to 64 bytes an event of max at once (4 MB for
+// the default 100,000). The ring is allocated a block of slots at a time, as
 // events first reach it: a quiet bus does not hold (or have the collector
-// scan) room for max events, and growing never moves a slot, so no
-// record waits for the ring to be copied.
+// scan) room for max events, and growing never moves a slot, so no record
+// waits for the ring to be copied.
 type History struct {
 	maxAge time.Duration
 	now    func() time.Time
 	seed   maphash.Seed
 
 	mu sync.Mutex
-	// index finds a key's slot by its hash; two keys with one hash share
-	// it, and the later wins (the earlier is forgotten early).
-	index map[uint64]int32
+	// index finds an event's entry by the hash of its key (see package
+	// ringindex: on a full ring, a few events in a million are forgotten
+	// early).
+	index *ringindex.Index
 	// blocks hold the ring's max slots, blockSize each, nil until the
-	// ring first reaches them; the events are in the order they were
-	// added, oldest at head.
+	// ring first reaches them. The events are numbered in the order they
+	// were added, the oldest head, the newest head+size-1; event n is in
+	// slot n%max.
 	blocks [][]entry
-	head   int
+	head   uint64
 	size   int
 	max    int
 }
@@ -168,7 +174,7 @@ func New(o Options) *History {
 		maxAge: o.MaxAge,
 		now:    o.Now,
 		seed:   maphash.MakeSeed(),
-		index:  make(map[uint64]int32),
+		index:  ringindex.New(o.MaxEvents),
 		blocks: make([][]entry, (o.MaxEvents+blockSize-1)/blockSize),
 		max:    o.MaxEvents,
 	}
@@ -315,13 +321,19 @@ func (h *History) expired(e *entry, now time.Time) bool {
 	return now.UnixNano()-e.added >= h.maxAge.Nanoseconds()
 }
 
-// find returns the slot holding k, or nil. h.mu must be held.
+// find returns the entry of k, or nil. h.mu must be held.
 func (h *History) find(k key) *entry {
-	i, ok := h.index[maphash.Comparable(h.seed, k)]
-	if !ok || !h.slot(int(i)).is(k) {
+	seq, ok := h.lookup(k, maphash.Comparable(h.seed, k))
+	if !ok {
 		return nil
 	}
-	return h.slot(int(i))
+	return h.slot(seq)
+}
+
+// lookup returns the number of k's entry, whose key hashed to hash. h.mu
+// must be held.
+func (h *History) lookup(k key, hash uint64) (uint64, bool) {
+	return h.index.Find(hash, h.head, uint64(h.size), func(seq uint64) bool { return h.slot(seq).is(k) })
 }
 
 // get returns the entry of k, adding it (and forgetting the oldest, or
@@ -331,10 +343,12 @@ func (h *History) find(k key) *entry {
 // h.mu must be held.
 func (h *History) get(k key, now time.Time, shared bool) *entry {
 	hash := maphash.Comparable(h.seed, k)
-	if i, ok := h.index[hash]; ok {
-		if e := h.slot(int(i)); e.is(k) && !h.expired(e, now) {
+	if seq, ok := h.lookup(k, hash); ok {
+		e := h.slot(seq)
+		if !h.expired(e, now) {
 			return e
 		}
+		h.index.Remove(hash, seq) // aged: k gets a new entry; this one waits for the head to pass
 	}
 	for h.size > 0 && h.expired(h.slot(h.head), now) {
 		h.forgetOldest()
@@ -342,38 +356,39 @@ func (h *History) get(k key, now time.Time, shared bool) *entry {
 	if h.size == h.max {
 		h.forgetOldest()
 	}
-	slot := (h.head + h.size) % h.max
+	seq := h.head + uint64(h.size)
+	slot := int(seq % uint64(h.max))
 	if h.blocks[slot/blockSize] == nil {
 		h.blocks[slot/blockSize] = make([]entry, min(blockSize, h.max-slot))
 	}
 	if shared {
 		k = key{bus: k.bus, source: strings.Clone(k.source), id: strings.Clone(k.id)}
 	}
-	e := h.slot(slot)
+	e := h.slot(seq)
 	*e = entry{bus: k.bus, source: k.source, id: k.id, hash: hash, added: now.UnixNano(), more: clearRoutes(e.more)}
-	h.index[hash] = int32(slot) // replaces an aged entry of k, whose slot is forgotten in turn
 	h.size++
+	h.index.Add(hash, seq, h.head, uint64(h.size))
 	return e
 }
 
-// slot returns slot i of the ring, whose block exists. h.mu must be held.
-func (h *History) slot(i int) *entry {
+// slot returns the slot of event seq, whose block exists. h.mu must be
+// held.
+func (h *History) slot(seq uint64) *entry {
+	i := int(seq % uint64(h.max))
 	return &h.blocks[i/blockSize][i%blockSize]
 }
 
-// forgetOldest frees the slot at the head of the ring. h.mu must be held.
+// forgetOldest frees the slot at the head of the ring; the index forgets
+// it by its number. h.mu must be held.
 func (h *History) forgetOldest() {
-	if i, ok := h.index[h.slot(h.head).hash]; ok && int(i) == h.head {
-		delete(h.index, h.slot(h.head).hash)
-	}
-	left := h.head
-	h.head = (h.head + 1) % h.max
+	left := int(h.head % uint64(h.max))
+	h.head++
 	h.size--
 	// A large ring less than half full frees each block the head leaves
 	// (its events cannot reach back into it), so a quiet bus whose events
 	// age out holds only the blocks its events are in; a fuller ring keeps
 	// them, to reuse without allocating.
-	if h.head%blockSize == 0 && h.size < h.max/2 && h.max >= 2*blockSize {
+	if int(h.head%uint64(h.max))%blockSize == 0 && h.size < h.max/2 && h.max >= 2*blockSize {
 		h.blocks[left/blockSize] = nil
 	}
 }
