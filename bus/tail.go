@@ -103,7 +103,10 @@ func (ts *tails) publish(bus string, e *event.Event, routes []string, accepted t
 	if len(ts.byBus[bus]) == 0 {
 		return
 	}
-	tailed := Tailed{Event: e, Routes: routes, AcceptedAt: accepted}
+	// A copy of the data, which may be part of the request's body: a
+	// tail holds its events after the request, and must not hold it all.
+	c := e.Clone()
+	tailed := Tailed{Event: &c, Routes: routes, AcceptedAt: accepted}
 	for t := range ts.byBus[bus] {
 		select {
 		case t.events <- tailed:

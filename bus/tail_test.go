@@ -185,6 +185,30 @@ func TestATailThatFallsBehindDropsAndCountsInsteadOfBlockingIngress(t *testing.T
 	}
 }
 
+// Ingress reads an event's data out of the request's body without a copy;
+// a tail holds its events past the request, so it keeps a copy of its
+// own, not the request's bytes (nor all of a large batch's body).
+func TestATailedEventKeepsNoneOfTheRequestsBytes(t *testing.T) {
+	srv := bustest.Start(t, bus.Config{})
+	tl, err := srv.Bus.Tail(t.Context(), router.DefaultBus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := []byte(`{"order":1}`)
+	e := event.New()
+	e.SetID("1")
+	e.SetSource("/src")
+	e.SetType("t")
+	e.DataEncoded = request
+	if _, err := srv.Bus.Ingest(context.Background(), router.DefaultBus, []*event.Event{&e}); err != nil {
+		t.Fatal(err)
+	}
+	clear(request) // the request is over; its buffer is the server's again
+	if got := string((<-tl.Events()).Event.Data()); got != `{"order":1}` {
+		t.Errorf("tailed data %q after the request's bytes were reused; want the event's own copy", got)
+	}
+}
+
 // An open tail must not hold the bus's shutdown until its timeout.
 func TestAnOpenTailEndsWhenTheBusShutsDown(t *testing.T) {
 	srv := bustest.Start(t, bus.Config{ShutdownTimeout: spec.Duration(20 * time.Second)})

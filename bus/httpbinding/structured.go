@@ -1,7 +1,6 @@
 package httpbinding
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -191,9 +190,10 @@ func (sr *StructuredReader) Read(raw []byte) (e *event.Event, ok bool) {
 			if !r.skipValue() {
 				return nil, false
 			}
-			// A copy: a channel holding the event must not hold the
-			// whole request it came in.
-			data = bytes.Clone(raw[start:r.i])
+			// The request's own bytes, not a copy: whatever keeps an
+			// event past its request copies what it keeps (the in-memory
+			// channel its message, the live tail its events).
+			data = raw[start:r.i]
 			continue
 		}
 		value, ok := r.plainBytes()
