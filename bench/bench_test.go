@@ -36,14 +36,7 @@ func TestMain(m *testing.M) {
 func BenchmarkIngress(b *testing.B) {
 	run := func(cfg bus.Config, authorization string) func(b *testing.B) {
 		return func(b *testing.B) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			bs, err := httpapi.New(ctx, cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = bs.Shutdown(context.Background()) }()
-			benchmarkHandler(b, bs.Handler(), authorization)
+			benchmarkHandler(b, benchBus(b, cfg), authorization)
 		}
 	}
 	b.Run("eventbus", run(ingressConfig(), ""))
@@ -102,28 +95,11 @@ func (w *discardWriter) WriteHeader(status int) { w.status = status }
 // event of a batch costs without the network (building the body, a small
 // part of it, included).
 func BenchmarkBatchIngress(b *testing.B) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	bs, err := httpapi.New(ctx, ingressConfig(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = bs.Shutdown(context.Background()) }()
-	h := bs.Handler()
+	h := benchBus(b, ingressConfig())
 	w := &discardWriter{header: http.Header{}}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", bytes.NewReader(batchBody(strconv.Itoa(i))))
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
-		clear(w.header)
-		w.status = 0
-		h.ServeHTTP(w, req)
-		if w.status != http.StatusAccepted {
-			b.Fatalf("status %d, want 202", w.status)
-		}
+		serveBatch(b, h, w, strconv.Itoa(i))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/event")
 }
@@ -134,35 +110,18 @@ func BenchmarkBatchIngress(b *testing.B) {
 // HTTP. Its figures include the sink's share, which is small: it reads
 // only the ids.
 func BenchmarkBatchDelivery(b *testing.B) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	s, stopSink, err := startSink()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = stopSink() }()
-	bs, err := httpapi.New(ctx, e2eConfig(s.url, true), slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = bs.Shutdown(context.Background()) }()
-	h := bs.Handler()
+	h := benchBus(b, e2eConfig(s.url, true))
 	w := &discardWriter{header: http.Header{}}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		op := strconv.Itoa(i)
 		done := s.expect(op)
-		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", bytes.NewReader(batchBody(op)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
-		clear(w.header)
-		w.status = 0
-		h.ServeHTTP(w, req)
-		if w.status != http.StatusAccepted {
-			b.Fatalf("status %d, want 202", w.status)
-		}
+		serveBatch(b, h, w, op)
 		select {
 		case <-done:
 		case <-time.After(e2eTimeout):
@@ -170,4 +129,36 @@ func BenchmarkBatchDelivery(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/event")
+}
+
+// benchBus starts a bus with cfg for the benchmark and returns its
+// handler; the bus shuts down when the benchmark ends.
+func benchBus(b *testing.B, cfg bus.Config) http.Handler {
+	ctx, cancel := context.WithCancel(context.Background())
+	bs, err := httpapi.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = bs.Shutdown(context.Background())
+		cancel()
+	})
+	return bs.Handler()
+}
+
+// serveBatch hands h the batch-mode request of operation op's events and
+// fails the benchmark unless h accepts it.
+func serveBatch(b *testing.B, h http.Handler, w *discardWriter, op string) {
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", bytes.NewReader(batchBody(op)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
+	clear(w.header)
+	w.status = 0
+	h.ServeHTTP(w, req)
+	if w.status != http.StatusAccepted {
+		b.Fatalf("status %d, want 202", w.status)
+	}
 }
