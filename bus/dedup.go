@@ -26,7 +26,9 @@ import (
 // delete of its own for every entry added, another cache miss on a busy
 // bus). The ring doubles when it is full, the index with it, and never
 // moves an entry otherwise, so once it has grown to the shard's bound,
-// remembering an event allocates nothing.
+// remembering an event allocates nothing. The index doubles too if a
+// bucket of it fills (a few times in a million additions at first, then
+// practically never), so that no entry inside the bounds is forgotten.
 type dedup struct {
 	window    time.Duration
 	maxEvents int // per shard
@@ -39,8 +41,9 @@ const dedupShards = 16
 type dedupShard struct {
 	mu sync.Mutex
 	// index finds the entries by the second word of their keys (the first
-	// picks the shard); nil until the first entry.
-	index *ringindex.Index
+	// picks the shard), made for indexed entries; nil until the first.
+	index   *ringindex.Index
+	indexed int
 	// ring holds the entries of sequence numbers head to tail-1, in the
 	// order they were added, entry seq at ring[seq%len(ring)].
 	ring       []dedupEntry
@@ -187,22 +190,45 @@ func (sh *dedupShard) find(key dedupKey) (uint64, bool) {
 func (sh *dedupShard) push(e dedupEntry) uint64 {
 	if sh.tail-sh.head == uint64(len(sh.ring)) {
 		grown := make([]dedupEntry, max(64, 2*len(sh.ring)))
-		index := ringindex.New(len(grown))
 		for seq := sh.head; seq < sh.tail; seq++ {
-			old := sh.entry(seq)
-			grown[seq%uint64(len(grown))] = *old
-			if !old.forgotten {
-				index.Add(old.key[1], seq, sh.head, sh.tail-sh.head)
-			}
+			grown[seq%uint64(len(grown))] = *sh.entry(seq)
 		}
-		sh.ring, sh.index = grown, index
+		sh.ring = grown
+		sh.reindex(max(len(grown), sh.indexed))
 	}
 	seq := sh.tail
 	*sh.entry(seq) = e
 	sh.tail++
-	sh.index.Add(e.key[1], seq, sh.head, sh.tail-sh.head)
+	if sh.index.Add(e.key[1], seq, sh.head, sh.tail-sh.head) {
+		// A full bucket gave up an entry's place, and the dedup forgets
+		// nothing inside its bounds: a larger index holds them all.
+		sh.reindex(2 * sh.indexed)
+	}
 	return seq
 }
+
+// reindex makes an index for capacity entries that finds every entry not
+// forgotten, larger still if capacity leaves a bucket too full, up to 16
+// times the ring (past that, only keys whose hashes collide could fill a
+// bucket, and the index forgets the oldest of them early).
+func (sh *dedupShard) reindex(capacity int) {
+	for ; ; capacity *= 2 {
+		index, complete := ringindex.New(capacity), true
+		for seq := sh.head; seq < sh.tail; seq++ {
+			if e := sh.entry(seq); !e.forgotten && index.Add(e.key[1], seq, sh.head, sh.tail-sh.head) {
+				complete = false
+			}
+		}
+		if complete || capacity >= maxIndexedPerSlot*len(sh.ring) {
+			sh.index, sh.indexed = index, capacity
+			return
+		}
+	}
+}
+
+// maxIndexedPerSlot bounds a shard's index: at most this many ring slots'
+// worth of entries.
+const maxIndexedPerSlot = 16
 
 // forgetLocked makes entry seq unfound, so the next copy of its event is
 // stored afresh; the entry waits in the ring for its turn to go.

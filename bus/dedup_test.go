@@ -163,3 +163,22 @@ func TestDedupRemembersAcrossTheRingsGrowthAndWrap(t *testing.T) {
 		}
 	}
 }
+
+// A bucket of a shard's index that fills does not make the dedup forget
+// one of its entries, as the event history may: the index grows instead.
+// The keys here share the bucket of a 64-entry index and fill it.
+func TestDedupKeepsEveryEntryWhenABucketOfItsIndexFills(t *testing.T) {
+	var sh dedupShard
+	key := func(i uint64) dedupKey { return dedupKey{0, (i+1)<<32 | i<<4} } // one bucket of 16, two of 32
+	for i := range uint64(17) {
+		sh.push(dedupEntry{key: key(i)})
+	}
+	if sh.indexed <= len(sh.ring) {
+		t.Errorf("the index is made for %d entries, no more than the ring's %d slots; want it grown", sh.indexed, len(sh.ring))
+	}
+	for i := range uint64(17) {
+		if seq, ok := sh.find(key(i)); !ok || seq != i {
+			t.Errorf("entry %d found as %d, %v; want every entry found", i, seq, ok)
+		}
+	}
+}

@@ -10,15 +10,19 @@
 // touches one bucket of 128 bytes.
 //
 // Each key hashes to a bucket of 16 places, each holding a 31-bit
-// fingerprint of the hash and the low 32 bits of the entry's number. There
-// are at least a quarter as many buckets as the ring holds entries at most
-// (a power of two: 32 to 64 bytes of index an entry), so a full ring puts
-// at most 4 entries in a bucket on average. When all 16 places of one hold
-// live entries, an addition takes the place of its oldest, which the index
-// then forgets early: on a full ring, a few additions in a million (4 in
-// 237,568 at 4 a bucket, 1 in 2.9 million at 3, in simulation). Callers
-// check a found entry's key: two keys may share a bucket and a
-// fingerprint.
+// fingerprint of the hash and the low 32 bits of the entry's number, which
+// the offset from the ring's head makes whole again (so a place is free
+// once its number fell behind the head, modulo 2^32: a place left alone
+// for 2^32 additions may seem live again, which the caller's check of the
+// key makes harmless). There are at least a quarter as many buckets as
+// the ring holds entries at most (a power of two: 32 to 64 bytes of index
+// an entry), so a full ring puts at most 4 entries in a bucket on average.
+// When all 16 places of a bucket hold live entries, an addition takes the
+// place of the oldest, which the index then no longer finds, and says so:
+// the caller may forget that entry early, or build a larger index. On a
+// full ring at 4 entries a bucket, about 5 additions in a million do that
+// (a Poisson estimate); at 3, about 1 in 7 million. Callers check a found
+// entry's key: two keys may share a bucket and a fingerprint.
 //
 // An Index is not safe for concurrent use; the ring's lock guards both.
 package ringindex
@@ -36,10 +40,15 @@ type Index struct {
 	mask    uint64
 }
 
-// New returns an index for a ring of at most capacity entries, which must
-// be below 2^31.
+// MaxCapacity is the most entries a ring may hold for an Index to find
+// them: their numbers' low 32 bits, read from the head, must tell them
+// apart.
+const MaxCapacity = 1<<31 - 1
+
+// New returns an index for a ring of at most capacity entries, at most
+// MaxCapacity.
 func New(capacity int) *Index {
-	n := max(uint64(capacity)/4, 1)
+	n := max((uint64(capacity)+3)/4, 1)
 	n = 1 << bits.Len64(n-1) // a power of two, at least capacity/4
 	return &Index{buckets: make([]bucket, n), mask: n - 1}
 }
@@ -70,21 +79,22 @@ func (x *Index) Find(hash, head, live uint64, match func(seq uint64) bool) (uint
 
 // Add records that the entry numbered seq, now live, has a key that hashed
 // to hash. It takes a place no live entry holds, or else the place of the
-// bucket's oldest entry, which the index forgets.
-func (x *Index) Add(hash, seq, head, live uint64) {
+// bucket's oldest entry, which the index forgets: then it reports true.
+func (x *Index) Add(hash, seq, head, live uint64) (forgot bool) {
 	b := &x.buckets[hash&x.mask]
 	oldest, at := uint64(0), -1
 	for i, p := range b {
 		n, ok := number(p, head, live)
 		if !ok { // free, or its entry dropped
 			b[i] = place(hash, seq)
-			return
+			return false
 		}
 		if at < 0 || n < oldest {
 			oldest, at = n, i
 		}
 	}
 	b[at] = place(hash, seq)
+	return true
 }
 
 // Remove forgets the entry numbered seq, whose key hashed to hash: an

@@ -12,6 +12,7 @@ type ring struct {
 	keys       map[uint64]uint64
 	head, size uint64
 	capacity   uint64
+	forgot     int // additions that took a live entry's place
 }
 
 func newRing(capacity int) *ring {
@@ -27,7 +28,9 @@ func (r *ring) add(key uint64) uint64 {
 	seq := r.head + r.size
 	r.keys[seq] = key
 	r.size++
-	r.x.Add(key, seq, r.head, r.size)
+	if r.x.Add(key, seq, r.head, r.size) {
+		r.forgot++
+	}
 	return seq
 }
 
@@ -40,6 +43,9 @@ func TestEveryLiveEntryIsFoundAndNoDroppedOne(t *testing.T) {
 	r := newRing(4096)
 	for range 10 * 4096 { // round the ring ten times: places are reused
 		r.add(rng.Uint64())
+	}
+	if r.forgot != 0 {
+		t.Fatalf("%d additions forgot a live entry; this seed's keys fill no bucket", r.forgot)
 	}
 	for seq := r.head; seq < r.head+r.size; seq++ {
 		if got, ok := r.find(r.keys[seq]); !ok || got != seq {
@@ -85,9 +91,14 @@ func TestNumbersPastTwoToThe32(t *testing.T) {
 func TestAFullBucketForgetsItsOldest(t *testing.T) {
 	r := newRing(1 << 16)
 	key := func(i uint64) uint64 { return (2*i+2)<<32 | 3 } // one bucket, fingerprints apart
-	for i := range uint64(ways + 1) {
+	for i := range uint64(ways) {
 		r.add(key(i))
 	}
+	if forgot := r.x.Add(key(ways), ways, r.head, r.size+1); !forgot {
+		t.Error("Add into a full bucket did not say it forgot an entry")
+	}
+	r.keys[ways] = key(ways)
+	r.size++
 	if _, ok := r.find(key(0)); ok {
 		t.Error("the oldest of 17 live entries of one bucket is still found")
 	}
