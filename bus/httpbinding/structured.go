@@ -190,10 +190,11 @@ func (sr *StructuredReader) Read(raw []byte) (e *event.Event, ok bool) {
 			if !r.skipValue() {
 				return nil, false
 			}
-			// The request's own bytes, not a copy: whatever keeps an
-			// event past its request copies what it keeps (the in-memory
-			// channel its message, the live tail its events).
-			data = raw[start:r.i]
+			// The request's own bytes, not a copy (the in-memory channel
+			// copies its message, the live tail its events), capped so
+			// that an append to one event's data cannot write into the
+			// next event of a batch.
+			data = raw[start:r.i:r.i]
 			continue
 		}
 		value, ok := r.plainBytes()

@@ -104,6 +104,23 @@ func TestStructuredReaderReadsWhatProducersWrite(t *testing.T) {
 	}
 }
 
+// An event's data is the request's own bytes; appending to it must not
+// write over what follows it in the request, such as the next event of a
+// batch.
+func TestAnEventsDataEndsWhereItsValueEnds(t *testing.T) {
+	first := `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":[1]}`
+	body := []byte(first + `,{"specversion":"1.0","id":"2","source":"/s","type":"t","data":[2]}`)
+	var sr StructuredReader
+	e, ok := sr.Read(body[:len(first)])
+	if !ok {
+		t.Fatal("left to the SDK's decoder")
+	}
+	_ = append(e.DataEncoded, "xxxxxxxx"...)
+	if got := string(body[len(first):]); got != `,{"specversion":"1.0","id":"2","source":"/s","type":"t","data":[2]}` {
+		t.Errorf("appending to the first event's data changed what follows it: %s", got)
+	}
+}
+
 // Events of a batch that repeat the source, type or content type of the
 // one before share its value, and read as the SDK reads them.
 func TestStructuredReaderSharesWhatABatchRepeats(t *testing.T) {
