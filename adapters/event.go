@@ -178,15 +178,14 @@ func DecodeEvent(m *Received) (*event.Event, error) {
 // Decode is DecodeEvent for a message's parts; id names the message in
 // errors.
 func Decode(id string, body []byte, metadata map[string]string) (*event.Event, error) {
-	var d Decoder
-	return d.decode(id, body, metadata)
+	return (*Decoder)(nil).decode(id, body, metadata) // nothing to remember
 }
 
 // A Decoder is DecodeEvent for a goroutine that decodes message after
 // message, such as a dispatcher's worker: it parses a source once for as
 // long as the messages repeat it, as the events of one route mostly do.
-// The zero value is ready to use. A Decoder is not safe for concurrent
-// use.
+// The zero value is ready to use; a nil *Decoder remembers nothing (it is
+// Decode). A Decoder is not safe for concurrent use.
 type Decoder struct {
 	// The last source parsed, as written (a copy of the message's) and
 	// as parsed.
@@ -266,6 +265,9 @@ func (d *Decoder) decodeV1(metadata map[string]string) (event.Event, error) {
 // setSource sets c's source as SetSource does, parsing it only when it is
 // not the last source this decoder parsed.
 func (d *Decoder) setSource(c *event.EventContextV1, source string) error {
+	if d == nil {
+		return c.SetSource(source)
+	}
 	if source == d.source && source != "" {
 		c.Source = d.sourceRef
 		return nil
