@@ -188,6 +188,9 @@ func (cfg Config) Validate() error {
 	if cfg.History.MaxEvents < 0 {
 		errs = append(errs, &spec.FieldError{Path: "history.max_events", Message: "must not be negative; use history.off: true to keep no history"})
 	}
+	if cfg.History.MaxEvents > history.MaxEventsBound {
+		errs = append(errs, &spec.FieldError{Path: "history.max_events", Message: fmt.Sprintf("must be at most %d, the most events the history's index tells apart", history.MaxEventsBound)})
+	}
 	if cfg.History.MaxAge < 0 {
 		errs = append(errs, &spec.FieldError{Path: "history.max_age", Message: "must not be negative"})
 	}

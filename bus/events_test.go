@@ -173,3 +173,10 @@ func TestNegativeHistoryBoundsAreRefusedNamingTheField(t *testing.T) {
 		t.Errorf("Validate = %v; want errors naming history.max_events and history.max_age", err)
 	}
 }
+
+func TestAHistoryLargerThanItsIndexCanTellApartIsRefused(t *testing.T) {
+	err := bus.Config{History: bus.HistoryConfig{MaxEvents: history.MaxEventsBound + 1}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "history.max_events") || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("Validate = %v; want an error naming history.max_events and its bound", err)
+	}
+}

@@ -13,6 +13,9 @@ import (
 const (
 	DefaultMaxEvents = 100_000
 	DefaultMaxAge    = time.Hour
+	// MaxEventsBound is the largest MaxEvents: the most events the
+	// history's index tells apart.
+	MaxEventsBound = ringindex.MaxCapacity
 	// MaxAttempts is how many attempts each route keeps of one event: the
 	// latest ones.
 	MaxAttempts = 16
@@ -164,6 +167,7 @@ func New(o Options) *History {
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = DefaultMaxEvents
 	}
+	o.MaxEvents = min(o.MaxEvents, MaxEventsBound)
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
