@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/adapters/rabbitmq/rabbitmqtest"
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/bustest"
 	"github.com/eventbus-go/eventbus/internal/testkit"
@@ -203,6 +203,20 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 	if os.Getenv("EVENTBUS_TEST_RABBIT_CTL") != "1" {
 		t.Skip("set EVENTBUS_TEST_RABBIT_CTL=1 to restart the local broker with rabbitmqctl (it disturbs other tests: run this one alone)")
 	}
+	// Another test may just have restarted the broker, and this one will,
+	// then delete its channels: both can leave it unable to declare a
+	// channel until its application restarts.
+	if err := rabbitmqtest.Heal(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rabbitmqtest.AwaitDeclares(backend); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rabbitmqtest.Heal(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	target := newFlakyTarget(t)
 	r := rabbitRoute(t, "rabbit-broker-restart", backend, target.url)
 	deleteRouteAtEnd(t, r)
@@ -213,16 +227,16 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted { // never leave the broker down for the next test
-			_ = rabbitmqctl("start_app", "await_startup")
+			_ = rabbitmqtest.Ctl(context.Background(), "start_app", "await_startup")
 		}
 	})
-	if err := rabbitmqctl("stop_app"); err != nil {
+	if err := rabbitmqtest.Ctl(t.Context(), "stop_app"); err != nil {
 		t.Fatal(err)
 	}
 	if status, body, err := bustest.PostEvent(b.URL, "during", rabbitEvent); status != http.StatusServiceUnavailable {
 		t.Errorf("emit while the broker is down: status %d %s %v; want 503, so the producer retries", status, body, err)
 	}
-	if err := rabbitmqctl("start_app", "await_startup"); err != nil {
+	if err := rabbitmqtest.Ctl(t.Context(), "start_app", "await_startup"); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true
@@ -238,18 +252,6 @@ func TestRabbitRouteSurvivesBrokerRestart(t *testing.T) {
 	}
 	target.down.Store(false)
 	deliveredAll(t, target, append(before, after...), "events confirmed by RabbitMQ must survive its restart")
-}
-
-func rabbitmqctl(commands ...string) error {
-	for _, c := range commands {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		out, err := exec.CommandContext(ctx, "rabbitmqctl", c).CombinedOutput()
-		cancel()
-		if err != nil {
-			return fmt.Errorf("rabbitmqctl %s: %w: %s", c, err, strings.TrimSpace(string(out)))
-		}
-	}
-	return nil
 }
 
 // A route whose target is a RabbitMQ topic publishes there in CloudEvents

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/adapters/adaptertest"
 	"github.com/eventbus-go/eventbus/adapters/rabbitmq"
+	"github.com/eventbus-go/eventbus/adapters/rabbitmq/rabbitmqtest"
 	"github.com/eventbus-go/eventbus/errcode"
 	"github.com/eventbus-go/eventbus/internal/testkit"
 )
@@ -43,23 +43,26 @@ func TestConformance(t *testing.T) {
 	// test runs only when asked for.
 	if os.Getenv("EVENTBUS_TEST_RABBIT_CTL") == "1" {
 		h.Outage = &adaptertest.Outage{
-			Stop:  rabbitmqctl("stop_app"),
-			Start: rabbitmqctl("start_app", "await_startup"),
+			Stop: func(ctx context.Context) error { return rabbitmqtest.Ctl(ctx, "stop_app") },
+			Start: func(ctx context.Context) error {
+				if err := rabbitmqtest.Ctl(ctx, "start_app", "await_startup"); err != nil {
+					return err
+				}
+				if err := rabbitmqtest.AwaitLeaders(ctx); err != nil {
+					return err
+				}
+				return rabbitmqtest.AwaitDeclares(u.String())
+			},
 		}
+		// Deleting the suite's channels right after the restart can
+		// leave the broker unable to declare the next test's.
+		t.Cleanup(func() {
+			if err := rabbitmqtest.Heal(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	adaptertest.Run(t, h)
-}
-
-// rabbitmqctl returns a hook that runs each rabbitmqctl command in turn.
-func rabbitmqctl(commands ...string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		for _, c := range commands {
-			if out, err := exec.CommandContext(ctx, "rabbitmqctl", c).CombinedOutput(); err != nil {
-				return fmt.Errorf("rabbitmqctl %s: %w: %s", c, err, strings.TrimSpace(string(out)))
-			}
-		}
-		return nil
-	}
 }
 
 // openChannel opens a backend on u, wrapped as the bus wraps it, ensures a
