@@ -77,8 +77,12 @@ func plainClientFor(client *http.Client, target *url.URL) *plainClient {
 		DisablePathNormalizing:   true, // the target's URL, exactly as given
 		MaxIdleConnDuration:      90 * time.Second,
 		// As net/http: as many connections as requests in flight, the
-		// route's max_inflight bounding them.
+		// route's max_inflight bounding them, and the most recently used
+		// idle one first (fasthttp's default takes the longest idle), so
+		// a route below its max_inflight keeps to a few warm connections
+		// instead of waking the target on every one in turn.
 		MaxConnsPerHost:           1 << 16,
+		ConnPoolStrategy:          fasthttp.LIFO,
 		RetryIfErr:                retryClosedByServer,
 		MaxIdemponentCallAttempts: 2, // one retry
 	}
