@@ -137,11 +137,11 @@ func (e *entry) is(k key) bool {
 // ringindex.Index by the hash of their key: the index holds no pointers
 // for the garbage collector to follow, forgetting the oldest event costs
 // it nothing, and a new event allocates nothing once the ring has gone
-// round. The index takes 32 to 64 bytes an event of max at once (4 MB for
-// the default 100,000). The ring is allocated a block of slots at a time, as
-// events first reach it: a quiet bus does not hold (or have the collector
-// scan) room for max events, and growing never moves a slot, so no record
-// waits for the ring to be copied.
+// round. The index takes 32 to 64 bytes an event of max at once (4 MB
+// for the default 100,000). The ring is allocated a block of slots at a
+// time, as events first reach it: a quiet bus does not hold (or have the
+// collector scan) room for max events, and growing never moves a slot, so
+// no record waits for the ring to be copied.
 type History struct {
 	maxAge time.Duration
 	now    func() time.Time
@@ -149,8 +149,8 @@ type History struct {
 
 	mu sync.Mutex
 	// index finds an event's entry by the hash of its key (see package
-	// ringindex: on a full ring, a few events in a million are forgotten
-	// early).
+	// ringindex: on a full default history, about one event in seven
+	// million is forgotten early).
 	index *ringindex.Index
 	// blocks hold the ring's max slots, blockSize each, nil until the
 	// ring first reaches them. The events are numbered in the order they
