@@ -22,7 +22,7 @@ const (
 
 // Tailed is one event a live tail saw ingress store.
 type Tailed struct {
-	Event      *event.Event // read-only: shared with ingress and other tails
+	Event      *event.Event // read-only: a copy of ingress's, shared with the bus's other tails
 	Routes     []string     // the routes that stored it; empty when none matched; shared, not to be modified
 	AcceptedAt time.Time
 }
