@@ -34,7 +34,8 @@ func routeStamp(e *event.Event, s adapters.Stamp, r *router.Route) (adapters.Sta
 		}
 		s.OrderingKey = key
 	}
-	due := time.Now().Add(time.Duration(d.Delay))
+	now := time.Now()
+	due := now.Add(time.Duration(d.Delay))
 	if hasDeliverAfter {
 		at, err := deliverAfter(e)
 		if err != nil {
@@ -44,7 +45,7 @@ func routeStamp(e *event.Event, s adapters.Stamp, r *router.Route) (adapters.Sta
 			due = at
 		}
 	}
-	if due.After(time.Now()) {
+	if due.After(now) {
 		s.DeliverAt = due
 	}
 	return s, nil
