@@ -48,6 +48,43 @@ func BenchmarkIngress(b *testing.B) {
 }
 
 func benchmarkHandler(b *testing.B, h http.Handler, authorization string) {
+	post := newEventPoster(b, h, authorization)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchData)))
+	for i := 0; b.Loop(); i++ {
+		post(strconv.Itoa(i))
+	}
+}
+
+// BenchmarkDelivery is the memory scenario's bus in process: each
+// iteration hands the ingress handler one binary-mode event and waits
+// until the target has it, delivered in a request of its own over
+// loopback HTTP. One event at a time: its figures are a delivery's whole
+// cost and latency, the target's share included.
+func BenchmarkDelivery(b *testing.B) {
+	target, err := startArrivals()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = target.stop() }()
+	post := newEventPoster(b, benchBus(b, e2eConfig(target.url, false)), "")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		id := strconv.Itoa(i)
+		arrived := target.expect(id)
+		post(id)
+		select {
+		case <-arrived:
+		case <-time.After(e2eTimeout):
+			b.Fatalf("the target did not get event %s within %v", id, e2eTimeout)
+		}
+	}
+}
+
+// newEventPoster returns a function that hands h the binary-mode bench
+// event with the given id, with authorization if it is not empty, and
+// fails the benchmark unless h accepts it.
+func newEventPoster(b *testing.B, h http.Handler, authorization string) func(id string) {
 	body := bytes.NewReader(benchData)
 	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/events", body)
 	if err != nil {
@@ -58,12 +95,10 @@ func benchmarkHandler(b *testing.B, h http.Handler, authorization string) {
 		req.Header["Authorization"] = []string{authorization}
 	}
 	w := &discardWriter{header: http.Header{}}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(benchData)))
-	for i := 0; b.Loop(); i++ {
+	return func(id string) {
 		body.Reset(benchData)
 		req.Body = io.NopCloser(body)
-		req.Header["Ce-Id"] = []string{strconv.Itoa(i)}
+		req.Header["Ce-Id"] = []string{id}
 		clear(w.header)
 		w.status = 0
 		h.ServeHTTP(w, req)
