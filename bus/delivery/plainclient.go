@@ -167,10 +167,11 @@ func (c *plainClient) do(ctx context.Context, req *fasthttp.Request, resp *fasth
 	}
 	resp.Header.SetNoDefaultContentType(true) // absent stays absent
 	err := c.client.DoTimeout(req, resp, timeout)
-	var small *fasthttp.ErrSmallBuffer
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
+	}
+	var small *fasthttp.ErrSmallBuffer // declared here: errors.As moves it to the heap
+	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, fasthttp.ErrTimeout):

@@ -233,8 +233,9 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	verdictValue := string(resp.Header.Peek(VerdictHeader))
 	var start string
 	if plainAck(code, verdictValue) {
-		// The common case: the body says nothing the outcome needs.
-		if body := resp.BodyStream(); body != nil {
+		// The common case: the body says nothing the outcome needs, and
+		// is most often empty.
+		if body := resp.BodyStream(); body != nil && resp.Header.ContentLength() != 0 {
 			drainAnswer(body)
 		}
 	} else {

@@ -60,15 +60,22 @@ func newSigner(s *router.Signing, now func() time.Time) (*signer, error) {
 // HMAC-SHA256 of id.timestamp.body>" for each valid secret, space-separated.
 func (s *signer) sign(h httpbinding.Header, msgID string, body []byte) {
 	now := s.now()
-	ts := strconv.FormatInt(now.Unix(), 10)
-	sig := "v1," + signature(s.current, msgID, ts, body)
+	var tsDigits [20]byte
+	ts := strconv.AppendInt(tsDigits[:0], now.Unix(), 10)
+	var sigBytes [len("v1,") + signatureLen + len(" v1,") + signatureLen]byte
+	sig := append(sigBytes[:0], "v1,"...)
+	sig = s.current.appendSignature(sig, msgID, ts, body)
 	if s.previous != nil && now.Before(s.until) {
-		sig += " v1," + signature(s.previous, msgID, ts, body)
+		sig = append(sig, " v1,"...)
+		sig = s.previous.appendSignature(sig, msgID, ts, body)
 	}
 	h.Set(canonicalWebhookID, msgID)
-	h.Set(canonicalWebhookTimestamp, ts)
-	h.Set(canonicalWebhookSignature, sig)
+	h.Set(canonicalWebhookTimestamp, string(ts))
+	h.Set(canonicalWebhookSignature, string(sig))
 }
+
+// signatureLen is the length of an HMAC-SHA256 in padded base64.
+const signatureLen = (sha256.Size + 2) / 3 * 4
 
 // The webhook-* header keys as net/http spells them, so signing does not
 // canonicalise them on every delivery.
@@ -82,28 +89,34 @@ var (
 // HMAC hashes two blocks, which a Reset of a used one skips.
 type hmacKey struct {
 	key  []byte
-	macs sync.Pool // of hash.Hash keyed with key
+	macs sync.Pool // of *keyedMAC
+}
+
+// keyedMAC is an HMAC keyed with its hmacKey's secret, with a buffer for
+// the head of what it signs: a hash.Hash's Write takes a byte slice, which
+// a string would have to be copied into anyway.
+type keyedMAC struct {
+	mac  hash.Hash
+	head []byte
 }
 
 func newHMACKey(key []byte) *hmacKey {
 	k := &hmacKey{key: key}
-	k.macs.New = func() any { return hmac.New(sha256.New, k.key) }
+	k.macs.New = func() any { return &keyedMAC{mac: hmac.New(sha256.New, k.key)} }
 	return k
 }
 
-func signature(k *hmacKey, msgID, ts string, body []byte) string {
-	mac := k.macs.Get().(hash.Hash)
-	defer func() {
-		mac.Reset()
-		k.macs.Put(mac)
-	}()
-	mac.Write([]byte(msgID))
-	mac.Write([]byte{'.'})
-	mac.Write([]byte(ts))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
+// appendSignature appends to dst the base64 HMAC-SHA256 under k of
+// "msgID.ts.body".
+func (k *hmacKey) appendSignature(dst []byte, msgID string, ts, body []byte) []byte {
+	m := k.macs.Get().(*keyedMAC)
+	defer k.macs.Put(m)
+	m.mac.Reset()
+	m.head = append(append(append(append(m.head[:0], msgID...), '.'), ts...), '.')
+	m.mac.Write(m.head)
+	m.mac.Write(body)
 	var sum [sha256.Size]byte
-	return base64.StdEncoding.EncodeToString(mac.Sum(sum[:0]))
+	return base64.StdEncoding.AppendEncode(dst, m.mac.Sum(sum[:0]))
 }
 
 // webhookID names one event of one bus for its receivers, the same on every
@@ -111,10 +124,11 @@ func signature(k *hmacKey, msgID, ts string, body []byte) string {
 // source and id together, which a bare id is not, and may hold characters
 // that have no place in a header.
 func webhookID(bus, source, id string) string {
-	h := sha256.New()
-	for _, part := range []string{bus, source, id} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	return "msg_" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+	var keyBytes [256]byte // most keys fit; a longer one grows onto the heap
+	key := append(append(append(append(append(append(keyBytes[:0], bus...), 0), source...), 0), id...), 0)
+	sum := sha256.Sum256(key)
+	var name [len("msg_") + 24]byte // 18 bytes of the hash in base64
+	copy(name[:], "msg_")
+	base64.RawURLEncoding.Encode(name[len("msg_"):], sum[:18])
+	return string(name[:])
 }
