@@ -31,6 +31,9 @@ func FromEvent(ctx context.Context, e *event.Event) context.Context {
 // ToEvent sets e's traceparent (and tracestate) extension to the span
 // context in ctx; it leaves e alone when ctx holds none.
 func ToEvent(ctx context.Context, e *event.Event) {
+	if !InSpan(ctx) {
+		return
+	}
 	w3c.Inject(ctx, eventCarrier{e})
 }
 
@@ -46,6 +49,9 @@ func FromHeader(ctx context.Context, h http.Header) context.Context {
 // ToHeader sets h's traceparent (and tracestate) header to the span
 // context in ctx; it leaves h alone when ctx holds none.
 func ToHeader(ctx context.Context, h interface{ Set(key, value string) }) {
+	if !InSpan(ctx) {
+		return // and h is not boxed in a carrier, which allocates
+	}
 	w3c.Inject(ctx, headerSetter{h})
 }
 
