@@ -45,14 +45,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	} else {
 		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	}
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return nil, bodyTooLarge(limit)
-	case err != nil:
-		return nil, readFailed(err)
+	if err == nil {
+		return body, nil
 	}
-	return body, nil
+	var tooLarge *http.MaxBytesError // declared here: errors.As moves it to the heap
+	if errors.As(err, &tooLarge) {
+		return nil, bodyTooLarge(limit)
+	}
+	return nil, readFailed(err)
 }
 
 // bodyTooLarge is the error of an ingress request whose body is over
