@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"os"
 	"sync"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/eventbus-go/eventbus/adapters/memory"
 	"github.com/eventbus-go/eventbus/router"
@@ -23,6 +29,10 @@ import (
 //	           source, type), a buffered channel, and 16 workers POSTing
 //	           each event in binary mode to the target, again after a
 //	           pause while it answers other than 2xx
+//	fastglue   the same glue on fasthttp, server and client, as the bus
+//	           serves and delivers: a ceiling, the least a Go service
+//	           spends on this path, with nothing of what a bus does
+//	           besides (no dedup, matching, history, signing, metrics)
 //
 // "memory" measures throughput with 64 producers; "memory-latency" is an
 // open loop at 4,000 events/s: its latencies count from when each event was
@@ -30,9 +40,11 @@ import (
 func init() {
 	servers["eventbus-memory"] = serveMemoryBus
 	servers["glue-memory"] = serveGlueWith(openMemoryGlue)
+	servers["fastglue-memory"] = serveFastGlue
 	contenders := []Contender{
 		{Name: "eventbus", Start: startPipelineChild("eventbus-memory")},
 		{Name: "glue", Start: startPipelineChild("glue-memory")},
+		{Name: "fastglue", Start: startPipelineChild("fastglue-memory")},
 	}
 	register(Scenario{
 		Name:       "memory",
@@ -106,4 +118,81 @@ func openMemoryGlue(string) (*glue, error) {
 		wg.Wait()
 	}
 	return g, nil
+}
+
+// fastGlueEvent is an event the fasthttp glue queued: copies of its
+// binary-mode headers and body, as fasthttp reuses its own buffers.
+type fastGlueEvent struct {
+	headers [][2]string
+	body    []byte
+}
+
+// serveFastGlue runs the memory glue on fasthttp: a handler that checks the
+// required attributes and queues the event, and workers that POST each to
+// the target, again after a pause while it answers other than 2xx.
+func serveFastGlue(ctx context.Context, ln net.Listener) error {
+	queue := make(chan fastGlueEvent, memoryGlueBuffer)
+	target := os.Getenv(envTarget)
+	client := &fasthttp.Client{MaxConnsPerHost: memoryGlueWorkers}
+	deliver := func(e fastGlueEvent) error {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer func() {
+			fasthttp.ReleaseRequest(req)
+			fasthttp.ReleaseResponse(resp)
+		}()
+		req.Header.SetMethod(http.MethodPost)
+		req.SetRequestURI(target)
+		for _, h := range e.headers {
+			req.Header.Set(h[0], h[1])
+		}
+		req.SetBodyRaw(e.body)
+		if err := client.Do(req, resp); err != nil {
+			return err
+		}
+		if resp.StatusCode()/100 != 2 {
+			return fmt.Errorf("target answered %d", resp.StatusCode())
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range memoryGlueWorkers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-queue:
+					deliverUntilTaken(ctx, func() error { return deliver(e) })
+				}
+			}
+		})
+	}
+	srv := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) {
+		if !c.IsPost() {
+			return // the harness's health check
+		}
+		e := fastGlueEvent{body: bytes.Clone(c.PostBody())}
+		for _, a := range requiredAttributes {
+			v := c.Request.Header.Peek(a)
+			if len(v) == 0 {
+				c.Error("missing required attribute header "+a, http.StatusBadRequest)
+				return
+			}
+			e.headers = append(e.headers, [2]string{a, string(v)})
+		}
+		e.headers = append(e.headers, [2]string{"Content-Type", string(c.Request.Header.ContentType())})
+		select {
+		case queue <- e:
+			c.SetStatusCode(http.StatusAccepted)
+		default:
+			c.Error(errGlueFull.Error(), http.StatusServiceUnavailable)
+		}
+	}}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown()
+	}()
+	err := srv.Serve(ln)
+	wg.Wait()
+	return err
 }
