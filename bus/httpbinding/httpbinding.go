@@ -63,10 +63,21 @@ func Read(h http.Header, body []byte) (*event.Event, error) {
 		if name == "datacontenttype" {
 			return nil, fieldError(name, "header %s: in binary mode datacontenttype travels as the Content-Type header", key)
 		}
-		if attr := version.Attribute(name); attr != nil {
-			err = attr.Set(e.Context, value)
-		} else {
-			err = e.Context.SetExtension(name, value)
+		switch name {
+		// The attributes every event has, set as the SDK's attribute
+		// table would, without boxing each value in an interface.
+		case "id":
+			err = e.Context.SetID(value)
+		case "source":
+			err = e.Context.SetSource(value)
+		case "type":
+			err = e.Context.SetType(value)
+		default:
+			if attr := version.Attribute(name); attr != nil {
+				err = attr.Set(e.Context, value)
+			} else {
+				err = e.Context.SetExtension(name, value)
+			}
 		}
 		if err != nil {
 			return nil, fieldError(name, "header %s: %v", key, err)
