@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -23,6 +24,9 @@ func TestFastLaneRequestIsWhatNetHTTPWouldRead(t *testing.T) {
 	raws := []string{
 		"POST /events HTTP/1.1\r\nHost: bus\r\nCe-Id: 1\r\nce-source: /s\r\nX-Tag: a\r\nX-Tag: b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
 		"POST /events HTTP/1.1\r\nHost: bus\r\nCe-Id: 2\r\nContent-Length: 3\r\n\r\n[1]",
+		// The first's header order again: values alike and unlike.
+		"POST /events HTTP/1.1\r\nHost: bus\r\nCe-Id: 2\r\nce-source: /t\r\nX-Tag: a\r\nX-Tag: c\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+		"POST /events HTTP/1.1\r\nHost: bus\r\nCe-Id: 3\r\nce-source: /t\r\nX-Tag: b\r\nX-Tag: c\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
 	}
 	call := &ingressCall{header: http.Header{}, answer: http.Header{}}
 	base := (&http.Request{}).WithContext(context.Background())
@@ -47,6 +51,29 @@ func TestFastLaneRequestIsWhatNetHTTPWouldRead(t *testing.T) {
 			t.Errorf("from %q:\n got %v host %q body %q (%d)\nwant %v host %q body %q (%d)", raw,
 				got.Header, got.Host, gotBody, got.ContentLength, want.Header, want.Host, wantBody, want.ContentLength)
 		}
+	}
+}
+
+// A request whose header values are those of the call's previous request,
+// in the same places, shares their strings instead of copying them again.
+func TestFastLaneReusesTheValuesARequestRepeats(t *testing.T) {
+	call := &ingressCall{header: http.Header{}, answer: http.Header{}}
+	base := (&http.Request{}).WithContext(context.Background())
+	source := func(id string) string {
+		var ctx fasthttp.RequestCtx
+		raw := "POST /events HTTP/1.1\r\nHost: bus\r\nCe-Id: " + id + "\r\nCe-Source: /shop\r\nContent-Length: 0\r\n\r\n"
+		if err := ctx.Request.Header.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+			t.Fatal(err)
+		}
+		r := call.request(base, &ctx)
+		if got := r.Header.Get("Ce-Id"); got != id {
+			t.Fatalf("Ce-Id %q, want %q", got, id)
+		}
+		return r.Header.Get("Ce-Source")
+	}
+	first, second := source("1"), source("2")
+	if first != "/shop" || unsafe.StringData(first) != unsafe.StringData(second) {
+		t.Errorf("Ce-Source %q then %q, at %p then %p: want /shop, one string", first, second, unsafe.StringData(first), unsafe.StringData(second))
 	}
 }
 
