@@ -179,6 +179,44 @@ func TestALongAnswerLeavesTheNextDeliveryWhole(t *testing.T) {
 	}
 }
 
+// Deliveries one after another reuse one connection, whether the target
+// answers with no body (the most common answer, which the bus does not
+// read) or with one it drains.
+func TestDeliveriesKeepTheirConnectionWhateverTheAnswersBody(t *testing.T) {
+	for name, body := range map[string]string{"empty": "", "short": "ok", "chunked": "-"} {
+		t.Run(name, func(t *testing.T) {
+			var conns atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch body {
+				case "":
+					w.Header().Set("Content-Length", "0")
+				case "-":
+					_, _ = io.WriteString(w, "ok")
+					w.(http.Flusher).Flush() // no Content-Length: chunked
+				default:
+					_, _ = io.WriteString(w, body)
+				}
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			ht := plainTarget(t, srv.URL, nil)
+			for i := range 5 {
+				if o := ht.Deliver(context.Background(), testEvent(strconv.Itoa(i))); o.Verdict != verdict.Ack {
+					t.Fatalf("delivery %d: %+v; want ack", i, o)
+				}
+			}
+			if n := conns.Load(); n != 1 {
+				t.Fatalf("%d connections for 5 deliveries one after another; want 1", n)
+			}
+		})
+	}
+}
+
 // A target behind a proxy is reached through it.
 func TestAPlainHTTPTargetBehindAProxyIsReachedThroughIt(t *testing.T) {
 	var proxied atomic.Value
