@@ -185,8 +185,7 @@ func TestALongAnswerLeavesTheNextDeliveryWhole(t *testing.T) {
 func TestDeliveriesKeepTheirConnectionWhateverTheAnswersBody(t *testing.T) {
 	for name, body := range map[string]string{"empty": "", "short": "ok", "chunked": "-"} {
 		t.Run(name, func(t *testing.T) {
-			var conns atomic.Int32
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := connectionsForFive(t, func(w http.ResponseWriter, r *http.Request) {
 				switch body {
 				case "":
 					w.Header().Set("Content-Length", "0")
@@ -196,25 +195,39 @@ func TestDeliveriesKeepTheirConnectionWhateverTheAnswersBody(t *testing.T) {
 				default:
 					_, _ = io.WriteString(w, body)
 				}
-			}))
-			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-				if s == http.StateNew {
-					conns.Add(1)
-				}
-			}
-			srv.Start()
-			t.Cleanup(srv.Close)
-			ht := plainTarget(t, srv.URL, nil)
-			for i := range 5 {
-				if o := ht.Deliver(context.Background(), testEvent(strconv.Itoa(i))); o.Verdict != verdict.Ack {
-					t.Fatalf("delivery %d: %+v; want ack", i, o)
-				}
-			}
-			if n := conns.Load(); n != 1 {
+			}, nil)
+			if n != 1 {
 				t.Fatalf("%d connections for 5 deliveries one after another; want 1", n)
 			}
 		})
 	}
+}
+
+// connectionsForFive delivers five events one after another, each of them
+// to be acked, to a target that h serves, and returns how many connections
+// the target saw opened; idle, if not nil, is given each connection as it
+// goes idle.
+func connectionsForFive(t *testing.T, h http.HandlerFunc, idle func(net.Conn)) int32 {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch {
+		case s == http.StateNew:
+			conns.Add(1)
+		case s == http.StateIdle && idle != nil:
+			idle(c)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ht := plainTarget(t, srv.URL, nil)
+	for i := range 5 {
+		if o := ht.Deliver(context.Background(), testEvent(strconv.Itoa(i))); o.Verdict != verdict.Ack {
+			t.Fatalf("delivery %d: %+v; want ack", i, o)
+		}
+	}
+	return conns.Load()
 }
 
 // A target behind a proxy is reached through it.
@@ -246,27 +259,12 @@ func TestAPlainHTTPTargetBehindAProxyIsReachedThroughIt(t *testing.T) {
 // A kept-alive connection the target closed while it was idle is not a
 // failed delivery: the request goes again on a new connection.
 func TestAConnectionTheTargetClosedWhileIdleIsNotAFailure(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	n := connectionsForFive(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			conns.Add(1)
-		case http.StateIdle:
-			_ = c.Close() // without a word: the client learns when it writes or reads
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	ht := plainTarget(t, srv.URL, nil)
-	for i := range 5 {
-		if o := ht.Deliver(context.Background(), testEvent(strconv.Itoa(i))); o.Verdict != verdict.Ack {
-			t.Fatalf("delivery %d: %+v; want ack on a new connection", i, o)
-		}
-	}
-	if n := conns.Load(); n < 2 {
+	}, func(c net.Conn) {
+		_ = c.Close() // without a word: the client learns when it writes or reads
+	})
+	if n < 2 {
 		t.Fatalf("%d connections for 5 deliveries; the target closed each after one", n)
 	}
 }
