@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	jsoniter "github.com/json-iterator/go"
+	"github.com/valyala/fasthttp"
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/router"
@@ -67,7 +66,7 @@ func startBatchIngress(ctx context.Context, opts StartOptions) (*Instance, error
 	}
 	var seq atomic.Uint64
 	op := func(ctx context.Context) error {
-		return postBatch(ctx, h.client, h.url, strconv.FormatUint(seq.Add(1), 10))
+		return postBatch(h.client, h.url, strconv.FormatUint(seq.Add(1), 10))
 	}
 	return &Instance{PID: h.pid, Op: op, EventsPerOp: batchSize, Stop: h.stop}, nil
 }
@@ -117,13 +116,11 @@ var batchEventTail = `","source":"/bench/producer","type":"` + benchEventType + 
 
 // postBatch POSTs the events of operation op in one batch-mode request and
 // expects every one accepted.
-func postBatch(ctx context.Context, client *http.Client, url, op string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(batchBody(op)))
-	if err != nil {
-		return err
-	}
-	req.Header["Content-Type"] = []string{"application/cloudevents-batch+json"}
-	return sendAccepted(client, req)
+func postBatch(client *loadClient, url, op string) error {
+	return client.postAccepted(url, func(req *fasthttp.Request) {
+		req.Header.SetContentType("application/cloudevents-batch+json")
+		req.SetBodyRaw(batchBody(op))
+	})
 }
 
 // e2eConfig delivers every bench event to the webhook at sink, in batches
@@ -196,19 +193,15 @@ func (s *sink) received(id string) {
 	}
 }
 
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if r.Header.Get("Content-Type") != "application/cloudevents-batch+json" {
-		s.received(r.Header.Get("Ce-Id"))
+// serve takes one delivery, single or a batch.
+func (s *sink) serve(c *fasthttp.RequestCtx) {
+	if string(c.Request.Header.ContentType()) != "application/cloudevents-batch+json" {
+		s.received(string(c.Request.Header.Peek("Ce-Id")))
 		return
 	}
 	// Read only the ids, as a receiver that wants little of a batch
 	// would: the sink shares the machine with the bus.
-	iter := jsoniter.ConfigFastest.BorrowIterator(body)
+	iter := jsoniter.ConfigFastest.BorrowIterator(c.Request.Body())
 	defer jsoniter.ConfigFastest.ReturnIterator(iter)
 	iter.ReadArrayCB(func(iter *jsoniter.Iterator) bool {
 		return iter.ReadObjectCB(func(iter *jsoniter.Iterator, field string) bool {
@@ -221,20 +214,19 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 	})
 	if iter.Error != nil {
-		http.Error(w, iter.Error.Error(), http.StatusBadRequest)
+		c.Error(iter.Error.Error(), http.StatusBadRequest)
 	}
 }
 
 // startSink serves a sink on a loopback port until stop.
 func startSink() (*sink, func() error, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	s := &sink{url: "http://" + ln.Addr().String() + "/hook", ops: map[string]*pendingOp{}}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return s, srv.Close, nil
+	s := &sink{ops: map[string]*pendingOp{}}
+	var (
+		stop func() error
+		err  error
+	)
+	s.url, stop, err = serveWebhook(s.serve)
+	return s, stop, err
 }
 
 // e2eTimeout bounds one e2e operation: past it the operation is an error.
@@ -259,7 +251,7 @@ func startE2E(batched bool) func(context.Context, StartOptions) (*Instance, erro
 		op := func(ctx context.Context) error {
 			op := strconv.FormatUint(seq.Add(1), 10)
 			done := s.expect(op)
-			if err := postBatch(ctx, h.client, h.url, op); err != nil {
+			if err := postBatch(h.client, h.url, op); err != nil {
 				s.forget(op)
 				return err
 			}

@@ -93,7 +93,7 @@ func newEventPoster(b *testing.B, h http.Handler, authorization string) func(id 
 	if err != nil {
 		b.Fatal(err)
 	}
-	setEventHeaders(req.Header, "0")
+	eachEventHeader("0", req.Header.Set)
 	if authorization != "" {
 		req.Header["Authorization"] = []string{authorization}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,10 +12,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/eventbus-go/eventbus/auth"
 	"github.com/eventbus-go/eventbus/bus"
@@ -158,7 +158,7 @@ func startIngressBusWithoutHistory(ctx context.Context, opts StartOptions) (*Ins
 // startHTTP starts server name in a child, runs check (if any) on it, and
 // returns an instance whose operation POSTs one bench event to its /events,
 // with the Authorization header authorization unless it is empty.
-func startHTTP(ctx context.Context, name string, opts StartOptions, authorization string, check func(context.Context, *http.Client, string, string) error) (*Instance, error) {
+func startHTTP(ctx context.Context, name string, opts StartOptions, authorization string, check func(*loadClient, string, string) error) (*Instance, error) {
 	h, err := startHTTPChild(ctx, name, opts, authorization, check)
 	if err != nil {
 		return nil, err
@@ -170,14 +170,14 @@ func startHTTP(ctx context.Context, name string, opts StartOptions, authorizatio
 // /events.
 type httpChild struct {
 	pid    int
-	client *http.Client
+	client *loadClient
 	url    string // of /events
 	stop   func() error
 }
 
 // startHTTPChild starts server name in a child and runs check (if any) on
 // it, with the Authorization header authorization unless it is empty.
-func startHTTPChild(ctx context.Context, name string, opts StartOptions, authorization string, check func(context.Context, *http.Client, string, string) error) (*httpChild, error) {
+func startHTTPChild(ctx context.Context, name string, opts StartOptions, authorization string, check func(*loadClient, string, string) error) (*httpChild, error) {
 	c, err := startChild(ctx, name, opts)
 	if err != nil {
 		return nil, err
@@ -185,11 +185,11 @@ func startHTTPChild(ctx context.Context, name string, opts StartOptions, authori
 	client := newLoadClient()
 	h := &httpChild{pid: c.cmd.Process.Pid, client: client, url: "http://" + c.addr + "/events"}
 	h.stop = func() error {
-		client.CloseIdleConnections()
+		client.closeIdleConnections()
 		return c.stop()
 	}
 	if check != nil {
-		if err := check(ctx, client, h.url, authorization); err != nil {
+		if err := check(client, h.url, authorization); err != nil {
 			return nil, errors.Join(err, h.stop())
 		}
 	}
@@ -199,47 +199,22 @@ func startHTTPChild(ctx context.Context, name string, opts StartOptions, authori
 // probeIngressRoute sends one event and checks that the bus stored it on
 // the bench route: otherwise a window would measure an ingress that stores
 // nothing.
-func probeIngressRoute(ctx context.Context, client *http.Client, url, authorization string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
-	if err != nil {
-		return err
-	}
-	setEventHeaders(req.Header, "probe")
-	if authorization != "" {
-		req.Header["Authorization"] = []string{authorization}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("probe event: %w", err)
-	}
-	defer resp.Body.Close()
-	var answer struct {
-		Results []struct {
-			Routes []string `json:"routes"`
-		} `json:"results"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-		return fmt.Errorf("probe event: status %s, body: %w", resp.Status, err)
-	}
-	if resp.StatusCode != http.StatusAccepted || len(answer.Results) != 1 || !slices.Equal(answer.Results[0].Routes, []string{ingressRoute}) {
-		return fmt.Errorf("probe event: status %s, results %+v; want 202 and the event stored on route %q", resp.Status, answer.Results, ingressRoute)
-	}
-	return nil
-}
-
-// newLoadClient returns a client that keeps a connection per worker alive
-// and goes straight to the loopback server, never through a proxy.
-func newLoadClient() *http.Client {
-	return &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        1024,
-			MaxIdleConnsPerHost: 1024,
-			DisableCompression:  true,
-		},
-	}
+func probeIngressRoute(client *loadClient, url, authorization string) error {
+	fill := func(req *fasthttp.Request) { fillEvent(req, "probe", authorization) }
+	return client.post(url, fill, func(status int, body []byte) error {
+		var answer struct {
+			Results []struct {
+				Routes []string `json:"routes"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			return fmt.Errorf("probe event: status %d, body: %w", status, err)
+		}
+		if status != http.StatusAccepted || len(answer.Results) != 1 || !slices.Equal(answer.Results[0].Routes, []string{ingressRoute}) {
+			return fmt.Errorf("probe event: status %d, results %+v; want 202 and the event stored on route %q", status, answer.Results, ingressRoute)
+		}
+		return nil
+	})
 }
 
 // benchData is the event's payload: about 100 bytes of JSON.
@@ -247,45 +222,10 @@ var benchData = []byte(`{"order":"A-100234","customer":"c-42","amount":1999,"cur
 
 // eventPoster returns an operation that POSTs one event in binary mode, each
 // with its own id and with authorization (if any), and expects 202.
-func eventPoster(client *http.Client, url, authorization string) func(context.Context) error {
+func eventPoster(client *loadClient, url, authorization string) func(context.Context) error {
 	var seq atomic.Uint64
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
-		if err != nil {
-			return err
-		}
-		setEventHeaders(req.Header, strconv.FormatUint(seq.Add(1), 10))
-		if authorization != "" {
-			req.Header["Authorization"] = []string{authorization}
-		}
-		return sendAccepted(client, req)
+	return func(context.Context) error {
+		id := strconv.FormatUint(seq.Add(1), 10)
+		return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, authorization) })
 	}
-}
-
-// sendAccepted sends req and expects a 202 that accepted every event in
-// it: no result with an error.
-func sendAccepted(client *http.Client, req *http.Request) error {
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	// Read all of it, so the connection is reused.
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusAccepted || bytes.Contains(body, []byte(`"error"`)) {
-		return fmt.Errorf("status %s: %.300s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
-}
-
-// setEventHeaders sets the binary-mode attributes of a bench event.
-func setEventHeaders(h http.Header, id string) {
-	h["Ce-Specversion"] = []string{"1.0"}
-	h["Ce-Id"] = []string{id}
-	h["Ce-Source"] = []string{"/bench/producer"}
-	h["Ce-Type"] = []string{benchEventType}
-	h["Content-Type"] = []string{"application/json"}
 }

@@ -239,7 +239,7 @@ func startPipelineChild(name string) func(context.Context, StartOptions) (*Insta
 		op := func(ctx context.Context) (time.Time, error) {
 			id := strconv.FormatUint(seq.Add(1), 10)
 			arrived := target.expect(id)
-			if err := postEvent(ctx, client, post, id); err != nil {
+			if err := postEvent(client, post, id); err != nil {
 				target.forget(id)
 				return time.Time{}, err
 			}
@@ -249,7 +249,7 @@ func startPipelineChild(name string) func(context.Context, StartOptions) (*Insta
 			return accepted, target.await(ctx, id, arrived)
 		}
 		stop := func() error {
-			client.CloseIdleConnections()
+			client.closeIdleConnections()
 			return errors.Join(c.stop(), target.stop())
 		}
 		return &Instance{PID: c.cmd.Process.Pid, Staged: op, Stop: stop}, nil

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	wmamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/valyala/fasthttp"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/rabbitpubsub"
 
@@ -105,25 +103,20 @@ func brokerURL() string {
 // arrivals is the HTTP target of one instance: it tells each waiting
 // operation when its event arrived.
 type arrivals struct {
-	srv *http.Server
-	url string
+	url  string
+	stop func() error
 
 	mu      sync.Mutex
 	waiting map[string]chan struct{}
 }
 
 func startArrivals() (*arrivals, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	a := &arrivals{url: "http://" + ln.Addr().String() + "/hook", waiting: map[string]chan struct{}{}}
-	a.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		a.arrived(r.Header.Get("Ce-Id"))
-	})}
-	go func() { _ = a.srv.Serve(ln) }()
-	return a, nil
+	a := &arrivals{waiting: map[string]chan struct{}{}}
+	var err error
+	a.url, a.stop, err = serveWebhook(func(c *fasthttp.RequestCtx) {
+		a.arrived(string(c.Request.Header.Peek("Ce-Id")))
+	})
+	return a, err
 }
 
 // expect registers id before its event is sent.
@@ -152,8 +145,6 @@ func (a *arrivals) forget(id string) {
 	a.mu.Unlock()
 }
 
-func (a *arrivals) stop() error { return a.srv.Close() }
-
 // await waits for id's event to reach the target.
 func (a *arrivals) await(ctx context.Context, id string, arrived <-chan struct{}) error {
 	select {
@@ -166,25 +157,8 @@ func (a *arrivals) await(ctx context.Context, id string, arrived <-chan struct{}
 }
 
 // postEvent POSTs one bench event in binary mode and expects 202.
-func postEvent(ctx context.Context, client *http.Client, url, id string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(benchData))
-	if err != nil {
-		return err
-	}
-	setEventHeaders(req.Header, id)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
+func postEvent(client *loadClient, url, id string) error {
+	return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, "") })
 }
 
 // serveRabbitBus runs a bus with one route on RabbitMQ, and deletes the

@@ -195,7 +195,7 @@ func startZMQChild(name string) func(context.Context, StartOptions) (*Instance, 
 		op := func(ctx context.Context) error {
 			id := strconv.FormatUint(seq.Add(1), 10)
 			done := in.expect(id)
-			if err := postEvent(ctx, client, post, id); err != nil {
+			if err := postEvent(client, post, id); err != nil {
 				in.forget(id)
 				return err
 			}
@@ -210,7 +210,7 @@ func startZMQChild(name string) func(context.Context, StartOptions) (*Instance, 
 			}
 		}
 		stop := func() error {
-			client.CloseIdleConnections()
+			client.closeIdleConnections()
 			err := c.stop()
 			stopSubs()
 			return err
