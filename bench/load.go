@@ -24,10 +24,10 @@ const loadTimeout = 10 * time.Second
 
 // loadClient POSTs the load generator's requests, keeping a connection per
 // worker alive and going straight to the loopback server.
-type loadClient struct{ http *fasthttp.Client }
+type loadClient struct{ client *fasthttp.Client }
 
 func newLoadClient() *loadClient {
-	return &loadClient{http: &fasthttp.Client{
+	return &loadClient{client: &fasthttp.Client{
 		MaxConnsPerHost:               1024, // more than any scenario's workers
 		ReadTimeout:                   loadTimeout,
 		WriteTimeout:                  loadTimeout,
@@ -40,7 +40,7 @@ func newLoadClient() *loadClient {
 }
 
 // closeIdleConnections closes the client's kept-alive connections.
-func (c *loadClient) closeIdleConnections() { c.http.CloseIdleConnections() }
+func (c *loadClient) closeIdleConnections() { c.client.CloseIdleConnections() }
 
 // post POSTs to url a request that fill completes (headers and body) and
 // hands the answer's status and body to check, which must not keep the
@@ -54,7 +54,7 @@ func (c *loadClient) post(url string, fill func(*fasthttp.Request), check func(s
 	req.SetRequestURI(url)
 	req.Header.SetMethod(http.MethodPost)
 	fill(req)
-	if err := c.http.Do(req, resp); err != nil {
+	if err := c.client.Do(req, resp); err != nil {
 		return err
 	}
 	return check(resp.StatusCode(), resp.Body())
