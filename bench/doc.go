@@ -18,9 +18,9 @@
 // The load generator runs a fixed number of workers, each with its own
 // keep-alive connection and one request in flight at a time, until the
 // window ends; only 127.0.0.1 is ever a target. Its client and its webhooks
-// are fasthttp's (load.go), the cheapest HTTP a Go program has: what the
-// load generator spends on an event is taken from the contender it
-// measures, and pulls every throughput ratio towards 1.
+// are fasthttp's (load.go), which spends about half of what net/http does
+// on a request: what the load generator spends on an event is taken from
+// the contender it measures, and pulls every throughput ratio towards 1.
 //
 // How to read a table: one line per contender, each cell the median over the
 // rounds with the spread (min–max) in brackets.
