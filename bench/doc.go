@@ -20,7 +20,9 @@
 // window ends; only 127.0.0.1 is ever a target. Its client and its webhooks
 // are fasthttp's (load.go), which spends about half of what net/http does
 // on a request: what the load generator spends on an event is taken from
-// the contender it measures, and pulls every throughput ratio towards 1.
+// the contender it measures. Where two contenders' loads cost the same, it
+// hides their difference; where they differ (a batch against single
+// requests), the cheaper load counts as its contender's gain.
 //
 // How to read a table: one line per contender, each cell the median over the
 // rounds with the spread (min–max) in brackets.

@@ -201,20 +201,24 @@ func startHTTPChild(ctx context.Context, name string, opts StartOptions, authori
 // nothing.
 func probeIngressRoute(client *loadClient, url, authorization string) error {
 	fill := func(req *fasthttp.Request) { fillEvent(req, "probe", authorization) }
-	return client.post(url, fill, func(status int, body []byte) error {
+	err := client.post(url, fill, func(status int, body []byte) error {
 		var answer struct {
 			Results []struct {
 				Routes []string `json:"routes"`
 			} `json:"results"`
 		}
 		if err := json.Unmarshal(body, &answer); err != nil {
-			return fmt.Errorf("probe event: status %d, body: %w", status, err)
+			return fmt.Errorf("status %d, body: %w", status, err)
 		}
 		if status != http.StatusAccepted || len(answer.Results) != 1 || !slices.Equal(answer.Results[0].Routes, []string{ingressRoute}) {
-			return fmt.Errorf("probe event: status %d, results %+v; want 202 and the event stored on route %q", status, answer.Results, ingressRoute)
+			return fmt.Errorf("status %d, results %+v; want 202 and the event stored on route %q", status, answer.Results, ingressRoute)
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("probe event: %w", err)
+	}
+	return nil
 }
 
 // benchData is the event's payload: about 100 bytes of JSON.

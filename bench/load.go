@@ -15,8 +15,9 @@ import (
 // webhooks that receive the contenders' deliveries. Both are fasthttp's,
 // which spends about half of what net/http spends on a request: the load
 // generator shares the machine with the contender it measures, and every
-// microsecond it spends on an event is one the contender does not get,
-// which pulls every throughput ratio towards 1.
+// microsecond it spends on an event is one the contender does not get.
+// fasthttp takes no context: a request runs until it is answered or its
+// timeouts pass, even when its operation's context ends first.
 
 // loadTimeout bounds one request of the load generator, and one request to
 // its webhooks.
@@ -55,7 +56,7 @@ func (c *loadClient) post(url string, fill func(*fasthttp.Request), check func(s
 	req.Header.SetMethod(http.MethodPost)
 	fill(req)
 	if err := c.client.Do(req, resp); err != nil {
-		return err
+		return fmt.Errorf("POST %s: %w", url, err)
 	}
 	return check(resp.StatusCode(), resp.Body())
 }
@@ -106,6 +107,7 @@ func serveWebhook(handle fasthttp.RequestHandler) (url string, stop func() error
 	}()
 	stop = func() error {
 		err := srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has taken up
 		<-served
 		return err
 	}
