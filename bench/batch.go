@@ -221,11 +221,8 @@ func (s *sink) serve(c *fasthttp.RequestCtx) {
 // startSink serves a sink on a loopback port until stop.
 func startSink() (*sink, func() error, error) {
 	s := &sink{ops: map[string]*pendingOp{}}
-	var (
-		stop func() error
-		err  error
-	)
-	s.url, stop, err = serveWebhook(s.serve)
+	url, stop, err := serveWebhook(s.serve)
+	s.url = url
 	return s, stop, err
 }
 
