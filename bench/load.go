@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -72,6 +74,11 @@ func (c *loadClient) postAccepted(url string, fill func(*fasthttp.Request)) erro
 	})
 }
 
+// postEvent POSTs one bench event in binary mode and expects 202.
+func postEvent(client *loadClient, url, id string) error {
+	return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, "") })
+}
+
 // fillEvent makes req the bench event with the given id in binary mode,
 // with the Authorization header authorization unless it is empty.
 func fillEvent(req *fasthttp.Request, id, authorization string) {
@@ -112,4 +119,60 @@ func serveWebhook(handle fasthttp.RequestHandler) (url string, stop func() error
 		return err
 	}
 	return "http://" + ln.Addr().String() + "/hook", stop, nil
+}
+
+// arrivals is the HTTP target of one instance: it tells each waiting
+// operation when its event arrived.
+type arrivals struct {
+	url  string
+	stop func() error
+
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+}
+
+func startArrivals() (*arrivals, error) {
+	a := &arrivals{waiting: map[string]chan struct{}{}}
+	var err error
+	a.url, a.stop, err = serveWebhook(func(c *fasthttp.RequestCtx) {
+		a.arrived(string(c.Request.Header.Peek("Ce-Id")))
+	})
+	return a, err
+}
+
+// expect registers id before its event is sent.
+func (a *arrivals) expect(id string) <-chan struct{} {
+	c := make(chan struct{})
+	a.mu.Lock()
+	a.waiting[id] = c
+	a.mu.Unlock()
+	return c
+}
+
+// arrived releases id's operation; a redelivery finds nobody waiting.
+func (a *arrivals) arrived(id string) {
+	a.mu.Lock()
+	c, ok := a.waiting[id]
+	delete(a.waiting, id)
+	a.mu.Unlock()
+	if ok {
+		close(c)
+	}
+}
+
+func (a *arrivals) forget(id string) {
+	a.mu.Lock()
+	delete(a.waiting, id)
+	a.mu.Unlock()
+}
+
+// await waits for id's event to reach the target.
+func (a *arrivals) await(ctx context.Context, id string, arrived <-chan struct{}) error {
+	select {
+	case <-arrived:
+		return nil
+	case <-ctx.Done():
+		a.forget(id)
+		return fmt.Errorf("event %s accepted but not delivered: %w", id, ctx.Err())
+	}
 }

@@ -16,7 +16,6 @@ import (
 	wmamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/valyala/fasthttp"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/rabbitpubsub"
 
@@ -98,67 +97,6 @@ func brokerURL() string {
 		raw = "amqp://" + rest
 	}
 	return raw
-}
-
-// arrivals is the HTTP target of one instance: it tells each waiting
-// operation when its event arrived.
-type arrivals struct {
-	url  string
-	stop func() error
-
-	mu      sync.Mutex
-	waiting map[string]chan struct{}
-}
-
-func startArrivals() (*arrivals, error) {
-	a := &arrivals{waiting: map[string]chan struct{}{}}
-	var err error
-	a.url, a.stop, err = serveWebhook(func(c *fasthttp.RequestCtx) {
-		a.arrived(string(c.Request.Header.Peek("Ce-Id")))
-	})
-	return a, err
-}
-
-// expect registers id before its event is sent.
-func (a *arrivals) expect(id string) <-chan struct{} {
-	c := make(chan struct{})
-	a.mu.Lock()
-	a.waiting[id] = c
-	a.mu.Unlock()
-	return c
-}
-
-// arrived releases id's operation; a redelivery finds nobody waiting.
-func (a *arrivals) arrived(id string) {
-	a.mu.Lock()
-	c, ok := a.waiting[id]
-	delete(a.waiting, id)
-	a.mu.Unlock()
-	if ok {
-		close(c)
-	}
-}
-
-func (a *arrivals) forget(id string) {
-	a.mu.Lock()
-	delete(a.waiting, id)
-	a.mu.Unlock()
-}
-
-// await waits for id's event to reach the target.
-func (a *arrivals) await(ctx context.Context, id string, arrived <-chan struct{}) error {
-	select {
-	case <-arrived:
-		return nil
-	case <-ctx.Done():
-		a.forget(id)
-		return fmt.Errorf("event %s accepted but not delivered: %w", id, ctx.Err())
-	}
-}
-
-// postEvent POSTs one bench event in binary mode and expects 202.
-func postEvent(client *loadClient, url, id string) error {
-	return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, "") })
 }
 
 // serveRabbitBus runs a bus with one route on RabbitMQ, and deletes the
