@@ -113,7 +113,8 @@ func (k *hmacKey) appendSignature(dst []byte, msgID string, ts, body []byte) []b
 	m := k.macs.Get().(*keyedMAC)
 	defer k.macs.Put(m)
 	m.mac.Reset()
-	m.head = append(append(append(append(m.head[:0], msgID...), '.'), ts...), '.')
+	m.head = append(append(m.head[:0], msgID...), '.')
+	m.head = append(append(m.head, ts...), '.')
 	m.mac.Write(m.head)
 	m.mac.Write(body)
 	return base64.StdEncoding.AppendEncode(dst, m.mac.Sum(m.sum[:0]))
@@ -125,7 +126,10 @@ func (k *hmacKey) appendSignature(dst []byte, msgID string, ts, body []byte) []b
 // that have no place in a header.
 func webhookID(bus, source, id string) string {
 	var keyBytes [256]byte // most keys fit; a longer one grows onto the heap
-	key := append(append(append(append(append(append(keyBytes[:0], bus...), 0), source...), 0), id...), 0)
+	key := keyBytes[:0]
+	for _, part := range [...]string{bus, source, id} {
+		key = append(append(key, part...), 0)
+	}
 	sum := sha256.Sum256(key)
 	var name [len("msg_") + 24]byte // 18 bytes of the hash in base64
 	copy(name[:], "msg_")
