@@ -103,12 +103,40 @@ const settleTimeout = 30 * time.Second
 // Retry happens in one layer only: an Unavailable receive error is waited
 // out here; what to do about a delivery is the caller's decision.
 func (s *Subscription) Receive(ctx context.Context) (*Received, error) {
+	ms, err := s.receive(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	return s.received(ms[0]), nil
+}
+
+// ReceiveUpTo waits for the next messages and returns at least one and at
+// most n: those the channel has for it at once. Its errors are Receive's.
+func (s *Subscription) ReceiveUpTo(ctx context.Context, n int) ([]Received, error) {
+	ms, err := s.receive(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Received, len(ms))
+	for i, m := range ms {
+		out[i] = *s.received(m)
+	}
+	return out, nil
+}
+
+func (s *Subscription) received(m *driver.Message) *Received {
+	return &Received{Message: Message{Body: m.Body, Metadata: m.Metadata}, LoggableID: m.LoggableID, s: s, id: m.AckID}
+}
+
+// receive waits for between one and n messages, waiting out transient
+// errors.
+func (s *Subscription) receive(ctx context.Context, n int) ([]*driver.Message, error) {
 	wait := 50 * time.Millisecond
 	for {
-		m, err := s.next(ctx)
+		ms, err := s.next(ctx, n)
 		switch {
-		case m != nil:
-			return &Received{Message: Message{Body: m.Body, Metadata: m.Metadata}, LoggableID: m.LoggableID, s: s, id: m.AckID}, nil
+		case len(ms) > 0:
+			return ms, nil
 		case ctx.Err() != nil || s.life.Err() != nil:
 			return nil, s.ended(ctx)
 		case err == nil:
@@ -138,20 +166,22 @@ func (s *Subscription) ended(ctx context.Context) error {
 	return errcode.Errorf(errcode.FailedPrecondition, "receive: the subscription was shut down")
 }
 
-// next takes a message left by an earlier receive, or asks the driver for
-// up to s.batch and keeps those beyond the first. It returns no message
-// and no error when the driver had none within its wait.
-func (s *Subscription) next(ctx context.Context) (*driver.Message, error) {
+// next takes up to n messages left by an earlier receive, or asks the
+// driver for up to n (at least s.batch) and keeps those beyond n. It
+// returns no message and no error when the driver had none within its
+// wait.
+func (s *Subscription) next(ctx context.Context, n int) ([]*driver.Message, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, errcode.Errorf(errcode.FailedPrecondition, "receive: the subscription was shut down")
 	}
 	if len(s.extra) > 0 {
-		m := s.extra[0]
-		s.extra = s.extra[1:]
+		n = min(n, len(s.extra))
+		ms := s.extra[:n:n]
+		s.extra = s.extra[n:]
 		s.mu.Unlock()
-		return m, nil
+		return ms, nil
 	}
 	s.receiving.Add(1)
 	s.mu.Unlock()
@@ -160,15 +190,18 @@ func (s *Subscription) next(ctx context.Context) (*driver.Message, error) {
 	// The driver gets ctx itself, not one merged with life: a context
 	// made per receive costs every event an allocation and a lock on the
 	// shared parent, and drivers return within their wait anyway.
-	ms, err := s.d.ReceiveBatch(ctx, s.batch)
+	ms, err := s.d.ReceiveBatch(ctx, max(n, s.batch))
 	if ctx.Err() != nil || len(ms) == 0 {
 		s.giveBack(ms)
 		return nil, classify(err, s.d.ErrorCode)
 	}
-	s.mu.Lock()
-	s.extra = append(s.extra, ms[1:]...)
-	s.mu.Unlock()
-	return ms[0], classify(err, s.d.ErrorCode)
+	if len(ms) > n {
+		s.mu.Lock()
+		s.extra = append(s.extra, ms[n:]...)
+		s.mu.Unlock()
+		ms = ms[:n:n]
+	}
+	return ms, classify(err, s.d.ErrorCode)
 }
 
 func (s *Subscription) settle(id driver.AckID, ack bool) {

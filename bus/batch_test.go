@@ -433,3 +433,68 @@ func TestBatchBodyStaysWithinMaxBytes(t *testing.T) {
 		t.Errorf("no batch held two events (%d requests): max_bytes 1024 fits several ~200-byte events", len(batches))
 	}
 }
+
+// Events that arrive together travel together: a burst of max_events
+// fills one batch, though max_inflight leaves room for two to be sent at
+// once.
+func TestABurstOfMaxEventsTravelsAsOneBatch(t *testing.T) {
+	ids := eventIDs("burst", 10)
+	batches := deliverBatched(t, router.Batch{MaxEvents: 10, MaxWait: spec.Duration(2 * time.Second)}, ids)
+	if len(batches) != 1 || len(batches[0].events) != len(ids) {
+		sizes := make([]int, len(batches))
+		for i, b := range batches {
+			sizes[i] = len(b.events)
+		}
+		t.Errorf("a burst of %d events with max_events %d came in batches of %v; want one batch of all of them", len(ids), len(ids), sizes)
+	}
+}
+
+// A retry the bus holds in place (on an ordered route) goes on beside the
+// batches rather than holding them: here the route has room for one batch
+// at a time, and its first event is answered 503 until every other event
+// was taken. Each of its retries is a batch of one.
+func TestAHeldRetryDoesNotHoldItsBatchMates(t *testing.T) {
+	stuck := "a-00"
+	others := []string{"b-00", "b-01", "c-00", "c-01", "d-00"}
+	var mu sync.Mutex
+	othersTaken := 0
+	rcv := newBatchReceiver(t, func(events []event.Event) (int, []delivery.BatchResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		var results []delivery.BatchResult
+		for _, e := range events {
+			status := http.StatusOK
+			if e.ID() == stuck && othersTaken < len(others) {
+				status = http.StatusServiceUnavailable
+			}
+			if e.ID() != stuck {
+				othersTaken++
+			}
+			results = append(results, delivery.BatchResult{ID: e.ID(), Source: e.Source(), Status: status})
+		}
+		return http.StatusOK, results
+	})
+	r := batchRoute("held", "", rcv.url, router.Batch{MaxEvents: 10, MaxWait: spec.Duration(20 * time.Millisecond)})
+	r.Delivery.OrderingKey = "subject"
+	r.Delivery.MaxInflight = 10
+	r.Delivery.MaxAttempts = 1000
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+	subject := func(id string) string { return id[:1] }
+	emitBatch(t, base, []string{stuck}, subject)
+	testkit.EventuallyNoError(t, 30*time.Second, func() error {
+		if seen, _ := rcv.counts(stuck); seen < 2 {
+			return fmt.Errorf("%s was sent %d times; want it retried", stuck, seen)
+		}
+		return nil
+	})
+	emitBatch(t, base, others, subject)
+
+	batches := rcv.waitAcked(t, append([]string{stuck}, others...))
+	for _, b := range batches {
+		for _, e := range b.events {
+			if e.ID() == stuck && len(b.events) != 1 {
+				t.Errorf("a retry of %s held in place came in a batch of %d; want a batch of one", stuck, len(b.events))
+			}
+		}
+	}
+}

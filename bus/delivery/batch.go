@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,25 +12,29 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
-// Batch delivery (a route's delivery.batch) changes only the innermost
-// attempt: every event still goes through its route's steps on its own
-// worker (retry, dead letters, rate, tracing, history) and is settled on
-// its own. Its attempt joins the batch that is filling, and returns the
-// batch's verdict on it. The first event of a batch leads it: its worker
-// waits until the batch is full or max_wait has passed, sends it, and
-// hands every member its outcome. So a batch costs one timer and no
-// goroutine, and waiting stops with the attempt's context.
+// Batch delivery (a route's delivery.batch) changes how a route's events
+// reach their first attempt: a worker receives up to max_events of them
+// at once (waiting at most max_wait after the first for the rest), takes
+// each through the policy before its attempt (transform, rate, a span),
+// sends them as one request, or as few as max_bytes allows, and applies
+// the rest of the policy to each on its own: the history records each
+// attempt, and each is settled, counted, dead-lettered or retried as it
+// would be alone. An event the target asks to retry goes on through the
+// policy on a goroutine of its own, so that a retry held (on an ordered
+// route, or a backend that cannot delay) does not hold its batch-mates;
+// its later attempts are batches of one.
 //
 // Ordering holds by construction: an ordered subscription hands out the
 // next event of a key only once the one before is settled, so a batch
@@ -61,141 +66,240 @@ type BatchResult struct {
 	Verdict string `json:"verdict,omitempty"`
 }
 
-// BatchingTarget gathers the events of a route's concurrent deliveries into
-// batches for its HTTP target.
-type BatchingTarget struct {
-	target    *HTTPTarget
-	maxEvents int
-	maxBytes  int
-	maxWait   time.Duration
-
-	mu   sync.Mutex
-	open *batch // the batch taking events; nil when none is
+// A BatchTarget takes several events in one request. Its Deliver sends a
+// batch of one.
+type BatchTarget interface {
+	Target
+	// DeliverBatch sends events and returns the verdict on each, in
+	// their order.
+	DeliverBatch(ctx context.Context, events []*event.Event) []Outcome
 }
 
-var _ Target = (*BatchingTarget)(nil)
+// workBatches is a batch route's worker: it receives a batch, delivers it,
+// and settles its events, until the dispatcher stops receiving.
+func (d *Dispatcher) workBatches() {
+	var dec adapters.Decoder // this worker's own, so it parses a source once
+	for {
+		msgs, err := d.receiveBatch()
+		if err != nil {
+			d.stoppedReceiving(err)
+			return
+		}
+		d.busy.Add(int64(len(msgs)))
+		d.deliverBatch(&dec, msgs)
+	}
+}
+
+// receiveBatch waits for the next event, then takes what else comes
+// within max_wait, up to max_events and while max_inflight leaves room.
+// Each event it returns holds a slot until it is settled (finish). One
+// batch fills at a time, so that a batch is full before the next opens;
+// the workers take turns, one filling while the others send.
+func (d *Dispatcher) receiveBatch() ([]adapters.Received, error) {
+	b := d.route.Delivery.Batch
+	d.filling.Lock()
+	defer d.filling.Unlock()
+	if err := d.slots.Acquire(d.receiving, 1); err != nil {
+		return nil, err
+	}
+	msgs, err := d.receiveUpTo(d.receiving, 1+d.reserveSlots(b.MaxEvents-1))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(d.receiving, time.Duration(b.MaxWait))
+	defer cancel()
+	for len(msgs) < b.MaxEvents {
+		n := d.reserveSlots(b.MaxEvents - len(msgs))
+		if n == 0 {
+			break // max_inflight is taken: send what came
+		}
+		more, err := d.receiveUpTo(ctx, n)
+		if err != nil {
+			break // max_wait passed, or the dispatcher stops receiving
+		}
+		msgs = append(msgs, more...)
+	}
+	return msgs, nil
+}
+
+// reserveSlots takes up to n slots without waiting and returns how many.
+func (d *Dispatcher) reserveSlots(n int) int {
+	for ; n > 0; n /= 2 {
+		if d.slots.TryAcquire(int64(n)) {
+			return n
+		}
+	}
+	return 0
+}
+
+// receiveUpTo receives up to n events, whose slots the caller holds, and
+// gives back the slots of those that did not come.
+func (d *Dispatcher) receiveUpTo(ctx context.Context, n int) ([]adapters.Received, error) {
+	msgs, err := d.sub.ReceiveUpTo(ctx, n)
+	d.slots.Release(int64(n - len(msgs)))
+	return msgs, err
+}
+
+// deliverBatch takes received events through the policy, with one request
+// for their first attempts.
+func (d *Dispatcher) deliverBatch(dec *adapters.Decoder, msgs []adapters.Received) {
+	attempts := make([]*attempt, 0, len(msgs))
+	ctxs := make([]context.Context, 0, len(msgs))
+	for i := range msgs {
+		a := d.receive(dec, &msgs[i])
+		if a == nil { // not a CloudEvent: receive settled it
+			d.free()
+			continue
+		}
+		ctx := d.eventContext(a)
+		if out, ok := d.transform(ctx, a); !ok {
+			d.finish(a, d.keepRefused(ctx, a, out))
+			continue
+		}
+		if out, ok := d.waitRate(); !ok {
+			d.finish(a, out)
+			continue
+		}
+		attempts = append(attempts, a)
+		ctxs = append(ctxs, ctx)
+	}
+	if len(attempts) == 0 {
+		return
+	}
+	spans := make([]trace.Span, len(attempts))
+	events := make([]*event.Event, len(attempts))
+	for i, a := range attempts {
+		var ctx context.Context
+		ctx, spans[i] = d.startSpan(ctxs[i], a)
+		events[i] = withTraceContext(ctx, cmp.Or(a.sent, a.event))
+	}
+	start := time.Now()
+	outs := d.batches.DeliverBatch(d.attempts, events)
+	for i, a := range attempts {
+		ctx := ctxs[i]
+		out := d.attempted(ctx, a, start, outs[i])
+		d.record(a, start, out)
+		endSpan(spans[i], a, out)
+		if out.Verdict == verdict.Retry && ctx.Err() == nil {
+			d.workers.Go(func() { d.finish(a, d.keepRefused(ctx, a, d.retry(ctx, a, out))) })
+			continue
+		}
+		d.finish(a, d.keepRefused(ctx, a, out))
+	}
+}
+
+// finish settles a batch route's event and frees its slot.
+func (d *Dispatcher) finish(a *attempt, out Outcome) {
+	d.settle(a, out)
+	d.free()
+}
+
+// free gives back the slot of a batch route's event, settled.
+func (d *Dispatcher) free() {
+	d.busy.Add(-1)
+	d.slots.Release(1)
+}
+
+// BatchingTarget sends a route's events to its HTTP target in batches.
+type BatchingTarget struct {
+	target   *HTTPTarget
+	maxBytes int
+}
+
+var _ BatchTarget = (*BatchingTarget)(nil)
 
 // Batched returns t as the route's target: t itself without
-// delivery.batch, otherwise t sending batches. Pass a route with its
+// delivery.batch, otherwise t taking batches. Pass a route with its
 // defaults applied.
 func Batched(t *HTTPTarget, r *router.Route) Target {
 	b := r.Delivery.Batch
 	if b == nil {
 		return t
 	}
-	return &BatchingTarget{target: t, maxEvents: b.MaxEvents, maxBytes: b.MaxBytes, maxWait: time.Duration(b.MaxWait)}
+	return &BatchingTarget{target: t, maxBytes: b.MaxBytes}
 }
 
-// encodings are the buffers events are encoded in before join copies them
-// into a batch, reused so that an event's encoding allocates nothing;
-// one that grew past maxPooledEncoding is left to the collector.
-var encodings = sync.Pool{New: func() any {
-	b := make([]byte, 0, 1024)
-	return &b
-}}
+// Deliver sends e as a batch of one.
+func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
+	return bt.DeliverBatch(ctx, []*event.Event{e})[0]
+}
 
-const maxPooledEncoding = 64 << 10
+// DeliverBatch sends events in as few requests as max_bytes allows, one
+// after another; an event larger than max_bytes goes alone.
+func (bt *BatchingTarget) DeliverBatch(ctx context.Context, events []*event.Event) []Outcome {
+	outs := make([]Outcome, len(events))
+	b := &batch{
+		body:    make([]byte, 0, min(bt.maxBytes, 64<<10)),
+		members: make([]member, 0, len(events)),
+		places:  make([]int, 0, len(events)),
+	}
+	for i, e := range events {
+		added, err := b.add(e, i, bt.maxBytes)
+		if err == nil && !added { // e starts the next request
+			bt.send(ctx, b, outs)
+			b = &batch{body: make([]byte, 0, cap(b.body)), members: b.members[:0], places: b.places[:0]}
+			_, err = b.add(e, i, bt.maxBytes)
+		}
+		if err != nil {
+			outs[i] = Outcome{Verdict: verdict.DeadLetter, Reason: "encoding the event for a batch: " + err.Error()}
+		}
+	}
+	if len(b.members) > 0 {
+		bt.send(ctx, b, outs)
+	}
+	return outs
+}
 
-// batch is a batch filling, then sent; its leader owns it once it is sealed.
+// send posts b and sets the verdict on each of its events in outs.
+func (bt *BatchingTarget) send(ctx context.Context, b *batch, outs []Outcome) {
+	b.body = append(b.body, ']')
+	for j, out := range bt.target.deliverBatch(ctx, b.body, b.members) {
+		outs[b.places[j]] = out
+	}
+}
+
+// batch is one batch request being written.
 type batch struct {
-	body    []byte // "[" and the members' JSON, comma-separated
-	members []member
-	sealed  chan struct{} // closed when a member makes the batch full
-	done    chan struct{} // closed once outcomes holds a verdict per member
-	// outcomes[i] is the verdict on members[i].
-	outcomes []Outcome
+	// body is "[" and the members' JSON, comma-separated; send closes it.
+	// Each request has a body of its own: net/http's client may still
+	// read one after its answer came.
+	body    []byte
+	members []member // the events in it
+	places  []int    // places[j] is members[j]'s place in the events delivered
 }
 
 type member struct{ source, id string }
 
-// Deliver adds e to the batch filling and returns the batch's verdict on
-// it, once the batch was sent.
-func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	// Each event carries the trace context of its own attempt.
-	scratch := encodings.Get().(*[]byte)
-	enc, err := httpbinding.AppendStructured((*scratch)[:0], withTraceContext(ctx, e))
-	if err != nil {
-		encodings.Put(scratch)
-		return Outcome{Verdict: verdict.DeadLetter, Reason: "encoding the event for a batch: " + err.Error()}
-	}
-	b, i, leader := bt.join(enc, member{source: cesource.Of(e), id: e.ID()})
-	if cap(enc) <= maxPooledEncoding {
-		*scratch = enc
-		encodings.Put(scratch) // join copied it into the batch
-	}
-	if leader {
-		bt.lead(ctx, b)
+// add writes e, at place in the events delivered, into b. It reports false,
+// leaving b as it was, when e would take b past maxBytes and b holds an
+// event already: e then goes in the next request.
+func (b *batch) add(e *event.Event, place, maxBytes int) (bool, error) {
+	mark := len(b.body)
+	if len(b.members) == 0 {
+		b.body = append(b.body, '[')
 	} else {
-		// The leader's wait is bounded by max_wait and its request by the
-		// target's timeout, and both end with the dispatcher's context.
-		<-b.done
-	}
-	return b.outcomes[i]
-}
-
-// join adds an encoded event to the batch filling, opening one if none is
-// or if the event would take it past max_bytes, and seals the batch when
-// it is full. It returns the batch, the event's place in it, and whether
-// the caller opened it and so leads it.
-func (bt *BatchingTarget) join(enc []byte, m member) (b *batch, i int, leader bool) {
-	bt.mu.Lock()
-	defer bt.mu.Unlock()
-	if bt.open != nil && len(bt.open.body)+len(enc)+2 > bt.maxBytes { // a comma and the closing ]
-		bt.seal()
-	}
-	if bt.open == nil {
-		bt.open = &batch{
-			body:    append(make([]byte, 0, min(bt.maxBytes, 64<<10)), '['),
-			members: make([]member, 0, bt.maxEvents),
-			sealed:  make(chan struct{}),
-			done:    make(chan struct{}),
-		}
-		leader = true
-	}
-	b = bt.open
-	if len(b.members) > 0 {
 		b.body = append(b.body, ',')
 	}
-	b.body = append(b.body, enc...)
-	b.members = append(b.members, m)
-	if len(b.members) >= bt.maxEvents || len(b.body)+1 >= bt.maxBytes {
-		bt.seal()
+	var err error
+	if b.body, err = httpbinding.AppendStructured(b.body, e); err != nil {
+		b.body = b.body[:mark]
+		return false, err
 	}
-	return b, len(b.members) - 1, leader
+	if len(b.members) > 0 && len(b.body)+1 > maxBytes { // and the closing ]
+		b.body = b.body[:mark]
+		return false, nil
+	}
+	b.members = append(b.members, member{source: cesource.Of(e), id: e.ID()})
+	b.places = append(b.places, place)
+	return true, nil
 }
 
-// seal closes the open batch to new events and wakes its leader. The
-// caller holds bt.mu.
-func (bt *BatchingTarget) seal() {
-	close(bt.open.sealed)
-	bt.open = nil
-}
-
-// lead waits until b is full, max_wait has passed since it opened, or ctx
-// ends; then sends it and hands its members their outcomes.
-func (bt *BatchingTarget) lead(ctx context.Context, b *batch) {
-	timer := time.NewTimer(bt.maxWait)
-	select {
-	case <-b.sealed:
-	case <-timer.C:
-	case <-ctx.Done():
-	}
-	timer.Stop()
-	bt.mu.Lock()
-	if bt.open == b {
-		bt.open = nil // no one waits on b.sealed but the leader
-	}
-	bt.mu.Unlock()
-	b.outcomes = bt.target.deliverBatch(ctx, b)
-	close(b.done)
-}
-
-// deliverBatch posts b and returns the verdict on each of its members. The
-// request carries the route's headers, credentials and signature as a
-// single delivery does.
-func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
+// deliverBatch posts a batch request's body, holding members, and returns
+// the verdict on each member. The request carries the route's headers,
+// credentials and signature as a single delivery does.
+func (t *HTTPTarget) deliverBatch(ctx context.Context, body []byte, members []member) []Outcome {
 	all := func(o Outcome) []Outcome {
-		out := make([]Outcome, len(b.members))
+		out := make([]Outcome, len(members))
 		for i := range out {
 			out[i] = o
 		}
@@ -203,7 +307,6 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	body := append(b.body, ']')
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
 		return all(Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()})
@@ -218,7 +321,7 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 		}
 	}
 	if t.signer != nil {
-		t.signer.sign(req.Header, batchWebhookID(t.bus, b.members), body)
+		t.signer.sign(req.Header, batchWebhookID(t.bus, members), body)
 	}
 	resp, err := t.send(req)
 	if err != nil {
@@ -235,7 +338,7 @@ func (t *HTTPTarget) deliverBatch(ctx context.Context, b *batch) []Outcome {
 	case results == nil:
 		return all(t.judge(resp, strings.TrimSpace(string(answer[:min(len(answer), 256)]))))
 	}
-	return t.judgeResults(resp, b.members, results)
+	return t.judgeResults(resp, members, results)
 }
 
 // readResults reads an answer's per-event results: nil when the answer has

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/history"
@@ -78,18 +80,30 @@ type Dispatcher struct {
 	// its slot; otherwise the dispatcher holds it while it waits, as an
 	// ordered route must (its key's lane waits anyway).
 	requeue bool
-	// deliver is the target's Deliver wrapped in the route's steps: rate,
-	// retry, transform, dead letters.
-	deliver   deliverFunc
+	program *transform.Program // nil: the route has no transform
+	// limiter paces attempts to the route's rate, perSecond shared with
+	// the replicas counted by replicas (nil: this process alone); nil
+	// without a rate.
+	limiter   *rate.Limiter
+	perSecond float64
+	replicas  func() int
+	// batches takes the events of a route with delivery.batch several to
+	// a request; nil: the route has none.
+	batches   BatchTarget
 	stats     *Counters
 	admission Room
 	history   *history.History
 	log       *slog.Logger
 	tracer    trace.Tracer // nil: tracing off
 
-	workers  sync.WaitGroup // max_inflight workers, each receiving and delivering
-	busy     atomic.Int64   // deliveries in flight, for the drain check and stats
-	failOnce sync.Once      // the workers share one subscription: report its failure once
+	workers sync.WaitGroup // the workers receiving and delivering, and the events they handed on
+	busy    atomic.Int64   // deliveries in flight, for the drain check and stats
+	// slots bounds a batch route's events in flight at max_inflight: its
+	// workers take a batch's events at once, and its retries go on beside
+	// them. Nil on other routes, whose workers hold one event each.
+	slots    *semaphore.Weighted
+	filling  sync.Mutex // held by the batch route's worker filling a batch
+	failOnce sync.Once  // the workers share one subscription: report its failure once
 
 	stopReceiving context.CancelFunc // no new events
 	receiving     context.Context
@@ -110,6 +124,13 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 			return nil, errcode.Errorf(errcode.InvalidArgument, "route %s: transform: %v", r.Name, err)
 		}
 	}
+	var batches BatchTarget
+	if r.Delivery.Batch != nil {
+		var ok bool
+		if batches, ok = o.Target.(BatchTarget); !ok {
+			return nil, errcode.Errorf(errcode.InvalidArgument, "route %s: delivery.batch: its target does not take batches", r.Name) // checked on save already
+		}
+	}
 	sub, err := o.Backend.OpenSubscription(ctx, r.Name, adapters.SubscriptionOptions{
 		MaxInflight: r.Delivery.MaxInflight,
 		Ordered:     r.Delivery.OrderingKey != "",
@@ -125,28 +146,19 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		target:      o.Target,
 		closeTarget: o.CloseTarget,
 		requeue:     o.Backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
+		program:     program,
+		batches:     batches,
 		stats:       o.Counters,
 		admission:   o.Room,
 		history:     o.History,
 		log:         o.Log,
 		tracer:      o.Tracer,
 	}
-	steps := []step{d.deadLettering}
-	if program != nil {
-		steps = append(steps, d.transforming(program))
-	}
-	steps = append(steps, d.retrying)
 	if r.Delivery.Rate != "" {
-		perSecond, _ := router.ParseRate(r.Delivery.Rate) // validated on save
-		steps = append(steps, d.rateLimited(perSecond, o.Replicas))
+		d.perSecond, _ = router.ParseRate(r.Delivery.Rate) // validated on save
+		d.limiter = rate.NewLimiter(rate.Limit(d.perSecond), 1)
+		d.replicas = o.Replicas
 	}
-	if d.tracer != nil {
-		steps = append(steps, d.traced)
-	}
-	if d.history != nil {
-		steps = append(steps, d.recording)
-	}
-	d.deliver = chain(d.attempt, steps...)
 	d.start()
 	return d, nil
 }
@@ -154,15 +166,25 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 // Busy counts the deliveries in flight.
 func (d *Dispatcher) Busy() int64 { return d.busy.Load() }
 
-// start runs max_inflight workers. Each receives one event and delivers
-// it, then the next: a fixed pool rather than a goroutine per event, so a
-// busy route reuses warm stacks.
+// start runs the route's workers: a fixed pool rather than a goroutine per
+// event, so a busy route reuses warm stacks. Without delivery.batch, there
+// are max_inflight workers, and each receives one event and delivers it,
+// then the next. With it, each worker takes a batch at a time
+// (workBatches), as many workers as max_inflight has room for batches.
 func (d *Dispatcher) start() {
 	d.log = d.log.With("route", d.route.Name)
 	d.receiving, d.stopReceiving = context.WithCancel(context.Background())
 	d.waiting, d.stopWaiting = context.WithCancel(context.Background())
 	d.attempts, d.abandon = context.WithCancel(context.Background())
-	for range d.route.Delivery.MaxInflight {
+	inflight := d.route.Delivery.MaxInflight
+	if b := d.route.Delivery.Batch; b != nil {
+		d.slots = semaphore.NewWeighted(int64(inflight))
+		for range max(1, inflight/b.MaxEvents) {
+			d.workers.Go(d.workBatches)
+		}
+		return
+	}
+	for range inflight {
 		d.workers.Go(d.work)
 	}
 }
@@ -172,48 +194,62 @@ func (d *Dispatcher) work() {
 	for {
 		msg, err := d.sub.Receive(d.receiving)
 		if err != nil {
-			if d.receiving.Err() == nil {
-				// gocloud returns only permanent errors here.
-				d.failOnce.Do(func() {
-					d.log.Error("route stopped receiving; recreate the route or restart the bus once the backend is fixed", "err", err)
-				})
-			}
+			d.stoppedReceiving(err)
 			return
 		}
 		d.busy.Add(1)
-		d.handle(&dec, msg)
+		if a := d.receive(&dec, msg); a != nil {
+			d.settle(a, d.deliverEvent(d.eventContext(a), a))
+		}
 		d.busy.Add(-1)
 	}
 }
 
-// handle decodes one received event with dec, delivers it through the
-// route's steps, then settles it.
-func (d *Dispatcher) handle(dec *adapters.Decoder, msg *adapters.Received) {
+// stoppedReceiving reports why a worker's receive failed, unless the
+// dispatcher stopped it; the workers share one subscription, so once.
+func (d *Dispatcher) stoppedReceiving(err error) {
+	if d.receiving.Err() != nil {
+		return
+	}
+	// gocloud returns only permanent errors here.
+	d.failOnce.Do(func() {
+		d.log.Error("route stopped receiving; recreate the route or restart the bus once the backend is fixed", "err", err)
+	})
+}
+
+// receive decodes one received event with dec into its attempt. A message
+// that is not a CloudEvent goes to the dead-letter channel, settled, and
+// receive returns nil.
+func (d *Dispatcher) receive(dec *adapters.Decoder, msg *adapters.Received) *attempt {
 	e, err := dec.Decode(msg)
 	if err != nil {
 		d.log.Error("message is not a CloudEvent; moving it to the dead-letter channel", "message", msg.LoggableID, "err", err)
 		if err := d.storeDeadLetter(&msg.Message); err != nil {
 			msg.Nack()
-			return
+			return nil
 		}
 		d.settle(&attempt{msg: msg}, Outcome{Verdict: verdict.DeadLetter})
-		return
+		return nil
 	}
-	a := &attempt{
+	return &attempt{
 		msg:      msg,
 		event:    e,
 		source:   storedSource(msg.Metadata, e),
 		attempts: metaInt(msg.Metadata, adapters.MetaAttempts),
 		first:    metaTime(msg.Metadata, adapters.MetaFirstAttempt),
 	}
-	ctx := d.attempts
-	if d.tracer != nil { // steps log, and attempts start their spans, in the event's trace
-		ctx = tracing.FromEvent(ctx, e)
-	}
-	d.settle(a, d.deliver(ctx, a))
 }
 
-// settle acks or nacks what the steps made of an event, and counts it. A
+// eventContext is the context of a's delivery: its policy logs, and its
+// attempts start their spans, in the event's trace.
+func (d *Dispatcher) eventContext(a *attempt) context.Context {
+	if d.tracer == nil {
+		return d.attempts
+	}
+	return tracing.FromEvent(d.attempts, a.event)
+}
+
+// settle acks or nacks what the policy made of an event, and counts it. A
 // dead letter reaching here is stored on the dead-letter channel; a retry
 // reaching here was interrupted by shutdown and goes back to the channel.
 func (d *Dispatcher) settle(a *attempt, out Outcome) {

@@ -3,8 +3,10 @@
 // a backend), target credentials, webhook signing, retries with backoff,
 // dead letters and their redrive. Package bus starts one dispatcher per
 // route and owns the route's channels; this package only receives,
-// delivers and settles. A route's policy is a chain of steps around each
-// attempt at its target, outermost first: dead letters, retry, rate.
+// delivers and settles. A route's policy applies to each event in order:
+// transform, attempts (each after the route's rate, traced and recorded),
+// retry, dead letters; a batch route makes the first attempt at many
+// events in one request.
 //
 // # Contract
 //
@@ -38,7 +40,8 @@
 // the first joined. The answer's status is the verdict on each event in it,
 // unless its body is application/json with a "results" array (BatchResults)
 // giving a status per event; an event the results leave out is retried.
-// Each event is retried, dead-lettered, recorded and counted on its own.
+// Each event is retried, dead-lettered, recorded and counted on its own; a
+// retry held in place is sent as a batch of one.
 //
 // Ordering. Events with the same delivery.ordering_key are delivered one at
 // a time, in the order they were accepted; a failing event holds only its

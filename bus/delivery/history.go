@@ -1,31 +1,27 @@
 package delivery
 
 import (
-	"context"
 	"time"
 
 	"github.com/eventbus-go/eventbus/bus/history"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
-// recording tells the history about every attempt at the target: when,
-// how long it took, the target's answer, and the state its verdict leaves
-// the event in until the route's policy settles it. It is the innermost
-// step, so it sees each attempt, and only attempts.
-func (d *Dispatcher) recording(next deliverFunc) deliverFunc {
-	return func(ctx context.Context, a *attempt) Outcome {
-		start := time.Now()
-		out := next(ctx, a)
-		a.recorded = stateOf(out.Verdict)
-		d.history.Attempted(d.route.Bus, a.source, a.event.ID(), d.route.Name, history.Attempt{
-			At:        start,
-			Verdict:   out.Verdict.String(),
-			Status:    out.Status,
-			Reason:    out.Reason,
-			LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
-		}, a.recorded)
-		return out
+// record tells the history about an attempt at a begun at start: how long
+// it took, the target's answer, and the state its verdict leaves the event
+// in until the route's policy settles it.
+func (d *Dispatcher) record(a *attempt, start time.Time, out Outcome) {
+	if d.history == nil {
+		return
 	}
+	a.recorded = stateOf(out.Verdict)
+	d.history.Attempted(d.route.Bus, a.source, a.event.ID(), d.route.Name, history.Attempt{
+		At:        start,
+		Verdict:   out.Verdict.String(),
+		Status:    out.Status,
+		Reason:    out.Reason,
+		LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+	}, a.recorded)
 }
 
 // recordSettled tells the history where the event ended on the route.

@@ -15,19 +15,19 @@ import (
 
 	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/history"
-	"github.com/eventbus-go/eventbus/transform"
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
-// A route's delivery policy is a chain of steps around one attempt at its
-// target: each step is a deliverFunc wrapping the next, and changes the
-// outcome or acts on it. From the outside in: dead letters (store what is
-// refused or exhausted), transform (reshape the event, once), retry (wait
-// and try again, or requeue), rate (pace the attempts), with tracing on a
-// span per attempt, recording in the event history (history.go), then the
-// attempt itself.
+// A route's delivery policy, in the order it applies to an event:
+// transform (reshape the event, once); attempts at the target, each after
+// the route's rate, in a span of its own when tracing is on, and recorded
+// in the event history; retry (wait and try again, or requeue) while the
+// target asks for it; then dead letters (store what is refused or
+// exhausted). deliverEvent applies all of it to one event. A batch
+// route's worker (batch.go) makes the first attempt at many events as
+// one request, and applies the rest to each event on its own.
 
-// attempt is one received event on its way through the steps.
+// attempt is one received event on its way through the policy.
 type attempt struct {
 	msg   *adapters.Received
 	event *event.Event // as stored: what dead letters keep and redrive sends again
@@ -40,7 +40,7 @@ type attempt struct {
 	sent     *event.Event
 	attempts int       // made so far, this copy's earlier ones included
 	first    time.Time // of the first attempt; zero before it
-	// requeued: the retry step stored a new copy on the channel, due
+	// requeued: retry stored a new copy on the channel, due
 	// later; this one only needs an ack.
 	requeued bool
 	// recorded is the state the last attempt left the event in, as the
@@ -48,29 +48,41 @@ type attempt struct {
 	recorded history.State
 }
 
-// deliverFunc delivers an event and says what became of it.
-type deliverFunc func(ctx context.Context, a *attempt) Outcome
-
-// step wraps a deliverFunc in one piece of policy.
-type step func(next deliverFunc) deliverFunc
-
-// chain wraps deliver in steps, the first outermost.
-func chain(deliver deliverFunc, steps ...step) deliverFunc {
-	for i := len(steps) - 1; i >= 0; i-- {
-		deliver = steps[i](deliver)
+// deliverEvent takes one event through the route's policy and says what
+// became of it.
+func (d *Dispatcher) deliverEvent(ctx context.Context, a *attempt) Outcome {
+	if out, ok := d.transform(ctx, a); !ok {
+		return d.keepRefused(ctx, a, out)
 	}
-	return deliver
+	out, attempted := d.try(ctx, a)
+	if attempted {
+		out = d.retry(ctx, a, out)
+	}
+	return d.keepRefused(ctx, a, out)
 }
 
-// attempt makes one delivery attempt at the target. An attempt cut off by
-// shutdown is a retry, which no step waits out: the event goes back to the
-// channel for the next process.
-func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
+// try makes one attempt at the target, after the route's rate, and says
+// whether it made one: shutdown may end the wait for the rate first.
+func (d *Dispatcher) try(ctx context.Context, a *attempt) (Outcome, bool) {
+	if out, ok := d.waitRate(); !ok {
+		return out, false
+	}
+	ctx, span := d.startSpan(ctx, a)
+	start := time.Now()
+	out := d.attempted(ctx, a, start, d.target.Deliver(ctx, cmp.Or(a.sent, a.event)))
+	d.record(a, start, out)
+	endSpan(span, a, out)
+	return out, true
+}
+
+// attempted counts an attempt at a begun at start and judges its outcome:
+// an attempt cut off by shutdown is a retry, which no step waits out, so
+// the event goes back to the channel for the next process.
+func (d *Dispatcher) attempted(ctx context.Context, a *attempt, start time.Time, out Outcome) Outcome {
 	if a.first.IsZero() {
-		a.first = time.Now()
+		a.first = start
 	}
 	a.attempts++
-	out := d.target.Deliver(ctx, cmp.Or(a.sent, a.event))
 	if ctx.Err() != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: "cut off by shutdown"}
 	}
@@ -83,111 +95,113 @@ func (d *Dispatcher) attempt(ctx context.Context, a *attempt) Outcome {
 	return out
 }
 
-// transforming reshapes the event with the route's transform before its
-// first attempt; its retries send the same result. A transform that makes
-// no event drops it; one that fails dead-letters the event as stored, with
-// the reason, so a redrive after the route's transform is fixed sends it
-// through the new one.
-func (d *Dispatcher) transforming(program *transform.Program) step {
-	return func(next deliverFunc) deliverFunc {
-		return func(ctx context.Context, a *attempt) Outcome {
-			sent, err := program.Apply(ctx, a.event)
-			switch {
-			case err != nil:
-				d.eventLog(a.event).Warn("the route's transform failed; dead-lettering the event", "reason", err)
-				return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}
-			case sent == nil:
-				return Outcome{Verdict: verdict.Drop, Reason: "the route's transform made no event"}
-			}
-			a.sent = sent
-			return next(ctx, a)
-		}
+// transform reshapes the event with the route's transform before its
+// first attempt; its retries send the same result. It reports false, with
+// the outcome, when the event is not to be attempted: a transform that
+// makes no event drops it; one that fails dead-letters the event as
+// stored, with the reason, so a redrive after the route's transform is
+// fixed sends it through the new one.
+func (d *Dispatcher) transform(ctx context.Context, a *attempt) (Outcome, bool) {
+	if d.program == nil {
+		return Outcome{}, true
 	}
+	sent, err := d.program.Apply(ctx, a.event)
+	switch {
+	case err != nil:
+		d.eventLog(a.event).Warn("the route's transform failed; dead-lettering the event", "reason", err)
+		return Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}, false
+	case sent == nil:
+		return Outcome{Verdict: verdict.Drop, Reason: "the route's transform made no event"}, false
+	}
+	a.sent = sent
+	return Outcome{}, true
 }
 
-// traced records each attempt as a span in the event's trace, ending with
-// its verdict; the target receives the span's trace context.
-func (d *Dispatcher) traced(next deliverFunc) deliverFunc {
-	return func(ctx context.Context, a *attempt) Outcome {
-		ctx, span := d.tracer.Start(ctx, "deliver "+d.route.Name,
-			trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(
-				attribute.String("eventbus.route", d.route.Name),
-				attribute.String("cloudevents.event_id", a.event.ID()),
-				attribute.String("cloudevents.event_source", a.source),
-			))
-		defer span.End()
-		out := next(ctx, a)
-		span.SetAttributes(attribute.Int("eventbus.attempt", a.attempts), attribute.String("eventbus.verdict", out.Verdict.String()))
-		if out.Status != 0 {
-			span.SetAttributes(attribute.Int("http.response.status_code", out.Status))
-		}
-		if out.Verdict != verdict.Ack {
-			span.SetStatus(codes.Error, out.Reason)
-		}
-		return out
+// startSpan starts the span of an attempt at a in the event's trace, when
+// tracing is on; the target receives the span's trace context.
+func (d *Dispatcher) startSpan(ctx context.Context, a *attempt) (context.Context, trace.Span) {
+	if d.tracer == nil {
+		return ctx, nil
 	}
+	return d.tracer.Start(ctx, "deliver "+d.route.Name,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("eventbus.route", d.route.Name),
+			attribute.String("cloudevents.event_id", a.event.ID()),
+			attribute.String("cloudevents.event_source", a.source),
+		))
 }
 
-// rateLimited paces attempts to perSecond, shared with the other replicas
-// that replicas counts (nil: none) and adjusted as they come and go.
-// Waiting ends at shutdown, with a retry: the event goes back to the
+// endSpan ends an attempt's span (nil: tracing is off) with its verdict.
+func endSpan(span trace.Span, a *attempt, out Outcome) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(attribute.Int("eventbus.attempt", a.attempts), attribute.String("eventbus.verdict", out.Verdict.String()))
+	if out.Status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", out.Status))
+	}
+	if out.Verdict != verdict.Ack {
+		span.SetStatus(codes.Error, out.Reason)
+	}
+	span.End()
+}
+
+// waitRate waits until the route's rate allows an attempt, shared with the
+// other replicas and adjusted as they come and go. It reports false, with
+// a retry, when shutdown ended the wait: the event goes back to the
 // channel.
-func (d *Dispatcher) rateLimited(perSecond float64, replicas func() int) step {
-	limiter := rate.NewLimiter(rate.Limit(perSecond), 1)
-	return func(next deliverFunc) deliverFunc {
-		return func(ctx context.Context, a *attempt) Outcome {
-			if replicas != nil {
-				// Compared with the limiter's own limit, so that two
-				// workers seeing the count change at once agree.
-				if share := rate.Limit(perSecond / float64(max(1, replicas()))); limiter.Limit() != share {
-					limiter.SetLimit(share)
-				}
-			}
-			if err := limiter.Wait(d.waiting); err != nil {
-				return Outcome{Verdict: verdict.Retry, Reason: "stopped waiting for the route's rate: " + err.Error()}
-			}
-			return next(ctx, a)
+func (d *Dispatcher) waitRate() (Outcome, bool) {
+	if d.limiter == nil {
+		return Outcome{}, true
+	}
+	if d.replicas != nil {
+		// Compared with the limiter's own limit, so that two workers
+		// seeing the count change at once agree.
+		if share := rate.Limit(d.perSecond / float64(max(1, d.replicas()))); d.limiter.Limit() != share {
+			d.limiter.SetLimit(share)
 		}
 	}
+	if err := d.limiter.Wait(d.waiting); err != nil {
+		return Outcome{Verdict: verdict.Retry, Reason: "stopped waiting for the route's rate: " + err.Error()}, false
+	}
+	return Outcome{}, true
 }
 
-// retrying tries again after a backoff while the outcome is a retry, until
-// delivery.max_attempts or delivery.max_age, then turns it into a dead
-// letter. On a backend that can delay, and a route without order, the
-// retry goes back to the channel due later, freeing its delivery slot;
-// otherwise the dispatcher holds the event while it waits.
-func (d *Dispatcher) retrying(next deliverFunc) deliverFunc {
+// retry tries again after a backoff while the outcome of a's last attempt
+// is a retry, until delivery.max_attempts or delivery.max_age, then turns
+// it into a dead letter. On a backend that can delay, and a route without
+// order, the retry goes back to the channel due later, freeing its
+// delivery slot; otherwise the dispatcher holds the event while it waits.
+// An attempt cut off by shutdown, or one shutdown kept from being made,
+// ends it: the event goes back to the channel.
+func (d *Dispatcher) retry(ctx context.Context, a *attempt, out Outcome) Outcome {
 	policy := d.route.Delivery
-	return func(ctx context.Context, a *attempt) Outcome {
-		for {
-			made := a.attempts
-			out := next(ctx, a)
-			// No attempt was made (shutdown ended the wait for the rate), or
-			// shutdown cut it off: the event goes back to the channel.
-			if out.Verdict != verdict.Retry || a.attempts == made || ctx.Err() != nil {
-				return out
-			}
-			if a.attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(a.first) >= time.Duration(policy.MaxAge)) {
-				d.eventLog(a.event).WarnContext(ctx, "delivery attempts exhausted; dead-lettering the event", "attempt", a.attempts, "reason", out.Reason)
-				out.Verdict = verdict.DeadLetter
-				return out
-			}
-			wait := max(backoff(policy.Backoff, a.attempts), out.RetryAfter)
-			d.stats.Retried.Add(1)
-			d.eventLog(a.event).InfoContext(ctx, "delivery failed; retrying", "attempt", a.attempts, "retry_in", wait, "reason", out.Reason)
-			if d.requeue && d.requeueRetry(a, wait) {
-				return out
-			}
-			timer := time.NewTimer(wait)
-			select {
-			case <-timer.C:
-			case <-d.waiting.Done():
-				timer.Stop()
-				return out
-			}
+	for out.Verdict == verdict.Retry && ctx.Err() == nil {
+		if a.attempts >= policy.MaxAttempts || (policy.MaxAge > 0 && time.Since(a.first) >= time.Duration(policy.MaxAge)) {
+			d.eventLog(a.event).WarnContext(ctx, "delivery attempts exhausted; dead-lettering the event", "attempt", a.attempts, "reason", out.Reason)
+			out.Verdict = verdict.DeadLetter
+			return out
+		}
+		wait := max(backoff(policy.Backoff, a.attempts), out.RetryAfter)
+		d.stats.Retried.Add(1)
+		d.eventLog(a.event).InfoContext(ctx, "delivery failed; retrying", "attempt", a.attempts, "retry_in", wait, "reason", out.Reason)
+		if d.requeue && d.requeueRetry(a, wait) {
+			return out
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-d.waiting.Done():
+			timer.Stop()
+			return out
+		}
+		var attempted bool
+		if out, attempted = d.try(ctx, a); !attempted {
+			return out
 		}
 	}
+	return out
 }
 
 // requeueRetry stores the event back on the route's channel, due after
@@ -206,40 +220,38 @@ func (d *Dispatcher) requeueRetry(a *attempt, wait time.Duration) bool {
 	return true
 }
 
-// deadLettering keeps an event the target will not take on the route's
-// dead-letter channel, with why and when; or drops it when the route says
-// dead_letter: false. An event it cannot store is a retry, so it goes back
-// to the channel rather than being lost.
-func (d *Dispatcher) deadLettering(next deliverFunc) deliverFunc {
-	return func(ctx context.Context, a *attempt) Outcome {
-		out := next(ctx, a)
-		if out.Verdict != verdict.DeadLetter {
-			return out
-		}
-		if !d.route.Delivery.DeadLetters() {
-			d.log.WarnContext(ctx, "dropping the event: the route keeps no dead letters", "event_id", a.event.ID(), "reason", out.Reason)
-			out.Verdict = verdict.Drop
-			return out
-		}
-		dl := a.event.Clone()
-		dl.SetExtension(extDeadLetterReason, out.Reason)
-		dl.SetExtension(extDeadLetterRoute, d.route.Name)
-		if out.Status != 0 {
-			dl.SetExtension(extDeadLetterStatus, out.Status)
-		}
-		dl.SetExtension(extAttempts, a.attempts)
-		dl.SetExtension(extFirstAttempt, a.first)
-		dl.SetExtension(extLastAttempt, time.Now())
-		m, err := adapters.EncodeEvent(&dl)
-		if err != nil {
-			d.log.Error("cannot encode the dead letter; the event stays in the channel", "err", err)
-			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
-		}
-		if err := d.storeDeadLetter(m); err != nil {
-			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
-		}
+// keepRefused keeps an event the target will not take (out is a dead
+// letter) on the route's dead-letter channel, with why and when; or drops
+// it when the route says dead_letter: false. An event it cannot store is a
+// retry, so it goes back to the channel rather than being lost. Any other
+// outcome passes as it is.
+func (d *Dispatcher) keepRefused(ctx context.Context, a *attempt, out Outcome) Outcome {
+	if out.Verdict != verdict.DeadLetter {
 		return out
 	}
+	if !d.route.Delivery.DeadLetters() {
+		d.log.WarnContext(ctx, "dropping the event: the route keeps no dead letters", "event_id", a.event.ID(), "reason", out.Reason)
+		out.Verdict = verdict.Drop
+		return out
+	}
+	dl := a.event.Clone()
+	dl.SetExtension(extDeadLetterReason, out.Reason)
+	dl.SetExtension(extDeadLetterRoute, d.route.Name)
+	if out.Status != 0 {
+		dl.SetExtension(extDeadLetterStatus, out.Status)
+	}
+	dl.SetExtension(extAttempts, a.attempts)
+	dl.SetExtension(extFirstAttempt, a.first)
+	dl.SetExtension(extLastAttempt, time.Now())
+	m, err := adapters.EncodeEvent(&dl)
+	if err != nil {
+		d.log.Error("cannot encode the dead letter; the event stays in the channel", "err", err)
+		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
+	}
+	if err := d.storeDeadLetter(m); err != nil {
+		return Outcome{Verdict: verdict.Retry, Reason: err.Error()}
+	}
+	return out
 }
 
 // storeDeadLetter stores m on the dead-letter channel.
