@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -296,49 +298,127 @@ func (b *batch) add(e *event.Event, place, maxBytes int) (bool, error) {
 
 // deliverBatch posts a batch request's body, holding members, and returns
 // the verdict on each member. The request carries the route's headers,
-// credentials and signature as a single delivery does.
+// credentials and signature as a single delivery does, and goes on the
+// target's plainClient over plain HTTP, as a single delivery does.
 func (t *HTTPTarget) deliverBatch(ctx context.Context, body []byte, members []member) []Outcome {
-	all := func(o Outcome) []Outcome {
-		out := make([]Outcome, len(members))
-		for i := range out {
-			out[i] = o
-		}
-		return out
+	var a batchAnswer
+	var o Outcome
+	var ok bool
+	if t.plain != nil && !t.plainOff.Load() {
+		a, o, ok = t.postBatchPlain(ctx, body, members)
+	} else {
+		a, o, ok = t.postBatch(ctx, body, members)
 	}
+	if !ok {
+		return sameOutcome(o, len(members))
+	}
+	t.answered(a.status)
+	results, err := readResults(a.contentType, a.body, a.readErr)
+	switch {
+	case err != nil:
+		return sameOutcome(Outcome{Verdict: verdict.Retry, Status: a.status, Reason: err.Error()}, len(members))
+	case results == nil:
+		start := strings.TrimSpace(string(a.body[:min(len(a.body), 256)]))
+		return sameOutcome(t.judgeStatus(a.status, a.verdict, a.retryAfter, start), len(members))
+	}
+	return t.judgeResults(a, members, results)
+}
+
+// sameOutcome is o for each of n events.
+func sameOutcome(o Outcome, n int) []Outcome {
+	out := make([]Outcome, n)
+	for i := range out {
+		out[i] = o
+	}
+	return out
+}
+
+// batchAnswer is what a target answered to a batch request.
+type batchAnswer struct {
+	status                           int
+	contentType, verdict, retryAfter string // "" when absent
+	body                             []byte // up to maxResultsBytes+1 of it
+	readErr                          error  // reading body
+}
+
+// writeBatchHeaders sets on h what a batch request carries besides its
+// body: the route's headers, the batch's content type, the target's
+// credentials and the signature. When it cannot, it returns the outcome
+// of the request's every event and false.
+func (t *HTTPTarget) writeBatchHeaders(ctx context.Context, h httpbinding.Header, body []byte, members []member) (Outcome, bool) {
+	for k, v := range t.headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", BatchContentType)
+	if t.auth != nil {
+		if err := t.auth.authorize(ctx, h); err != nil {
+			return Outcome{Verdict: verdict.Retry, Reason: err.Error()}, false
+		}
+	}
+	if t.signer != nil {
+		t.signer.sign(h, batchWebhookID(t.bus, members), body)
+	}
+	return Outcome{}, true
+}
+
+// postBatchPlain posts a batch on the target's plainClient. When it gets
+// no answer, it returns the outcome of the batch's every event and false.
+func (t *HTTPTarget) postBatchPlain(ctx context.Context, body []byte, members []member) (batchAnswer, Outcome, bool) {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(http.MethodPost)
+	req.SetRequestURI(t.url)
+	if o, ok := t.writeBatchHeaders(ctx, &req.Header, body, members); !ok {
+		return batchAnswer{}, o, false
+	}
+	req.SetBodyRaw(body)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := t.plain.do(ctx, req, resp, t.timeout); err != nil {
+		if errors.Is(err, errAnswerHeaderTooLarge) {
+			t.plainOff.Store(true)
+		}
+		return batchAnswer{}, Outcome{Verdict: verdict.Retry, Reason: t.postFailed(err).Error()}, false
+	}
+	a := batchAnswer{
+		status:      resp.StatusCode(),
+		contentType: string(resp.Header.ContentType()),
+		verdict:     string(resp.Header.Peek(VerdictHeader)),
+		retryAfter:  string(resp.Header.Peek("Retry-After")),
+	}
+	answer := answerBody(resp)
+	a.body, a.readErr = io.ReadAll(io.LimitReader(answer, maxResultsBytes+1))
+	drainAnswer(answer)
+	_ = resp.CloseBodyStream()
+	return a, Outcome{}, true
+}
+
+// postBatch posts a batch on the target's net/http client. When it gets no
+// answer, it returns the outcome of the batch's every event and false.
+func (t *HTTPTarget) postBatch(ctx context.Context, body []byte, members []member) (batchAnswer, Outcome, bool) {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return all(Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()})
+		return batchAnswer{}, Outcome{Verdict: verdict.DeadLetter, Reason: err.Error()}, false
 	}
-	for k, v := range t.headers {
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("Content-Type", BatchContentType)
-	if t.auth != nil {
-		if err := t.auth.authorize(ctx, req.Header); err != nil {
-			return all(Outcome{Verdict: verdict.Retry, Reason: err.Error()})
-		}
-	}
-	if t.signer != nil {
-		t.signer.sign(req.Header, batchWebhookID(t.bus, members), body)
+	if o, ok := t.writeBatchHeaders(ctx, req.Header, body, members); !ok {
+		return batchAnswer{}, o, false
 	}
 	resp, err := t.send(req)
 	if err != nil {
-		return all(Outcome{Verdict: verdict.Retry, Reason: err.Error()})
+		return batchAnswer{}, Outcome{Verdict: verdict.Retry, Reason: err.Error()}, false
 	}
 	defer resp.Body.Close()
-	t.answered(resp.StatusCode)
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxResultsBytes+1))
-	drainAnswer(resp.Body)
-	results, err := readResults(resp.Header.Get("Content-Type"), answer, err)
-	switch {
-	case err != nil:
-		return all(Outcome{Verdict: verdict.Retry, Status: resp.StatusCode, Reason: err.Error()})
-	case results == nil:
-		return all(t.judge(resp, strings.TrimSpace(string(answer[:min(len(answer), 256)]))))
+	a := batchAnswer{
+		status:      resp.StatusCode,
+		contentType: resp.Header.Get("Content-Type"),
+		verdict:     resp.Header.Get(VerdictHeader),
+		retryAfter:  resp.Header.Get("Retry-After"),
 	}
-	return t.judgeResults(resp, members, results)
+	a.body, a.readErr = io.ReadAll(io.LimitReader(resp.Body, maxResultsBytes+1))
+	drainAnswer(resp.Body)
+	return a, Outcome{}, true
 }
 
 // readResults reads an answer's per-event results: nil when the answer has
@@ -371,30 +451,29 @@ func readResults(contentType string, answer []byte, readErr error) ([]BatchResul
 // judgeResults gives each member the verdict of its result: the first
 // result naming its source and id not taken by an earlier member (a batch
 // may hold the same event twice, after a redrive).
-func (t *HTTPTarget) judgeResults(resp *http.Response, members []member, results []BatchResult) []Outcome {
+func (t *HTTPTarget) judgeResults(a batchAnswer, members []member, results []BatchResult) []Outcome {
 	byEvent := make(map[member][]int, len(results))
 	for i, r := range results {
 		m := member{source: r.Source, id: r.ID}
 		byEvent[m] = append(byEvent[m], i)
 	}
-	retryAfter := resp.Header.Get("Retry-After")
 	out := make([]Outcome, len(members))
 	for i, m := range members {
 		idx := byEvent[m]
 		if len(idx) == 0 {
-			out[i] = Outcome{Verdict: verdict.Retry, Status: resp.StatusCode, Reason: fmt.Sprintf("the target's batch results (answer %d) have no result for this event", resp.StatusCode)}
+			out[i] = Outcome{Verdict: verdict.Retry, Status: a.status, Reason: fmt.Sprintf("the target's batch results (answer %d) have no result for this event", a.status)}
 			continue
 		}
 		byEvent[m] = idx[1:]
 		r := results[idx[0]]
 		if r.Status == 0 && r.Verdict != "" {
-			r.Status = resp.StatusCode // the verdict decides; the answer's status stands in
+			r.Status = a.status // the verdict decides; the answer's status stands in
 		}
 		if r.Status < 100 || r.Status > 599 {
-			out[i] = Outcome{Verdict: verdict.Retry, Status: resp.StatusCode, Reason: fmt.Sprintf("the target's batch result for this event has status %d, which is not an HTTP status", r.Status)}
+			out[i] = Outcome{Verdict: verdict.Retry, Status: a.status, Reason: fmt.Sprintf("the target's batch result for this event has status %d, which is not an HTTP status", r.Status)}
 			continue
 		}
-		out[i] = t.judgeStatus(r.Status, r.Verdict, retryAfter, "")
+		out[i] = t.judgeStatus(r.Status, r.Verdict, a.retryAfter, "")
 		out[i].Reason = "in its batch results, " + out[i].Reason
 	}
 	return out

@@ -56,10 +56,10 @@ const VerdictHeader = "Eventbus-Verdict"
 // An Eventbus-Verdict header overrides the status. Credentials that cannot
 // be had (an OAuth2 token endpoint failing) retry.
 //
-// Over plain HTTP (an http:// URL, no proxy in the way) each event goes on
-// the target's plainClient; otherwise, and for batches and OAuth2 tokens,
-// on its net/http client, which speaks HTTP/2 where an https:// target
-// offers it.
+// Over plain HTTP (an http:// URL, no proxy in the way) each event and
+// each batch goes on the target's plainClient; otherwise, and for OAuth2
+// tokens, on its net/http client, which speaks HTTP/2 where an https://
+// target offers it.
 type HTTPTarget struct {
 	client *http.Client
 	plain  *plainClient // nil: every request on client
