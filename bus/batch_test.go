@@ -57,6 +57,19 @@ func newBatchReceiver(t *testing.T, answer func(events []event.Event) (int, []de
 	return br
 }
 
+// newResultsReceiver is a batchReceiver that answers every batch 200 with
+// a result per event, whose status is status(e). Batches are answered one
+// at a time.
+func newResultsReceiver(t *testing.T, status func(e event.Event) int) *batchReceiver {
+	return newBatchReceiver(t, func(events []event.Event) (int, []delivery.BatchResult) {
+		results := make([]delivery.BatchResult, len(events))
+		for i, e := range events {
+			results[i] = delivery.BatchResult{ID: e.ID(), Source: e.Source(), Status: status(e)}
+		}
+		return http.StatusOK, results
+	})
+}
+
 func (br *batchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -209,24 +222,16 @@ func TestBatchPartialSuccessSettlesEachEventOnItsOwn(t *testing.T) {
 	} {
 		t.Run(backend.name, func(t *testing.T) {
 			url := backend.url(t)
-			var mu sync.Mutex
 			failed := map[string]bool{}
-			rcv := newBatchReceiver(t, func(events []event.Event) (int, []delivery.BatchResult) {
-				mu.Lock()
-				defer mu.Unlock()
-				var results []delivery.BatchResult
-				for _, e := range events {
-					status := http.StatusOK
-					switch {
-					case strings.HasPrefix(e.ID(), "flaky") && !failed[e.ID()]:
-						failed[e.ID()] = true
-						status = http.StatusServiceUnavailable
-					case strings.HasPrefix(e.ID(), "bad"):
-						status = http.StatusUnprocessableEntity
-					}
-					results = append(results, delivery.BatchResult{ID: e.ID(), Source: e.Source(), Status: status})
+			rcv := newResultsReceiver(t, func(e event.Event) int {
+				switch {
+				case strings.HasPrefix(e.ID(), "flaky") && !failed[e.ID()]:
+					failed[e.ID()] = true
+					return http.StatusServiceUnavailable
+				case strings.HasPrefix(e.ID(), "bad"):
+					return http.StatusUnprocessableEntity
 				}
-				return http.StatusOK, results
+				return http.StatusOK
 			})
 			r := batchRoute(fmt.Sprintf("partial-%d", time.Now().UnixNano()), url, rcv.url, router.Batch{MaxEvents: 10, MaxWait: spec.Duration(200 * time.Millisecond)})
 			if backend.name == "rabbitmq" {
@@ -314,21 +319,13 @@ func TestBatchStatusIsTheVerdictOnEveryEventWithoutResults(t *testing.T) {
 // key's events arrive in the order they were accepted, even when one of
 // them has to be retried.
 func TestBatchesKeepTheOrderOfEachKey(t *testing.T) {
-	var mu sync.Mutex
 	retried := false
-	rcv := newBatchReceiver(t, func(events []event.Event) (int, []delivery.BatchResult) {
-		mu.Lock()
-		defer mu.Unlock()
-		var results []delivery.BatchResult
-		for _, e := range events {
-			status := http.StatusOK
-			if e.ID() == "b-03" && !retried {
-				retried = true
-				status = http.StatusServiceUnavailable
-			}
-			results = append(results, delivery.BatchResult{ID: e.ID(), Source: e.Source(), Status: status})
+	rcv := newResultsReceiver(t, func(e event.Event) int {
+		if e.ID() == "b-03" && !retried {
+			retried = true
+			return http.StatusServiceUnavailable
 		}
-		return http.StatusOK, results
+		return http.StatusOK
 	})
 	r := batchRoute("ordered", "", rcv.url, router.Batch{MaxEvents: 10, MaxWait: spec.Duration(50 * time.Millisecond)})
 	r.Delivery.OrderingKey = "subject"
@@ -456,23 +453,16 @@ func TestABurstOfMaxEventsTravelsAsOneBatch(t *testing.T) {
 func TestAHeldRetryDoesNotHoldItsBatchMates(t *testing.T) {
 	stuck := "a-00"
 	others := []string{"b-00", "b-01", "c-00", "c-01", "d-00"}
-	var mu sync.Mutex
 	othersTaken := 0
-	rcv := newBatchReceiver(t, func(events []event.Event) (int, []delivery.BatchResult) {
-		mu.Lock()
-		defer mu.Unlock()
-		var results []delivery.BatchResult
-		for _, e := range events {
-			status := http.StatusOK
-			if e.ID() == stuck && othersTaken < len(others) {
-				status = http.StatusServiceUnavailable
-			}
-			if e.ID() != stuck {
-				othersTaken++
-			}
-			results = append(results, delivery.BatchResult{ID: e.ID(), Source: e.Source(), Status: status})
+	rcv := newResultsReceiver(t, func(e event.Event) int {
+		if e.ID() != stuck {
+			othersTaken++
+			return http.StatusOK
 		}
-		return http.StatusOK, results
+		if othersTaken < len(others) {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
 	})
 	r := batchRoute("held", "", rcv.url, router.Batch{MaxEvents: 10, MaxWait: spec.Duration(20 * time.Millisecond)})
 	r.Delivery.OrderingKey = "subject"
