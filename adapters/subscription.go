@@ -13,12 +13,15 @@ import (
 	"github.com/eventbus-go/eventbus/errcode"
 )
 
-// Subscription receives from one channel, one message per Receive, for
-// several goroutines at once.
+// Subscription receives from one channel, one message per Receive or
+// several per ReceiveUpTo, for several goroutines at once.
 type Subscription struct {
 	d     driver.Subscription
-	batch int              // messages asked of the driver per receive
-	acks  *batcher.Batcher // nil: each Ack is sent at once
+	batch int // messages asked of the driver per receive, at least
+	// perReceive is the most messages one receive of the driver returns;
+	// 0: as many as it is asked for.
+	perReceive int
+	acks       *batcher.Batcher // nil: each Ack is sent at once
 	// settleWithin bounds each ack and nack sent; 0 on a local backend,
 	// whose settles wait on nothing.
 	settleWithin time.Duration
@@ -53,7 +56,7 @@ func (b *Backend) OpenSubscription(ctx context.Context, channel string, opts Sub
 		_ = d.Close()
 		return nil, errcode.Errorf(errcode.Internal, "channel %q: the driver's subscription cannot nack, and the bus retries a failed delivery by nacking it: fix the driver", channel)
 	}
-	s := &Subscription{d: d, batch: max(1, min(bt.MaxReceiveBatch, opts.MaxInflight)), settleWithin: settleTimeout}
+	s := &Subscription{d: d, batch: max(1, min(bt.MaxReceiveBatch, opts.MaxInflight)), perReceive: bt.MaxReceiveBatch, settleWithin: settleTimeout}
 	if bt.QueuedAcks {
 		s.settleWithin = 0
 	}
@@ -107,7 +110,8 @@ func (s *Subscription) Receive(ctx context.Context) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.received(ms[0]), nil
+	r := s.received(ms[0])
+	return &r, nil
 }
 
 // ReceiveUpTo waits for the next messages and returns at least one and at
@@ -119,13 +123,18 @@ func (s *Subscription) ReceiveUpTo(ctx context.Context, n int) ([]Received, erro
 	}
 	out := make([]Received, len(ms))
 	for i, m := range ms {
-		out[i] = *s.received(m)
+		out[i] = s.received(m)
 	}
 	return out, nil
 }
 
-func (s *Subscription) received(m *driver.Message) *Received {
-	return &Received{Message: Message{Body: m.Body, Metadata: m.Metadata}, LoggableID: m.LoggableID, s: s, id: m.AckID}
+// PerReceive is the most messages one receive of the backend returns (as
+// Batching.MaxReceiveBatch says), or 0 when it returns as many as it is
+// asked for.
+func (s *Subscription) PerReceive() int { return s.perReceive }
+
+func (s *Subscription) received(m *driver.Message) Received {
+	return Received{Message: Message{Body: m.Body, Metadata: m.Metadata}, LoggableID: m.LoggableID, s: s, id: m.AckID}
 }
 
 // receive waits for between one and n messages, waiting out transient

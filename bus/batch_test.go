@@ -488,3 +488,21 @@ func TestAHeldRetryDoesNotHoldItsBatchMates(t *testing.T) {
 		}
 	}
 }
+
+// A route's rate paces the events of its batches too, and max_wait still
+// bounds how long a batch waits: at 10 events a second, a batch that
+// waits at most 300ms holds at most 4 events (the one that opened it and
+// the 3 the rate allows after it), however many are waiting.
+func TestARateLimitedBatchHoldsWhatTheRateAllowsWithinMaxWait(t *testing.T) {
+	rcv := newBatchReceiver(t, nil)
+	r := batchRoute("paced", "", rcv.url, router.Batch{MaxEvents: 10, MaxWait: spec.Duration(300 * time.Millisecond)})
+	r.Delivery.Rate = "10/s"
+	base := bustest.Start(t, bus.Config{Routes: []router.Route{r}}).URL
+	ids := eventIDs("paced", 8)
+	emitBatch(t, base, ids, nil)
+	for _, b := range rcv.waitAcked(t, ids) {
+		if len(b.events) > 4 {
+			t.Errorf("a batch of %d events at 10 a second within a max_wait of 300ms; want at most 4", len(b.events))
+		}
+	}
+}

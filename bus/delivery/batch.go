@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,34 +12,16 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/valyala/fasthttp"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/eventbus-go/eventbus/adapters"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
 	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/router"
 	"github.com/eventbus-go/eventbus/verdict"
 )
-
-// Batch delivery (a route's delivery.batch) changes how a route's events
-// reach their first attempt: a worker receives up to max_events of them
-// at once (waiting at most max_wait after the first for the rest), takes
-// each through the policy before its attempt (transform, rate, a span),
-// sends them as one request, or as few as max_bytes allows, and applies
-// the rest of the policy to each on its own: the history records each
-// attempt, and each is settled, counted, dead-lettered or retried as it
-// would be alone. An event the target asks to retry goes on through the
-// policy on a goroutine of its own, so that a retry held (on an ordered
-// route, or a backend that cannot delay) does not hold its batch-mates;
-// its later attempts are batches of one.
-//
-// Ordering holds by construction: an ordered subscription hands out the
-// next event of a key only once the one before is settled, so a batch
-// never holds two events of one key.
 
 // BatchContentType is the media type of a batch request: a JSON array of
 // structured CloudEvents (the CloudEvents HTTP binding's batched mode).
@@ -77,131 +58,6 @@ type BatchTarget interface {
 	DeliverBatch(ctx context.Context, events []*event.Event) []Outcome
 }
 
-// workBatches is a batch route's worker: it receives a batch, delivers it,
-// and settles its events, until the dispatcher stops receiving.
-func (d *Dispatcher) workBatches() {
-	var dec adapters.Decoder // this worker's own, so it parses a source once
-	for {
-		msgs, err := d.receiveBatch()
-		if err != nil {
-			d.stoppedReceiving(err)
-			return
-		}
-		d.busy.Add(int64(len(msgs)))
-		d.deliverBatch(&dec, msgs)
-	}
-}
-
-// receiveBatch waits for the next event, then takes what else comes
-// within max_wait, up to max_events and while max_inflight leaves room.
-// Each event it returns holds a slot until it is settled (finish). One
-// batch fills at a time, so that a batch is full before the next opens;
-// the workers take turns, one filling while the others send.
-func (d *Dispatcher) receiveBatch() ([]adapters.Received, error) {
-	b := d.route.Delivery.Batch
-	d.filling.Lock()
-	defer d.filling.Unlock()
-	if err := d.slots.Acquire(d.receiving, 1); err != nil {
-		return nil, err
-	}
-	msgs, err := d.receiveUpTo(d.receiving, 1+d.reserveSlots(b.MaxEvents-1))
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(d.receiving, time.Duration(b.MaxWait))
-	defer cancel()
-	for len(msgs) < b.MaxEvents {
-		n := d.reserveSlots(b.MaxEvents - len(msgs))
-		if n == 0 {
-			break // max_inflight is taken: send what came
-		}
-		more, err := d.receiveUpTo(ctx, n)
-		if err != nil {
-			break // max_wait passed, or the dispatcher stops receiving
-		}
-		msgs = append(msgs, more...)
-	}
-	return msgs, nil
-}
-
-// reserveSlots takes up to n slots without waiting and returns how many.
-func (d *Dispatcher) reserveSlots(n int) int {
-	for ; n > 0; n /= 2 {
-		if d.slots.TryAcquire(int64(n)) {
-			return n
-		}
-	}
-	return 0
-}
-
-// receiveUpTo receives up to n events, whose slots the caller holds, and
-// gives back the slots of those that did not come.
-func (d *Dispatcher) receiveUpTo(ctx context.Context, n int) ([]adapters.Received, error) {
-	msgs, err := d.sub.ReceiveUpTo(ctx, n)
-	d.slots.Release(int64(n - len(msgs)))
-	return msgs, err
-}
-
-// deliverBatch takes received events through the policy, with one request
-// for their first attempts.
-func (d *Dispatcher) deliverBatch(dec *adapters.Decoder, msgs []adapters.Received) {
-	attempts := make([]*attempt, 0, len(msgs))
-	ctxs := make([]context.Context, 0, len(msgs))
-	for i := range msgs {
-		a := d.receive(dec, &msgs[i])
-		if a == nil { // not a CloudEvent: receive settled it
-			d.free()
-			continue
-		}
-		ctx := d.eventContext(a)
-		if out, ok := d.transform(ctx, a); !ok {
-			d.finish(a, d.keepRefused(ctx, a, out))
-			continue
-		}
-		if out, ok := d.waitRate(); !ok {
-			d.finish(a, out)
-			continue
-		}
-		attempts = append(attempts, a)
-		ctxs = append(ctxs, ctx)
-	}
-	if len(attempts) == 0 {
-		return
-	}
-	spans := make([]trace.Span, len(attempts))
-	events := make([]*event.Event, len(attempts))
-	for i, a := range attempts {
-		var ctx context.Context
-		ctx, spans[i] = d.startSpan(ctxs[i], a)
-		events[i] = withTraceContext(ctx, cmp.Or(a.sent, a.event))
-	}
-	start := time.Now()
-	outs := d.batches.DeliverBatch(d.attempts, events)
-	for i, a := range attempts {
-		ctx := ctxs[i]
-		out := d.attempted(ctx, a, start, outs[i])
-		d.record(a, start, out)
-		endSpan(spans[i], a, out)
-		if out.Verdict == verdict.Retry && ctx.Err() == nil {
-			d.workers.Go(func() { d.finish(a, d.keepRefused(ctx, a, d.retry(ctx, a, out))) })
-			continue
-		}
-		d.finish(a, d.keepRefused(ctx, a, out))
-	}
-}
-
-// finish settles a batch route's event and frees its slot.
-func (d *Dispatcher) finish(a *attempt, out Outcome) {
-	d.settle(a, out)
-	d.free()
-}
-
-// free gives back the slot of a batch route's event, settled.
-func (d *Dispatcher) free() {
-	d.busy.Add(-1)
-	d.slots.Release(1)
-}
-
 // BatchingTarget sends a route's events to its HTTP target in batches.
 type BatchingTarget struct {
 	target   *HTTPTarget
@@ -221,25 +77,22 @@ func Batched(t *HTTPTarget, r *router.Route) Target {
 	return &BatchingTarget{target: t, maxBytes: b.MaxBytes}
 }
 
-// Deliver sends e as a batch of one.
+// Deliver sends e as a batch of one, with the attempt's trace context.
 func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	return bt.DeliverBatch(ctx, []*event.Event{e})[0]
+	return bt.DeliverBatch(ctx, []*event.Event{withTraceContext(ctx, e)})[0]
 }
 
-// DeliverBatch sends events in as few requests as max_bytes allows, one
-// after another; an event larger than max_bytes goes alone.
+// DeliverBatch sends events in as few requests as max_bytes allows, at
+// once; an event larger than max_bytes goes alone.
 func (bt *BatchingTarget) DeliverBatch(ctx context.Context, events []*event.Event) []Outcome {
 	outs := make([]Outcome, len(events))
-	b := &batch{
-		body:    make([]byte, 0, min(bt.maxBytes, 64<<10)),
-		members: make([]member, 0, len(events)),
-		places:  make([]int, 0, len(events)),
-	}
+	var requests []*batch
+	b := bt.newBatch(len(events))
 	for i, e := range events {
 		added, err := b.add(e, i, bt.maxBytes)
 		if err == nil && !added { // e starts the next request
-			bt.send(ctx, b, outs)
-			b = &batch{body: make([]byte, 0, cap(b.body)), members: b.members[:0], places: b.places[:0]}
+			requests = append(requests, b)
+			b = bt.newBatch(len(events) - i)
 			_, err = b.add(e, i, bt.maxBytes)
 		}
 		if err != nil {
@@ -247,9 +100,25 @@ func (bt *BatchingTarget) DeliverBatch(ctx context.Context, events []*event.Even
 		}
 	}
 	if len(b.members) > 0 {
-		bt.send(ctx, b, outs)
+		requests = append(requests, b)
 	}
+	if len(requests) == 1 {
+		bt.send(ctx, requests[0], outs)
+		return outs
+	}
+	var sending sync.WaitGroup
+	for _, b := range requests {
+		sending.Go(func() { bt.send(ctx, b, outs) }) // each sets the outcomes of its own events
+	}
+	sending.Wait()
 	return outs
+}
+
+// newBatch is an empty request for up to n events. Each request has a
+// body of its own: net/http's client may still read one after its answer
+// came.
+func (bt *BatchingTarget) newBatch(n int) *batch {
+	return &batch{body: make([]byte, 0, min(bt.maxBytes, 64<<10)), members: make([]member, 0, n), places: make([]int, 0, n)}
 }
 
 // send posts b and sets the verdict on each of its events in outs.
@@ -262,10 +131,7 @@ func (bt *BatchingTarget) send(ctx context.Context, b *batch, outs []Outcome) {
 
 // batch is one batch request being written.
 type batch struct {
-	// body is "[" and the members' JSON, comma-separated; send closes it.
-	// Each request has a body of its own: net/http's client may still
-	// read one after its answer came.
-	body    []byte
+	body    []byte   // "[" and the members' JSON, comma-separated; send closes it
 	members []member // the events in it
 	places  []int    // places[j] is members[j]'s place in the events delivered
 }

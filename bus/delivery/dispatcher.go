@@ -11,7 +11,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/eventbus-go/eventbus/adapters"
@@ -87,23 +86,18 @@ type Dispatcher struct {
 	limiter   *rate.Limiter
 	perSecond float64
 	replicas  func() int
-	// batches takes the events of a route with delivery.batch several to
-	// a request; nil: the route has none.
-	batches   BatchTarget
+	// batches delivers a route with delivery.batch several events to a
+	// request (batchworker.go); nil: the route has none.
+	batches   *batching
 	stats     *Counters
 	admission Room
 	history   *history.History
 	log       *slog.Logger
 	tracer    trace.Tracer // nil: tracing off
 
-	workers sync.WaitGroup // the workers receiving and delivering, and the events they handed on
-	busy    atomic.Int64   // deliveries in flight, for the drain check and stats
-	// slots bounds a batch route's events in flight at max_inflight: its
-	// workers take a batch's events at once, and its retries go on beside
-	// them. Nil on other routes, whose workers hold one event each.
-	slots    *semaphore.Weighted
-	filling  sync.Mutex // held by the batch route's worker filling a batch
-	failOnce sync.Once  // the workers share one subscription: report its failure once
+	workers  sync.WaitGroup // the goroutines receiving and delivering
+	busy     atomic.Int64   // events received and not yet settled, for the drain check and stats
+	failOnce sync.Once      // the workers share one subscription: report its failure once
 
 	stopReceiving context.CancelFunc // no new events
 	receiving     context.Context
@@ -124,10 +118,10 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 			return nil, errcode.Errorf(errcode.InvalidArgument, "route %s: transform: %v", r.Name, err)
 		}
 	}
-	var batches BatchTarget
+	var batchTarget BatchTarget
 	if r.Delivery.Batch != nil {
 		var ok bool
-		if batches, ok = o.Target.(BatchTarget); !ok {
+		if batchTarget, ok = o.Target.(BatchTarget); !ok {
 			return nil, errcode.Errorf(errcode.InvalidArgument, "route %s: delivery.batch: its target does not take batches", r.Name) // checked on save already
 		}
 	}
@@ -147,7 +141,6 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		closeTarget: o.CloseTarget,
 		requeue:     o.Backend.Capabilities().Delay && r.Delivery.OrderingKey == "",
 		program:     program,
-		batches:     batches,
 		stats:       o.Counters,
 		admission:   o.Room,
 		history:     o.History,
@@ -159,7 +152,7 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 		d.limiter = rate.NewLimiter(rate.Limit(d.perSecond), 1)
 		d.replicas = o.Replicas
 	}
-	d.start()
+	d.start(batchTarget)
 	return d, nil
 }
 
@@ -169,22 +162,18 @@ func (d *Dispatcher) Busy() int64 { return d.busy.Load() }
 // start runs the route's workers: a fixed pool rather than a goroutine per
 // event, so a busy route reuses warm stacks. Without delivery.batch, there
 // are max_inflight workers, and each receives one event and delivers it,
-// then the next. With it, each worker takes a batch at a time
-// (workBatches), as many workers as max_inflight has room for batches.
-func (d *Dispatcher) start() {
+// then the next; with it, batches (a BatchTarget) takes the events
+// (startBatches).
+func (d *Dispatcher) start(batches BatchTarget) {
 	d.log = d.log.With("route", d.route.Name)
 	d.receiving, d.stopReceiving = context.WithCancel(context.Background())
 	d.waiting, d.stopWaiting = context.WithCancel(context.Background())
 	d.attempts, d.abandon = context.WithCancel(context.Background())
-	inflight := d.route.Delivery.MaxInflight
-	if b := d.route.Delivery.Batch; b != nil {
-		d.slots = semaphore.NewWeighted(int64(inflight))
-		for range max(1, inflight/b.MaxEvents) {
-			d.workers.Go(d.workBatches)
-		}
+	if batches != nil {
+		d.startBatches(batches)
 		return
 	}
-	for range inflight {
+	for range d.route.Delivery.MaxInflight {
 		d.workers.Go(d.work)
 	}
 }

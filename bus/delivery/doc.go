@@ -33,11 +33,13 @@
 // delivery slot; on an ordered route, or a backend that cannot delay, the
 // dispatcher holds the event while it waits.
 //
-// Batches. With delivery.batch, an HTTP target gets the events of the
-// route's concurrent deliveries several to a request, as a JSON array of
-// structured events (application/cloudevents-batch+json), sent when
-// max_events joined, when one more would pass max_bytes, or max_wait after
-// the first joined. The answer's status is the verdict on each event in it,
+// Batches. With delivery.batch, an HTTP target gets the route's events
+// several to a request, as a JSON array of structured events
+// (application/cloudevents-batch+json): a batch takes up to max_events,
+// waiting at most max_wait after its first (and taking only what the
+// route's rate allows in that time), and goes as one request, or as
+// several at once where one would pass max_bytes. The answer's status is
+// the verdict on each event in it,
 // unless its body is application/json with a "results" array (BatchResults)
 // giving a status per event; an event the results leave out is retried.
 // Each event is retried, dead-lettered, recorded and counted on its own; a

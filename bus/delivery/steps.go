@@ -147,25 +147,60 @@ func endSpan(span trace.Span, a *attempt, out Outcome) {
 	span.End()
 }
 
-// waitRate waits until the route's rate allows an attempt, shared with the
-// other replicas and adjusted as they come and go. It reports false, with
-// a retry, when shutdown ended the wait: the event goes back to the
-// channel.
-func (d *Dispatcher) waitRate() (Outcome, bool) {
-	if d.limiter == nil {
-		return Outcome{}, true
-	}
-	if d.replicas != nil {
+// rateLimiter is the route's limiter at this process's share of the
+// route's rate, adjusted as replicas come and go; nil without a rate.
+func (d *Dispatcher) rateLimiter() *rate.Limiter {
+	if d.limiter != nil && d.replicas != nil {
 		// Compared with the limiter's own limit, so that two workers
 		// seeing the count change at once agree.
 		if share := rate.Limit(d.perSecond / float64(max(1, d.replicas()))); d.limiter.Limit() != share {
 			d.limiter.SetLimit(share)
 		}
 	}
-	if err := d.limiter.Wait(d.waiting); err != nil {
+	return d.limiter
+}
+
+// waitRate waits until the route's rate allows an attempt. It reports
+// false, with a retry, when shutdown ended the wait: the event goes back
+// to the channel.
+func (d *Dispatcher) waitRate() (Outcome, bool) {
+	limiter := d.rateLimiter()
+	if limiter == nil {
+		return Outcome{}, true
+	}
+	if err := limiter.Wait(d.waiting); err != nil {
 		return Outcome{Verdict: verdict.Retry, Reason: "stopped waiting for the route's rate: " + err.Error()}, false
 	}
 	return Outcome{}, true
+}
+
+// rateAllows waits until the route's rate allows an attempt, if it does
+// by deadline; it reports false, having waited for nothing, if it does
+// not, or when shutdown ended the wait.
+func (d *Dispatcher) rateAllows(deadline time.Time) bool {
+	limiter := d.rateLimiter()
+	if limiter == nil {
+		return true
+	}
+	now := time.Now()
+	r := limiter.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if !r.OK() || now.Add(delay).After(deadline) {
+		r.CancelAt(now)
+		return false
+	}
+	if delay == 0 {
+		return true
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-d.waiting.Done():
+		r.Cancel()
+		return false
+	}
 }
 
 // retry tries again after a backoff while the outcome of a's last attempt

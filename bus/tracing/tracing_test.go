@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -183,6 +184,42 @@ func TestOneTraceRunsFromTheProducerThroughEveryAttempt(t *testing.T) {
 
 // A producer's traceparent extension (ce-traceparent) is the event's own
 // trace and wins over the request's header; a dead letter keeps the trace,
+
+// In a batch each event carries the trace context of its own attempt, a
+// retry's too: here on an ordered route, where the bus holds the retry
+// and sends it as a batch of one.
+func TestEachEventOfABatchCarriesItsAttemptsTraceparent(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	got := make(chan string, 2) // the traceparent of each event received
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var events []map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&events); err != nil || len(events) != 1 {
+			t.Errorf("want a batch of one event; got %d events (%v)", len(events), err)
+		}
+		for _, e := range events {
+			got <- fmt.Sprint(e["traceparent"])
+		}
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(target.Close)
+	r := retried("b", target.URL, 3)
+	r.Delivery.OrderingKey = "subject"
+	r.Delivery.Batch = &router.Batch{MaxEvents: 10, MaxWait: spec.Duration(10 * time.Millisecond)}
+	base, spans, _, _ := tracedBus(t, r)
+	bustest.Emit(t, base, "1", map[string]string{"traceparent": "00-" + producerTrace + "-" + producerSpan + "-01", "ce-subject": "k"})
+
+	attempts := ended(t, spans, "deliver b", 2)
+	for i, a := range attempts {
+		want := "00-" + producerTrace + "-" + a.SpanContext().SpanID().String() + "-01"
+		if tp := <-got; tp != want {
+			t.Errorf("attempt %d sent the event with traceparent %q; want its own span's %q", i+1, tp, want)
+		}
+	}
+}
+
 // so its redrive continues it.
 func TestADeadLetterKeepsTheTraceOfItsEvent(t *testing.T) {
 	t.Parallel()
