@@ -17,7 +17,7 @@ import (
 // several per ReceiveUpTo, for several goroutines at once.
 type Subscription struct {
 	d     driver.Subscription
-	batch int // messages asked of the driver per receive, at least
+	batch int // the fewest messages asked of the driver per receive
 	// perReceive is the most messages one receive of the driver returns;
 	// 0: as many as it is asked for.
 	perReceive int

@@ -49,11 +49,12 @@ type Options struct {
 	// Channel is the route's own channel, for retries; DeadLetter its
 	// dead-letter channel.
 	Channel, DeadLetter *adapters.Channel
-	Target              Target
-	CloseTarget         func(context.Context) error
-	Counters            *Counters
-	Room                Room
-	Log                 *slog.Logger
+	// Target is a BatchTarget on a route with delivery.batch (Batched).
+	Target      Target
+	CloseTarget func(context.Context) error
+	Counters    *Counters
+	Room        Room
+	Log         *slog.Logger
 	// Tracer records a span per attempt; nil (tracing off) records none.
 	Tracer trace.Tracer
 	// History records each attempt and where each event ended; nil
