@@ -211,7 +211,7 @@ func TestBatchDeliveryIsReadByTheCloudEventsSDK(t *testing.T) {
 // A target answering per event settles each event on its own: the ones it
 // took are delivered once, the ones it asked to retry come again alone, and
 // the ones it refused are dead-lettered with its status. Run on the
-// in-memory backend and on RabbitMQ.
+// in-memory backend, RabbitMQ, Kafka and SQS.
 func TestBatchPartialSuccessSettlesEachEventOnItsOwn(t *testing.T) {
 	for _, backend := range []struct {
 		name string
@@ -219,6 +219,8 @@ func TestBatchPartialSuccessSettlesEachEventOnItsOwn(t *testing.T) {
 	}{
 		{"memory", func(*testing.T) string { return "mem://" }},
 		{"rabbitmq", rabbitBackend},
+		{"kafka", func(t *testing.T) string { return kafkaBackend(t, "") }}, // cannot delay: retries are held
+		{"sqs", func(t *testing.T) string { return sqsBackend(t, "") }},     // receives 10 at most
 	} {
 		t.Run(backend.name, func(t *testing.T) {
 			url := backend.url(t)
