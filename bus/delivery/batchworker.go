@@ -40,6 +40,9 @@ type batching struct {
 	target    BatchTarget
 	maxEvents int
 	maxWait   time.Duration
+	// perReceive is the most events one receive takes: a batch, or less
+	// where the backend's receives are small.
+	perReceive int
 	// slots bounds the route's events in flight, from their receive to
 	// their settle, at max_inflight: a batch holds many, and retries go
 	// on beside the batches.
@@ -68,17 +71,18 @@ type batchEvent struct {
 // (SQS: 10 messages).
 func (d *Dispatcher) startBatches(target BatchTarget) {
 	b, inflight := d.route.Delivery.Batch, d.route.Delivery.MaxInflight
-	d.batches = &batching{
-		target:    target,
-		maxEvents: b.MaxEvents,
-		maxWait:   time.Duration(b.MaxWait),
-		slots:     semaphore.NewWeighted(int64(inflight)),
-		received:  make(chan []adapters.Received, max(1, inflight/b.MaxEvents)),
-	}
 	workers := max(1, inflight/b.MaxEvents)
-	receivers := workers
-	if per := d.sub.PerReceive(); per > 0 {
-		receivers = max(receivers, (b.MaxEvents+per-1)/per)
+	receivers, perReceive := workers, b.MaxEvents
+	if per := d.sub.PerReceive(); per > 0 && per < perReceive {
+		receivers, perReceive = max(receivers, (b.MaxEvents+per-1)/per), per
+	}
+	d.batches = &batching{
+		target:     target,
+		maxEvents:  b.MaxEvents,
+		maxWait:    time.Duration(b.MaxWait),
+		perReceive: perReceive,
+		slots:      semaphore.NewWeighted(int64(inflight)),
+		received:   make(chan []adapters.Received, receivers),
 	}
 	var receiving sync.WaitGroup
 	for range receivers {
@@ -94,15 +98,15 @@ func (d *Dispatcher) startBatches(target BatchTarget) {
 }
 
 // receiveForBatches receives events while max_inflight leaves room, at
-// most a batch at a time, and hands them to the workers. Each event holds
-// a slot from here until it is settled (free).
+// most perReceive at a time, and hands them to the workers. Each event
+// holds a slot from here until it is settled (free).
 func (d *Dispatcher) receiveForBatches() {
 	bt := d.batches
 	for {
 		if err := bt.slots.Acquire(d.receiving, 1); err != nil {
 			return // the dispatcher stops receiving
 		}
-		n := 1 + d.reserveSlots(bt.maxEvents-1)
+		n := 1 + d.reserveSlots(bt.perReceive-1)
 		msgs, err := d.sub.ReceiveUpTo(d.receiving, n)
 		bt.slots.Release(int64(n - len(msgs)))
 		if err != nil {
