@@ -150,9 +150,11 @@ type Batching struct {
 	// SendHandlers bounds the SendBatch calls of one batched channel or
 	// topic at once. Zero means 1.
 	SendHandlers int
-	// MaxReceiveBatch is how many messages one receive asks the driver
-	// for; those beyond the first wait in the subscription for the next
-	// receives. Zero means 1.
+	// MaxReceiveBatch is how many messages one Receive asks the driver
+	// for (those beyond the first wait in the subscription for the next
+	// receives; zero means 1), and the most one receive returns, which a
+	// batch route's dispatcher reads (Subscription.PerReceive; zero means
+	// as many as asked for).
 	MaxReceiveBatch int
 	// MaxAckBatch, above 1, gathers acks into SendAcks calls of up to this
 	// many, sent in the background and flushed when the subscription shuts

@@ -11,9 +11,9 @@ import (
 // Batch turns on batch delivery for a route with an HTTP target: its events
 // go in requests of several, as a JSON array of structured CloudEvents
 // (application/cloudevents-batch+json). A batch is sent once it holds
-// MaxEvents events, once one more would take its body past MaxBytes, or
-// MaxWait after its first event joined, whichever comes first. Zero fields
-// take the defaults below.
+// MaxEvents events, or MaxWait after its first event, whichever comes
+// first; where its events would take one request's body past MaxBytes,
+// they go as several requests. Zero fields take the defaults below.
 type Batch struct {
 	MaxEvents int           `json:"max_events,omitempty"`
 	MaxBytes  int           `json:"max_bytes,omitempty"`

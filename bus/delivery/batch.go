@@ -58,13 +58,14 @@ type BatchTarget interface {
 	DeliverBatch(ctx context.Context, events []*event.Event) []Outcome
 }
 
-// BatchingTarget sends a route's events to its HTTP target in batches.
-type BatchingTarget struct {
+// HTTPBatchTarget sends a route's events to its HTTP target in batch
+// requests.
+type HTTPBatchTarget struct {
 	target   *HTTPTarget
 	maxBytes int
 }
 
-var _ BatchTarget = (*BatchingTarget)(nil)
+var _ BatchTarget = (*HTTPBatchTarget)(nil)
 
 // Batched returns t as the route's target: t itself without
 // delivery.batch, otherwise t taking batches. Pass a route with its
@@ -74,25 +75,25 @@ func Batched(t *HTTPTarget, r *router.Route) Target {
 	if b == nil {
 		return t
 	}
-	return &BatchingTarget{target: t, maxBytes: b.MaxBytes}
+	return &HTTPBatchTarget{target: t, maxBytes: b.MaxBytes}
 }
 
 // Deliver sends e as a batch of one, with the attempt's trace context.
-func (bt *BatchingTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
+func (bt *HTTPBatchTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
 	return bt.DeliverBatch(ctx, []*event.Event{withTraceContext(ctx, e)})[0]
 }
 
 // DeliverBatch sends events in as few requests as max_bytes allows, at
 // once; an event larger than max_bytes goes alone.
-func (bt *BatchingTarget) DeliverBatch(ctx context.Context, events []*event.Event) []Outcome {
+func (bt *HTTPBatchTarget) DeliverBatch(ctx context.Context, events []*event.Event) []Outcome {
 	outs := make([]Outcome, len(events))
-	var requests []*batch
-	b := bt.newBatch(len(events))
+	var requests []*batchRequest
+	b := bt.newRequest(len(events))
 	for i, e := range events {
 		added, err := b.add(e, i, bt.maxBytes)
 		if err == nil && !added { // e starts the next request
 			requests = append(requests, b)
-			b = bt.newBatch(len(events) - i)
+			b = bt.newRequest(len(events) - i)
 			_, err = b.add(e, i, bt.maxBytes)
 		}
 		if err != nil {
@@ -114,23 +115,23 @@ func (bt *BatchingTarget) DeliverBatch(ctx context.Context, events []*event.Even
 	return outs
 }
 
-// newBatch is an empty request for up to n events. Each request has a
+// newRequest is an empty request for up to n events. Each request has a
 // body of its own: net/http's client may still read one after its answer
 // came.
-func (bt *BatchingTarget) newBatch(n int) *batch {
-	return &batch{body: make([]byte, 0, min(bt.maxBytes, 64<<10)), members: make([]member, 0, n), places: make([]int, 0, n)}
+func (bt *HTTPBatchTarget) newRequest(n int) *batchRequest {
+	return &batchRequest{body: make([]byte, 0, min(bt.maxBytes, 64<<10)), members: make([]member, 0, n), places: make([]int, 0, n)}
 }
 
 // send posts b and sets the verdict on each of its events in outs.
-func (bt *BatchingTarget) send(ctx context.Context, b *batch, outs []Outcome) {
+func (bt *HTTPBatchTarget) send(ctx context.Context, b *batchRequest, outs []Outcome) {
 	b.body = append(b.body, ']')
-	for j, out := range bt.target.deliverBatch(ctx, b.body, b.members) {
+	for j, out := range bt.target.sendBatch(ctx, b.body, b.members) {
 		outs[b.places[j]] = out
 	}
 }
 
-// batch is one batch request being written.
-type batch struct {
+// batchRequest is one batch request being written.
+type batchRequest struct {
 	body    []byte   // "[" and the members' JSON, comma-separated; send closes it
 	members []member // the events in it
 	places  []int    // places[j] is members[j]'s place in the events delivered
@@ -141,7 +142,7 @@ type member struct{ source, id string }
 // add writes e, at place in the events delivered, into b. It reports false,
 // leaving b as it was, when e would take b past maxBytes and b holds an
 // event already: e then goes in the next request.
-func (b *batch) add(e *event.Event, place, maxBytes int) (bool, error) {
+func (b *batchRequest) add(e *event.Event, place, maxBytes int) (bool, error) {
 	mark := len(b.body)
 	if len(b.members) == 0 {
 		b.body = append(b.body, '[')
@@ -162,11 +163,11 @@ func (b *batch) add(e *event.Event, place, maxBytes int) (bool, error) {
 	return true, nil
 }
 
-// deliverBatch posts a batch request's body, holding members, and returns
+// sendBatch posts a batch request's body, holding members, and returns
 // the verdict on each member. The request carries the route's headers,
 // credentials and signature as a single delivery does, and goes on the
 // target's plainClient over plain HTTP, as a single delivery does.
-func (t *HTTPTarget) deliverBatch(ctx context.Context, body []byte, members []member) []Outcome {
+func (t *HTTPTarget) sendBatch(ctx context.Context, body []byte, members []member) []Outcome {
 	var a batchAnswer
 	var o Outcome
 	var ok bool

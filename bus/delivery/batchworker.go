@@ -37,7 +37,7 @@ import (
 
 // batching is what a batch route's dispatcher adds to deliver in batches.
 type batching struct {
-	target    BatchTarget
+	target    BatchTarget // the dispatcher's target
 	maxEvents int
 	maxWait   time.Duration
 	// perReceive is the most events one receive takes: a batch, or less
@@ -84,12 +84,12 @@ func (d *Dispatcher) startBatches(target BatchTarget) {
 		slots:      semaphore.NewWeighted(int64(inflight)),
 		received:   make(chan []adapters.Received, receivers),
 	}
-	var receiving sync.WaitGroup
+	var running sync.WaitGroup // the receivers
 	for range receivers {
-		receiving.Go(d.receiveForBatches)
+		running.Go(d.receiveForBatches)
 	}
 	d.workers.Go(func() {
-		receiving.Wait()
+		running.Wait()
 		close(d.batches.received)
 	})
 	for range workers {
@@ -101,21 +101,21 @@ func (d *Dispatcher) startBatches(target BatchTarget) {
 // most perReceive at a time, and hands them to the workers. Each event
 // holds a slot from here until it is settled (free).
 func (d *Dispatcher) receiveForBatches() {
-	bt := d.batches
+	b := d.batches
 	for {
-		if err := bt.slots.Acquire(d.receiving, 1); err != nil {
+		if err := b.slots.Acquire(d.receiving, 1); err != nil {
 			return // the dispatcher stops receiving
 		}
-		n := 1 + d.reserveSlots(bt.perReceive-1)
+		n := 1 + d.reserveSlots(b.perReceive-1)
 		msgs, err := d.sub.ReceiveUpTo(d.receiving, n)
-		bt.slots.Release(int64(n - len(msgs)))
+		b.slots.Release(int64(n - len(msgs)))
 		if err != nil {
 			d.stoppedReceiving(err)
 			return
 		}
 		d.busy.Add(int64(len(msgs)))
 		select {
-		case bt.received <- msgs:
+		case b.received <- msgs:
 		case <-d.receiving.Done():
 			d.giveBack(msgs)
 			return
@@ -150,43 +150,44 @@ func (d *Dispatcher) workBatches() {
 // fillBatch waits for the next event, then takes what else comes within
 // max_wait, up to max_events and as the route's rate allows; dec decodes
 // each. It reports false when the dispatcher stops receiving: what was
-// received and not delivered goes back to the channel.
+// received and not delivered goes back to the route's channel.
 func (d *Dispatcher) fillBatch(dec *adapters.Decoder) ([]batchEvent, bool) {
-	bt := d.batches
-	bt.filling.Lock()
-	defer bt.filling.Unlock()
-	events := make([]batchEvent, 0, bt.maxEvents)
-	timer := time.NewTimer(bt.maxWait)
+	b := d.batches
+	b.filling.Lock()
+	defer b.filling.Unlock()
+	events := make([]batchEvent, 0, b.maxEvents)
+	timer := time.NewTimer(b.maxWait)
 	timer.Stop()
 	defer timer.Stop()
 	var deadline time.Time
 	var sendBy <-chan time.Time // nil until the batch's first event
-	for len(events) < bt.maxEvents {
+	for len(events) < b.maxEvents {
+		if d.receiving.Err() != nil {
+			d.stopFilling(events)
+			return nil, false
+		}
 		var ev batchEvent
 		switch {
-		case bt.carried != nil:
-			ev, bt.carried = *bt.carried, nil
-		case len(bt.pending) == 0:
+		case b.carried != nil:
+			ev, b.carried = *b.carried, nil
+		case len(b.pending) == 0:
 			select {
-			case msgs, ok := <-bt.received:
-				if !ok {
-					d.giveBackBatch(events)
+			case msgs, ok := <-b.received:
+				if !ok { // every receiver stopped
+					d.stopFilling(events)
 					return nil, false
 				}
-				bt.pending = msgs
+				b.pending = msgs
 			case <-sendBy:
 				return events, true
 			case <-d.receiving.Done():
-				d.giveBackBatch(events)
-				for msgs := range bt.received { // until the receivers stopped
-					d.giveBack(msgs)
-				}
+				d.stopFilling(events)
 				return nil, false
 			}
 			continue
 		default:
-			msg := &bt.pending[0]
-			bt.pending = bt.pending[1:]
+			msg := &b.pending[0]
+			b.pending = b.pending[1:]
 			var ok bool
 			if ev, ok = d.readyForBatch(dec, msg); !ok {
 				continue
@@ -197,11 +198,11 @@ func (d *Dispatcher) fillBatch(dec *adapters.Decoder) ([]batchEvent, bool) {
 				d.finish(ev.a, out)
 				continue
 			}
-			deadline = time.Now().Add(bt.maxWait)
-			timer.Reset(bt.maxWait)
+			deadline = time.Now().Add(b.maxWait)
+			timer.Reset(b.maxWait)
 			sendBy = timer.C
 		} else if !d.rateAllows(deadline) {
-			bt.carried = &ev
+			b.carried = &ev
 			return events, true
 		}
 		events = append(events, ev)
@@ -226,7 +227,8 @@ func (d *Dispatcher) readyForBatch(dec *adapters.Decoder, msg *adapters.Received
 	return ev, true
 }
 
-// giveBack returns received events to the channel, their slots freed.
+// giveBack returns received events to the route's channel, their slots
+// freed.
 func (d *Dispatcher) giveBack(msgs []adapters.Received) {
 	for i := range msgs {
 		msgs[i].Nack()
@@ -234,23 +236,29 @@ func (d *Dispatcher) giveBack(msgs []adapters.Received) {
 	}
 }
 
-// giveBackBatch returns the events of a batch not sent, and those left
-// from their receives, to the channel.
-func (d *Dispatcher) giveBackBatch(events []batchEvent) {
-	bt := d.batches
-	if bt.carried != nil {
-		events = append(events, *bt.carried)
-		bt.carried = nil
+// stopFilling gives the events of the batch filling, and every event
+// received and not yet in a batch, back to the route's channel, once the
+// receivers stopped.
+func (d *Dispatcher) stopFilling(events []batchEvent) {
+	b := d.batches
+	if b.carried != nil {
+		events = append(events, *b.carried)
+		b.carried = nil
 	}
 	for _, ev := range events {
-		d.finish(ev.a, Outcome{Verdict: verdict.Retry, Reason: "the dispatcher stopped before the event's batch was sent"})
+		d.finish(ev.a, Outcome{Verdict: verdict.Retry, Reason: "delivery stopped before the event's batch was sent"})
 	}
-	d.giveBack(bt.pending)
-	bt.pending = nil
+	d.giveBack(b.pending)
+	b.pending = nil
+	for msgs := range b.received { // until the receivers stopped
+		d.giveBack(msgs)
+	}
 }
 
-// deliverBatch makes the first attempt at events as one batch and settles
-// each, or hands it on to be retried.
+// deliverBatch makes the first attempt at events as one batch, and
+// records each attempt before it settles any event: an event's record and
+// span end when its batch was answered. Each event is then settled, or
+// handed on to be retried.
 func (d *Dispatcher) deliverBatch(events []batchEvent) {
 	sent := make([]*event.Event, len(events))
 	attemptCtxs := make([]context.Context, len(events))
@@ -261,16 +269,25 @@ func (d *Dispatcher) deliverBatch(events []batchEvent) {
 	}
 	start := time.Now()
 	outs := d.batches.target.DeliverBatch(d.attempts, sent)
+	end := time.Now()
 	for i, ev := range events {
-		out := d.attempted(attemptCtxs[i], ev.a, start, outs[i])
-		d.record(ev.a, start, out)
-		endSpan(spans[i], ev.a, out)
-		if out.Verdict == verdict.Retry && ev.ctx.Err() == nil {
+		outs[i] = d.attempted(attemptCtxs[i], ev.a, start, outs[i])
+		d.record(ev.a, start, end, outs[i])
+		endSpan(spans[i], ev.a, outs[i])
+	}
+	settled := 0
+	for i, ev := range events {
+		if out := outs[i]; out.Verdict == verdict.Retry && ev.ctx.Err() == nil {
 			d.workers.Go(func() { d.retryAlone(ev, out) })
 			continue
 		}
-		d.finish(ev.a, d.keepRefused(ev.ctx, ev.a, out))
+		d.settle(ev.a, d.keepRefused(ev.ctx, ev.a, outs[i]))
+		d.busy.Add(-1)
+		settled++
 	}
+	// One release for the batch: a receiver waiting for room takes it
+	// whole, not an event at a time.
+	d.batches.slots.Release(int64(settled))
 }
 
 // retryAlone takes an event of a batch that its target asked to retry

@@ -157,21 +157,21 @@ func Start(ctx context.Context, o Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-// Busy counts the deliveries in flight.
+// Busy counts the events received and not yet settled.
 func (d *Dispatcher) Busy() int64 { return d.busy.Load() }
 
 // start runs the route's workers: a fixed pool rather than a goroutine per
 // event, so a busy route reuses warm stacks. Without delivery.batch, there
 // are max_inflight workers, and each receives one event and delivers it,
-// then the next; with it, batches (a BatchTarget) takes the events
-// (startBatches).
-func (d *Dispatcher) start(batches BatchTarget) {
+// then the next; with it, the route's target as a BatchTarget takes the
+// events in batches (startBatches).
+func (d *Dispatcher) start(batchTarget BatchTarget) {
 	d.log = d.log.With("route", d.route.Name)
 	d.receiving, d.stopReceiving = context.WithCancel(context.Background())
 	d.waiting, d.stopWaiting = context.WithCancel(context.Background())
 	d.attempts, d.abandon = context.WithCancel(context.Background())
-	if batches != nil {
-		d.startBatches(batches)
+	if batchTarget != nil {
+		d.startBatches(batchTarget)
 		return
 	}
 	for range d.route.Delivery.MaxInflight {

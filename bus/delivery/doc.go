@@ -39,11 +39,11 @@
 // waiting at most max_wait after its first (and taking only what the
 // route's rate allows in that time), and goes as one request, or as
 // several at once where one would pass max_bytes. The answer's status is
-// the verdict on each event in it,
-// unless its body is application/json with a "results" array (BatchResults)
-// giving a status per event; an event the results leave out is retried.
-// Each event is retried, dead-lettered, recorded and counted on its own; a
-// retry held in place is sent as a batch of one.
+// the verdict on each event in it, unless its body is application/json
+// with a "results" array (BatchResults) giving a status per event; an
+// event the results leave out is retried. Each event is retried,
+// dead-lettered, recorded and counted on its own; a retry held in place
+// is sent as a batch of one.
 //
 // Ordering. Events with the same delivery.ordering_key are delivered one at
 // a time, in the order they were accepted; a failing event holds only its

@@ -7,10 +7,10 @@ import (
 	"github.com/eventbus-go/eventbus/verdict"
 )
 
-// record tells the history about an attempt at a begun at start: how long
-// it took, the target's answer, and the state its verdict leaves the event
-// in until the route's policy settles it.
-func (d *Dispatcher) record(a *attempt, start time.Time, out Outcome) {
+// record tells the history about an attempt at a made from start to end:
+// how long it took, the target's answer, and the state its verdict leaves
+// the event in until the route's policy settles it.
+func (d *Dispatcher) record(a *attempt, start, end time.Time, out Outcome) {
 	if d.history == nil {
 		return
 	}
@@ -20,7 +20,7 @@ func (d *Dispatcher) record(a *attempt, start time.Time, out Outcome) {
 		Verdict:   out.Verdict.String(),
 		Status:    out.Status,
 		Reason:    out.Reason,
-		LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+		LatencyMS: float64(end.Sub(start).Microseconds()) / 1000,
 	}, a.recorded)
 }
 

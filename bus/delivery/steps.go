@@ -24,7 +24,7 @@ import (
 // in the event history; retry (wait and try again, or requeue) while the
 // target asks for it; then dead letters (store what is refused or
 // exhausted). deliverEvent applies all of it to one event. A batch
-// route's worker (batch.go) makes the first attempt at many events as
+// route's worker (batchworker.go) makes the first attempt at many events as
 // one request, and applies the rest to each event on its own.
 
 // attempt is one received event on its way through the policy.
@@ -70,14 +70,14 @@ func (d *Dispatcher) try(ctx context.Context, a *attempt) (Outcome, bool) {
 	ctx, span := d.startSpan(ctx, a)
 	start := time.Now()
 	out := d.attempted(ctx, a, start, d.target.Deliver(ctx, cmp.Or(a.sent, a.event)))
-	d.record(a, start, out)
+	d.record(a, start, time.Now(), out)
 	endSpan(span, a, out)
 	return out, true
 }
 
 // attempted counts an attempt at a begun at start and judges its outcome:
-// an attempt cut off by shutdown is a retry, which no step waits out, so
-// the event goes back to the channel for the next process.
+// an attempt cut off by shutdown is a retry that retry does not wait out,
+// so the event goes back to the channel for the next process.
 func (d *Dispatcher) attempted(ctx context.Context, a *attempt, start time.Time, out Outcome) Outcome {
 	if a.first.IsZero() {
 		a.first = start
