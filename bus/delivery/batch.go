@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -171,7 +170,7 @@ func (t *HTTPTarget) sendBatch(ctx context.Context, body []byte, members []membe
 	var a batchAnswer
 	var o Outcome
 	var ok bool
-	if t.plain != nil && !t.plainOff.Load() {
+	if t.onPlain() {
 		a, o, ok = t.postBatchPlain(ctx, body, members)
 	} else {
 		a, o, ok = t.postBatch(ctx, body, members)
@@ -241,11 +240,8 @@ func (t *HTTPTarget) postBatchPlain(ctx context.Context, body []byte, members []
 	req.SetBodyRaw(body)
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := t.plain.do(ctx, req, resp, t.timeout); err != nil {
-		if errors.Is(err, errAnswerHeaderTooLarge) {
-			t.plainOff.Store(true)
-		}
-		return batchAnswer{}, Outcome{Verdict: verdict.Retry, Reason: t.postFailed(err).Error()}, false
+	if o, ok := t.doPlain(ctx, req, resp); !ok {
+		return batchAnswer{}, o, false
 	}
 	a := batchAnswer{
 		status:      resp.StatusCode(),

@@ -156,7 +156,7 @@ func targetHeaders(headers map[string]string) map[string]string {
 func (t *HTTPTarget) Signed() bool { return t.signer != nil }
 
 func (t *HTTPTarget) Deliver(ctx context.Context, e *event.Event) Outcome {
-	if t.plain != nil && !t.plainOff.Load() {
+	if t.onPlain() {
 		return t.deliverPlain(ctx, e)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
@@ -209,6 +209,24 @@ func (t *HTTPTarget) postFailed(err error) error {
 	return &url.Error{Op: "Post", URL: t.url, Err: err}
 }
 
+// onPlain reports whether the target's requests go on its plainClient.
+func (t *HTTPTarget) onPlain() bool { return t.plain != nil && !t.plainOff.Load() }
+
+// doPlain sends req on the target's plainClient and reads resp's status and
+// headers. When it gets no answer, it returns the attempt's outcome, a
+// retry, and false; an answer with more headers than plain reads moves
+// the target's requests to net/http's client from then on.
+func (t *HTTPTarget) doPlain(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response) (Outcome, bool) {
+	err := t.plain.do(ctx, req, resp, t.timeout)
+	if err == nil {
+		return Outcome{}, true
+	}
+	if errors.Is(err, errAnswerHeaderTooLarge) {
+		t.plainOff.Store(true)
+	}
+	return Outcome{Verdict: verdict.Retry, Reason: t.postFailed(err).Error()}, false
+}
+
 // deliverPlain is Deliver on the target's plainClient.
 func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	req := fasthttp.AcquireRequest()
@@ -222,11 +240,8 @@ func (t *HTTPTarget) deliverPlain(ctx context.Context, e *event.Event) Outcome {
 	req.SetBodyRaw(e.Data())
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := t.plain.do(ctx, req, resp, t.timeout); err != nil {
-		if errors.Is(err, errAnswerHeaderTooLarge) {
-			t.plainOff.Store(true)
-		}
-		return Outcome{Verdict: verdict.Retry, Reason: t.postFailed(err).Error()}
+	if o, ok := t.doPlain(ctx, req, resp); !ok {
+		return o
 	}
 	code := resp.StatusCode()
 	t.answered(code)
