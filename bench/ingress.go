@@ -229,7 +229,6 @@ var benchData = []byte(`{"order":"A-100234","customer":"c-42","amount":1999,"cur
 func eventPoster(client *loadClient, url, authorization string) func(context.Context) error {
 	var seq atomic.Uint64
 	return func(context.Context) error {
-		id := strconv.FormatUint(seq.Add(1), 10)
-		return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, authorization) })
+		return postEvent(client, url, strconv.FormatUint(seq.Add(1), 10), authorization)
 	}
 }

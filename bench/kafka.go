@@ -239,7 +239,7 @@ func startPipelineChild(name string) func(context.Context, StartOptions) (*Insta
 		op := func(ctx context.Context) (time.Time, error) {
 			id := strconv.FormatUint(seq.Add(1), 10)
 			arrived := target.expect(id)
-			if err := postEvent(client, post, id); err != nil {
+			if err := postEvent(client, post, id, ""); err != nil {
 				target.forget(id)
 				return time.Time{}, err
 			}

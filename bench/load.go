@@ -74,9 +74,10 @@ func (c *loadClient) postAccepted(url string, fill func(*fasthttp.Request)) erro
 	})
 }
 
-// postEvent POSTs one bench event in binary mode and expects 202.
-func postEvent(client *loadClient, url, id string) error {
-	return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, "") })
+// postEvent POSTs one bench event in binary mode, with the Authorization
+// header authorization unless it is empty, and expects 202.
+func postEvent(client *loadClient, url, id, authorization string) error {
+	return client.postAccepted(url, func(req *fasthttp.Request) { fillEvent(req, id, authorization) })
 }
 
 // fillEvent makes req the bench event with the given id in binary mode,

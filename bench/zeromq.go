@@ -195,7 +195,7 @@ func startZMQChild(name string) func(context.Context, StartOptions) (*Instance, 
 		op := func(ctx context.Context) error {
 			id := strconv.FormatUint(seq.Add(1), 10)
 			done := in.expect(id)
-			if err := postEvent(client, post, id); err != nil {
+			if err := postEvent(client, post, id, ""); err != nil {
 				in.forget(id)
 				return err
 			}
