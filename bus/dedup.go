@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/eventbus-go/eventbus/internal/cesource"
 	"github.com/eventbus-go/eventbus/internal/ringindex"
 )
 
@@ -81,6 +84,11 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 	return d
 }
 
+// dedupKey is the key of e on bus.
+func (b *Bus) dedupKey(bus string, e *event.Event) dedupKey {
+	return b.dedup.key(bus, cesource.Of(e), e.ID())
+}
+
 func (d *dedup) key(bus, source, id string) dedupKey {
 	var k dedupKey
 	var h maphash.Hash
@@ -145,6 +153,40 @@ func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (c c
 		}
 		// Look again: the first request either stored the event (its
 		// answer is there) or did not (the key is free to claim).
+	}
+}
+
+// prefetch readies the shards for begin with each of keys, a batch about
+// to be stored one after another: each shard's index reads the places of
+// its keys all at once, so that each begin finds its own in the cache.
+func (d *dedup) prefetch(keys []dedupKey) {
+	// The index hashes grouped by shard: shard s's from start[s] to
+	// start[s+1].
+	var start [dedupShards + 1]int
+	for _, k := range keys {
+		start[k[0]%dedupShards+1]++
+	}
+	for s := range dedupShards {
+		start[s+1] += start[s]
+	}
+	hashes, next := make([]uint64, len(keys)), start
+	for _, k := range keys {
+		s := k[0] % dedupShards
+		hashes[next[s]] = k[1]
+		next[s]++
+	}
+	for s := range d.shards {
+		if in := hashes[start[s]:start[s+1]]; len(in) > 0 {
+			d.shards[s].prefetch(in)
+		}
+	}
+}
+
+func (sh *dedupShard) prefetch(hashes []uint64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.index != nil {
+		sh.index.Prefetch(hashes)
 	}
 }
 

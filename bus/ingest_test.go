@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"testing"
@@ -88,6 +89,52 @@ func TestABatchHoldingAnEventTwiceStoresItOnce(t *testing.T) {
 	}
 	if n, err := b.routes["orders"].backend.Depth(context.Background(), "orders"); err != nil || n != 2 {
 		t.Errorf("the route holds %d events (%v); want 2: the repeat is not stored again", n, err)
+	}
+}
+
+// A batch sent again is answered as the first, event by event, and not
+// stored again; the history knows each of its events. Its events spread
+// over every shard of the dedup, and an invalid one among them is refused
+// without moving the others' answers.
+func TestABatchSentAgainIsAnsweredAsTheFirstAndStoredOnce(t *testing.T) {
+	b := busWithPausedOrders(t)
+	// The bus's first event finds out that mem:// keeps no archive; from
+	// then on, a batch's events are stored one after another.
+	if _, err := b.Ingest(context.Background(), router.DefaultBus, []*event.Event{newEvent("first", "order.created")}); err != nil {
+		t.Fatal(err)
+	}
+	if !b.state.Load().buses[router.DefaultBus].storesLocally() {
+		t.Fatal("a bus whose only route is on mem:// does not store locally")
+	}
+	batch := make([]*event.Event, 200)
+	for i := range batch {
+		batch[i] = newEvent(fmt.Sprint("e", i), "order.created")
+	}
+	batch[100].SetType("") // invalid: no type
+	for send := range 2 {
+		results, err := b.Ingest(context.Background(), router.DefaultBus, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, res := range results {
+			if i == 100 {
+				if res.Err == nil {
+					t.Errorf("send %d: the event without a type was accepted: %+v", send, res)
+				}
+				continue
+			}
+			if res.Err != nil || res.ID != batch[i].ID() || !slices.Equal(res.Routes, []string{"orders"}) {
+				t.Errorf("send %d, result %d: %+v; want %s stored on orders", send, i, res, batch[i].ID())
+			}
+		}
+	}
+	if n, err := b.routes["orders"].backend.Depth(context.Background(), "orders"); err != nil || n != 200 {
+		t.Errorf("the route holds %d events (%v); want 200: the first, and each valid event of the batch once", n, err)
+	}
+	for i, e := range batch {
+		if _, ok := b.history.Lookup(router.DefaultBus, "/test", e.ID()); ok != (i != 100) {
+			t.Errorf("the history finds event %s: %v", e.ID(), ok)
+		}
 	}
 }
 

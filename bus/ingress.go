@@ -94,26 +94,46 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 	if routes.schemas == router.SchemasEnforce || routes.schemas == router.SchemasWarn {
 		b.checkSchemas(bus, routes.schemas, events, results)
 	}
-	store := func(i int) {
-		if results[i].Err == nil {
-			results[i] = b.storeTraced(ctx, bus, routes, events[i])
-		}
-	}
 	// Events are stored at once, so that their sends wait on their
 	// backends together; on local backends, where a send waits on
 	// nothing, one after another.
 	if len(events) == 1 || routes.storesLocally() {
-		for i := range events {
-			store(i)
-		}
+		b.storeInTurn(ctx, bus, routes, events, results)
 		return results, nil
 	}
 	var wg sync.WaitGroup
-	for i := range events {
-		wg.Go(func() { store(i) })
+	for i, e := range events {
+		if results[i].Err == nil {
+			wg.Go(func() { results[i] = b.storeTraced(ctx, bus, routes, e, b.dedupKey(bus, e)) })
+		}
 	}
 	wg.Wait()
 	return results, nil
+}
+
+// storeInTurn stores the valid events (those without an error in
+// results) one after another. The dedup and the history each look an
+// event up in an index larger than the processor's cache, a miss that
+// every event would wait out alone; for a batch, both first read the
+// places of all its events at once, so that the misses overlap.
+func (b *Bus) storeInTurn(ctx context.Context, bus string, routes *busRoutes, events []*event.Event, results []Result) {
+	keys := make([]dedupKey, len(events))
+	for i, e := range events {
+		if results[i].Err == nil {
+			keys[i] = b.dedupKey(bus, e)
+		}
+	}
+	if len(events) > 1 {
+		b.dedup.prefetch(keys)
+		b.history.Prefetch(bus, len(events), func(i int) (string, string) {
+			return cesource.Of(events[i]), events[i].ID()
+		})
+	}
+	for i, e := range events {
+		if results[i].Err == nil {
+			results[i] = b.storeTraced(ctx, bus, routes, e, keys[i])
+		}
+	}
 }
 
 // allowEvents checks the valid events (those without an error in results)
@@ -207,14 +227,13 @@ func (b *Bus) reply(ctx context.Context, bus string, replies []event.Event) erro
 	return nil
 }
 
-// storeOnce stores an event unless the same (source, id) was stored on this
-// bus within the dedup window, in which case it answers as the first time.
-// The clock is read once: the window, the event's accepted-at and its
-// history all count from when it arrived.
-func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event) Result {
+// storeOnce stores an event, whose dedup key is key, unless the same
+// (source, id) was stored on this bus within the dedup window, in which
+// case it answers as the first time. The clock is read once: the window,
+// the event's accepted-at and its history all count from when it arrived.
+func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event, key dedupKey) Result {
 	arrived := time.Now()
 	result := Result{ID: e.ID(), Source: cesource.Of(e)}
-	key := b.dedup.key(busName, result.Source, result.ID)
 	claim, earlier, first, err := b.dedup.begin(ctx, key, arrived)
 	if err != nil {
 		result.Err = errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)

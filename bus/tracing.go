@@ -38,9 +38,9 @@ func (b *Bus) Traces() bool { return b.tracer != nil }
 // storeTraced is storeOnce inside an ingest span, when tracing is on. The
 // span continues the trace of e's traceparent extension, else the one in
 // ctx (the request's header), and the event is stored carrying it.
-func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e *event.Event) Result {
+func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e *event.Event, key dedupKey) Result {
 	if b.tracer == nil {
-		return b.storeOnce(ctx, busName, br, e)
+		return b.storeOnce(ctx, busName, br, e, key)
 	}
 	ctx, span := b.tracer.Start(tracing.FromEvent(ctx, e), "ingest "+busName,
 		trace.WithSpanKind(trace.SpanKindProducer),
@@ -52,7 +52,7 @@ func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e 
 		))
 	defer span.End()
 	tracing.ToEvent(ctx, e)
-	res := b.storeOnce(ctx, busName, br, e)
+	res := b.storeOnce(ctx, busName, br, e, key)
 	span.SetAttributes(attribute.StringSlice("eventbus.routes", res.Routes))
 	if res.Err != nil {
 		span.SetStatus(codes.Error, res.Err.Error())

@@ -200,6 +200,24 @@ func (h *History) Accepted(bus, source, id string, routes []string, at time.Time
 	}
 }
 
+// Prefetch readies the history for the Accepted of n events about to be
+// stored one after another on bus, event i known by keyOf(i): the index
+// reads their places all at once, so that each Accepted finds its own in
+// the cache.
+func (h *History) Prefetch(bus string, n int, keyOf func(i int) (source, id string)) {
+	if h == nil {
+		return
+	}
+	hashes := make([]uint64, n)
+	for i := range hashes {
+		source, id := keyOf(i)
+		hashes[i] = maphash.Comparable(h.seed, key{bus, source, id})
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.index.Prefetch(hashes)
+}
+
 // Attempted records one attempt at route's target and the state it left
 // the event in.
 func (h *History) Attempted(bus, source, id, route string, a Attempt, state State) {
