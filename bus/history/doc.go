@@ -21,7 +21,9 @@
 // route keeps its last MaxAttempts attempts (the total is still counted).
 // Recording is O(1): one index lookup under one lock, no goroutine, no
 // timer; aged events are forgotten as new ones arrive and hidden from
-// Lookup at once. On a full history, about one event in ten million
+// Lookup at once. Ingress tells the history of a batch's events before
+// recording them (Prefetch), so that their lookups' cache misses overlap
+// rather than come one after another. On a full history, about one event in ten million
 // finds its bucket of the index full and is forgotten early (see package
 // ringindex). The index takes 32 to 64 bytes for each of MaxEvents from
 // the start. The history is per process: a replica knows only the
