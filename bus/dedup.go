@@ -27,11 +27,12 @@ import (
 // ringindex.Index: a lookup touches one bucket of it, and forgetting the
 // oldest entry touches nothing (a Go map from key to number needed a
 // delete of its own for every entry added, another cache miss on a busy
-// bus). A batch stored in turn reads all its buckets first (prefetch). The ring doubles when it is full, the index with it, and never
-// moves an entry otherwise, so once it has grown to the shard's bound,
-// remembering an event allocates nothing. The index doubles too if a
-// bucket of it fills (a few times in a million additions at first, then
-// practically never), so that no entry inside the bounds is forgotten.
+// bus); a batch stored in turn reads all its buckets first (prefetch).
+// The ring doubles when it is full, the index with it, and never moves an
+// entry otherwise, so once it has grown to the shard's bound, remembering
+// an event allocates nothing. The index doubles too if a bucket of it
+// fills (a few times in a million additions at first, then practically
+// never), so that no entry inside the bounds is forgotten.
 type dedup struct {
 	window    time.Duration
 	maxEvents int // per shard

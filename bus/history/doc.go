@@ -23,9 +23,10 @@
 // timer; aged events are forgotten as new ones arrive and hidden from
 // Lookup at once. Ingress tells the history of a batch's events before
 // recording them (Prefetch), so that their lookups' cache misses overlap
-// rather than come one after another. On a full history, about one event in ten million
-// finds its bucket of the index full and is forgotten early (see package
-// ringindex). The index takes 32 to 64 bytes for each of MaxEvents from
-// the start. The history is per process: a replica knows only the
-// events it accepted or delivered, and nothing survives a restart.
+// rather than come one after another. On a full history, about one event
+// in ten million finds its bucket of the index full and is forgotten
+// early (see package ringindex). The index takes 32 to 64 bytes for each
+// of MaxEvents from the start. The history is per process: a replica
+// knows only the events it accepted or delivered, and nothing survives a
+// restart.
 package history
