@@ -189,16 +189,22 @@ func (d *Dispatcher) rateAllows(deadline time.Time) bool {
 		r.CancelAt(now)
 		return false
 	}
-	if delay == 0 {
+	if delay == 0 || d.pause(delay) {
 		return true
 	}
-	timer := time.NewTimer(delay)
+	r.Cancel()
+	return false
+}
+
+// pause waits for wait, unless shutdown ends the wait first: then it
+// reports false.
+func (d *Dispatcher) pause(wait time.Duration) bool {
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
 		return true
 	case <-d.waiting.Done():
-		r.Cancel()
 		return false
 	}
 }
@@ -224,11 +230,7 @@ func (d *Dispatcher) retry(ctx context.Context, a *attempt, out Outcome) Outcome
 		if d.requeue && d.requeueRetry(a, wait) {
 			return out
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-d.waiting.Done():
-			timer.Stop()
+		if !d.pause(wait) {
 			return out
 		}
 		var attempted bool
