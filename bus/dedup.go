@@ -85,9 +85,18 @@ func newDedup(window time.Duration, maxEvents int) *dedup {
 	return d
 }
 
-// dedupKey is the key of e on bus.
-func (b *Bus) dedupKey(bus string, e *event.Event) dedupKey {
-	return b.dedup.key(bus, cesource.Of(e), e.ID())
+// eventKey is what ingress knows an event by: its source, formatted once
+// (an absolute URI is formatted anew each time it is asked for), and its
+// dedup key.
+type eventKey struct {
+	source string
+	dedup  dedupKey
+}
+
+// keyOf is e's eventKey on bus.
+func (b *Bus) keyOf(bus string, e *event.Event) eventKey {
+	source := cesource.Of(e)
+	return eventKey{source: source, dedup: b.dedup.key(bus, source, e.ID())}
 }
 
 func (d *dedup) key(bus, source, id string) dedupKey {
@@ -160,18 +169,19 @@ func (d *dedup) begin(ctx context.Context, key dedupKey, arrived time.Time) (c c
 // prefetch readies the shards for begin with each of keys, a batch about
 // to be stored one after another: each shard's index reads the places of
 // its keys all at once, so that each begin finds its own in the cache.
-func (d *dedup) prefetch(keys []dedupKey) {
+func (d *dedup) prefetch(keys []eventKey) {
 	// The index hashes grouped by shard: shard s's from start[s] to
 	// start[s+1].
 	var start [dedupShards + 1]int
 	for _, k := range keys {
-		start[k[0]%dedupShards+1]++
+		start[k.dedup[0]%dedupShards+1]++
 	}
 	for s := range dedupShards {
 		start[s+1] += start[s]
 	}
 	hashes, next := make([]uint64, len(keys)), start
-	for _, k := range keys {
+	for _, ek := range keys {
+		k := ek.dedup
 		s := k[0] % dedupShards
 		hashes[next[s]] = k[1]
 		next[s]++

@@ -104,7 +104,7 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 	var wg sync.WaitGroup
 	for i, e := range events {
 		if results[i].Err == nil {
-			wg.Go(func() { results[i] = b.storeTraced(ctx, bus, routes, e, b.dedupKey(bus, e)) })
+			wg.Go(func() { results[i] = b.storeTraced(ctx, bus, routes, e, b.keyOf(bus, e)) })
 		}
 	}
 	wg.Wait()
@@ -117,16 +117,16 @@ func (b *Bus) Ingest(ctx context.Context, bus string, events []*event.Event) ([]
 // every event would wait out alone; for a batch, both first read the
 // places of all its events at once, so that the misses overlap.
 func (b *Bus) storeInTurn(ctx context.Context, bus string, routes *busRoutes, events []*event.Event, results []Result) {
-	keys := make([]dedupKey, len(events))
+	keys := make([]eventKey, len(events))
 	for i, e := range events {
 		if results[i].Err == nil {
-			keys[i] = b.dedupKey(bus, e)
+			keys[i] = b.keyOf(bus, e)
 		}
 	}
 	if len(events) > 1 {
 		b.dedup.prefetch(keys)
 		b.history.Prefetch(bus, len(events), func(i int) (string, string) {
-			return cesource.Of(events[i]), events[i].ID()
+			return keys[i].source, events[i].ID()
 		})
 	}
 	for i, e := range events {
@@ -227,14 +227,14 @@ func (b *Bus) reply(ctx context.Context, bus string, replies []event.Event) erro
 	return nil
 }
 
-// storeOnce stores an event, whose dedup key is key, unless the same
+// storeOnce stores an event, known by key, unless the same
 // (source, id) was stored on this bus within the dedup window, in which
 // case it answers as the first time. The clock is read once: the window,
 // the event's accepted-at and its history all count from when it arrived.
-func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event, key dedupKey) Result {
+func (b *Bus) storeOnce(ctx context.Context, busName string, br *busRoutes, e *event.Event, key eventKey) Result {
 	arrived := time.Now()
-	result := Result{ID: e.ID(), Source: cesource.Of(e)}
-	claim, earlier, first, err := b.dedup.begin(ctx, key, arrived)
+	result := Result{ID: e.ID(), Source: key.source}
+	claim, earlier, first, err := b.dedup.begin(ctx, key.dedup, arrived)
 	if err != nil {
 		result.Err = errcode.Errorf(errcode.Unavailable, "waiting for the first copy of this event: %w", err)
 		return result

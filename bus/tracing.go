@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eventbus-go/eventbus/bus/tracing"
-	"github.com/eventbus-go/eventbus/internal/cesource"
 )
 
 // startTracing sets the bus's tracer: from the embedding program's
@@ -38,7 +37,7 @@ func (b *Bus) Traces() bool { return b.tracer != nil }
 // storeTraced is storeOnce inside an ingest span, when tracing is on. The
 // span continues the trace of e's traceparent extension, else the one in
 // ctx (the request's header), and the event is stored carrying it.
-func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e *event.Event, key dedupKey) Result {
+func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e *event.Event, key eventKey) Result {
 	if b.tracer == nil {
 		return b.storeOnce(ctx, busName, br, e, key)
 	}
@@ -47,7 +46,7 @@ func (b *Bus) storeTraced(ctx context.Context, busName string, br *busRoutes, e 
 		trace.WithAttributes(
 			attribute.String("eventbus.bus", busName),
 			attribute.String("cloudevents.event_id", e.ID()),
-			attribute.String("cloudevents.event_source", cesource.Of(e)),
+			attribute.String("cloudevents.event_source", key.source),
 			attribute.String("cloudevents.event_type", e.Type()),
 		))
 	defer span.End()
