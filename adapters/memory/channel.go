@@ -34,18 +34,36 @@ type message struct {
 func (m *message) metadata() map[string]string { return unpack(m.packed[:m.bodyAt]) }
 func (m *message) body() []byte                { return m.packed[m.bodyAt:] }
 
+// draft is a message being published: its flattened fields and body, in
+// the sender's buffers until the channel stores it.
+type draft struct {
+	fields, body []byte
+	size         int
+	key          string
+	due          int64
+}
+
+// message is d stored as a message of its own, with id.
+func (d *draft) message(id uint64) *message {
+	// The key is copied: a received message's metadata shares one string,
+	// which a retry sending it again must not keep alive.
+	return &message{id: id, packed: joined(d.fields, d.body), bodyAt: len(d.fields), size: d.size, key: strings.Clone(d.key), due: d.due}
+}
+
 // channel is one bounded queue of a route. A message is in exactly one of
-// these places: scheduled (waiting for its due time), ready (unordered
-// FIFO), a lane (the FIFO of its ordering key), or in flight (received and
-// not yet settled). A lane hands out one message at a time: the next waits
-// until the previous one is acked.
+// these places: scheduled (waiting for its due time), requeued (unordered,
+// given back by its receiver: taken first), ready (unordered FIFO, packed
+// in slabs), a lane (the FIFO of its ordering key), or in flight (received
+// and not yet settled). A lane hands out one message at a time: the next
+// waits until the previous one is acked.
 type channel struct {
 	name string
 	opts Options
 
 	mu        sync.Mutex
 	scheduled dueHeap
-	ready     queue
+	requeued  queue
+	ready     packedQueue
 	lanes     map[string]*queue // ordering key → its waiting messages
 	runnable  []string          // keys with waiting messages and none in flight, FIFO
 	busy      map[string]bool   // keys with a message in flight
@@ -83,7 +101,10 @@ func (c *channel) depth() int {
 func (c *channel) purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	dropped := c.ready.reset()
+	c.count -= c.ready.len()
+	c.bytes -= c.ready.bytes
+	c.ready.reset()
+	dropped := c.requeued.reset()
 	for _, lane := range c.lanes {
 		dropped = append(dropped, lane.reset()...)
 	}
@@ -92,7 +113,7 @@ func (c *channel) purge() {
 	clear(c.lanes)
 	c.runnable = nil
 	for _, m := range dropped {
-		c.forgetLocked(m)
+		c.forgetLocked(m.size)
 	}
 }
 
@@ -101,6 +122,7 @@ func (c *channel) remove() {
 	defer c.mu.Unlock()
 	c.removed = true
 	c.ready.reset()
+	c.requeued.reset()
 	c.scheduled = nil
 	clear(c.lanes)
 	clear(c.busy)
@@ -124,17 +146,16 @@ func (c *channel) errRemoved() error {
 	return errcode.Errorf(errcode.NotFound, "channel %q was deleted", c.name)
 }
 
-func (c *channel) forgetLocked(m *message) {
+// forgetLocked counts out a message of size bytes that left the channel.
+func (c *channel) forgetLocked(size int) {
 	c.count--
-	c.bytes -= m.size
+	c.bytes -= size
 }
 
 // publish stores all of ms or none of them.
 func (c *channel) publish(ms []*driver.Message) error {
-	// A message each, not an array of them: a message kept (scheduled far
-	// ahead, or held by its receiver) must not keep its batch's bodies.
-	msgs := make([]*message, len(ms))
-	var buf [512]byte
+	drafts := make([]draft, len(ms))
+	var fields []byte // every message's, one after another
 	for i, m := range ms {
 		var due int64
 		if at := m.Metadata[adapters.MetaDeliverAt]; at != "" {
@@ -144,14 +165,21 @@ func (c *channel) publish(ms []*driver.Message) error {
 			}
 			due = ms
 		}
-		fields, size := flatten(buf[:0], m.Metadata)
-		msg, err := c.newMessage(fields, m.Body, size, m.Metadata[adapters.MetaOrderingKey], due)
+		start := len(fields)
+		var size int
+		fields, size = flatten(fields, m.Metadata)
+		d, err := c.newDraft(fields[start:], m.Body, size, m.Metadata[adapters.MetaOrderingKey], due)
 		if err != nil {
 			return err
 		}
-		msgs[i] = msg
+		drafts[i] = d
 	}
-	return c.store(msgs, func() error {
+	for i, end := 0, 0; i < len(drafts); i++ { // the appends may have moved fields
+		start := end
+		end += len(drafts[i].fields)
+		drafts[i].fields = fields[start:end]
+	}
+	return c.store(drafts, func() error {
 		for _, m := range ms {
 			if m.BeforeSend != nil {
 				if err := m.BeforeSend(func(any) bool { return false }); err != nil {
@@ -175,38 +203,35 @@ func (c *channel) publishEvent(e *event.Event, s adapters.Stamp) error {
 	if !s.DeliverAt.IsZero() {
 		due = s.DeliverAt.UnixMilli()
 	}
-	m, err := c.newMessage(fields, e.Data(), size, s.OrderingKey, due)
+	d, err := c.newDraft(fields, e.Data(), size, s.OrderingKey, due)
 	if err != nil {
 		return err
 	}
-	return c.store([]*message{m}, nil)
+	return c.store([]draft{d}, nil)
 }
 
-// newMessage is the message of the flattened fields, whose names and
-// values hold size bytes, and body, refused over the size limit before
-// anything is copied.
-func (c *channel) newMessage(fields, body []byte, size int, key string, due int64) (*message, error) {
+// newDraft is the draft of the flattened fields, whose names and values
+// hold size bytes, and body, refused over the size limit.
+func (c *channel) newDraft(fields, body []byte, size int, key string, due int64) (draft, error) {
 	if size += len(body); size > c.opts.MaxMessageBytes {
-		return nil, errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
+		return draft{}, errcode.Errorf(errcode.InvalidArgument, "message of %d bytes is over the in-memory limit of %d bytes (max_message_bytes)", size, c.opts.MaxMessageBytes)
 	}
-	// The key is copied: a received message's metadata shares one string,
-	// which a retry sending it again must not keep alive.
-	return &message{packed: joined(fields, body), bodyAt: len(fields), size: size, key: strings.Clone(key), due: due}, nil
+	return draft{fields: fields, body: body, size: size, key: key, due: due}, nil
 }
 
-// store adds msgs to the channel, all or none. beforeSend, when not nil,
-// runs once they are known to fit, before they are stored.
-func (c *channel) store(msgs []*message, beforeSend func() error) error {
+// store adds the drafts to the channel, all or none. beforeSend, when not
+// nil, runs once they are known to fit, before they are stored.
+func (c *channel) store(drafts []draft, beforeSend func() error) error {
 	total := 0
-	for _, m := range msgs {
-		total += m.size
+	for i := range drafts {
+		total += drafts[i].size
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.removed {
 		return c.errRemoved()
 	}
-	if c.count+len(msgs) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
+	if c.count+len(drafts) > c.opts.MaxDepth || c.bytes+total > c.opts.MaxBytes {
 		return errcode.Errorf(errcode.ResourceExhausted,
 			"channel %q is full (%d messages, %d bytes; limits %d messages, %d bytes): deliveries are behind, retry later",
 			c.name, c.count, c.bytes, c.opts.MaxDepth, c.opts.MaxBytes)
@@ -216,20 +241,19 @@ func (c *channel) store(msgs []*message, beforeSend func() error) error {
 			return err
 		}
 	}
-	for _, m := range msgs {
-		c.nextID++
-		m.id = c.nextID
-	}
 	var now time.Time // read for the first message with a due time: most have none
 	ready := 0
-	for _, m := range msgs {
+	for i := range drafts {
+		d := &drafts[i]
+		c.nextID++
 		c.count++
-		c.bytes += m.size
-		if m.due != 0 {
+		c.bytes += d.size
+		if d.due != 0 {
 			if now.IsZero() {
 				now = time.Now()
 			}
-			if m.due > now.UnixMilli() {
+			if d.due > now.UnixMilli() {
+				m := d.message(c.nextID)
 				heap.Push(&c.scheduled, m)
 				if c.scheduled[0] == m {
 					ready++ // due before every receiver's wait ends: one recomputes its wait
@@ -238,7 +262,11 @@ func (c *channel) store(msgs []*message, beforeSend func() error) error {
 			}
 		}
 		ready++
-		c.enqueueLocked(m)
+		if d.key == "" {
+			c.ready.push(c.nextID, d.size, d.fields, d.body) // no message object: the common case
+			continue
+		}
+		c.enqueueLocked(d.message(c.nextID))
 	}
 	c.available.Notify(ready)
 	return nil
@@ -248,7 +276,7 @@ func (c *channel) store(msgs []*message, beforeSend func() error) error {
 // its lane.
 func (c *channel) enqueueLocked(m *message) {
 	if m.key == "" {
-		c.ready.push(m)
+		c.ready.push(m.id, m.size, m.packed[:m.bodyAt], m.packed[m.bodyAt:])
 		return
 	}
 	lane := c.lanes[m.key]
@@ -279,12 +307,14 @@ func (c *channel) promoteLocked(now time.Time) time.Duration {
 // takeLocked hands up to n receivable messages to s: unordered ones first,
 // then the head of each runnable lane.
 func (c *channel) takeLocked(s *subscription, n int) []*message {
-	taken := c.ready.pop(n)
+	taken := make([]*message, 0, min(n, c.requeued.len()+c.ready.len()+len(c.runnable)))
+	taken = c.requeued.pop(taken, n)
+	taken = c.ready.pop(taken, n-len(taken))
 	for len(taken) < n && len(c.runnable) > 0 {
 		key := c.runnable[0]
 		c.runnable = c.runnable[1:]
 		lane := c.lanes[key]
-		taken = append(taken, lane.pop(1)...)
+		taken = lane.pop(taken, 1)
 		if lane.len() == 0 {
 			delete(c.lanes, key)
 		}
@@ -301,7 +331,7 @@ func (c *channel) takeLocked(s *subscription, n int) []*message {
 // takeableLocked reports whether a receiver with room would take a
 // message now.
 func (c *channel) takeableLocked() bool {
-	return c.ready.len() > 0 || len(c.runnable) > 0
+	return c.requeued.len() > 0 || c.ready.len() > 0 || len(c.runnable) > 0
 }
 
 // take waits up to maxWait for messages s may receive and takes them.
@@ -374,7 +404,7 @@ func (c *channel) settle(s *subscription, ids []driver.AckID, requeue bool) {
 			back = append(back, m)
 			continue
 		}
-		c.forgetLocked(m)
+		c.forgetLocked(m.size)
 		if c.freeKeyLocked(m.key, false) {
 			runnable++
 		}
@@ -404,7 +434,7 @@ func (c *channel) requeueLocked(ms []*message) {
 		lane.pushFront([]*message{m})
 		c.freeKeyLocked(m.key, true)
 	}
-	c.ready.pushFront(unordered)
+	c.requeued.pushFront(unordered)
 }
 
 // freeKeyLocked marks key as having nothing in flight and, if its lane has
@@ -474,28 +504,34 @@ func (h *dueHeap) Pop() any {
 func (c *channel) dropOldest() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var oldest *message
-	if c.ready.len() > 0 {
-		oldest = c.ready.items[c.ready.head]
+	// The oldest unordered message is the first requeued one, or else the
+	// ready queue's first; the oldest of a lane is its head.
+	found, oldestID, oldestKey := false, uint64(0), ""
+	switch {
+	case c.requeued.len() > 0:
+		found, oldestID = true, c.requeued.items[c.requeued.head].id
+	case c.ready.len() > 0:
+		found, oldestID = true, c.ready.firstID()
 	}
-	for _, lane := range c.lanes {
-		if head := lane.items[lane.head]; oldest == nil || head.id < oldest.id {
-			oldest = head
+	for key, lane := range c.lanes {
+		if head := lane.items[lane.head]; !found || head.id < oldestID {
+			found, oldestID, oldestKey = true, head.id, key
 		}
 	}
-	if oldest == nil {
+	switch {
+	case !found:
 		return false
-	}
-	if oldest.key == "" {
-		c.ready.pop(1)
-	} else {
-		lane := c.lanes[oldest.key]
-		lane.pop(1)
+	case oldestKey != "":
+		lane := c.lanes[oldestKey]
+		c.forgetLocked(lane.pop(nil, 1)[0].size)
 		if lane.len() == 0 {
-			delete(c.lanes, oldest.key)
-			c.runnable = slices.DeleteFunc(c.runnable, func(k string) bool { return k == oldest.key })
+			delete(c.lanes, oldestKey)
+			c.runnable = slices.DeleteFunc(c.runnable, func(k string) bool { return k == oldestKey })
 		}
+	case c.requeued.len() > 0:
+		c.forgetLocked(c.requeued.pop(nil, 1)[0].size)
+	default:
+		c.forgetLocked(c.ready.drop())
 	}
-	c.forgetLocked(oldest)
 	return true
 }

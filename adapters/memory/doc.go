@@ -10,10 +10,17 @@
 // send stores its message under the channel's lock at once, and an ack
 // settles it there.
 //
-// A channel keeps each message in one slice of its own, metadata then
-// body (pack.go): a sender may reuse its buffers once the send returns,
-// and a received message's Body is that stored copy, not to be modified
-// (a nack delivers it again). A channel's driver topic is an
+// A channel packs each message's metadata then body (pack.go) into bytes
+// of its own: a sender may reuse its buffers once the send returns. The
+// messages that simply wait their turn (no ordering key, no delivery
+// time) are packed end to end into slabs (packedqueue.go) rather than
+// kept as an object each, and on Linux a slab of 2 MiB is mapped off Go's
+// heap, with huge pages where the kernel gives them: a backlog of millions
+// costs the garbage collector nothing, and the memory it takes is in the
+// process's resident size but not in Go's heap figures (nor under
+// GOMEMLIMIT); max_bytes bounds it. A received message is copied out of
+// its slab, and its Body is that copy, not to be modified (a nack
+// delivers it again). A channel's driver topic is an
 // adapters.EventSender: an event sent with Channel.SendEvent is packed
 // from its fields, without the canonical map that a Send would flatten.
 //

@@ -23,11 +23,10 @@ func (q *queue) pushFront(ms []*message) {
 	q.head = 0
 }
 
-// pop removes and returns up to n messages from the head.
-func (q *queue) pop(n int) []*message {
+// pop removes up to n messages from the head and appends them to out.
+func (q *queue) pop(out []*message, n int) []*message {
 	n = min(n, q.len())
-	out := make([]*message, n)
-	copy(out, q.items[q.head:q.head+n])
+	out = append(out, q.items[q.head:q.head+n]...)
 	clear(q.items[q.head : q.head+n])
 	q.head += n
 	if q.head == len(q.items) {
