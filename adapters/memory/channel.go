@@ -172,12 +172,7 @@ func (c *channel) publish(ms []*driver.Message) error {
 		if err != nil {
 			return err
 		}
-		drafts[i] = d
-	}
-	for i, end := 0, 0; i < len(drafts); i++ { // the appends may have moved fields
-		start := end
-		end += len(drafts[i].fields)
-		drafts[i].fields = fields[start:end]
+		drafts[i] = d // its fields stay as written, wherever later appends move the buffer
 	}
 	return c.store(drafts, func() error {
 		for _, m := range ms {
@@ -504,8 +499,8 @@ func (h *dueHeap) Pop() any {
 func (c *channel) dropOldest() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// The oldest unordered message is the first requeued one, or else the
-	// ready queue's first; the oldest of a lane is its head.
+	// Of the unordered messages, the one a receiver would take first: the
+	// first requeued, or else the ready queue's first. Of a lane, its head.
 	found, oldestID, oldestKey := false, uint64(0), ""
 	switch {
 	case c.requeued.len() > 0:

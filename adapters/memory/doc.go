@@ -18,8 +18,10 @@
 // heap, with huge pages where the kernel gives them: a backlog of millions
 // costs the garbage collector nothing, and the memory it takes is in the
 // process's resident size but not in Go's heap figures (nor under
-// GOMEMLIMIT); max_bytes bounds it. A received message is copied out of
-// its slab, and its Body is that copy, not to be modified (a nack
+// GOMEMLIMIT). max_bytes bounds the messages; their slabs add 32 bytes a
+// message and less than a quarter of a slab at each slab's end, and
+// Driver.Close or DeleteChannel frees them. A received message is copied
+// out of its slab, and its Body is that copy, not to be modified (a nack
 // delivers it again). A channel's driver topic is an
 // adapters.EventSender: an event sent with Channel.SendEvent is packed
 // from its fields, without the canonical map that a Send would flatten.

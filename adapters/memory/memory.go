@@ -99,7 +99,9 @@ func (b *Driver) Ping(context.Context) error {
 	return nil
 }
 
-// Close implements adapters.Driver. Messages still stored are discarded.
+// Close implements adapters.Driver. Messages still stored are discarded,
+// and the memory their channels hold off Go's heap is freed: a Driver
+// dropped without Close keeps it until the process ends.
 func (b *Driver) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

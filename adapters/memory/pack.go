@@ -8,11 +8,12 @@ import (
 	"github.com/eventbus-go/eventbus/adapters"
 )
 
-// A stored message is one pointer-free slice: its metadata flattened into
-// fields, then its body. A channel may hold millions of messages, so what
-// each holds is what the channel costs: in bytes, and in objects for the
-// garbage collector to visit (the message and its slice, where the
-// metadata and the body were one each).
+// A stored message is packed: its metadata flattened into fields, then its
+// body, in bytes with no pointers. A channel may hold millions of
+// messages, so what each holds is what the channel costs: in bytes, and in
+// objects for the garbage collector to visit. A waiting message is a
+// record in a slab of its channel's packedQueue; one kept apart (in a
+// lane, scheduled, in flight) is a message with one slice of its own.
 //
 // Each metadata entry is a name field and a value field. A field is a
 // uvarint then bytes: a value's uvarint is its length; a name's is twice
@@ -70,8 +71,8 @@ func commonName(name string) int {
 
 // flatten appends md's entries to dst as fields, and returns them with the
 // bytes their names and values hold (as adapters.MessageBytes counts
-// them). Callers pass a buffer on their stack, then copy the fields and
-// the body into the message's own slice (joined): sizing that slice
+// them). Callers pass a buffer, then copy the fields and the body into
+// where the message is kept (packedQueue.push, or joined): sizing that
 // first would iterate md twice, which costs more than the copy.
 func flatten(dst []byte, md map[string]string) (fields []byte, size int) {
 	for k, v := range md {

@@ -37,9 +37,9 @@ type slab struct {
 const recordHead = 32
 
 // A new slab is the power of two from minSlab to maxSlab that holds what
-// the queue holds (or one message's record, when it is larger), so that a
-// short queue takes little more memory than its messages and a long one
-// few slabs. An emptied queue keeps a slab no larger than keptSlab, so
+// the queue holds, so that a short queue takes little more memory than its
+// messages and a long one few slabs; a record over a quarter of maxSlab
+// has a slab of its own. An emptied queue keeps a slab no larger than keptSlab, so
 // that a channel whose receivers keep up writes its messages over the same
 // bytes, and an idle one holds little.
 const (
@@ -68,12 +68,17 @@ func (q *packedQueue) push(id uint64, size int, fields, body []byte) {
 // do not fit.
 func (q *packedQueue) room(n int) []byte {
 	if len(q.slabs) == 0 || q.tail+n > len(q.slabs[len(q.slabs)-1].buf) {
-		if len(q.slabs) > 0 {
+		if q.n == 0 {
+			q.reset() // the kept slab, rewound: nothing in it to read
+		} else {
 			q.ends = append(q.ends, q.tail)
 		}
 		size := minSlab
 		for held := q.bytes + q.n*recordHead; size < maxSlab && size < held; {
 			size *= 2
+		}
+		if n > maxSlab/4 {
+			size = n // a slab of its own: a slab's unused end is less than a quarter of it
 		}
 		q.slabs = append(q.slabs, newSlab(max(size, n)))
 		q.tail = 0
