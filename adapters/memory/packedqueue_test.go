@@ -3,6 +3,7 @@ package memory
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -105,6 +106,55 @@ func TestAShortQueueHoldsLittle(t *testing.T) {
 		}
 		if held > 4*minSlab {
 			t.Fatalf("after %d messages, with %d waiting, the queue holds %d bytes of slabs", id, q.len(), held)
+		}
+	}
+}
+
+// TestPackedQueueAgreesWithASlice runs random pushes, pops and drops of
+// random sizes, emptying the queue now and then, against a plain slice of
+// the same messages: the queue must hand out exactly what the slice does.
+func TestPackedQueueAgreesWithASlice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q packedQueue
+	type want struct {
+		id   uint64
+		body []byte
+	}
+	var model []want
+	var next uint64
+	for step := range 20_000 {
+		switch r := rng.IntN(10); {
+		case r < 5: // push: mostly small, now and then over a slab's quarter
+			next++
+			n := rng.IntN(300)
+			if rng.IntN(50) == 0 {
+				n = rng.IntN(3 * maxSlab / 2)
+			}
+			body := bytes.Repeat([]byte{byte(next)}, n)
+			q.push(next, n, nil, body)
+			model = append(model, want{next, body})
+		case r < 9: // pop a few, or all
+			k := rng.IntN(4)
+			if rng.IntN(20) == 0 {
+				k = len(model)
+			}
+			for _, m := range q.pop(nil, k) {
+				if m.id != model[0].id || !bytes.Equal(m.body(), model[0].body) {
+					t.Fatalf("step %d: popped message %d of %d bytes, want message %d of %d bytes", step, m.id, len(m.body()), model[0].id, len(model[0].body))
+				}
+				model = model[1:]
+			}
+		default: // drop the oldest
+			if len(model) > 0 {
+				if id := q.firstID(); id != model[0].id {
+					t.Fatalf("step %d: firstID = %d, want %d", step, id, model[0].id)
+				}
+				q.drop()
+				model = model[1:]
+			}
+		}
+		if q.len() != len(model) {
+			t.Fatalf("step %d: the queue holds %d messages, want %d", step, q.len(), len(model))
 		}
 	}
 }
