@@ -75,24 +75,20 @@ func (e *Event) attr(name string) (any, bool) {
 		v, ok := e.attrs[name]
 		return v, ok
 	}
+	if v, ok, known := e.stringAttr(name); known {
+		if !ok {
+			return nil, false
+		}
+		return v, true
+	}
 	switch name {
 	case "specversion":
 		return c.GetSpecVersion(), true
-	case "id":
-		return c.ID, true
-	case "source":
-		return cesource.Format(&c.Source), true
-	case "type":
-		return c.Type, true
-	case "subject":
-		return derefString(c.Subject)
 	case "time":
 		if c.Time == nil {
 			return nil, false
 		}
 		return c.Time.String(), true
-	case "datacontenttype":
-		return derefString(c.DataContentType)
 	case "dataschema":
 		if c.DataSchema == nil {
 			return nil, false
@@ -106,9 +102,35 @@ func (e *Event) attr(name string) (any, bool) {
 	return extensionValue(v), true
 }
 
-func derefString(s *string) (any, bool) {
+// stringAttr is attr for the context attributes that are strings as
+// read, returned without the interface attr boxes them in (an allocation
+// each, on the matcher's path). known is false for any other name, and
+// for an event without a decoded context: attr answers those.
+func (e *Event) stringAttr(name string) (v string, ok, known bool) {
+	c := e.sdkContext
+	if c == nil {
+		return "", false, false
+	}
+	switch name {
+	case "id":
+		return c.ID, true, true
+	case "source":
+		return cesource.Format(&c.Source), true, true
+	case "type":
+		return c.Type, true, true
+	case "subject":
+		v, ok := derefString(c.Subject)
+		return v, ok, true
+	case "datacontenttype":
+		v, ok := derefString(c.DataContentType)
+		return v, ok, true
+	}
+	return "", false, false
+}
+
+func derefString(s *string) (string, bool) {
 	if s == nil {
-		return nil, false
+		return "", false
 	}
 	return *s, true
 }

@@ -291,7 +291,11 @@ func (m *Matcher) Match(e *Event) []string {
 	defer func() { st.event = nil }() // let the pool not keep events alive
 
 	for _, c := range m.root.children {
-		if v, ok := e.value(c.name); ok {
+		if s, ok, known := e.stringAttr(c.name); known {
+			if ok && c.node.id >= 0 {
+				m.leafString(st, c.node.id, s)
+			}
+		} else if v, ok := e.value(c.name); ok {
 			m.visit(st, c.node, v)
 		}
 	}
@@ -348,21 +352,14 @@ func (m *Matcher) visit(st *matchState, n *pathNode, v any) {
 
 // leaf finds the field tests that value v at path id passes.
 func (m *Matcher) leaf(st *matchState, id int32, v any) {
+	if s, ok := v.(string); ok {
+		m.leafString(st, id, s)
+		return
+	}
 	st.pathMark[id] = st.gen
 	idx := &m.paths[id]
 	m.hitAll(st, idx.anyValue)
 	switch v := v.(type) {
-	case string:
-		hit := func(ids []int32) { m.hitAll(st, ids) }
-		m.hitAll(st, idx.exactString[v])
-		idx.prefixes.each(v, hit)
-		idx.suffixes.each(v, hit)
-		if idx.hasFoldTests() {
-			f := foldCase(v)
-			m.hitAll(st, idx.equalsFold[f])
-			idx.prefixFold.each(f, hit)
-			idx.suffixFold.each(f, hit)
-		}
 	case float64:
 		m.hitAll(st, idx.exactNumber[normalizeZero(v)])
 	case bool:
@@ -374,6 +371,32 @@ func (m *Matcher) leaf(st *matchState, id int32, v any) {
 	case nil:
 		m.hitAll(st, idx.exactNull)
 	}
+	m.scan(st, idx, v)
+}
+
+// leafString is leaf for a string, which it boxes only for the tests that
+// scan.
+func (m *Matcher) leafString(st *matchState, id int32, v string) {
+	st.pathMark[id] = st.gen
+	idx := &m.paths[id]
+	m.hitAll(st, idx.anyValue)
+	hit := func(ids []int32) { m.hitAll(st, ids) }
+	m.hitAll(st, idx.exactString[v])
+	idx.prefixes.each(v, hit)
+	idx.suffixes.each(v, hit)
+	if idx.hasFoldTests() {
+		f := foldCase(v)
+		m.hitAll(st, idx.equalsFold[f])
+		idx.prefixFold.each(f, hit)
+		idx.suffixFold.each(f, hit)
+	}
+	if len(idx.scan) > 0 {
+		m.scan(st, idx, v)
+	}
+}
+
+// scan runs the tests at idx that are not indexed by value on v.
+func (m *Matcher) scan(st *matchState, idx *pathIndex, v any) {
 	for _, sc := range idx.scan {
 		if st.fieldMark[sc.id] != st.gen && sc.test.matches(v) {
 			m.hit(st, sc.id)
