@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
@@ -97,7 +98,7 @@ func EachMetadata(e *event.Event, s Stamp, f func(name, value string)) error {
 		return err
 	}
 	if !s.AcceptedAt.IsZero() {
-		f(MetaAcceptedAt, strconv.FormatInt(s.AcceptedAt.UnixMilli(), 10))
+		f(MetaAcceptedAt, formatMillis(s.AcceptedAt.UnixMilli()))
 	}
 	if s.OrderingKey != "" {
 		f(MetaOrderingKey, s.OrderingKey)
@@ -106,6 +107,27 @@ func EachMetadata(e *event.Event, s Stamp, f func(name, value string)) error {
 		f(MetaDeliverAt, strconv.FormatInt(s.DeliverAt.UnixMilli(), 10))
 	}
 	return nil
+}
+
+// lastMillis is the MetaAcceptedAt value formatted last. The events a bus
+// takes in within one millisecond share it, rather than each formatting
+// (and allocating) the same digits.
+var lastMillis atomic.Pointer[millisText]
+
+type millisText struct {
+	ms   int64
+	text string
+}
+
+// formatMillis is strconv.FormatInt(ms, 10), the text shared with the
+// previous caller when it formatted the same millisecond.
+func formatMillis(ms int64) string {
+	if last := lastMillis.Load(); last != nil && last.ms == ms {
+		return last.text
+	}
+	t := &millisText{ms: ms, text: strconv.FormatInt(ms, 10)}
+	lastMillis.Store(t)
+	return t.text
 }
 
 // eachV1 is EachMetadata's attributes for the one version every event here

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -134,4 +135,14 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The accepted-at text shared by the events of one millisecond is that
+// millisecond's, whatever came before it.
+func TestFormatMillisIsEachMillisecondsOwn(t *testing.T) {
+	for _, ms := range []int64{1765000000000, 1765000000000, 1765000000001, 1765000000000, 0, -1, -1, 9} {
+		if got, want := formatMillis(ms), strconv.FormatInt(ms, 10); got != want {
+			t.Errorf("formatMillis(%d) = %q, want %q", ms, got, want)
+		}
+	}
 }
