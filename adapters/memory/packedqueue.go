@@ -39,9 +39,9 @@ const recordHead = 32
 // A new slab is the power of two from minSlab to maxSlab that holds what
 // the queue holds, so that a short queue takes little more memory than its
 // messages and a long one few slabs; a record over a quarter of maxSlab
-// has a slab of its own. An emptied queue keeps a slab no larger than keptSlab, so
-// that a channel whose receivers keep up writes its messages over the same
-// bytes, and an idle one holds little.
+// has a slab of its own. An emptied queue keeps a slab no larger than
+// keptSlab, so that a channel whose receivers keep up writes its messages
+// over the same bytes, and an idle one holds little.
 const (
 	minSlab    = 16 << 10
 	maxSlab    = 2 << 20

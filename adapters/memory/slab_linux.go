@@ -6,8 +6,9 @@ import "golang.org/x/sys/unix"
 // is mapped from the kernel, off Go's heap, and asked for huge pages: a
 // backlog's slabs then cost the garbage collector nothing, their memory
 // is counted once rather than once more as heap growth, and a 2 MiB slab
-// is faulted in once rather than 512 times. Smaller ones, and any the
-// kernel refuses to map, are Go's.
+// is faulted in once rather than 512 times (where the kernel aligns the
+// mapping to a huge page, as Linux does since 6.7). Smaller ones, and any
+// the kernel refuses to map, are Go's.
 func newSlab(n int) slab {
 	if n < mappedSlab {
 		return slab{buf: make([]byte, n)}
