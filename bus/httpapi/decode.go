@@ -112,34 +112,42 @@ func asAPIError(err error) *apiError {
 	return fieldErrorf("", "%v", err)
 }
 
+// decodeBatch reads the events of a batch, a JSON array of events in the
+// JSON format, checking each as it reads it: in the shape nearly every
+// producer writes, by one StructuredReader for the batch, whose events
+// share what they repeat; any other element is checked on its own and read
+// by the SDK's decoder.
 func decodeBatch(body []byte) ([]decoded, *apiError) {
-	items, err := arrayElements(body)
-	if err != nil {
-		return nil, fieldErrorf("", "a batch must be a JSON array of structured CloudEvents: %v", err)
+	out := make([]decoded, 0, 16) // grown by doubling: the elements are not counted first
+	var sr httpbinding.StructuredReader
+	isArray := jsonscan.EachElement(body, func(start int) (int, bool) {
+		if e, end, ok := sr.ReadAt(body, start, 1); ok {
+			out = append(out, decoded{event: e})
+			return end, true
+		}
+		end, _, ok := jsonscan.Value(body, start, 1)
+		if ok {
+			out = append(out, decodeOtherStructured(body[start:end]))
+		}
+		return end, ok
+	})
+	if !isArray {
+		return nil, fieldErrorf("", "a batch must be a JSON array of structured CloudEvents: %v", notABatch(body))
 	}
-	if len(items) == 0 {
+	if len(out) == 0 {
 		return nil, fieldErrorf("", "the batch holds no events")
-	}
-	out := make([]decoded, len(items))
-	var sr httpbinding.StructuredReader // one for the batch, whose events share what they repeat
-	for i, raw := range items {
-		out[i] = decodeValidStructured(&sr, raw) // valid: the array was
 	}
 	return out, nil
 }
 
-// arrayElements returns the elements of the JSON array in body, as
-// subslices of it, checked and split in one pass; unmarshalling into
-// []json.RawMessage would scan every element twice more and copy it.
-func arrayElements(body []byte) ([][]byte, error) {
-	if items, ok := jsonscan.ArrayElements(body); ok {
-		return items, nil
-	}
+// notABatch says why body, which is no JSON array, is not: where its JSON
+// breaks, or what kind of JSON it is.
+func notABatch(body []byte) error {
 	if !jsonscan.Valid(body) {
 		var items []json.RawMessage
-		return nil, json.Unmarshal(body, &items) // says where the JSON breaks
+		return json.Unmarshal(body, &items) // says where the JSON breaks
 	}
-	return nil, fmt.Errorf("the body is a JSON %s", jsonKind(bytes.TrimLeft(body, " \t\r\n")[0]))
+	return fmt.Errorf("the body is a JSON %s", jsonKind(bytes.TrimLeft(body, " \t\r\n")[0]))
 }
 
 // jsonKind names the kind of JSON value that starts with c.
@@ -157,23 +165,25 @@ func jsonKind(c byte) string {
 	return "number"
 }
 
-// decodeStructured reads one event in the JSON format.
+// decodeStructured reads one event in the JSON format: in the shape nearly
+// every producer writes, by a StructuredReader, which checks it as it
+// reads; otherwise it is checked, and read by the SDK's decoder.
 func decodeStructured(raw []byte) decoded {
-	if !jsonscan.Valid(raw) {
-		return diagnoseStructured(raw) // says where the JSON breaks
-	}
 	var sr httpbinding.StructuredReader
-	return decodeValidStructured(&sr, raw)
-}
-
-// decodeValidStructured reads one event in the JSON format from raw, which
-// is valid JSON: in the shape nearly every producer writes, by sr;
-// otherwise by the SDK's decoder, whose UnmarshalJSON it calls itself
-// (json.Unmarshal would check raw all over again first).
-func decodeValidStructured(sr *httpbinding.StructuredReader, raw []byte) decoded {
 	if e, ok := sr.Read(raw); ok {
 		return decoded{event: e}
 	}
+	if !jsonscan.Valid(raw) {
+		return diagnoseStructured(raw) // says where the JSON breaks
+	}
+	return decodeOtherStructured(raw)
+}
+
+// decodeOtherStructured reads one event in the JSON format from raw, valid
+// JSON that a StructuredReader did not read, by the SDK's decoder, whose
+// UnmarshalJSON it calls itself (json.Unmarshal would check raw all over
+// again first).
+func decodeOtherStructured(raw []byte) decoded {
 	var e event.Event
 	if err := e.UnmarshalJSON(raw); err != nil {
 		d := diagnoseStructured(raw)

@@ -4,18 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
-// FuzzArrayElements checks the batch splitter against encoding/json: for
-// any body, it finds the same elements as unmarshalling into
-// []json.RawMessage, and refuses what that refuses; and null, which
-// encoding/json takes for an empty array.
-func FuzzArrayElements(f *testing.F) {
+// FuzzDecodeBatch checks the batch reader against encoding/json and
+// against reading each element alone: for any body, it refuses what
+// unmarshalling into []json.RawMessage refuses (and null, which
+// encoding/json takes for an empty array), and it reads each element as
+// decodeStructured reads that element's bytes.
+func FuzzDecodeBatch(f *testing.F) {
+	event := `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":[1,"]"]}}`
 	for _, seed := range []string{
 		`[]`, ` [ ] `, `[1]`, "[\n {\"a\": [1, {\"b\": \"],}\"}]} ,\t2 ]",
 		`["\"", "\\", "\\\"]", {"x": "\\"}]`, `[[], {}, [[]], null, true, -1.5e3]`,
 		`{"a": 1}`, `"x"`, `1`, `null`, `true`, `[1,]`, `[1 2]`, `[`, ``,
+		"[" + event + "," + event + "]",
+		"[" + event + ", {\"specversion\":\"1.0\",\"id\":\"a\\\"b\",\"source\":\"/s\",\"type\":\"t\"}]",
+		"[" + event + ", {\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\",\"data\":1e400}]",
+		"[{\"specversion\":\"1.0\",\"id\":\"\x01\",\"source\":\"/s\",\"type\":\"t\"}]",
+		"[{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\",\"data\":[1,}]",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -25,16 +33,20 @@ func FuzzArrayElements(f *testing.F) {
 		if wantErr == nil && string(bytes.TrimSpace(body)) == "null" {
 			wantErr = errors.New("null")
 		}
-		got, err := arrayElements(body)
+		if wantErr == nil && len(want) == 0 {
+			wantErr = errors.New("the batch holds no events")
+		}
+		got, err := decodeBatch(body)
 		if (err != nil) != (wantErr != nil) {
-			t.Fatalf("arrayElements(%q) error %v; encoding/json: %v", body, err, wantErr)
+			t.Fatalf("decodeBatch(%q) error %v; encoding/json: %v", body, err, wantErr)
 		}
 		if len(got) != len(want) {
-			t.Fatalf("arrayElements(%q) found %d elements, encoding/json %d: %q", body, len(got), len(want), got)
+			t.Fatalf("decodeBatch(%q) read %d events, encoding/json finds %d elements", body, len(got), len(want))
 		}
-		for i := range want {
-			if !bytes.Equal(got[i], want[i]) {
-				t.Fatalf("arrayElements(%q) element %d is %q, encoding/json says %q", body, i, got[i], want[i])
+		for i, raw := range want {
+			alone := decodeStructured(raw)
+			if !reflect.DeepEqual(got[i], alone) {
+				t.Errorf("decodeBatch(%q) event %d is\n%+v\nread alone, %s is\n%+v", body, i, got[i], raw, alone)
 			}
 		}
 	})
@@ -48,9 +60,9 @@ func TestABatchThatIsNotAnArraySaysWhatItIs(t *testing.T) {
 		`false`:      "the body is a JSON boolean",
 		`-1`:         "the body is a JSON number",
 	} {
-		_, err := arrayElements([]byte(body))
+		err := notABatch([]byte(body))
 		if err == nil || err.Error() != want {
-			t.Errorf("arrayElements(%s): %v, want %q", body, err, want)
+			t.Errorf("notABatch(%s): %v, want %q", body, err, want)
 		}
 	}
 }

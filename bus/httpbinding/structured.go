@@ -12,6 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/eventbus-go/eventbus/internal/cesource"
+	"github.com/eventbus-go/eventbus/internal/jsonscan"
 )
 
 // AppendStructured appends e in the JSON event format, as the SDK's
@@ -157,11 +158,29 @@ type StructuredReader struct {
 	contentType string
 }
 
-// Read reads one event from raw, which must be valid JSON.
+// Read reads one event from raw, a JSON object with only space around it.
+// ok is true only where raw is valid JSON.
 func (sr *StructuredReader) Read(raw []byte) (e *event.Event, ok bool) {
-	r := jsonReader{b: raw}
-	if !r.consume('{') {
+	e, end, ok := sr.ReadAt(raw, 0, 0)
+	if !ok {
 		return nil, false
+	}
+	r := jsonReader{b: raw, i: end}
+	r.skipSpace()
+	return e, r.i == len(raw)
+}
+
+// ReadAt reads one event from the JSON object that starts at b[i], after
+// any space, and returns where the object ends. depth is how many arrays
+// and objects enclose it (1 for an event of a batch), as encoding/json
+// counts them toward the nesting it allows. It checks all it reads as
+// jsonscan.Valid would: ok is true only where the object is valid JSON, so
+// a caller need not check a batch before reading it. An event's data is
+// a slice of b, not a copy.
+func (sr *StructuredReader) ReadAt(b []byte, i, depth int) (e *event.Event, end int, ok bool) {
+	r := jsonReader{b: b, i: i}
+	if !r.consume('{') {
+		return nil, 0, false
 	}
 	// One allocation for the event and its context.
 	read := &struct {
@@ -173,45 +192,49 @@ func (sr *StructuredReader) Read(raw []byte) (e *event.Event, ok bool) {
 	var data []byte
 	for first := true; !r.consume('}'); first = false {
 		if !first && !r.consume(',') {
-			return nil, false
+			return nil, 0, false
 		}
 		name, ok := r.plainBytes()
 		if !ok || !r.consume(':') {
-			return nil, false
+			return nil, 0, false
 		}
 		bit := memberBit(name)
 		if seen&bit != 0 {
-			return nil, false // the SDK's decoder says which one counts, or refuses
+			return nil, 0, false // the SDK's decoder says which one counts, or refuses
 		}
 		seen |= bit
 		if bit == dataBit {
 			start := r.i // the SDK's decoder keeps the space before the value
-			r.skipSpace()
-			if !r.skipValue() {
-				return nil, false
+			end, exponent, ok := jsonscan.Value(b, start, depth+1)
+			if !ok || exponent {
+				// The SDK's decoder (on json-iterator) refuses a number
+				// out of float64's range: it should read the event, and
+				// say so.
+				return nil, 0, false
 			}
+			r.i = end
 			// The request's own bytes, not a copy (the in-memory channel
 			// copies its message, the live tail its events), capped so
 			// that an append to one event's data cannot write into the
 			// next event of a batch.
-			data = raw[start:r.i:r.i]
+			data = b[start:end:end]
 			continue
 		}
 		value, ok := r.plainBytes()
 		if !ok || !sr.setMember(c, name, value) {
-			return nil, false
+			return nil, 0, false
 		}
 	}
 	if seen&specversionBit == 0 {
-		return nil, false
+		return nil, 0, false
 	}
 	if data != nil {
 		if mt, _ := c.GetDataMediaType(); !jsonMedia(mt) {
-			return nil, false // data as a string, escapes and all
+			return nil, 0, false // data as a string, escapes and all
 		}
 	}
 	read.event = event.Event{Context: c, DataEncoded: data}
-	return &read.event, true
+	return &read.event, r.i, true
 }
 
 // The members of an event object that a StructuredReader reads as more than
@@ -324,7 +347,7 @@ func jsonMedia(mt string) bool {
 	return false
 }
 
-// jsonReader reads through JSON that is known to be valid.
+// jsonReader reads through JSON, refusing what it cannot read.
 type jsonReader struct {
 	b []byte
 	i int
@@ -347,61 +370,21 @@ func (r *jsonReader) consume(c byte) bool {
 }
 
 // plainBytes reads a string without escapes, returning what is between
-// its quotes; false if the next value is no string, or has an escape.
+// its quotes; false if the next value is no string, has an escape, or
+// holds a control character, which JSON does not allow in a string.
 func (r *jsonReader) plainBytes() ([]byte, bool) {
 	if !r.consume('"') {
 		return nil, false
 	}
 	start := r.i
 	for ; r.i < len(r.b); r.i++ {
-		switch r.b[r.i] {
-		case '\\':
-			return nil, false
-		case '"':
+		switch c := r.b[r.i]; {
+		case c == '"':
 			r.i++
 			return r.b[start : r.i-1], true
+		case c == '\\' || c < 0x20:
+			return nil, false
 		}
 	}
 	return nil, false
-}
-
-// skipValue moves past the value that starts here. It is false for a
-// value holding a number with an exponent, which the SDK's decoder (on
-// json-iterator) refuses when it is out of float64's range: the SDK's
-// decoder should read the event, and say so.
-func (r *jsonReader) skipValue() bool {
-	depth, inString := 0, false
-	for ; r.i < len(r.b); r.i++ {
-		c := r.b[r.i]
-		switch {
-		case inString:
-			switch c {
-			case '\\':
-				r.i++
-			case '"':
-				inString = false
-				if depth == 0 {
-					r.i++
-					return true
-				}
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			if depth == 0 {
-				return true // the end of the enclosing object: a number or literal ended
-			}
-			if depth--; depth == 0 {
-				r.i++
-				return true
-			}
-		case (c == 'e' || c == 'E') && r.i > 0 && r.b[r.i-1] >= '0' && r.b[r.i-1] <= '9':
-			return false // outside strings, only an exponent follows a digit
-		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return true // a number or literal ended
-		}
-	}
-	return true
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// Valid answers as encoding/json does, for any input; ArrayElements finds
-// the elements encoding/json finds in an array, and refuses what is not
-// one.
+// Valid answers as encoding/json does, for any input; EachElement, reading
+// each element with Value, finds the elements encoding/json finds in an
+// array, and refuses what is not one.
 func FuzzValid(f *testing.F) {
 	for _, seed := range []string{
 		`{"a":[1,2e5,"\u00e9",{"b":null}],"c":true,"d":false}`,
@@ -28,16 +28,26 @@ func FuzzValid(f *testing.F) {
 		}
 		var want []json.RawMessage
 		isArray := json.Unmarshal(b, &want) == nil && bytes.TrimSpace(b)[0] == '[' // null unmarshals too
-		got, ok := ArrayElements(b)
+		var got [][]byte
+		ok := EachElement(b, func(start int) (int, bool) {
+			end, _, ok := Value(b, start, 1)
+			if ok {
+				got = append(got, b[start:end])
+			}
+			return end, ok
+		})
 		if ok != isArray {
-			t.Fatalf("ArrayElements(%q) ok %t, encoding/json reads an array: %t", b, ok, isArray)
+			t.Fatalf("EachElement(%q) ok %t, encoding/json reads an array: %t", b, ok, isArray)
+		}
+		if !ok {
+			return
 		}
 		if len(got) != len(want) {
-			t.Fatalf("ArrayElements(%q) found %d elements, encoding/json %d", b, len(got), len(want))
+			t.Fatalf("EachElement(%q) found %d elements, encoding/json %d", b, len(got), len(want))
 		}
 		for i := range want {
 			if !bytes.Equal(got[i], want[i]) {
-				t.Errorf("ArrayElements(%q) element %d is %q, encoding/json says %q", b, i, got[i], want[i])
+				t.Errorf("EachElement(%q) element %d is %q, encoding/json says %q", b, i, got[i], want[i])
 			}
 		}
 	})
@@ -52,6 +62,31 @@ func TestValidNestsAsDeepAsEncodingJSON(t *testing.T) {
 			if got, want := Valid(b), json.Valid(b); got != want {
 				t.Errorf("%.8s… nested %d deep: Valid says %t, encoding/json %t", b, depth, got, want)
 			}
+			if b[0] != '[' {
+				continue
+			}
+			inner := EachElement(b, func(start int) (int, bool) {
+				end, _, ok := Value(b, start, 1)
+				return end, ok
+			})
+			if want := json.Valid(b); inner != want {
+				t.Errorf("%.8s… nested %d deep: EachElement says %t, encoding/json %t", b, depth, inner, want)
+			}
+		}
+	}
+}
+
+// Value tells a number with an exponent from one without, outside strings
+// only.
+func TestValueSaysWhetherANumberHasAnExponent(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`1`: false, `-1.5`: false, `"1e5"`: false, `{"e":"E"}`: false, `[true,null]`: false,
+		`1e5`: true, `-2.5E-3`: true, `{"a":[0,1e+2]}`: true, `["x",3E0]`: true,
+	} {
+		b := []byte(" " + raw + " ,")
+		end, exponent, ok := Value(b, 0, 0)
+		if !ok || end != len(raw)+1 || exponent != want {
+			t.Errorf("Value(%q) = %d, exponent %t, %t; want %d, %t, true", b, end, exponent, ok, len(raw)+1, want)
 		}
 	}
 }
