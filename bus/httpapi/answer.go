@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/eventbus-go/eventbus/bus"
 	"github.com/eventbus-go/eventbus/bus/httpbinding"
@@ -22,7 +24,8 @@ func plain(results []bus.Result) bool {
 // writes the JSON directly: this is on the path of every event and
 // encoding/json's reflection is a measurable part of it.
 func writeAccepted(w http.ResponseWriter, results []bus.Result) {
-	buf := make([]byte, 0, 64+96*len(results))
+	pooled := answerBuffers.Get().(*[]byte)
+	buf := slices.Grow((*pooled)[:0], 64+96*len(results))
 	buf = append(buf, `{"results":[`...)
 	for i, a := range results {
 		if i > 0 {
@@ -44,5 +47,17 @@ func writeAccepted(w http.ResponseWriter, results []bus.Result) {
 	buf = append(buf, "]}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(buf)
+	_, _ = w.Write(buf) // copies: both servers' writers buffer what they are given
+	if cap(buf) <= maxPooledAnswer {
+		*pooled = buf
+		answerBuffers.Put(pooled)
+	}
 }
+
+// answerBuffers are writeAccepted's buffers, reused: a batch's answer is
+// kilobytes, written for every request. One over maxPooledAnswer bytes,
+// the answer of a rare large batch, is left to the collector rather than
+// held.
+var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledAnswer = 64 << 10

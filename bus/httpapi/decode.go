@@ -118,7 +118,10 @@ func asAPIError(err error) *apiError {
 // share what they repeat; any other element is checked on its own and read
 // by the SDK's decoder.
 func decodeBatch(body []byte) ([]decoded, *apiError) {
-	out := make([]decoded, 0, 16) // grown by doubling: the elements are not counted first
+	// The elements are not counted first: a guess from the body's size,
+	// as events are mostly a few hundred bytes, bounded so that a body of
+	// small ones costs no more than growing would.
+	out := make([]decoded, 0, min(len(body)/128+1, 1024))
 	var sr httpbinding.StructuredReader
 	isArray := jsonscan.EachElement(body, func(start int) (int, bool) {
 		if e, end, ok := sr.ReadAt(body, start, 1); ok {
