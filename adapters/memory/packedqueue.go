@@ -43,10 +43,13 @@ const recordHead = 32
 // keptSlab, so that a channel whose receivers keep up writes its messages
 // over the same bytes, and an idle one holds little.
 const (
-	minSlab    = 16 << 10
-	maxSlab    = 2 << 20
-	mappedSlab = maxSlab // one huge page
+	minSlab    = 1 << minSlabShift // 16 KiB
+	maxSlab    = 1 << maxSlabShift // 2 MiB
+	mappedSlab = maxSlab           // one huge page
 	keptSlab   = minSlab
+
+	minSlabShift = 14
+	maxSlabShift = 21
 )
 
 func (q *packedQueue) len() int { return q.n }

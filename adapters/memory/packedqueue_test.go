@@ -115,14 +115,21 @@ func TestAShortQueueHoldsLittle(t *testing.T) {
 // the same messages: the queue must hand out exactly what the slice does.
 func TestPackedQueueAgreesWithASlice(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var q packedQueue
 	type want struct {
 		id   uint64
 		body []byte
 	}
-	var model []want
+	// Three queues at once, each against a slice of its own: they take
+	// freed slabs from one another, and a slab handed out twice would show
+	// in another queue's messages.
+	var queues [3]struct {
+		q     packedQueue
+		model []want
+	}
 	var next uint64
-	for step := range 20_000 {
+	for step := range 30_000 {
+		qi := rng.IntN(len(queues))
+		q, model := &queues[qi].q, queues[qi].model
 		switch r := rng.IntN(10); {
 		case r < 5: // push: mostly small, now and then over a slab's quarter
 			next++
@@ -140,21 +147,25 @@ func TestPackedQueueAgreesWithASlice(t *testing.T) {
 			}
 			for _, m := range q.pop(nil, k) {
 				if m.id != model[0].id || !bytes.Equal(m.body(), model[0].body) {
-					t.Fatalf("step %d: popped message %d of %d bytes, want message %d of %d bytes", step, m.id, len(m.body()), model[0].id, len(model[0].body))
+					t.Fatalf("step %d: queue %d popped message %d of %d bytes, want message %d of %d bytes", step, qi, m.id, len(m.body()), model[0].id, len(model[0].body))
 				}
 				model = model[1:]
 			}
 		default: // drop the oldest
 			if len(model) > 0 {
 				if id := q.firstID(); id != model[0].id {
-					t.Fatalf("step %d: firstID = %d, want %d", step, id, model[0].id)
+					t.Fatalf("step %d: queue %d firstID = %d, want %d", step, qi, id, model[0].id)
 				}
 				q.drop()
 				model = model[1:]
 			}
 		}
 		if q.len() != len(model) {
-			t.Fatalf("step %d: the queue holds %d messages, want %d", step, q.len(), len(model))
+			t.Fatalf("step %d: queue %d holds %d messages, want %d", step, qi, q.len(), len(model))
 		}
+		queues[qi].model = model
+	}
+	for i := range queues {
+		queues[i].q.reset()
 	}
 }

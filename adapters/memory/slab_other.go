@@ -2,7 +2,8 @@
 
 package memory
 
-// newSlab returns a zeroed slab of n bytes, from Go's heap.
-func newSlab(n int) slab { return slab{buf: make([]byte, n)} }
+// newSlab returns a slab of n bytes, from Go's heap (newHeapSlab).
+func newSlab(n int) slab { return newHeapSlab(n) }
 
-func (slab) free() {}
+// free gives the slab back for reuse. Nothing may use its bytes afterwards.
+func (s slab) free() { freeHeapSlab(s.buf) }
