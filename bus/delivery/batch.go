@@ -114,24 +114,39 @@ func (bt *HTTPBatchTarget) DeliverBatch(ctx context.Context, events []*event.Eve
 	return outs
 }
 
-// newRequest is an empty request for up to n events. Each request has a
-// body of its own: net/http's client may still read one after its answer
-// came.
+// newRequest is an empty request for up to n events, written into a
+// buffer of batchBodies; send gives it back when the client is done with
+// it.
 func (bt *HTTPBatchTarget) newRequest(n int) *batchRequest {
-	return &batchRequest{body: make([]byte, 0, min(bt.maxBytes, 64<<10)), members: make([]member, 0, n), places: make([]int, 0, n)}
+	pooled := batchBodies.Get().(*[]byte)
+	return &batchRequest{body: (*pooled)[:0], pooled: pooled, members: make([]member, 0, n), places: make([]int, 0, n)}
 }
+
+// batchBodies are the buffers of batch requests, reused: a batch's body
+// is tens of kilobytes, written for every request. One that net/http's
+// client may still read, or one over maxPooledBatchBody bytes, is left to
+// the collector instead.
+var batchBodies = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBatchBody = 1 << 20
 
 // send posts b and sets the verdict on each of its events in outs.
 func (bt *HTTPBatchTarget) send(ctx context.Context, b *batchRequest, outs []Outcome) {
 	b.body = append(b.body, ']')
-	for j, out := range bt.target.sendBatch(ctx, b.body, b.members) {
+	answered, bodyDone := bt.target.sendBatch(ctx, b.body, b.members)
+	for j, out := range answered {
 		outs[b.places[j]] = out
+	}
+	if bodyDone && cap(b.body) <= maxPooledBatchBody {
+		*b.pooled = b.body
+		batchBodies.Put(b.pooled)
 	}
 }
 
 // batchRequest is one batch request being written.
 type batchRequest struct {
 	body    []byte   // "[" and the members' JSON, comma-separated; send closes it
+	pooled  *[]byte  // body's place in batchBodies, where send gives it back
 	members []member // the events in it
 	places  []int    // places[j] is members[j]'s place in the events delivered
 }
@@ -166,18 +181,26 @@ func (b *batchRequest) add(e *event.Event, place, maxBytes int) (bool, error) {
 // the verdict on each member. The request carries the route's headers,
 // credentials and signature as a single delivery does, and goes on the
 // target's plainClient over plain HTTP, as a single delivery does.
-func (t *HTTPTarget) sendBatch(ctx context.Context, body []byte, members []member) []Outcome {
+// bodyDone reports whether the client is done with body: the plain client
+// is once it returns; net/http's may still read it.
+func (t *HTTPTarget) sendBatch(ctx context.Context, body []byte, members []member) (outs []Outcome, bodyDone bool) {
 	var a batchAnswer
 	var o Outcome
 	var ok bool
-	if t.onPlain() {
+	if bodyDone = t.onPlain(); bodyDone {
 		a, o, ok = t.postBatchPlain(ctx, body, members)
 	} else {
 		a, o, ok = t.postBatch(ctx, body, members)
 	}
 	if !ok {
-		return sameOutcome(o, len(members))
+		return sameOutcome(o, len(members)), bodyDone
 	}
+	return t.judgeBatch(a, members), bodyDone
+}
+
+// judgeBatch is the verdict on each member of a batch, from the target's
+// answer.
+func (t *HTTPTarget) judgeBatch(a batchAnswer, members []member) []Outcome {
 	t.answered(a.status)
 	results, err := readResults(a.contentType, a.body, a.readErr)
 	switch {
