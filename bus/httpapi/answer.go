@@ -47,17 +47,18 @@ func writeAccepted(w http.ResponseWriter, results []bus.Result) {
 	buf = append(buf, "]}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(buf) // copies: both servers' writers buffer what they are given
-	if cap(buf) <= maxPooledAnswer {
+	// Once Write returns without an error the writer is done with buf (it
+	// copies, or has sent it); HTTP/2's may still read it after an error.
+	if _, err := w.Write(buf); err == nil && cap(buf) <= maxPooledAnswer {
 		*pooled = buf
 		answerBuffers.Put(pooled)
 	}
 }
 
 // answerBuffers are writeAccepted's buffers, reused: a batch's answer is
-// kilobytes, written for every request. One over maxPooledAnswer bytes,
-// the answer of a rare large batch, is left to the collector rather than
-// held.
+// kilobytes, written for every request. One over maxPooledAnswer bytes
+// (the answer of a rare large batch), or one whose Write failed, is left
+// to the collector.
 var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxPooledAnswer = 64 << 10
