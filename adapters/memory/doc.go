@@ -20,12 +20,11 @@
 // process's resident size but not in Go's heap figures (nor under
 // GOMEMLIMIT). max_bytes bounds the messages; their slabs add 32 bytes a
 // message and less than a quarter of a slab at each slab's end, and
-// Driver.Close or DeleteChannel frees them. A freed slab of Go's heap
-// (a power of two from 16 KiB to 1 MiB) goes to a pool that any channel
-// takes from before it allocates,
-// so a route that fills and drains its channel, batch after batch, does
-// not allocate anew each time; the collector empties the pool of slabs
-// that stay unused. A received message is copied
+// Driver.Close or DeleteChannel frees them. A freed slab of Go's heap (a
+// power of two from 16 KiB to 1 MiB) goes to a pool that any channel takes
+// from before it allocates, so a route that fills and drains its channel,
+// batch after batch, does not allocate anew each time; the collector
+// empties the pool of slabs that stay unused. A received message is copied
 // out of its slab, and its Body is that copy, not to be modified (a nack
 // delivers it again). A channel's driver topic is an
 // adapters.EventSender: an event sent with Channel.SendEvent is packed
