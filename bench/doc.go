@@ -31,10 +31,12 @@
 //	p50, p99      latency of one operation as the worker saw it; in a
 //	              scenario at a fixed rate (an open loop), from when the
 //	              operation was due, so a stall is charged to every
-//	              operation due during it (no coordinated omission). A
-//	              pacer on a thread of its own hands out the due times,
-//	              sleeping precisely: a Go timer would start operations up
-//	              to a millisecond late, and charge that to the contender
+//	              operation due during it (no coordinated omission).
+//	              Each worker takes its next operation when free and sleeps
+//	              until it is due on a kernel timer of its own: a Go timer
+//	              would start operations up to a millisecond late, and a
+//	              pacer handing out due times a tenth of one, and charge
+//	              that to the contender
 //	ingress p50, p99
 //	              in end-to-end scenarios that report it, the latency
 //	              until the contender answered 202
@@ -45,10 +47,10 @@
 //	              figure suspect
 //
 // While it runs, a line per window gives the same figures, how late the
-// pacer of an open loop sent operations ("sent late": the load generator's
-// own share of every latency), and the CPU the load generator itself spent
-// per event (this process: clients, the
-// webhooks of end-to-end scenarios, and the plugin scenario's host). It
+// workers of an open loop sent operations ("sent late": the load
+// generator's own share of every latency), and the CPU the load generator
+// itself spent per event (this process: clients, the webhooks of
+// end-to-end scenarios, and the plugin scenario's host). It
 // shares the machine with the contender, so a contender whose load costs
 // less to generate gets more of the machine. A contender that runs in
 // this process has no such figure.

@@ -2,92 +2,78 @@ package main
 
 import (
 	"context"
-	"runtime"
+	"fmt"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// pace sends the due times of an open loop at rate operations per second
-// to dues: operation i is due at begin + i/rate, and the last one sent is
-// the last due before end. It closes dues when done or when ctx ends.
+// An openLoop hands out the operations of an open loop at rate operations
+// per second: operation i is due at begin + i/rate, and the last one is
+// the last due before end.
 //
 // The latencies of an open loop count from these due times, so the load
-// generator's own lateness in starting an operation would be charged to
-// the contender. A Go timer is late by up to a millisecond when the
-// process is otherwise idle (the runtime then waits in epoll, whose
-// timeout is in whole milliseconds): at 4,000 operations a second that
-// was half a millisecond on every one, for any contender. pace therefore
-// runs on a thread of its own and sleeps the last stretch before each due
-// time precisely (sleepPrecisely). A send blocks while every worker is
-// busy; the operations due meanwhile go out late, and are charged for it.
-func pace(ctx context.Context, begin, end time.Time, rate int, dues chan<- time.Time) {
-	defer close(dues)
-	// The thread is this goroutine's alone until pace returns, and then
-	// as it was. It must not end with the goroutine: a child process the
-	// bench started from it would get its parent-death signal.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer sharpenTimerSlack()()
-	for i := int64(0); ; i++ {
-		due := begin.Add(time.Duration(i) * time.Second / time.Duration(rate))
-		if !due.Before(end) {
-			return
-		}
-		if !sleepUntil(ctx, due) {
-			return
-		}
-		select {
-		case dues <- due:
-		case <-ctx.Done():
-			return
-		}
-	}
+// generator's own lateness in starting an operation is charged to the
+// contender. Each worker therefore takes its next operation as soon as it
+// is free (take) and sleeps until that one is due on an alarm of its own,
+// then sends it: no other goroutine stands between a due time and its
+// send, as a pacer handing due times to the workers did (on this kind of
+// machine, waking a worker from another thread took 0.12–0.15 ms at the
+// median). An operation whose worker was busy past its due time goes out
+// late, and is charged for it.
+type openLoop struct {
+	begin, end time.Time
+	rate       int
+	taken      atomic.Int64 // operations handed out
 }
 
-// coarseMargin is how much earlier than a due time a Go timer is asked to
-// fire: more than its lateness, so that the rest is slept precisely.
-const coarseMargin = 2 * time.Millisecond
-
-// sleepUntil returns once t has come, or false as soon as ctx ends; it
-// waits on a timer (which ctx can interrupt) until shortly before t and
-// sleeps the rest precisely.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	if wait := time.Until(t) - coarseMargin; wait > 0 {
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return false
-		}
-	}
-	for {
-		wait := time.Until(t)
-		if wait <= 0 {
-			return ctx.Err() == nil
-		}
-		sleepPrecisely(wait)
-	}
+// take returns when the next operation is due, and false once the window
+// has no more.
+func (l *openLoop) take() (time.Time, bool) {
+	i := l.taken.Add(1) - 1
+	due := l.begin.Add(time.Duration(i) * time.Second / time.Duration(l.rate))
+	return due, due.Before(l.end)
 }
 
-// sharpenTimerSlack asks Linux to wake the calling thread from a sleep on
-// time, not up to 50 µs late (its default timer slack), and returns what
-// puts the slack back.
-func sharpenTimerSlack() (restore func()) {
-	was, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+// An alarm wakes one goroutine at the time it asks, within microseconds:
+// a timer of the kernel's (timerfd) that the runtime's network poller
+// waits on, so the goroutine sleeps parked and its thread runs others
+// meanwhile. A Go timer is late by up to a millisecond when the process is
+// otherwise idle (the runtime then waits in epoll, whose timeout is in
+// whole milliseconds); a thread sleeping precisely (nanosleep) holds its
+// processor while it sleeps.
+type alarm struct {
+	timer *os.File
+	fd    int // the timer's, for timerfd_settime; timer owns it
+}
+
+// newAlarm returns an alarm; Close it when done.
+func newAlarm() (*alarm, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
-		return func() {}
+		return nil, fmt.Errorf("creating a timer for the open loop: %w", err)
 	}
-	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) // without it the pacer is only later
-	return func() { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(was), 0, 0, 0) }
+	return &alarm{timer: os.NewFile(uintptr(fd), "timerfd"), fd: fd}, nil
 }
 
-// sleepPrecisely blocks the calling thread for d in a nanosleep system
-// call, which wakes within microseconds of d, where a runtime timer may
-// take a millisecond more. An interrupted sleep returns early; sleepUntil
-// sleeps again.
-func sleepPrecisely(d time.Duration) {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	_ = unix.Nanosleep(&ts, nil)
+// sleepUntil returns once t has come, or false as soon as ctx ends (or the
+// timer fails, which it should not).
+func (a *alarm) sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(wait.Nanoseconds())}
+	if err := unix.TimerfdSettime(a.fd, 0, &spec, nil); err != nil {
+		return false
+	}
+	stop := context.AfterFunc(ctx, func() { _ = a.timer.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var expirations [8]byte
+	_, err := a.timer.Read(expirations[:])
+	return err == nil && ctx.Err() == nil
 }
+
+func (a *alarm) Close() error { return a.timer.Close() }

@@ -6,16 +6,15 @@ import (
 	"time"
 )
 
-func TestPaceHandsOutEachDueTimeOfTheWindowInOrder(t *testing.T) {
+func TestOpenLoopHandsOutEachDueTimeOfTheWindowInOrder(t *testing.T) {
 	const rate = 1000
 	begin := time.Now()
-	end := begin.Add(50 * time.Millisecond)
-	dues := make(chan time.Time)
-	go pace(context.Background(), begin, end, rate, dues)
+	loop := &openLoop{begin: begin, end: begin.Add(50 * time.Millisecond), rate: rate}
 	var got []time.Time
-	for due := range dues {
-		if time.Now().Before(due) {
-			t.Errorf("operation %d was handed out before it was due", len(got))
+	for {
+		due, ok := loop.take()
+		if !ok {
+			break
 		}
 		got = append(got, due)
 	}
@@ -27,16 +26,47 @@ func TestPaceHandsOutEachDueTimeOfTheWindowInOrder(t *testing.T) {
 			t.Errorf("operation %d due at %v after the start; want %v", i, due.Sub(begin), want.Sub(begin))
 		}
 	}
+	if _, ok := loop.take(); ok {
+		t.Error("the window handed out an operation after it said it had no more")
+	}
 }
 
-func TestPaceStopsWithItsContext(t *testing.T) {
+func TestAlarmWakesItsGoroutineOnceTheTimeHasCome(t *testing.T) {
+	a, err := newAlarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for i := range 3 { // one alarm sleeps again and again
+		due := time.Now().Add(5 * time.Millisecond)
+		if !a.sleepUntil(context.Background(), due) {
+			t.Fatalf("sleep %d ended without its time having come", i)
+		}
+		if early := time.Until(due); early > 0 {
+			t.Fatalf("sleep %d ended %v before its time", i, early)
+		}
+	}
+	if !a.sleepUntil(context.Background(), time.Now().Add(-time.Second)) {
+		t.Error("a sleep until a time past did not return at once")
+	}
+}
+
+func TestAlarmStopsWithItsContext(t *testing.T) {
+	a, err := newAlarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	begin := time.Now()
-	dues := make(chan time.Time)
-	go pace(ctx, begin, begin.Add(time.Hour), 1, dues)
-	<-dues // the first is due at once
+	woke := make(chan bool)
+	go func() { woke <- a.sleepUntil(ctx, time.Now().Add(time.Hour)) }()
 	cancel()
-	if _, open := <-dues; open {
-		t.Fatal("pace handed out an operation due in a second after its context ended")
+	select {
+	case ok := <-woke:
+		if ok {
+			t.Error("a sleep of an hour said its time had come when its context ended")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a sleep of an hour went on after its context ended")
 	}
 }

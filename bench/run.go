@@ -41,7 +41,7 @@ type window struct {
 	// generator started operations: from when each was due until a worker
 	// sent it. They are part of every latency; high figures mean the
 	// generator, not the contender, fell behind (all workers busy, or the
-	// machine too loaded to wake the pacer on time).
+	// machine too loaded to wake them on time).
 	lateP50, lateP99 time.Duration
 	cpu              time.Duration // the contender process's user+system time
 	// loadCPU is this process's: the load generator's, and the webhooks'
@@ -155,8 +155,8 @@ func stagedOf(inst *Instance) stagedOp {
 
 // load runs op from the given number of workers, each one at a time, until
 // d has passed; an operation under way then completes and counts. With a
-// rate, operations are due at fixed times (see Scenario.Rate and pace) and
-// their latency counts from then.
+// rate, operations are due at fixed times (see Scenario.Rate and
+// openLoop) and their latency counts from then.
 func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) window {
 	type tally struct {
 		latencies, ingress, late []time.Duration
@@ -164,22 +164,31 @@ func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) 
 		firstErr                 error
 	}
 	tallies := make([]tally, workers)
+	var alarms []*alarm // each worker's, in an open loop
+	if rate > 0 {
+		alarms = make([]*alarm, workers)
+		for i := range alarms {
+			a, err := newAlarm()
+			if err != nil {
+				return window{errs: 1, firstErr: err}
+			}
+			defer a.Close()
+			alarms[i] = a
+		}
+	}
 	begin := time.Now()
 	end := begin.Add(d)
-	// next returns when the worker's next operation is due, and false
-	// when the window has ended.
-	next := func() (time.Time, bool) {
+	// next returns when worker's next operation is due, and false when
+	// the window has ended.
+	next := func(int) (time.Time, bool) {
 		t0 := time.Now()
 		return t0, t0.Before(end) && ctx.Err() == nil
 	}
 	if rate > 0 {
-		dues := make(chan time.Time)
-		paceCtx, stop := context.WithCancel(ctx)
-		defer stop()
-		go pace(paceCtx, begin, end, rate, dues)
-		next = func() (time.Time, bool) {
-			t0, ok := <-dues
-			return t0, ok
+		loop := &openLoop{begin: begin, end: end, rate: rate}
+		next = func(worker int) (time.Time, bool) {
+			due, ok := loop.take()
+			return due, ok && alarms[worker].sleepUntil(ctx, due)
 		}
 	}
 	var wg sync.WaitGroup
@@ -187,7 +196,7 @@ func load(ctx context.Context, op stagedOp, workers, rate int, d time.Duration) 
 		t := &tallies[i]
 		wg.Go(func() {
 			for {
-				t0, ok := next()
+				t0, ok := next(i)
 				if !ok {
 					return
 				}
