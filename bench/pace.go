@@ -19,8 +19,8 @@ import (
 // contender. Each worker therefore takes its next operation as soon as it
 // is free (take) and sleeps until that one is due on an alarm of its own,
 // then sends it: no other goroutine stands between a due time and its
-// send, as a pacer handing due times to the workers did (on this kind of
-// machine, waking a worker from another thread took 0.12–0.15 ms at the
+// send, as a pacer handing due times to the workers did (on a 2-core VM,
+// waking a worker from the pacer's thread took 0.12–0.15 ms at the
 // median). An operation whose worker was busy past its due time goes out
 // late, and is charged for it.
 type openLoop struct {
