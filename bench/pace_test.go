@@ -32,11 +32,7 @@ func TestOpenLoopHandsOutEachDueTimeOfTheWindowInOrder(t *testing.T) {
 }
 
 func TestAlarmWakesItsGoroutineOnceTheTimeHasCome(t *testing.T) {
-	a, err := newAlarm()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := testAlarm(t)
 	for i := range 3 { // one alarm sleeps again and again
 		due := time.Now().Add(5 * time.Millisecond)
 		if !a.sleepUntil(context.Background(), due) {
@@ -52,11 +48,7 @@ func TestAlarmWakesItsGoroutineOnceTheTimeHasCome(t *testing.T) {
 }
 
 func TestAlarmStopsWithItsContext(t *testing.T) {
-	a, err := newAlarm()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := testAlarm(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	woke := make(chan bool)
 	go func() { woke <- a.sleepUntil(ctx, time.Now().Add(time.Hour)) }()
@@ -69,4 +61,15 @@ func TestAlarmStopsWithItsContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a sleep of an hour went on after its context ended")
 	}
+}
+
+// testAlarm returns an alarm that is closed when the test ends.
+func testAlarm(t *testing.T) *alarm {
+	t.Helper()
+	a, err := newAlarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a
 }
