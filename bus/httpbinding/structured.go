@@ -166,8 +166,10 @@ func (sr *StructuredReader) Read(raw []byte) (e *event.Event, ok bool) {
 		return nil, false
 	}
 	r := jsonReader{b: raw, i: end}
-	r.skipSpace()
-	return e, r.i == len(raw)
+	if r.skipSpace(); r.i != len(raw) {
+		return nil, false
+	}
+	return e, true
 }
 
 // ReadAt reads one event from the JSON object that starts at b[i], after
